@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make run` and `make test`. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-slow bench system-packages clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# Debian packages: pdftoppm/pdftotext (receipt rendering tests) and the DejaVu font (Persian and Latin glyphs).
+system-packages:
+	@missing=""; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "please install:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+install: $(VENV)/.installed system-packages
+
+run: install
+	$(BIN)/pishkhan dev run
+
+test: install
+	$(BIN)/pishkhan dev exec -- $(BIN)/pytest $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/pishkhan dev exec -- $(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python -m loadtests.bench
+
+clean:
+	rm -rf $(VENV) var/test

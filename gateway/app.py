@@ -1,0 +1,96 @@
+"""The aiohttp application: wiring of storage, PSP adapters, the receipt issuer, routes and workers."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from gateway import metrics
+from gateway.charging import ChargeService
+from gateway.config import Settings
+from gateway.http import routes_charges, routes_ops, routes_public
+from gateway.http.auth import Authenticator
+from gateway.http.context import SERVICES
+from gateway.http.errors import error_middleware
+from gateway.psp_pool import PspPool
+from gateway.receipt_issuer import ReceiptIssuer
+from gateway.recovery import RecoveryWorker
+from gateway.runtime_state import RuntimeState
+from gateway.storage.db import create_pool
+from receipts.keys_files import load_keyring
+
+log = logging.getLogger("pishkhan")
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: object
+    redis: aioredis.Redis
+    state: RuntimeState
+    auth: Authenticator
+    psps: PspPool
+    keyring: object
+    charges: ChargeService
+    recovery: RecoveryWorker
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler):
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        metrics.REQUESTS.labels(request.method, route, str(status)).inc()
+        metrics.REQUEST_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[metrics_middleware, error_middleware])
+    app.add_routes(routes_charges.routes)
+    app.add_routes(routes_public.routes)
+    app.add_routes(routes_ops.routes)
+    app.cleanup_ctx.append(_lifecycle(settings))
+    return app
+
+
+def _lifecycle(settings: Settings):
+    async def lifecycle(app: web.Application):
+        pool = await create_pool(settings.database_url, settings.db_pool_size)
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        state = RuntimeState()
+        psps = PspPool(timeout=settings.psp_timeout_s, purchase_timeout=settings.purchase_timeout_s,
+                       endpoint_overrides=settings.psp_endpoint_overrides())
+        state.listeners.append(psps.sync)
+        await state.refresh(pool)
+        keyring = load_keyring(settings.key_dir)
+        issuer = ReceiptIssuer(keyring, settings.public_base_url)
+        charges = ChargeService(pool, state, psps, issuer,
+                                recovery_grace=timedelta(seconds=settings.recovery_grace_s))
+        recovery = RecoveryWorker(pool, state, psps, charges, interval=settings.recovery_interval_s)
+        services = Services(settings, pool, redis, state, Authenticator(pool), psps, keyring, charges, recovery)
+        app[SERVICES] = services
+        tasks = [asyncio.create_task(state.keep_fresh(pool, settings.registry_refresh_s))]
+        if settings.run_workers:
+            tasks.append(asyncio.create_task(recovery.run()))
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await psps.close()
+        await redis.aclose()
+        await pool.close()
+    return lifecycle

@@ -1,0 +1,161 @@
+"""The charge path: rules, persistence before the PSP, purchase, verify, and completion with a signed receipt.
+
+An unclear PSP outcome is never guessed: the charge stays pending and the recovery worker resolves it by inquiry
+(see gateway/recovery.py). The same Idempotency-Key always yields the same answer.
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+
+from gateway import metrics
+from gateway.api_keys import Principal
+from gateway.charge_view import charge_answer
+from gateway.domain.charge_rules import ChargeIntent, ChargePlan, Refusal, assess_charge
+from gateway.domain.charge_states import FINAL, Status, status_for_decline
+from gateway.http.errors import ApiError
+from gateway.psp_pool import PspPool
+from gateway.receipt_issuer import ReceiptIssuer
+from gateway.runtime_state import RuntimeState
+from gateway.storage import charges_store as store
+from psp_adapters.base import Outcome, PurchaseRequest, PspReply, TxnRef
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def txn_ref(charge) -> TxnRef:
+    return TxnRef(terminal_id=charge["terminal_id"], merchant_id=charge["merchant_id"], stan=charge["stan"],
+                  amount=charge["amount"], reference=str(charge["id"]), transmitted_at=charge["created_at"],
+                  rrn=charge["rrn"])
+
+
+class ChargeService:
+    def __init__(self, pool, state: RuntimeState, psps: PspPool, issuer: ReceiptIssuer, *,
+                 recovery_grace: timedelta, replay_wait: float = 30.0) -> None:
+        self.pool = pool
+        self.state = state
+        self.psps = psps
+        self.issuer = issuer
+        self.recovery_grace = recovery_grace
+        self.replay_wait = replay_wait
+
+    async def create(self, principal: Principal, idempotency_key: str, intent: ChargeIntent,
+                     request_hash: bytes) -> tuple[int, dict]:
+        now = utcnow()
+        registry = self.state.registry
+        office_id = registry.terminals[intent.terminal_id].office_id
+        decision = assess_charge(intent, registry, self.state.tariffs, now)
+        if isinstance(decision, Refusal):
+            return await self._refuse(decision, intent, office_id, idempotency_key, request_hash, now)
+        charge = self._new_charge(decision, intent, now)
+        stan = await store.insert_charge(self.pool, charge, idempotency_key, request_hash)
+        if stan is None:
+            return await self.replay(office_id, idempotency_key, request_hash)
+        record = {**asdict(charge), "stan": stan, "status": Status.CREATED.value, "rrn": None, "auth_code": None,
+                  "masked_pan": None, "decline_code": None, "tracking_code": None, "completed_at": None,
+                  "receipt": None}
+        return await self._drive(record)
+
+    def _new_charge(self, plan: ChargePlan, intent: ChargeIntent, now: datetime) -> store.NewCharge:
+        return store.NewCharge(
+            id=uuid.uuid4(), office_id=plan.office.id, terminal_id=plan.terminal.terminal_id,
+            merchant_id=plan.terminal.merchant_id, psp_id=plan.psp.id, operator_id=plan.operator.id,
+            service_code=plan.service.code, quantity=intent.quantity,
+            extras=[{"code": code, "quantity": qty} for code, qty in intent.extras],
+            recipient_name=intent.recipient_name, recipient_national_code=intent.recipient_national_code,
+            recipient_mobile=intent.recipient_mobile, amount=intent.amount, breakdown=plan.breakdown,
+            tariff_reference=plan.tariff_reference,
+            settlement_rows=[{"iban": r.iban, "amount": r.amount, "payment_id": r.payment_id}
+                             for r in plan.settlement_rows],
+            verify_deadline=plan.verify_deadline, next_recovery_at=now + self.recovery_grace, created_at=now)
+
+    async def _refuse(self, refusal: Refusal, intent: ChargeIntent, office_id: str, idempotency_key: str,
+                      request_hash: bytes, now: datetime) -> tuple[int, dict]:
+        body = refusal.error_body()
+        record = store.RefusalRecord(
+            office_id=office_id, terminal_id=intent.terminal_id, operator_id=intent.operator_id,
+            service_code=intent.service_code, reason=refusal.reason, requested=refusal.requested, cap=refusal.cap,
+            excess=refusal.excess, payment_method=intent.payment_method,
+            recipient_national_code=intent.recipient_national_code, tariff_reference=refusal.tariff_reference,
+            created_at=now, details=refusal.details)
+        if not await store.record_refusal(self.pool, record, idempotency_key, request_hash,
+                                          refusal.http_status, body):
+            return await self.replay(office_id, idempotency_key, request_hash)
+        metrics.CHARGE_OUTCOMES.labels(outcome=f"refused_{refusal.reason}").inc()
+        return refusal.http_status, body
+
+    async def _drive(self, charge: dict) -> tuple[int, dict]:
+        adapter = self.psps.adapter(charge["psp_id"])
+        plan_rows = tuple(self.psps.settlement_rows(charge["settlement_rows"]))
+        request = PurchaseRequest(
+            terminal_id=charge["terminal_id"], merchant_id=charge["merchant_id"], amount=charge["amount"],
+            stan=charge["stan"], reference=str(charge["id"]), transmitted_at=charge["created_at"],
+            settlement_rows=plan_rows, print_lines=(f"{charge['service_code']}", f"{charge['amount']} IRR"))
+        with metrics.PSP_LATENCY.labels(psp=charge["psp_id"], operation="purchase").time():
+            reply = await adapter.purchase(request)
+        if reply.outcome is Outcome.DECLINED:
+            status = status_for_decline(reply.response_code)
+            await store.move_charge(self.pool, charge["id"], status, rrn=reply.rrn, masked_pan=reply.masked_pan,
+                                    decline_code=reply.response_code, at=utcnow())
+            return self._answer({**charge, "status": status.value, "decline_code": reply.response_code,
+                                 "rrn": reply.rrn, "masked_pan": reply.masked_pan})
+        if reply.outcome is Outcome.UNKNOWN:
+            await store.move_charge(self.pool, charge["id"], Status.SENT, note=reply.detail,
+                                    next_recovery_at=utcnow(), at=utcnow())
+            return self._answer({**charge, "status": Status.SENT.value})
+        charge = {**charge, "rrn": reply.rrn, "auth_code": reply.auth_code, "masked_pan": reply.masked_pan}
+        return await self.verify_and_complete(charge, reply)
+
+    async def verify_and_complete(self, charge: dict, purchase: PspReply) -> tuple[int, dict]:
+        adapter = self.psps.adapter(charge["psp_id"])
+        with metrics.PSP_LATENCY.labels(psp=charge["psp_id"], operation="verify").time():
+            verify = await adapter.verify(txn_ref(charge))
+        if verify.outcome is Outcome.APPROVED:
+            now = utcnow()
+            receipt = await self.issuer.complete(self.pool, charge, purchase, self.state.registry, now)
+            if receipt is None:
+                return await self.current_answer(charge["id"])
+            return self._answer({**charge, "status": Status.COMPLETED.value, "completed_at": now,
+                                 "tracking_code": receipt["receipt"]["tracking_code"], "receipt": receipt})
+        if verify.outcome is Outcome.DECLINED:
+            # The PSP refuses to confirm an approval: undo it so the cardholder is not charged.
+            reversal = await adapter.reverse(txn_ref(charge))
+            if reversal.outcome is Outcome.APPROVED:
+                await store.move_charge(self.pool, charge["id"], Status.REVERSED, rrn=charge["rrn"],
+                                        masked_pan=charge["masked_pan"], note=f"verify refused {verify.response_code}",
+                                        at=utcnow())
+                return self._answer({**charge, "status": Status.REVERSED.value})
+        await store.move_charge(self.pool, charge["id"], Status.AUTHORIZED, rrn=charge["rrn"],
+                                auth_code=charge["auth_code"], masked_pan=charge["masked_pan"],
+                                note=verify.detail or f"verify {verify.outcome}", next_recovery_at=utcnow(),
+                                at=utcnow())
+        return self._answer({**charge, "status": Status.AUTHORIZED.value})
+
+    def _answer(self, charge: dict) -> tuple[int, dict]:
+        metrics.CHARGE_OUTCOMES.labels(outcome=charge["status"]).inc()
+        return charge_answer(charge)
+
+    async def current_answer(self, charge_id: uuid.UUID) -> tuple[int, dict]:
+        return charge_answer(await store.get_charge(self.pool, charge_id))
+
+    async def replay(self, office_id: str, idempotency_key: str, request_hash: bytes) -> tuple[int, dict]:
+        """A repeated Idempotency-Key: the first answer, once the first request has one."""
+        row = await store.find_idempotency_key(self.pool, office_id, idempotency_key)
+        if row["request_hash"] != request_hash:
+            raise ApiError(409, "idempotency_error", "idempotency_key_reused",
+                           "This Idempotency-Key was already used with a different request body.",
+                           param="Idempotency-Key")
+        if row["response_status"] is not None:
+            return row["response_status"], row["response_body"]
+        deadline = asyncio.get_running_loop().time() + self.replay_wait
+        delay = 0.05
+        while True:
+            charge = await store.get_charge(self.pool, row["charge_id"])
+            if Status(charge["status"]) in FINAL or asyncio.get_running_loop().time() >= deadline:
+                return charge_answer(charge)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
