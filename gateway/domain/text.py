@@ -1,0 +1,75 @@
+"""Persian text and digits: one normal form at the input edge, and display forms on the way out.
+
+Everything that is checked, stored or signed goes through `normalize_persian` first, so that the
+same name typed on a keyboard with Arabic letters, Persian digits or stray direction marks is the
+same string everywhere.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
+ARABIC_INDIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
+ZWNJ = "\u200c"          # نیم‌فاصله: keeps two letters of one word from joining
+PERSIAN_THOUSANDS_SEPARATOR = "\u066c"
+
+# Zero-width and direction-control characters that carry no meaning once text is stored:
+# ZWSP, ZWJ, word joiner, BOM, LRM/RLM, Arabic letter mark, LRE..RLO embeddings, LRI..PDI isolates, soft hyphen.
+_INVISIBLE = (
+    "\u200b\u200d\u2060\ufeff\u200e\u200f\u061c\u00ad"
+    + "".join(map(chr, range(0x202A, 0x202F)))
+    + "".join(map(chr, range(0x2066, 0x206A)))
+)
+
+_ASCII_DIGITS_TABLE = str.maketrans(PERSIAN_DIGITS + ARABIC_INDIC_DIGITS, "0123456789" * 2)
+_PERSIAN_DIGITS_TABLE = str.maketrans("0123456789", PERSIAN_DIGITS)
+_PERSIAN_LETTERS_TABLE = str.maketrans(
+    {
+        "\u064a": "\u06cc",  # Arabic yeh → Persian yeh
+        "\u0649": "\u06cc",  # Arabic alef maksura → Persian yeh
+        "\u0643": "\u06a9",  # Arabic kaf → Persian keheh
+        **{ord(c): None for c in _INVISIBLE},
+    }
+)
+
+_ZWNJ_RUN = re.compile(ZWNJ + "{2,}")
+_ZWNJ_AT_WORD_EDGE = re.compile(rf"(?:\A|(?<=\s)){ZWNJ}|{ZWNJ}(?=\s|\Z)")
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+
+def to_ascii_digits(s: str) -> str:
+    """Persian (۰-۹) and Arabic-Indic (٠-٩) digits → ASCII; everything else unchanged."""
+    return s.translate(_ASCII_DIGITS_TABLE)
+
+
+def to_persian_digits(s: str) -> str:
+    """ASCII digits → Persian digits, for display."""
+    return s.translate(_PERSIAN_DIGITS_TABLE)
+
+
+def normalize_persian(s: str) -> str:
+    """The stored form of free Persian text; idempotent.
+
+    Arabic ي/ى/ك become Persian ی/ک, digits become ASCII, invisible format characters go,
+    ZWNJ stays only inside a word (one at a time), whitespace collapses to single spaces, NFC.
+    """
+    # NFC first so that a letter and its combining hamza compose before the letter table runs
+    # (ي + ٔ is ئ, not ی + ٔ); NFC again last because deleting an invisible character can bring a
+    # base letter and a combining mark together.
+    text = unicodedata.normalize("NFC", s)
+    text = to_ascii_digits(text).translate(_PERSIAN_LETTERS_TABLE)
+    text = _ZWNJ_RUN.sub(ZWNJ, text)
+    text = _ZWNJ_AT_WORD_EDGE.sub("", text)
+    text = _WHITESPACE_RUN.sub(" ", text).strip(" ")
+    return unicodedata.normalize("NFC", text)
+
+
+def format_rials(amount: int, persian_digits: bool = True) -> str:
+    """`1250000` → `"۱٬۲۵۰٬۰۰۰"` (or `"1,250,000"` with ASCII digits)."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError(f"amounts are whole rials (int), got {type(amount).__name__}")
+    grouped = f"{amount:,}"
+    if not persian_digits:
+        return grouped
+    return to_persian_digits(grouped.replace(",", PERSIAN_THOUSANDS_SEPARATOR))
