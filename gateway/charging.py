@@ -35,17 +35,18 @@ def txn_ref(charge) -> TxnRef:
 
 class ChargeService:
     def __init__(self, pool, state: RuntimeState, psps: PspPool, issuer: ReceiptIssuer, *,
-                 recovery_grace: timedelta, replay_wait: float = 30.0) -> None:
+                 recovery_grace: timedelta, replay_wait: float = 30.0, clock=utcnow) -> None:
         self.pool = pool
         self.state = state
         self.psps = psps
         self.issuer = issuer
         self.recovery_grace = recovery_grace
         self.replay_wait = replay_wait
+        self.clock = clock
 
     async def create(self, principal: Principal, idempotency_key: str, intent: ChargeIntent,
                      request_hash: bytes) -> tuple[int, dict]:
-        now = utcnow()
+        now = self.clock()
         registry = self.state.registry
         office_id = registry.terminals[intent.terminal_id].office_id
         decision = assess_charge(intent, registry, self.state.tariffs, now)
