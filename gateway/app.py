@@ -23,6 +23,7 @@ from gateway.receipt_issuer import ReceiptIssuer
 from gateway.recovery import RecoveryWorker
 from gateway.runtime_state import RuntimeState
 from gateway.storage.db import create_pool
+from gateway.terminal_lock import TerminalLocks
 from receipts.keys_files import load_keyring
 
 log = logging.getLogger("pishkhan")
@@ -76,7 +77,8 @@ def _lifecycle(settings: Settings):
         await state.refresh(pool)
         keyring = load_keyring(settings.key_dir)
         issuer = ReceiptIssuer(keyring, settings.public_base_url)
-        charges = ChargeService(pool, state, psps, issuer,
+        terminal_locks = TerminalLocks(redis, hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s)
+        charges = ChargeService(pool, state, psps, issuer, terminal_locks,
                                 recovery_grace=timedelta(seconds=settings.recovery_grace_s))
         recovery = RecoveryWorker(pool, state, psps, charges, interval=settings.recovery_interval_s)
         services = Services(settings, pool, redis, state, Authenticator(pool), psps, keyring, charges, recovery)

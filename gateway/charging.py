@@ -20,6 +20,7 @@ from gateway.psp_pool import PspPool
 from gateway.receipt_issuer import ReceiptIssuer
 from gateway.runtime_state import RuntimeState
 from gateway.storage import charges_store as store
+from gateway.terminal_lock import TerminalLocks
 from psp_adapters.base import Outcome, PurchaseRequest, PspReply, TxnRef
 
 
@@ -34,12 +35,14 @@ def txn_ref(charge) -> TxnRef:
 
 
 class ChargeService:
-    def __init__(self, pool, state: RuntimeState, psps: PspPool, issuer: ReceiptIssuer, *,
+    def __init__(self, pool, state: RuntimeState, psps: PspPool, issuer: ReceiptIssuer,
+                 terminal_locks: TerminalLocks, *,
                  recovery_grace: timedelta, replay_wait: float = 30.0, clock=utcnow) -> None:
         self.pool = pool
         self.state = state
         self.psps = psps
         self.issuer = issuer
+        self.terminal_locks = terminal_locks
         self.recovery_grace = recovery_grace
         self.replay_wait = replay_wait
         self.clock = clock
@@ -52,14 +55,24 @@ class ChargeService:
         decision = assess_charge(intent, registry, self.state.tariffs, now)
         if isinstance(decision, Refusal):
             return await self._refuse(decision, intent, office_id, idempotency_key, request_hash, now)
-        charge = self._new_charge(decision, intent, now)
-        stan = await store.insert_charge(self.pool, charge, idempotency_key, request_hash)
-        if stan is None:
-            return await self.replay(office_id, idempotency_key, request_hash)
-        record = {**asdict(charge), "stan": stan, "status": Status.CREATED.value, "rrn": None, "auth_code": None,
-                  "masked_pan": None, "decline_code": None, "tracking_code": None, "completed_at": None,
-                  "receipt": None}
-        return await self._drive(record)
+        lock = await self.terminal_locks.acquire(office_id, intent.terminal_id)
+        if lock is None:
+            if await store.find_idempotency_key(self.pool, office_id, idempotency_key):
+                return await self.replay(office_id, idempotency_key, request_hash)
+            raise ApiError(409, "invalid_request_error", "terminal_busy",
+                           "The terminal is serving another card; try again when it is free.",
+                           param="terminal_id")
+        try:
+            charge = self._new_charge(decision, intent, now)
+            stan = await store.insert_charge(self.pool, charge, idempotency_key, request_hash)
+            if stan is None:
+                return await self.replay(office_id, idempotency_key, request_hash)
+            record = {**asdict(charge), "stan": stan, "status": Status.CREATED.value, "rrn": None,
+                      "auth_code": None, "masked_pan": None, "decline_code": None, "tracking_code": None,
+                      "completed_at": None, "receipt": None}
+            return await self._drive(record)
+        finally:
+            await self.terminal_locks.release(office_id, intent.terminal_id, lock)
 
     def _new_charge(self, plan: ChargePlan, intent: ChargeIntent, now: datetime) -> store.NewCharge:
         return store.NewCharge(

@@ -190,3 +190,20 @@ async def test_no_full_card_number_is_stored_anywhere(gateway, keys, db):
         dump = await db.fetchval(f'SELECT coalesce(string_agg(t::text, E\'\\n\'), \'\') FROM "{table}" t')
         for pan in full_pans:
             assert pan not in dump, f"a full card number is stored in {table}"
+
+
+async def test_a_busy_terminal_refuses_a_second_card_without_pushing_it(gateway, keys, sims, db):
+    key = await keys("t:10000004")
+    body = charge_body(terminal_id="10000004", operator_id="op-31")
+    before = await db.fetchval("SELECT count(*) FROM charges WHERE terminal_id = '10000004'")
+    await sims["psp-mellat"].pin_delay("10000004", 600)
+    try:
+        first = asyncio.create_task(gateway.charge(key, body))
+        await asyncio.sleep(0.2)
+        status, error = await gateway.charge(key, body)
+        assert status == 409 and error["error"]["code"] == "terminal_busy"
+        assert (await first)[0] == 201
+    finally:
+        await sims["psp-mellat"].pin_delay("10000004", 0)
+    assert await db.fetchval("SELECT count(*) FROM charges WHERE terminal_id = '10000004'") == before + 1
+    assert (await gateway.charge(key, body))[0] == 201
