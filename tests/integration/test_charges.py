@@ -207,3 +207,40 @@ async def test_a_busy_terminal_refuses_a_second_card_without_pushing_it(gateway,
         await sims["psp-mellat"].pin_delay("10000004", 0)
     assert await db.fetchval("SELECT count(*) FROM charges WHERE terminal_id = '10000004'") == before + 1
     assert (await gateway.charge(key, body))[0] == 201
+
+
+async def test_persian_digits_and_arabic_letters_are_normalised_at_the_edge(gateway, keys, db):
+    body = charge_body(terminal_id="۱۰۰۰۰۰۰۱", recipient={"name": "علي كريمي", "national_code": "۰۰۱۲۳۴۵۶۷۹",
+                                                         "mobile": "+۹۸ ۹۱۲ ۱۲۳ ۴۵۶۷"})
+    status, charge = await gateway.charge(await keys("t:10000001"), body)
+    assert status == 201
+    row = await db.fetchrow("SELECT recipient_name, recipient_national_code, recipient_mobile FROM charges "
+                            "WHERE id = $1", uuid.UUID(charge["id"]))
+    assert tuple(row) == ("علی کریمی", "0012345679", "09121234567")
+
+
+async def test_bad_input_gets_a_clear_error_and_changes_nothing(gateway, keys, db):
+    key = await keys("t:10000001")
+    counts = "SELECT (SELECT count(*) FROM charges) + (SELECT count(*) FROM refusals) + " \
+             "(SELECT count(*) FROM idempotency_keys)"
+    before = await db.fetchval(counts)
+    cases = [
+        (charge_body(amount=12.5), "amount"),
+        (charge_body(amount="700000"), "amount"),
+        (charge_body(amount=-5), "amount"),
+        (charge_body(recipient={"name": "x", "national_code": "0012345678", "mobile": "09121234567"}),
+         "recipient.national_code"),
+        (charge_body(recipient={"name": "x", "national_code": "0012345679", "mobile": "02188776655"}),
+         "recipient.mobile"),
+        ({**charge_body(), "surprise": 1}, "surprise"),
+    ]
+    for body, param in cases:
+        status, error = await gateway.charge(key, body)
+        assert status == 400, (body, error)
+        assert error["error"]["param"] == param
+    status, error = await gateway.request("POST", "/v1/charges", key=key, data=b"{not json",
+                                          headers={"Idempotency-Key": "x", "Content-Type": "application/json"})
+    assert status == 400 and error["error"]["code"] == "invalid_json"
+    status, error = await gateway.request("POST", "/v1/charges", key=key, json=charge_body())
+    assert status == 400 and error["error"]["param"] == "Idempotency-Key"
+    assert await db.fetchval(counts) == before
