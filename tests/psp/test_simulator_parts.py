@@ -1,0 +1,68 @@
+"""The simulator's cardholder deck, script parsing and fault plan, and the adapter registry."""
+from __future__ import annotations
+
+import pytest
+from stdnum import luhn
+
+from psp_adapters.iso8583_tcp import Iso8583TcpAdapter
+from psp_adapters.registry import create_adapter
+from psp_adapters.simulators.cards import NO_ANSWER, TEST_CARDS, Deck, parse_answer
+from psp_adapters.simulators.faults import FaultKind, FaultPlan
+from tests.psp.sim_support import CAPABILITIES
+
+
+@pytest.mark.parametrize(("outcome", "answer"), [
+    ("approve", "00"), ("decline:51", "51"), ("decline:05", "05"), ("cancel", "99"), ("no_answer", NO_ANSWER)])
+def test_scripted_outcomes(outcome, answer):
+    assert parse_answer(outcome) == answer
+
+
+@pytest.mark.parametrize("outcome", ["decline:00", "decline:5", "decline", "approved", ""])
+def test_unknown_outcomes_are_refused(outcome):
+    with pytest.raises(ValueError):
+        parse_answer(outcome)
+
+
+def test_deck_cards_are_valid_card_numbers():
+    assert all(luhn.is_valid(card.pan) and len(card.pan) == 16 for card in TEST_CARDS)
+
+
+def test_deck_deals_approving_cards_in_turn_and_a_card_for_each_scripted_answer():
+    deck = Deck()
+
+    dealt = [deck.deal() for _ in range(6)]
+
+    assert {card.answer for card in dealt} == {"00"}
+    assert len({card.pan for card in dealt}) == 3 and dealt[:3] == dealt[3:]
+    assert deck.card_for("51").pan.startswith("589210")
+    assert deck.card_for("91").answer == "91"
+    assert deck.card_for(NO_ANSWER).answer is NO_ANSWER
+
+
+def test_a_fault_matches_its_terminal_and_mti_and_runs_out():
+    plan = FaultPlan()
+    plan.add("drop_reply", terminal_id="10000001", mti="0200", count=2)
+
+    assert plan.take("10000002", "0200") is None
+    assert plan.take("10000001", "0220") is None
+    assert [plan.take("10000001", "0200").kind for _ in range(2)] == [FaultKind.DROP_REPLY] * 2
+    assert plan.take("10000001", "0200") is None and plan.pending() == []
+
+
+def test_a_fault_for_any_terminal_and_a_bad_fault():
+    plan = FaultPlan()
+    plan.add("slow_reply", delay_ms=50)
+
+    assert plan.take("12345678", "0600").delay_ms == 50
+    with pytest.raises(ValueError):
+        plan.add("melt_down")
+    with pytest.raises(ValueError):
+        plan.add("slow_reply", count=0)
+
+
+def test_registry_builds_the_adapter_for_a_protocol():
+    adapter = create_adapter("psp-mellat", "iso8583-tcp", {"host": "127.0.0.1", "port": 1}, CAPABILITIES, 5.0)
+
+    assert isinstance(adapter, Iso8583TcpAdapter) and adapter.purchase_timeout == 90.0
+    with pytest.raises(ValueError, match="unknown PSP protocol"):
+        create_adapter("psp-x", "carrier-pigeon", {}, CAPABILITIES, 5.0)
