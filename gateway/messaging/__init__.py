@@ -1,0 +1,37 @@
+"""Messages to the service recipient: the confirmation SMS from the 4040 line and the Iran Poosheh inbox."""
+from __future__ import annotations
+
+from gateway.messaging.kavenegar import KavenegarProvider
+from gateway.messaging.magfa import MagfaProvider
+from gateway.messaging.poosheh import Authenticity, AuthenticityVerdict, PooshehInbox, inbox_address
+from gateway.messaging.sms_providers import (
+    DeliveryStatus,
+    SendOutcome,
+    SendResult,
+    SmsProvider,
+    provider_uid,
+    require_4040_line,
+)
+from gateway.messaging.sms_text import MAX_PARTS, count_parts, render_confirmation, verify_link
+
+_PROVIDERS: dict[str, type[SmsProvider]] = {
+    MagfaProvider.kind: MagfaProvider,
+    KavenegarProvider.kind: KavenegarProvider,
+}
+
+
+def create_sms_provider(kind: str, base_url: str, credentials: dict, timeout: float) -> SmsProvider:
+    """The adapter for `kind` ("magfa": username, domain, password; "kavenegar": api_key)."""
+    try:
+        provider = _PROVIDERS[kind]
+    except KeyError:
+        raise ValueError(f"unknown SMS provider {kind!r}; known: {', '.join(sorted(_PROVIDERS))}") from None
+    return provider(base_url, credentials, timeout)
+
+
+__all__ = [
+    "MAX_PARTS", "Authenticity", "AuthenticityVerdict", "DeliveryStatus", "KavenegarProvider",
+    "MagfaProvider", "PooshehInbox", "SendOutcome", "SendResult", "SmsProvider", "count_parts",
+    "create_sms_provider", "inbox_address", "provider_uid", "render_confirmation",
+    "require_4040_line", "verify_link",
+]

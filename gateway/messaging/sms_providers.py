@@ -1,0 +1,139 @@
+"""The one interface every SMS provider adapter implements.
+
+The outbox dispatcher calls `send` with its own message id, and later `status` with the same ids.
+Providers deduplicate by that id (Magfa `uids`, Kavenegar `localid`), so resending after a timeout
+or a lost answer never reaches the handset twice. An adapter never raises for a provider fault:
+every answer, or the lack of one, becomes a `SendResult` or a `DeliveryStatus`.
+"""
+from __future__ import annotations
+
+import abc
+import enum
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from gateway.domain.identifiers import parse_mobile
+from gateway.messaging.http_transport import HttpAnswer, JsonHttpClient, TransportFault
+
+log = logging.getLogger(__name__)
+
+# Agencies may send only from a dedicated line under the 4040 prefix (Payam-e Iran, 001 art. 3).
+_LINE_4040 = re.compile(r"4040\d{1,10}")
+_NUMERIC_ID = re.compile(r"[1-9]\d{0,17}")
+
+
+class DeliveryStatus(enum.StrEnum):
+    QUEUED = "queued"            # the provider holds it, not yet handed to the operator
+    SENT = "sent"                # the mobile operator has it
+    DELIVERED = "delivered"      # reached the handset
+    UNDELIVERED = "undelivered"  # the operator gave up reaching the handset
+    FAILED = "failed"            # never reached the operator (refused, blocked, cancelled)
+    UNKNOWN = "unknown"          # no usable answer, or the provider does not know the id
+
+
+class SendOutcome(enum.StrEnum):
+    ACCEPTED = "accepted"
+    RETRYABLE = "retryable"    # send again later with the same message id
+    PERMANENT = "permanent"    # this message can never be sent as it is
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: SendOutcome
+    provider_message_id: str | None = None
+    retry_after: float | None = None   # seconds, when the provider asked us to wait (429 Retry-After)
+    detail: str | None = None          # a short note for logs
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is SendOutcome.ACCEPTED
+
+    @classmethod
+    def retryable(cls, detail: str, retry_after: float | None = None) -> SendResult:
+        return cls(SendOutcome.RETRYABLE, retry_after=retry_after, detail=detail)
+
+    @classmethod
+    def permanent(cls, detail: str) -> SendResult:
+        return cls(SendOutcome.PERMANENT, detail=detail)
+
+
+def unavailable(answer: HttpAnswer) -> SendResult | None:
+    """The retryable result for a throttled (429) or failing (5xx) answer; None for any other answer."""
+    if answer.status == 429:
+        return SendResult.retryable("HTTP 429 throttled", retry_after=answer.retry_after)
+    if answer.status >= 500:
+        return SendResult.retryable(f"HTTP {answer.status}", retry_after=answer.retry_after)
+    return None
+
+
+def require_4040_line(sender: str) -> str:
+    """The sender line, or ValueError when it is not a line under the 4040 prefix."""
+    if not isinstance(sender, str) or not _LINE_4040.fullmatch(sender):
+        raise ValueError(f"sender {sender!r} is not a line under the 4040 prefix")
+    return sender
+
+
+def provider_uid(message_id: str) -> int:
+    """The numeric id providers deduplicate by, derived from our message id and stable across retries.
+
+    Magfa `uids` and Kavenegar `localid` are 64-bit integers: a numeric message id is used as it is,
+    any other id is hashed to a positive 63-bit number.
+    """
+    if _NUMERIC_ID.fullmatch(message_id):
+        return int(message_id)
+    digest = hashlib.blake2b(message_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class SmsProvider(abc.ABC):
+    """One provider's HTTP API. Instances are long-lived, safe for concurrent use, and share one session."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, http: JsonHttpClient) -> None:
+        self._http = http
+
+    async def send(self, message_id: str, sender: str, recipient: str, text: str) -> SendResult:
+        """Hand one message to the provider. Raises ValueError only for a sender outside 4040."""
+        require_4040_line(sender)
+        try:
+            mobile = parse_mobile(recipient)
+        except ValueError as error:
+            return SendResult.permanent(f"invalid recipient: {error}")
+        try:
+            result = await self._submit(provider_uid(message_id), sender, mobile, text)
+        except TransportFault as fault:
+            result = SendResult.retryable(str(fault))
+        if not result.accepted:
+            log.warning("sms %s via %s not accepted: %s (%s)", message_id, self.kind, result.outcome, result.detail)
+        return result
+
+    async def status(self, message_ids: list[str]) -> dict[str, DeliveryStatus]:
+        """The delivery status of each message id; UNKNOWN for any the provider could not tell about."""
+        by_uid = {provider_uid(message_id): message_id for message_id in message_ids}
+        statuses = dict.fromkeys(message_ids, DeliveryStatus.UNKNOWN)
+        if not by_uid:
+            return statuses
+        try:
+            found = await self._fetch_statuses(list(by_uid))
+        except TransportFault as fault:
+            log.warning("sms status via %s failed: %s", self.kind, fault)
+            return statuses
+        for uid, status in found.items():
+            if uid in by_uid:
+                statuses[by_uid[uid]] = status
+        return statuses
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    @abc.abstractmethod
+    async def _submit(self, uid: int, sender: str, mobile: str, text: str) -> SendResult:
+        """Send one message keyed by `uid`; may raise TransportFault."""
+
+    @abc.abstractmethod
+    async def _fetch_statuses(self, uids: list[int]) -> dict[int, DeliveryStatus]:
+        """Statuses of the messages sent with these uids; may raise TransportFault."""

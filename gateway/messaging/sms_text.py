@@ -1,0 +1,92 @@
+"""The confirmation SMS: "پیامکی دال بر ارایه خدمت" (letter 100/15131, item 9), and SMS part counting.
+
+A message that fits the GSM 03.38 alphabet is sent in 7-bit parts (160 septets alone, 153 per part when
+split); anything else, Persian always, goes as UCS-2 (70 UTF-16 code units alone, 67 per part when split).
+A confirmation never takes more than `MAX_PARTS` parts: the least important pieces give way first.
+"""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
+
+from gateway.domain.text import format_rials, normalize_persian
+
+MAX_PARTS = 2
+
+_GSM7_SINGLE, _GSM7_PER_PART = 160, 153
+_UCS2_SINGLE, _UCS2_PER_PART = 70, 67
+
+_ELLIPSIS = "…"
+
+
+def count_parts(text: str) -> int:
+    """How many SMS parts `text` takes (an empty text still takes one)."""
+    costs, single, per_part = _character_costs(text)
+    if sum(costs) <= single:
+        return 1
+    # A character is never split across two parts (an escaped GSM character, a UTF-16 surrogate pair).
+    parts, used = 1, 0
+    for cost in costs:
+        if used + cost > per_part:
+            parts, used = parts + 1, 0
+        used += cost
+    return parts
+
+
+def _character_costs(text: str) -> tuple[list[int], int, int]:
+    try:
+        text.encode("gsm03.38")
+    except UnicodeEncodeError:
+        return [len(ch.encode("utf-16-le")) // 2 for ch in text], _UCS2_SINGLE, _UCS2_PER_PART
+    return [len(ch.encode("gsm03.38")) for ch in text], _GSM7_SINGLE, _GSM7_PER_PART
+
+
+def verify_link(verify_base_url: str, tracking_code: str) -> str:
+    """The short link to the receipt's public verify page: `{base}/r/{tracking}`."""
+    return f"{verify_base_url.rstrip('/')}/r/{quote(tracking_code, safe='')}"
+
+
+def render_confirmation(*, service_name: str, amount: int, tracking_code: str, office_name: str,
+                        verify_base_url: str) -> str:
+    """The confirmation text, at most `MAX_PARTS` parts.
+
+    When the full form is too long, the office name goes first, then the service name is cut short
+    with "…", then dropped, then the link; the amount and the tracking code always stay.
+    Raises ValueError for a negative amount, an empty tracking code, or a tracking code so long
+    that even the shortest form cannot fit.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise ValueError(f"amount must be a whole number of rials >= 0, got {amount!r}")
+    tracking = normalize_persian(tracking_code)
+    if not tracking:
+        raise ValueError("tracking code is empty")
+    # Registry names may carry line breaks, runs of spaces or direction marks; a message line must not.
+    service, office = normalize_persian(service_name), normalize_persian(office_name)
+    link = verify_link(verify_base_url, tracking)
+
+    def compose(service: str, office: str, link: str) -> str:
+        if service and office:
+            opening = f"خدمت «{service}» در دفتر پیشخوان {office} ارایه شد."
+        elif service:
+            opening = f"خدمت «{service}» ارایه شد."
+        else:
+            opening = "خدمت ارایه شد."
+        lines = [opening, f"مبلغ اخذ شده: {format_rials(amount)} ریال", f"شماره رهگیری: {tracking}"]
+        return "\n".join(lines + [link] if link else lines)
+
+    for text in _shrinking_forms(compose, service, office, link):
+        if count_parts(text) <= MAX_PARTS:
+            return text
+    raise ValueError(f"tracking code of {len(tracking)} characters cannot fit in {MAX_PARTS} parts")
+
+
+def _shrinking_forms(compose, service: str, office: str, link: str):
+    yield compose(service, office, link)
+    yield compose(service, "", link)
+    for keep in range(len(service) - 1, 0, -1):
+        cut = service[:keep].rstrip(" \u200c")
+        if cut:
+            yield compose(cut + _ELLIPSIS, "", link)
+    yield compose("", "", link)
+    yield compose("", "", "")

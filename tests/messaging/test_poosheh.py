@@ -1,0 +1,126 @@
+"""The Iran Poosheh adapter against the inbox simulator."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from gateway.domain.identifiers import InvalidIdentifier, make_tracking_code, parse_national_code
+from gateway.messaging import AuthenticityVerdict, PooshehInbox, SendOutcome, inbox_address
+
+_serial = itertools.count(100_000_000)
+
+
+def fresh_national_code() -> str:
+    first_nine = f"{next(_serial):09d}"
+    for check_digit in "0123456789":
+        try:
+            return parse_national_code(first_nine + check_digit)
+        except InvalidIdentifier:
+            continue
+    raise AssertionError(f"no check digit completes {first_nine}")
+
+
+def fresh_receipt() -> tuple[str, dict, str]:
+    tracking = make_tracking_code("10203040", next(_serial) % 999_999_999 + 1)
+    document = {"tracking_code": tracking, "amount": 1_250_000, "service_name": "ثبت نام",
+                "signature": "c2lnbmF0dXJl", "key_id": "k1"}
+    return tracking, document, f"P1:{tracking}:c2ln"
+
+
+@pytest.fixture
+async def poosheh(inbox) -> PooshehInbox:
+    adapter = PooshehInbox(inbox.base_url, token="office-agent-token", timeout=1.0)
+    yield adapter
+    await adapter.close()
+
+
+def test_inbox_address_is_iran_and_the_national_code():
+    assert inbox_address("0012345679") == "iran0012345679"
+    assert inbox_address("۰۰۱۲۳۴۵۶۷۹") == "iran0012345679"
+    with pytest.raises(ValueError):
+        inbox_address("0012345678")
+
+
+async def test_delivered_receipt_lands_in_the_recipients_inbox(poosheh, inbox):
+    code = fresh_national_code()
+    tracking, document, qr = fresh_receipt()
+    result = await poosheh.deliver("msg-1", code, document, tracking_code=tracking, qr_payload=qr)
+    assert result.outcome is SendOutcome.ACCEPTED
+    [stored] = await inbox.inbox(f"iran{code}")
+    assert stored["document"] == document and stored["document_id"] == result.provider_message_id
+    assert (stored["message_id"], stored["tracking_code"], stored["qr_payload"]) == ("msg-1", tracking, qr)
+
+
+async def test_same_message_id_is_stored_once(poosheh, inbox):
+    code = fresh_national_code()
+    tracking, document, qr = fresh_receipt()
+    first = await poosheh.deliver("msg-dup", code, document, tracking_code=tracking, qr_payload=qr)
+    again = await poosheh.deliver("msg-dup", code, document, tracking_code=tracking, qr_payload=qr)
+    assert first.accepted and again.accepted
+    assert again.provider_message_id == first.provider_message_id
+    assert len(await inbox.inbox(f"iran{code}")) == 1
+
+
+async def test_server_error_is_retryable_and_the_retry_stores(poosheh, inbox):
+    code = fresh_national_code()
+    tracking, document, _ = fresh_receipt()
+    await inbox.arm(kind="http_5xx", address=f"iran{code}")
+    failed = await poosheh.deliver("msg-5xx", code, document, tracking_code=tracking)
+    assert failed.outcome is SendOutcome.RETRYABLE
+    assert await inbox.inbox(f"iran{code}") == []
+    assert (await poosheh.deliver("msg-5xx", code, document, tracking_code=tracking)).accepted
+    assert len(await inbox.inbox(f"iran{code}")) == 1
+
+
+async def test_timeout_is_retryable_and_nothing_is_stored(inbox):
+    impatient = PooshehInbox(inbox.base_url, token="t", timeout=0.2)
+    code = fresh_national_code()
+    tracking, document, _ = fresh_receipt()
+    await inbox.arm(kind="timeout", address=f"iran{code}", hold_s=1.0)
+    try:
+        result = await impatient.deliver("msg-slow", code, document, tracking_code=tracking)
+    finally:
+        await impatient.close()
+    assert result.outcome is SendOutcome.RETRYABLE
+    assert await inbox.inbox(f"iran{code}") == []
+
+
+async def test_invalid_national_code_is_permanent(poosheh):
+    tracking, document, _ = fresh_receipt()
+    result = await poosheh.deliver("msg-bad", "0012345678", document, tracking_code=tracking)
+    assert result.outcome is SendOutcome.PERMANENT
+
+
+async def test_missing_token_is_retryable_not_lost(inbox):
+    anonymous = PooshehInbox(inbox.base_url, token="", timeout=1.0)
+    tracking, document, _ = fresh_receipt()
+    try:
+        result = await anonymous.deliver("msg-anon", fresh_national_code(), document, tracking_code=tracking)
+    finally:
+        await anonymous.close()
+    assert result.outcome is SendOutcome.RETRYABLE and "401" in result.detail
+
+
+async def test_authenticity_of_a_printed_receipt(poosheh):
+    tracking, document, qr = fresh_receipt()
+    assert (await poosheh.deliver("msg-auth", fresh_national_code(), document,
+                                  tracking_code=tracking, qr_payload=qr)).accepted
+
+    genuine = await poosheh.check_authenticity(tracking, qr)
+    assert genuine.verdict is AuthenticityVerdict.AUTHENTIC and genuine.document == document
+    assert (await poosheh.check_authenticity(tracking)).verdict is AuthenticityVerdict.AUTHENTIC
+
+    forged = await poosheh.check_authenticity(tracking, qr + "0")
+    assert forged.verdict is AuthenticityVerdict.MISMATCH and forged.document is None
+
+    unknown_tracking, _, _ = fresh_receipt()
+    assert (await poosheh.check_authenticity(unknown_tracking)).verdict is AuthenticityVerdict.NOT_FOUND
+
+
+async def test_authenticity_is_unknown_when_the_inbox_fails(poosheh, inbox):
+    tracking, document, qr = fresh_receipt()
+    assert (await poosheh.deliver("msg-x", fresh_national_code(), document, tracking_code=tracking)).accepted
+    await inbox.arm(kind="http_5xx")
+    assert (await poosheh.check_authenticity(tracking, qr)).verdict is AuthenticityVerdict.UNKNOWN
+    assert (await poosheh.check_authenticity(tracking)).verdict is AuthenticityVerdict.AUTHENTIC
