@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from gateway.domain.identifiers import make_tracking_code
+from gateway.messaging.poosheh import inbox_address
 from gateway.messaging.sms_text import render_confirmation
 from gateway.registry import Registry
 from gateway.storage.charges_store import ChainMoved, Completion, chain_head, complete_charge
@@ -79,9 +80,14 @@ class ReceiptIssuer:
             breakdown=charge["breakdown"], charge_id=str(charge["id"]), prev_hash=prev_hash)
 
     def _messages(self, charge: Mapping, registry: Registry, tracking_code: str) -> list[dict]:
+        """The SMS confirmation, and the signed receipt for the citizen's Iran Poosheh inbox (the dispatcher reads
+        the receipt by its tracking code, so the outbox row stays small)."""
         office = registry.offices[charge["office_id"]]
         service = registry.services[charge["service_code"]]
         text = render_confirmation(service_name=service.name, amount=charge["amount"], tracking_code=tracking_code,
                                    office_name=office.name, verify_base_url=self.verify_base_url)
         return [{"channel": "sms", "message_id": f"sms-{charge['id'].hex}", "recipient": charge["recipient_mobile"],
-                 "payload": {"sender": office.sms_line, "text": text}}]
+                 "payload": {"sender": office.sms_line, "text": text}},
+                {"channel": "poosheh", "message_id": f"poosheh-{charge['id'].hex}",
+                 "recipient": inbox_address(charge["recipient_national_code"]),
+                 "payload": {"tracking_code": tracking_code}}]

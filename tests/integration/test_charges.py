@@ -33,8 +33,9 @@ async def test_completed_charge_carries_a_verifiable_receipt_with_every_required
 
     ledger = await sims["psp-mellat"].entry(charge["id"])
     assert ledger["state"] in ("verified", "settled") and ledger["amount"] == 650_000
-    outbox = await db.fetch("SELECT channel, recipient FROM outbox WHERE charge_id = $1", uuid.UUID(charge["id"]))
-    assert [(r["channel"], r["recipient"]) for r in outbox] == [("sms", "09121234567")]
+    outbox = await db.fetch("SELECT channel, recipient FROM outbox WHERE charge_id = $1 ORDER BY channel",
+                            uuid.UUID(charge["id"]))
+    assert [(r["channel"], r["recipient"]) for r in outbox] == [("poosheh", "iran0012345679"), ("sms", "09121234567")]
     status, fetched = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}",
                                             key=await keys("t:10000001"))
     assert status == 200 and fetched == signed
