@@ -1,0 +1,85 @@
+"""What the printed forms show, in logical order with Persian digits: shared by the PDF and thermal renderers.
+
+The nine required fields come first, with the labels the signed document carries, then the fee
+breakdown, the payment references and the office references.
+"""
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.domain.jalali import format_jalali_datetime
+from gateway.domain.text import format_rials, to_persian_digits
+from receipts.model import parse_timestamp
+
+TITLE = "رسید الکترونیکی ارایه خدمت"
+SUBTITLE = "دفتر پیشخوان خدمات دولت"
+QR_CAPTION = "رمزینه اصالت‌سنجی رسید"
+
+
+@dataclass(frozen=True)
+class PrintedRow:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class PrintedSection:
+    heading: str | None
+    rows: tuple[PrintedRow, ...]
+
+
+def has_rtl_letters(text: str) -> bool:
+    """Whether the text holds right-to-left letters (Persian, Arabic, Hebrew), which need bidi layout."""
+    return any(unicodedata.bidirectional(char) in ("R", "AL") for char in text)
+
+
+def rials(amount: int) -> str:
+    return f"{format_rials(amount)} ریال"
+
+
+def jalali_date_time(issued_at: str) -> str:
+    """`"2026-11-23T08:15:00Z"` → `"۱۴۰۵/۰۹/۰۲ ساعت ۱۱:۴۵:۰۰"` (Tehran wall clock)."""
+    day, time = format_jalali_datetime(parse_timestamp(issued_at)).split(" ")
+    return to_persian_digits(f"{day} ساعت {time}")
+
+
+def _display_value(key: str, value: Any) -> str:
+    if key == "amount":
+        return rials(value)
+    if key == "issued_at":
+        return jalali_date_time(value)
+    return to_persian_digits(str(value))
+
+
+def _extra_row(extra: Mapping[str, Any]) -> PrintedRow:
+    return PrintedRow(to_persian_digits(f"{extra['name']} ({extra['quantity']} عدد)"), rials(extra["amount"]))
+
+
+def printed_sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
+    document = signed["receipt"]
+    breakdown, payment = document["breakdown"], document["payment"]
+    return [
+        PrintedSection(None, tuple(
+            PrintedRow(field["label"], _display_value(field["key"], field["value"])) for field in document["fields"]
+        )),
+        PrintedSection("جزئیات مبلغ", (
+            PrintedRow("سهم دستگاه اجرایی", rials(breakdown["government_share"])),
+            PrintedRow("کارمزد دفتر", rials(breakdown["office_fee"])),
+            *(_extra_row(extra) for extra in breakdown["extras"]),
+        )),
+        PrintedSection("پرداخت با کارت", (
+            PrintedRow("شماره کارت", to_persian_digits(payment["masked_pan"])),
+            PrintedRow("شماره مرجع", to_persian_digits(payment["rrn"])),
+            PrintedRow("شماره پیگیری", to_persian_digits(payment["stan"])),
+            PrintedRow("شماره پایانه", to_persian_digits(payment["terminal_id"])),
+            PrintedRow("ارائه‌دهنده خدمات پرداخت", payment["psp_id"]),
+        )),
+        PrintedSection("مرجع", (
+            PrintedRow("کد دفتر", to_persian_digits(document["office_code"])),
+            PrintedRow("شماره ردیف رسید", to_persian_digits(str(document["seq"]))),
+            PrintedRow("مصوبه تعرفه", to_persian_digits(document["tariff_reference"])),
+        )),
+    ]

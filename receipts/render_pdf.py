@@ -1,0 +1,249 @@
+"""The printed receipt as PDF: A5 pages, or an 80 mm roll slip as tall as its content.
+
+reportlab draws glyphs in the order given and does no Arabic-script shaping, so every line with
+Persian letters is shaped (arabic-reshaper) and put in visual order (python-bidi) just before it is
+drawn; wrapping happens before that, on the logical text, so each printed line reads on its own.
+python-bidi's `bidi.algorithm` implementation is used rather than its newer top-level
+`get_display`, because only the former mirrors brackets in right-to-left runs (rule L4), without
+which "(۳ عدد)" prints as ")۳ عدد(".
+
+Labels sit in a column on the right, their values right-aligned next to them. A5 content that
+does not fit continues on a further page. The output is deterministic (reportlab's invariant
+mode): the same receipt always gives the same bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal, Protocol
+
+import arabic_reshaper
+from bidi.algorithm import get_display
+from reportlab.lib.pagesizes import A5
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, PrintedSection, has_rtl_letters, printed_sections
+from receipts.qr import qr_modules
+
+PaperSize = Literal["a5", "80mm"]
+DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+_LINE_SPACING = 1.45
+
+
+@dataclass(frozen=True)
+class _Paper:
+    width: float
+    height: float | None  # None: the page is as tall as its content
+    margin: float
+    font_size: float
+    title_size: float
+    label_width: float
+    qr_size: float
+    qr_in_header: bool  # beside the title (A5) or after everything else (roll)
+
+    @property
+    def right(self) -> float:
+        return self.width - self.margin
+
+    @property
+    def value_right(self) -> float:
+        return self.right - self.label_width
+
+    @property
+    def value_width(self) -> float:
+        return self.value_right - self.margin
+
+
+_PAPERS: dict[str, _Paper] = {
+    "a5": _Paper(A5[0], A5[1], margin=12 * mm, font_size=10, title_size=14, label_width=48 * mm, qr_size=32 * mm,
+                 qr_in_header=True),
+    "80mm": _Paper(80 * mm, None, margin=4 * mm, font_size=8, title_size=11, label_width=32 * mm, qr_size=42 * mm,
+                   qr_in_header=False),
+}
+
+
+@lru_cache(maxsize=None)
+def _font_name(font_path: str) -> str:
+    """Register the TrueType font once per process; its reportlab name."""
+    name = "receipt-" + hashlib.sha256(font_path.encode()).hexdigest()[:12]
+    pdfmetrics.registerFont(TTFont(name, font_path))
+    return name
+
+
+def _visual(text: str) -> str:
+    return get_display(arabic_reshaper.reshape(text), base_dir="R") if has_rtl_letters(text) else text
+
+
+def _width(text: str, font: str, size: float) -> float:
+    return pdfmetrics.stringWidth(arabic_reshaper.reshape(text), font, size)
+
+
+def _split_word(word: str, font: str, size: float, width: float) -> list[str]:
+    """A word wider than the line, cut between characters into pieces that fit."""
+    pieces = [""]
+    for char in word:
+        if pieces[-1] and _width(pieces[-1] + char, font, size) > width:
+            pieces.append(char)
+        else:
+            pieces[-1] += char
+    return pieces
+
+
+def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Greedy word wrap in logical order."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if _width(candidate, font, size) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        *whole_lines, current = _split_word(word, font, size, width)
+        lines.extend(whole_lines)
+    lines.append(current)
+    return lines
+
+
+class _Block(Protocol):
+    def height(self, paper: _Paper) -> float: ...
+
+    def draw(self, canvas: Canvas, paper: _Paper, font: str, top: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Heading:
+    text: str
+
+    def height(self, paper: _Paper) -> float:
+        return paper.font_size * _LINE_SPACING * 1.5
+
+    def draw(self, canvas: Canvas, paper: _Paper, font: str, top: float) -> None:
+        rule_y = top - paper.font_size * 0.35
+        canvas.setLineWidth(0.4)
+        canvas.line(paper.margin, rule_y, paper.right, rule_y)
+        canvas.setFont(font, paper.font_size)
+        canvas.drawRightString(paper.right, top - paper.font_size * 1.5, _visual(self.text))
+
+
+@dataclass(frozen=True)
+class _Row:
+    label_lines: tuple[str, ...]
+    value_lines: tuple[str, ...]
+
+    def height(self, paper: _Paper) -> float:
+        return max(len(self.label_lines), len(self.value_lines)) * paper.font_size * _LINE_SPACING
+
+    def draw(self, canvas: Canvas, paper: _Paper, font: str, top: float) -> None:
+        canvas.setFont(font, paper.font_size)
+        leading = paper.font_size * _LINE_SPACING
+        for index, line in enumerate(self.label_lines):
+            canvas.drawRightString(paper.right, top - paper.font_size - index * leading, _visual(line))
+        for index, line in enumerate(self.value_lines):
+            canvas.drawRightString(paper.value_right, top - paper.font_size - index * leading, _visual(line))
+
+
+@dataclass(frozen=True)
+class _QrCode:
+    payload: str
+
+    def height(self, paper: _Paper) -> float:
+        return paper.qr_size + paper.font_size * _LINE_SPACING * 2
+
+    def draw(self, canvas: Canvas, paper: _Paper, font: str, top: float) -> None:
+        self.draw_at(canvas, paper, font, top, (paper.width - paper.qr_size) / 2)
+
+    def draw_at(self, canvas: Canvas, paper: _Paper, font: str, top: float, left: float) -> None:
+        modules = qr_modules(self.payload)
+        module = paper.qr_size / len(modules)
+        for row_index, row in enumerate(modules):
+            y = top - (row_index + 1) * module
+            column = 0
+            while column < len(row):
+                if not row[column]:
+                    column += 1
+                    continue
+                run_start = column
+                while column < len(row) and row[column]:
+                    column += 1
+                canvas.rect(left + run_start * module, y, (column - run_start) * module, module, stroke=0, fill=1)
+        canvas.setFont(font, paper.font_size)
+        caption = _visual(QR_CAPTION)
+        # Under the code, but never out into the margin when the caption is the wider of the two.
+        centre = max(left + paper.qr_size / 2, paper.margin + _width(QR_CAPTION, font, paper.font_size) / 2)
+        canvas.drawCentredString(centre, top - paper.qr_size - paper.font_size, caption)
+
+
+@dataclass(frozen=True)
+class _Header:
+    """Title and subtitle, centred in the width the QR code leaves when it sits beside them."""
+    qr: _QrCode | None
+
+    def _title_height(self, paper: _Paper) -> float:
+        return (paper.title_size + paper.font_size) * _LINE_SPACING
+
+    def height(self, paper: _Paper) -> float:
+        title_height = self._title_height(paper)
+        return title_height if self.qr is None else max(title_height, self.qr.height(paper))
+
+    def draw(self, canvas: Canvas, paper: _Paper, font: str, top: float) -> None:
+        left = paper.margin
+        if self.qr is not None:
+            self.qr.draw_at(canvas, paper, font, top, left)
+            left += paper.qr_size
+        centre = (left + paper.right) / 2
+        title_top = top - (self.height(paper) - self._title_height(paper)) / 2
+        canvas.setFont(font, paper.title_size)
+        canvas.drawCentredString(centre, title_top - paper.title_size, _visual(TITLE))
+        canvas.setFont(font, paper.font_size)
+        canvas.drawCentredString(centre, title_top - paper.title_size * _LINE_SPACING - paper.font_size,
+                                 _visual(SUBTITLE))
+
+
+def _blocks(sections: list[PrintedSection], qr_payload: str, paper: _Paper, font: str) -> Iterator[_Block]:
+    qr = _QrCode(qr_payload)
+    yield _Header(qr if paper.qr_in_header else None)
+    label_room = paper.label_width - paper.font_size
+    for section in sections:
+        yield _Heading(section.heading or "")
+        for row in section.rows:
+            yield _Row(tuple(_wrap(row.label, font, paper.font_size, label_room)),
+                       tuple(_wrap(row.value, font, paper.font_size, paper.value_width)))
+    if not paper.qr_in_header:
+        yield _Heading("")
+        yield qr
+
+
+def render_pdf(
+    signed_receipt: Mapping[str, Any],
+    size: PaperSize,
+    qr_payload: str,
+    font_path: str = DEFAULT_FONT_PATH,
+) -> bytes:
+    """The receipt as a PDF document: `size` "a5" or "80mm"; `font_path` a TrueType font with Persian glyphs."""
+    if size not in _PAPERS:
+        raise ValueError(f"paper size must be one of {', '.join(_PAPERS)}, not {size!r}")
+    paper = _PAPERS[size]
+    font = _font_name(str(font_path))
+    blocks = list(_blocks(printed_sections(signed_receipt), qr_payload, paper, font))
+    page_height = paper.height or sum(block.height(paper) for block in blocks) + 2 * paper.margin
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(paper.width, page_height), invariant=True, pageCompression=True)
+    canvas.setTitle(f"Receipt {signed_receipt['receipt']['tracking_code']}")
+    top = page_height - paper.margin
+    for block in blocks:
+        height = block.height(paper)
+        if paper.height is not None and top - height < paper.margin:
+            canvas.showPage()
+            top = page_height - paper.margin
+        block.draw(canvas, paper, font, top)
+        top -= height
+    canvas.save()
+    return buffer.getvalue()

@@ -1,0 +1,77 @@
+"""Realistic receipt inputs and signed chains for the receipt tests and the demo images."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from datetime import datetime, timedelta, timezone
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.domain.identifiers import make_tracking_code
+from receipts.chain import genesis_hash, issue_receipt
+from receipts.model import ReceiptInput
+from receipts.signing import Keyring, SigningKey
+
+OFFICE = "10203040"
+ISSUED_AT = datetime(2026, 11, 23, 8, 15, 0, 123456, tzinfo=timezone.utc)  # 1405/09/02 11:45 in Tehran
+KEY_VALID_FROM = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def seeded_key(seed: str, key_id: str, valid_from: datetime = KEY_VALID_FROM,
+               valid_to: datetime | None = None) -> SigningKey:
+    """A key derived from a seed, so signatures (and the demo images) are reproducible."""
+    private_key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed.encode()).digest())
+    return SigningKey(key_id, private_key, valid_from, valid_to)
+
+
+def demo_keyring() -> Keyring:
+    return Keyring([seeded_key("demo", "k-20260101-d3m0")])
+
+
+def receipt_input(seq: int = 1, office_code: str = OFFICE, issued_at: datetime = ISSUED_AT,
+                  prev_hash: str | None = None, **changes) -> ReceiptInput:
+    base = ReceiptInput(
+        office_code=office_code,
+        seq=seq,
+        tracking_code=make_tracking_code(office_code, seq),
+        issued_at=issued_at,
+        service_code="1101",
+        service_name="صدور گذرنامه",
+        recipient_name="مریم احمدی",
+        amount=1_250_000,
+        licence_holder="رضا محمدی",
+        licence_number="۴۵۱۲/پ",
+        operator_name="زهرا حسینی",
+        operator_id="op-17",
+        office_address="تهران، خیابان ولیعصر، بالاتر از میدان ونک، کوچه نیلوفر، پلاک ۱۲، طبقه همکف",
+        terminal_id="10000001",
+        psp_id="mellat",
+        rrn="601234567890",
+        stan="123456",
+        masked_pan="603799******1234",
+        tariff_reference="مصوبه جلسه ۳۱۲ کمیسیون تنظیم مقررات",
+        breakdown={
+            "government_share": 1_000_000,
+            "office_fee": 220_000,
+            "extras": [{"code": "scan_page", "name": "اسکن صفحه", "quantity": 3, "amount": 30_000}],
+        },
+        charge_id=f"ch-{office_code}-{seq}",
+        prev_hash=prev_hash or genesis_hash(office_code),
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def signed_chain(keyring: Keyring, count: int, office_code: str = OFFICE, start: datetime = ISSUED_AT,
+                 step: timedelta = timedelta(minutes=7)) -> list[dict]:
+    """`count` consecutive signed receipts of one office, correctly chained from its genesis."""
+    chain: list[dict] = []
+    prev_hash = genesis_hash(office_code)
+    for seq in range(1, count + 1):
+        issued = issue_receipt(
+            receipt_input(seq, office_code, start + (seq - 1) * step, prev_hash, amount=1_250_000 + seq * 1_000,
+                          breakdown={"government_share": 1_000_000, "office_fee": 250_000 + seq * 1_000, "extras": []}),
+            keyring,
+        )
+        chain.append(issued.signed)
+        prev_hash = issued.hash
+    return chain
