@@ -14,7 +14,7 @@ from aiohttp import web
 from gateway import metrics
 from gateway.charging import ChargeService
 from gateway.config import Settings
-from gateway.http import routes_charges, routes_ops, routes_public
+from gateway.http import routes_charges, routes_ops, routes_public, routes_receipts
 from gateway.http.auth import Authenticator
 from gateway.http.context import SERVICES
 from gateway.http.errors import error_middleware
@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[metrics_middleware, error_middleware])
     app.add_routes(routes_charges.routes)
     app.add_routes(routes_public.routes)
+    app.add_routes(routes_receipts.routes)
     app.add_routes(routes_ops.routes)
     app.cleanup_ctx.append(_lifecycle(settings))
     return app

@@ -35,6 +35,8 @@ class Settings:
     registry_refresh_s: float = field(default_factory=lambda: float(_env("PISHKHAN_REGISTRY_REFRESH_S", "5")))
     run_workers: bool = field(default_factory=lambda: _env("PISHKHAN_RUN_WORKERS", "1") == "1")
     public_base_url: str = field(default_factory=lambda: _env("PISHKHAN_PUBLIC_BASE_URL", "http://127.0.0.1:8080"))
+    receipt_font: Path = field(default_factory=lambda: Path(_env(
+        "PISHKHAN_RECEIPT_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")))
     log_level: str = field(default_factory=lambda: _env("PISHKHAN_LOG_LEVEL", "INFO"))
 
     def psp_endpoint_overrides(self) -> dict[str, tuple[str, int]]:

@@ -2,12 +2,13 @@
 
 `run`: PostgreSQL and Valkey under ./var/dev (kept between runs), migrations, the demo registry and tariffs, a
 development signing key, one PSP simulator per demo PSP, the gateway on 127.0.0.1:8080, and a first curl line.
-`exec_with_stack`: fresh servers under ./var/test, DATABASE_URL and REDIS_URL exported, then the given command.
+`exec_with_stack`: fresh servers under ./var/test/run-<pid> (removed afterwards), DATABASE_URL and REDIS_URL exported, then the given command.
 Either uses DATABASE_URL / REDIS_URL as given instead of starting its own server.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,9 +144,11 @@ def exec_with_stack(command: list[str]) -> int:
         command = command[1:]
     if not command:
         sys.exit("usage: pishkhan dev exec -- COMMAND [ARGS...]")
-    stack = _stack(VAR / "test", persistent=False, pg_port=free_port(), redis_port=free_port())
+    root = VAR / "test" / f"run-{os.getpid()}"
+    stack = _stack(root, persistent=False, pg_port=free_port(), redis_port=free_port())
     try:
         return subprocess.call(command, env=_environment(stack))
     finally:
         if stack is not None:
             stack.stop()
+            shutil.rmtree(root, ignore_errors=True)

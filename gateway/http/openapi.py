@@ -100,6 +100,23 @@ def openapi_document() -> dict:
             "/v1/receipts/{tracking_code}": {"get": _op(
                 "The signed electronic receipt", {"200": _json(_JSON_OBJECT, "Signed receipt"),
                                                   **_errors(401, 403, 404)}, parameters=[_TRACKING])},
+            "/v1/receipts/{tracking_code}.pdf": {"get": _op(
+                "The printed receipt as a PDF (A5 or 80 mm roll)",
+                {"200": {"description": "PDF", "content": {"application/pdf": {}}}, **_errors(400, 401, 403, 404)},
+                parameters=[_TRACKING, _param("size", "query", {"enum": ["a5", "80mm"]})])},
+            "/v1/receipts/{tracking_code}.txt": {"get": _op(
+                "The receipt for 48-column thermal printers",
+                {"200": {"description": "UTF-8 text", "content": {"text/plain": {}}}, **_errors(401, 403, 404)},
+                parameters=[_TRACKING])},
+            "/v1/receipts/{tracking_code}/verify": {
+                "get": _op("Is this receipt genuine and unaltered, where it sits in its office's chain, which key "
+                           "signed it", {"200": _json(_JSON_OBJECT, "Verification"), **_errors(404)},
+                           secured=False, parameters=[_TRACKING]),
+                "post": _op("Check a presented copy: a scanned QR payload or a signed receipt",
+                            {"200": _json(_JSON_OBJECT, "Verification"), **_errors(400, 404)}, secured=False,
+                            parameters=[_TRACKING], body={"required": True, "content": {"application/json": {
+                                "schema": {"type": "object", "properties": {
+                                    "qr_payload": {"type": "string"}, "receipt": {"type": "object"}}}}}})},
             "/v1/keys": {"get": _op("Receipt-signing public keys", {"200": _json(_JSON_OBJECT, "Public keys")},
                                     secured=False)},
             "/healthz": {"get": _op("Liveness", {"200": _json(_JSON_OBJECT, "Alive")}, secured=False)},

@@ -1,17 +1,15 @@
-"""Tariffs, quotes, receipts and signing keys."""
+"""Tariffs, quotes and receipt-signing keys."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 from aiohttp import web
 
-from gateway.domain.identifiers import is_valid_tracking_code
 from gateway.domain.tariffs import TariffError
 from gateway.domain.text import normalize_persian
-from gateway.http.auth import require_office, require_role
+from gateway.http.auth import require_role
 from gateway.http.context import principal, services
-from gateway.http.errors import ApiError, invalid_request, json_response, not_found
-from gateway.storage.receipts_store import get_receipt
+from gateway.http.errors import ApiError, invalid_request, json_response
 
 routes = web.RouteTableDef()
 
@@ -67,21 +65,3 @@ async def tariff_quote(request: web.Request) -> web.Response:
 @routes.get("/v1/keys")
 async def signing_keys(request: web.Request) -> web.Response:
     return json_response({"data": services(request).keyring.public_keys()})
-
-
-def _tracking_code(request: web.Request) -> str:
-    code = normalize_persian(request.match_info["tracking_code"])
-    if not is_valid_tracking_code(code):
-        raise not_found("receipt")
-    return code
-
-
-@routes.get(r"/v1/receipts/{tracking_code:[^/.]+}")
-async def read_receipt(request: web.Request) -> web.Response:
-    caller = await principal(request)
-    require_role(caller, "terminal", "regulator", "admin")
-    row = await get_receipt(services(request).pool, _tracking_code(request))
-    if row is None:
-        raise not_found("receipt")
-    require_office(caller, row["office_id"])
-    return json_response(row["signed"])

@@ -1,0 +1,95 @@
+"""Receipts through the API: printed forms, public verification, the chain under concurrent completions."""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+from gateway.domain.text import to_persian_digits
+from receipts.audit import verify_chain
+from receipts.qr import make_qr_payload
+from receipts.signing import VerifyingKeyring
+from tests.integration.conftest import charge_body
+
+PERSONAL = ("علی رضایی", "0012345679", "09121234567")
+
+
+async def _completed(gateway, keys, terminal="10000001", operator="op-11"):
+    status, charge = await gateway.charge(await keys(f"t:{terminal}"), charge_body(terminal_id=terminal,
+                                                                                   operator_id=operator))
+    assert status == 201, charge
+    return charge
+
+
+async def test_printed_forms_carry_the_receipt(gateway, keys, tmp_path):
+    charge = await _completed(gateway, keys)
+    key = await keys("t:10000001")
+    for size in ("a5", "80mm"):
+        status, pdf = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}.pdf?size={size}", key=key)
+        assert status == 200 and pdf.startswith(b"%PDF")
+        path = tmp_path / f"r-{size}.pdf"
+        path.write_bytes(pdf)
+        text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+        assert to_persian_digits(charge["tracking_code"]) in text or charge["tracking_code"] in text
+    status, text = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}.txt", key=key)
+    lines = text.decode().splitlines()
+    assert status == 200 and lines and max(len(line) for line in lines) <= 48
+    status, error = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}.pdf?size=a4", key=key)
+    assert status == 400 and error["error"]["param"] == "size"
+
+
+async def test_public_verification_tells_genuine_chain_and_key_without_personal_data(gateway, keys, db):
+    first = await _completed(gateway, keys)
+    second = await _completed(gateway, keys)
+    status, answer = await gateway.request("GET", f"/v1/receipts/{first['tracking_code']}/verify")
+    assert status == 200
+    assert answer["genuine"] is True and answer["signature"]["verdict"] == "valid"
+    assert answer["key_id"] == first["receipt"]["receipt"]["key_id"]
+    assert answer["chain"]["seq"] == first["receipt"]["receipt"]["seq"]
+    assert answer["chain"]["links_to_previous"] is True and answer["chain"]["next_links_here"] is True
+    _, later = await gateway.request("GET", f"/v1/receipts/{second['tracking_code']}/verify")
+    assert later["chain"]["prev_hash"] == answer["chain"]["hash"]
+    text = str(answer) + str(later)
+    assert not any(item in text for item in PERSONAL)
+
+    mistyped = first["tracking_code"][:-2] + first["tracking_code"][-1] + first["tracking_code"][-2]
+    if mistyped != first["tracking_code"]:
+        assert (await gateway.request("GET", f"/v1/receipts/{mistyped}/verify"))[0] == 404
+
+
+async def test_a_scanned_qr_payload_is_checked_and_a_forged_one_caught(gateway, keys):
+    charge = await _completed(gateway, keys)
+    payload = make_qr_payload(charge["receipt"], gateway.services.keyring)
+    path = f"/v1/receipts/{charge['tracking_code']}/verify"
+    status, answer = await gateway.request("POST", path, json={"qr_payload": payload})
+    assert status == 200 and answer["presented"]["altered"] is False
+    forged = payload[:-6] + ("A" if payload[-6] != "A" else "B") + payload[-5:]
+    _, answer = await gateway.request("POST", path, json={"qr_payload": forged})
+    assert answer["presented"]["altered"] is True
+    altered_copy = {"receipt": {**charge["receipt"]["receipt"], "seq": 999}, "signature": charge["receipt"]["signature"]}
+    _, answer = await gateway.request("POST", path, json={"receipt": altered_copy})
+    assert answer["presented"]["altered"] is True
+
+
+async def test_a_receipt_altered_in_storage_is_reported_not_genuine(gateway, keys, db):
+    charge = await _completed(gateway, keys, terminal="10000003", operator="op-21")
+    await db.execute("UPDATE receipts SET signed = jsonb_set(signed, '{receipt,tariff_reference}', '\"forged\"') "
+                     "WHERE tracking_code = $1", charge["tracking_code"])
+    _, answer = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}/verify")
+    assert answer["genuine"] is False and answer["signature"]["verdict"] == "altered"
+
+
+async def test_simultaneous_completions_in_one_office_never_fork_the_chain(gateway, keys, db):
+    mellat, saman = await keys("t:10000001"), await keys("t:10000002")
+    answers = await asyncio.gather(*(
+        gateway.charge(key, charge_body(terminal_id=terminal))
+        for _ in range(4) for key, terminal in ((mellat, "10000001"), (saman, "10000002"))),
+        return_exceptions=True)
+    completed = [body for answer in answers if not isinstance(answer, BaseException)
+                 for status, body in [answer] if status == 201]
+    assert completed
+    rows = await db.fetch("SELECT signed FROM receipts WHERE office_id = '11110001' ORDER BY seq")
+    seqs = [r["signed"]["receipt"]["seq"] for r in rows]
+    assert seqs == list(range(1, len(seqs) + 1))
+    _, published = await gateway.request("GET", "/v1/keys")
+    report = verify_chain([r["signed"] for r in rows], VerifyingKeyring.from_public_keys(published["data"]))
+    assert report.ok, report.to_dict()
