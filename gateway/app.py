@@ -67,6 +67,26 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
+def _key_files(settings: Settings) -> tuple:
+    directory = settings.key_dir
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in directory.glob("*"))) if directory.exists() else ()
+
+
+async def _keep_keys_fresh(services: Services, issuer: ReceiptIssuer, interval: float) -> None:
+    """Key rotation without downtime: a key added to the key directory is picked up by the running gateway."""
+    seen = _key_files(services.settings)
+    while True:
+        await asyncio.sleep(interval)
+        current = _key_files(services.settings)
+        if current != seen:
+            try:
+                services.keyring = issuer.keyring = load_keyring(services.settings.key_dir)
+                seen = current
+                log.info("receipt-signing keys reloaded: %d keys", len(services.keyring))
+            except Exception:
+                log.exception("could not reload the receipt-signing keys; keeping the previous ones")
+
+
 def _lifecycle(settings: Settings):
     async def lifecycle(app: web.Application):
         pool = await create_pool(settings.database_url, settings.db_pool_size)
@@ -84,7 +104,8 @@ def _lifecycle(settings: Settings):
         recovery = RecoveryWorker(pool, state, psps, charges, interval=settings.recovery_interval_s)
         services = Services(settings, pool, redis, state, Authenticator(pool), psps, keyring, charges, recovery)
         app[SERVICES] = services
-        tasks = [asyncio.create_task(state.keep_fresh(pool, settings.registry_refresh_s))]
+        tasks = [asyncio.create_task(state.keep_fresh(pool, settings.registry_refresh_s)),
+                 asyncio.create_task(_keep_keys_fresh(services, issuer, settings.registry_refresh_s))]
         if settings.run_workers:
             tasks.append(asyncio.create_task(recovery.run()))
         yield

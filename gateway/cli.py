@@ -8,8 +8,10 @@ import json
 import logging
 import sys
 import tomllib
+from datetime import datetime
 from pathlib import Path
 
+from gateway import receipts_cli
 from gateway.config import load_settings
 
 SIMULATORS = {
@@ -120,8 +122,9 @@ def cmd_keys_create(args) -> int:
 def cmd_signing_key_create(args) -> int:
     from receipts.keys_files import create_key
     key_dir = Path(args.key_dir) if args.key_dir else load_settings().key_dir
-    key = create_key(key_dir)
-    print(f"created receipt-signing key {key.key_id} in {key_dir}")
+    valid_from = datetime.fromisoformat(args.valid_from.replace("Z", "+00:00")) if args.valid_from else None
+    key = create_key(key_dir, valid_from=valid_from)
+    print(f"created receipt-signing key {key.key_id} in {key_dir}, valid from {key.valid_from.isoformat()}")
     return 0
 
 
@@ -179,12 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_keys_create)
     signing = keys.add_parser("signing-create", help="create a new receipt-signing key (rotation)")
     signing.add_argument("--key-dir")
+    signing.add_argument("--valid-from", help="RFC 3339 instant the key starts signing (default: now); running "
+                                               "gateways pick the new key up without a restart")
     signing.set_defaults(func=cmd_signing_key_create)
 
     sim = sub.add_parser("sim", help="start a simulator: psp (terminals and PSP host), sms, poosheh")
     sim.add_argument("kind", choices=sorted(SIMULATORS))
     sim.add_argument("rest", nargs=argparse.REMAINDER, help="the simulator's own options (--help)")
     sim.set_defaults(func=cmd_sim)
+
+    receipts_cli.add_commands(sub)
 
     dev = sub.add_parser("dev", help="run the whole stack locally (make run), or a command beside it (make test)")
     dev.add_argument("action", choices=["run", "exec"])

@@ -105,7 +105,7 @@ def key_dir(tmp_path_factory) -> Path:
 def settings(database_url, redis_url, psp_hosts, key_dir) -> Settings:
     endpoints = ",".join(f"{psp_id}=127.0.0.1:{host.iso_port}" for psp_id, host in psp_hosts.items())
     return Settings(database_url=database_url, redis_url=redis_url, key_dir=key_dir, psp_endpoints=endpoints,
-                    psp_timeout_s=2.0, purchase_timeout_s=3.0, recovery_grace_s=5.0, recovery_interval_s=0.2,
+                    psp_timeout_s=2.0, purchase_timeout_s=3.0, recovery_grace_s=5.0, recovery_interval_s=0.2, registry_refresh_s=0.5,
                     run_workers=False)
 
 

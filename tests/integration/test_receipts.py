@@ -93,3 +93,20 @@ async def test_simultaneous_completions_in_one_office_never_fork_the_chain(gatew
     _, published = await gateway.request("GET", "/v1/keys")
     report = verify_chain([r["signed"] for r in rows], VerifyingKeyring.from_public_keys(published["data"]))
     assert report.ok, report.to_dict()
+
+
+async def test_a_new_signing_key_is_picked_up_without_restart_and_old_receipts_still_verify(gateway, keys, settings):
+    from receipts.keys_files import create_key
+    old = await _completed(gateway, keys)
+    new_key = create_key(settings.key_dir)
+    for _ in range(50):
+        if len(gateway.services.keyring) == 2:
+            break
+        await asyncio.sleep(0.2)
+    fresh = await _completed(gateway, keys)
+    assert fresh["receipt"]["receipt"]["key_id"] == new_key.key_id != old["receipt"]["receipt"]["key_id"]
+    _, published = await gateway.request("GET", "/v1/keys")
+    assert {k["key_id"] for k in published["data"]} >= {new_key.key_id, old["receipt"]["receipt"]["key_id"]}
+    for charge in (old, fresh):
+        _, answer = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}/verify")
+        assert answer["genuine"] is True
