@@ -7,13 +7,15 @@ API (see gateway.messaging.poosheh): `POST /api/v1/inboxes/{address}/documents` 
 Control API:
 - `GET /control/inbox/{address}`: the documents the inbox holds.
 - `POST /control/faults` `{"kind", "address"?, "count"?, ...}`: `http_5xx` (`status`), `throttle`
-  (`retry_after`), `timeout` (holds `hold_s` seconds, stores nothing). A fault without an address
-  also applies to authenticity queries.
+  (`retry_after`), `timeout` (holds `hold_s` seconds, stores nothing), `slow_answer` (stores the
+  delivery, then answers `hold_s` seconds later). A fault without an address also applies to
+  authenticity queries (except `slow_answer`, which is for deliveries only).
 - `POST /control/reset`: forgets documents and faults.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 import uuid
 from datetime import datetime, timezone
@@ -23,7 +25,8 @@ from aiohttp import web
 from gateway.messaging.simulators.common import FaultBook, add_control_routes, serve, transport_fault_reply
 
 API = "/api/v1"
-FAULT_KINDS = ("http_5xx", "throttle", "timeout")
+_TRANSPORT_FAULTS = ("http_5xx", "throttle", "timeout")
+FAULT_KINDS = (*_TRANSPORT_FAULTS, "slow_answer")
 _ADDRESS = re.compile(r"iran\d{10,11}")
 
 
@@ -68,7 +71,8 @@ def create_app() -> web.Application:
         address = request.match_info["address"]
         if not _ADDRESS.fullmatch(address):
             return error(404, "no such inbox")
-        if fault := inbox.faults.take(FAULT_KINDS, [address]):
+        fault = inbox.faults.take(FAULT_KINDS, [address])
+        if fault and fault.kind != "slow_answer":
             return await transport_fault_reply(fault)
         try:
             delivery = _parse_delivery(await request.json())
@@ -78,16 +82,19 @@ def create_app() -> web.Application:
             return error(400, "expected message_id, tracking_code, qr_payload and document")
         message_id, tracking_code, qr_payload, document = delivery
         if message_id in inbox.by_message_id:
-            first = inbox.by_message_id[message_id]
-            return web.json_response(_receipt(first, duplicate=True), status=200)
-        stored = inbox.store(address, message_id, tracking_code, qr_payload, document)
-        return web.json_response(_receipt(stored, duplicate=False), status=201)
+            answer = web.json_response(_receipt(inbox.by_message_id[message_id], duplicate=True), status=200)
+        else:
+            stored = inbox.store(address, message_id, tracking_code, qr_payload, document)
+            answer = web.json_response(_receipt(stored, duplicate=False), status=201)
+        if fault:   # slow_answer: the document is stored; only the answer is late
+            await asyncio.sleep(float(fault.param("hold_s")))
+        return answer
 
     @routes.get(API + "/authenticity")
     async def authenticity(request: web.Request) -> web.StreamResponse:
         if not _authorised(request):
             return error(401, "missing or invalid bearer token")
-        if fault := inbox.faults.take(FAULT_KINDS):
+        if fault := inbox.faults.take(_TRANSPORT_FAULTS):
             return await transport_fault_reply(fault)
         tracking_code = request.query.get("tracking_code", "")
         if not tracking_code:

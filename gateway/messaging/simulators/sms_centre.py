@@ -10,6 +10,7 @@ first answer and delivers nothing more. Control API (the test oracle):
   sends (to `recipient`, or to anyone); kinds:
   `http_5xx` (`status`), `throttle` (429 with Retry-After `retry_after`), `timeout` (holds the request
   `hold_s` seconds and does nothing), `answer_lost` (accepts and delivers, then drops the connection),
+  `slow_answer` (accepts and delivers, then answers `hold_s` seconds later),
   `reject` (refuses the recipient as invalid), `delayed_delivery` (`delay_s` more before delivery),
   `undelivered` (the operator never reaches the handset).
 - `POST /control/reset`: forgets messages, deduplication and faults.
@@ -17,6 +18,7 @@ first answer and delivers nothing more. Control API (the test oracle):
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import binascii
 import itertools
@@ -31,8 +33,10 @@ from gateway.messaging.simulators.common import Fault, FaultBook, add_control_ro
 from gateway.messaging.sms_text import count_parts
 
 MAGFA_API = "/api/http/sms/v2"
-FAULT_KINDS = ("http_5xx", "throttle", "timeout", "answer_lost", "reject", "delayed_delivery", "undelivered")
-_REQUEST_FAULTS = ("http_5xx", "throttle", "timeout", "answer_lost")
+FAULT_KINDS = ("http_5xx", "throttle", "timeout", "answer_lost", "slow_answer", "reject", "delayed_delivery",
+               "undelivered")
+_REQUEST_FAULTS = ("http_5xx", "throttle", "timeout", "answer_lost", "slow_answer")
+_AFTER_ACCEPTING = ("answer_lost", "slow_answer")   # the send is done; only the answer suffers
 _MOBILE = re.compile(r"09\d{9}")
 
 _MAGFA_STATUS = {"sent": 8, "delivered": 1, "undelivered": 2}
@@ -99,9 +103,11 @@ class SmsCentre:
 
 
 async def _after_request_fault(fault: Fault | None, answer: web.Response, request: web.Request) -> web.StreamResponse:
-    """The reply once the send is done; `answer_lost` drops it instead."""
+    """The reply once the send is done; `answer_lost` drops it instead, `slow_answer` holds it first."""
     if fault is not None and fault.kind == "answer_lost":
         request.transport.abort()
+    if fault is not None and fault.kind == "slow_answer":
+        await asyncio.sleep(float(fault.param("hold_s")))
     return answer
 
 
@@ -132,7 +138,7 @@ def magfa_routes(centre: SmsCentre) -> web.RouteTableDef:
             return error(parsed)
         recipients, messages, senders, uids = parsed
         fault = centre.request_fault(recipients)
-        if fault and fault.kind != "answer_lost":
+        if fault and fault.kind not in _AFTER_ACCEPTING:
             return await transport_fault_reply(fault)
         entries = []
         for i, recipient in enumerate(recipients):
@@ -224,7 +230,7 @@ def kavenegar_routes(centre: SmsCentre) -> web.RouteTableDef:
         if not message or len(message) > 900:
             return answer(413, "پیام خالی است و یا طول پیام بیش از حد مجاز میباشد")
         fault = centre.request_fault(receptors)
-        if fault and fault.kind != "answer_lost":
+        if fault and fault.kind not in _AFTER_ACCEPTING:
             return await transport_fault_reply(fault)
         key = ("kavenegar", request.match_info["api_key"], int(localid)) if localid else None
         sent = centre.by_caller_id.get(key) if key else None

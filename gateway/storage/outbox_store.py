@@ -1,0 +1,134 @@
+"""The SQL of outbox delivery: claiming rows to send or to poll, and recording what came of it.
+
+A claim is a lease: the row's next time (next_attempt_at to send, next_poll_at to poll) moves to the end of the
+lease, so a worker that dies leaves the row due again once the lease runs out. Claims use FOR UPDATE SKIP LOCKED,
+so several workers in several processes never take the same row at once. Every write after a claim is fenced by
+the claim (the attempt number it took, or the lease it set): a worker whose lease ran out and was taken over
+changes nothing.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    id: int
+    office_id: str
+    charge_id: uuid.UUID
+    channel: str
+    message_id: str
+    recipient: str
+    payload: dict
+    attempt: int   # this claim's attempt number, counting from 1
+
+
+@dataclass(frozen=True)
+class ClaimedReport:
+    id: int
+    channel: str
+    message_id: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class ReportUpdate:
+    id: int
+    delivery_status: str | None      # None: the provider could not tell; the last known report stays
+    final_status: str | None         # delivered, undelivered or failed when the report is final
+    next_poll_at: datetime | None    # None: stop polling
+
+
+async def claim_due_messages(db, now: datetime, lease_until: datetime, limit: int) -> list[ClaimedMessage]:
+    """Takes pending messages whose time has come, counting an attempt for each."""
+    rows = await db.fetch(
+        """UPDATE outbox o SET attempts = o.attempts + 1, claimed_until = $2, next_attempt_at = $2, updated_at = $1
+           FROM (SELECT id FROM outbox
+                 WHERE status = 'pending' AND next_attempt_at <= $1
+                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+           WHERE o.id = due.id
+           RETURNING o.id, o.office_id, o.charge_id, o.channel, o.message_id, o.recipient, o.payload, o.attempts""",
+        now, lease_until, limit)
+    return [ClaimedMessage(row["id"], row["office_id"], row["charge_id"], row["channel"], row["message_id"],
+                           row["recipient"], row["payload"], row["attempts"]) for row in rows]
+
+
+_STILL_OURS = "id = $1 AND attempts = $2 AND status = 'pending'"
+
+
+async def record_accepted(db, message: ClaimedMessage, provider_message_id: str | None, at: datetime, *,
+                          next_poll_at: datetime | None) -> bool:
+    """The provider took the message. With `next_poll_at` it is `sent` and awaits delivery reports; without, taking
+    it was delivery itself (an inbox that stored the document). False if the claim was lost."""
+    result = await db.execute(
+        f"""UPDATE outbox SET
+                status = CASE WHEN $5::timestamptz IS NULL THEN 'delivered' ELSE 'sent' END,
+                delivery_status = CASE WHEN $5::timestamptz IS NULL THEN 'delivered' ELSE 'queued' END,
+                provider_message_id = $3, sent_at = $4, delivery_status_at = $4, next_poll_at = $5,
+                claimed_until = NULL, last_error = NULL, updated_at = $4
+            WHERE {_STILL_OURS}""",
+        message.id, message.attempt, provider_message_id, at, next_poll_at)
+    return result.endswith(" 1")
+
+
+async def record_retry(db, message: ClaimedMessage, next_attempt_at: datetime, error: str, at: datetime) -> bool:
+    result = await db.execute(
+        f"""UPDATE outbox SET next_attempt_at = $3, last_error = $4, claimed_until = NULL, updated_at = $5
+            WHERE {_STILL_OURS}""",
+        message.id, message.attempt, next_attempt_at, error, at)
+    return result.endswith(" 1")
+
+
+async def record_given_up(db, message: ClaimedMessage, status: str, error: str, at: datetime) -> bool:
+    """Ends a message that was never accepted: `failed` (refused for good) or `dead` (out of attempts)."""
+    result = await db.execute(
+        f"""UPDATE outbox SET status = $3, last_error = $4, claimed_until = NULL, updated_at = $5
+            WHERE {_STILL_OURS}""",
+        message.id, message.attempt, status, error, at)
+    return result.endswith(" 1")
+
+
+async def count_pending(db) -> int:
+    """Messages not yet accepted nor given up, whether due now, backing off, or claimed."""
+    return await db.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'")
+
+
+async def claim_due_reports(db, now: datetime, lease_until: datetime, limit: int) -> list[ClaimedReport]:
+    """Takes accepted messages whose next delivery-report poll is due."""
+    rows = await db.fetch(
+        """UPDATE outbox o SET next_poll_at = $2
+           FROM (SELECT id FROM outbox
+                 WHERE next_poll_at <= $1
+                 ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+           WHERE o.id = due.id
+           RETURNING o.id, o.channel, o.message_id, o.sent_at""",
+        now, lease_until, limit)
+    return [ClaimedReport(row["id"], row["channel"], row["message_id"], row["sent_at"]) for row in rows]
+
+
+async def record_reports(db, updates: list[ReportUpdate], lease_until: datetime, at: datetime) -> set[int]:
+    """Stores a batch of delivery reports in one statement; returns the ids of the rows still this poller's."""
+    rows = await db.fetch(
+        """UPDATE outbox o SET
+               delivery_status = coalesce(r.delivery_status, o.delivery_status),
+               delivery_status_at = CASE WHEN r.delivery_status IS NULL THEN o.delivery_status_at ELSE $5 END,
+               status = coalesce(r.final_status, o.status),
+               next_poll_at = r.next_poll_at, updated_at = $5
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])
+                AS r(id, delivery_status, final_status, next_poll_at)
+           WHERE o.id = r.id AND o.next_poll_at = $6
+           RETURNING o.id""",
+        [u.id for u in updates], [u.delivery_status for u in updates], [u.final_status for u in updates],
+        [u.next_poll_at for u in updates], at, lease_until)
+    return {row["id"] for row in rows}
+
+
+async def messages_of_charge(db, charge_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """SELECT channel, message_id, recipient, status, attempts, last_error, provider_message_id, sent_at,
+                  delivery_status, delivery_status_at, created_at
+           FROM outbox WHERE charge_id = $1 ORDER BY channel""", charge_id)

@@ -1,0 +1,144 @@
+"""Exactly one SMS per completed charge, none for declined or refused ones, whatever the provider does.
+
+The SMS centre's handset log (`GET /control/messages?recipient=`) is the oracle: what reached each phone."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from prometheus_client import REGISTRY
+
+from gateway.outbox.dispatcher import utcnow
+from gateway.storage import outbox_store
+from tests.outbox.conftest import TERMINAL, body_for, new_recipient, outbox_rows
+
+
+def counter(channel: str, event: str) -> float:
+    return REGISTRY.get_sample_value("pishkhan_outbox_messages_total", {"channel": channel, "event": event}) or 0.0
+
+
+@pytest.mark.parametrize("provider_kind", ["magfa", "kavenegar"])
+async def test_one_sms_per_completed_charge_and_none_for_declined_or_refused(
+        provider_kind, gateway, keys, sims, db, sms_centre, inbox, completed_charges, outbox_settings, workers_for):
+    completed = await completed_charges(3)
+    key = await keys(f"t:{TERMINAL}")
+    declined, excess, cash = new_recipient(), new_recipient(), new_recipient()
+    await sims["psp-mellat"].script(TERMINAL, "decline:51")
+    assert (await gateway.charge(key, body_for(declined)))[0] == 402
+    assert (await gateway.charge(key, body_for(excess, amount=900_000_000)))[0] == 422
+    assert (await gateway.charge(key, body_for(cash, payment_method="cash")))[0] == 422
+
+    workers = workers_for(dataclasses.replace(outbox_settings, sms_provider=provider_kind))
+    await workers.dispatcher.run_until_idle()
+    await workers.dispatcher.run_until_idle()   # a second pass finds nothing more to send
+
+    rows = await outbox_rows(db, [charge for charge, _ in completed], "sms")
+    for charge, recipient in completed:
+        handset = await sms_centre.handset(recipient.mobile)
+        assert len(handset) == 1, handset
+        assert handset[0]["text"] == rows[charge["id"]]["payload"]["text"]
+        assert charge["tracking_code"] in handset[0]["text"]
+        assert handset[0]["sender"] == "40401101"   # the office's line under 4040
+        assert handset[0]["api"] == provider_kind
+        row = rows[charge["id"]]
+        assert (row["status"], row["attempts"], row["delivery_status"]) == ("sent", 1, "queued")
+        assert row["provider_message_id"] == str(handset[0]["mid"])
+        assert len(await inbox.inbox(recipient.inbox)) == 1
+    for recipient in (declined, excess, cash):
+        assert await sms_centre.handset(recipient.mobile) == []
+        assert await inbox.inbox(recipient.inbox) == []
+
+
+@pytest.mark.parametrize("provider_kind", ["magfa", "kavenegar"])
+async def test_provider_faults_neither_lose_nor_duplicate(
+        provider_kind, db, sms_centre, completed_charges, outbox_settings, workers_for):
+    made = await completed_charges(4)
+    faults = [{"kind": "http_5xx", "status": 502}, {"kind": "timeout", "hold_s": 1.5},
+              {"kind": "throttle", "retry_after": 1}, {"kind": "answer_lost"}]
+    for (_, recipient), fault in zip(made, faults):
+        await sms_centre.arm(**fault, recipient=recipient.mobile)
+    workers = workers_for(dataclasses.replace(outbox_settings, sms_provider=provider_kind))
+    charges = [charge for charge, _ in made]
+
+    await workers.dispatcher.run_once()
+    first = await outbox_rows(db, charges, "sms")
+    for charge, _ in made:
+        row = first[charge["id"]]
+        assert (row["status"], row["attempts"]) == ("pending", 1), row
+        assert row["last_error"]
+    wait = {charge["id"]: first[charge["id"]]["next_attempt_at"] - first[charge["id"]]["updated_at"]
+            for charge in charges}
+    # Exponential backoff from 0.05 s with jitter, except that the throttled one waits as long as it was told.
+    assert [timedelta(seconds=0.025) <= wait[c["id"]] <= timedelta(seconds=0.05) for c in charges] == \
+        [True, True, False, True]
+    assert wait[charges[2]["id"]] >= timedelta(seconds=1)
+
+    await workers.dispatcher.run_until_idle()
+    final = await outbox_rows(db, charges, "sms")
+    for charge, recipient in made:
+        assert len(await sms_centre.handset(recipient.mobile)) == 1
+        assert (final[charge["id"]]["status"], final[charge["id"]]["attempts"]) == ("sent", 2)
+        assert final[charge["id"]]["last_error"] is None
+
+
+async def test_out_of_attempts_is_a_dead_letter_in_metrics_and_in_the_charge(
+        gateway, keys, db, sms_centre, completed_charges, outbox_settings, workers_for):
+    [(charge, recipient)] = await completed_charges(1)
+    await sms_centre.arm(kind="http_5xx", status=503, recipient=recipient.mobile, count=3)
+    dead_before, retried_before = counter("sms", "dead"), counter("sms", "retried")
+    workers = workers_for(dataclasses.replace(outbox_settings, outbox_max_attempts=3))
+
+    await workers.dispatcher.run_until_idle()
+
+    row = (await outbox_rows(db, [charge], "sms"))[charge["id"]]
+    assert (row["status"], row["attempts"]) == ("dead", 3)
+    assert "503" in row["last_error"]
+    assert await sms_centre.handset(recipient.mobile) == []
+    assert counter("sms", "dead") == dead_before + 1
+    assert counter("sms", "retried") == retried_before + 2
+    status, view = await gateway.request("GET", f"/v1/charges/{charge['id']}", key=await keys("regulator"))
+    assert status == 200
+    by_channel = {message["channel"]: message for message in view["messages"]}
+    assert by_channel["sms"]["status"] == "dead" and by_channel["sms"]["attempts"] == 3
+    assert by_channel["sms"]["recipient"] == recipient.mobile[:4] + "***" + recipient.mobile[7:]
+    assert by_channel["poosheh"]["status"] == "delivered"
+    assert by_channel["poosheh"]["recipient"] == "iran******" + recipient.national_code[6:]
+
+
+async def test_a_refused_recipient_fails_at_once(db, sms_centre, completed_charges, outbox_settings, workers_for):
+    [(charge, recipient)] = await completed_charges(1)
+    await sms_centre.arm(kind="reject", recipient=recipient.mobile)
+    failed_before = counter("sms", "failed")
+
+    await workers_for(outbox_settings).dispatcher.run_until_idle()
+
+    row = (await outbox_rows(db, [charge], "sms"))[charge["id"]]
+    assert (row["status"], row["attempts"]) == ("failed", 1)
+    assert "invalid recipient" in row["last_error"]
+    assert counter("sms", "failed") == failed_before + 1
+    assert await sms_centre.handset(recipient.mobile) == []
+
+
+async def test_a_dispatcher_that_lost_its_lease_changes_nothing(db, pool, completed_charges):
+    [(charge, _)] = await completed_charges(1)
+    row_id = (await outbox_rows(db, [charge], "sms"))[charge["id"]]["id"]
+    lease = timedelta(seconds=0.2)
+
+    def ours(claimed):
+        return [message for message in claimed if message.id == row_id]
+    now = utcnow()
+    [stale] = ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100))
+    assert ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100)) == []   # held by the lease
+    await asyncio.sleep(lease.total_seconds() + 0.05)
+    now = utcnow()
+    [fresh] = ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100))
+    assert (stale.attempt, fresh.attempt) == (1, 2)
+
+    assert not await outbox_store.record_accepted(pool, stale, "stale", now, next_poll_at=None)
+    assert not await outbox_store.record_given_up(pool, stale, "dead", "stale", now)
+    assert not await outbox_store.record_retry(pool, stale, now, "stale", now)
+    assert await outbox_store.record_retry(pool, fresh, now, "fresh", now)
+    row = (await outbox_rows(db, [charge], "sms"))[charge["id"]]
+    assert (row["status"], row["attempts"], row["last_error"]) == ("pending", 2, "fresh")
