@@ -16,13 +16,7 @@ Fields: 2 masked PAN (first 6 + last 4, `*` between), 3 processing code, 4 amoun
 "state:original response code"), 48 the gateway's reference, 49 currency "364", 62 settlement rows
 ("iban;amount;payment_id" joined by "|"), 63 slip print lines (UTF-8, joined by newlines), 90 original data elements.
 
-Response codes (field 39):
-    00 approved                       12 invalid transaction: the original's state forbids this message
-    09 request in progress: the terminal is busy with another card
-    13 invalid amount (zero, or settlement rows that do not add up, or a follow-up with another amount)
-    25 unable to locate the original  30 format error
-    51 insufficient funds  55 wrong PIN  61 over limit  91 issuer unavailable  99 cancelled by the cardholder
-    94 (default) already verified: a repeated verify; each PSP may use its own code
+Response codes (field 39) are the switch's, listed in `psp_adapters.shetab`.
 """
 from __future__ import annotations
 
@@ -44,15 +38,6 @@ INQUIRY = "0600"
 
 PROCESSING_CODE = "000000"
 CURRENCY_RIAL = "364"
-
-APPROVED = "00"
-BUSY = "09"
-INVALID_TRANSACTION = "12"
-INVALID_AMOUNT = "13"
-NOT_FOUND = "25"
-FORMAT_ERROR = "30"
-CANCELLED = "99"
-DEFAULT_ALREADY_VERIFIED = "94"
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 MAX_AMOUNT = 10**12 - 1
@@ -158,10 +143,3 @@ def encode_print_lines(lines: tuple[str, ...]) -> str:
 
 def decode_print_lines(value: str) -> tuple[str, ...]:
     return tuple(value.split(_LINE_SEPARATOR))
-
-
-def mask_pan(pan: str) -> str:
-    """First 6 and last 4 characters kept, the rest as `*`; idempotent on an already masked PAN."""
-    if len(pan) <= 10:
-        return "*" * len(pan)
-    return pan[:6] + "*" * (len(pan) - 10) + pan[-4:]

@@ -15,6 +15,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 
 from psp_adapters import iso8583_spec as spec
+from psp_adapters import shetab
 from psp_adapters.base import (
     Outcome,
     PspAdapter,
@@ -27,7 +28,7 @@ from psp_adapters.base import (
 from psp_adapters.iso8583_connection import Iso8583Connection, LinkFault
 
 DEFAULT_PURCHASE_TIMEOUT_S = 90.0
-_APPROVED_ONLY = frozenset({spec.APPROVED})
+_APPROVED_ONLY = frozenset({shetab.APPROVED})
 _HELD_STATES = frozenset(TxnState) - {TxnState.NOT_FOUND, TxnState.UNKNOWN}
 
 
@@ -74,10 +75,10 @@ class Iso8583TcpAdapter(PspAdapter):
         except LinkFault as fault:
             return PspReply(Outcome.UNKNOWN, stan=ref.stan, state=TxnState.UNKNOWN, detail=str(fault))
         code = reply["39"]
-        if code == spec.NOT_FOUND:
+        if code == shetab.NOT_FOUND:
             return PspReply(Outcome.APPROVED, response_code=code, stan=ref.stan, state=TxnState.NOT_FOUND)
         state_text, _, original_code = reply.get("44", "").partition(":")
-        if code != spec.APPROVED or state_text not in _HELD_STATES:
+        if code != shetab.APPROVED or state_text not in _HELD_STATES:
             return PspReply(Outcome.DECLINED, response_code=code, stan=ref.stan, state=TxnState.UNKNOWN,
                             detail=f"inquiry not answered: {reply.get('44', 'no state')}")
         return _reply_fields(reply, Outcome.APPROVED, original_code or None, state=TxnState(state_text))
@@ -143,7 +144,7 @@ def _reply_fields(reply: dict[str, str], outcome: Outcome, response_code: str | 
         stan=reply["11"],
         auth_code=reply.get("38"),
         # Re-masked on arrival so that a host sending a full card number can never get it stored.
-        masked_pan=spec.mask_pan(masked_pan) if masked_pan else None,
+        masked_pan=shetab.mask_pan(masked_pan) if masked_pan else None,
         state=state,
     )
 

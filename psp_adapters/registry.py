@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from psp_adapters.base import PspAdapter, PspCapabilities
 from psp_adapters.iso8583_tcp import Iso8583TcpAdapter
+from psp_adapters.pcpos_http import PcPosHttpAdapter
 
 ADAPTERS: dict[str, type[PspAdapter]] = {
     "iso8583-tcp": Iso8583TcpAdapter,
+    "pcpos-http": PcPosHttpAdapter,
 }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from stdnum import luhn
 
-from psp_adapters.iso8583_spec import APPROVED, CANCELLED
+from psp_adapters.shetab import APPROVED, CANCELLED
 
 NO_ANSWER: None = None
 Answer = str | None

@@ -5,6 +5,7 @@ process for a post-mortem.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,15 +52,22 @@ class Ledger:
     def __init__(self, psp_id: str, path: Path | None = None) -> None:
         self._psp_id = psp_id
         self._entries: dict[LedgerKey, LedgerEntry] = {}
+        self._by_reference: dict[tuple[str, str], LedgerEntry] = {}
+        self._changed = asyncio.Event()
         self._file = path.open("ab") if path else None
 
     def open(self, entry: LedgerEntry) -> LedgerEntry:
         self._entries[entry.key] = entry
+        self._by_reference[entry.terminal_id, entry.reference] = entry
         self._record(entry, "received")
         return entry
 
     def find(self, terminal_id: str, stan: str, transmitted: str) -> LedgerEntry | None:
         return self._entries.get((terminal_id, stan, transmitted))
+
+    def find_reference(self, terminal_id: str, reference: str) -> LedgerEntry | None:
+        """The latest purchase on this terminal that carried the gateway's reference."""
+        return self._by_reference.get((terminal_id, reference))
 
     def holds(self, entry: LedgerEntry) -> bool:
         """False once a reset has dropped the entry."""
@@ -75,8 +83,14 @@ class Ledger:
         return [entry.as_dict() for entry in self._entries.values()
                 if reference is None or entry.reference == reference]
 
+    async def wait_for_state(self, entry: LedgerEntry, states: frozenset[TxnState]) -> None:
+        """Returns once the entry is in one of the states; the caller bounds the wait."""
+        while entry.state not in states:
+            await self._changed.wait()
+
     def reset(self) -> None:
         self._entries.clear()
+        self._by_reference.clear()
         self._write({"psp_id": self._psp_id, "event": "reset", "at": _now()})
 
     def close(self) -> None:
@@ -84,6 +98,9 @@ class Ledger:
             self._file.close()
 
     def _record(self, entry: LedgerEntry, note: str | None) -> None:
+        # Wake everyone waiting for a change, then arm a fresh event for the next one.
+        self._changed.set()
+        self._changed = asyncio.Event()
         entry.updated_at = _now()
         entry.history.append({"state": entry.state, "at": entry.updated_at, "note": note})
         snapshot = {name: value for name, value in entry.as_dict().items() if name != "history"}

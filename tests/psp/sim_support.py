@@ -17,10 +17,15 @@ from psp_adapters.base import PspCapabilities, PspReply, PurchaseRequest, Settle
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+# The port line's key for each protocol.
+PORT_KEYS = {"iso8583-tcp": "iso_port", "pcpos-http": "http_port"}
+
+
 @dataclass(frozen=True)
 class SimulatedHost:
     process: subprocess.Popen
-    iso_port: int
+    protocol: str
+    port: int            # the PSP protocol's port
     control_port: int
 
     @property
@@ -35,14 +40,15 @@ class SimulatedHost:
 
 def start_simulator(*args: str) -> SimulatedHost:
     """Starts `psp_host` with the given options (free ports unless told otherwise) and reads its port line."""
-    command = [sys.executable, "-m", "psp_adapters.simulators.psp_host", "--iso-port", "0", "--control-port", "0",
+    command = [sys.executable, "-m", "psp_adapters.simulators.psp_host", "--port", "0", "--control-port", "0",
                "--log-level", "WARNING", *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
     line = process.stdout.readline()
     if not line:
         raise RuntimeError(f"the PSP host simulator exited with {process.wait()} before printing its ports")
     ports = json.loads(line)
-    return SimulatedHost(process, ports["iso_port"], ports["control_port"])
+    protocol = next(protocol for protocol, key in PORT_KEYS.items() if key in ports)
+    return SimulatedHost(process, protocol, ports[PORT_KEYS[protocol]], ports["control_port"])
 
 
 class SimulatorControl:
@@ -63,6 +69,13 @@ class SimulatorControl:
 
     async def fault(self, kind: str, terminal_id: str | None = None, **options: object) -> None:
         await self._post("/faults", {"kind": kind, "terminal_id": terminal_id, **options})
+
+    async def host_down(self, delay_ms: int = 0) -> None:
+        await self._post("/faults", {"kind": "host_down", "delay_ms": delay_ms})
+
+    async def clear_faults(self) -> None:
+        async with self._session.delete(self._url + "/faults") as response:
+            response.raise_for_status()
 
     async def ledger(self, reference: str | None = None) -> list[dict]:
         params = {"reference": reference} if reference else {}

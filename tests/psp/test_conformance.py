@@ -1,6 +1,7 @@
-"""The contract every PSP adapter keeps, checked against the PSP host simulator running as a separate process.
+"""The contract every PSP adapter keeps, checked against the PSP host simulator running as a separate process
+that speaks the adapter's protocol. Every case runs once per protocol.
 
-Adding a PSP protocol is one line in ENDPOINTS.
+Adding a PSP protocol is one line in ENDPOINTS (and its front end in the simulator).
 """
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ import pytest
 
 from psp_adapters.base import Outcome, TxnState
 from psp_adapters.registry import create_adapter
+from psp_adapters.simulators.psp_host import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from tests.psp.sim_support import (
     ALREADY_VERIFIED,
     CAPABILITIES,
+    SimulatorControl,
     new_purchase,
     new_terminal_id,
     start_simulator,
@@ -24,22 +27,52 @@ from tests.psp.sim_support import (
 )
 
 ENDPOINTS = {
-    "iso8583-tcp": lambda host: {"host": "127.0.0.1", "port": host.iso_port},
+    "iso8583-tcp": lambda host: {"host": "127.0.0.1", "port": host.port},
+    "pcpos-http": lambda host: {"host": "127.0.0.1", "port": host.port, "scheme": "http",
+                                "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
 }
+
 
 @pytest.fixture(scope="module", params=sorted(ENDPOINTS))
 def protocol(request) -> str:
     return request.param
 
 
+@pytest.fixture(scope="module")
+def host(protocol):
+    host = start_simulator("--protocol", protocol, "--psp-id", "psp-test")
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def simulator(host, http_session) -> SimulatorControl:
+    return SimulatorControl(host, http_session)
+
+
 @pytest.fixture
-async def connect(protocol, psp_host):
+def start(protocol):
+    """Starts a simulator of this protocol with its own options, stopped after the test."""
+    started = []
+
+    def start(*args: str):
+        started.append(start_simulator("--protocol", protocol, *args))
+        return started[-1]
+
+    yield start
+    for own in started:
+        if own.process.poll() is None:
+            own.stop()
+
+
+@pytest.fixture
+async def connect(protocol, host):
     """Builds adapters for this protocol (on the shared host unless given another) and closes them afterwards."""
     adapters = []
 
-    def connect(host=psp_host, *, purchase_timeout: float = 10.0, timeout: float = 5.0):
-        endpoint = {**ENDPOINTS[protocol](host), "purchase_timeout": purchase_timeout}
-        adapter = create_adapter("psp-test", protocol, endpoint, CAPABILITIES, timeout)
+    def connect(on=host, *, purchase_timeout: float = 10.0, timeout: float = 5.0, capabilities=CAPABILITIES):
+        endpoint = {**ENDPOINTS[protocol](on), "purchase_timeout": purchase_timeout}
+        adapter = create_adapter("psp-test", protocol, endpoint, capabilities, timeout)
         adapters.append(adapter)
         return adapter
 
@@ -224,43 +257,43 @@ async def test_many_purchases_in_flight_resolve_to_their_own_outcomes(adapter, s
     assert all(ledger[request.reference]["amount"] == request.amount for request in requests)
 
 
-async def test_unverified_approval_is_reversed_by_the_psp(connect):
-    host = start_simulator("--verify-deadline-s", "0.3")
-    try:
-        adapter = connect(host)
-        request = new_purchase()
-        ref = txn_ref(request, await adapter.purchase(request))
-        await asyncio.sleep(0.6)
+async def test_the_psps_own_deadlines_and_codes(connect, start):
+    own = start("--verify-deadline-s", "0.6", "--reversal-window-s", "0.6", "--already-verified-code", "43")
+    adapter = connect(own, capabilities=dataclasses.replace(CAPABILITIES, already_verified_codes=frozenset({"43"})))
+    unverified, verified = new_purchase(), new_purchase()
+    unverified_ref = txn_ref(unverified, await adapter.purchase(unverified))
+    verified_ref = txn_ref(verified, await adapter.purchase(verified))
+    first, again = await adapter.verify(verified_ref), await adapter.verify(verified_ref)
+    await asyncio.sleep(0.9)
 
-        assert (await adapter.inquire(ref)).state is TxnState.REVERSED
-        assert (await adapter.verify(ref)).outcome is Outcome.DECLINED
-    finally:
-        host.stop()
+    assert (first.response_code, again.outcome, again.response_code) == ("00", Outcome.APPROVED, "43")
+    assert (await adapter.inquire(unverified_ref)).state is TxnState.REVERSED
+    assert (await adapter.verify(unverified_ref)).outcome is Outcome.DECLINED
+    too_late = await adapter.reverse(verified_ref)
+    assert (too_late.outcome, too_late.response_code) == (Outcome.DECLINED, "12")
+    assert (await adapter.inquire(verified_ref)).state is TxnState.VERIFIED
 
 
-async def test_host_down_is_unknown_and_the_adapter_reconnects(connect):
-    host = start_simulator()
-    adapter = connect(host, timeout=1.0)
+async def test_host_process_gone_is_unknown_and_the_adapter_reconnects(connect, start):
+    own = start()
+    adapter = connect(own, timeout=1.0)
     request = new_purchase()
     ref = txn_ref(request, await adapter.purchase(request))
-    host.stop()
+    own.stop()
 
     down = [await adapter.verify(ref), await adapter.inquire(ref), await adapter.purchase(new_purchase())]
 
     assert [reply.outcome for reply in down] == [Outcome.UNKNOWN] * 3
     assert down[1].state is TxnState.UNKNOWN
-    restarted = start_simulator("--iso-port", str(host.iso_port))
-    try:
-        assert (await adapter.purchase(new_purchase())).outcome is Outcome.APPROVED
-    finally:
-        restarted.stop()
+    start("--port", str(own.port))
+    assert (await adapter.purchase(new_purchase())).outcome is Outcome.APPROVED
 
 
-async def test_nothing_listening_is_unknown(connect, psp_host):
+async def test_nothing_listening_is_unknown(connect, host):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    adapter = connect(dataclasses.replace(psp_host, iso_port=closed_port), timeout=1.0)
+    adapter = connect(dataclasses.replace(host, port=closed_port), timeout=1.0)
 
     reply = await adapter.purchase(new_purchase())
 
@@ -270,7 +303,7 @@ async def test_nothing_listening_is_unknown(connect, psp_host):
 async def test_lost_approval_is_unknown_and_inquiry_finds_it(connect, simulator):
     adapter = connect(purchase_timeout=0.5)
     request = new_purchase()
-    await simulator.fault("drop_reply", request.terminal_id, mti="0200")
+    await simulator.fault("drop_reply", request.terminal_id, operation="purchase")
 
     reply = await adapter.purchase(request)
 
@@ -283,7 +316,7 @@ async def test_lost_approval_is_unknown_and_inquiry_finds_it(connect, simulator)
 async def test_connection_reset_is_unknown_and_a_retry_succeeds(adapter, simulator):
     request = new_purchase()
     ref = txn_ref(request, await adapter.purchase(request))
-    await simulator.fault("reset_connection", request.terminal_id, mti="0220")
+    await simulator.fault("reset_connection", request.terminal_id, operation="verify")
 
     lost = await adapter.verify(ref)
     retried = await adapter.verify(ref)
@@ -302,24 +335,124 @@ async def test_garbled_reply_is_unknown(adapter, simulator):
     assert (await adapter.inquire(txn_ref(request))).state is TxnState.APPROVED
 
 
-async def test_duplicate_reply_is_ignored(adapter, simulator):
+async def test_duplicate_reply_is_never_a_second_outcome(adapter, simulator):
     request = new_purchase()
-    await simulator.fault("duplicate_reply", request.terminal_id)
+    await simulator.fault("duplicate_reply", request.terminal_id, operation="purchase")
 
     first = await adapter.purchase(request)
-    verified = await adapter.verify(txn_ref(request, first))
+    ref = txn_ref(request, first)
+    # The copy has nobody waiting for it (ISO 8583), or is refused as the answer to another request (HTTP keep-alive):
+    # the verify that follows is answered, or unknown, and a second one settles it.
+    verified, again = await adapter.verify(ref), await adapter.verify(ref)
 
-    assert (first.outcome, verified.outcome, verified.response_code) == (Outcome.APPROVED, Outcome.APPROVED, "00")
+    assert (first.outcome, first.response_code) == (Outcome.APPROVED, "00")
+    assert verified.outcome in (Outcome.APPROVED, Outcome.UNKNOWN) and again.outcome is Outcome.APPROVED
+    entry = await simulator.entry(request.reference)
+    assert [step["state"] for step in entry["history"]] == ["pending", "approved", "verified"]
+
+
+async def test_a_late_copy_of_a_decline_is_never_taken_for_the_next_purchase(adapter, simulator):
+    terminal_id = new_terminal_id()
+    await simulator.script(terminal_id, "decline:51")
+    await simulator.fault("duplicate_reply", terminal_id, operation="purchase", delay_ms=150)
+
+    declined = await adapter.purchase(new_purchase(terminal_id))
+    await asyncio.sleep(0.3)   # the copy arrives while nothing is asked
+    following = await adapter.purchase(new_purchase(terminal_id))
+    after = await adapter.purchase(new_purchase(terminal_id))
+
+    assert (declined.outcome, declined.response_code) == (Outcome.DECLINED, "51")
+    assert following.outcome in (Outcome.APPROVED, Outcome.UNKNOWN) and following.response_code != "51"
+    assert (after.outcome, after.response_code) == (Outcome.APPROVED, "00")
 
 
 async def test_slow_reply_past_the_timeout_is_unknown(connect, simulator):
     adapter = connect(timeout=0.3)
     request = new_purchase()
     ref = txn_ref(request, await adapter.purchase(request))
-    await simulator.fault("slow_reply", request.terminal_id, mti="0600", delay_ms=800)
+    await simulator.fault("slow_reply", request.terminal_id, operation="inquiry", delay_ms=800)
 
     slow = await adapter.inquire(ref)
     after = await adapter.inquire(ref)
 
     assert (slow.outcome, slow.state) == (Outcome.UNKNOWN, TxnState.UNKNOWN)
     assert after.state is TxnState.APPROVED
+
+
+async def test_late_reply_after_a_reversal_is_ignored(connect, simulator):
+    adapter = connect(purchase_timeout=0.5)
+    request = new_purchase()
+    await simulator.fault("late_reply", request.terminal_id, operation="purchase")
+
+    lost = await adapter.purchase(request)
+    reversal = await adapter.reverse(txn_ref(request))
+    # The held approval now arrives, while the next purchase on the same terminal waits for its own answer.
+    await simulator.pin_delay(request.terminal_id, 200)
+    following = new_purchase(request.terminal_id)
+    next_reply = await adapter.purchase(following)
+
+    assert (lost.outcome, reversal.outcome) == (Outcome.UNKNOWN, Outcome.APPROVED)
+    assert (next_reply.outcome, next_reply.stan) == (Outcome.APPROVED, following.stan)
+    entry = await simulator.entry(request.reference)
+    assert [step["state"] for step in entry["history"]] == ["pending", "approved", "reversed"]
+    assert (await adapter.inquire(txn_ref(request))).state is TxnState.REVERSED
+
+
+async def test_unreachable_terminal_is_declined_and_nothing_is_charged(adapter, simulator):
+    request = new_purchase()
+    await simulator.fault("terminal_unreachable", request.terminal_id)
+
+    reply = await adapter.purchase(request)
+
+    assert (reply.outcome, reply.response_code, reply.rrn) == (Outcome.DECLINED, "92", None)
+    inquiry = await adapter.inquire(txn_ref(request))
+    assert (inquiry.state, inquiry.response_code) == (TxnState.DECLINED, "92")
+    assert (await adapter.purchase(new_purchase(request.terminal_id))).outcome is Outcome.APPROVED
+
+
+async def test_terminal_reached_too_late_is_unknown_then_declined(connect, simulator):
+    adapter = connect(purchase_timeout=0.3)
+    request = new_purchase()
+    await simulator.fault("terminal_unreachable", request.terminal_id, delay_ms=700)
+
+    reply = await adapter.purchase(request)
+    while_trying = await adapter.inquire(txn_ref(request))
+    await asyncio.sleep(0.8)
+    given_up = await adapter.inquire(txn_ref(request))
+
+    assert (reply.outcome, while_trying.state) == (Outcome.UNKNOWN, TxnState.PENDING)
+    assert (given_up.state, given_up.response_code) == (TxnState.DECLINED, "92")
+
+
+async def test_host_down_refuses_at_once_then_comes_back(connect, simulator):
+    adapter = connect(timeout=2.0)
+    request = new_purchase()
+    ref = txn_ref(request, await adapter.purchase(request))
+    await simulator.host_down()
+
+    started = time.monotonic()
+    down = [await adapter.verify(ref), await adapter.inquire(ref), await adapter.purchase(new_purchase())]
+    elapsed = time.monotonic() - started
+    await simulator.clear_faults()
+    back = await adapter.verify(ref)
+
+    assert [reply.outcome for reply in down] == [Outcome.UNKNOWN] * 3 and elapsed < 1.0
+    assert (back.outcome, back.response_code) == (Outcome.APPROVED, "00")
+
+
+async def test_purchase_at_the_terminal_outlives_its_host_going_down(connect, simulator):
+    adapter = connect(timeout=1.0)
+    request = new_purchase()
+    await simulator.pin_delay(request.terminal_id, 400)
+
+    waiting = asyncio.create_task(adapter.purchase(request))
+    await asyncio.sleep(0.15)
+    await simulator.host_down()
+    cut = await waiting
+    await asyncio.sleep(0.5)   # the cardholder finishes while the host is down
+    await simulator.clear_faults()
+    inquiry = await adapter.inquire(txn_ref(request))
+
+    assert cut.outcome is Outcome.UNKNOWN
+    assert (inquiry.state, inquiry.response_code) == (TxnState.APPROVED, "00")
+    assert_masked(inquiry.masked_pan)

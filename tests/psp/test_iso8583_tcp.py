@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from psp_adapters import iso8583_spec as spec
+from psp_adapters import shetab
 from psp_adapters.base import Outcome
 from psp_adapters.iso8583_connection import Iso8583Connection, LinkFault
 from psp_adapters.registry import create_adapter
@@ -23,7 +24,7 @@ def inquiry(terminal_id: str) -> dict[str, str]:
 
 @pytest.fixture
 async def connection(psp_host):
-    connection = Iso8583Connection("127.0.0.1", psp_host.iso_port, connect_timeout=1.0)
+    connection = Iso8583Connection("127.0.0.1", psp_host.port, connect_timeout=1.0)
     yield connection
     await connection.close()
 
@@ -36,7 +37,7 @@ async def test_a_timed_out_request_leaves_nothing_in_flight(connection, simulato
         await connection.exchange(inquiry(terminal_id), timeout=0.2)
 
     assert connection.in_flight == 0
-    assert (await connection.exchange(inquiry(terminal_id), timeout=1.0))["39"] == spec.NOT_FOUND
+    assert (await connection.exchange(inquiry(terminal_id), timeout=1.0))["39"] == shetab.NOT_FOUND
 
 
 async def test_the_same_request_twice_in_flight_is_refused(connection, simulator):
@@ -47,7 +48,7 @@ async def test_the_same_request_twice_in_flight_is_refused(connection, simulator
                                          connection.exchange(inquiry(terminal_id), timeout=1.0),
                                          return_exceptions=True)
 
-    assert first["39"] == spec.NOT_FOUND
+    assert first["39"] == shetab.NOT_FOUND
     assert isinstance(second, LinkFault) and "already in flight" in str(second)
 
 
@@ -59,7 +60,7 @@ async def test_a_request_that_does_not_encode_is_refused_before_sending(connecti
 
 
 async def test_a_reset_on_one_pooled_connection_spares_the_others(psp_host, simulator):
-    endpoint = {"host": "127.0.0.1", "port": psp_host.iso_port, "connections": 3}
+    endpoint = {"host": "127.0.0.1", "port": psp_host.port, "connections": 3}
     adapter = create_adapter("psp-test", "iso8583-tcp", endpoint, CAPABILITIES, 2.0)
     waiting = [new_purchase() for _ in range(12)]
     for request in waiting:

@@ -21,7 +21,7 @@ def own_host(ledger_file):
 
 
 async def test_ledger_events_are_appended_to_the_file(own_host, ledger_file):
-    adapter = create_adapter("psp-ledger", "iso8583-tcp", {"host": "127.0.0.1", "port": own_host.iso_port},
+    adapter = create_adapter("psp-ledger", "iso8583-tcp", {"host": "127.0.0.1", "port": own_host.port},
                              CAPABILITIES, 2.0)
     request = new_purchase()
     try:
@@ -43,6 +43,8 @@ async def test_ledger_events_are_appended_to_the_file(own_host, ledger_file):
     ("/terminals/10000001/pin-delay", {"ms": -1}),
     ("/faults", {"kind": "meteor_strike"}),
     ("/faults", {"kind": "drop_reply", "count": 0}),
+    ("/faults", {"kind": "drop_reply", "operation": "0200"}),
+    ("/faults", {"kind": "host_down", "terminal_id": "10000001"}),
     ("/faults", ["not", "an", "object"]),
 ])
 async def test_bad_control_requests_are_400(own_host, http_session, path, body):
@@ -53,19 +55,20 @@ async def test_bad_control_requests_are_400(own_host, http_session, path, body):
 
 async def test_reset_forgets_the_ledger_and_the_faults(own_host, http_session):
     control = SimulatorControl(own_host, http_session)
-    adapter = create_adapter("psp-ledger", "iso8583-tcp", {"host": "127.0.0.1", "port": own_host.iso_port},
+    adapter = create_adapter("psp-ledger", "iso8583-tcp", {"host": "127.0.0.1", "port": own_host.port},
                              CAPABILITIES, 2.0)
     try:
         await adapter.purchase(new_purchase())
     finally:
         await adapter.close()
     await control.fault("drop_reply", "10000001")
+    await control.host_down()
 
     async with http_session.post(own_host.control_url + "/reset") as response:
         assert response.status == 200
     async with http_session.get(own_host.control_url + "/faults") as response:
-        faults = (await response.json())["faults"]
+        faults = await response.json()
 
-    assert await control.ledger() == [] and faults == []
+    assert await control.ledger() == [] and faults == {"faults": [], "host_down": False}
     async with http_session.get(own_host.control_url + "/healthz") as response:
-        assert await response.json() == {"status": "ok", "psp_id": "psp-ledger"}
+        assert await response.json() == {"status": "ok", "psp_id": "psp-ledger", "protocol": "iso8583-tcp"}

@@ -5,9 +5,10 @@ import pytest
 from stdnum import luhn
 
 from psp_adapters.iso8583_tcp import Iso8583TcpAdapter
+from psp_adapters.pcpos_http import PcPosHttpAdapter
 from psp_adapters.registry import create_adapter
 from psp_adapters.simulators.cards import NO_ANSWER, TEST_CARDS, Deck, parse_answer
-from psp_adapters.simulators.faults import FaultKind, FaultPlan
+from psp_adapters.simulators.faults import DELIVERY_KINDS, FaultKind, FaultPlan, Operation
 from tests.psp.sim_support import CAPABILITIES
 
 
@@ -39,30 +40,42 @@ def test_deck_deals_approving_cards_in_turn_and_a_card_for_each_scripted_answer(
     assert deck.card_for(NO_ANSWER).answer is NO_ANSWER
 
 
-def test_a_fault_matches_its_terminal_and_mti_and_runs_out():
+def test_a_fault_matches_its_terminal_and_operation_and_runs_out():
     plan = FaultPlan()
-    plan.add("drop_reply", terminal_id="10000001", mti="0200", count=2)
+    plan.add("drop_reply", terminal_id="10000001", operation="purchase", count=2)
 
-    assert plan.take("10000002", "0200") is None
-    assert plan.take("10000001", "0220") is None
-    assert [plan.take("10000001", "0200").kind for _ in range(2)] == [FaultKind.DROP_REPLY] * 2
-    assert plan.take("10000001", "0200") is None and plan.pending() == []
+    assert plan.take("10000002", Operation.PURCHASE, DELIVERY_KINDS) is None
+    assert plan.take("10000001", Operation.VERIFY, DELIVERY_KINDS) is None
+    assert [plan.take("10000001", Operation.PURCHASE, DELIVERY_KINDS).kind
+            for _ in range(2)] == [FaultKind.DROP_REPLY] * 2
+    assert plan.take("10000001", Operation.PURCHASE, DELIVERY_KINDS) is None and plan.pending() == []
 
 
-def test_a_fault_for_any_terminal_and_a_bad_fault():
+def test_a_fault_is_taken_only_where_its_kind_is_asked_for():
+    plan = FaultPlan()
+    plan.add("terminal_unreachable", terminal_id="10000001")
+
+    assert plan.take("10000001", Operation.PURCHASE, DELIVERY_KINDS) is None
+    assert plan.take("10000001", Operation.PURCHASE, {FaultKind.TERMINAL_UNREACHABLE}) is not None
+
+
+def test_a_fault_for_any_terminal_and_bad_faults():
     plan = FaultPlan()
     plan.add("slow_reply", delay_ms=50)
 
-    assert plan.take("12345678", "0600").delay_ms == 50
-    with pytest.raises(ValueError):
-        plan.add("melt_down")
-    with pytest.raises(ValueError):
-        plan.add("slow_reply", count=0)
+    assert plan.take("12345678", Operation.INQUIRY, DELIVERY_KINDS).delay_ms == 50
+    for bad in ({"kind": "melt_down"}, {"kind": "slow_reply", "count": 0}, {"kind": "slow_reply", "delay_ms": -1},
+                {"kind": "drop_reply", "operation": "0200"}):
+        with pytest.raises(ValueError):
+            plan.add(**bad)
 
 
 def test_registry_builds_the_adapter_for_a_protocol():
     adapter = create_adapter("psp-mellat", "iso8583-tcp", {"host": "127.0.0.1", "port": 1}, CAPABILITIES, 5.0)
+    cloud = create_adapter("psp-saman", "pcpos-http", {"host": "127.0.0.1", "port": 1, "client_id": "gw",
+                                                       "client_secret": "s"}, CAPABILITIES, 5.0)
 
     assert isinstance(adapter, Iso8583TcpAdapter) and adapter.purchase_timeout == 90.0
+    assert isinstance(cloud, PcPosHttpAdapter) and cloud.protocol == "pcpos-http"
     with pytest.raises(ValueError, match="unknown PSP protocol"):
         create_adapter("psp-x", "carrier-pigeon", {}, CAPABILITIES, 5.0)
