@@ -1,54 +1,110 @@
-"""Bearer-key authentication and role/scope checks."""
+"""Who is calling: bearer keys and signed requests, the per-key and per-terminal rate limits, and role/scope checks.
+
+Key rows are read from PostgreSQL on every request (a primary-key lookup), so a revoked key is refused by every
+gateway process from the moment the revocation commits; docs/security.md gives the measured cost.
+"""
 from __future__ import annotations
 
-import time
+import re
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from gateway.api_keys import Principal, secret_matches, split_token
 from gateway.http.errors import ApiError
+from gateway.http.rate_limit import RateLimiter
+from gateway.http.request_signing import SCHEME as SIGNED_SCHEME
+from gateway.http.request_signing import SignatureRefused, SignatureVerifier
 
-_CACHE_SECONDS = 5.0
+_PRINCIPAL = web.RequestKey("principal", Principal)
+_REFUSAL = web.RequestKey("refusal", ApiError)
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_KEY_ROW = """SELECT k.key_hash, k.role, k.terminal_id, t.office_id, k.agency_id, k.require_signature, k.revoked_at
+              FROM api_keys k LEFT JOIN terminals t ON t.terminal_id = k.terminal_id WHERE k.id = $1"""
 
 
-def _unauthenticated(message: str) -> ApiError:
-    return ApiError(401, "authentication_error", "invalid_api_key", message,
-                    headers={"WWW-Authenticate": 'Bearer realm="pishkhan"'})
+def _unauthenticated(code: str, message: str) -> ApiError:
+    return ApiError(401, "authentication_error", code, message,
+                    headers={"WWW-Authenticate": f'Bearer realm="pishkhan", {SIGNED_SCHEME} realm="pishkhan"'})
+
+
+_INVALID_KEY = "The API key is not valid."
 
 
 class Authenticator:
-    """Resolves `Authorization: Bearer pk_<id>.<secret>` to a principal. Key rows are cached for a few seconds."""
+    """Resolves `Authorization: Bearer pk_<id>.<secret>` or a signed request (`PK-HMAC-SHA256 <id>`, see
+    request_signing) to a principal, then counts the request against its rate limits. The principal, or the
+    refusal, is kept on the request: asking again neither counts the request twice nor spends its nonce twice."""
 
-    def __init__(self, pool) -> None:
+    def __init__(self, pool, signatures: SignatureVerifier, limiter: RateLimiter) -> None:
         self.pool = pool
-        self._cache: dict[str, tuple[float, object]] = {}
+        self.signatures = signatures
+        self.limiter = limiter
 
     async def principal(self, request: web.Request) -> Principal:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise _unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
-        parts = split_token(token.strip())
-        if parts is None:
-            raise _unauthenticated("The API key is malformed.")
-        key_id, secret = parts
-        row = await self._key_row(key_id)
-        if row is None or row["revoked_at"] is not None or not secret_matches(secret, row["key_hash"]):
-            raise _unauthenticated("The API key is not valid.")
-        return Principal(key_id=key_id, role=row["role"], terminal_id=row["terminal_id"],
-                         office_id=row["office_id"], agency_id=row["agency_id"],
-                         require_signature=row["require_signature"])
+        if _PRINCIPAL in request:
+            return request[_PRINCIPAL]
+        if _REFUSAL in request:
+            raise request[_REFUSAL]
+        try:
+            request[_PRINCIPAL] = await self._identify(request)
+        except ApiError as refusal:
+            request[_REFUSAL] = refusal
+            raise
+        return request[_PRINCIPAL]
 
-    async def _key_row(self, key_id: str):
-        cached = self._cache.get(key_id)
-        now = time.monotonic()
-        if cached and cached[0] > now:
-            return cached[1]
-        row = await self.pool.fetchrow(
-            """SELECT k.key_hash, k.role, k.terminal_id, t.office_id, k.agency_id, k.require_signature, k.revoked_at
-               FROM api_keys k LEFT JOIN terminals t ON t.terminal_id = k.terminal_id WHERE k.id = $1""", key_id)
-        self._cache[key_id] = (now + _CACHE_SECONDS, row)
+    async def _identify(self, request: web.Request) -> Principal:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() == "bearer" and credentials:
+            caller = await self._bearer(credentials)
+        elif scheme.upper() == SIGNED_SCHEME and credentials:
+            caller = await self._signed(request, credentials)
+        else:
+            raise _unauthenticated("invalid_api_key", "Send an API key as 'Authorization: Bearer <key>', or sign "
+                                                      f"the request ('Authorization: {SIGNED_SCHEME} <key id>').")
+        await self.limiter.check(caller)
+        return caller
+
+    async def _bearer(self, token: str) -> Principal:
+        parts = split_token(token)
+        if parts is None:
+            raise _unauthenticated("invalid_api_key", "The API key is malformed.")
+        key_id, secret = parts
+        row = await self._active_key(key_id)
+        if not secret_matches(secret, row["key_hash"]):
+            raise _unauthenticated("invalid_api_key", _INVALID_KEY)
+        if row["require_signature"]:
+            raise _unauthenticated("signature_required",
+                                   f"This key only signs its requests ('Authorization: {SIGNED_SCHEME} <key id>'); "
+                                   "it must never send its secret.")
+        return _principal(key_id, row)
+
+    async def _signed(self, request: web.Request, key_id: str) -> Principal:
+        if not _KEY_ID.fullmatch(key_id):
+            raise _unauthenticated("invalid_api_key", "The key id is malformed.")
+        row = await self._active_key(key_id)
+        try:
+            await self.signatures.verify(request, key_id, row["key_hash"])
+        except SignatureRefused as refused:
+            raise _unauthenticated(refused.code, refused.message) from None
+        except RedisError:
+            # Without the nonce store a replay cannot be told from a first request: refuse, never guess.
+            raise ApiError(503, "api_error", "service_unavailable",
+                           "The gateway cannot check signed requests right now; retry shortly.",
+                           headers={"Retry-After": "1"}) from None
+        return _principal(key_id, row)
+
+    async def _active_key(self, key_id: str):
+        row = await self.pool.fetchrow(_KEY_ROW, key_id)
+        if row is None or row["revoked_at"] is not None:
+            raise _unauthenticated("invalid_api_key", _INVALID_KEY)
         return row
+
+
+def _principal(key_id: str, row) -> Principal:
+    return Principal(key_id=key_id, role=row["role"], terminal_id=row["terminal_id"], office_id=row["office_id"],
+                     agency_id=row["agency_id"], require_signature=row["require_signature"])
 
 
 def require_role(principal: Principal, *roles: str) -> None:
