@@ -1,7 +1,9 @@
 """The charge path: rules, persistence before the PSP, purchase, verify, and completion with a signed receipt.
 
 An unclear PSP outcome is never guessed: the charge stays pending and the recovery worker resolves it by inquiry
-(see gateway/recovery.py). The same Idempotency-Key always yields the same answer.
+(see gateway/recovery.py). The request owns its charge until `next_recovery_at` (the recovery grace); its writes are
+fenced by the claim epoch, so once recovery has claimed the charge they no longer apply (docs/money-safety.md).
+The same Idempotency-Key always yields the same answer.
 """
 from __future__ import annotations
 
@@ -69,7 +71,7 @@ class ChargeService:
                 return await self.replay(office_id, idempotency_key, request_hash)
             record = {**asdict(charge), "stan": stan, "status": Status.CREATED.value, "rrn": None,
                       "auth_code": None, "masked_pan": None, "decline_code": None, "tracking_code": None,
-                      "completed_at": None, "receipt": None}
+                      "completed_at": None, "receipt": None, "claim_epoch": 0}
             return await self._drive(record)
         finally:
             await self.terminal_locks.release(office_id, intent.terminal_id, lock)
@@ -103,6 +105,12 @@ class ChargeService:
         return refusal.http_status, body
 
     async def _drive(self, charge: dict) -> tuple[int, dict]:
+        if self.clock() + timedelta(seconds=self.psps.timeout) >= charge["next_recovery_at"]:
+            # Too late to push: recovery may already be asking the PSP about this charge, and a purchase that
+            # reached the PSP after recovery heard "not found" would take money for an expired charge.
+            await store.move_charge(self.pool, charge["id"], Status.FAILED, epoch=charge["claim_epoch"],
+                                    note="not sent: the hot path ran out of its lease", at=utcnow())
+            return await self.current_answer(charge["id"])
         adapter = self.psps.adapter(charge["psp_id"])
         plan_rows = tuple(self.psps.settlement_rows(charge["settlement_rows"]))
         request = PurchaseRequest(
@@ -113,41 +121,52 @@ class ChargeService:
             reply = await adapter.purchase(request)
         if reply.outcome is Outcome.DECLINED:
             status = status_for_decline(reply.response_code)
-            await store.move_charge(self.pool, charge["id"], status, rrn=reply.rrn, masked_pan=reply.masked_pan,
-                                    decline_code=reply.response_code, at=utcnow())
-            return self._answer({**charge, "status": status.value, "decline_code": reply.response_code,
-                                 "rrn": reply.rrn, "masked_pan": reply.masked_pan})
+            return await self._moved(charge, status, rrn=reply.rrn, masked_pan=reply.masked_pan,
+                                     decline_code=reply.response_code)
         if reply.outcome is Outcome.UNKNOWN:
-            await store.move_charge(self.pool, charge["id"], Status.SENT, note=reply.detail,
-                                    next_recovery_at=utcnow(), at=utcnow())
-            return self._answer({**charge, "status": Status.SENT.value})
+            return await self._moved(charge, Status.SENT, note=reply.detail, next_recovery_at=utcnow())
         charge = {**charge, "rrn": reply.rrn, "auth_code": reply.auth_code, "masked_pan": reply.masked_pan}
-        return await self.verify_and_complete(charge, reply)
+        return await self.verify_and_complete(charge, reply, retry_delay=timedelta(0))
 
-    async def verify_and_complete(self, charge: dict, purchase: PspReply) -> tuple[int, dict]:
+    async def verify_and_complete(self, charge: dict, purchase: PspReply, *,
+                                  retry_delay: timedelta) -> tuple[int, dict]:
+        """Verifies an approved purchase and completes the charge; an unclear answer leaves it pending for
+        recovery after `retry_delay`."""
         adapter = self.psps.adapter(charge["psp_id"])
         with metrics.PSP_LATENCY.labels(psp=charge["psp_id"], operation="verify").time():
             verify = await adapter.verify(txn_ref(charge))
         if verify.outcome is Outcome.APPROVED:
-            now = utcnow()
-            receipt = await self.issuer.complete(self.pool, charge, purchase, self.state.registry, now)
-            if receipt is None:
-                return await self.current_answer(charge["id"])
-            return self._answer({**charge, "status": Status.COMPLETED.value, "completed_at": now,
-                                 "tracking_code": receipt["receipt"]["tracking_code"], "receipt": receipt})
+            return await self.complete(charge, purchase)
         if verify.outcome is Outcome.DECLINED:
             # The PSP refuses to confirm an approval: undo it so the cardholder is not charged.
-            reversal = await adapter.reverse(txn_ref(charge))
+            with metrics.PSP_LATENCY.labels(psp=charge["psp_id"], operation="reverse").time():
+                reversal = await adapter.reverse(txn_ref(charge))
             if reversal.outcome is Outcome.APPROVED:
-                await store.move_charge(self.pool, charge["id"], Status.REVERSED, rrn=charge["rrn"],
-                                        masked_pan=charge["masked_pan"], note=f"verify refused {verify.response_code}",
-                                        at=utcnow())
-                return self._answer({**charge, "status": Status.REVERSED.value})
-        await store.move_charge(self.pool, charge["id"], Status.AUTHORIZED, rrn=charge["rrn"],
-                                auth_code=charge["auth_code"], masked_pan=charge["masked_pan"],
-                                note=verify.detail or f"verify {verify.outcome}", next_recovery_at=utcnow(),
-                                at=utcnow())
-        return self._answer({**charge, "status": Status.AUTHORIZED.value})
+                return await self._moved(charge, Status.REVERSED, note=f"verify refused {verify.response_code}")
+        return await self._moved(charge, Status.AUTHORIZED, note=verify.detail or f"verify {verify.outcome}",
+                                 next_recovery_at=utcnow() + retry_delay)
+
+    async def complete(self, charge: dict, reply: PspReply) -> tuple[int, dict]:
+        """Issues the receipt of a charge the PSP holds verified, unless someone else finished it first."""
+        now = utcnow()
+        receipt = await self.issuer.complete(self.pool, charge, reply, self.state.registry, now)
+        if receipt is None:
+            return await self.current_answer(charge["id"])
+        return self._answer({**charge, "status": Status.COMPLETED.value, "completed_at": now,
+                             "rrn": reply.rrn, "auth_code": reply.auth_code, "masked_pan": reply.masked_pan,
+                             "tracking_code": receipt["receipt"]["tracking_code"], "receipt": receipt})
+
+    async def _moved(self, charge: dict, status: Status, *, note: str | None = None,
+                     next_recovery_at: datetime | None = None, **psp_fields) -> tuple[int, dict]:
+        """Records the new status with what the PSP just said (rrn, masked_pan, decline_code) and answers with it,
+        or with the current state if the charge is no longer this caller's to change."""
+        charge = {**charge, **psp_fields, "status": status.value}
+        if not await store.move_charge(self.pool, charge["id"], status, epoch=charge["claim_epoch"],
+                                       rrn=charge["rrn"], auth_code=charge["auth_code"],
+                                       masked_pan=charge["masked_pan"], decline_code=charge["decline_code"],
+                                       note=note, next_recovery_at=next_recovery_at, at=utcnow()):
+            return await self.current_answer(charge["id"])
+        return self._answer(charge)
 
     def _answer(self, charge: dict) -> tuple[int, dict]:
         metrics.CHARGE_OUTCOMES.labels(outcome=charge["status"]).inc()

@@ -1,5 +1,6 @@
 """Completes an approved charge: signs its receipt at the office's next chain position and writes the charge,
-the receipt, the chain head and the outbox rows in one statement.
+the receipt, the chain head and the outbox rows in one statement (which also schedules the separate settle call
+for PSPs that need one, so nothing is ever settled without a receipt).
 
 The chain head of each office is cached in memory and completions within one office are serialised by an
 in-process lock, so the common case costs one round trip. Several gateway processes stay correct: the statement
@@ -34,8 +35,10 @@ class ReceiptIssuer:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def complete(self, db, charge: Mapping, reply: PspReply, registry: Registry, now: datetime) -> dict | None:
-        """Returns the signed receipt, or None if the charge had already reached a final state elsewhere."""
+        """Returns the signed receipt, or None if the charge had already reached a final state elsewhere or was
+        claimed by recovery since it was read (its `claim_epoch`)."""
         office_id = charge["office_id"]
+        settle_at = now if registry.psps[charge["psp_id"]].capabilities.settle_is_separate else None
         async with self._locks[office_id]:
             for _ in range(_MAX_CHAIN_RETRIES):
                 head = self._heads.get(office_id) or await self._read_head(db, office_id)
@@ -48,7 +51,8 @@ class ReceiptIssuer:
                     charge_id=charge["id"], rrn=reply.rrn, auth_code=reply.auth_code, masked_pan=reply.masked_pan,
                     completed_at=now, tracking_code=tracking_code, seq=seq, receipt_hash=digest,
                     prev_hash=prev_hash, key_id=signed["receipt"]["key_id"], signed_receipt=signed,
-                    messages=self._messages(charge, registry, tracking_code))
+                    messages=self._messages(charge, registry, tracking_code), epoch=charge["claim_epoch"],
+                    next_settle_at=settle_at)
                 try:
                     completed = await complete_charge(db, completion)
                 except ChainMoved:

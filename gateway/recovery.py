@@ -1,7 +1,10 @@
 """The recovery worker: drives every pending charge to a final state before its PSP's verify deadline.
 
-Each worker claims due charges with FOR UPDATE SKIP LOCKED and a lease (next_recovery_at moved into the future),
-so several workers in several processes never act on the same charge at once.
+Each pass claims due charges with FOR UPDATE SKIP LOCKED and a lease (next_recovery_at moved into the future), so
+several workers in several processes never take the same charge at once; each claim also increments the charge's
+claim epoch, and every write about it is fenced by the epoch its writer read. A worker or a hot path that overran
+its lease therefore cannot finish a charge someone else now holds. For each charge: inquiry first, then the action
+`recovery_rules.decide` picks; an unclear answer leaves it pending with backoff.
 """
 from __future__ import annotations
 
@@ -10,13 +13,16 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from gateway import metrics
-from gateway.charging import txn_ref
+from gateway.charging import ChargeService, txn_ref
 from gateway.domain.charge_states import Status, status_for_decline
 from gateway.domain.recovery_rules import Action, backoff, decide
 from gateway.storage import charges_store as store
 from psp_adapters.base import Outcome, PspReply
 
 log = logging.getLogger(__name__)
+
+# Longer than one resolution takes (inquiry, verify and reversal, each bounded by the PSP timeout) times the rounds
+# a claimed batch needs (batch / concurrency); the claim epoch keeps an overrun harmless, only slower.
 LEASE = timedelta(seconds=60)
 
 
@@ -25,7 +31,12 @@ def _now() -> datetime:
 
 
 class RecoveryWorker:
-    def __init__(self, pool, state, psps, charges, *, interval: float, batch: int = 50, concurrency: int = 20):
+    def __init__(self, pool, state, psps, charges: ChargeService, *, interval: float, batch: int = 50,
+                 concurrency: int = 20):
+        hot_path = timedelta(seconds=psps.purchase_timeout + psps.timeout)
+        if charges.recovery_grace < hot_path:
+            raise ValueError(f"the recovery grace ({charges.recovery_grace.total_seconds():g} s) must cover a "
+                             f"purchase and its verify ({hot_path.total_seconds():g} s)")
         self.pool = pool
         self.state = state
         self.psps = psps
@@ -44,6 +55,7 @@ class RecoveryWorker:
             await asyncio.sleep(self.interval)
 
     async def run_once(self) -> int:
+        """Claims the charges due now and resolves them; returns how many it claimed."""
         now = _now()
         due = await store.claim_due_charges(self.pool, now, now + LEASE, self.batch)
         await asyncio.gather(*(self._guarded(dict(row)) for row in due))
@@ -55,40 +67,51 @@ class RecoveryWorker:
                 await self.resolve(charge)
             except Exception:
                 log.exception("recovery of charge %s failed; it stays pending", charge["id"])
-                await store.postpone_recovery(self.pool, charge["id"], _now() + backoff(charge["recovery_attempts"]),
-                                              "recovery error")
+                await self._postpone(charge, "recovery error")
 
     async def resolve(self, charge: dict) -> None:
         adapter = self.psps.adapter(charge["psp_id"])
-        inquiry = await adapter.inquire(txn_ref(charge))
-        action = decide(inquiry.state, _now(), charge["verify_deadline"])
+        with metrics.PSP_LATENCY.labels(psp=charge["psp_id"], operation="inquire").time():
+            inquiry = await adapter.inquire(txn_ref(charge))
+        action = decide(inquiry.state, _now(), charge["verify_deadline"],
+                        charge["created_at"] + self.charges.recovery_grace)
         metrics.RECOVERY_ACTIONS.labels(action=action.value).inc()
-        merged = PspReply(outcome=Outcome.APPROVED, response_code=inquiry.response_code,
-                          rrn=inquiry.rrn or charge["rrn"], stan=charge["stan"],
-                          auth_code=inquiry.auth_code or charge["auth_code"],
-                          masked_pan=inquiry.masked_pan or charge["masked_pan"])
-        charge = {**charge, "rrn": merged.rrn, "auth_code": merged.auth_code, "masked_pan": merged.masked_pan}
-        if action is Action.VERIFY_AND_COMPLETE:
-            await self.charges.verify_and_complete(charge, merged)
-        elif action is Action.COMPLETE:
-            await self.charges.issuer.complete(self.pool, charge, merged, self.state.registry, _now())
-        elif action is Action.MARK_DECLINED:
-            await store.move_charge(self.pool, charge["id"], status_for_decline(inquiry.response_code),
-                                    decline_code=inquiry.response_code, note="inquiry: declined", at=_now())
-        elif action is Action.MARK_REVERSED:
-            await store.move_charge(self.pool, charge["id"], Status.REVERSED, note="inquiry: reversed", at=_now())
-        elif action is Action.MARK_EXPIRED:
-            await store.move_charge(self.pool, charge["id"], Status.EXPIRED, note="inquiry: not found", at=_now())
-        elif action is Action.REVERSE:
-            await self._reverse(adapter, charge)
-        else:
-            await store.postpone_recovery(self.pool, charge["id"], _now() + backoff(charge["recovery_attempts"]),
-                                          f"inquiry: {inquiry.state}")
+        charge = {**charge, "rrn": inquiry.rrn or charge["rrn"], "auth_code": inquiry.auth_code or charge["auth_code"],
+                  "masked_pan": inquiry.masked_pan or charge["masked_pan"]}
+        approval = PspReply(outcome=Outcome.APPROVED, response_code=inquiry.response_code, rrn=charge["rrn"],
+                            stan=charge["stan"], auth_code=charge["auth_code"], masked_pan=charge["masked_pan"])
+        match action:
+            case Action.VERIFY_AND_COMPLETE:
+                await self.charges.verify_and_complete(charge, approval,
+                                                       retry_delay=backoff(charge["recovery_attempts"]))
+            case Action.COMPLETE:
+                await self.charges.complete(charge, approval)
+            case Action.MARK_DECLINED:
+                await self._mark(charge, status_for_decline(inquiry.response_code), "inquiry: declined",
+                                 decline_code=inquiry.response_code)
+            case Action.MARK_REVERSED:
+                await self._mark(charge, Status.REVERSED, "inquiry: reversed")
+            case Action.MARK_EXPIRED:
+                await self._mark(charge, Status.EXPIRED, "inquiry: not found")
+            case Action.REVERSE:
+                await self._reverse(adapter, charge)
+            case Action.RETRY_LATER:
+                await self._postpone(charge, f"inquiry: {inquiry.state}")
 
     async def _reverse(self, adapter, charge: dict) -> None:
-        reversal = await adapter.reverse(txn_ref(charge))
+        with metrics.PSP_LATENCY.labels(psp=charge["psp_id"], operation="reverse").time():
+            reversal = await adapter.reverse(txn_ref(charge))
         if reversal.outcome is Outcome.APPROVED:
-            await store.move_charge(self.pool, charge["id"], Status.REVERSED, note="reversed by recovery", at=_now())
+            await self._mark(charge, Status.REVERSED, "reversed by recovery")
         else:
-            await store.postpone_recovery(self.pool, charge["id"], _now() + backoff(charge["recovery_attempts"]),
-                                          f"reversal: {reversal.outcome} {reversal.response_code or ''}".strip())
+            # Refused or unanswered: the next inquiry tells what the PSP holds now.
+            await self._postpone(charge, f"reversal: {reversal.outcome} {reversal.response_code or ''}".strip())
+
+    async def _mark(self, charge: dict, status: Status, note: str, decline_code: str | None = None) -> None:
+        await store.move_charge(self.pool, charge["id"], status, epoch=charge["claim_epoch"], rrn=charge["rrn"],
+                                auth_code=charge["auth_code"], masked_pan=charge["masked_pan"],
+                                decline_code=decline_code, note=note, at=_now())
+
+    async def _postpone(self, charge: dict, note: str) -> None:
+        await store.postpone_recovery(self.pool, charge["id"], epoch=charge["claim_epoch"],
+                                      next_at=_now() + backoff(charge["recovery_attempts"]), note=note)

@@ -1,5 +1,8 @@
 """The SQL of the charge path. The hot path costs two statements: one to persist the charge (with its
-idempotency key) before the PSP is called, one to complete it with its receipt, chain head and outbox rows."""
+idempotency key) before the PSP is called, one to complete it with its receipt, chain head and outbox rows.
+
+Every write about a pending charge is fenced by its claim epoch: it applies only if no recovery claim has been
+taken since the writer read the charge (see 0006_money_safety.sql)."""
 from __future__ import annotations
 
 import uuid
@@ -115,39 +118,45 @@ async def find_idempotency_key(db, office_id: str, key: str) -> asyncpg.Record |
         "WHERE office_id = $1 AND key = $2", office_id, key)
 
 
-async def move_charge(db, charge_id: uuid.UUID, target: Status, *, from_statuses: list[str] | None = None,
+async def move_charge(db, charge_id: uuid.UUID, target: Status, *, epoch: int,
                       rrn: str | None = None, auth_code: str | None = None, masked_pan: str | None = None,
                       decline_code: str | None = None, note: str | None = None,
                       next_recovery_at: datetime | None = None, at: datetime | None = None) -> bool:
-    """Moves a non-final charge to `target`, keeping any PSP reference already known; False if it was not pending."""
+    """Moves a pending charge to `target`, keeping any PSP reference already known (a pending target counts as one
+    more recovery attempt, for the backoff). False if the charge was no longer pending, or was claimed after epoch
+    `epoch` was read: the caller no longer owns it."""
     result = await db.execute(
         """UPDATE charges SET status = $2,
                rrn = coalesce($3, rrn), auth_code = coalesce($4, auth_code), masked_pan = coalesce($5, masked_pan),
                decline_code = coalesce($6, decline_code), last_psp_note = coalesce($7, last_psp_note),
                next_recovery_at = $8,
+               recovery_attempts = recovery_attempts + CASE WHEN $2 = ANY($10::text[]) THEN 1 ELSE 0 END,
                authorized_at = CASE WHEN $2 IN ('authorized', 'verified') THEN coalesce(authorized_at, $9)
                                     ELSE authorized_at END,
                verified_at = CASE WHEN $2 = 'verified' THEN coalesce(verified_at, $9) ELSE verified_at END,
                finalized_at = CASE WHEN $2 IN ('declined', 'cancelled', 'expired', 'reversed', 'failed')
                                    THEN $9 ELSE finalized_at END
-           WHERE id = $1 AND status = ANY($10::text[])""",
+           WHERE id = $1 AND status = ANY($10::text[]) AND claim_epoch = $11""",
         charge_id, target.value, rrn, auth_code, masked_pan, decline_code, note, next_recovery_at,
-        at or datetime.now().astimezone(), from_statuses or PENDING_STATUSES)
+        at or datetime.now().astimezone(), PENDING_STATUSES, epoch)
     return result.endswith(" 1")
 
 
-async def postpone_recovery(db, charge_id: uuid.UUID, next_at: datetime, note: str) -> None:
-    await db.execute(
+async def postpone_recovery(db, charge_id: uuid.UUID, *, epoch: int, next_at: datetime, note: str) -> bool:
+    """Leaves the charge pending until `next_at`; False if it is no longer the caller's (see move_charge)."""
+    result = await db.execute(
         "UPDATE charges SET next_recovery_at = $2, recovery_attempts = recovery_attempts + 1, last_psp_note = $3 "
-        "WHERE id = $1 AND status = ANY($4::text[])", charge_id, next_at, note, PENDING_STATUSES)
+        "WHERE id = $1 AND status = ANY($4::text[]) AND claim_epoch = $5",
+        charge_id, next_at, note, PENDING_STATUSES, epoch)
+    return result.endswith(" 1")
 
 
 _COMPLETE = """
 WITH ch AS (
     UPDATE charges SET status = 'completed', rrn = $2, auth_code = $3, masked_pan = $4,
         authorized_at = coalesce(authorized_at, $5), verified_at = coalesce(verified_at, $5),
-        completed_at = $5, finalized_at = $5, tracking_code = $6, next_recovery_at = NULL
-    WHERE id = $1 AND status = ANY($13::text[])
+        completed_at = $5, finalized_at = $5, tracking_code = $6, next_recovery_at = NULL, next_settle_at = $15
+    WHERE id = $1 AND status = ANY($13::text[]) AND claim_epoch = $14
     RETURNING office_id
 ), head AS (
     INSERT INTO receipt_chain_heads AS h (office_id, last_seq, last_hash)
@@ -186,15 +195,18 @@ class Completion:
     key_id: str
     signed_receipt: dict
     messages: list[dict]
+    epoch: int                          # the claim epoch the completer read the charge under
+    next_settle_at: datetime | None     # when to settle, for a PSP whose settle is a separate call
 
 
 async def complete_charge(db, c: Completion) -> bool:
     """Completes a pending charge with its receipt, chain head and outbox rows, all or nothing.
-    False if the charge was already final; raises ChainMoved if another completion took this sequence number."""
+    False if the charge was already final or claimed since `epoch`; raises ChainMoved if another completion took
+    this sequence number."""
     try:
         row = await db.fetchrow(_COMPLETE, c.charge_id, c.rrn, c.auth_code, c.masked_pan, c.completed_at,
                                 c.tracking_code, c.seq, c.receipt_hash, c.prev_hash, c.key_id, c.signed_receipt,
-                                c.messages, PENDING_STATUSES)
+                                c.messages, PENDING_STATUSES, c.epoch, c.next_settle_at)
     except asyncpg.RaiseError as exc:
         if exc.sqlstate == "PK001":
             raise ChainMoved() from exc
@@ -221,11 +233,39 @@ async def get_charge(db, charge_id: uuid.UUID) -> asyncpg.Record | None:
 
 
 async def claim_due_charges(db, now: datetime, lease_until: datetime, limit: int) -> list[asyncpg.Record]:
-    """Takes pending charges whose recovery time has come; the lease keeps other workers off them meanwhile."""
+    """Takes pending charges whose recovery time has come. The lease keeps other workers off them meanwhile, and
+    the new claim epoch fences out whoever held them before."""
     return await db.fetch(
-        """UPDATE charges c SET next_recovery_at = $2
+        """UPDATE charges c SET next_recovery_at = $2, claim_epoch = c.claim_epoch + 1
            FROM (SELECT id FROM charges
                  WHERE status = ANY($4::text[]) AND next_recovery_at <= $1
                  ORDER BY next_recovery_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE c.id = due.id
            RETURNING c.*""", now, lease_until, limit, PENDING_STATUSES)
+
+
+async def claim_due_settlements(db, now: datetime, lease_until: datetime, limit: int) -> list[asyncpg.Record]:
+    """Takes completed charges whose separate settle call is due, under a lease like recovery claims."""
+    return await db.fetch(
+        """UPDATE charges c SET next_settle_at = $2
+           FROM (SELECT id FROM charges
+                 WHERE next_settle_at <= $1 AND status = 'completed'
+                 ORDER BY next_settle_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+           WHERE c.id = due.id
+           RETURNING c.id, c.terminal_id, c.merchant_id, c.stan, c.amount, c.created_at, c.rrn, c.psp_id,
+                     c.settle_attempts""", now, lease_until, limit)
+
+
+async def record_settlements(db, settled: list[uuid.UUID], at: datetime,
+                             postponed: list[tuple[uuid.UUID, datetime, str]]) -> None:
+    """Marks settled charges, and reschedules those whose settle call got no approval, in one statement."""
+    await db.execute(
+        """WITH done AS (
+               UPDATE charges SET settled_at = $2, next_settle_at = NULL
+               WHERE id = ANY($1::uuid[]) AND next_settle_at IS NOT NULL
+           )
+           UPDATE charges c SET next_settle_at = p.next_at, settle_attempts = c.settle_attempts + 1,
+                                last_psp_note = p.note
+           FROM unnest($3::uuid[], $4::timestamptz[], $5::text[]) AS p(id, next_at, note)
+           WHERE c.id = p.id AND c.next_settle_at IS NOT NULL""",
+        settled, at, [p[0] for p in postponed], [p[1] for p in postponed], [p[2] for p in postponed])

@@ -1,0 +1,17 @@
+"""What the conservation check reads from the gateway: each charge with its receipt and SMS counts."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+
+async def charges_for_check(db, psp_ids: list[str], since: datetime | None) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """SELECT c.id, c.psp_id, c.terminal_id, c.stan, c.amount, c.status, c.settlement_rows,
+                  c.settled_at IS NOT NULL AS settled,
+                  (SELECT count(*) FROM receipts r WHERE r.office_id = c.office_id AND r.charge_id = c.id) AS receipts,
+                  (SELECT count(*) FROM outbox o WHERE o.charge_id = c.id AND o.channel = 'sms') AS sms_messages
+           FROM charges c
+           WHERE c.psp_id = ANY($1::text[]) AND ($2::timestamptz IS NULL OR c.created_at >= $2)""",
+        psp_ids, since)

@@ -1,0 +1,18 @@
+"""The money-safety tests reuse the whole-path fixtures, with shorter PSP timeouts so that faults resolve quickly."""
+import pytest
+
+from gateway.config import Settings
+from tests.integration.conftest import *  # noqa: F401,F403
+
+PSP_TIMEOUT_S = 1.0
+PURCHASE_TIMEOUT_S = 2.0
+RECOVERY_GRACE_S = 4.0
+
+
+@pytest.fixture(scope="session")
+def settings(database_url, redis_url, psp_hosts, key_dir) -> Settings:
+    endpoints = ",".join(f"{psp_id}=127.0.0.1:{host.port}" for psp_id, host in psp_hosts.items())
+    return Settings(database_url=database_url, redis_url=redis_url, key_dir=key_dir, psp_endpoints=endpoints,
+                    psp_timeout_s=PSP_TIMEOUT_S, purchase_timeout_s=PURCHASE_TIMEOUT_S,
+                    recovery_grace_s=RECOVERY_GRACE_S, recovery_interval_s=0.2, registry_refresh_s=0.5,
+                    run_workers=False)
