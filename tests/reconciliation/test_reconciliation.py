@@ -1,0 +1,170 @@
+"""Reconciliation of simulator-produced PSP files against charges made through the gateway: every kind of
+discrepancy injected and classified, a clean day, and the off-book transactions of the terminal feed."""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date, timedelta
+
+from gateway.reconciliation.file_formats import FileKind, header_line
+from gateway.reconciliation.report import Kind
+from tests.reconciliation.support import DirectLine, charge_cap, charge_day, daily_file, import_file
+
+OFFICE_31110003_IBAN = "IR600560832661663049403269"
+ELSEWHERE_IBAN = "IR870170836791601108436469"   # a valid شبا that is no party to these charges
+
+
+def _row_index(charge: dict, *, agency: bool) -> int:
+    return next(i for i, row in enumerate(charge["settlement_rows"]) if (row["payment_id"] != "0") == agency)
+
+
+async def _report_rows(gateway, key: str, day: str, psp_id: str) -> list[dict]:
+    status, body = await gateway.request("GET", f"/v1/reconciliation?date={day}&psp_id={psp_id}&format=csv", key=key)
+    assert status == 200
+    return list(csv.DictReader(io.StringIO(body.decode())))
+
+
+def _rows_of(rows: list[dict], rrn: str) -> list[dict]:
+    return sorted((row for row in rows if row["rrn"] == rrn), key=lambda row: row["payment_id"] == "0")
+
+
+def _assert_balanced(group: dict) -> None:
+    assert group["collected"] == group["settled"] + sum(kind["difference"] for kind in group["by_kind"].values())
+    assert group["rows"] == sum(kind["rows"] for kind in group["by_kind"].values())
+
+
+async def test_every_discrepancy_kind_is_caught_and_classified(gateway, keys, psp_hosts, http_session,
+                                                               demo_registry, db):
+    mellat = psp_hosts["psp-mellat"]
+    vanak, kashan = await keys("t:10000001"), await keys("t:10000004")
+    clean = await charge_cap(gateway, vanak, "10000001", "op-11", "1101")
+    short_paid = await charge_cap(gateway, vanak, "10000001", "op-11", "2101")
+    misdirected = await charge_cap(gateway, kashan, "10000004", "op-31", "1101")
+    late = await charge_cap(gateway, kashan, "10000004", "op-31", "2102")
+    undone = await charge_cap(gateway, vanak, "10000001", "op-11", "1102")
+    line = DirectLine(mellat, "psp-mellat", demo_registry["psps"]["psp-mellat"])
+    try:
+        await line.reverse(undone, demo_registry["terminals"]["10000001"]["merchant_id"])
+        offbook = await line.offbook_purchase("10000004", demo_registry["terminals"]["10000004"]["merchant_id"],
+                                              1_500_000, OFFICE_31110003_IBAN)
+    finally:
+        await line.close()
+    day = charge_day(clean)
+    late_date = (date.fromisoformat(day) + timedelta(days=3)).isoformat()
+    shorted = _row_index(short_paid, agency=True)
+    settlement = await daily_file(http_session, mellat, "settlement", day, adjustments=[
+        {"rrn": short_paid["rrn"], "row": shorted, "amount": short_paid["settlement_rows"][shorted]["amount"] - 1_000},
+        {"rrn": misdirected["rrn"], "row": _row_index(misdirected, agency=False), "iban": ELSEWHERE_IBAN},
+        {"rrn": late["rrn"], "settlement_date": late_date}])
+    feed = await daily_file(http_session, mellat, "terminal_feed", day)
+
+    admin = await keys("admin")
+    status, imported = await import_file(gateway, admin, "psp-mellat", "settlement", settlement)
+    assert status == 201 and imported["created"] and imported["rows"] == settlement.count(b"\n") - 1
+    status, feed_imported = await import_file(gateway, admin, "psp-mellat", "terminal_feed", feed)
+    assert status == 201 and feed_imported["offbook_rows"] == 1
+
+    rows = await _report_rows(gateway, await keys("regulator"), day, "psp-mellat")
+    assert [row["kind"] for row in _rows_of(rows, clean["rrn"])] == ["matched", "matched"]
+    agency_row, office_row = _rows_of(rows, short_paid["rrn"])
+    assert (agency_row["kind"], office_row["kind"]) == ("amount_mismatch", "matched")
+    assert int(agency_row["collected"]) - int(agency_row["settled"]) == int(agency_row["difference"]) == 1_000
+    assert agency_row["agency_id"] == "police" and agency_row["charge_id"] == short_paid["id"]
+    agency_row, office_row = _rows_of(rows, misdirected["rrn"])
+    assert (agency_row["kind"], office_row["kind"]) == ("matched", "wrong_iban")
+    assert (office_row["expected_iban"], office_row["settled_iban"]) == (OFFICE_31110003_IBAN, ELSEWHERE_IBAN)
+    assert office_row["agency_id"] == "" and office_row["office_id"] == "31110003"
+    assert {row["kind"] for row in _rows_of(rows, late["rrn"])} == {"settled_late"}
+    assert {row["settlement_date"] for row in _rows_of(rows, late["rrn"])} == {late_date}
+    missing = _rows_of(rows, undone["rrn"])
+    assert {row["kind"] for row in missing} == {"missing_at_psp"}
+    assert sum(int(row["difference"]) for row in missing) == undone["amount"]
+    (extra,) = _rows_of(rows, offbook.rrn)
+    assert extra["kind"] == "missing_at_gateway" and extra["charge_id"] == "" and extra["office_id"] == "31110003"
+    assert (int(extra["collected"]), int(extra["settled"]), int(extra["difference"])) == (0, 1_500_000, -1_500_000)
+    injected = {(short_paid["rrn"], short_paid["settlement_rows"][shorted]["payment_id"]), (misdirected["rrn"], "0"),
+                *((late["rrn"], r["payment_id"]) for r in late["settlement_rows"]),
+                *((undone["rrn"], r["payment_id"]) for r in undone["settlement_rows"]), (offbook.rrn, "0")}
+    assert {(row["rrn"], row["payment_id"]) for row in rows if row["kind"] != "matched"} == injected
+
+    status, report = await gateway.request("GET", f"/v1/reconciliation?date={day}&psp_id=psp-mellat",
+                                           key=await keys("regulator"))
+    assert status == 200
+    totals = report["totals"]
+    _assert_balanced(totals)
+    assert totals["difference"] == 1_000 + undone["amount"] - 1_500_000
+    assert totals["collected"] == sum(int(row["collected"]) for row in rows)
+    assert totals["settled"] == sum(int(row["settled"]) for row in rows)
+    assert {kind for kind, bucket in totals["by_kind"].items() if bucket["rows"]} == set(Kind)
+    for group in report["by_psp"] + report["by_agency"]:
+        _assert_balanced(group)
+    assert sum(group["collected"] for group in report["by_agency"]) == totals["collected"]
+    assert {row["rrn"] for row in report["discrepancies"]["data"]} == {
+        short_paid["rrn"], misdirected["rrn"], late["rrn"], undone["rrn"], offbook.rrn}
+
+    kept = await db.fetch("SELECT * FROM offbook_transactions WHERE source_file_id = $1", feed_imported["id"])
+    assert [(r["rrn"], r["office_id"], r["terminal_id"], r["amount"]) for r in kept] == \
+        [(offbook.rrn, "31110003", "10000004", 1_500_000)]
+    assert kept[0]["masked_pan"].count("*") >= 6
+
+
+async def test_a_clean_day_reconciles_to_zero_differences(gateway, keys, psp_hosts, http_session):
+    vanak, abyaneh = await keys("t:10000002"), await keys("t:10000006")
+    charges = [await charge_cap(gateway, vanak, "10000002", "op-12", "3101"),
+               await charge_cap(gateway, abyaneh, "10000006", "op-51", "1104"),
+               await charge_cap(gateway, abyaneh, "10000006", "op-51", "3104")]
+    day = charge_day(charges[0])
+    admin = await keys("admin")
+    for kind in ("settlement", "terminal_feed"):
+        body = await daily_file(http_session, psp_hosts["psp-saman"], kind, day)
+        status, imported = await import_file(gateway, admin, "psp-saman", kind, body)
+        assert status == 201 and imported["offbook_rows"] == 0
+
+    status, report = await gateway.request("GET", f"/v1/reconciliation?date={day}&psp_id=psp-saman",
+                                           key=await keys("admin"))
+    assert status == 200
+    totals = report["totals"]
+    assert totals["difference"] == 0 and totals["rows"] == totals["by_kind"]["matched"]["rows"] > 0
+    assert totals["collected"] == totals["settled"] >= sum(charge["amount"] for charge in charges)
+    assert report["discrepancies"] == {"object": "list", "data": [], "has_more": False}
+    rows = await _report_rows(gateway, admin, day, "psp-saman")
+    for charge in charges:
+        mine = _rows_of(rows, charge["rrn"])
+        assert [row["kind"] for row in mine] == ["matched"] * len(charge["settlement_rows"])
+        assert sorted(int(row["settled"]) for row in mine) == sorted(r["amount"] for r in charge["settlement_rows"])
+
+
+async def test_only_admins_import_and_agencies_cannot_read_the_report(gateway, keys):
+    status, error = await import_file(gateway, await keys("regulator"), "psp-saman", "settlement", b"")
+    assert status == 403 and error["error"]["code"] == "role_not_allowed"
+    status, error = await gateway.request("GET", "/v1/reconciliation?date=2025-03-04", key=await keys("a:police"))
+    assert status == 403
+    status, error = await import_file(gateway, await keys("admin"), "psp-nowhere", "settlement", b"")
+    assert status == 404
+    status, error = await import_file(gateway, await keys("admin"), "psp-saman", "statement", b"")
+    assert status == 400 and error["error"]["param"] == "kind"
+    status, error = await gateway.request("GET", "/v1/reconciliation?date=1404-13-01", key=await keys("admin"))
+    assert status == 400 and error["error"]["param"] == "date"
+
+
+async def test_a_pair_on_either_side_of_midnight_belongs_to_the_day_the_charge_completed(gateway, keys, db):
+    # Tehran midnight starting 2025-01-02 is 2025-01-01T20:30Z: the PSP took the card a second before it,
+    # and the gateway completed the charge two seconds after.
+    charge = await charge_cap(gateway, await keys("t:10000004"), "10000004", "op-31", "1104")
+    rrn = "412345000001"
+    await db.execute("INSERT INTO charges SELECT (jsonb_populate_record(c, $2::jsonb)).* FROM charges c "
+                     "WHERE c.id = $1", uuid.UUID(charge["id"]), {"id": str(uuid.uuid4()), "rrn": rrn, "tracking_code": None,
+                                               "created_at": "2025-01-01T20:29:58Z",
+                                               "completed_at": "2025-01-01T20:30:01Z"})
+    lines = [header_line(FileKind.SETTLEMENT)] + [
+        f"psp-mellat,2025-01-02,{row['iban']},{row['amount']},{row['payment_id']},{rrn},{charge['stan']},10000004,"
+        "2025-01-01T20:29:59Z," for row in charge["settlement_rows"]]
+    status, _ = await import_file(gateway, await keys("admin"), "psp-mellat", "settlement",
+                                  ("\n".join(lines) + "\n").encode())
+    assert status == 201
+    regulator = await keys("regulator")
+    before_midnight = await _report_rows(gateway, regulator, "2025-01-01", "psp-mellat")
+    after_midnight = await _report_rows(gateway, regulator, "2025-01-02", "psp-mellat")
+    assert _rows_of(before_midnight, rrn) == []
+    assert [row["kind"] for row in _rows_of(after_midnight, rrn)] == ["matched"] * len(charge["settlement_rows"])
