@@ -1,0 +1,1 @@
+"""Regulator oversight: findings against offices, their detection, scorecards and penalty suggestions."""

@@ -1,0 +1,51 @@
+"""Every query the regulator makes, on any route, is written to regulator_access_log: who (API key id), what
+(method, path and query string), when, and the status it was answered with."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from gateway.http.context import principal, services
+from gateway.http.errors import ApiError, error_response
+from gateway.storage.oversight_store import log_access
+
+log = logging.getLogger(__name__)
+_UNIDENTIFIED = (401, 429)   # the caller was not identified, or was refused before being counted
+CLIENT_GONE = 499            # the answer was cut off: the client went away while it was being sent
+
+
+async def _record(request: web.Request, status: int) -> bool:
+    """Writes the entry if the caller is a regulator; False only when such an entry could not be written."""
+    if "Authorization" not in request.headers or status in _UNIDENTIFIED:
+        return True
+    try:
+        caller = await principal(request)   # already resolved by the route, unless the route is public
+    except ApiError:
+        return True                         # not a valid key: nobody to record
+    if caller.role != "regulator":
+        return True
+    try:
+        await log_access(services(request).pool, key_id=caller.key_id, method=request.method, path=request.path,
+                         query=request.query_string, status=status)
+    except Exception:
+        log.exception("could not record a regulator query to %s", request.path)
+        return False
+    return True
+
+
+@web.middleware
+async def regulator_access_log(request: web.Request, handler):
+    try:
+        response = await handler(request)
+    except web.HTTPException as answer:   # a redirect, passed on by the error middleware
+        await _record(request, answer.status)
+        raise
+    except BaseException:
+        await _record(request, CLIENT_GONE)
+        raise
+    if not await _record(request, response.status) and not response.prepared:
+        # An unrecorded query is not answered (a streamed export has already been sent, and only logs the failure).
+        return error_response(ApiError(503, "api_error", "access_log_unavailable",
+                                       "The query could not be recorded in the regulator access log; try again."))
+    return response
