@@ -10,18 +10,28 @@ from datetime import timedelta
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from gateway import metrics
 from gateway.charging import ChargeService
 from gateway.config import Settings
-from gateway.http import routes_charges, routes_ops, routes_public, routes_receipts
+from gateway.http import routes_charges, routes_ops, routes_public, routes_receipts, routes_settlements
+from gateway.http import routes_regulator
 from gateway.http.auth import Authenticator
 from gateway.http.context import SERVICES
 from gateway.http.errors import error_middleware
+from gateway.http.media_types import media_type_middleware
+from gateway.http.rate_limit import RateLimiter
+from gateway.http.request_signing import SignatureVerifier
+from gateway.outbox import OutboxWorkers
+from gateway.oversight.access_log import regulator_access_log
+from gateway.oversight.runtime import oversight_context
 from gateway.psp_pool import PspPool
 from gateway.receipt_issuer import ReceiptIssuer
 from gateway.recovery import RecoveryWorker
 from gateway.runtime_state import RuntimeState
+from gateway.settlement_worker import SettlementWorker
 from gateway.storage.db import create_pool
 from gateway.terminal_lock import TerminalLocks
 from receipts.keys_files import load_keyring
@@ -41,6 +51,7 @@ class Services:
     keyring: object
     charges: ChargeService
     recovery: RecoveryWorker
+    settlement: SettlementWorker
 
 
 @web.middleware
@@ -58,12 +69,17 @@ async def metrics_middleware(request: web.Request, handler):
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[metrics_middleware, error_middleware])
+    app = web.Application(client_max_size=MAX_BODY_BYTES,
+                          middlewares=[metrics_middleware, regulator_access_log, error_middleware,
+                                       media_type_middleware])
     app.add_routes(routes_charges.routes)
     app.add_routes(routes_public.routes)
     app.add_routes(routes_receipts.routes)
     app.add_routes(routes_ops.routes)
+    app.add_routes(routes_settlements.routes)
+    app.add_routes(routes_regulator.routes)
     app.cleanup_ctx.append(_lifecycle(settings))
+    app.cleanup_ctx.append(oversight_context(settings))
     return app
 
 
@@ -90,7 +106,11 @@ async def _keep_keys_fresh(services: Services, issuer: ReceiptIssuer, interval: 
 def _lifecycle(settings: Settings):
     async def lifecycle(app: web.Application):
         pool = await create_pool(settings.database_url, settings.db_pool_size)
-        redis = aioredis.Redis.from_url(settings.redis_url)
+        # One quick retry: an unreachable Redis costs a request about twice the timeout, not redis-py's default of
+        # ten retries.
+        redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
+                                        socket_connect_timeout=settings.redis_timeout_s,
+                                        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1))
         state = RuntimeState()
         psps = PspPool(timeout=settings.psp_timeout_s, purchase_timeout=settings.purchase_timeout_s,
                        endpoint_overrides=settings.psp_endpoint_overrides())
@@ -102,12 +122,18 @@ def _lifecycle(settings: Settings):
         charges = ChargeService(pool, state, psps, issuer, terminal_locks,
                                 recovery_grace=timedelta(seconds=settings.recovery_grace_s))
         recovery = RecoveryWorker(pool, state, psps, charges, interval=settings.recovery_interval_s)
-        services = Services(settings, pool, redis, state, Authenticator(pool), psps, keyring, charges, recovery)
+        auth = Authenticator(pool, SignatureVerifier(redis), RateLimiter(
+            redis, per_key=settings.rate_limit_per_minute, per_terminal=settings.terminal_rate_limit_per_minute))
+        settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s)
+        services = Services(settings, pool, redis, state, auth, psps, keyring, charges, recovery, settlement)
         app[SERVICES] = services
+        outbox = OutboxWorkers(settings, pool, lambda: services.keyring)
         tasks = [asyncio.create_task(state.keep_fresh(pool, settings.registry_refresh_s)),
                  asyncio.create_task(_keep_keys_fresh(services, issuer, settings.registry_refresh_s))]
         if settings.run_workers:
             tasks.append(asyncio.create_task(recovery.run()))
+            tasks.append(asyncio.create_task(settlement.run()))
+            tasks.append(asyncio.create_task(outbox.run()))
         yield
         for task in tasks:
             task.cancel()
@@ -115,6 +141,7 @@ def _lifecycle(settings: Settings):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await psps.close()
+        await outbox.close()
         await redis.aclose()
         await pool.close()
     return lifecycle

@@ -12,7 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway import receipts_cli
+from gateway.reconciliation import cli as reconcile_cli
 from gateway.config import load_settings
+from gateway.log_redaction import install_log_redaction
 
 SIMULATORS = {
     "psp": "psp_adapters.simulators.psp_host",
@@ -110,12 +112,30 @@ def cmd_keys_create(args) -> int:
         conn = await connect(_database_url())
         try:
             return await create_api_key(conn, role=args.role, terminal_id=args.terminal_id,
-                                        agency_id=args.agency_id, label=args.label or "")
+                                        agency_id=args.agency_id, label=args.label or "",
+                                        require_signature=args.require_signature)
         finally:
             await conn.close()
     token = _run(create())
-    print(f"created a {args.role} key; it is shown once, store it now:")
+    signed = " that must sign its requests (docs/security.md)" if args.require_signature else ""
+    print(f"created a {args.role} key{signed}; it is shown once, store it now:")
     print(token)
+    return 0
+
+
+def cmd_keys_revoke(args) -> int:
+    from gateway.storage.db import connect
+    from gateway.storage.keys_store import revoke_api_key
+
+    async def revoke() -> bool:
+        conn = await connect(_database_url())
+        try:
+            return await revoke_api_key(conn, args.key_id)
+        finally:
+            await conn.close()
+    if not _run(revoke()):
+        sys.exit(f"no active key {args.key_id}")
+    print(f"revoked key {args.key_id}; every gateway refuses it from now on")
     return 0
 
 
@@ -128,9 +148,45 @@ def cmd_signing_key_create(args) -> int:
     return 0
 
 
+def cmd_outbox_run(args) -> int:
+    from gateway.outbox import run_outbox_process
+    _database_url()
+    _run(run_outbox_process(load_settings(), until_idle=args.until_idle))
+    return 0
+
+
+def cmd_oversight_detect(args) -> int:
+    from gateway.oversight.command import DetectionBusy, detect_once
+    _database_url()
+    try:
+        report = _run(detect_once(load_settings(), _instant(args.since), _instant(args.until)))
+    except DetectionBusy as busy:
+        sys.exit(str(busy))
+    print(json.dumps(report.as_dict(), ensure_ascii=False))
+    return 0
+
+
+def _instant(text: str | None):
+    from datetime import datetime
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        sys.exit(f"{text}: give an RFC 3339 instant with a time zone (e.g. 2025-03-21T00:00:00Z)")
+    return moment
+
+
 def cmd_sim(args) -> int:
     module = importlib.import_module(SIMULATORS[args.kind])
     return module.main(args.rest) or 0
+
+
+def cmd_check_conservation(args) -> int:
+    from gateway.conservation import run_command
+    return run_command(args, _database_url(), load_settings().psp_endpoint_overrides())
 
 
 def cmd_dev(args) -> int:
@@ -179,12 +235,31 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--terminal-id")
     create.add_argument("--agency-id")
     create.add_argument("--label")
+    create.add_argument("--require-signature", action="store_true",
+                        help="the key must sign every request (HMAC-SHA256) and never send its secret")
     create.set_defaults(func=cmd_keys_create)
+    revoke = keys.add_parser("revoke", help="revoke an API key at once (KEY_ID is the part between pk_ and the dot)")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=cmd_keys_revoke)
     signing = keys.add_parser("signing-create", help="create a new receipt-signing key (rotation)")
     signing.add_argument("--key-dir")
     signing.add_argument("--valid-from", help="RFC 3339 instant the key starts signing (default: now); running "
                                                "gateways pick the new key up without a restart")
     signing.set_defaults(func=cmd_signing_key_create)
+
+    outbox = sub.add_parser("outbox", help="deliver the outbox (SMS, Iran Poosheh)").add_subparsers(
+        dest="action", required=True)
+    outbox_run = outbox.add_parser("run", help="run the dispatcher and the delivery-report poller on their own")
+    outbox_run.add_argument("--until-idle", action="store_true",
+                            help="only send, and exit once no message waits to be sent")
+    outbox_run.set_defaults(func=cmd_outbox_run)
+
+    oversight = sub.add_parser("oversight", help="regulator oversight").add_subparsers(dest="action", required=True)
+    detect = oversight.add_parser("detect", help="record findings (violations) from refusals, split charging and "
+                                                 "off-book terminal activity; prints the new findings as JSON")
+    detect.add_argument("--since", help="RFC 3339 start of the range to scan (default: where the last pass ended)")
+    detect.add_argument("--until", help="RFC 3339 end of the range to scan (default: now)")
+    detect.set_defaults(func=cmd_oversight_detect)
 
     sim = sub.add_parser("sim", help="start a simulator: psp (terminals and PSP host), sms, poosheh")
     sim.add_argument("kind", choices=sorted(SIMULATORS))
@@ -192,6 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_sim)
 
     receipts_cli.add_commands(sub)
+    reconcile_cli.add_commands(sub)
+
+    check = sub.add_parser("check-conservation", help="compare the PSPs' ledgers with the gateway's charges "
+                                                      "(exit 0 when every amount is accounted for)")
+    check.add_argument("--psp-control", action="append", metavar="PSP_ID=URL",
+                       help="a simulator control API (repeatable; default PISHKHAN_PSP_CONTROL, else each "
+                            "registry PSP's ISO port + 1)")
+    check.add_argument("--transactions", action="append", default=[], metavar="[PSP_ID=]FILE",
+                       help="a PSP transaction file of JSON lines, instead of or besides the control APIs")
+    check.add_argument("--since", metavar="MOMENT",
+                       help="only charges created at or after this ISO 8601 moment (UTC unless it says)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(func=cmd_check_conservation)
 
     dev = sub.add_parser("dev", help="run the whole stack locally (make run), or a command beside it (make test)")
     dev.add_argument("action", choices=["run", "exec"])
@@ -202,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=load_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_log_redaction()
     args = build_parser().parse_args(argv)
     if args.command == "keys" and args.action == "create":
         if (args.role == "terminal") != bool(args.terminal_id) or (args.role == "agency") != bool(args.agency_id):

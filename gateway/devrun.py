@@ -23,6 +23,8 @@ VAR = PROJECT_ROOT / "var"
 DEV_PG_PORT = 55432
 DEV_REDIS_PORT = 56379
 DEMO_TERMINAL = "10000001"
+SMS_CENTRE_PORT = 9301
+POOSHEH_INBOX_PORT = 9302
 
 
 def _pishkhan(*args: str, env: dict, capture: bool = False) -> str:
@@ -73,16 +75,27 @@ def _demo_terminal_key(env: dict) -> str:
 
 
 def _start_simulators(registry_path: Path, env: dict) -> list[subprocess.Popen]:
+    """One PSP host simulator per registry PSP, speaking its protocol on its port (control API on the next)."""
+    from psp_adapters.simulators.psp_host import simulator_options
+
     registry = tomllib.loads(registry_path.read_text(encoding="utf-8"))
     processes = []
     for psp_id, psp in registry["psps"].items():
         port = psp["endpoint"]["port"]
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "sim", "psp", "--psp-id", psp_id, "--iso-port", str(port),
-             "--control-port", str(port + 1), "--pin-delay-ms", "1500",
-             "--verify-deadline-s", str(psp["capabilities"]["verify_deadline_minutes"] * 60)],
+            [sys.executable, "-m", "gateway.cli", "sim", "psp", *simulator_options(psp_id, psp),
+             "--port", str(port), "--control-port", str(port + 1), "--pin-delay-ms", "1500"],
             env=env, stdout=subprocess.DEVNULL))
     return processes
+
+
+def _start_messaging_simulators(env: dict) -> list[subprocess.Popen]:
+    """The SMS centre and the Iran Poosheh inbox on fixed ports, with the gateway's settings pointed at them."""
+    env.setdefault("PISHKHAN_SMS_URL", f"http://127.0.0.1:{SMS_CENTRE_PORT}")
+    env.setdefault("PISHKHAN_POOSHEH_URL", f"http://127.0.0.1:{POOSHEH_INBOX_PORT}")
+    return [subprocess.Popen([sys.executable, "-m", "gateway.cli", "sim", kind, "--port", str(port)],
+                             env=env, stdout=subprocess.DEVNULL)
+            for kind, port in (("sms", SMS_CENTRE_PORT), ("poosheh", POOSHEH_INBOX_PORT))]
 
 
 def _first_charge_help(token: str) -> str:
@@ -100,6 +113,8 @@ curl -s http://127.0.0.1:8080/v1/charges \\
 
 The quote for that service: curl -s 'http://127.0.0.1:8080/v1/tariffs/quote?service_code=1101' -H 'Authorization: Bearer {token}'
 The terminal simulator asks the cardholder for a PIN for 1.5 s before it answers.
+The confirmation SMS on the handset: curl -s 'http://127.0.0.1:{SMS_CENTRE_PORT}/control/messages?recipient=09121234567'
+The receipt in the Iran Poosheh inbox: curl -s http://127.0.0.1:{POOSHEH_INBOX_PORT}/control/inbox/iran0012345679
 """
 
 
@@ -123,7 +138,7 @@ def run() -> int:
         prepare_database(env, registry_path)
         _ensure_signing_key(env)
         token = _demo_terminal_key(env)
-        processes = _start_simulators(registry_path, env)
+        processes = _start_simulators(registry_path, env) + _start_messaging_simulators(env)
         processes.append(subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env))
         print(_first_charge_help(token), flush=True)
         signal.signal(signal.SIGTERM, signal.default_int_handler)

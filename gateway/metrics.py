@@ -9,3 +9,6 @@ CHARGE_OUTCOMES = Counter("pishkhan_charge_outcomes_total", "Charge outcomes by 
 PSP_LATENCY = Histogram("pishkhan_psp_call_seconds", "PSP call latency", ["psp", "operation"],
                         buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 90))
 RECOVERY_ACTIONS = Counter("pishkhan_recovery_actions_total", "Recovery worker decisions", ["action"])
+OUTBOX_MESSAGES = Counter("pishkhan_outbox_messages_total", "Outbox messages by channel and event: sent (accepted "
+                          "by the provider), retried, failed (refused for good), dead (out of attempts), and the "
+                          "delivery reports delivered, undelivered", ["channel", "event"])

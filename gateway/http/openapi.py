@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from functools import cache
 
+from gateway.http.edge_spec import describe_edge
 from gateway.http.schemas import ChargeRequest
+from gateway.http.routes_regulator import regulator_paths
+from gateway.reconciliation.api_spec import reconciliation_paths
 
 ERROR = {
     "type": "object", "required": ["error"],
@@ -28,7 +31,21 @@ CHARGE = {
         "psp_id": {"type": "string"}, "rrn": {"type": ["string", "null"]}, "stan": {"type": ["string", "null"]},
         "masked_pan": {"type": ["string", "null"]}, "decline_code": {"type": ["string", "null"]},
         "tracking_code": {"type": ["string", "null"]}, "created_at": {"type": ["string", "null"]},
-        "completed_at": {"type": ["string", "null"]}, "receipt": {"type": ["object", "null"]}},
+        "completed_at": {"type": ["string", "null"]}, "receipt": {"type": ["object", "null"]},
+        "messages": {"type": "array", "description": "GET only: the SMS and Iran Poosheh messages of a completed "
+                     "charge with their delivery states (recipients masked)", "items": {
+                         "type": "object",
+                         "required": ["channel", "message_id", "recipient", "status", "attempts", "delivery_status"],
+                         "properties": {
+                             "channel": {"enum": ["sms", "poosheh"]}, "message_id": {"type": "string"},
+                             "recipient": {"type": "string"},
+                             "status": {"enum": ["pending", "sent", "delivered", "undelivered", "failed", "dead"]},
+                             "attempts": {"type": "integer"}, "last_error": {"type": ["string", "null"]},
+                             "provider_message_id": {"type": ["string", "null"]},
+                             "sent_at": {"type": ["string", "null"]},
+                             "delivery_status": {"enum": ["queued", "sent", "delivered", "undelivered", "failed",
+                                                          None]},
+                             "delivery_status_at": {"type": ["string", "null"]}}}}},
 }
 _BEARER = [{"bearer": []}]
 _JSON_OBJECT = {"type": "object"}
@@ -63,6 +80,10 @@ _TRACKING = _param("tracking_code", "path", {"type": "string", "pattern": "^[0-9
 
 @cache
 def openapi_document() -> dict:
+    return describe_edge(_contract())
+
+
+def _contract() -> dict:
     charge_schema = ChargeRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     definitions = charge_schema.pop("$defs", {})
     return {
@@ -126,5 +147,7 @@ def openapi_document() -> dict:
                                                                    "content": {"text/plain": {}}}}, secured=False)},
             "/openapi.json": {"get": _op("This document", {"200": _json(_JSON_OBJECT, "OpenAPI 3.1")},
                                          secured=False)},
+            **reconciliation_paths(),
+            **regulator_paths(),
         },
     }

@@ -14,6 +14,7 @@ from gateway.http.context import principal, services
 from gateway.http.errors import ApiError, invalid_request, json_response, not_found
 from gateway.http.schemas import ChargeRequest, parse_body
 from gateway.storage.charges_store import get_charge
+from gateway.storage.outbox_store import messages_of_charge
 
 routes = web.RouteTableDef()
 MAX_IDEMPOTENCY_KEY = 255
@@ -53,4 +54,4 @@ async def read_charge(request: web.Request) -> web.Response:
     if row is None:
         raise not_found("charge")
     require_office(caller, row["office_id"])
-    return json_response(charge_view(row))
+    return json_response(charge_view(row, await messages_of_charge(services(request).pool, charge_id)))

@@ -24,6 +24,7 @@ from gateway.storage.keys_store import create_api_key
 from gateway.storage.migrate import apply_migrations
 from gateway.storage.registry_store import save_registry
 from gateway.storage.tariff_store import save_tariff_documents
+from psp_adapters.simulators.psp_host import simulator_options
 from receipts.keys_files import create_key
 from tests.psp.sim_support import SimulatorControl, start_simulator
 
@@ -75,9 +76,7 @@ def demo_registry():
 
 @pytest.fixture(scope="session")
 def psp_hosts(demo_registry):
-    hosts = {psp_id: start_simulator("--psp-id", psp_id, "--verify-deadline-s",
-                                     str(psp["capabilities"]["verify_deadline_minutes"] * 60))
-             for psp_id, psp in demo_registry["psps"].items()}
+    hosts = {psp_id: start_simulator(*simulator_options(psp_id, psp)) for psp_id, psp in demo_registry["psps"].items()}
     yield hosts
     for host in hosts.values():
         host.stop()
@@ -103,7 +102,7 @@ def key_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(database_url, redis_url, psp_hosts, key_dir) -> Settings:
-    endpoints = ",".join(f"{psp_id}=127.0.0.1:{host.iso_port}" for psp_id, host in psp_hosts.items())
+    endpoints = ",".join(f"{psp_id}=127.0.0.1:{host.port}" for psp_id, host in psp_hosts.items())
     return Settings(database_url=database_url, redis_url=redis_url, key_dir=key_dir, psp_endpoints=endpoints,
                     psp_timeout_s=2.0, purchase_timeout_s=3.0, recovery_grace_s=5.0, recovery_interval_s=0.2, registry_refresh_s=0.5,
                     run_workers=False)
