@@ -15,6 +15,11 @@ _UNIDENTIFIED = (401, 429)   # the caller was not identified, or was refused bef
 CLIENT_GONE = 499            # the answer was cut off: the client went away while it was being sent
 
 
+def _storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; the log keeps it visibly escaped instead of refusing the query."""
+    return text.replace("\x00", "\\x00")
+
+
 async def _record(request: web.Request, status: int) -> bool:
     """Writes the entry if the caller is a regulator; False only when such an entry could not be written."""
     if "Authorization" not in request.headers or status in _UNIDENTIFIED:
@@ -26,8 +31,8 @@ async def _record(request: web.Request, status: int) -> bool:
     if caller.role != "regulator":
         return True
     try:
-        await log_access(services(request).pool, key_id=caller.key_id, method=request.method, path=request.path,
-                         query=request.query_string, status=status)
+        await log_access(services(request).pool, key_id=caller.key_id, method=request.method,
+                         path=_storable(request.path), query=_storable(request.query_string), status=status)
     except Exception:
         log.exception("could not record a regulator query to %s", request.path)
         return False

@@ -65,7 +65,8 @@ def _amount(text: str) -> int:
 
 def _digits(low: int, high: int | None = None) -> _Field:
     high = high or low
-    return _Field(f"[0-9]{{{low},{high}}}", f"must be {low} digits" if low == high else f"must be {low} to {high} digits")
+    return _Field(f"[0-9]{{{low},{high}}}",
+                  f"must be {low} digits" if low == high else f"must be {low} to {high} digits")
 
 
 _PSP = _Field(r'[^,"]+', "must name a PSP")

@@ -1,5 +1,6 @@
 """Driving a day for reconciliation: charges through the gateway, card-reader activity outside it (straight to
-the PSP host over ISO 8583, as an office's own POS software would), the host's daily files, and their import."""
+the PSP host over its own protocol, as an office's own POS software would), the host's daily files, and their
+import."""
 from __future__ import annotations
 
 import itertools

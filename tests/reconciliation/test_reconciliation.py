@@ -43,6 +43,7 @@ async def test_every_discrepancy_kind_is_caught_and_classified(gateway, keys, ps
     misdirected = await charge_cap(gateway, kashan, "10000004", "op-31", "1101")
     late = await charge_cap(gateway, kashan, "10000004", "op-31", "2102")
     undone = await charge_cap(gateway, vanak, "10000001", "op-11", "1102")
+    twice = await charge_cap(gateway, vanak, "10000001", "op-11", "1103")
     line = DirectLine(mellat, "psp-mellat", demo_registry["psps"]["psp-mellat"])
     try:
         await line.reverse(undone, demo_registry["terminals"]["10000001"]["merchant_id"])
@@ -57,6 +58,10 @@ async def test_every_discrepancy_kind_is_caught_and_classified(gateway, keys, ps
         {"rrn": short_paid["rrn"], "row": shorted, "amount": short_paid["settlement_rows"][shorted]["amount"] - 1_000},
         {"rrn": misdirected["rrn"], "row": _row_index(misdirected, agency=False), "iban": ELSEWHERE_IBAN},
         {"rrn": late["rrn"], "settlement_date": late_date}])
+    twice_agency_row = twice["settlement_rows"][_row_index(twice, agency=True)]
+    (paid_twice,) = [text for text in settlement.split(b"\r\n")
+                     if twice["rrn"].encode() in text and twice_agency_row["payment_id"].encode() in text]
+    settlement += paid_twice + b"\r\n"   # the PSP's file pays the agency's row of one charge twice
     feed = await daily_file(http_session, mellat, "terminal_feed", day)
 
     admin = await keys("admin")
@@ -80,12 +85,18 @@ async def test_every_discrepancy_kind_is_caught_and_classified(gateway, keys, ps
     missing = _rows_of(rows, undone["rrn"])
     assert {row["kind"] for row in missing} == {"missing_at_psp"}
     assert sum(int(row["difference"]) for row in missing) == undone["amount"]
+    doubled = _rows_of(rows, twice["rrn"])
+    assert sorted(row["kind"] for row in doubled) == ["matched", "matched", "missing_at_gateway"]
+    (second_payment,) = [row for row in doubled if row["kind"] == "missing_at_gateway"]
+    assert (second_payment["charge_id"], second_payment["charge_status"]) == (twice["id"], "completed")
+    assert int(second_payment["difference"]) == -twice_agency_row["amount"]
     (extra,) = _rows_of(rows, offbook.rrn)
     assert extra["kind"] == "missing_at_gateway" and extra["charge_id"] == "" and extra["office_id"] == "31110003"
     assert (int(extra["collected"]), int(extra["settled"]), int(extra["difference"])) == (0, 1_500_000, -1_500_000)
     injected = {(short_paid["rrn"], short_paid["settlement_rows"][shorted]["payment_id"]), (misdirected["rrn"], "0"),
                 *((late["rrn"], r["payment_id"]) for r in late["settlement_rows"]),
-                *((undone["rrn"], r["payment_id"]) for r in undone["settlement_rows"]), (offbook.rrn, "0")}
+                *((undone["rrn"], r["payment_id"]) for r in undone["settlement_rows"]), (offbook.rrn, "0"),
+                (twice["rrn"], twice_agency_row["payment_id"])}
     assert {(row["rrn"], row["payment_id"]) for row in rows if row["kind"] != "matched"} == injected
 
     status, report = await gateway.request("GET", f"/v1/reconciliation?date={day}&psp_id=psp-mellat",
@@ -93,7 +104,7 @@ async def test_every_discrepancy_kind_is_caught_and_classified(gateway, keys, ps
     assert status == 200
     totals = report["totals"]
     _assert_balanced(totals)
-    assert totals["difference"] == 1_000 + undone["amount"] - 1_500_000
+    assert totals["difference"] == 1_000 + undone["amount"] - 1_500_000 - twice_agency_row["amount"]
     assert totals["collected"] == sum(int(row["collected"]) for row in rows)
     assert totals["settled"] == sum(int(row["settled"]) for row in rows)
     assert {kind for kind, bucket in totals["by_kind"].items() if bucket["rows"]} == set(Kind)
@@ -101,7 +112,7 @@ async def test_every_discrepancy_kind_is_caught_and_classified(gateway, keys, ps
         _assert_balanced(group)
     assert sum(group["collected"] for group in report["by_agency"]) == totals["collected"]
     assert {row["rrn"] for row in report["discrepancies"]["data"]} == {
-        short_paid["rrn"], misdirected["rrn"], late["rrn"], undone["rrn"], offbook.rrn}
+        short_paid["rrn"], misdirected["rrn"], late["rrn"], undone["rrn"], offbook.rrn, twice["rrn"]}
 
     kept = await db.fetch("SELECT * FROM offbook_transactions WHERE source_file_id = $1", feed_imported["id"])
     assert [(r["rrn"], r["office_id"], r["terminal_id"], r["amount"]) for r in kept] == \
@@ -153,10 +164,10 @@ async def test_a_pair_on_either_side_of_midnight_belongs_to_the_day_the_charge_c
     # and the gateway completed the charge two seconds after.
     charge = await charge_cap(gateway, await keys("t:10000004"), "10000004", "op-31", "1104")
     rrn = "412345000001"
+    copy = {"id": str(uuid.uuid4()), "rrn": rrn, "tracking_code": None, "created_at": "2025-01-01T20:29:58Z",
+            "completed_at": "2025-01-01T20:30:01Z"}
     await db.execute("INSERT INTO charges SELECT (jsonb_populate_record(c, $2::jsonb)).* FROM charges c "
-                     "WHERE c.id = $1", uuid.UUID(charge["id"]), {"id": str(uuid.uuid4()), "rrn": rrn, "tracking_code": None,
-                                               "created_at": "2025-01-01T20:29:58Z",
-                                               "completed_at": "2025-01-01T20:30:01Z"})
+                     "WHERE c.id = $1", uuid.UUID(charge["id"]), copy)
     lines = [header_line(FileKind.SETTLEMENT)] + [
         f"psp-mellat,2025-01-02,{row['iban']},{row['amount']},{row['payment_id']},{rrn},{charge['stan']},10000004,"
         "2025-01-01T20:29:59Z," for row in charge["settlement_rows"]]
