@@ -1,0 +1,168 @@
+"""Reconciliation at scale: imports and matches a generated PSP settlement file of N rows (default 1,000,000),
+against a raw COPY of the same file into a plain table, measured in the same run on the same server.
+
+    .venv/bin/pishkhan dev exec -- .venv/bin/python -m loadtests.reconcile_bench [--rows 1000000]
+
+It works in a database of its own on DATABASE_URL's server (dropped at the end): the schema, the demo registry,
+N/2 completed charges of one Tehran day on psp-mellat's terminals (each with an agency and an office settlement
+row), and the PSP's file of that day written from them with discrepancies injected (one agency row in 1,000
+short by 1 rial, one charge in 5,000 left out). Charge generation is not timed. Timed, each alone:
+
+    raw COPY   COPY of the file into a table of the same typed columns, no checks
+    import     the importer: streamed COPY into the checked staging table, digest, rows kept
+    match      the day's reconciliation report (pairing, classification, totals, listed discrepancies)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import tomllib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from gateway.config import PROJECT_ROOT
+from gateway.reconciliation.days import tehran_day
+from gateway.reconciliation.importer import import_psp_file
+from gateway.reconciliation.reconcile import day_report
+from gateway.registry import parse_registry
+from gateway.storage.db import connect
+from gateway.storage.migrate import apply_migrations
+from gateway.storage.registry_store import save_registry
+
+DAY = date(2025, 3, 4)
+PSP = "psp-mellat"
+SHORT_PAID_EVERY = 1_000
+LEFT_OUT_EVERY = 5_000
+
+# N/2 completed charges spread over the day, round-robin over the PSP's terminals and three agencies' services.
+_CHARGES = """
+WITH terminal AS (
+    SELECT row_number() OVER (ORDER BY t.terminal_id) - 1 AS n, t.terminal_id, t.merchant_id, t.office_id, o.iban
+    FROM terminals t JOIN offices o ON o.id = t.office_id WHERE t.psp_id = $1
+), service AS (
+    SELECT row_number() OVER (ORDER BY s.code) - 1 AS n, s.code, a.iban, a.payment_id
+    FROM services s JOIN agencies a ON a.id = s.agency_id WHERE s.code IN ('1101', '2101', '3101')
+)
+INSERT INTO charges (id, office_id, terminal_id, merchant_id, psp_id, operator_id, service_code, quantity, extras,
+                     recipient_name, recipient_national_code, recipient_mobile, amount, breakdown, tariff_reference,
+                     settlement_rows, status, stan, rrn, masked_pan, tracking_code, verify_deadline, created_at,
+                     authorized_at, verified_at, completed_at)
+SELECT gen_random_uuid(), t.office_id, t.terminal_id, t.merchant_id, $1, 'op-bench', s.code, 1, '[]', 'بنچ',
+       '0012345679', '09120000000', 700000 + (i % 7) * 1000,
+       jsonb_build_object('government_share', 500000 + (i % 7) * 1000, 'office_fee', 200000), 'BENCH',
+       jsonb_build_array(jsonb_build_object('iban', s.iban, 'amount', 500000 + (i % 7) * 1000,
+                                            'payment_id', s.payment_id),
+                         jsonb_build_object('iban', t.iban, 'amount', 200000, 'payment_id', '0')),
+       'completed', lpad((i % 999999 + 1)::text, 6, '0'), lpad(i::text, 12, '0'), '603799******0011',
+       lpad(i::text, 18, '0'), at + interval '20 minutes', at, at, at, at + interval '2 seconds'
+FROM generate_series(1, $2::integer) AS i
+CROSS JOIN LATERAL (SELECT $3::timestamptz + (i - 1) * ($4::interval / $2::integer) AS at) moment
+JOIN terminal t ON t.n = i % (SELECT count(*) FROM terminal)
+JOIN service s ON s.n = i % 3
+"""
+# The PSP's file of the day, as the format of docs/reconciliation.md has it.
+_PSP_FILE = f"""
+SELECT c.psp_id, ($1::date + 1)::text AS settlement_date, r.iban,
+       CASE WHEN r.payment_id <> '0' AND c.rrn::bigint % {SHORT_PAID_EVERY} = 0 THEN r.amount - 1
+            ELSE r.amount END AS amount,
+       r.payment_id, c.rrn, c.stan, c.terminal_id,
+       to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS transaction_time,
+       c.id::text AS reference
+FROM charges c CROSS JOIN LATERAL jsonb_to_recordset(c.settlement_rows) AS r(iban text, amount bigint,
+                                                                           payment_id text)
+WHERE c.rrn::bigint % {LEFT_OUT_EVERY} <> 0
+ORDER BY c.completed_at, r.payment_id DESC
+"""
+_RAW_TABLE = """CREATE TABLE raw_settlement (psp_id text, settlement_date date, iban text, amount bigint,
+    payment_id text, rrn text, stan text, terminal_id text, transaction_time timestamptz, reference text)"""
+
+
+async def _chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := file.read(1024 * 1024):
+            yield chunk
+
+
+def _rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:>12,.0f} rows/s  ({seconds:6.2f} s)"
+
+
+async def _prepare(url: str, rows: int, path: Path) -> None:
+    await apply_migrations(url)
+    conn = await connect(url)
+    try:
+        registry_path = PROJECT_ROOT / "gateway" / "registry_data" / "demo.toml"
+        await save_registry(conn, parse_registry(tomllib.loads(registry_path.read_text(encoding="utf-8"))),
+                            str(registry_path))
+        day = tehran_day(DAY)
+        started = time.perf_counter()
+        await conn.execute(_CHARGES, PSP, rows // 2, day.start, day.end - day.start)
+        await conn.execute("VACUUM ANALYZE charges")
+        await conn.copy_from_query(_PSP_FILE, DAY, output=str(path), format="csv", header=True)
+        print(f"prepared {rows // 2:,} charges and the PSP file ({path.stat().st_size / 1e6:,.0f} MB) "
+              f"in {time.perf_counter() - started:.1f} s")
+    finally:
+        await conn.close()
+
+
+async def _measure(url: str, path: Path) -> None:
+    conn = await connect(url)
+    try:
+        await conn.execute(_RAW_TABLE)
+        started = time.perf_counter()
+        copied = await conn.copy_to_table("raw_settlement", source=str(path), format="csv", header=True)
+        raw_seconds = time.perf_counter() - started
+        rows = int(copied.split()[-1])
+
+        started = time.perf_counter()
+        imported = await import_psp_file(conn, _chunks(path), psp_id=PSP, expected_kind=None, source=path.name,
+                                         imported_by="bench")
+        import_seconds = time.perf_counter() - started
+        assert imported.created and imported.rows == rows
+
+        started = time.perf_counter()
+        report = await day_report(conn, tehran_day(DAY), PSP, limit=100)
+        match_seconds = time.perf_counter() - started
+    finally:
+        await conn.close()
+
+    kinds = {kind: bucket["rows"] for kind, bucket in report["totals"]["by_kind"].items() if bucket["rows"]}
+    print(f"file rows: {rows:,}; report rows by kind: {kinds}")
+    print(f"raw COPY          {_rate(rows, raw_seconds)}")
+    print(f"import            {_rate(rows, import_seconds)}")
+    print(f"match (report)    {_rate(report['totals']['rows'], match_seconds)}")
+    both = import_seconds + match_seconds
+    print(f"import + match    {_rate(rows, both)}  = {raw_seconds / both:.0%} of raw COPY's rate")
+
+
+async def main(rows: int) -> None:
+    server_url = os.environ.get("DATABASE_URL")
+    if not server_url:
+        sys.exit("DATABASE_URL is not set: run under `pishkhan dev exec --`")
+    name = f"pishkhan_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / f"{PSP}-{DAY.isoformat()}-settlement.csv"
+            await _prepare(url, rows, path)
+            await _measure(url, path)
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="settlement rows in the PSP's file")
+    asyncio.run(main(parser.parse_args().rows))

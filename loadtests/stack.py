@@ -1,0 +1,218 @@
+"""The stack the benchmark runs against, started by the harness itself: embedded PostgreSQL and Valkey under
+var/bench, the schema, the demo registry plus a generated fleet, the tariffs, a signing key, API keys for the
+fleet's terminals, one PSP host simulator process per licensed PSP, and the gateway as `pishkhan serve` processes.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import psutil
+
+from gateway.api_keys import generate_key
+from gateway.config import PROJECT_ROOT
+from gateway.devrun import prepare_database
+from gateway.devstack import EmbeddedStack, free_port
+from loadtests.fleet import FleetTerminal, demo_registry, licensed_psps, write_fleet_registry
+from receipts.keys_files import create_key
+
+
+@dataclass
+class ServiceProcess:
+    """A process of the stack and its children (gateway workers, PostgreSQL backends)."""
+    name: str
+    process: subprocess.Popen
+
+    def tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 40) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_module(name: str, module: str, *args: str, env: dict, log_path: Path,
+                 stdout=None) -> ServiceProcess:
+    log = log_path.open("ab")
+    process = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=PROJECT_ROOT,
+                               stdout=stdout or log, stderr=log)
+    log.close()
+    return ServiceProcess(name, process)
+
+
+def process_tree_of_port(port: int) -> list[psutil.Process]:
+    """The process listening on a local TCP port, with its children (the embedded servers' process trees)."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            root = psutil.Process(conn.pid)
+            return [root, *root.children(recursive=True)]
+    return []
+
+
+async def wait_until_ready(url: str, service: ServiceProcess, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if not service.alive():
+                raise RuntimeError(f"{service.name} exited with code {service.process.returncode} during start-up")
+            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+                async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{service.name} was not ready at {url} within {timeout:.0f} s")
+
+
+@dataclass
+class Simulators:
+    """One PSP host simulator per licensed PSP. Restarting keeps the ports, so the gateway reconnects by itself;
+    every simulator appends its ledger to one JSON lines file per PSP, for the conservation check."""
+    root: Path
+    verify_deadlines_s: dict[str, int]
+    env: dict
+    ports: dict[str, tuple[int, int]] = field(default_factory=dict)
+    processes: list[ServiceProcess] = field(default_factory=list)
+
+    def ledger_path(self, psp_id: str) -> Path:
+        return self.root / "ledgers" / f"{psp_id}.jsonl"
+
+    def start(self, pin_delay_ms: int) -> None:
+        (self.root / "ledgers").mkdir(parents=True, exist_ok=True)
+        for psp_id, deadline in self.verify_deadlines_s.items():
+            iso_port, control_port = self.ports.get(psp_id, (0, 0))
+            service = start_module(
+                psp_id, "psp_adapters.simulators.psp_host", "--psp-id", psp_id, "--iso-port", str(iso_port),
+                "--control-port", str(control_port), "--pin-delay-ms", str(pin_delay_ms),
+                "--verify-deadline-s", str(deadline), "--ledger", str(self.ledger_path(psp_id)),
+                "--log-level", "WARNING", env=self.env, log_path=self.root / "simulators.log",
+                stdout=subprocess.PIPE)
+            line = service.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the {psp_id} simulator exited with {service.process.wait()} before its ports")
+            ports = json.loads(line)
+            service.process.stdout.close()
+            self.ports[psp_id] = (ports["iso_port"], ports["control_port"])
+            self.processes.append(service)
+
+    def stop(self) -> None:
+        for service in self.processes:
+            service.stop()
+        self.processes.clear()
+
+    def restart(self, pin_delay_ms: int) -> None:
+        self.stop()
+        self.start(pin_delay_ms)
+
+    @property
+    def endpoints(self) -> str:
+        """PISHKHAN_PSP_ENDPOINTS for the gateway."""
+        return ",".join(f"{psp_id}=127.0.0.1:{iso}" for psp_id, (iso, _) in sorted(self.ports.items()))
+
+    def tree(self) -> list[psutil.Process]:
+        return [p for service in self.processes for p in service.tree()]
+
+
+@dataclass
+class BenchStack:
+    root: Path
+    embedded: EmbeddedStack
+    env: dict
+    terminals: list[FleetTerminal]
+    simulators: Simulators
+    gateway: ServiceProcess | None = None
+    gateway_port: int = 0
+
+    @property
+    def database_url(self) -> str:
+        return self.embedded.database_url
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    async def start_gateway(self, workers: int, extra_env: dict[str, str]) -> None:
+        self.gateway_port = self.gateway_port or free_port()
+        env = dict(self.env, PISHKHAN_PORT=str(self.gateway_port), PISHKHAN_WORKERS=str(workers),
+                   PISHKHAN_PSP_ENDPOINTS=self.simulators.endpoints,
+                   PISHKHAN_PUBLIC_BASE_URL=f"http://127.0.0.1:{self.gateway_port}", **extra_env)
+        self.gateway = start_module("gateway", "gateway.cli", "serve", env=env, log_path=self.root / "gateway.log")
+        await wait_until_ready(self.base_url + "/readyz", self.gateway)
+        # Every worker process must have loaded the registry before load starts, not only the first to answer.
+        await asyncio.sleep(1.0 + 0.2 * workers)
+
+    def stop_gateway(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+
+    def component_trees(self) -> dict[str, list[psutil.Process]]:
+        """The processes of each part of the stack, for CPU and memory accounting."""
+        return {"gateway": self.gateway.tree() if self.gateway else [],
+                "postgres": process_tree_of_port(self.embedded.pg_port),
+                "valkey": process_tree_of_port(self.embedded.redis_port),
+                "psp_simulators": self.simulators.tree()}
+
+    def stop(self) -> None:
+        self.stop_gateway()
+        self.simulators.stop()
+        self.embedded.stop()
+
+
+async def create_terminal_keys(database_url: str, terminal_ids: list[str]) -> dict[str, str]:
+    """One terminal API key per terminal, stored hashed in one statement batch; the keys themselves."""
+    keys = {terminal_id: generate_key() for terminal_id in terminal_ids}
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.executemany(
+            "INSERT INTO api_keys (id, key_hash, role, terminal_id, label) VALUES ($1, $2, 'terminal', $3, 'bench')",
+            [(key.key_id, key.secret_hash, terminal_id) for terminal_id, key in keys.items()])
+    finally:
+        await conn.close()
+    return {terminal_id: key.token for terminal_id, key in keys.items()}
+
+
+def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> BenchStack:
+    """Fresh servers and data under `root`, the registry, tariffs and a signing key; simulators at zero PIN delay."""
+    embedded = EmbeddedStack(root / "servers", free_port(), free_port(), persistent=False)
+    embedded.start()
+    try:
+        env = dict(os.environ, DATABASE_URL=embedded.database_url, REDIS_URL=embedded.redis_url,
+                   PISHKHAN_KEY_DIR=str(root / "keys"), PISHKHAN_LOG_LEVEL="WARNING")
+        registry_path = root / "registry.toml"
+        today = date.today()
+        terminals = write_fleet_registry(registry_path, offices, terminals_per_office, today)
+        prepare_database(env, registry_path)
+        if not any((root / "keys").glob("*.json")):
+            create_key(root / "keys")
+        psps = demo_registry()["psps"]
+        deadlines = {psp_id: psps[psp_id]["capabilities"]["verify_deadline_minutes"] * 60
+                     for psp_id in licensed_psps(demo_registry(), today)}
+        simulators = Simulators(root, deadlines, env)
+        simulators.start(pin_delay_ms=0)
+    except BaseException:
+        embedded.stop()
+        raise
+    return BenchStack(root, embedded, env, terminals, simulators)
