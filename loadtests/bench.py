@@ -38,6 +38,7 @@ import redis.asyncio as aioredis
 
 from gateway.config import PROJECT_ROOT
 from gateway.devstack import free_port
+from gateway.domain.charge_states import PENDING as PENDING_STATUSES
 from loadtests import profiling
 from loadtests.fleet import FleetTerminal, spread_over_offices
 from loadtests.history import add_history
@@ -51,7 +52,7 @@ from receipts.keys_files import load_keyring
 # the ephemeral ports of its own source address (28,000 on loopback).
 CONNECTIONS_PER_GENERATOR = 12_000
 SERVICE_CODE = "1101"
-PENDING = ("created", "sent", "authorized", "verified")
+PENDING = sorted(status.value for status in PENDING_STATUSES)
 
 
 def log(message: str) -> None:
@@ -139,12 +140,15 @@ class Bench:
         ramp = count / max(peak_rps, 1.0)
         pin_delay = max(self.args.min_pin_delay, ramp + self.args.hold)
         log(f"concurrency: {count} charges over {ramp:.0f} s, PIN-entry delay {pin_delay:.0f} s")
+        terminals = spread_over_offices(self.stack.terminals, count)
+        await self.stack.simulators.set_pin_delay(terminals, round(pin_delay * 1000))
+        # The gateway waits for a purchase answer for as long as the cardholder may take, and recovery leaves
+        # these charges alone meanwhile.
         self.stack.stop_gateway()
-        self.stack.simulators.restart(pin_delay_ms=round(pin_delay * 1000))
         await self.stack.start_gateway(self.args.workers, {
             "PISHKHAN_PURCHASE_TIMEOUT_S": str(round(pin_delay + 60)),
             "PISHKHAN_RECOVERY_GRACE_S": str(round(pin_delay + 180))})
-        clients = self.clients(spread_over_offices(self.stack.terminals, count))
+        clients = self.clients(terminals)
         parts = max(1, math.ceil(count / CONNECTIONS_PER_GENERATOR))
         # Loopback has 28,000 ephemeral ports per source address: each generator connects from its own one.
         specs = [self.spec("burst", part, self.stack.base_url, ramp_s=ramp, timeout_s=ramp + pin_delay + 180,
@@ -165,7 +169,7 @@ class Bench:
                        seconds=round(time.monotonic() - started, 1), gateway_processes=len(self.stack.gateway.tree()),
                        gateway_rss_idle_mib=round(idle_rss / 2**20, 1), **sampler.result())
         self.stack.stop_gateway()
-        self.stack.simulators.restart(pin_delay_ms=0)
+        await self.stack.simulators.set_pin_delay(terminals, 0)
         await self.stack.start_gateway(self.args.workers, {})
         return summary
 
@@ -262,7 +266,7 @@ class Sampler:
                 if tick % 4 == 0:
                     self.pss_max = max(self.pss_max, _pss_bytes(tree))
                 self.pending_max = max(self.pending_max, await conn.fetchval(
-                    "SELECT count(*) FROM charges WHERE status = ANY($1::text[])", list(PENDING)))
+                    "SELECT count(*) FROM charges WHERE status = ANY($1::text[])", PENDING))
                 self.pg_connections_max = max(self.pg_connections_max, await conn.fetchval(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"))
                 self.redis_clients_max = max(self.redis_clients_max,
@@ -318,7 +322,7 @@ async def _wait_for_settled(database_url: str, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         while True:
             pending = await conn.fetchval("SELECT count(*) FROM charges WHERE status = ANY($1::text[])",
-                                          list(PENDING))
+                                          PENDING)
             if pending == 0 or time.monotonic() > deadline:
                 return pending
             await asyncio.sleep(1)
@@ -327,9 +331,9 @@ async def _wait_for_settled(database_url: str, timeout: float) -> int:
 
 
 def conservation_check(stack: BenchStack, since: str, extra_args: list[str]) -> dict:
-    """`pishkhan check-conservation` against the bench database and the simulators' ledger files (the simulators
-    restart between phases, so their files hold the whole run), for the charges of this run only: the generated
-    history has no PSP behind it. Reported as not available when the command does not exist yet."""
+    """`pishkhan check-conservation` against the bench database and the simulators' ledger files, for the charges
+    of this run only: the generated history has no PSP behind it. Reported as not available when the command does
+    not exist yet."""
     command = [sys.executable, "-m", "gateway.cli", "check-conservation"]
     probe = subprocess.run([*command, "--help"], env=stack.env, cwd=PROJECT_ROOT, capture_output=True)
     if probe.returncode != 0:
@@ -363,7 +367,7 @@ async def run(args: argparse.Namespace) -> dict:
     fleet_terminals = max(args.in_flight, max(args.concurrency), 64)
     offices = math.ceil(fleet_terminals / args.terminals_per_office)
     log(f"setting up under {root}: {offices} offices, {offices * args.terminals_per_office} terminals")
-    stack = await asyncio.to_thread(start_bench_stack, root, offices, args.terminals_per_office)
+    stack = start_bench_stack(root, offices, args.terminals_per_office)
     results: dict = {"machine": machine(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     try:

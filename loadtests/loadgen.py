@@ -66,8 +66,8 @@ class ChargeTarget:
             payload = await response.read()
         if response.status == 201 and b'"status":"completed"' in payload:
             return None
-        if response.status == 201:
-            return f"201:{orjson.loads(payload).get('status')}"
+        if response.status < 300:
+            return f"{response.status}:{orjson.loads(payload).get('status')}"
         try:
             return f"{response.status}:{orjson.loads(payload)['error']['code']}"
         except (orjson.JSONDecodeError, KeyError, TypeError):

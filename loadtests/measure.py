@@ -124,6 +124,9 @@ async def snapshot(stack: BenchStack) -> Snapshot:
                     {name: cpu_seconds(tree) for name, tree in stack.component_trees().items()})
 
 
+MIN_IDLE_S = 1.0   # a shorter idle period measures nothing reliable: no correction then
+
+
 def per_charge(idle_start: Snapshot, start: Snapshot, end: Snapshot, charges: int, generator_cpu_s: float) -> dict:
     """What one completed charge cost: round trips to PostgreSQL (transactions) and Redis, and CPU by part.
 
@@ -135,7 +138,7 @@ def per_charge(idle_start: Snapshot, start: Snapshot, end: Snapshot, charges: in
     idle_s, busy_s = start.at - idle_start.at, end.at - start.at
 
     def cost(before: float, after: float, idle_before: float) -> float:
-        idle_rate = (before - idle_before) / idle_s if idle_s > 0 else 0.0
+        idle_rate = (before - idle_before) / idle_s if idle_s >= MIN_IDLE_S else 0.0
         return max(0.0, (after - before) - idle_rate * busy_s) / charges
 
     cpu = {name: round(1000 * cost(start.cpu_s.get(name, 0.0), end.cpu_s[name], idle_start.cpu_s.get(name, 0.0)), 3)

@@ -1,14 +1,17 @@
 """The stack the benchmark runs against, started by the harness itself: embedded PostgreSQL and Valkey under
 var/bench, the schema, the demo registry plus a generated fleet, the tariffs, a signing key, API keys for the
-fleet's terminals, one PSP host simulator process per licensed PSP, and the gateway as `pishkhan serve` processes.
+fleet's terminals, one PSP host simulator process per licensed PSP, the SMS centre and Iran Poosheh simulators,
+and the gateway as `pishkhan serve` processes.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +29,9 @@ from gateway.devrun import prepare_database
 from gateway.devstack import EmbeddedStack, free_port
 from loadtests.fleet import FleetTerminal, demo_registry, licensed_psps, write_fleet_registry
 from receipts.keys_files import create_key
+
+_PR_SET_PDEATHSIG = 1
+ISO8583 = "iso8583-tcp"
 
 
 @dataclass
@@ -54,11 +60,18 @@ class ServiceProcess:
             self.process.wait()
 
 
+def _stop_with_parent() -> None:
+    """In the child before exec: SIGTERM when the harness dies, so no gateway or simulator outlives a killed run."""
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_module(name: str, module: str, *args: str, env: dict, log_path: Path,
                  stdout=None) -> ServiceProcess:
+    """`python -m module args` from the project root. Call it from the main thread: the child is tied to the
+    thread that started it."""
     log = log_path.open("ab")
     process = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=PROJECT_ROOT,
-                               stdout=stdout or log, stderr=log)
+                               stdout=stdout or log, stderr=log, preexec_fn=_stop_with_parent)
     log.close()
     return ServiceProcess(name, process)
 
@@ -88,10 +101,11 @@ async def wait_until_ready(url: str, service: ServiceProcess, timeout: float = 1
 
 @dataclass
 class Simulators:
-    """One PSP host simulator per licensed PSP. Restarting keeps the ports, so the gateway reconnects by itself;
-    every simulator appends its ledger to one JSON lines file per PSP, for the conservation check."""
+    """One PSP host simulator per licensed PSP, each appending its ledger to a JSON lines file, for the
+    conservation check."""
     root: Path
     verify_deadlines_s: dict[str, int]
+    protocols: dict[str, str]
     env: dict
     ports: dict[str, tuple[int, int]] = field(default_factory=dict)
     processes: list[ServiceProcess] = field(default_factory=list)
@@ -102,11 +116,14 @@ class Simulators:
     def start(self, pin_delay_ms: int) -> None:
         (self.root / "ledgers").mkdir(parents=True, exist_ok=True)
         for psp_id, deadline in self.verify_deadlines_s.items():
-            iso_port, control_port = self.ports.get(psp_id, (0, 0))
+            port, control_port = self.ports.get(psp_id, (0, 0))
+            # The simulator speaks ISO 8583 unless told the PSP's other protocol.
+            protocol = self.protocols[psp_id]
+            protocol_args = [] if protocol == ISO8583 else ["--protocol", protocol]
             service = start_module(
-                psp_id, "psp_adapters.simulators.psp_host", "--psp-id", psp_id, "--iso-port", str(iso_port),
+                psp_id, "psp_adapters.simulators.psp_host", "--psp-id", psp_id, "--iso-port", str(port),
                 "--control-port", str(control_port), "--pin-delay-ms", str(pin_delay_ms),
-                "--verify-deadline-s", str(deadline), "--ledger", str(self.ledger_path(psp_id)),
+                "--verify-deadline-s", str(deadline), "--ledger", str(self.ledger_path(psp_id)), *protocol_args,
                 "--log-level", "WARNING", env=self.env, log_path=self.root / "simulators.log",
                 stdout=subprocess.PIPE)
             line = service.process.stdout.readline()
@@ -114,7 +131,8 @@ class Simulators:
                 raise RuntimeError(f"the {psp_id} simulator exited with {service.process.wait()} before its ports")
             ports = json.loads(line)
             service.process.stdout.close()
-            self.ports[psp_id] = (ports["iso_port"], ports["control_port"])
+            (port,) = (value for key, value in ports.items() if key != "control_port")
+            self.ports[psp_id] = (port, ports["control_port"])
             self.processes.append(service)
 
     def stop(self) -> None:
@@ -122,17 +140,46 @@ class Simulators:
             service.stop()
         self.processes.clear()
 
-    def restart(self, pin_delay_ms: int) -> None:
-        self.stop()
-        self.start(pin_delay_ms)
+    async def set_pin_delay(self, terminals: list[FleetTerminal], ms: int) -> None:
+        """Each terminal's cardholder takes `ms` to enter the PIN (the control API, 64 requests at a time)."""
+        limit = asyncio.Semaphore(64)
+        async with aiohttp.ClientSession() as session:
+            async def one(terminal: FleetTerminal) -> None:
+                control = self.ports[terminal.psp_id][1]
+                async with limit, session.post(f"http://127.0.0.1:{control}/terminals/{terminal.terminal_id}"
+                                               "/pin-delay", json={"ms": ms}) as response:
+                    response.raise_for_status()
+            await asyncio.gather(*(one(terminal) for terminal in terminals))
 
     @property
     def endpoints(self) -> str:
         """PISHKHAN_PSP_ENDPOINTS for the gateway."""
-        return ",".join(f"{psp_id}=127.0.0.1:{iso}" for psp_id, (iso, _) in sorted(self.ports.items()))
+        return ",".join(f"{psp_id}=127.0.0.1:{port}" for psp_id, (port, _) in sorted(self.ports.items()))
 
     def tree(self) -> list[psutil.Process]:
         return [p for service in self.processes for p in service.tree()]
+
+
+def start_messaging_simulators(root: Path, env: dict, services: list[ServiceProcess]) -> None:
+    """The SMS centre and the Iran Poosheh inbox on free ports, added to `services` as they start; `env` gets the
+    gateway settings that reach them, so the outbox dispatcher delivers instead of retrying against nothing."""
+    for kind, setting in (("sms", "PISHKHAN_SMS_URL"), ("poosheh", "PISHKHAN_POOSHEH_URL")):
+        port = free_port()
+        services.append(start_module(kind, "gateway.cli", "sim", kind, "--port", str(port), env=env,
+                                     log_path=root / "messaging.log"))
+        env[setting] = f"http://127.0.0.1:{port}"
+        _wait_for_listener(port, services[-1])
+
+
+def _wait_for_listener(port: int, service: ServiceProcess, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not service.alive():
+            raise RuntimeError(f"the {service.name} simulator exited with code {service.process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the {service.name} simulator did not listen on port {port} within {timeout:.0f} s")
 
 
 @dataclass
@@ -142,6 +189,7 @@ class BenchStack:
     env: dict
     terminals: list[FleetTerminal]
     simulators: Simulators
+    messaging: list[ServiceProcess] = field(default_factory=list)
     gateway: ServiceProcess | None = None
     gateway_port: int = 0
 
@@ -173,11 +221,14 @@ class BenchStack:
         return {"gateway": self.gateway.tree() if self.gateway else [],
                 "postgres": process_tree_of_port(self.embedded.pg_port),
                 "valkey": process_tree_of_port(self.embedded.redis_port),
-                "psp_simulators": self.simulators.tree()}
+                "psp_simulators": self.simulators.tree(),
+                "messaging_simulators": [p for service in self.messaging for p in service.tree()]}
 
     def stop(self) -> None:
         self.stop_gateway()
         self.simulators.stop()
+        for service in self.messaging:
+            service.stop()
         self.embedded.stop()
 
 
@@ -198,6 +249,7 @@ def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> Be
     """Fresh servers and data under `root`, the registry, tariffs and a signing key; simulators at zero PIN delay."""
     embedded = EmbeddedStack(root / "servers", free_port(), free_port(), persistent=False)
     embedded.start()
+    messaging: list[ServiceProcess] = []
     try:
         env = dict(os.environ, DATABASE_URL=embedded.database_url, REDIS_URL=embedded.redis_url,
                    PISHKHAN_KEY_DIR=str(root / "keys"), PISHKHAN_LOG_LEVEL="WARNING")
@@ -208,11 +260,14 @@ def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> Be
         if not any((root / "keys").glob("*.json")):
             create_key(root / "keys")
         psps = demo_registry()["psps"]
-        deadlines = {psp_id: psps[psp_id]["capabilities"]["verify_deadline_minutes"] * 60
-                     for psp_id in licensed_psps(demo_registry(), today)}
-        simulators = Simulators(root, deadlines, env)
+        licensed = licensed_psps(demo_registry(), today)
+        deadlines = {psp_id: psps[psp_id]["capabilities"]["verify_deadline_minutes"] * 60 for psp_id in licensed}
+        start_messaging_simulators(root, env, messaging)
+        simulators = Simulators(root, deadlines, {psp_id: psps[psp_id]["protocol"] for psp_id in licensed}, env)
         simulators.start(pin_delay_ms=0)
     except BaseException:
+        for service in messaging:
+            service.stop()
         embedded.stop()
         raise
-    return BenchStack(root, embedded, env, terminals, simulators)
+    return BenchStack(root, embedded, env, terminals, simulators, messaging)
