@@ -15,6 +15,7 @@ from gateway.domain.penalties import PenaltyRules
 from gateway.http.context import SERVICES
 from gateway.oversight.detection import run_detection
 from gateway.oversight.penalty_rules import load_penalty_rules
+from gateway.storage.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,14 @@ def oversight_from_settings(settings: Settings) -> Oversight:
 async def detect_forever(services, oversight: Oversight, interval: float) -> None:
     while True:
         try:
-            async with services.pool.acquire() as conn:
+            # Its own connection, not the pool's: the turn is held by a session advisory lock, and pool
+            # connections carry no session state (see gateway/storage/db.py).
+            conn = await connect(services.settings.database_url)
+            try:
                 report = await run_detection(conn, services.state.tariffs, window=oversight.split_window,
                                              rescan=oversight.rescan, now=datetime.now(timezone.utc))
+            finally:
+                await conn.close()
             if report is not None and report.found:
                 log.info("oversight detection through %s: new findings %s", report.scanned_to, report.found)
         except Exception:

@@ -1,0 +1,50 @@
+"""The connection pool: one round trip per statement (no reset query on release), a transaction left open still
+rolled back, and JSON values sent and read in binary form unchanged."""
+from __future__ import annotations
+
+import pytest
+
+from gateway.storage.db import connect, create_pool
+
+
+@pytest.fixture
+async def one_connection_pool(database_url):
+    pool = await create_pool(database_url, 1)
+    yield pool
+    await pool.close()
+
+
+async def test_a_statement_through_the_pool_is_the_only_query_its_connection_runs(one_connection_pool):
+    sent: list[str] = []
+    async with one_connection_pool.acquire() as conn:
+        conn.add_query_logger(lambda record: sent.append(record.query))
+    await one_connection_pool.fetchval("SELECT 1")
+    await one_connection_pool.fetchval("SELECT 2")
+    async with one_connection_pool.acquire() as conn:
+        await conn.fetchval("SELECT 3")
+    assert sent == ["SELECT 1", "SELECT 2", "SELECT 3"]
+
+
+async def test_a_transaction_left_open_is_rolled_back_on_release(one_connection_pool):
+    async with one_connection_pool.acquire() as conn:
+        await conn.execute("CREATE TEMP TABLE left_open (n int)")
+        await conn.execute("BEGIN")
+        await conn.execute("INSERT INTO left_open VALUES (1)")
+    async with one_connection_pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SELECT count(*) FROM left_open") == 0
+
+
+@pytest.mark.parametrize("value", [
+    {"متن": "رسید پرداخت ۱۲۳", "amount": 700_000, "nested": [1, 2.5, None, True, {"a": "\u200c"}]},
+    [], "just a string", 0, None,
+])
+async def test_json_values_survive_the_binary_codec(database_url, value):
+    conn = await connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT $1::jsonb", value) == value
+        assert await conn.fetchval("SELECT $1::json", value) == value
+        if value is not None:
+            assert await conn.fetchval("SELECT ($1::jsonb)::text::jsonb = $1::jsonb", value)
+    finally:
+        await conn.close()
