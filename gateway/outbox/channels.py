@@ -1,14 +1,16 @@
-"""How each outbox channel sends one claimed message: the SMS from the 4040 line, and the signed receipt to the
-citizen's Iran Poosheh inbox. A channel never raises for a provider fault; it answers a `SendResult`."""
+"""How each outbox channel sends a batch of claimed messages: the SMS from the 4040 line, and the signed receipt
+to the citizen's Iran Poosheh inbox. A channel answers one `SendResult` per message, in order; a fault, the
+provider's or ours (the database, a bug), is a retryable result for the messages it touched, never an exception."""
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import ClassVar, Protocol
 
 from gateway.messaging import PooshehInbox, SendResult, SmsProvider
 from gateway.storage.outbox_store import ClaimedMessage
-from gateway.storage.receipts_store import get_receipt
+from gateway.storage.receipts_store import signed_receipts
 from receipts.qr import make_qr_payload
 from receipts.signing import Keyring
 
@@ -20,7 +22,23 @@ class Channel(Protocol):
     # True when acceptance is followed by delivery reports to poll; False when acceptance is delivery itself.
     reports_delivery: ClassVar[bool]
 
-    async def send(self, message: ClaimedMessage) -> SendResult: ...
+    async def send_all(self, messages: list[ClaimedMessage]) -> list[SendResult]: ...
+
+
+def _fault(error: Exception) -> SendResult:
+    return SendResult.retryable(f"{type(error).__name__}: {error}")
+
+
+async def _send_each(messages: list[ClaimedMessage],
+                     send: Callable[[ClaimedMessage], Awaitable[SendResult]]) -> list[SendResult]:
+    """Sends the messages concurrently, each on its own."""
+    async def guarded(message: ClaimedMessage) -> SendResult:
+        try:
+            return await send(message)
+        except Exception as error:
+            log.exception("outbox message %s: sending raised", message.message_id)
+            return _fault(error)
+    return list(await asyncio.gather(*(guarded(message) for message in messages)))
 
 
 class SmsChannel:
@@ -32,7 +50,10 @@ class SmsChannel:
     def __init__(self, provider: SmsProvider) -> None:
         self.provider = provider
 
-    async def send(self, message: ClaimedMessage) -> SendResult:
+    async def send_all(self, messages: list[ClaimedMessage]) -> list[SendResult]:
+        return await _send_each(messages, self._send)
+
+    async def _send(self, message: ClaimedMessage) -> SendResult:
         try:
             return await self.provider.send(message.message_id, sender=message.payload["sender"],
                                             recipient=message.recipient, text=message.payload["text"])
@@ -53,12 +74,19 @@ class PooshehChannel:
         self.pool = pool
         self.keyring = keyring
 
-    async def send(self, message: ClaimedMessage) -> SendResult:
+    async def send_all(self, messages: list[ClaimedMessage]) -> list[SendResult]:
+        try:
+            signed_by_code = await signed_receipts(self.pool, [m.payload["tracking_code"] for m in messages])
+        except Exception as error:
+            log.exception("outbox: reading %d receipts for the inbox failed", len(messages))
+            return [_fault(error)] * len(messages)
+        return await _send_each(messages, lambda message: self._send(message, signed_by_code))
+
+    async def _send(self, message: ClaimedMessage, signed_by_code: dict[str, dict]) -> SendResult:
         tracking_code = message.payload["tracking_code"]
-        receipt = await get_receipt(self.pool, tracking_code)
-        if receipt is None:
+        signed = signed_by_code.get(tracking_code)
+        if signed is None:
             return SendResult.permanent(f"no receipt with tracking code {tracking_code}")
-        signed = receipt["signed"]
         return await self.inbox.deliver(message.message_id, message.recipient.removeprefix("iran"), signed,
                                         tracking_code=tracking_code, qr_payload=self._qr_payload(signed))
 

@@ -1,7 +1,7 @@
 """The outbox dispatcher: delivers the messages a completed charge queued, each exactly once.
 
-It claims due rows in batches (see gateway/storage/outbox_store.py: SKIP LOCKED, a lease, fenced writes) and sends
-them concurrently, keyed by our own message id. The provider deduplicates by that id, so a retry after a timeout, a
+It claims due rows in batches (see gateway/storage/outbox_store.py: SKIP LOCKED, a lease, fenced writes), sends
+them concurrently, keyed by our own message id, and records the accepted ones of a batch in one statement. The provider deduplicates by that id, so a retry after a timeout, a
 lost answer or a dispatcher killed mid-send never reaches the recipient twice.
 
 Each claim counts an attempt. A retryable failure waits (RetryPolicy) and tries again; the attempt that reaches
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
@@ -19,7 +20,7 @@ from gateway.messaging import SendOutcome, SendResult
 from gateway.outbox.channels import Channel
 from gateway.outbox.retry import RetryPolicy
 from gateway.storage import outbox_store as store
-from gateway.storage.outbox_store import ClaimedMessage
+from gateway.storage.outbox_store import Acceptance, ClaimedMessage
 
 log = logging.getLogger(__name__)
 
@@ -56,50 +57,53 @@ class OutboxDispatcher:
             await asyncio.sleep(self.interval)
 
     async def run_once(self) -> int:
-        """Claims one batch of due messages and sends them; returns how many were claimed."""
+        """Claims one batch of due messages, sends them, and records what came of them; returns how many were
+        claimed. When recording fails nothing is recorded: the leases run out and the messages are claimed again
+        as new attempts, which the providers deduplicate by message id."""
         now = self.clock()
         claimed = await store.claim_due_messages(self.pool, now, now + self.lease, self.batch)
-        await asyncio.gather(*(self._guarded(message) for message in claimed))
+        # Earlier claims of an exhausted message never recorded an outcome (their dispatchers died): no more sends.
+        exhausted = [message for message in claimed if message.attempt > self.max_attempts]
+        by_channel: dict[str, list[ClaimedMessage]] = defaultdict(list)
+        for message in claimed:
+            if message.attempt <= self.max_attempts:
+                by_channel[message.channel].append(message)
+        answers = await asyncio.gather(*(self.channels[name].send_all(messages)
+                                         for name, messages in by_channel.items()))
+        try:
+            await self._record([(message, self.channels[name], result)
+                                for (name, messages), results in zip(by_channel.items(), answers)
+                                for message, result in zip(messages, results)])
+            for message in exhausted:
+                await self._give_up(message, "dead", f"{self.max_attempts} attempts ended without an answer")
+        except Exception:
+            log.exception("outbox: recording the outcomes of %d messages failed", len(claimed))
         return len(claimed)
 
-    async def _guarded(self, message: ClaimedMessage) -> None:
-        try:
-            await self._deliver(message)
-        except Exception:
-            # Nothing was recorded: the lease runs out and the message is claimed again as a new attempt.
-            log.exception("outbox message %s: recording its outcome failed", message.message_id)
-
-    async def _deliver(self, message: ClaimedMessage) -> None:
-        if message.attempt > self.max_attempts:
-            # Earlier claims never recorded an outcome (their dispatchers died): give up without another send.
-            await self._give_up(message, "dead", f"{self.max_attempts} attempts ended without an answer")
-            return
-        channel = self.channels[message.channel]
-        try:
-            result = await channel.send(message)
-        except Exception as error:
-            # A fault on our side (the database, a bug) is retried like a provider fault, within the same limit.
-            log.exception("outbox message %s: sending raised", message.message_id)
-            result = SendResult.retryable(f"{type(error).__name__}: {error}")
-        await self._record(message, channel, result)
-
-    async def _record(self, message: ClaimedMessage, channel: Channel, result: SendResult) -> None:
+    async def _record(self, outcomes: list[tuple[ClaimedMessage, Channel, SendResult]]) -> None:
         now = self.clock()
-        if result.accepted:
-            next_poll_at = now + self.first_report_after if channel.reports_delivery else None
-            if await store.record_accepted(self.pool, message, result.provider_message_id, now,
-                                           next_poll_at=next_poll_at):
-                metrics.OUTBOX_MESSAGES.labels(message.channel, "sent").inc()
-                if not channel.reports_delivery:
-                    metrics.OUTBOX_MESSAGES.labels(message.channel, "delivered").inc()
-        elif result.outcome is SendOutcome.PERMANENT:
-            await self._give_up(message, "failed", result.detail or "refused")
-        elif message.attempt >= self.max_attempts:
-            await self._give_up(message, "dead", f"attempt {message.attempt}: {result.detail}")
-        else:
-            delay = timedelta(seconds=self.retry.delay(message.attempt, result.retry_after))
-            if await store.record_retry(self.pool, message, now + delay, result.detail or "retryable", now):
-                metrics.OUTBOX_MESSAGES.labels(message.channel, "retried").inc()
+        accepted = [(message, channel, result) for message, channel, result in outcomes if result.accepted]
+        if accepted:
+            kept = await store.record_accepted(self.pool, [
+                Acceptance(message, result.provider_message_id,
+                           now + self.first_report_after if channel.reports_delivery else None)
+                for message, channel, result in accepted], now)
+            for message, channel, _ in accepted:
+                if message.id in kept:
+                    metrics.OUTBOX_MESSAGES.labels(message.channel, "sent").inc()
+                    if not channel.reports_delivery:
+                        metrics.OUTBOX_MESSAGES.labels(message.channel, "delivered").inc()
+        for message, _, result in outcomes:
+            if result.accepted:
+                continue
+            if result.outcome is SendOutcome.PERMANENT:
+                await self._give_up(message, "failed", result.detail or "refused")
+            elif message.attempt >= self.max_attempts:
+                await self._give_up(message, "dead", f"attempt {message.attempt}: {result.detail}")
+            else:
+                delay = timedelta(seconds=self.retry.delay(message.attempt, result.retry_after))
+                if await store.record_retry(self.pool, message, now + delay, result.detail or "retryable", now):
+                    metrics.OUTBOX_MESSAGES.labels(message.channel, "retried").inc()
 
     async def _give_up(self, message: ClaimedMessage, status: str, error: str) -> None:
         if await store.record_given_up(self.pool, message, status, error, self.clock()):

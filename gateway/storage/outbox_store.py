@@ -60,19 +60,29 @@ async def claim_due_messages(db, now: datetime, lease_until: datetime, limit: in
 _STILL_OURS = "id = $1 AND attempts = $2 AND status = 'pending'"
 
 
-async def record_accepted(db, message: ClaimedMessage, provider_message_id: str | None, at: datetime, *,
-                          next_poll_at: datetime | None) -> bool:
-    """The provider took the message. With `next_poll_at` it is `sent` and awaits delivery reports; without, taking
-    it was delivery itself (an inbox that stored the document). False if the claim was lost."""
-    result = await db.execute(
-        f"""UPDATE outbox SET
-                status = CASE WHEN $5::timestamptz IS NULL THEN 'delivered' ELSE 'sent' END,
-                delivery_status = CASE WHEN $5::timestamptz IS NULL THEN 'delivered' ELSE 'queued' END,
-                provider_message_id = $3, sent_at = $4, delivery_status_at = $4, next_poll_at = $5,
-                claimed_until = NULL, last_error = NULL, updated_at = $4
-            WHERE {_STILL_OURS}""",
-        message.id, message.attempt, provider_message_id, at, next_poll_at)
-    return result.endswith(" 1")
+@dataclass(frozen=True)
+class Acceptance:
+    message: ClaimedMessage
+    provider_message_id: str | None
+    next_poll_at: datetime | None   # None: taking the message was delivery itself (an inbox that stored it)
+
+
+async def record_accepted(db, accepted: list[Acceptance], at: datetime) -> set[int]:
+    """The providers took these messages, in one statement. A row with `next_poll_at` is `sent` and awaits delivery
+    reports; one without is `delivered`. Returns the ids whose claim still held (the others changed nothing)."""
+    rows = await db.fetch(
+        """UPDATE outbox o SET
+               status = CASE WHEN a.next_poll_at IS NULL THEN 'delivered' ELSE 'sent' END,
+               delivery_status = CASE WHEN a.next_poll_at IS NULL THEN 'delivered' ELSE 'queued' END,
+               provider_message_id = a.provider_message_id, sent_at = $5, delivery_status_at = $5,
+               next_poll_at = a.next_poll_at, claimed_until = NULL, last_error = NULL, updated_at = $5
+           FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::timestamptz[])
+                AS a(id, attempt, provider_message_id, next_poll_at)
+           WHERE o.id = a.id AND o.attempts = a.attempt AND o.status = 'pending'
+           RETURNING o.id""",
+        [a.message.id for a in accepted], [a.message.attempt for a in accepted],
+        [a.provider_message_id for a in accepted], [a.next_poll_at for a in accepted], at)
+    return {row["id"] for row in rows}
 
 
 async def record_retry(db, message: ClaimedMessage, next_attempt_at: datetime, error: str, at: datetime) -> bool:

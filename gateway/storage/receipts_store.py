@@ -8,6 +8,13 @@ async def get_receipt(db, tracking_code: str):
         "FROM receipts WHERE tracking_code = $1", tracking_code)
 
 
+async def signed_receipts(db, tracking_codes: list[str]) -> dict[str, dict]:
+    """The signed receipts of these tracking codes (those that exist), in one statement."""
+    rows = await db.fetch("SELECT tracking_code, signed FROM receipts WHERE tracking_code = ANY($1::text[])",
+                          tracking_codes)
+    return {row["tracking_code"]: row["signed"] for row in rows}
+
+
 async def chain_neighbours(db, office_id: str, seq: int) -> tuple[str | None, str | None]:
     """The hash of the office's previous receipt and the prev_hash its next receipt carries (None where absent)."""
     rows = await db.fetch("SELECT seq, hash, prev_hash FROM receipts WHERE office_id = $1 AND seq IN ($2, $3)",

@@ -136,9 +136,33 @@ async def test_a_dispatcher_that_lost_its_lease_changes_nothing(db, pool, comple
     [fresh] = ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100))
     assert (stale.attempt, fresh.attempt) == (1, 2)
 
-    assert not await outbox_store.record_accepted(pool, stale, "stale", now, next_poll_at=None)
+    assert await outbox_store.record_accepted(pool, [outbox_store.Acceptance(stale, "stale", None)], now) == set()
     assert not await outbox_store.record_given_up(pool, stale, "dead", "stale", now)
     assert not await outbox_store.record_retry(pool, stale, now, "stale", now)
     assert await outbox_store.record_retry(pool, fresh, now, "fresh", now)
     row = (await outbox_rows(db, [charge], "sms"))[charge["id"]]
     assert (row["status"], row["attempts"], row["last_error"]) == ("pending", 2, "fresh")
+
+
+async def test_acceptances_of_a_batch_are_recorded_together_and_only_where_the_claim_held(db, pool, completed_charges):
+    charges = [charge for charge, _ in await completed_charges(3)]
+    row_ids = {row["id"] for row in (await outbox_rows(db, charges, "sms")).values()}
+    lease = timedelta(seconds=0.2)
+
+    def ours(claimed):
+        return sorted((message for message in claimed if message.id in row_ids), key=lambda m: m.id)
+    now = utcnow()
+    stale = ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100))
+    await asyncio.sleep(lease.total_seconds() + 0.05)
+    now = utcnow()
+    fresh = ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100))
+    assert len(stale) == len(fresh) == 3
+
+    batch = [outbox_store.Acceptance(stale[0], "old", None),
+             outbox_store.Acceptance(fresh[1], "p-1", now + timedelta(minutes=1)),
+             outbox_store.Acceptance(fresh[2], "p-2", None)]
+    assert await outbox_store.record_accepted(pool, batch, now) == {fresh[1].id, fresh[2].id}
+    rows = {row["id"]: row for row in (await outbox_rows(db, charges, "sms")).values()}
+    assert (rows[fresh[0].id]["status"], rows[fresh[0].id]["provider_message_id"]) == ("pending", None)
+    assert (rows[fresh[1].id]["status"], rows[fresh[1].id]["provider_message_id"]) == ("sent", "p-1")
+    assert (rows[fresh[2].id]["status"], rows[fresh[2].id]["provider_message_id"]) == ("delivered", "p-2")
