@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
 from gateway.domain.identifiers import InvalidIdentifier, parse_mobile, parse_national_code
 from gateway.domain.text import normalize_persian
@@ -20,6 +20,16 @@ def _identifier(parse):
         except InvalidIdentifier as exc:
             raise ValueError(exc.message) from exc
     return check
+
+
+def _normalized_if_text(value: object) -> object:
+    return normalize_persian(value) if isinstance(value, str) else value
+
+
+def _digits(pattern: str):
+    """Digits in any script, checked against `pattern` once they are ASCII. Normalising before the string check
+    keeps the pattern in the published schema."""
+    return Annotated[str, Field(pattern=pattern), BeforeValidator(_normalized_if_text)]
 
 
 PersianText = Annotated[str, AfterValidator(normalize_persian), Field(min_length=1, max_length=200)]
@@ -44,9 +54,9 @@ class Extra(_Body):
 
 
 class ChargeRequest(_Body):
-    terminal_id: Annotated[str, AfterValidator(normalize_persian), Field(pattern=r"^[0-9]{8}$")]
+    terminal_id: _digits(r"^[0-9]{8}$")
     operator_id: Code
-    service_code: Annotated[str, AfterValidator(normalize_persian), Field(pattern=r"^[0-9]{1,10}$")]
+    service_code: _digits(r"^[0-9]{1,10}$")
     quantity: StrictInt = Field(default=1, ge=1, le=1000)
     extras: list[Extra] = Field(default_factory=list, max_length=20)
     recipient: Recipient

@@ -50,3 +50,10 @@ async def test_a_missing_or_wrong_key_is_refused(gateway):
     status, body = await gateway.request("POST", "/v1/charges", json=charge_body(), key="pk_0000.nope",
                                          headers={"Idempotency-Key": "k"})
     assert status == 401
+
+
+async def test_openapi_publishes_the_identifier_patterns(gateway):
+    _, spec = await gateway.request("GET", "/openapi.json")
+    properties = spec["components"]["schemas"]["ChargeRequest"]["properties"]
+    assert properties["terminal_id"]["pattern"] == "^[0-9]{8}$"
+    assert properties["service_code"]["pattern"] == "^[0-9]{1,10}$"
