@@ -6,9 +6,11 @@ A confirmation never takes more than `MAX_PARTS` parts: the least important piec
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from urllib.parse import quote
 
-import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
+from gsm0338.charset import BASIC_CHARACTER_SET, BASIC_CHARACTER_SET_EXTENSION
 
 from gateway.domain.text import format_rials, normalize_persian
 
@@ -17,12 +19,33 @@ MAX_PARTS = 2
 _GSM7_SINGLE, _GSM7_PER_PART = 160, 153
 _UCS2_SINGLE, _UCS2_PER_PART = 70, 67
 
+# The characters the gsm03.38 codec encodes, from the codec's own tables; an extension character goes
+# behind an escape, so it takes two septets.
+_GSM7_ESCAPED = frozenset(map(unicodedata.lookup, BASIC_CHARACTER_SET_EXTENSION.values()))
+_GSM7 = frozenset(map(unicodedata.lookup, BASIC_CHARACTER_SET.values())) | _GSM7_ESCAPED
+# A character that is not one UTF-16 code unit: outside the BMP (two), or a lone surrogate (none; it cannot be sent).
+_NOT_ONE_UCS2_UNIT = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+
 _ELLIPSIS = "…"
 
 
 def count_parts(text: str) -> int:
     """How many SMS parts `text` takes (an empty text still takes one)."""
-    costs, single, per_part = _character_costs(text)
+    if _GSM7.issuperset(text):
+        if _GSM7_ESCAPED.isdisjoint(text):
+            return _even_parts(len(text), _GSM7_SINGLE, _GSM7_PER_PART)
+        return _packed_parts([2 if ch in _GSM7_ESCAPED else 1 for ch in text], _GSM7_SINGLE, _GSM7_PER_PART)
+    if not _NOT_ONE_UCS2_UNIT.search(text):
+        return _even_parts(len(text), _UCS2_SINGLE, _UCS2_PER_PART)
+    # Raises UnicodeEncodeError for a lone surrogate.
+    return _packed_parts([len(ch.encode("utf-16-le")) // 2 for ch in text], _UCS2_SINGLE, _UCS2_PER_PART)
+
+
+def _even_parts(length: int, single: int, per_part: int) -> int:
+    return 1 if length <= single else -(-length // per_part)
+
+
+def _packed_parts(costs: list[int], single: int, per_part: int) -> int:
     if sum(costs) <= single:
         return 1
     # A character is never split across two parts (an escaped GSM character, a UTF-16 surrogate pair).
@@ -32,14 +55,6 @@ def count_parts(text: str) -> int:
             parts, used = parts + 1, 0
         used += cost
     return parts
-
-
-def _character_costs(text: str) -> tuple[list[int], int, int]:
-    try:
-        text.encode("gsm03.38")
-    except UnicodeEncodeError:
-        return [len(ch.encode("utf-16-le")) // 2 for ch in text], _UCS2_SINGLE, _UCS2_PER_PART
-    return [len(ch.encode("gsm03.38")) for ch in text], _GSM7_SINGLE, _GSM7_PER_PART
 
 
 def verify_link(verify_base_url: str, tracking_code: str) -> str:
@@ -65,6 +80,8 @@ def render_confirmation(*, service_name: str, amount: int, tracking_code: str, o
     service, office = normalize_persian(service_name), normalize_persian(office_name)
     link = verify_link(verify_base_url, tracking)
 
+    amount_line = f"مبلغ اخذ شده: {format_rials(amount)} ریال"
+
     def compose(service: str, office: str, link: str) -> str:
         if service and office:
             opening = f"خدمت «{service}» در دفتر پیشخوان {office} ارایه شد."
@@ -72,7 +89,7 @@ def render_confirmation(*, service_name: str, amount: int, tracking_code: str, o
             opening = f"خدمت «{service}» ارایه شد."
         else:
             opening = "خدمت ارایه شد."
-        lines = [opening, f"مبلغ اخذ شده: {format_rials(amount)} ریال", f"شماره رهگیری: {tracking}"]
+        lines = [opening, amount_line, f"شماره رهگیری: {tracking}"]
         return "\n".join(lines + [link] if link else lines)
 
     for text in _shrinking_forms(compose, service, office, link):
@@ -81,12 +98,21 @@ def render_confirmation(*, service_name: str, amount: int, tracking_code: str, o
     raise ValueError(f"tracking code of {len(tracking)} characters cannot fit in {MAX_PARTS} parts")
 
 
+# Every form is UCS-2 (its fixed words are Persian), and a UCS-2 text of more characters than this has more
+# UTF-16 code units than MAX_PARTS parts hold.
+_MAX_CHARACTERS = max(_UCS2_SINGLE, MAX_PARTS * _UCS2_PER_PART)
+
+
 def _shrinking_forms(compose, service: str, office: str, link: str):
     yield compose(service, office, link)
     yield compose(service, "", link)
-    for keep in range(len(service) - 1, 0, -1):
+    # The service name cut to `keep` characters, longest first. A longer cut than `longest` either makes the
+    # text too long or, once its trailing spaces and ZWNJs are stripped, is the same as the cut at `longest`.
+    longest = min(len(service) - 1, _MAX_CHARACTERS - len(compose(_ELLIPSIS, "", link)))
+    for keep in range(longest, 0, -1):
         cut = service[:keep].rstrip(" \u200c")
-        if cut:
-            yield compose(cut + _ELLIPSIS, "", link)
+        if not cut:
+            break  # every shorter cut is empty too
+        yield compose(cut + _ELLIPSIS, "", link)
     yield compose("", "", link)
     yield compose("", "", "")
