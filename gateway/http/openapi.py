@@ -76,6 +76,19 @@ def _param(name: str, where: str, schema: dict, required: bool = False) -> dict:
 
 
 _TRACKING = _param("tracking_code", "path", {"type": "string", "pattern": "^[0-9]{18}$"})
+_IF_NONE_MATCH = _param("If-None-Match", "header", {"type": "string"})
+_CACHING_HEADERS = {
+    "ETag": {"required": True, "schema": {"type": "string"},
+             "description": "Strong validator of this receipt in this form; send it back in If-None-Match"},
+    "Cache-Control": {"required": True, "schema": {"type": "string"},
+                      "description": "private, max-age=31536000, immutable: a receipt never changes"},
+}
+
+
+def _printed_form(description: str, media_type: str) -> dict:
+    return {"200": {"description": description, "headers": _CACHING_HEADERS, "content": {media_type: {}}},
+            "304": {"description": "Not modified: the copy named in If-None-Match is current",
+                    "headers": _CACHING_HEADERS}}
 
 
 @cache
@@ -123,12 +136,12 @@ def _contract() -> dict:
                                                   **_errors(401, 403, 404)}, parameters=[_TRACKING])},
             "/v1/receipts/{tracking_code}.pdf": {"get": _op(
                 "The printed receipt as a PDF (A5 or 80 mm roll)",
-                {"200": {"description": "PDF", "content": {"application/pdf": {}}}, **_errors(400, 401, 403, 404)},
-                parameters=[_TRACKING, _param("size", "query", {"enum": ["a5", "80mm"]})])},
+                {**_printed_form("PDF", "application/pdf"), **_errors(400, 401, 403, 404)},
+                parameters=[_TRACKING, _param("size", "query", {"enum": ["a5", "80mm"]}), _IF_NONE_MATCH])},
             "/v1/receipts/{tracking_code}.txt": {"get": _op(
                 "The receipt for 48-column thermal printers",
-                {"200": {"description": "UTF-8 text", "content": {"text/plain": {}}}, **_errors(401, 403, 404)},
-                parameters=[_TRACKING])},
+                {**_printed_form("UTF-8 text", "text/plain"), **_errors(401, 403, 404)},
+                parameters=[_TRACKING, _IF_NONE_MATCH])},
             "/v1/receipts/{tracking_code}/verify": {
                 "get": _op("Is this receipt genuine and unaltered, where it sits in its office's chain, which key "
                            "signed it", {"200": _json(_JSON_OBJECT, "Verification"), **_errors(404)},

@@ -21,6 +21,12 @@ from receipts.render_text import render_thermal
 routes = web.RouteTableDef()
 _TRACKING = "{tracking_code:[^/.]+}"
 PAPER_SIZES = ("a5", "80mm")
+# A receipt never changes once issued and its printed forms are the same bytes every time, so clients may keep them
+# for good. `private`: they carry the recipient's name and masked card, which no shared cache (proxy, CDN) may
+# store; `Vary: Authorization`: a kept copy answers only the key that fetched it, any other is checked here.
+_CACHE_CONTROL = "private, max-age=31536000, immutable"
+# Part of every ETag: raise it when a change to the printed forms changes their bytes for the same receipt.
+_FORMS_VERSION = 1
 
 
 def _tracking_code(request: web.Request) -> str:
@@ -45,6 +51,14 @@ async def read_receipt(request: web.Request) -> web.Response:
     return json_response((await _own_receipt(request))["signed"])
 
 
+def _caching(request: web.Request, signed: dict, variant: str) -> tuple[dict[str, str], bool]:
+    """The caching headers of a printed form, and whether the client already holds it (If-None-Match, compared
+    weakly as RFC 9110 says)."""
+    etag = f"{receipt_hash(signed)[:32]}-{variant}-{_FORMS_VERSION}"
+    held = any(tag.value in ("*", etag) for tag in request.if_none_match or ())
+    return {"ETag": f'"{etag}"', "Cache-Control": _CACHE_CONTROL, "Vary": "Authorization"}, held
+
+
 @lru_cache(maxsize=512)
 def _rendered_pdf(receipt_json: bytes, size: str, qr_payload: str, font_path: str) -> bytes:
     return render_pdf(orjson.loads(receipt_json), size, qr_payload, font_path)
@@ -56,20 +70,26 @@ async def receipt_pdf(request: web.Request) -> web.Response:
     if size not in PAPER_SIZES:
         raise invalid_request("`size` must be a5 or 80mm.", param="size")
     row = await _own_receipt(request)
+    caching, held = _caching(request, row["signed"], size)
+    if held:
+        return web.Response(status=304, headers=caching)
     svc = services(request)
     qr = make_qr_payload(row["signed"], svc.keyring)
     body = await asyncio.get_running_loop().run_in_executor(
         None, _rendered_pdf, orjson.dumps(row["signed"], option=orjson.OPT_SORT_KEYS), size, qr,
         str(svc.settings.receipt_font))
     return web.Response(body=body, content_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="receipt-{row["tracking_code"]}-{size}.pdf"'})
+        "Content-Disposition": f'inline; filename="receipt-{row["tracking_code"]}-{size}.pdf"', **caching})
 
 
 @routes.get(f"/v1/receipts/{_TRACKING}.txt")
 async def receipt_thermal(request: web.Request) -> web.Response:
     row = await _own_receipt(request)
+    caching, held = _caching(request, row["signed"], "txt")
+    if held:
+        return web.Response(status=304, headers=caching)
     text = render_thermal(row["signed"], make_qr_payload(row["signed"], services(request).keyring))
-    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers=caching)
 
 
 async def _verification(request: web.Request, presented: dict | None) -> dict:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import shutil
 import struct
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import orjson
@@ -9,9 +11,9 @@ import segno
 
 from receipts.canonical import b64url_decode, b64url_encode
 from receipts.chain import issue_receipt, receipt_hash
-from receipts.qr import QrContent, make_qr_payload, qr_modules, qr_png, qr_svg, verify_qr_payload
+from receipts.qr import QR_MASK, QrContent, make_qr_payload, qr_modules, qr_png, qr_svg, verify_qr_payload
 from receipts.signing import Keyring, Verdict, VerifyingKeyring
-from tests.receipts.factory import receipt_input, seeded_key
+from tests.receipts.factory import receipt_input, seeded_key, signed_chain
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +88,19 @@ def test_images(qr_payload: str) -> None:
     size = segno.make_qr(qr_payload, error="m").symbol_size(border=4)[0]
     assert len(modules) == size and all(len(row) == size for row in modules)
     assert any(any(row) for row in modules) and not any(modules[0])  # the quiet zone is light
+
+
+@pytest.mark.skipif(shutil.which("zbarimg") is None, reason="zbar-tools is not installed")
+def test_symbols_with_the_fixed_mask_scan_back(keyring: Keyring, tmp_path) -> None:
+    payloads = [make_qr_payload(signed, keyring) for signed in signed_chain(keyring, 20)]
+    images = []
+    for index, payload in enumerate(payloads):
+        fixed = segno.make_qr(payload, error="m", mask=QR_MASK)
+        assert qr_modules(payload) == [[bool(module) for module in row] for row in fixed.matrix_iter(border=4)]
+        images.append(tmp_path / f"qr-{index}.png")
+        images[-1].write_bytes(qr_png(payload, scale=3))
+
+    scanned = subprocess.run(["zbarimg", "-q", "--raw", *map(str, images)], capture_output=True, check=True,
+                             timeout=60).stdout.decode().splitlines()
+
+    assert scanned == payloads

@@ -6,12 +6,14 @@ import subprocess
 import unicodedata
 from pathlib import Path
 
+import arabic_reshaper
 import pytest
+from bidi.algorithm import get_display
 
 from receipts.chain import issue_receipt
 from receipts.model import REQUIRED_FIELDS
-from receipts.printed import printed_sections
-from receipts.render_pdf import render_pdf
+from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, has_rtl_letters, printed_sections
+from receipts.render_pdf import _visual, render_pdf
 from receipts.signing import Keyring
 from tests.receipts.factory import receipt_input
 
@@ -121,3 +123,14 @@ def test_unknown_paper_size_is_refused(signed: dict, qr_payload: str) -> None:
 
 def test_output_is_deterministic(signed: dict, qr_payload: str) -> None:
     assert render_pdf(signed, "80mm", qr_payload) == render_pdf(signed, "80mm", qr_payload)
+
+
+def test_lines_are_shaped_and_ordered_as_arabic_reshaper_and_python_bidi_give_them(signed: dict) -> None:
+    reshaper = arabic_reshaper.ArabicReshaper()
+    texts = [TITLE, SUBTITLE, QR_CAPTION, "", "لا", "(۳ عدد)"]
+    for section in printed_sections(signed):
+        texts += [section.heading or "", *(text for row in section.rows for text in (row.label, row.value))]
+
+    for text in texts * 2:  # the second time from what was remembered
+        expected = get_display(reshaper.reshape(text), base_dir="R") if has_rtl_letters(text) else text
+        assert _visual(text) == expected, text
