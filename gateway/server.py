@@ -11,10 +11,15 @@ from gateway.app import create_app
 from gateway.config import Settings
 
 
+# Connections waiting to be accepted: a busy moment (offices opening, a burst of retries) must not meet a full queue
+# and refused connections; the kernel caps it at net.core.somaxconn.
+ACCEPT_BACKLOG = 4096
+
+
 def _serve_one(settings: Settings, reuse_port: bool) -> None:
     uvloop.install()
     web.run_app(create_app(settings), host=settings.host, port=settings.port, reuse_port=reuse_port,
-                access_log=None, print=None, shutdown_timeout=30)
+                backlog=ACCEPT_BACKLOG, access_log=None, print=None, shutdown_timeout=30)
 
 
 def serve(settings: Settings, workers: int) -> None:
