@@ -25,7 +25,7 @@ import orjson
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests.loadgen import RECIPIENT
+from loadtests.loadgen import recipient
 
 _FLEET = orjson.loads(Path(os.environ.get("PISHKHAN_LOCUST_FLEET", "var/bench/locust-fleet.json")).read_bytes())
 _TERMINALS = itertools.cycle(_FLEET["terminals"])
@@ -45,7 +45,7 @@ class OfficeTerminal(FastHttpUser):
 
     def body(self, amount: int | None = None) -> dict:
         return {"terminal_id": self.terminal_id, "operator_id": self.operator_id,
-                "service_code": _FLEET["service_code"], "quantity": 1, "extras": [], "recipient": RECIPIENT,
+                "service_code": _FLEET["service_code"], "quantity": 1, "extras": [], "recipient": recipient(),
                 "amount": _FLEET["amount"] if amount is None else amount, "payment_method": "card"}
 
     def charge(self, name: str, body: dict, expected: int, key: str | None = None,

@@ -59,6 +59,11 @@ def _national_code_check_digit(first_nine: str) -> str:
     return str(remainder if remainder < 2 else 11 - remainder)
 
 
+def complete_national_code(first_nine: str) -> str:
+    """The national code whose first nine digits these are (their check digit appended)."""
+    return first_nine + _national_code_check_digit(first_nine)
+
+
 def parse_national_code(value: str) -> str:
     """An Iranian national code as its 10 ASCII digits, or InvalidIdentifier."""
     code = _compact(value)
@@ -66,7 +71,7 @@ def parse_national_code(value: str) -> str:
         raise InvalidIdentifier("national_code", "a national code has exactly 10 digits")
     if len(set(code)) == 1:
         raise InvalidIdentifier("national_code", "a national code cannot be one digit repeated")
-    if code[9] != _national_code_check_digit(code[:9]):
+    if code != complete_national_code(code[:9]):
         raise InvalidIdentifier("national_code", "the national code's check digit does not match")
     return code
 
