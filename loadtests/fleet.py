@@ -72,6 +72,11 @@ def fleet_registry(offices: int, terminals_per_office: int, today: date) -> tupl
             registry["terminals"][terminal_id] = {"merchant_id": f"{9 * 10**14 + number:015d}",
                                                   "office": office_id, "psp": psp_id}
             terminals.append(FleetTerminal(terminal_id, office_id, operator_id, psp_id))
+    for psp_id, psp in registry["psps"].items():
+        if psp["endpoint"].get("scheme") == "http":
+            # Over HTTP every purchase waiting for its cardholder holds a connection of its own: allow one for each
+            # of the PSP's terminals, in every gateway process.
+            psp["endpoint"]["connections"] = sum(terminal.psp_id == psp_id for terminal in terminals)
     return registry, terminals
 
 

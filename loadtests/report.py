@@ -138,7 +138,8 @@ def markdown(results: dict) -> str:
                   "", "```", conservation["output"].strip(), "```"]
     else:
         lines.append(conservation.get("note", "not run"))
-    lines += ["", f"Charges still pending after the run: {results.get('pending_after_run')}.", ""]
+    lines += ["", f"Charges still pending after the run: {results.get('pending_after_run')}; charges resolved by the "
+              f"recovery worker: {results.get('resolved_by_recovery')}.", ""]
     return "\n".join(lines)
 
 

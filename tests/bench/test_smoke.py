@@ -1,0 +1,49 @@
+"""A short run of the benchmark harness end to end: its own embedded servers, simulators and gateway processes,
+tiny counts. It checks that every phase produced figures, that the run left nothing pending and that the
+conservation check found it clean; the figures themselves belong in the benchmark report, not here.
+
+The run takes well under a minute; the timeout leaves room for a machine busy with other work."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from gateway.config import PROJECT_ROOT
+
+
+@pytest.mark.timeout(240)
+def test_a_smoke_run_measures_every_phase(tmp_path):
+    reports = tmp_path / "reports"
+    run = subprocess.run(
+        [sys.executable, "-m", "loadtests.bench", "--smoke", "--workers", "2",
+         "--var-dir", str(tmp_path / "var"), "--report-dir", str(reports)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=230)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (json_report,) = reports.glob("bench-*.json")
+    (markdown_report,) = reports.glob("bench-*.md")
+    results = orjson.loads(json_report.read_bytes())
+
+    assert results["baseline"]["rps"] > 0 and not results["baseline"]["failures"]
+    assert results["peak"]["ok"] > 0 and not results["peak"]["failures"]
+    assert results["peak"]["p50_ms"] <= results["peak"]["p99_ms"]
+    cost = results["peak"]["per_charge"]["cpu_ms"]
+    assert all(cost[part] > 0 for part in ("gateway", "postgres", "psp_simulators", "load_generator"))
+    assert results["half_peak"]["ok"] > 0 and not results["half_peak"]["failures"]
+
+    burst = results["concurrency"]
+    assert burst["ok"] == burst["charges"] and not burst["failures"]
+    assert burst["max_in_flight"] == burst["charges"]
+    assert 0 < burst["gateway_rss_max_mib"]
+
+    growth = results["growth"]
+    assert growth["history_rows"] > 0 and growth["loaded"]["ok"] > 0 and growth["ratio"] > 0
+    assert not growth["loaded"]["failures"]   # live charges continue the generated receipt chains
+    assert all(rate["per_second"] > 0 for rate in results["rendering"].values())
+    assert results["pending_after_run"] == 0
+    assert results["conservation"]["available"] and results["conservation"]["clean"], results["conservation"]
+    assert {t["target"] for t in results["targets"]} >= {
+        "pipeline throughput / hello-world baseline", "p99 at half of peak"}
+    assert "## Targets" in markdown_report.read_text(encoding="utf-8")
