@@ -1,6 +1,12 @@
-"""Runs the gateway on uvloop, in one process or several sharing the port with SO_REUSEPORT."""
+"""Runs the gateway on uvloop, in one process or several sharing the port with SO_REUSEPORT.
+
+With several processes, the background work (recovery, settlement, the outbox, oversight detection) runs in one
+more process of its own that serves no requests: its bursts (a batch of messages, a detection pass) would otherwise
+hold up the charges of whichever process ran them, and tail latency with them."""
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import multiprocessing
 import signal
 
@@ -22,12 +28,33 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
                 backlog=ACCEPT_BACKLOG, access_log=None, print=None, shutdown_timeout=30)
 
 
+def _background_work(settings: Settings) -> None:
+    """The application's services and workers, started and stopped as when serving, with no listener."""
+    uvloop.install()
+
+    async def run() -> None:
+        runner = web.AppRunner(create_app(settings))
+        await runner.setup()
+        stopped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopped.set)
+        try:
+            await stopped.wait()
+        finally:
+            await runner.cleanup()
+    asyncio.run(run())
+
+
 def serve(settings: Settings, workers: int) -> None:
     if workers <= 1:
         _serve_one(settings, reuse_port=False)
         return
-    processes = [multiprocessing.Process(target=_serve_one, args=(settings, True), daemon=False)
+    http_only = dataclasses.replace(settings, run_workers=False)
+    processes = [multiprocessing.Process(target=_serve_one, args=(http_only, True), daemon=False)
                  for _ in range(workers)]
+    if settings.run_workers:
+        processes.append(multiprocessing.Process(target=_background_work, args=(settings,), daemon=False))
     for process in processes:
         process.start()
 
