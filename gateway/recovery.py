@@ -16,6 +16,7 @@ from gateway import metrics
 from gateway.charging import ChargeService, txn_ref
 from gateway.domain.charge_states import Status, status_for_decline
 from gateway.domain.recovery_rules import Action, backoff, decide
+from gateway.passes import repeat_passes
 from gateway.storage import charges_store as store
 from psp_adapters.base import Outcome, PspReply
 
@@ -46,13 +47,7 @@ class RecoveryWorker:
         self._limit = asyncio.Semaphore(concurrency)
 
     async def run(self) -> None:
-        while True:
-            try:
-                while await self.run_once() == self.batch:
-                    pass
-            except Exception:
-                log.exception("recovery pass failed; retrying")
-            await asyncio.sleep(self.interval)
+        await repeat_passes(self.run_once, batch=self.batch, interval=self.interval, what="recovery", log=log)
 
     async def run_once(self) -> int:
         """Claims the charges due now and resolves them; returns how many it claimed."""

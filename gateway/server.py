@@ -51,10 +51,14 @@ def serve(settings: Settings, workers: int) -> None:
         _serve_one(settings, reuse_port=False)
         return
     http_only = dataclasses.replace(settings, run_workers=False)
-    processes = [multiprocessing.Process(target=_serve_one, args=(http_only, True), daemon=False)
-                 for _ in range(workers)]
+    processes = [multiprocessing.Process(target=_serve_one, args=(http_only, True)) for _ in range(workers)]
     if settings.run_workers:
-        processes.append(multiprocessing.Process(target=_background_work, args=(settings,), daemon=False))
+        processes.append(multiprocessing.Process(target=_background_work, args=(settings,)))
+    run_together(processes)
+
+
+def run_together(processes: list[multiprocessing.Process]) -> None:
+    """Starts the processes and waits for them all; SIGTERM or SIGINT here is passed on to each."""
     for process in processes:
         process.start()
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from gateway import metrics
 from gateway.charging import txn_ref
 from gateway.domain.recovery_rules import backoff
+from gateway.passes import repeat_passes
 from gateway.storage import charges_store as store
 from psp_adapters.base import Outcome
 
@@ -34,13 +35,7 @@ class SettlementWorker:
         self._limit = asyncio.Semaphore(concurrency)
 
     async def run(self) -> None:
-        while True:
-            try:
-                while await self.run_once() == self.batch:
-                    pass
-            except Exception:
-                log.exception("settlement pass failed; retrying")
-            await asyncio.sleep(self.interval)
+        await repeat_passes(self.run_once, batch=self.batch, interval=self.interval, what="settlement", log=log)
 
     async def run_once(self) -> int:
         """Claims the settle calls due now and makes them; returns how many it claimed."""

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import signal
 
 import orjson
 import uvloop
 from aiohttp import web
+
+from gateway.server import run_together
 
 HELLO = orjson.dumps({"hello": "world"})
 
@@ -36,19 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers <= 1:
         _serve_one(args.host, args.port, reuse_port=False)
         return
-    processes = [multiprocessing.Process(target=_serve_one, args=(args.host, args.port, True))
-                 for _ in range(args.workers)]
-    for process in processes:
-        process.start()
-
-    def stop(signum, frame):
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for process in processes:
-        process.join()
+    run_together([multiprocessing.Process(target=_serve_one, args=(args.host, args.port, True))
+                  for _ in range(args.workers)])
 
 
 if __name__ == "__main__":

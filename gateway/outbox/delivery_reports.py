@@ -7,13 +7,13 @@ reports for a day, so polling stops `REPORT_WINDOW` after sending, leaving the l
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
 from gateway import metrics
 from gateway.messaging import DeliveryStatus, SmsProvider
 from gateway.outbox.dispatcher import utcnow
+from gateway.passes import repeat_passes
 from gateway.storage import outbox_store as store
 from gateway.storage.outbox_store import ClaimedReport, ReportUpdate
 
@@ -44,13 +44,7 @@ class DeliveryReportPoller:
         self.clock = clock
 
     async def run(self) -> None:
-        while True:
-            try:
-                while await self.run_once() == self.batch:
-                    pass
-            except Exception:
-                log.exception("delivery-report pass failed; retrying")
-            await asyncio.sleep(self.interval)
+        await repeat_passes(self.run_once, batch=self.batch, interval=self.interval, what="delivery-report", log=log)
 
     async def run_once(self) -> int:
         """Polls one batch of due messages; returns how many were claimed."""

@@ -19,6 +19,7 @@ from gateway import metrics
 from gateway.messaging import SendOutcome, SendResult
 from gateway.outbox.channels import Channel
 from gateway.outbox.retry import RetryPolicy
+from gateway.passes import repeat_passes
 from gateway.storage import outbox_store as store
 from gateway.storage.outbox_store import Acceptance, ClaimedMessage
 
@@ -43,13 +44,7 @@ class OutboxDispatcher:
         self.clock = clock
 
     async def run(self) -> None:
-        while True:
-            try:
-                while await self.run_once() == self.batch:
-                    pass
-            except Exception:
-                log.exception("outbox pass failed; retrying")
-            await asyncio.sleep(self.interval)
+        await repeat_passes(self.run_once, batch=self.batch, interval=self.interval, what="outbox", log=log)
 
     async def run_until_idle(self) -> None:
         """Sends until no message waits to be sent, waiting out backoffs and other dispatchers' leases."""
