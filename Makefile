@@ -11,10 +11,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-# Debian packages: pdftoppm/pdftotext (receipt rendering tests) and the DejaVu font (Persian and Latin glyphs).
+# Debian packages: pdftoppm/pdftotext (receipt rendering tests), zbarimg (reading printed QR codes back in the tests)
+# and the DejaVu font (Persian and Latin glyphs).
 system-packages:
 	@missing=""; \
 	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	command -v zbarimg >/dev/null 2>&1 || missing="$$missing zbar-tools"; \
 	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

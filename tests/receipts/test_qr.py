@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -90,7 +89,6 @@ def test_images(qr_payload: str) -> None:
     assert any(any(row) for row in modules) and not any(modules[0])  # the quiet zone is light
 
 
-@pytest.mark.skipif(shutil.which("zbarimg") is None, reason="zbar-tools is not installed")
 def test_symbols_with_the_fixed_mask_scan_back(keyring: Keyring, tmp_path) -> None:
     payloads = [make_qr_payload(signed, keyring) for signed in signed_chain(keyring, 20)]
     images = []

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import unicodedata
 from pathlib import Path
@@ -16,9 +15,6 @@ from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, has_rtl_letters, print
 from receipts.render_pdf import _visual, render_pdf
 from receipts.signing import Keyring
 from tests.receipts.factory import receipt_input
-
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
-                                reason="poppler-utils (pdftotext, pdftoppm) is not installed")
 
 _PRESENTATION_FORMS = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]")
 
@@ -90,7 +86,6 @@ def test_renders_to_png(rendered: tuple[str, Path], tmp_path: Path) -> None:
     assert (tmp_path / "page.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
-@pytest.mark.skipif(shutil.which("zbarimg") is None, reason="zbar-tools is not installed")
 def test_printed_qr_code_scans_back_to_the_payload(rendered: tuple[str, Path], qr_payload: str,
                                                    tmp_path: Path) -> None:
     _, path = rendered
