@@ -11,6 +11,7 @@ import random
 import uuid
 
 import pytest
+import redis.asyncio as aioredis
 
 from gateway.devstack import free_port
 from gateway.storage.charges_store import PENDING_STATUSES
@@ -39,8 +40,9 @@ def gateway_env(database_url, redis_url, psp_hosts, key_dir, db) -> dict[str, st
 
 
 @pytest.fixture
-async def cardholders(sims, psp_hosts, demo_registry):
-    """Random PIN times and a mix of answers on every streaming terminal; plain terminals again afterwards."""
+async def cardholders(sims, psp_hosts, demo_registry, redis_url):
+    """Random PIN times and a mix of answers on every streaming terminal; plain terminals again afterwards, free of
+    the locks a killed gateway left behind (they expire on their own, but later tests send on these terminals)."""
     psp_of = {t: demo_registry["terminals"][t]["psp"] for t in TERMINALS}
     for terminal_id, psp_id in psp_of.items():
         await sims[psp_id].pin_delay(terminal_id, random.randint(100, 600))
@@ -49,6 +51,19 @@ async def cardholders(sims, psp_hosts, demo_registry):
     for terminal_id, psp_id in psp_of.items():
         await sims[psp_id].pin_delay(terminal_id, 0)
         await sims[psp_id].script(terminal_id)
+    await _until_terminals_free(redis_url)
+
+
+async def _until_terminals_free(redis_url: str, timeout: float = 30.0) -> None:
+    redis = aioredis.from_url(redis_url)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while held := [key async for key in redis.scan_iter(match="pishkhan:*:terminal:*:busy")]:
+            assert loop.time() < deadline, f"terminal locks still held after {timeout} s: {held}"
+            await asyncio.sleep(0.2)
+    finally:
+        await redis.aclose()
 
 
 async def _wait_until_final(db, since, timeout: float = 60.0) -> None:
