@@ -69,8 +69,7 @@ async def insert_offbook_findings(conn, since: datetime, until: datetime) -> int
 
 
 # A charge completed in the range, with the same recipient's completed charges for the same service at the same
-# office in the window before it. Those are found through charges_office_created: a charge completes after it is
-# created, and within a day of it (the PSPs' verify deadlines are minutes).
+# office in the window before it, found through charges_split_lookup.
 SPLIT_CANDIDATES = """
 SELECT c.id, c.office_id, o.kind AS office_kind, c.service_code, c.recipient_national_code, c.terminal_id,
        c.operator_id, c.amount, c.quantity, c.extras, c.tracking_code, c.completed_at, e.earlier
@@ -81,10 +80,8 @@ CROSS JOIN LATERAL (
                                         'quantity', p.quantity, 'extras', p.extras, 'operator_id', p.operator_id,
                                         'tracking_code', p.tracking_code)) AS earlier
     FROM charges p
-    WHERE p.office_id = c.office_id
-      AND p.created_at >= c.completed_at - $3::interval - interval '1 day' AND p.created_at <= c.completed_at
-      AND p.status = 'completed' AND p.recipient_national_code = c.recipient_national_code
-      AND p.service_code = c.service_code
+    WHERE p.office_id = c.office_id AND p.status = 'completed'
+      AND p.recipient_national_code = c.recipient_national_code AND p.service_code = c.service_code
       AND p.completed_at >= c.completed_at - $3::interval AND (p.completed_at, p.id) < (c.completed_at, c.id)
 ) e
 WHERE c.status = 'completed' AND c.completed_at >= $1 AND c.completed_at < $2 AND e.earlier IS NOT NULL

@@ -11,7 +11,7 @@ from gateway.config import PROJECT_ROOT
 from gateway.oversight.detection import COMMIT_MARGIN, LOCK_ID, detect_range, run_detection
 from gateway.oversight.runtime import OVERSIGHT, detect_forever
 from gateway.reconciliation.days import day_of
-from gateway.storage.oversight_store import record_run
+from gateway.storage.oversight_store import SPLIT_CANDIDATES, record_run
 from tests.integration.conftest import charge_body
 from tests.oversight.support import WINDOW, detect, recipient, utcnow, violations_of
 from tests.reconciliation.support import DirectLine, daily_file, import_file
@@ -215,3 +215,20 @@ async def test_the_gateway_worker_records_new_findings_on_its_own(gateway, keys,
     finally:
         worker.cancel()
     assert (await violations_of(db, f"refusal:{refusal_id}"))[f"refusal:{refusal_id}"]["type"] == "cash_payment"
+
+
+async def test_the_split_lookup_reads_only_the_recipients_own_charges(db):
+    """Each completed charge's lookup goes through the index of its office, recipient and service, not through every
+    charge of its office: a busy office's detection pass would otherwise grow with the square of its charges."""
+    now = utcnow()
+    async with db.transaction():
+        await db.execute("SET LOCAL enable_seqscan = off")   # the test database is small enough to scan
+        (plan,) = await db.fetchval(f"EXPLAIN (FORMAT JSON) {SPLIT_CANDIDATES}", now - WINDOW, now, WINDOW)
+    lateral = [node for node in _plan_nodes(plan["Plan"]) if node.get("Alias") == "p"]
+    assert [node.get("Index Name") for node in lateral] == ["charges_split_lookup"], lateral
+
+
+def _plan_nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
