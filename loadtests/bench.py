@@ -114,9 +114,14 @@ class Bench:
             await asyncio.sleep(self.args.stats_settle)
             before = await snapshot(self.stack)
             result = await self.closed(self.stack.base_url, "charge", concurrency, self.args.duration)
+            # The background work (messages, settle calls) runs behind the charges, at a lower priority: the costs
+            # of the run include its catching up, and the next phase starts from a quiet stack.
+            drained = time.monotonic()
+            await _wait_until_idle(self.stack)
+            drained = time.monotonic() - drained
             await asyncio.sleep(self.args.stats_settle)
             after = await snapshot(self.stack)
-            run = summarise(result)
+            run = {**summarise(result), "drained_s": round(drained, 1)}
             run["per_charge"] = per_charge(idle, before, after, result["ok_all"], result["generator_cpu_s"])
             runs.append(run)
             log(f"{label}: {concurrency} clients, {run['rps']} charges/s, p50 {run['p50_ms']} ms, "
@@ -124,7 +129,7 @@ class Bench:
         return _best(runs)
 
     async def half_peak(self, peak_rps: float) -> dict:
-        """Phase 3: open loop at half the peak rate."""
+        """Phase 3: open loop at half the peak rate (the peak runs end once the stack is quiet again)."""
         rate = max(1.0, peak_rps / 2)
         pool = min(len(self.stack.terminals), max(64, math.ceil(rate)))
         clients = self.clients(spread_over_offices(self.stack.terminals, pool))
@@ -367,6 +372,24 @@ async def _wait_for_settled(database_url: str, timeout: float) -> int:
         await conn.close()
 
 
+def oversight_findings(stack: BenchStack, since: str) -> dict[str, int]:
+    """Runs `pishkhan oversight detect` over the run and counts its findings by type. Every generated charge is for
+    a different citizen, so any split charging found is the harness's own mistake (and detection work that grows
+    with the square of each office's charges); refusals above the cap come only from the locust mix."""
+    subprocess.run([sys.executable, "-m", "gateway.cli", "oversight", "detect", f"--since={since}"],
+                   env=stack.env, cwd=PROJECT_ROOT, capture_output=True, check=True, timeout=600)
+
+    async def count() -> dict[str, int]:
+        conn = await asyncpg.connect(stack.database_url)
+        try:
+            rows = await conn.fetch("SELECT type, count(*) FROM violations WHERE occurred_at >= $1 GROUP BY type",
+                                    datetime.fromisoformat(since))
+            return {row["type"]: row["count"] for row in rows}
+        finally:
+            await conn.close()
+    return asyncio.run(count())
+
+
 def conservation_check(stack: BenchStack, since: str, extra_args: list[str]) -> dict:
     """`pishkhan check-conservation` against the bench database and the simulators' ledger files, for the charges
     of this run only: the generated history has no PSP behind it. Reported as not available when the command does
@@ -440,6 +463,7 @@ async def run(args: argparse.Namespace) -> dict:
             results["locust"] = await bench.locust()
         results["pending_after_run"] = await _wait_for_settled(stack.database_url, timeout=RESOLVED_WITHIN_S)
         results["resolved_by_recovery"] = await _claimed_by_recovery(stack.database_url, results["started_at"])
+        results["oversight_findings"] = await asyncio.to_thread(oversight_findings, stack, results["started_at"])
         results["conservation"] = await asyncio.to_thread(conservation_check, stack, results["started_at"],
                                                           args.conservation_arg)
     finally:

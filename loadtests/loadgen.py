@@ -55,20 +55,16 @@ def charge_body(client: Client, service_code: str, amount: int, **overrides) -> 
 
 
 class ChargeTarget:
-    """POST /v1/charges with a fresh Idempotency-Key each time; the body of each terminal is encoded once."""
+    """POST /v1/charges with a fresh Idempotency-Key and a fresh citizen each time (a body kept per terminal would
+    charge one citizen over and over, which oversight rightly reads as split charging)."""
 
     def __init__(self, base_url: str, service_code: str, amount: int) -> None:
         self.url = base_url + "/v1/charges"
         self.service_code = service_code
         self.amount = amount
-        self._bodies: dict[str, bytes] = {}
 
     def _body(self, client: Client) -> bytes:
-        body = self._bodies.get(client.terminal_id)
-        if body is None:
-            body = self._bodies[client.terminal_id] = orjson.dumps(
-                charge_body(client, self.service_code, self.amount))
-        return body
+        return orjson.dumps(charge_body(client, self.service_code, self.amount))
 
     async def call(self, session: aiohttp.ClientSession, client: Client) -> str | None:
         headers = {"Authorization": f"Bearer {client.api_key}", "Idempotency-Key": uuid.uuid4().hex,

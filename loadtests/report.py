@@ -139,7 +139,9 @@ def markdown(results: dict) -> str:
     else:
         lines.append(conservation.get("note", "not run"))
     lines += ["", f"Charges still pending after the run: {results.get('pending_after_run')}; charges resolved by the "
-              f"recovery worker: {results.get('resolved_by_recovery')}.", ""]
+              f"recovery worker: {results.get('resolved_by_recovery')}.", "",
+              f"Oversight findings for the run's traffic (split charging must be none: every charge is for a "
+              f"different citizen): {results.get('oversight_findings')}.", ""]
     return "\n".join(lines)
 
 

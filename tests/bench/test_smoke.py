@@ -1,6 +1,7 @@
 """A short run of the benchmark harness end to end: its own embedded servers, simulators and gateway processes,
-tiny counts. It checks that every phase produced figures, that the run left nothing pending and that the
-conservation check found it clean; the figures themselves belong in the benchmark report, not here.
+tiny counts. It checks that every phase produced figures, that the run left nothing pending, that oversight
+found no split charging in traffic where every charge is for a different citizen, and that the conservation check
+found it clean; the figures themselves belong in the benchmark report, not here.
 
 The run takes well under a minute; the timeout leaves room for a machine busy with other work."""
 from __future__ import annotations
@@ -43,6 +44,7 @@ def test_a_smoke_run_measures_every_phase(tmp_path):
     assert not growth["loaded"]["failures"]   # live charges continue the generated receipt chains
     assert all(rate["per_second"] > 0 for rate in results["rendering"].values())
     assert results["pending_after_run"] == 0
+    assert "split_charging" not in results["oversight_findings"], results["oversight_findings"]
     assert results["conservation"]["available"] and results["conservation"]["clean"], results["conservation"]
     assert {t["target"] for t in results["targets"]} >= {
         "pipeline throughput / hello-world baseline", "p99 at half of peak"}
