@@ -2,12 +2,14 @@
 
 With several processes, the background work (recovery, settlement, the outbox, oversight detection) runs in one
 more process of its own that serves no requests: its bursts (a batch of messages, a detection pass) would otherwise
-hold up the charges of whichever process ran them, and tail latency with them."""
+hold up the charges of whichever process ran them, and tail latency with them. That process also runs at a lower
+scheduling priority, so that on shared cores a charge waiting for its answer goes before a message that can wait."""
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import multiprocessing
+import os
 import signal
 
 import uvloop
@@ -21,6 +23,10 @@ from gateway.config import Settings
 # and refused connections; the kernel caps it at net.core.somaxconn.
 ACCEPT_BACKLOG = 4096
 
+# Added to the background process's nice value. Its work is retried and has minutes of slack (recovery's grace, the
+# outbox's retries), so it can wait while the cores serve charges; it still gets CPU whenever they have any to spare.
+BACKGROUND_NICENESS = 10
+
 
 def _serve_one(settings: Settings, reuse_port: bool) -> None:
     uvloop.install()
@@ -30,6 +36,7 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
 
 def _background_work(settings: Settings) -> None:
     """The application's services and workers, started and stopped as when serving, with no listener."""
+    os.nice(BACKGROUND_NICENESS)
     uvloop.install()
 
     async def run() -> None:
