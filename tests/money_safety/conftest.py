@@ -2,6 +2,7 @@
 import pytest
 
 from gateway.config import Settings
+from gateway.devstack import free_port
 from tests.integration.conftest import *  # noqa: F401,F403
 
 PSP_TIMEOUT_S = 1.0
@@ -16,3 +17,15 @@ def settings(database_url, redis_url, psp_hosts, key_dir) -> Settings:
                     psp_timeout_s=PSP_TIMEOUT_S, purchase_timeout_s=PURCHASE_TIMEOUT_S,
                     recovery_grace_s=RECOVERY_GRACE_S, recovery_interval_s=0.2, registry_refresh_s=0.5,
                     run_workers=False)
+
+
+@pytest.fixture
+def gateway_env(database_url, redis_url, psp_hosts, key_dir, db) -> dict[str, str]:
+    """The environment of `pishkhan serve` as two processes sharing a port, plus the background process."""
+    return {
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "PISHKHAN_PORT": str(free_port()),
+        "PISHKHAN_KEY_DIR": str(key_dir), "PISHKHAN_WORKERS": "2", "PISHKHAN_RUN_WORKERS": "1",
+        "PISHKHAN_PSP_ENDPOINTS": ",".join(f"{p}=127.0.0.1:{h.port}" for p, h in psp_hosts.items()),
+        "PISHKHAN_PSP_TIMEOUT_S": "0.5", "PISHKHAN_PURCHASE_TIMEOUT_S": "1.5", "PISHKHAN_RECOVERY_GRACE_S": "2.5",
+        "PISHKHAN_RECOVERY_INTERVAL_S": "0.2", "PISHKHAN_LOG_LEVEL": "WARNING",
+    }

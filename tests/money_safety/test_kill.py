@@ -13,7 +13,6 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.devstack import free_port
 from gateway.storage.charges_store import PENDING_STATUSES
 from tests.money_safety.gateway_process import GatewayProcess, OfficeClients
 from tests.money_safety.support import (
@@ -26,17 +25,6 @@ from tests.money_safety.support import (
 )
 
 CARDHOLDERS = ["approve", "approve", "approve", "decline:51", "cancel", "no_answer", "approve", "decline:55"]
-
-
-@pytest.fixture
-def gateway_env(database_url, redis_url, psp_hosts, key_dir, db) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "PISHKHAN_PORT": str(free_port()),
-        "PISHKHAN_KEY_DIR": str(key_dir), "PISHKHAN_WORKERS": "2", "PISHKHAN_RUN_WORKERS": "1",
-        "PISHKHAN_PSP_ENDPOINTS": ",".join(f"{p}=127.0.0.1:{h.port}" for p, h in psp_hosts.items()),
-        "PISHKHAN_PSP_TIMEOUT_S": "0.5", "PISHKHAN_PURCHASE_TIMEOUT_S": "1.5", "PISHKHAN_RECOVERY_GRACE_S": "2.5",
-        "PISHKHAN_RECOVERY_INTERVAL_S": "0.2", "PISHKHAN_LOG_LEVEL": "WARNING",
-    }
 
 
 @pytest.fixture
