@@ -135,7 +135,7 @@ class Bench:
         clients = self.clients(spread_over_offices(self.stack.terminals, pool))
         parts = split(clients, self.args.generators)
         specs = [self.spec("open", part, self.stack.base_url, rate=rate * len(part) / len(clients),
-                           duration_s=self.args.duration, warmup_s=self.args.warmup, timeout_s=60)
+                           duration_s=self.args.latency_duration, warmup_s=self.args.warmup, timeout_s=60)
                  for part in parts]
         return summarise(await run_generators(specs, self.work))
 
@@ -488,6 +488,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=lambda text: [int(x) for x in text.split(",")], default=[32, 96],
                         help="closed-loop clients (one terminal each) to try for peak, comma separated")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds measured per run")
+    parser.add_argument("--latency-duration", type=float, default=60.0,
+                        help="seconds measured at half of peak: a p99 needs thousands of answers to be stable")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
     parser.add_argument("--in-flight", type=int, default=30_000, help="charges in flight at once (concurrency)")
     parser.add_argument("--hold", type=float, default=5.0,
@@ -515,7 +517,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="tiny counts and short runs, to check the harness end to end in well under a minute")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.concurrency, args.duration, args.warmup = [8], 1.0, 0.3
+        args.concurrency, args.duration, args.latency_duration, args.warmup = [8], 1.0, 1.0, 0.3
         args.in_flight, args.hold, args.min_pin_delay = 16, 0.5, 1.0
         args.history, args.render_seconds, args.stats_settle = 1_000, 0.05, 0.0
     args.phases = [phase for phase in PHASES if phase not in args.skip]
