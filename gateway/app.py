@@ -16,6 +16,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from gateway import metrics
 from gateway.charging import ChargeService
 from gateway.config import Settings
+from gateway.gc_pauses import freeze_start_up
 from gateway.http import routes_charges, routes_ops, routes_public, routes_receipts, routes_settlements
 from gateway.http import routes_regulator
 from gateway.http.auth import Authenticator
@@ -134,6 +135,7 @@ def _lifecycle(settings: Settings):
             tasks.append(asyncio.create_task(recovery.run()))
             tasks.append(asyncio.create_task(settlement.run()))
             tasks.append(asyncio.create_task(outbox.run()))
+        freeze_start_up()
         yield
         for task in tasks:
             task.cancel()

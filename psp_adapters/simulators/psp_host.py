@@ -19,6 +19,7 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 
+from gateway.gc_pauses import freeze_survivors_of_full_passes
 from psp_adapters.shetab import DEFAULT_ALREADY_VERIFIED
 from psp_adapters.simulators.cards import Deck
 from psp_adapters.simulators.control_api import build_control_app
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level,
                         format=f"%(asctime)s {args.psp_id} %(levelname)s %(name)s: %(message)s")
+    freeze_survivors_of_full_passes()
     uvloop.run(serve(args))
 
 

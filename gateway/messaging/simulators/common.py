@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from gateway.gc_pauses import freeze_survivors_of_full_passes
+
 _FAULT_DEFAULTS = {"status": 503, "retry_after": 1, "hold_s": 30.0, "delay_s": 5.0}
 
 
@@ -97,6 +99,7 @@ def add_control_routes(app: web.Application, faults: FaultBook, reset: Callable[
 
 def serve(app: web.Application, host: str, port: int) -> None:
     """Serve until SIGTERM or SIGINT; print `{"port": N}` once listening (N is the bound port for 0)."""
+    freeze_survivors_of_full_passes()
     asyncio.run(_serve(app, host, port))
 
 
