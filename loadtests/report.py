@@ -18,9 +18,11 @@ def targets(results: dict) -> list[dict]:
     rows = []
     baseline, peak = results.get("baseline"), results["peak"]
     if baseline and baseline.get("rps"):
-        ratio = peak["rps"] / baseline["rps"]
+        ratio = peak["sustained_rps"] / baseline["rps"]
         rows.append(_target("pipeline throughput / hello-world baseline", "≥ 0.25",
-                            f"{ratio:.3f} ({peak['rps']} / {baseline['rps']} per s)", ratio >= 0.25))
+                            f"{ratio:.3f} ({peak['sustained_rps']} / {baseline['rps']} per s)", ratio >= 0.25,
+                            f"the sustained rate: {peak['rps']}/s while measured, then {peak['drained_s']} s "
+                            "for the background work to catch up"))
     half = results.get("half_peak")
     if half:
         p99 = half["p99_ms"]
@@ -84,7 +86,8 @@ def markdown(results: dict) -> str:
     if growth:
         lines.append(_latency_row(f"charge pipeline, {growth['history_rows']:,} stored charges", growth["loaded"]))
     lines += ["", "Peak runs by client count: " + "; ".join(
-        f"{run['clients']} clients {run['rps']}/s p99 {run['p99_ms']} ms" for run in results["peak"]["runs"])]
+        f"{run['clients']} clients {run['rps']}/s p99 {run['p99_ms']} ms, sustained {run['sustained_rps']}/s "
+        f"(background caught up in {run['drained_s']} s)" for run in results["peak"]["runs"])]
     cost = results["peak"].get("per_charge")
     if cost:
         lines += ["", "## Cost of one completed charge (peak run)", "",

@@ -30,6 +30,7 @@ def test_a_smoke_run_measures_every_phase(tmp_path):
     assert results["baseline"]["rps"] > 0 and not results["baseline"]["failures"]
     assert results["peak"]["ok"] > 0 and not results["peak"]["failures"]
     assert results["peak"]["p50_ms"] <= results["peak"]["p99_ms"]
+    assert 0 < results["peak"]["sustained_rps"] <= results["peak"]["rps"] * 1.5
     cost = results["peak"]["per_charge"]["cpu_ms"]
     assert all(cost[part] > 0 for part in ("gateway", "postgres", "psp_simulators", "load_generator"))
     assert results["half_peak"]["ok"] > 0 and not results["half_peak"]["failures"]
