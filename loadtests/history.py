@@ -2,7 +2,8 @@
 what a real completion writes beside it: its idempotency key, its receipt and its two outbox rows (delivered).
 
 The rows copy the payloads of a real completed charge (breakdown, settlement rows, signed receipt, messages), so
-rows and indexes have production sizes. They are spread round-robin over the given offices and continue each
+rows and indexes have production sizes, each for a citizen of its own (a valid national code per row): indexes
+keyed by citizen then have production shapes, and the planner production statistics. They are spread round-robin over the given offices and continue each
 office's receipt chain from its current head (sequence and hash links), then the heads move to the end, so live
 charges afterwards keep a gap-free chain. The history is for volume only: its signed receipts are verbatim copies
 of the real one, its receipt hashes stand-ins, and its tracking codes carry no valid check digit. Never audit a
@@ -64,7 +65,13 @@ WITH src AS (
     FROM generate_series($1::bigint, $2::bigint) AS g
     JOIN history_offices o ON o.idx = g % $4
 ), src2 AS (
-    SELECT *, hex_id::uuid AS id, office_id || lpad(seq::text, 9, '0') || '0' AS tracking_code FROM src
+    SELECT *, hex_id::uuid AS id, office_id || lpad(seq::text, 9, '0') || '0' AS tracking_code,
+           lpad(citizen::text, 9, '0') || (CASE WHEN weighted % 11 < 2 THEN weighted % 11
+                                                ELSE 11 - weighted % 11 END)::text AS national_code
+    FROM (SELECT *, (g * 7919 + 100000000) % 1000000000 AS citizen FROM src) numbered
+    CROSS JOIN LATERAL (
+        SELECT sum(citizen / (10 ^ (8 - i))::bigint % 10 * (10 - i)) AS weighted FROM generate_series(0, 8) AS i
+    ) check_digit
 ), ch AS (
     INSERT INTO charges (id, office_id, terminal_id, merchant_id, psp_id, operator_id, service_code, quantity,
                          extras, recipient_name, recipient_national_code, recipient_mobile, amount, breakdown,
@@ -72,7 +79,7 @@ WITH src AS (
                          verify_deadline, created_at, authorized_at, verified_at, settled_at, completed_at,
                          finalized_at)
     SELECT id, office_id, terminal_id, merchant_id, psp_id, operator_id, t.service_code, 1, t.extras,
-           t.recipient_name, t.recipient_national_code, t.recipient_mobile, t.amount, t.breakdown,
+           t.recipient_name, national_code, t.recipient_mobile, t.amount, t.breakdown,
            t.tariff_reference, t.settlement_rows, 'completed', lpad((g % 999999 + 1)::text, 6, '0'),
            lpad((g % 1000000000000)::text, 12, '0'), lpad((g % 1000000)::text, 6, '0'), '603799******0001',
            tracking_code, at + interval '20 minutes', at, at + interval '4 seconds', at + interval '5 seconds',
@@ -94,7 +101,7 @@ WITH src AS (
                         next_attempt_at, created_at, updated_at, provider_message_id, sent_at, delivery_status,
                         delivery_status_at)
     SELECT office_id, id, m.channel, m.channel || '-' || hex_id,
-           CASE m.channel WHEN 'sms' THEN t.recipient_mobile ELSE 'iran' || t.recipient_national_code END,
+           CASE m.channel WHEN 'sms' THEN t.recipient_mobile ELSE 'iran' || national_code END,
            CASE m.channel WHEN 'sms' THEN t.sms_payload
                 ELSE jsonb_set(t.poosheh_payload, '{tracking_code}', to_jsonb(tracking_code)) END,
            'delivered', 1, at + interval '5 seconds', at + interval '5 seconds', at + interval '6 seconds',
