@@ -57,8 +57,11 @@ class ChargeService:
         decision = assess_charge(intent, registry, self.state.tariffs, now)
         if isinstance(decision, Refusal):
             return await self._refuse(decision, intent, office_id, idempotency_key, request_hash, now)
-        lock = await self.terminal_locks.acquire(office_id, intent.terminal_id)
-        if lock is None:
+        lock = await self.terminal_locks.acquire(office_id, intent.terminal_id, idempotency_key)
+        if not lock.taken:
+            if lock.holder == idempotency_key:
+                # Our own first attempt holds the terminal and may not have stored its key yet.
+                await self._await_key(office_id, idempotency_key)
             if await store.find_idempotency_key(self.pool, office_id, idempotency_key):
                 return await self.replay(office_id, idempotency_key, request_hash)
             raise ApiError(409, "invalid_request_error", "terminal_busy",
@@ -74,7 +77,15 @@ class ChargeService:
                       "completed_at": None, "receipt": None, "claim_epoch": 0}
             return await self._drive(record)
         finally:
-            await self.terminal_locks.release(office_id, intent.terminal_id, lock)
+            await self.terminal_locks.release(office_id, intent.terminal_id, lock.token)
+
+    async def _await_key(self, office_id: str, idempotency_key: str) -> None:
+        deadline = asyncio.get_running_loop().time() + self.replay_wait
+        delay = 0.005
+        while (not await store.find_idempotency_key(self.pool, office_id, idempotency_key)
+               and asyncio.get_running_loop().time() < deadline):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     def _new_charge(self, plan: ChargePlan, intent: ChargeIntent, now: datetime) -> store.NewCharge:
         return store.NewCharge(

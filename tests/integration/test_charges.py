@@ -155,6 +155,22 @@ async def test_concurrent_duplicates_make_exactly_one_psp_call(gateway, keys, si
     assert len(await sims["psp-saman"].ledger(answers[0][1]["id"])) == 1
 
 
+async def test_a_duplicate_that_finds_its_own_first_attempt_on_the_terminal_waits_for_its_answer(gateway, keys, sims):
+    """The first attempt has taken the terminal but not yet stored its key: the duplicate must wait, not say busy."""
+    key = await keys("t:10000002")
+    idem = uuid.uuid4().hex
+    locks = gateway.services.charges.terminal_locks
+    first_attempt = await locks.acquire("11110001", "10000002", idem)
+    assert first_attempt.taken
+    duplicate = asyncio.create_task(gateway.charge(key, charge_body(terminal_id="10000002"), idem))
+    await asyncio.sleep(0.3)
+    assert not duplicate.done()
+    await locks.release("11110001", "10000002", first_attempt.token)
+    first = await gateway.charge(key, charge_body(terminal_id="10000002"), idem)
+    assert first[0] == 201
+    assert await duplicate == first
+
+
 async def test_declines_and_cardholder_cancel_give_402_with_no_receipt(gateway, keys, sims, db):
     key = await keys("t:10000001")
     await sims["psp-mellat"].script("10000001", "decline:51", "decline:55", "cancel")
