@@ -112,6 +112,7 @@ class EmbeddedStack:
     redis_port: int
     persistent: bool = True
     database: str = "pishkhan"
+    server_settings: tuple[str, ...] = ()   # extra `name=value` PostgreSQL settings
     _processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
     @property
@@ -151,7 +152,7 @@ class EmbeddedStack:
             [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.pg_port), "-h", "127.0.0.1",
              "-k", "", "-c", "max_connections=300", "-c", "shared_buffers=256MB",
              "-c", "synchronous_commit=off" if not self.persistent else "synchronous_commit=on",
-             *durability],
+             *durability, *(arg for setting in self.server_settings for arg in ("-c", setting))],
             stdout=open(self.root / "postgres.log", "ab"), stderr=subprocess.STDOUT,
             preexec_fn=user.preexec(signal.SIGINT))
         self._processes.append(("postgres", process))

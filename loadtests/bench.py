@@ -39,7 +39,7 @@ import redis.asyncio as aioredis
 from gateway.config import PROJECT_ROOT
 from gateway.devstack import free_port
 from gateway.domain.charge_states import PENDING as PENDING_STATUSES
-from loadtests import profiling
+from loadtests import database_statistics, profiling
 from loadtests.fleet import FleetTerminal, spread_over_offices
 from loadtests.history import add_history
 from loadtests.measure import cpu_seconds, per_charge, rss_bytes, run_generators, snapshot, split, summarise
@@ -113,16 +113,20 @@ class Bench:
             idle = await snapshot(self.stack)
             await asyncio.sleep(self.args.stats_settle)
             before = await snapshot(self.stack)
+            database_before = await database_statistics.read(self.stack.database_url)
             result = await self.closed(self.stack.base_url, "charge", concurrency, self.args.duration)
             # The background work (messages, settle calls) runs behind the charges, at a lower priority: the costs
             # of the run include its catching up, and the next phase starts from a quiet stack.
             drained = await _wait_until_idle(self.stack)
             await asyncio.sleep(self.args.stats_settle)
             after = await snapshot(self.stack)
+            database = database_statistics.per_charge(
+                database_before, await database_statistics.read(self.stack.database_url), result["ok_all"])
             # What the stack sustains: the run's charges over its time plus the background work's catching up.
             sustained = result["ok_all"] / (self.args.warmup + self.args.duration + drained)
             run = {**summarise(result), "drained_s": round(drained, 1), "sustained_rps": round(sustained, 1)}
             run["per_charge"] = per_charge(idle, before, after, result["ok_all"], result["generator_cpu_s"])
+            run["database"] = database
             runs.append(run)
             log(f"{label}: {concurrency} clients, {run['rps']} charges/s, p50 {run['p50_ms']} ms, "
                 f"p99 {run['p99_ms']} ms, failures {run['failures']}")
@@ -204,7 +208,8 @@ class Bench:
         # much less, so its ratio is reported beside the throughput ratio.
         empty_cpu, loaded_cpu = _stack_cpu_ms(empty), _stack_cpu_ms(loaded)
         return {"history_rows": self.args.history, "fill_seconds": round(fill_seconds, 1), "table_sizes": sizes,
-                "empty": {k: empty[k] for k in ("rps", "p50_ms", "p99_ms", "clients")}, "loaded": loaded,
+                "empty": {k: empty[k] for k in ("rps", "p50_ms", "p99_ms", "clients", "database") if k in empty},
+                "loaded": loaded,
                 "ratio": round(loaded["rps"] / empty["rps"], 3) if empty["rps"] else None,
                 "stack_cpu_ms_per_charge": {"empty": empty_cpu, "loaded": loaded_cpu},
                 "cpu_ratio": round(empty_cpu / loaded_cpu, 3) if empty_cpu and loaded_cpu else None}

@@ -66,6 +66,28 @@ def _latency_row(name: str, run: dict | None) -> str:
             f"{run['failures'] or 0} |")
 
 
+def _database_growth(empty: dict | None, loaded: dict | None) -> list[str]:
+    """PostgreSQL's statements and index reads per charge, empty database against loaded."""
+    if not empty or not loaded:
+        return []
+    lines = ["", f"PostgreSQL statement time per charge: {empty['statement_ms']} ms empty, "
+                 f"{loaded['statement_ms']} ms loaded; of which reading blocks past the buffer cache "
+                 f"{empty['read_ms']} ms empty, {loaded['read_ms']} ms loaded.", "",
+             "| statement (loaded run's costliest) | calls | ms empty | ms loaded | blocks read empty | "
+             "blocks read loaded |", "|---|---|---|---|---|---|"]
+    empty_by_query = {row["query"]: row for row in empty["statements"]}
+    for row in loaded["statements"]:
+        before = empty_by_query.get(row["query"], {})
+        query = row["query"].replace("|", "\\|")
+        lines.append(f"| `{query}` | {row['calls']} | {before.get('ms', '')} | {row['ms']} | "
+                     f"{before.get('read', '')} | {row['read']} |")
+    lines += ["", "| index (most blocks read past the buffer cache, loaded) | read empty | read loaded | hit loaded |",
+              "|---|---|---|---|"]
+    lines += [f"| {name} | {empty['indexes_read'].get(name, {}).get('read', '')} | {blocks['read']} | "
+              f"{blocks['hit']} |" for name, blocks in loaded["indexes_read"].items()]
+    return lines
+
+
 def markdown(results: dict) -> str:
     m = results["machine"]
     lines = [f"# Benchmark {results['started_at']}", "",
@@ -114,6 +136,7 @@ def markdown(results: dict) -> str:
                   f"{growth['history_rows']:,} completed charges (with receipts, idempotency keys and outbox rows) "
                   f"generated in {growth['fill_seconds']} s. Sizes: "
                   + ", ".join(f"{name} {size}" for name, size in growth["table_sizes"].items()) + "."]
+        lines += _database_growth(growth["empty"].get("database"), growth["loaded"].get("database"))
     rendering = results.get("rendering")
     if rendering:
         lines += ["", "## Rendering (one process, in process)", "", "| operation | per second |", "|---|---|"]

@@ -27,6 +27,7 @@ from gateway.api_keys import generate_key
 from gateway.config import PROJECT_ROOT
 from gateway.devrun import prepare_database
 from gateway.devstack import EmbeddedStack, free_port
+from loadtests import database_statistics
 from loadtests.fleet import FleetTerminal, demo_registry, licensed_psps, write_fleet_registry
 from receipts.keys_files import create_key
 
@@ -263,7 +264,8 @@ async def create_terminal_keys(database_url: str, terminal_ids: list[str]) -> di
 
 def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> BenchStack:
     """Fresh servers and data under `root`, the registry, tariffs and a signing key; simulators at zero PIN delay."""
-    embedded = EmbeddedStack(root / "servers", free_port(), free_port(), persistent=False)
+    embedded = EmbeddedStack(root / "servers", free_port(), free_port(), persistent=False,
+                             server_settings=database_statistics.SERVER_SETTINGS)
     embedded.start()
     messaging: list[ServiceProcess] = []
     try:

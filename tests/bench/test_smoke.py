@@ -43,6 +43,9 @@ def test_a_smoke_run_measures_every_phase(tmp_path):
     growth = results["growth"]
     assert growth["history_rows"] > 0 and growth["loaded"]["ok"] > 0 and growth["ratio"] > 0
     assert not growth["loaded"]["failures"]   # live charges continue the generated receipt chains
+    database = growth["loaded"]["database"]
+    assert any("INSERT INTO idempotency_keys" in row["query"] and row["calls"] >= 1 for row in database["statements"])
+    assert database["indexes_read"] and growth["empty"]["database"]["statement_ms"] > 0
     assert all(rate["per_second"] > 0 for rate in results["rendering"].values())
     assert results["pending_after_run"] == 0
     assert "split_charging" not in results["oversight_findings"], results["oversight_findings"]
