@@ -57,7 +57,11 @@ async def claim_due_messages(db, now: datetime, lease_until: datetime, limit: in
                            row["recipient"], row["payload"], row["attempts"]) for row in rows]
 
 
-_STILL_OURS = "id = $1 AND attempts = $2 AND status = 'pending'"
+# A claim still holds while its attempt is the row's latest and the row is claimed (every way out of `pending`
+# clears `claimed_until`). The test is on the claim, not on `status = 'pending'`, so that the planner goes by primary
+# key: a large outbox's statistics say almost nothing is pending, and it would then read the pending messages' index
+# whole for each batch, which after an outage holds the entire backlog.
+_STILL_OURS = "id = $1 AND attempts = $2 AND claimed_until IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -67,19 +71,25 @@ class Acceptance:
     next_poll_at: datetime | None   # None: taking the message was delivery itself (an inbox that stored it)
 
 
+# The claim test of _STILL_OURS, for a batch.
+RECORD_ACCEPTED = """
+UPDATE outbox o SET
+    status = CASE WHEN a.next_poll_at IS NULL THEN 'delivered' ELSE 'sent' END,
+    delivery_status = CASE WHEN a.next_poll_at IS NULL THEN 'delivered' ELSE 'queued' END,
+    provider_message_id = a.provider_message_id, sent_at = $5, delivery_status_at = $5,
+    next_poll_at = a.next_poll_at, claimed_until = NULL, last_error = NULL, updated_at = $5
+FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::timestamptz[])
+     AS a(id, attempt, provider_message_id, next_poll_at)
+WHERE o.id = a.id AND o.attempts = a.attempt AND o.claimed_until IS NOT NULL
+RETURNING o.id
+"""
+
+
 async def record_accepted(db, accepted: list[Acceptance], at: datetime) -> set[int]:
     """The providers took these messages, in one statement. A row with `next_poll_at` is `sent` and awaits delivery
     reports; one without is `delivered`. Returns the ids whose claim still held (the others changed nothing)."""
     rows = await db.fetch(
-        """UPDATE outbox o SET
-               status = CASE WHEN a.next_poll_at IS NULL THEN 'delivered' ELSE 'sent' END,
-               delivery_status = CASE WHEN a.next_poll_at IS NULL THEN 'delivered' ELSE 'queued' END,
-               provider_message_id = a.provider_message_id, sent_at = $5, delivery_status_at = $5,
-               next_poll_at = a.next_poll_at, claimed_until = NULL, last_error = NULL, updated_at = $5
-           FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::timestamptz[])
-                AS a(id, attempt, provider_message_id, next_poll_at)
-           WHERE o.id = a.id AND o.attempts = a.attempt AND o.status = 'pending'
-           RETURNING o.id""",
+        RECORD_ACCEPTED,
         [a.message.id for a in accepted], [a.message.attempt for a in accepted],
         [a.provider_message_id for a in accepted], [a.next_poll_at for a in accepted], at)
     return {row["id"] for row in rows}
