@@ -12,6 +12,8 @@ import uuid
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
+from uuid_utils.compat import uuid7
+
 from gateway import metrics
 from gateway.api_keys import Principal
 from gateway.charge_view import charge_answer
@@ -89,7 +91,7 @@ class ChargeService:
 
     def _new_charge(self, plan: ChargePlan, intent: ChargeIntent, now: datetime) -> store.NewCharge:
         return store.NewCharge(
-            id=uuid.uuid4(), office_id=plan.office.id, terminal_id=plan.terminal.terminal_id,
+            id=uuid7(), office_id=plan.office.id, terminal_id=plan.terminal.terminal_id,
             merchant_id=plan.terminal.merchant_id, psp_id=plan.psp.id, operator_id=plan.operator.id,
             service_code=plan.service.code, quantity=intent.quantity,
             extras=[{"code": code, "quantity": qty} for code, qty in intent.extras],

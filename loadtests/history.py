@@ -59,13 +59,13 @@ JOIN (SELECT DISTINCT ON (office_id) * FROM operators ORDER BY office_id, id) op
 # $6: when the history ends.
 _BATCH = """
 WITH src AS (
-    SELECT g, md5($3 || '-charge-' || g) AS hex_id, o.office_id, o.terminal_id, o.merchant_id, o.psp_id,
+    SELECT g, o.office_id, o.terminal_id, o.merchant_id, o.psp_id,
            o.operator_id, o.base_seq, o.base_hash, o.base_seq + g / $4 + 1 AS seq,
            $6::timestamptz - interval '365 days' * (1 - g::float8 / $5::bigint) AS at
     FROM generate_series($1::bigint, $2::bigint) AS g
     JOIN history_offices o ON o.idx = g % $4
 ), src2 AS (
-    SELECT *, hex_id::uuid AS id, office_id || lpad(seq::text, 9, '0') || '0' AS tracking_code,
+    SELECT *, uuidv7(at - now()) AS id, office_id || lpad(seq::text, 9, '0') || '0' AS tracking_code,
            lpad(citizen::text, 9, '0') || (CASE WHEN weighted % 11 < 2 THEN weighted % 11
                                                 ELSE 11 - weighted % 11 END)::text AS national_code
     FROM (SELECT *, (g * 7919 + 100000000) % 1000000000 AS citizen FROM src) numbered
@@ -100,7 +100,7 @@ WITH src AS (
     INSERT INTO outbox (office_id, charge_id, channel, message_id, recipient, payload, status, attempts,
                         next_attempt_at, created_at, updated_at, provider_message_id, sent_at, delivery_status,
                         delivery_status_at)
-    SELECT office_id, id, m.channel, m.channel || '-' || hex_id,
+    SELECT office_id, id, m.channel, m.channel || '-' || replace(id::text, '-', ''),
            CASE m.channel WHEN 'sms' THEN t.recipient_mobile ELSE 'iran' || national_code END,
            CASE m.channel WHEN 'sms' THEN t.sms_payload
                 ELSE jsonb_set(t.poosheh_payload, '{tracking_code}', to_jsonb(tracking_code)) END,

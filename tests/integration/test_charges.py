@@ -171,6 +171,13 @@ async def test_a_duplicate_that_finds_its_own_first_attempt_on_the_terminal_wait
     assert await duplicate == first
 
 
+async def test_charge_ids_are_time_ordered_so_new_charges_append_to_their_indexes(gateway, keys):
+    key = await keys("t:10000001")
+    ids = [uuid.UUID((await gateway.charge(key, charge_body()))[1]["id"]) for _ in range(3)]
+    assert [charge_id.version for charge_id in ids] == [7, 7, 7]
+    assert ids == sorted(ids)
+
+
 async def test_declines_and_cardholder_cancel_give_402_with_no_receipt(gateway, keys, sims, db):
     key = await keys("t:10000001")
     await sims["psp-mellat"].script("10000001", "decline:51", "decline:55", "cancel")
