@@ -60,10 +60,12 @@ class ChargeService:
         if isinstance(decision, Refusal):
             return await self._refuse(decision, intent, office_id, idempotency_key, request_hash, now)
         lock = await self.terminal_locks.acquire(office_id, intent.terminal_id, idempotency_key)
+        if not lock.taken and lock.holder == idempotency_key:
+            # Our own first attempt holds the terminal and may not have stored its key yet. Once it has, this is a
+            # replay; if it let the terminal go without storing it, this request takes the terminal in its place.
+            await self._await_key(office_id, intent.terminal_id, idempotency_key)
+            lock = await self.terminal_locks.acquire(office_id, intent.terminal_id, idempotency_key)
         if not lock.taken:
-            if lock.holder == idempotency_key:
-                # Our own first attempt holds the terminal and may not have stored its key yet.
-                await self._await_key(office_id, idempotency_key)
             if await store.find_idempotency_key(self.pool, office_id, idempotency_key):
                 return await self.replay(office_id, idempotency_key, request_hash)
             raise ApiError(409, "invalid_request_error", "terminal_busy",
@@ -81,11 +83,13 @@ class ChargeService:
         finally:
             await self.terminal_locks.release(office_id, intent.terminal_id, lock.token)
 
-    async def _await_key(self, office_id: str, idempotency_key: str) -> None:
+    async def _await_key(self, office_id: str, terminal_id: str, idempotency_key: str) -> None:
+        """Until the first attempt has stored its key, or has let the terminal go without storing it."""
         deadline = asyncio.get_running_loop().time() + self.replay_wait
         delay = 0.005
         while (not await store.find_idempotency_key(self.pool, office_id, idempotency_key)
-               and asyncio.get_running_loop().time() < deadline):
+               and asyncio.get_running_loop().time() < deadline
+               and await self.terminal_locks.holder(office_id, terminal_id) == idempotency_key):
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
 

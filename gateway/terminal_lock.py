@@ -50,5 +50,10 @@ class TerminalLocks:
         taken, held = await self._acquire(keys=[self._key(office_id, terminal_id)], args=[token, self.hold_ms])
         return LockAttempt(bool(taken), held.decode() if isinstance(held, bytes) else held)
 
+    async def holder(self, office_id: str, terminal_id: str) -> str | None:
+        """The Idempotency-Key of the request holding the terminal, or None when it is free."""
+        token = await self.redis.get(self._key(office_id, terminal_id))
+        return None if token is None else LockAttempt(False, token.decode()).holder
+
     async def release(self, office_id: str, terminal_id: str, token: str) -> None:
         await self._release(keys=[self._key(office_id, terminal_id)], args=[token])

@@ -171,6 +171,20 @@ async def test_a_duplicate_that_finds_its_own_first_attempt_on_the_terminal_wait
     assert await duplicate == first
 
 
+async def test_a_duplicate_whose_first_attempt_let_the_terminal_go_unrecorded_charges_in_its_place(gateway, keys, sims):
+    key = await keys("t:10000002")
+    idem = uuid.uuid4().hex
+    locks = gateway.services.charges.terminal_locks
+    first_attempt = await locks.acquire("11110001", "10000002", idem)
+    duplicate = asyncio.create_task(gateway.charge(key, charge_body(terminal_id="10000002"), idem))
+    await asyncio.sleep(0.3)
+    assert not duplicate.done()
+    await locks.release("11110001", "10000002", first_attempt.token)   # it died before writing its charge
+    status, charge = await asyncio.wait_for(duplicate, 5)
+    assert status == 201 and charge["status"] == "completed"
+    assert len(await sims["psp-saman"].ledger(charge["id"])) == 1
+
+
 async def test_charge_ids_are_time_ordered_so_new_charges_append_to_their_indexes(gateway, keys):
     key = await keys("t:10000001")
     ids = [uuid.UUID((await gateway.charge(key, charge_body()))[1]["id"]) for _ in range(3)]
