@@ -23,6 +23,7 @@ import csv
 import math
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -45,13 +46,14 @@ from loadtests.history import add_history
 from loadtests.measure import cpu_seconds, per_charge, rss_bytes, run_generators, snapshot, split, summarise
 from loadtests.rendering import rendering_rates
 from loadtests.report import write_reports
-from loadtests.stack import (RESOLVED_WITHIN_S, BenchStack, create_terminal_keys, start_bench_stack, start_module,
+from loadtests.stack import (ISO8583, RESOLVED_WITHIN_S, BenchStack, create_terminal_keys, start_bench_stack, start_module,
                              wait_until_ready)
 from receipts.keys_files import load_keyring
 
 # Connections one generator process holds in the concurrency phase: under the open-file limit (20,000 here) and
 # the ephemeral ports of its own source address (28,000 on loopback).
 CONNECTIONS_PER_GENERATOR = 12_000
+FILES_KEPT_FREE = 4_000   # a gateway process's own files and connections (PostgreSQL, Redis, ISO 8583 links)
 SERVICE_CODE = "1101"
 SMALL_HISTORY = 100_000   # rows the growth phase loads with the gateway running
 PENDING = sorted(status.value for status in PENDING_STATUSES)
@@ -158,7 +160,8 @@ class Bench:
         # The gateway waits for a purchase answer for as long as the cardholder may take, and recovery leaves
         # these charges alone meanwhile.
         self.stack.stop_gateway()
-        await self.stack.start_gateway(self.args.workers, {
+        workers = self._workers_for(terminals)
+        await self.stack.start_gateway(workers, {
             "PISHKHAN_PURCHASE_TIMEOUT_S": str(round(pin_delay + 60)),
             "PISHKHAN_RECOVERY_GRACE_S": str(round(pin_delay + 180))})
         clients = self.clients(terminals)
@@ -185,6 +188,14 @@ class Bench:
         await self.stack.simulators.set_pin_delay(terminals, 0)
         await self.stack.start_gateway(self.args.workers, {})
         return summary
+
+    def _workers_for(self, terminals: list[FleetTerminal]) -> int:
+        """Serving processes enough for the phase's open connections under the open-file limit: one per charge
+        from the clients, and one more per purchase at a PSP spoken to over HTTP (a connection held while the
+        cardholder types the PIN)."""
+        connections = sum(2 if self.stack.simulators.protocols[t.psp_id] != ISO8583 else 1 for t in terminals)
+        per_process = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - FILES_KEPT_FREE
+        return max(self.args.workers, math.ceil(connections / per_process))
 
     async def growth(self, empty: dict) -> dict:
         """Phase 5: stored history, then the peak again at the client count that gave the empty peak."""
