@@ -46,8 +46,8 @@ from loadtests.history import add_history
 from loadtests.measure import cpu_seconds, per_charge, rss_bytes, run_generators, snapshot, split, summarise
 from loadtests.rendering import rendering_rates
 from loadtests.report import write_reports
-from loadtests.stack import (ISO8583, RESOLVED_WITHIN_S, BenchStack, create_terminal_keys, start_bench_stack, start_module,
-                             wait_until_ready)
+from loadtests.stack import (ISO8583, RESOLVED_WITHIN_S, BenchStack, create_terminal_keys, start_bench_stack,
+                             start_module, wait_until_ready)
 from receipts.keys_files import load_keyring
 
 # Connections one generator process holds in the concurrency phase: under the open-file limit (20,000 here) and
