@@ -21,6 +21,11 @@ return 0
 """
 
 
+def _holder_of(token: str) -> str:
+    """The Idempotency-Key of the request whose token this is (`<random>:<key>`)."""
+    return token.partition(":")[2]
+
+
 @dataclass(frozen=True)
 class LockAttempt:
     taken: bool
@@ -28,8 +33,7 @@ class LockAttempt:
 
     @property
     def holder(self) -> str:
-        """The Idempotency-Key of the request whose token this is."""
-        return self.token.partition(":")[2]
+        return _holder_of(self.token)
 
 
 class TerminalLocks:
@@ -53,7 +57,7 @@ class TerminalLocks:
     async def holder(self, office_id: str, terminal_id: str) -> str | None:
         """The Idempotency-Key of the request holding the terminal, or None when it is free."""
         token = await self.redis.get(self._key(office_id, terminal_id))
-        return None if token is None else LockAttempt(False, token.decode()).holder
+        return None if token is None else _holder_of(token.decode())
 
     async def release(self, office_id: str, terminal_id: str, token: str) -> None:
         await self._release(keys=[self._key(office_id, terminal_id)], args=[token])

@@ -219,7 +219,7 @@ class Bench:
         # much less, so its ratio is reported beside the throughput ratio.
         empty_cpu, loaded_cpu = _stack_cpu_ms(empty), _stack_cpu_ms(loaded)
         return {"history_rows": self.args.history, "fill_seconds": round(fill_seconds, 1), "table_sizes": sizes,
-                "empty": {k: empty[k] for k in ("rps", "p50_ms", "p99_ms", "clients", "database") if k in empty},
+                "empty": {k: empty[k] for k in ("rps", "p50_ms", "p99_ms", "clients", "database")},
                 "loaded": loaded,
                 "ratio": round(loaded["rps"] / empty["rps"], 3) if empty["rps"] else None,
                 "stack_cpu_ms_per_charge": {"empty": empty_cpu, "loaded": loaded_cpu},

@@ -19,15 +19,12 @@ _TABLES = "SELECT relname, heap_blks_read, heap_blks_hit FROM pg_statio_user_tab
 
 
 async def read(database_url: str) -> dict:
-    """The cumulative counters now (statements are left out when the server was started without the library)."""
+    """The cumulative counters now, of a server started with SERVER_SETTINGS."""
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute("SELECT pg_stat_force_next_flush()")
-        statements = {}
-        if await conn.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_stat_statements' "
-                               "AND current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%'"):
-            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            statements = {row["queryid"]: dict(row) for row in await conn.fetch(_STATEMENTS)}
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        statements = {row["queryid"]: dict(row) for row in await conn.fetch(_STATEMENTS)}
         indexes = {row["indexrelname"]: (row["idx_blks_read"], row["idx_blks_hit"])
                    for row in await conn.fetch(_INDEXES)}
         tables = {row["relname"]: (row["heap_blks_read"], row["heap_blks_hit"]) for row in await conn.fetch(_TABLES)}

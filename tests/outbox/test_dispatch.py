@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from gateway.outbox.dispatcher import utcnow
 from gateway.storage import outbox_store
 from tests.outbox.conftest import TERMINAL, body_for, new_recipient, outbox_rows
+from tests.query_plans import plan_nodes
 
 
 def counter(channel: str, event: str) -> float:
@@ -169,32 +170,22 @@ async def test_acceptances_of_a_batch_are_recorded_together_and_only_where_the_c
     assert (rows[fresh[2].id]["status"], rows[fresh[2].id]["provider_message_id"]) == ("delivered", "p-2")
 
 
-class _RolledBack(Exception):
-    pass
-
-
 async def test_recording_acceptances_goes_by_primary_key_when_the_statistics_say_nothing_is_pending(db):
     """A large outbox is nearly all delivered messages, and its statistics say so. A plan that trusted them and read
     the pending messages' index would read the whole backlog for every batch recorded."""
+    transaction = db.transaction()
+    await transaction.start()
     try:
-        async with db.transaction():
-            await db.execute(
-                """INSERT INTO outbox (office_id, charge_id, channel, message_id, recipient, payload, status)
-                   SELECT '11110001', gen_random_uuid(), 'sms', 'plan-' || g, '09120000000', '{}', 'delivered'
-                   FROM generate_series(1, 20000) AS g""")
-            await db.execute("ANALYZE outbox")
-            batch = list(range(1, 51))
-            (plan,) = await db.fetchval(f"EXPLAIN (FORMAT JSON) {outbox_store.RECORD_ACCEPTED}",
-                                        batch, [1] * len(batch), [None] * len(batch), [None] * len(batch), utcnow())
-            raise _RolledBack
-    except _RolledBack:
-        pass
-    scans = [node for node in _plan_nodes(plan["Plan"])
+        await db.execute(
+            """INSERT INTO outbox (office_id, charge_id, channel, message_id, recipient, payload, status)
+               SELECT '11110001', gen_random_uuid(), 'sms', 'plan-' || g, '09120000000', '{}', 'delivered'
+               FROM generate_series(1, 20000) AS g""")
+        await db.execute("ANALYZE outbox")
+        batch = list(range(1, 51))
+        (plan,) = await db.fetchval(f"EXPLAIN (FORMAT JSON) {outbox_store.RECORD_ACCEPTED}",
+                                    batch, [1] * len(batch), [None] * len(batch), [None] * len(batch), utcnow())
+    finally:
+        await transaction.rollback()
+    scans = [node for node in plan_nodes(plan["Plan"])
              if node.get("Relation Name") == "outbox" and node["Node Type"].endswith("Scan")]
     assert [node.get("Index Name") for node in scans] == ["outbox_pkey"], scans
-
-
-def _plan_nodes(node: dict):
-    yield node
-    for child in node.get("Plans", []):
-        yield from _plan_nodes(child)

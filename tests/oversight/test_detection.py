@@ -14,6 +14,7 @@ from gateway.reconciliation.days import day_of
 from gateway.storage.oversight_store import SPLIT_CANDIDATES, record_run
 from tests.integration.conftest import charge_body
 from tests.oversight.support import WINDOW, detect, recipient, utcnow, violations_of
+from tests.query_plans import plan_nodes
 from tests.reconciliation.support import DirectLine, daily_file, import_file
 
 KASHAN_IBAN = "IR600560832661663049403269"   # office 31110003
@@ -224,11 +225,5 @@ async def test_the_split_lookup_reads_only_the_recipients_own_charges(db):
     async with db.transaction():
         await db.execute("SET LOCAL enable_seqscan = off")   # the test database is small enough to scan
         (plan,) = await db.fetchval(f"EXPLAIN (FORMAT JSON) {SPLIT_CANDIDATES}", now - WINDOW, now, WINDOW)
-    lateral = [node for node in _plan_nodes(plan["Plan"]) if node.get("Alias") == "p"]
+    lateral = [node for node in plan_nodes(plan["Plan"]) if node.get("Alias") == "p"]
     assert [node.get("Index Name") for node in lateral] == ["charges_split_lookup"], lateral
-
-
-def _plan_nodes(node: dict):
-    yield node
-    for child in node.get("Plans", []):
-        yield from _plan_nodes(child)
