@@ -37,9 +37,9 @@ import orjson
 import psutil
 import redis.asyncio as aioredis
 
-from gateway.config import PROJECT_ROOT
-from gateway.devstack import free_port
-from gateway.domain.charge_states import PENDING as PENDING_STATUSES
+from gateway.platform.config import PROJECT_ROOT
+from simulators.devstack.embedded import free_port
+from gateway.core.charge import PENDING as PENDING_STATUSES
 from loadtests import database_statistics, profiling
 from loadtests.fleet import FleetTerminal, spread_over_offices
 from loadtests.history import add_history

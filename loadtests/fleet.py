@@ -14,9 +14,9 @@ from pathlib import Path
 import tomli_w
 from stdnum.iso7064 import mod_97_10
 
-from gateway.config import PROJECT_ROOT
+from gateway.platform.config import PROJECT_ROOT
 
-DEMO_REGISTRY = PROJECT_ROOT / "gateway" / "registry_data" / "demo.toml"
+DEMO_REGISTRY = PROJECT_ROOT / "gateway" / "registry" / "demo.toml"
 FIRST_OFFICE = 70_000_001
 FIRST_TERMINAL = 20_000_001
 BANK_CODES = ("015", "017", "056", "062", "012")

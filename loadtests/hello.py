@@ -12,7 +12,7 @@ import orjson
 import uvloop
 from aiohttp import web
 
-from gateway.server import run_together
+from gateway.web.server import run_together
 
 HELLO = orjson.dumps({"hello": "world"})
 

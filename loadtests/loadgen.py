@@ -27,7 +27,7 @@ import aiohttp
 import orjson
 import uvloop
 
-from gateway.domain.identifiers import complete_national_code
+from gateway.core.identifiers import complete_national_code
 
 
 def recipient() -> dict:

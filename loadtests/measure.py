@@ -13,7 +13,7 @@ import orjson
 import psutil
 import redis.asyncio as aioredis
 
-from gateway.config import PROJECT_ROOT
+from gateway.platform.config import PROJECT_ROOT
 from loadtests.loadgen import result_path
 from loadtests.stack import BenchStack
 

@@ -29,14 +29,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from gateway.config import PROJECT_ROOT
-from gateway.reconciliation.days import tehran_day
+from gateway.platform.config import PROJECT_ROOT
+from gateway.core.jalali import tehran_day
 from gateway.reconciliation.importer import import_psp_file
 from gateway.reconciliation.reconcile import day_report
-from gateway.registry import parse_registry
-from gateway.storage.db import connect
-from gateway.storage.migrate import apply_migrations
-from gateway.storage.registry_store import save_registry
+from gateway.core.registry import parse_registry
+from gateway.platform.db import connect
+from gateway.platform.migrate import apply_migrations
+from gateway.registry.store import save_registry
 
 DAY = date(2025, 3, 4)
 PSP = "psp-mellat"
@@ -100,7 +100,7 @@ async def _prepare(url: str, rows: int, path: Path) -> None:
     await apply_migrations(url)
     conn = await connect(url)
     try:
-        registry_path = PROJECT_ROOT / "gateway" / "registry_data" / "demo.toml"
+        registry_path = PROJECT_ROOT / "gateway" / "registry" / "demo.toml"
         await save_registry(conn, parse_registry(tomllib.loads(registry_path.read_text(encoding="utf-8"))),
                             str(registry_path))
         day = tehran_day(DAY)

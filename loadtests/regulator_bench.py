@@ -25,18 +25,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from gateway.config import Settings
-from gateway.domain.periods import HalfYear
-from gateway.domain.tariff_files import load_tariff_documents
-from gateway.domain.tariffs import TariffBook
+from gateway.platform.config import Settings
+from gateway.core.periods import HalfYear
+from gateway.registry.tariff_files import load_tariff_documents
+from gateway.core.tariffs import TariffBook
 from gateway.oversight.catalog import REFUSAL_TYPES
 from gateway.oversight.detection import detect_range
 from gateway.oversight.penalty_rules import load_penalty_rules
 from gateway.oversight.scorecard import office_scorecard
-from gateway.registry import Office
-from gateway.storage import oversight_store as store
-from gateway.storage.db import connect
-from gateway.storage.migrate import apply_migrations
+from gateway.core.registry import Office
+from gateway.oversight import store
+from gateway.platform.db import connect
+from gateway.platform.migrate import apply_migrations
 
 OFFICES = 1_000
 BUSY_OFFICE = "70000000"

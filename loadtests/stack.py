@@ -23,10 +23,10 @@ import aiohttp
 import asyncpg
 import psutil
 
-from gateway.api_keys import generate_key
-from gateway.config import PROJECT_ROOT
-from gateway.devrun import prepare_database
-from gateway.devstack import EmbeddedStack, free_port
+from gateway.access.api_keys import generate_key
+from gateway.platform.config import PROJECT_ROOT
+from simulators.devstack.run import prepare_database
+from simulators.devstack.embedded import EmbeddedStack, free_port
 from loadtests import database_statistics
 from loadtests.fleet import FleetTerminal, demo_registry, licensed_psps, write_fleet_registry
 from receipts.keys_files import create_key
@@ -132,7 +132,7 @@ class Simulators:
             protocol = self.protocols[psp_id]
             protocol_args = [] if protocol == ISO8583 else ["--protocol", protocol]
             service = start_module(
-                psp_id, "psp_adapters.simulators.psp_host", "--psp-id", psp_id, "--iso-port", str(port),
+                psp_id, "simulators.psp.psp_host", "--psp-id", psp_id, "--iso-port", str(port),
                 "--control-port", str(control_port), "--pin-delay-ms", str(pin_delay_ms),
                 "--verify-deadline-s", str(deadline), "--ledger", str(self.ledger_path(psp_id)), *protocol_args,
                 "--log-level", "WARNING", env=self.env, log_path=self.root / "simulators.log",

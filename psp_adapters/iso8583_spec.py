@@ -23,12 +23,12 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import iso8583
 from iso8583.specs import default_ascii
 
-from psp_adapters.base import SettlementRow
+from gateway.core.jalali import TEHRAN
+from gateway.core.psp import SettlementRow
 
 PURCHASE = "0200"
 VERIFY = "0220"
@@ -39,7 +39,7 @@ INQUIRY = "0600"
 PROCESSING_CODE = "000000"
 CURRENCY_RIAL = "364"
 
-TEHRAN = ZoneInfo("Asia/Tehran")
+
 MAX_AMOUNT = 10**12 - 1
 _ROW_SEPARATOR = "|"
 _ROW_FIELD_SEPARATOR = ";"

@@ -16,15 +16,8 @@ from datetime import UTC, datetime
 
 from psp_adapters import iso8583_spec as spec
 from psp_adapters import shetab
-from psp_adapters.base import (
-    Outcome,
-    PspAdapter,
-    PspCapabilities,
-    PspReply,
-    PurchaseRequest,
-    TxnRef,
-    TxnState,
-)
+from psp_adapters.base import PspAdapter
+from gateway.core.psp import Outcome, PspCapabilities, PspReply, PurchaseRequest, TxnRef, TxnState
 from psp_adapters.iso8583_connection import Iso8583Connection, LinkFault
 
 DEFAULT_PURCHASE_TIMEOUT_S = 90.0

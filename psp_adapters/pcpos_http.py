@@ -27,15 +27,8 @@ from yarl import URL
 
 from psp_adapters import pcpos_spec as spec
 from psp_adapters import shetab
-from psp_adapters.base import (
-    Outcome,
-    PspAdapter,
-    PspCapabilities,
-    PspReply,
-    PurchaseRequest,
-    TxnRef,
-    TxnState,
-)
+from psp_adapters.base import PspAdapter
+from gateway.core.psp import Outcome, PspCapabilities, PspReply, PurchaseRequest, TxnRef, TxnState
 
 DEFAULT_PURCHASE_TIMEOUT_S = 90.0
 DEFAULT_CONNECTIONS = 1000

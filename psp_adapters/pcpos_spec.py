@@ -48,7 +48,7 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 from pydantic.alias_generators import to_pascal
 
-from psp_adapters.base import TxnState
+from gateway.core.psp import TxnState
 
 TOKEN_PATH = "/connect/token"
 _API = "/v1/PcPosTransaction"

@@ -1,7 +1,8 @@
 """Which adapter speaks which PSP protocol. A new protocol is one module plus one line here."""
 from __future__ import annotations
 
-from psp_adapters.base import PspAdapter, PspCapabilities
+from psp_adapters.base import PspAdapter
+from gateway.core.psp import PspCapabilities
 from psp_adapters.iso8583_tcp import Iso8583TcpAdapter
 from psp_adapters.pcpos_http import PcPosHttpAdapter
 

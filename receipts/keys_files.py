@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding, NoEncryption, PrivateFormat, load_pem_private_key,
 )
 
-from gateway.domain.jalali import format_utc
+from gateway.core.jalali import format_utc
 from receipts.model import parse_timestamp
 from receipts.signing import ALGORITHM, Keyring, SigningKey
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from gateway.domain.identifiers import MAX_SEQUENCE, make_tracking_code
-from gateway.domain.jalali import format_utc
-from gateway.domain.text import normalize_persian
+from gateway.core.identifiers import MAX_SEQUENCE, make_tracking_code
+from gateway.core.jalali import format_utc
+from gateway.core.text import normalize_persian
 
 RECEIPT_VERSION = 1
 
@@ -73,7 +73,7 @@ class ReceiptInput:
     stan: str
     masked_pan: str
     tariff_reference: str
-    # As gateway.domain.tariffs.Charged.breakdown gives it: {"government_share": int, "office_fee": int,
+    # As gateway.core.tariffs.Charged.breakdown gives it: {"government_share": int, "office_fee": int,
     # "extras": [{"code", "name", "quantity", "amount"}], ...}; other keys are not copied.
     breakdown: Mapping[str, Any]
     charge_id: str

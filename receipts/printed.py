@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.domain.jalali import format_jalali_datetime
-from gateway.domain.text import format_rials, to_persian_digits
+from gateway.core.jalali import format_jalali_datetime
+from gateway.core.text import format_rials, to_persian_digits
 from receipts.model import parse_timestamp
 
 TITLE = "رسید الکترونیکی ارایه خدمت"

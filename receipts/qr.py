@@ -19,7 +19,7 @@ from typing import Any
 
 import segno
 
-from gateway.domain.identifiers import MAX_SEQUENCE
+from gateway.core.identifiers import MAX_SEQUENCE
 from receipts.canonical import b64url_decode, b64url_encode
 from receipts.chain import receipt_hash
 from receipts.model import field_value, parse_timestamp

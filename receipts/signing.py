@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from rfc8785 import CanonicalizationError
 
-from gateway.domain.jalali import format_utc
+from gateway.core.jalali import format_utc
 from receipts.canonical import b64url_decode, b64url_encode, canonical_bytes
 from receipts.model import parse_timestamp
 

@@ -12,6 +12,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 
 import aiohttp
+
+from gateway.core.clock import system_clock
 import orjson
 
 
@@ -87,4 +89,4 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - system_clock()).total_seconds())

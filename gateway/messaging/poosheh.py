@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from gateway.domain.identifiers import mask_national_code, parse_national_code
+from gateway.core.identifiers import mask_national_code, parse_national_code
 from gateway.messaging.http_transport import JsonHttpClient, TransportFault
 from gateway.messaging.sms_providers import SendOutcome, SendResult, unavailable
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from gateway.domain.identifiers import parse_mobile
+from gateway.core.identifiers import parse_mobile
 from gateway.messaging.http_transport import HttpAnswer, JsonHttpClient, TransportFault
 
 log = logging.getLogger(__name__)

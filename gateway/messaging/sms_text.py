@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from gsm0338.charset import BASIC_CHARACTER_SET, BASIC_CHARACTER_SET_EXTENSION
 
-from gateway.domain.text import format_rials, normalize_persian
+from gateway.core.text import format_rials, normalize_persian
 
 MAX_PARTS = 2
 

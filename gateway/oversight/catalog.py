@@ -37,6 +37,6 @@ VIOLATION_TYPES = {t.code: t for t in (EXCESS_FEE, CASH_PAYMENT, UNLICENSED_PSP,
                                        OFFBOOK_TRANSACTION)}
 OBLIGATIONS = {o.code: o for o in (NO_EXCESS_FEE, CARD_ONLY, ACTIVE_LICENCE, RECEIPTED_COLLECTION)}
 
-# Refusal reasons recorded by the charge path (gateway/domain/charge_rules.py) that are findings against the office.
+# Refusal reasons recorded by the charge path (gateway/core/charge_rules.py) that are findings against the office.
 REFUSAL_TYPES = {"excess_fee": EXCESS_FEE, "cash_forbidden": CASH_PAYMENT, "psp_unlicensed": UNLICENSED_PSP,
                  "office_license_inactive": INACTIVE_LICENCE}

@@ -14,12 +14,14 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
-from gateway.domain.identifiers import mask_national_code
-from gateway.domain.jalali import format_utc
-from gateway.domain.tariffs import TariffBook
+from gateway.core.clock import Clock, system_clock
+
+from gateway.core.identifiers import mask_national_code
+from gateway.core.jalali import format_utc
+from gateway.core.tariffs import TariffBook
 from gateway.oversight.catalog import OFFBOOK_TRANSACTION, SPLIT_CHARGING
 from gateway.oversight.split_charging import CompletedCharge, split_finding
-from gateway.storage import oversight_store as store
+from gateway.oversight import store
 
 log = logging.getLogger(__name__)
 LOCK_ID = 0x4F56_5253  # "OVRS"
@@ -85,14 +87,15 @@ async def detect_range(conn: asyncpg.Connection, tariffs: TariffBook, window: ti
 
 
 async def detect_between(conn: asyncpg.Connection, tariffs: TariffBook, window: timedelta,
-                         since: datetime, until: datetime, feed_since: datetime | None = None) -> DetectionReport:
+                         since: datetime, until: datetime, feed_since: datetime | None = None, *,
+                         clock: Clock = system_clock) -> DetectionReport:
     """Scans [since, until) a day at a time, recording each pass; the first also reads feed rows from
     `feed_since`."""
     totals: Counter = Counter()
     start = since
     while start < until:
         end = min(start + SLICE, until)
-        started_at = datetime.now(timezone.utc)
+        started_at = clock()
         found = await detect_range(conn, tariffs, window, start, end, feed_since if start == since else None)
         await store.record_run(conn, start, end, found, started_at)
         totals.update(found)
@@ -101,16 +104,19 @@ async def detect_between(conn: asyncpg.Connection, tariffs: TariffBook, window: 
 
 
 async def run_detection(conn: asyncpg.Connection, tariffs: TariffBook, *, window: timedelta, rescan: timedelta,
-                        now: datetime) -> DetectionReport | None:
+                        clock: Clock = system_clock) -> DetectionReport | None:
     """Carries detection on from its last reach to `now`, re-reading COMMIT_MARGIN of refusals and charges and
     `rescan` of feed rows before it; None if another process holds the turn."""
     if not await store.try_detection_lock(conn, LOCK_ID):
         return None
+    now = clock()
     try:
         reach = await store.detection_reach(conn)
         if reach is None:
             first = await store.earliest_evidence(conn)
-            return await detect_between(conn, tariffs, window, first if first is not None else now - rescan, now)
-        return await detect_between(conn, tariffs, window, reach - COMMIT_MARGIN, now, feed_since=reach - rescan)
+            return await detect_between(conn, tariffs, window, first if first is not None else now - rescan, now,
+                                        clock=clock)
+        return await detect_between(conn, tariffs, window, reach - COMMIT_MARGIN, now, feed_since=reach - rescan,
+                                    clock=clock)
     finally:
         await store.release_detection_lock(conn, LOCK_ID)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from gateway.domain.penalties import PenaltyRules, PenaltyRulesError
+from gateway.core.penalties import PenaltyRules, PenaltyRulesError
 
 
 def load_penalty_rules(path: Path) -> PenaltyRules:

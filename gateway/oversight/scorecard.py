@@ -10,12 +10,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from gateway.domain.jalali import format_utc
-from gateway.domain.penalties import RULE_FA, PenaltyRules, penalty_stages
-from gateway.domain.periods import HalfYear
+from gateway.core.jalali import format_utc
+from gateway.core.penalties import RULE_FA, PenaltyRules, penalty_stages
+from gateway.core.periods import HalfYear
 from gateway.oversight.catalog import OBLIGATIONS, VIOLATION_TYPES
-from gateway.registry import Office
-from gateway.storage import oversight_store as store
+from gateway.core.registry import Office
+from gateway.oversight import store
 
 
 def _indicators(period_totals: Iterable[Mapping]) -> list[dict]:

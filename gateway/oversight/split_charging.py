@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.domain.tariffs import Quote, TariffBook, TariffError
+from gateway.core.errors import TariffRefusal
+from gateway.core.tariffs import Quote, TariffBook
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def split_finding(charge: CompletedCharge, earlier: Sequence[CompletedCharge], *
     try:
         quote = tariffs.quote(service_code, max(c.quantity for c in window), _largest_extras(window), office_kind,
                               charge.completed_at)
-    except TariffError:
+    except TariffRefusal:
         return None
     if total <= quote.cap:
         return None

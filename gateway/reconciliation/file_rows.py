@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from gateway.reconciliation.file_formats import COLUMNS, FEED_STATUSES, MONEY_TAKEN, FileKind, FileRejected
+from psp_adapters.daily_files import COLUMNS, FEED_STATUSES, MONEY_TAKEN, FileKind, FileRejected
 
 
 class _Invalid(ValueError):

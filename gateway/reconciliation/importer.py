@@ -12,10 +12,10 @@ from datetime import datetime
 
 import asyncpg
 
-from gateway.domain.jalali import format_utc
-from gateway.reconciliation.file_formats import FileKind, FileRejected, kind_of_header
+from gateway.core.jalali import format_utc
+from psp_adapters.daily_files import FileKind, FileRejected, kind_of_header
 from gateway.reconciliation.file_rows import file_records
-from gateway.storage import reconciliation_store as store
+from gateway.reconciliation import store
 
 _MAX_HEADER_BYTES = 4096
 

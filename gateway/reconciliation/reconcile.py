@@ -5,10 +5,10 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from gateway.domain.jalali import format_utc
-from gateway.reconciliation.days import TehranDay
+from gateway.core.jalali import format_utc
+from gateway.core.jalali import TehranDay
 from gateway.reconciliation.report import match_scope, row_view, summarise
-from gateway.storage import reconciliation_store as store
+from gateway.reconciliation import store
 
 
 async def day_report(conn: asyncpg.Connection, day: TehranDay, psp_id: str | None, limit: int) -> dict:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from gateway.domain.jalali import format_utc
-from gateway.reconciliation.days import TehranDay
+from gateway.core.jalali import format_utc
+from gateway.core.jalali import TehranDay
 
 # A day's purchases are due in the PSP's settlement of that day or the next (Shaparak's next-day cycle);
 # a later settlement date is "settled late".

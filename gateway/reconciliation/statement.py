@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.domain.jalali import format_jalali_datetime, format_utc
+from gateway.core.jalali import format_jalali_datetime, format_utc
 
 COLUMNS = ("charge_id", "tracking_code", "completed_at", "completed_at_jalali", "office_id", "terminal_id", "psp_id",
            "rrn", "stan", "service_code", "amount", "agency_share", "iban", "payment_id")

@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from gateway.domain.identifiers import parse_iban
-from gateway.registry import parse_registry
+from gateway.core.identifiers import parse_iban
+from gateway.core.registry import parse_registry
 from loadtests.fleet import fleet_registry, iranian_iban, spread_over_offices
 from loadtests.loadgen import Tally
 from loadtests.measure import merge, percentile, summarise
@@ -82,18 +82,18 @@ def test_results_of_side_by_side_generators_merge():
 def test_a_profile_summary_counts_inclusive_and_self_shares(tmp_path):
     folded = tmp_path / "profile.folded"
     folded.write_text(
-        'process 1:"python -m gateway.cli serve";main (gateway/cli.py:10);create (gateway/charging.py:60);'
+        'process 1:"python -m gateway.cli serve";main (gateway/cli.py:10);create (gateway/charging/service.py:60);'
         'fetchval (asyncpg/pool.py:5) 30\n'
-        'process 1:"python -m gateway.cli serve";main (gateway/cli.py:10);create (gateway/charging.py:61) 10\n'
+        'process 1:"python -m gateway.cli serve";main (gateway/cli.py:10);create (gateway/charging/service.py:61) 10\n'
         'process 2:"python -m gateway.cli serve";main (gateway/cli.py:10);render (gateway/messaging/sms_text.py:3) 60\n',
         encoding="utf-8")
     summary = summarise_profile(folded)
     assert summary["samples"] == 100
     inclusive = dict(map(tuple, summary["inclusive"]))
     assert "main (gateway/cli.py)" not in inclusive   # under every sample: an entry frame, left out
-    assert inclusive == {"render (gateway/messaging/sms_text.py)": 60.0, "create (gateway/charging.py)": 40.0,
+    assert inclusive == {"render (gateway/messaging/sms_text.py)": 60.0, "create (gateway/charging/service.py)": 40.0,
                          "fetchval (asyncpg/pool.py)": 30.0}
     own = dict(map(tuple, summary["self"]))
     assert own == {"render (gateway/messaging/sms_text.py)": 60.0, "fetchval (asyncpg/pool.py)": 30.0,
-                   "create (gateway/charging.py)": 10.0}
+                   "create (gateway/charging/service.py)": 10.0}
     assert dict(map(tuple, summary["self_by_package"])) == {"gateway": 70.0, "asyncpg": 30.0}

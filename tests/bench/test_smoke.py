@@ -12,7 +12,7 @@ import sys
 import orjson
 import pytest
 
-from gateway.config import PROJECT_ROOT
+from gateway.platform.config import PROJECT_ROOT
 
 
 @pytest.mark.timeout(240)

@@ -14,21 +14,21 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
-from gateway.app import create_app
-from gateway.config import PROJECT_ROOT, Settings
-from gateway.domain.tariff_files import load_tariff_documents
-from gateway.domain.tariffs import SOURCE_KEY
-from gateway.registry import parse_registry
-from gateway.storage.db import connect
-from gateway.storage.keys_store import create_api_key
-from gateway.storage.migrate import apply_migrations
-from gateway.storage.registry_store import save_registry
-from gateway.storage.tariff_store import save_tariff_documents
-from psp_adapters.simulators.psp_host import simulator_options
+from gateway.web.app import create_app
+from gateway.platform.config import PROJECT_ROOT, Settings
+from gateway.registry.tariff_files import load_tariff_documents
+from gateway.core.tariffs import SOURCE_KEY
+from gateway.core.registry import parse_registry
+from gateway.platform.db import connect
+from gateway.access.store import create_api_key
+from gateway.platform.migrate import apply_migrations
+from gateway.registry.store import save_registry
+from gateway.registry.tariff_store import save_tariff_documents
+from simulators.psp.psp_host import simulator_options
 from receipts.keys_files import create_key
 from tests.psp.sim_support import SimulatorControl, start_simulator
 
-DEMO_REGISTRY = PROJECT_ROOT / "gateway" / "registry_data" / "demo.toml"
+DEMO_REGISTRY = PROJECT_ROOT / "gateway" / "registry" / "demo.toml"
 
 
 def _required(name: str) -> str:
@@ -116,7 +116,7 @@ class Gateway:
 
     @property
     def services(self):
-        from gateway.http.context import SERVICES
+        from gateway.web.context import SERVICES
         return self.app[SERVICES]
 
     async def request(self, method: str, path: str, *, key: str | None = None, json=None, data=None,

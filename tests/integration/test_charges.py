@@ -5,7 +5,8 @@ import asyncio
 import uuid
 from datetime import datetime, timezone
 
-from psp_adapters.simulators.cards import TEST_CARDS
+from simulators.psp.cards import TEST_CARDS
+from receipts.keys_files import create_key, load_keyring
 from receipts.signing import VerifyingKeyring
 from tests.integration.conftest import charge_body
 
@@ -101,21 +102,26 @@ async def test_a_terminal_of_an_unlicensed_psp_is_refused(gateway, keys, db, sim
     assert await sims["psp-fanava"].ledger() == []
 
 
-async def test_a_charge_dated_under_the_previous_approval_is_priced_by_it(gateway, keys):
-    key = await keys("t:10000001")
+async def test_a_charge_dated_under_the_previous_approval_is_priced_by_it(gateway, keys, tmp_path):
+    key = await keys("t:10000003")   # office 21110002: no other test audits its chain
     moment = datetime(2023, 9, 1, 8, 0, tzinfo=timezone.utc)  # 1402/06/10
     status, tables = await gateway.request("GET", "/v1/tariffs?at=2023-09-01T08:00:00Z")
     assert status == 200 and [t["reference"] for t in tables["data"]] == ["CRA-COM-1401-11"]
     charges = gateway.services.charges
+    # The whole charge happens at that moment, its receipt too: it is signed by a key valid then.
+    create_key(tmp_path, valid_from=datetime(2023, 1, 1, tzinfo=timezone.utc))
     real_clock, charges.clock = charges.clock, lambda: moment
+    real_keyring, charges.issuer.keyring = charges.issuer.keyring, load_keyring(tmp_path)
     try:
-        status, error = await gateway.charge(key, charge_body(amount=600_000))
+        status, error = await gateway.charge(key, charge_body(terminal_id="10000003", operator_id="op-21", amount=600_000))
         assert status == 422 and error["error"]["details"]["cap"] == 550_000
         assert error["error"]["details"]["tariff_reference"] == "CRA-COM-1401-11"
-        status, charge = await gateway.charge(key, charge_body(amount=550_000))
+        status, charge = await gateway.charge(key, charge_body(terminal_id="10000003", operator_id="op-21", amount=550_000))
         assert status == 201 and charge["tariff_reference"] == "CRA-COM-1401-11"
+        assert charge["receipt"]["receipt"]["issued_at"] == "2023-09-01T08:00:00Z"
     finally:
         charges.clock = real_clock
+        charges.issuer.keyring = real_keyring
 
 
 async def test_replaying_an_idempotency_key_returns_the_first_answer(gateway, keys, sims):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.storage.db import connect, create_pool
+from gateway.platform.db import connect, create_pool
 
 
 @pytest.fixture

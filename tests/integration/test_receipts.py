@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 
-from gateway.domain.text import to_persian_digits
+from gateway.core.text import to_persian_digits
 from receipts.audit import verify_chain
 from receipts.qr import make_qr_payload
 from receipts.signing import VerifyingKeyring

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.http import routes_receipts
+from gateway.web.routes import receipts as routes_receipts
 from tests.integration.conftest import charge_body
 
 CACHE_CONTROL = "private, max-age=31536000, immutable"

@@ -33,14 +33,14 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def sms_centre_url() -> Iterator[str]:
-    process, url = _start("gateway.messaging.simulators.sms_centre", "--delivery-delay", str(DELIVERY_DELAY))
+    process, url = _start("simulators.sms_centre", "--delivery-delay", str(DELIVERY_DELAY))
     yield url
     _stop(process)
 
 
 @pytest.fixture(scope="session")
 def poosheh_url() -> Iterator[str]:
-    process, url = _start("gateway.messaging.simulators.poosheh_inbox")
+    process, url = _start("simulators.poosheh_inbox")
     yield url
     _stop(process)
 

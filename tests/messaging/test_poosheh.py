@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from gateway.domain.identifiers import InvalidIdentifier, make_tracking_code, parse_national_code
+from gateway.core.identifiers import InvalidIdentifier, make_tracking_code, parse_national_code
 from gateway.messaging import AuthenticityVerdict, PooshehInbox, SendOutcome, inbox_address
 
 _serial = itertools.count(100_000_000)

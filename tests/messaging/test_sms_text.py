@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.domain.identifiers import make_tracking_code
-from gateway.domain.text import normalize_persian
+from gateway.core.identifiers import make_tracking_code
+from gateway.core.text import normalize_persian
 from gateway.messaging.sms_text import MAX_PARTS, count_parts, render_confirmation, verify_link
 
 BASE = "https://pishkhan.example"

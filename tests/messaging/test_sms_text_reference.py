@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gateway.domain.identifiers import make_tracking_code
-from gateway.domain.text import format_rials, normalize_persian
+from gateway.core.identifiers import make_tracking_code
+from gateway.core.text import format_rials, normalize_persian
 from gateway.messaging.sms_text import count_parts, render_confirmation
 
 # --- the reference -------------------------------------------------------------------------------------------

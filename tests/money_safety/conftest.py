@@ -1,8 +1,8 @@
 """The money-safety tests reuse the whole-path fixtures, with shorter PSP timeouts so that faults resolve quickly."""
 import pytest
 
-from gateway.config import Settings
-from gateway.devstack import free_port
+from gateway.platform.config import Settings
+from simulators.devstack.embedded import free_port
 from tests.integration.conftest import *  # noqa: F401,F403
 
 PSP_TIMEOUT_S = 1.0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
-from gateway.config import PROJECT_ROOT
+from gateway.platform.config import PROJECT_ROOT
 from tests.money_safety.support import FINAL_HTTP, Sent, new_body
 
 

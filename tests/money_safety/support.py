@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 import aiohttp
 
-from gateway.conservation import Report, check, fetch_ledgers
-from gateway.storage.charges_store import PENDING_STATUSES
+from gateway.conservation.check import Report, check, fetch_ledgers
+from gateway.charging.store import PENDING_STATUSES
 from tests.integration.conftest import charge_body
 
 # The demo terminals of licensed offices and PSPs, with an operator of the terminal's office.

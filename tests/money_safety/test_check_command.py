@@ -10,10 +10,9 @@ import uuid
 
 import orjson
 
-from gateway.charging import txn_ref
-from gateway.config import PROJECT_ROOT
-from gateway.conservation import default_control_urls
-from gateway.storage.charges_store import get_charge
+from gateway.platform.config import PROJECT_ROOT
+from gateway.conservation.check import default_control_urls
+from gateway.charging.store import get_charge
 from tests.money_safety.support import new_body, now
 
 
@@ -40,8 +39,8 @@ async def test_clean_books_exit_0_and_a_receipt_whose_money_was_reversed_exits_1
     assert clean.stdout.strip().splitlines()[-1].startswith("clean")
 
     # After the receipt was issued, the money goes back to the cardholder behind the gateway's back.
-    row = await get_charge(db, uuid.UUID(charge["id"]))
-    reversal = await gateway.services.psps.adapter("psp-mellat").reverse(txn_ref(row))
+    stored = await get_charge(db, uuid.UUID(charge["id"]))
+    reversal = await gateway.services.psps.adapter("psp-mellat").reverse(stored.txn_ref())
     assert reversal.outcome == "approved"
 
     broken = run_check(database_url, "--psp-control", controls(psp_hosts), "--since", since, "--json")

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import pytest
 
-from gateway.conservation import KINDS, GatewayCharge, compare, parse_pairs, read_transaction_file
+from gateway.conservation.check import KINDS, GatewayCharge, compare, parse_pairs, read_transaction_file
 
 ROWS = [{"iban": "IR960560877893287921742180", "amount": 420_000, "payment_id": "110012345678901"},
         {"iban": "IR090150161461003307666193", "amount": 280_000, "payment_id": "0"}]

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from gateway.storage.charges_store import PENDING_STATUSES
+from gateway.charging.store import PENDING_STATUSES
 from tests.money_safety.conftest import PSP_TIMEOUT_S, PURCHASE_TIMEOUT_S
 from tests.money_safety.support import (
     assert_conserved,

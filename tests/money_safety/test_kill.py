@@ -13,7 +13,7 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.storage.charges_store import PENDING_STATUSES
+from gateway.charging.store import PENDING_STATUSES
 from tests.money_safety.gateway_process import GatewayProcess, OfficeClients
 from tests.money_safety.support import (
     TERMINALS,

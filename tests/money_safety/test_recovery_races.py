@@ -9,10 +9,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client import REGISTRY
 
-from gateway.app import create_app
-from gateway.http.context import SERVICES
-from gateway.recovery import LEASE, RecoveryWorker
-from gateway.storage import charges_store as store
+from gateway.web.app import create_app
+from gateway.web.context import SERVICES
+from gateway.charging.recovery import LEASE, RecoveryWorker
+from gateway.charging import store
 from tests.money_safety.conftest import PURCHASE_TIMEOUT_S
 from tests.money_safety.support import (
     TERMINALS,
@@ -52,7 +52,7 @@ def psp_calls(operation: str) -> float:
 
 def one_at_a_time(services) -> RecoveryWorker:
     """A recovery worker of this gateway instance that claims one charge per pass, so that two of them interleave."""
-    return RecoveryWorker(services.pool, services.state, services.psps, services.charges, interval=0.1, batch=1)
+    return RecoveryWorker(services.pool, services.psps, services.charges, interval=0.1, batch=1)
 
 
 async def _pending_and_approved(gateway, keys, sims, db, demo_registry) -> list:
@@ -119,16 +119,16 @@ async def test_a_worker_that_overran_its_lease_cannot_complete_the_charge(gatewa
     # The first worker stalls past its lease; the second takes the charges over.
     await db.execute("UPDATE charges SET next_recovery_at = now() WHERE id = ANY($1::uuid[])", ids)
     current = await store.claim_due_charges(db, now(), now() + LEASE, len(ids))
-    assert {r["id"] for r in stale} == {r["id"] for r in current} == set(ids)
+    assert {c.id for c in stale} == {c.id for c in current} == set(ids)
 
     # The stalled worker wakes up: it verifies at the PSP, but its completions are fenced out.
-    await asyncio.gather(*(gateway.services.recovery.resolve(dict(row)) for row in stale))
+    await asyncio.gather(*(gateway.services.recovery.resolve(charge) for charge in stale))
     rows = await db.fetch("SELECT status, claim_epoch FROM charges WHERE id = ANY($1::uuid[])", ids)
     assert {r["status"] for r in rows} == {"sent"}
     assert await db.fetchval("SELECT count(*) FROM receipts WHERE charge_id = ANY($1::uuid[])", ids) == 0
 
     # The current holder finds them verified at the PSP and completes each once.
-    await asyncio.gather(*(second_gateway.recovery.resolve(dict(row)) for row in current))
+    await asyncio.gather(*(second_gateway.recovery.resolve(charge) for charge in current))
     assert {r["status"] for r in await db.fetch("SELECT status FROM charges WHERE id = ANY($1::uuid[])", ids)} == \
         {"completed"}
     await assert_conserved(db, psp_hosts, since)

@@ -3,11 +3,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gateway.charging import ChargeService
-from gateway.domain.recovery_rules import DEADLINE_MARGIN, MAX_BACKOFF, Action, backoff, decide
-from gateway.psp_pool import PspPool
-from gateway.recovery import RecoveryWorker
-from psp_adapters.base import TxnState
+from gateway.charging.service import ChargeService
+from gateway.core.recovery_rules import DEADLINE_MARGIN, MAX_BACKOFF, Action, backoff, decide
+from gateway.charging.psp_pool import PspPool
+from gateway.charging.recovery import RecoveryWorker
+from gateway.core.psp import TxnState
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
 FAR = NOW + timedelta(minutes=15)              # the PSP's verify deadline, far off
@@ -57,7 +57,7 @@ def test_recovery_refuses_a_grace_shorter_than_a_purchase_and_its_verify():
 
     def worker(grace_s: float) -> RecoveryWorker:
         charges = ChargeService(None, None, psps, None, None, recovery_grace=timedelta(seconds=grace_s))
-        return RecoveryWorker(None, None, psps, charges, interval=1.0)
+        return RecoveryWorker(None, psps, charges, interval=1.0)
 
     with pytest.raises(ValueError, match="must cover a purchase and its verify"):
         worker(4.9)

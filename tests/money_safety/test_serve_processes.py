@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psutil
 
-from gateway.server import BACKGROUND_NICENESS
+from gateway.web.server import BACKGROUND_NICENESS
 from tests.money_safety.gateway_process import GatewayProcess
 
 

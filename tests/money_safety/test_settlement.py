@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from gateway.domain.settlement import ORDINARY_PAYMENT_ID
-from gateway.registry import RegistryError, parse_registry
+from gateway.core.settlement import ORDINARY_PAYMENT_ID
+from gateway.core.registry import RegistryError, parse_registry
 from tests.integration.conftest import DEMO_REGISTRY, charge_body
 from tests.money_safety.support import TERMINALS, assert_conserved, charge_of, now, stream
 

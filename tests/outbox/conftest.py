@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.config import PROJECT_ROOT, Settings
-from gateway.domain.identifiers import InvalidIdentifier, parse_national_code
-from gateway.outbox import OutboxWorkers
-from gateway.storage.db import create_pool
+from gateway.platform.config import PROJECT_ROOT, Settings
+from gateway.core.identifiers import InvalidIdentifier, parse_national_code
+from gateway.messaging.outbox import OutboxWorkers
+from gateway.platform.db import create_pool
 from receipts.keys_files import load_keyring
 from tests.integration.conftest import *  # noqa: F401,F403
 from tests.integration.conftest import charge_body

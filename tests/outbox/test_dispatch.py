@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from gateway.outbox.dispatcher import utcnow
-from gateway.storage import outbox_store
+from gateway.core.clock import system_clock as utcnow
+from gateway.messaging.outbox import store as outbox_store
 from tests.outbox.conftest import TERMINAL, body_for, new_recipient, outbox_rows
 from tests.query_plans import plan_nodes
 

@@ -5,7 +5,7 @@ import dataclasses
 
 from aiohttp.test_utils import TestServer
 
-from gateway.app import create_app
+from gateway.web.app import create_app
 from tests.integration.conftest import Gateway
 from tests.outbox.conftest import TERMINAL, body_for, new_recipient
 from tests.outbox.test_dispatcher_processes import wait_for

@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.domain.identifiers import InvalidIdentifier, parse_mobile
+from gateway.core.identifiers import InvalidIdentifier, parse_mobile
 from gateway.messaging import count_parts
 
 PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")

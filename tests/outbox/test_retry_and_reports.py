@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.messaging import DeliveryStatus
-from gateway.outbox import RetryPolicy, report_update
-from gateway.outbox.delivery_reports import REPORT_WINDOW
-from gateway.storage.outbox_store import ClaimedReport
+from gateway.messaging.outbox import RetryPolicy, report_update
+from gateway.messaging.outbox.delivery_reports import REPORT_WINDOW
+from gateway.messaging.outbox.store import ClaimedReport
 
 attempts = st.integers(min_value=1, max_value=10_000)
 seconds = st.floats(min_value=0.001, max_value=3600, allow_nan=False)

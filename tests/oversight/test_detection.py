@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 
-from gateway.config import PROJECT_ROOT
+from gateway.platform.config import PROJECT_ROOT
 from gateway.oversight.detection import COMMIT_MARGIN, LOCK_ID, detect_range, run_detection
-from gateway.oversight.runtime import OVERSIGHT, detect_forever
-from gateway.reconciliation.days import day_of
-from gateway.storage.oversight_store import SPLIT_CANDIDATES, record_run
+from gateway.oversight.runtime import detect_forever
+from gateway.core.jalali import tehran_date
+from gateway.oversight.store import SPLIT_CANDIDATES, record_run
 from tests.integration.conftest import charge_body
 from tests.oversight.support import WINDOW, detect, recipient, utcnow, violations_of
 from tests.query_plans import plan_nodes
@@ -115,7 +115,7 @@ async def test_card_reader_activity_outside_the_gateway_is_found_in_the_terminal
                                               1_250_000, KASHAN_IBAN)
     finally:
         await line.close()
-    feed = await daily_file(http_session, mellat, "terminal_feed", day_of(utcnow()).isoformat())
+    feed = await daily_file(http_session, mellat, "terminal_feed", tehran_date(utcnow()).isoformat())
     status, imported = await import_file(gateway, await keys("admin"), "psp-mellat", "terminal_feed", feed)
     assert status == 201 and imported["offbook_rows"] >= 1, imported
 
@@ -145,7 +145,7 @@ async def test_card_reader_activity_outside_the_gateway_is_found_in_the_terminal
                                            700_000, KASHAN_IBAN)
     finally:
         await line.close()
-    feed = await daily_file(http_session, mellat, "terminal_feed", day_of(utcnow()).isoformat())
+    feed = await daily_file(http_session, mellat, "terminal_feed", tehran_date(utcnow()).isoformat())
     status, imported = await import_file(gateway, await keys("admin"), "psp-mellat", "terminal_feed", feed)
     assert status == 201 and imported["offbook_rows"] == 1, imported
     after_import, tariffs = utcnow(), gateway.services.state.tariffs
@@ -182,7 +182,7 @@ async def test_a_clean_office_has_no_finding(gateway, keys, db):
 
 
 async def test_detection_carries_on_from_its_reach_and_one_process_runs_it_at_a_time(gateway, db, database_url):
-    from gateway.storage.db import connect
+    from gateway.platform.db import connect
     tariffs = gateway.services.state.tariffs
     reach = utcnow()   # later than any pass before: this is now how far detection has come
     await record_run(db, reach - WINDOW, reach, {}, reach)
@@ -190,9 +190,9 @@ async def test_detection_carries_on_from_its_reach_and_one_process_runs_it_at_a_
     other = await connect(database_url)
     try:
         assert await other.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_ID)
-        assert await run_detection(db, tariffs, window=WINDOW, rescan=WINDOW, now=now) is None
+        assert await run_detection(db, tariffs, window=WINDOW, rescan=WINDOW, clock=lambda: now) is None
         await other.execute("SELECT pg_advisory_unlock($1)", LOCK_ID)
-        report = await run_detection(db, tariffs, window=WINDOW, rescan=WINDOW, now=now)
+        report = await run_detection(db, tariffs, window=WINDOW, rescan=WINDOW, clock=lambda: now)
     finally:
         await other.close()
     assert (report.scanned_from, report.scanned_to) == (reach - COMMIT_MARGIN, now)
@@ -207,7 +207,9 @@ async def test_the_gateway_worker_records_new_findings_on_its_own(gateway, keys,
                                                          payment_method="cash"))
     assert status == 422
     (refusal_id,) = [r["id"] for r in await db.fetch("SELECT id FROM refusals WHERE created_at >= $1", now)]
-    worker = asyncio.create_task(detect_forever(gateway.services, gateway.app[OVERSIGHT], interval=0.05))
+    services = gateway.services
+    worker = asyncio.create_task(detect_forever(services.settings.database_url, services.state, services.oversight,
+                                                interval=0.05, clock=services.clock))
     try:
         for _ in range(100):   # until a pass that began after the refusal has been recorded
             if await db.fetchval("SELECT max(started_at) FROM oversight_detection_runs") > now:

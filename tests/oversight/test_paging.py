@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from gateway.oversight.paging import BadCursor, decode_cursor, encode_cursor
+from gateway.web.listing import BadCursor, decode_cursor, encode_cursor
 
 KEY = ("11110001", datetime(2025, 1, 15, 8, 0, 0, 123456, tzinfo=timezone.utc), 42)
 TYPES = (str, datetime, int)

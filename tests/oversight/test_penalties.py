@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from gateway.config import Settings
-from gateway.domain.penalties import PenaltyRules, PenaltyRulesError, penalty_stages
-from gateway.domain.periods import HalfYear
+from gateway.platform.config import Settings
+from gateway.core.penalties import PenaltyRules, PenaltyRulesError, penalty_stages
+from gateway.core.periods import HalfYear
 from gateway.oversight.penalty_rules import load_penalty_rules
 
 RULES = {"sample": True, "source": "test series", "base_year": 1398, "base_cap": 1_000_000_000,

@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, strategies as st
 
-from gateway.domain.jalali import format_jalali_date
-from gateway.domain.periods import HalfYear
+from gateway.core.jalali import format_jalali_date
+from gateway.core.periods import HalfYear
 
 UTC = timezone.utc
 

@@ -7,7 +7,7 @@ import io
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-from gateway.domain.periods import HalfYear
+from gateway.core.periods import HalfYear
 from gateway.oversight.penalty_rules import load_penalty_rules
 from tests.integration.conftest import charge_body
 from tests.oversight.support import detect, key_id, recipient, utcnow

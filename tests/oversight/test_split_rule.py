@@ -2,9 +2,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gateway.config import Settings
-from gateway.domain.tariff_files import load_tariff_documents
-from gateway.domain.tariffs import TariffBook
+from gateway.platform.config import Settings
+from gateway.registry.tariff_files import load_tariff_documents
+from gateway.core.tariffs import TariffBook
 from gateway.oversight.split_charging import CompletedCharge, split_finding
 
 AT = datetime(2025, 1, 15, 8, 0, tzinfo=timezone.utc)   # 1403/10/26: the 1403 sample approval prices 1101 at

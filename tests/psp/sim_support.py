@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from psp_adapters.base import PspCapabilities, PspReply, PurchaseRequest, SettlementRow, TxnRef
+from gateway.core.psp import PspCapabilities, PspReply, PurchaseRequest, SettlementRow, TxnRef
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ class SimulatedHost:
 
 def start_simulator(*args: str) -> SimulatedHost:
     """Starts `psp_host` with the given options (free ports unless told otherwise) and reads its port line."""
-    command = [sys.executable, "-m", "psp_adapters.simulators.psp_host", "--port", "0", "--control-port", "0",
+    command = [sys.executable, "-m", "simulators.psp.psp_host", "--port", "0", "--control-port", "0",
                "--log-level", "WARNING", *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
     line = process.stdout.readline()

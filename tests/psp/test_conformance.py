@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from psp_adapters.base import Outcome, TxnState
+from gateway.core.psp import Outcome, TxnState
 from psp_adapters.registry import create_adapter
-from psp_adapters.simulators.psp_host import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from simulators.psp.psp_host import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from tests.psp.sim_support import (
     ALREADY_VERIFIED,
     CAPABILITIES,

@@ -8,7 +8,7 @@ import pytest
 
 from psp_adapters import iso8583_spec as spec
 from psp_adapters import shetab
-from psp_adapters.base import Outcome
+from gateway.core.psp import Outcome
 from psp_adapters.iso8583_connection import Iso8583Connection, LinkFault
 from psp_adapters.registry import create_adapter
 from tests.psp.sim_support import CAPABILITIES, new_purchase, new_terminal_id

@@ -7,8 +7,8 @@ from stdnum import luhn
 from psp_adapters.iso8583_tcp import Iso8583TcpAdapter
 from psp_adapters.pcpos_http import PcPosHttpAdapter
 from psp_adapters.registry import create_adapter
-from psp_adapters.simulators.cards import NO_ANSWER, TEST_CARDS, Deck, parse_answer
-from psp_adapters.simulators.faults import DELIVERY_KINDS, FaultKind, FaultPlan, Operation
+from simulators.psp.cards import NO_ANSWER, TEST_CARDS, Deck, parse_answer
+from simulators.psp.faults import DELIVERY_KINDS, FaultKind, FaultPlan, Operation
 from tests.psp.sim_support import CAPABILITIES
 
 

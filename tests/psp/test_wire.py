@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from psp_adapters import iso8583_spec as spec
 from psp_adapters import shetab
-from psp_adapters.base import SettlementRow
+from gateway.core.psp import SettlementRow
 from psp_adapters.tcp_framing import FrameError, frame, read_frame
 
 MOMENT = datetime(2024, 3, 19, 21, 15, 30, tzinfo=UTC)   # 00:45:30 on 20 March in Tehran

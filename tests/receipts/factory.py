@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.domain.identifiers import make_tracking_code
+from gateway.core.identifiers import make_tracking_code
 from receipts.chain import genesis_hash, issue_receipt
 from receipts.model import ReceiptInput
 from receipts.signing import Keyring, SigningKey

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from stdnum import damm
 
-from gateway.domain.jalali import TEHRAN
+from gateway.core.jalali import TEHRAN
 from receipts.model import ReceiptInputError, build_receipt, field_value, parse_timestamp
 from tests.receipts.factory import receipt_input
 

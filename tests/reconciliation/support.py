@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 
-from gateway.reconciliation.days import day_of
-from psp_adapters.base import Outcome, PurchaseRequest, PspReply, SettlementRow, TxnRef
+from gateway.core.jalali import tehran_date
+from gateway.core.psp import Outcome, PspReply, PurchaseRequest, SettlementRow, TxnRef
 from psp_adapters.registry import create_adapter
 from tests.integration.conftest import charge_body
 from tests.psp.sim_support import CAPABILITIES
@@ -17,7 +17,7 @@ _offbook_stans = itertools.count(900_001)
 
 def charge_day(charge: dict) -> str:
     """The Tehran day the charge completed on, as the statement and report `date` takes it."""
-    return day_of(datetime.fromisoformat(charge["completed_at"])).isoformat()
+    return tehran_date(datetime.fromisoformat(charge["completed_at"])).isoformat()
 
 
 async def charge_cap(gateway, key: str, terminal_id: str, operator_id: str, service_code: str) -> dict:

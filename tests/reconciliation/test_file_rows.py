@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from gateway.reconciliation.file_formats import FileKind, FileRejected, header_line
+from psp_adapters.daily_files import FileKind, FileRejected, header_line
 from gateway.reconciliation.file_rows import file_records
 
 SETTLEMENT = ("psp-sadad,2025-03-05,IR560150679290810033907579,500000,220012345678902,500063000001,000001,"

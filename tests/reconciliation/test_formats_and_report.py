@@ -8,12 +8,12 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from gateway.domain.settlement import build_settlement_rows
-from gateway.domain.tariffs import Charged, ChargedExtra
-from gateway.reconciliation.days import parse_day
-from gateway.reconciliation.file_formats import COLUMNS, FileKind, FileRejected, header_line, kind_of_header
+from gateway.core.settlement import build_settlement_rows
+from gateway.core.tariffs import Charged, ChargedExtra
+from gateway.core.jalali import parse_day
+from psp_adapters.daily_files import COLUMNS, FileKind, FileRejected, header_line, kind_of_header
 from gateway.reconciliation.report import Kind, match_scope, summarise
-from psp_adapters.simulators.daily_files import Adjustment, settlement_file, terminal_feed
+from simulators.psp.daily_files import Adjustment, settlement_file, terminal_feed
 
 AGENCY = {"iban": "IR560150679290810033907579", "amount": 800_000, "payment_id": "220012345678902"}
 OFFICE = {"iban": "IR090150161461003307666193", "amount": 200_000, "payment_id": "0"}

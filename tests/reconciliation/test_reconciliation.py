@@ -7,7 +7,7 @@ import io
 import uuid
 from datetime import date, timedelta
 
-from gateway.reconciliation.file_formats import FileKind, header_line
+from psp_adapters.daily_files import FileKind, header_line
 from gateway.reconciliation.report import Kind
 from tests.reconciliation.support import DirectLine, charge_cap, charge_day, daily_file, import_file
 

@@ -5,7 +5,7 @@ import csv
 import io
 from datetime import datetime
 
-from gateway.domain.jalali import format_jalali_datetime
+from gateway.core.jalali import format_jalali_datetime
 from tests.reconciliation.support import charge_cap, charge_day
 
 POLICE_IBAN, POLICE_PAYMENT_ID = "IR560150679290810033907579", "220012345678902"

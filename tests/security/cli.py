@@ -5,7 +5,7 @@ import asyncio
 import os
 import sys
 
-from gateway.config import PROJECT_ROOT
+from gateway.platform.config import PROJECT_ROOT
 
 
 async def pishkhan(database_url: str, *args: str) -> tuple[int, str, str]:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import PROJECT_ROOT, Settings
-from gateway.devstack import free_port
-from gateway.log_redaction import install_log_redaction
+from gateway.platform.config import PROJECT_ROOT, Settings
+from simulators.devstack.embedded import free_port
+from gateway.platform.log_redaction import install_log_redaction
 from tests.integration.conftest import *  # noqa: F401,F403
 
 SCAN_MODULE = "test_personal_data_scan.py"

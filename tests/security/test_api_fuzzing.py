@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from gateway.http.openapi import openapi_document
+from gateway.web.openapi import openapi_document
 
 # The caller for each operation: one that passes the role check, so the generated input reaches the handler.
 ROLE_FOR_PATH = {"/v1/agencies/{agency_id}/settlements": "regulator", "/v1/reconciliation": "regulator",

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gateway.storage.keys_store import revoke_api_key
+from gateway.access.store import revoke_api_key
 from tests.integration.conftest import charge_body
 
 TEHRAN = timezone(timedelta(hours=3, minutes=30))

@@ -13,8 +13,8 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
-from gateway.app import MAX_BODY_BYTES, create_app
-from gateway.http.request_signing import signed_headers
+from gateway.web.app import MAX_BODY_BYTES, create_app
+from gateway.web.request_signing import signed_headers
 from tests.integration.conftest import charge_body
 
 ERROR_FIELDS = {"type", "code", "message", "param", "details"}

@@ -8,9 +8,10 @@ import uuid
 
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from gateway.domain.identifiers import InvalidIdentifier, parse_national_code
-from gateway.http.errors import ApiError
-from gateway.http.schemas import MAX_AMOUNT, ChargeRequest, parse_body
+from gateway.core.identifiers import InvalidIdentifier, parse_national_code
+from gateway.core.errors import GatewayError
+from gateway.web.errors import status_of
+from gateway.web.schemas import MAX_AMOUNT, ChargeRequest, parse_body
 
 ERROR_FIELDS = {"type", "code", "message", "param", "details"}
 TERMINAL, OPERATOR = "10000003", "op-21"   # office 21110002 on psp-sadad
@@ -138,10 +139,10 @@ def invalid_bodies(draw) -> dict:
     return _with(BASE, ("extras",), [{"code": "scan_page", "quantity": 1}] * draw(st.integers(21, 40)))
 
 
-def _refusal(raw: bytes) -> ApiError:
+def _refusal(raw: bytes) -> GatewayError:
     try:
         parse_body(ChargeRequest, raw)
-    except ApiError as error:
+    except GatewayError as error:
         return error
     raise AssertionError(f"accepted: {raw[:200]!r}")
 
@@ -150,7 +151,7 @@ def _refusal(raw: bytes) -> ApiError:
 @given(invalid_bodies())
 def test_an_invalid_charge_is_refused_with_400_in_the_error_shape(body):
     error = _refusal(json.dumps(body, ensure_ascii=False).encode())
-    assert error.status == 400 and error.code == "parameter_invalid"
+    assert status_of(error) == 400 and error.code == "parameter_invalid"
     assert set(error.body()["error"]) == ERROR_FIELDS and error.param
 
 
@@ -163,7 +164,7 @@ def test_bytes_that_are_not_a_json_object_are_refused(raw):
         document = None
     assume(not isinstance(document, dict))
     error = _refusal(raw)
-    assert error.status == 400 and error.code in ("invalid_json", "parameter_invalid")
+    assert status_of(error) == 400 and error.code in ("invalid_json", "parameter_invalid")
 
 
 async def _row_counts(db) -> tuple[int, int, int]:

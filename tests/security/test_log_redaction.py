@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from gateway.log_redaction import RedactingFilter, install_log_redaction, redact
-from psp_adapters.simulators.cards import TEST_CARDS
+from gateway.platform.log_redaction import RedactingFilter, install_log_redaction, redact
+from simulators.psp.cards import TEST_CARDS
 from tests.security.conftest import RecordedLog
 
 

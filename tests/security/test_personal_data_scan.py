@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from psp_adapters.simulators.cards import TEST_CARDS
+from simulators.psp.cards import TEST_CARDS
 from tests.security.conftest import PROCESS_LOGS, RECORDED_LOG
 
 API_KEY = re.compile(r"pk_[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{20,}")

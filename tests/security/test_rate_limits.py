@@ -11,12 +11,12 @@ from aiohttp.test_utils import TestServer
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from gateway.api_keys import Principal
-from gateway.app import create_app
-from gateway.devstack import free_port
-from gateway.http.context import SERVICES
-from gateway.http.rate_limit import RateLimiter
-from gateway.storage.keys_store import create_api_key
+from gateway.access.api_keys import Principal
+from gateway.web.app import create_app
+from simulators.devstack.embedded import free_port
+from gateway.web.context import SERVICES
+from gateway.web.rate_limit import RateLimiter
+from gateway.access.store import create_api_key
 
 QUOTE = "/v1/tariffs/quote?service_code=1101"
 MOMENT = 1_800_000_000 + 15.5   # 15.5 s into a minute
@@ -96,7 +96,7 @@ async def test_the_limit_lets_requests_through_when_redis_is_down(caplog):
     unreachable = aioredis.Redis(host="127.0.0.1", port=free_port(), retry=Retry(NoBackoff(), 0))
     limiter = RateLimiter(unreachable, per_key=1, per_terminal=1)
     caller = Principal(key_id="k1", role="terminal", terminal_id="10000001", office_id="11110001")
-    with caplog.at_level(logging.WARNING, logger="gateway.http.rate_limit"):
+    with caplog.at_level(logging.WARNING, logger="gateway.web.rate_limit"):
         for _ in range(3):
             await limiter.check(caller)
     assert "Redis unavailable" in caplog.text

@@ -6,7 +6,7 @@ import time
 import orjson
 import pytest
 
-from gateway.http.request_signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
+from gateway.web.request_signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
 from tests.integration.conftest import charge_body
 from tests.security.cli import create_key
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from gateway.config import PROJECT_ROOT
+from gateway.platform.config import PROJECT_ROOT
 
 
 def _python(code: str) -> str:
@@ -19,7 +19,7 @@ def _python(code: str) -> str:
 def test_what_start_up_built_is_left_out_of_later_passes():
     _python("""
         import gc
-        from gateway.gc_pauses import freeze_start_up
+        from gateway.platform.gc_pauses import freeze_start_up
         registry = [[n] for n in range(50_000)]  # lists are always tracked
         freeze_start_up()
         assert gc.get_freeze_count() >= 50_000, gc.get_freeze_count()
@@ -34,7 +34,7 @@ def test_what_start_up_built_is_left_out_of_later_passes():
 def test_what_survives_a_full_pass_is_left_out_of_the_next():
     _python("""
         import gc
-        from gateway.gc_pauses import freeze_survivors_of_full_passes
+        from gateway.platform.gc_pauses import freeze_survivors_of_full_passes
         freeze_survivors_of_full_passes()
         ledger = [[n] for n in range(50_000)]
         gc.collect(1)

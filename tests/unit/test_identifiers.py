@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 from stdnum import damm
 
-from gateway.domain.identifiers import (
+from gateway.core.identifiers import (
     InvalidIdentifier,
     is_valid_tracking_code,
     make_tracking_code,
@@ -16,7 +16,7 @@ from gateway.domain.identifiers import (
     parse_national_code,
     parse_tracking_code,
 )
-from gateway.domain.text import to_persian_digits
+from gateway.core.text import to_persian_digits
 
 office_codes = st.text(alphabet="0123456789", min_size=8, max_size=8)
 sequences = st.integers(min_value=1, max_value=999_999_999)

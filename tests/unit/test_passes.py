@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from gateway.passes import repeat_passes
+from gateway.platform.passes import repeat_passes
 
 
 async def test_full_batches_run_back_to_back_and_a_failed_pass_is_logged_and_retried(caplog):

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, strategies as st
 from stdnum import iban as stdnum_iban
 
-from gateway.domain.settlement import SettlementError, build_settlement_rows, rows_needed
-from gateway.domain.tariffs import Charged, ChargedExtra, TariffBook
-from psp_adapters.base import SettlementRow
+from gateway.core.settlement import SettlementError, build_settlement_rows, rows_needed
+from gateway.core.tariffs import Charged, ChargedExtra, TariffBook
+from gateway.core.psp import SettlementRow
 
 NOW = datetime(2026, 11, 23, 8, 15, tzinfo=timezone.utc)
 

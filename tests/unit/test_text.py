@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from gateway.domain.text import format_rials, normalize_persian, to_ascii_digits, to_persian_digits
+from gateway.core.text import format_rials, normalize_persian, to_ascii_digits, to_persian_digits
 
 ZWNJ = "\u200c"
 INVISIBLE = ["\u200b", "\u200d", "\u2060", "\ufeff", "\u200e", "\u200f", "\u00ad", "\u061c",

@@ -1,0 +1,251 @@
+"""The charge path: rules, persistence before the PSP, purchase, verify, and completion with a signed receipt.
+
+An unclear PSP outcome is never guessed: the charge stays pending and the recovery worker resolves it by inquiry
+(see gateway/charging/recovery.py). The request owns its charge until `next_recovery_at` (the recovery grace); its
+writes are fenced by the claim epoch, so once recovery has claimed the charge they no longer apply
+(docs/money-safety.md). The same Idempotency-Key always yields the same answer: the charge in its current state, or
+the same named error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from datetime import datetime, timedelta
+
+from uuid_utils.compat import uuid7
+
+from gateway.charging import store
+from gateway.charging.completion import ReceiptIssuer
+from gateway.charging.psp_pool import PspPool
+from gateway.charging.terminal_lock import TerminalLocks
+from gateway.core.charge import FINAL, Charge, ExtraItem, Recipient, Status, status_for_decline
+from gateway.core.charge_rules import ChargeIntent, ChargePlan, Refusal, assess_charge
+from gateway.core.clock import Clock, system_clock
+from gateway.core.errors import IdempotencyKeyReused, TerminalBusy, error_from_body
+from gateway.core.psp import Outcome, PspReply, PurchaseRequest
+from gateway.platform import metrics
+from gateway.registry.live import RuntimeState
+
+
+class ChargeService:
+    def __init__(
+        self,
+        pool,
+        state: RuntimeState,
+        psps: PspPool,
+        issuer: ReceiptIssuer,
+        terminal_locks: TerminalLocks,
+        *,
+        recovery_grace: timedelta,
+        replay_wait: float = 30.0,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.pool = pool
+        self.state = state
+        self.psps = psps
+        self.issuer = issuer
+        self.terminal_locks = terminal_locks
+        self.recovery_grace = recovery_grace
+        self.replay_wait = replay_wait
+        self.clock = clock
+
+    async def create(self, idempotency_key: str, intent: ChargeIntent, request_hash: bytes) -> Charge:
+        """The charge in the state the PSP's answer left it; raises the named error of a broken rule."""
+        now = self.clock()
+        registry = self.state.registry
+        office_id = registry.terminals[intent.terminal_id].office_id
+        decision = assess_charge(intent, registry, self.state.tariffs, now)
+        if isinstance(decision, Refusal):
+            return await self._refuse(decision, intent, office_id, idempotency_key, request_hash, now)
+        lock = await self.terminal_locks.acquire(office_id, intent.terminal_id, idempotency_key)
+        if not lock.taken and lock.holder == idempotency_key:
+            # Our own first attempt holds the terminal and may not have stored its key yet. Once it has, this is a
+            # replay; if it let the terminal go without storing it, this request takes the terminal in its place.
+            await self._await_key(office_id, intent.terminal_id, idempotency_key)
+            lock = await self.terminal_locks.acquire(office_id, intent.terminal_id, idempotency_key)
+        if not lock.taken:
+            if await store.find_idempotency_key(self.pool, office_id, idempotency_key):
+                return await self.replay(office_id, idempotency_key, request_hash)
+            raise TerminalBusy(param="terminal_id")
+        try:
+            charge = self._new_charge(decision, intent, now)
+            stan = await store.insert_charge(self.pool, charge, idempotency_key, request_hash)
+            if stan is None:
+                return await self.replay(office_id, idempotency_key, request_hash)
+            return await self._drive(dataclasses.replace(charge, stan=stan))
+        finally:
+            await self.terminal_locks.release(office_id, intent.terminal_id, lock.token)
+
+    async def _await_key(self, office_id: str, terminal_id: str, idempotency_key: str) -> None:
+        """Until the first attempt has stored its key, or has let the terminal go without storing it."""
+        deadline = asyncio.get_running_loop().time() + self.replay_wait
+        delay = 0.005
+        while (
+            not await store.find_idempotency_key(self.pool, office_id, idempotency_key)
+            and asyncio.get_running_loop().time() < deadline
+            and await self.terminal_locks.holder(office_id, terminal_id) == idempotency_key
+        ):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _new_charge(self, plan: ChargePlan, intent: ChargeIntent, now: datetime) -> Charge:
+        return Charge(
+            id=uuid7(),
+            office_id=plan.office.id,
+            terminal_id=plan.terminal.terminal_id,
+            merchant_id=plan.terminal.merchant_id,
+            psp_id=plan.psp.id,
+            operator_id=plan.operator.id,
+            service_code=plan.service.code,
+            quantity=intent.quantity,
+            extras=tuple(ExtraItem(code, quantity) for code, quantity in intent.extras),
+            recipient=Recipient(intent.recipient_name, intent.recipient_national_code, intent.recipient_mobile),
+            amount=intent.amount,
+            breakdown=plan.breakdown,
+            tariff_reference=plan.tariff_reference,
+            settlement_rows=plan.settlement_rows,
+            verify_deadline=plan.verify_deadline,
+            next_recovery_at=now + self.recovery_grace,
+            created_at=now,
+        )
+
+    async def _refuse(
+        self,
+        refusal: Refusal,
+        intent: ChargeIntent,
+        office_id: str,
+        idempotency_key: str,
+        request_hash: bytes,
+        now: datetime,
+    ) -> Charge:
+        record = store.RefusalRecord(
+            office_id=office_id,
+            terminal_id=intent.terminal_id,
+            operator_id=intent.operator_id,
+            service_code=intent.service_code,
+            reason=refusal.reason,
+            requested=refusal.requested,
+            cap=refusal.cap,
+            excess=refusal.excess,
+            payment_method=intent.payment_method,
+            recipient_national_code=intent.recipient_national_code,
+            tariff_reference=refusal.tariff_reference,
+            created_at=now,
+            details=refusal.error.details,
+        )
+        if not await store.record_refusal(self.pool, record, idempotency_key, request_hash, refusal.error.body()):
+            return await self.replay(office_id, idempotency_key, request_hash)
+        metrics.CHARGE_OUTCOMES.labels(outcome=f"refused_{refusal.reason}").inc()
+        raise refusal.error
+
+    async def _drive(self, charge: Charge) -> Charge:
+        assert charge.next_recovery_at is not None
+        if self.clock() + timedelta(seconds=self.psps.timeout) >= charge.next_recovery_at:
+            # Too late to push: recovery may already be asking the PSP about this charge, and a purchase that
+            # reached the PSP after recovery heard "not found" would take money for an expired charge.
+            return await self._moved(charge, Status.FAILED, note="not sent: the hot path ran out of its lease")
+        assert charge.stan is not None
+        request = PurchaseRequest(
+            terminal_id=charge.terminal_id,
+            merchant_id=charge.merchant_id,
+            amount=charge.amount,
+            stan=charge.stan,
+            reference=str(charge.id),
+            transmitted_at=charge.created_at,
+            settlement_rows=charge.settlement_rows,
+            print_lines=(charge.service_code, f"{charge.amount} IRR"),
+        )
+        with metrics.PSP_LATENCY.labels(psp=charge.psp_id, operation="purchase").time():
+            reply = await self.psps.adapter(charge.psp_id).purchase(request)
+        if reply.outcome is Outcome.DECLINED:
+            return await self._moved(
+                charge,
+                status_for_decline(reply.response_code),
+                rrn=reply.rrn,
+                masked_pan=reply.masked_pan,
+                decline_code=reply.response_code,
+            )
+        if reply.outcome is Outcome.UNKNOWN:
+            return await self._moved(charge, Status.SENT, note=reply.detail, next_recovery_at=self.clock())
+        charge = charge.moved_to(Status.AUTHORIZED, rrn=reply.rrn, auth_code=reply.auth_code,
+                                 masked_pan=reply.masked_pan)
+        return await self.verify_and_complete(charge, reply, retry_delay=timedelta(0))
+
+    async def verify_and_complete(self, charge: Charge, purchase: PspReply, *, retry_delay: timedelta) -> Charge:
+        """Verifies an approved purchase and completes the charge; an unclear answer leaves it pending for
+        recovery after `retry_delay`."""
+        adapter = self.psps.adapter(charge.psp_id)
+        with metrics.PSP_LATENCY.labels(psp=charge.psp_id, operation="verify").time():
+            verify = await adapter.verify(charge.txn_ref())
+        if verify.outcome is Outcome.APPROVED:
+            return await self.complete(charge, purchase)
+        if verify.outcome is Outcome.DECLINED:
+            # The PSP refuses to confirm an approval: undo it so the cardholder is not charged.
+            with metrics.PSP_LATENCY.labels(psp=charge.psp_id, operation="reverse").time():
+                reversal = await adapter.reverse(charge.txn_ref())
+            if reversal.outcome is Outcome.APPROVED:
+                return await self._moved(charge, Status.REVERSED, note=f"verify refused {verify.response_code}")
+        return await self._moved(
+            charge,
+            Status.AUTHORIZED,
+            note=verify.detail or f"verify {verify.outcome}",
+            next_recovery_at=self.clock() + retry_delay,
+        )
+
+    async def complete(self, charge: Charge, reply: PspReply) -> Charge:
+        """Issues the receipt of a charge the PSP holds verified, unless someone else finished it first."""
+        now = self.clock()
+        receipt = await self.issuer.complete(self.pool, charge, reply, self.state.registry, now)
+        if receipt is None:
+            return await self.current(charge.id)
+        metrics.CHARGE_OUTCOMES.labels(outcome=Status.COMPLETED.value).inc()
+        return charge.moved_to(
+            Status.COMPLETED,
+            completed_at=now,
+            rrn=reply.rrn,
+            auth_code=reply.auth_code,
+            masked_pan=reply.masked_pan,
+            tracking_code=receipt["receipt"]["tracking_code"],
+            receipt=receipt,
+        )
+
+    async def _moved(
+        self,
+        charge: Charge,
+        status: Status,
+        *,
+        note: str | None = None,
+        next_recovery_at: datetime | None = None,
+        **psp_fields: str | None,
+    ) -> Charge:
+        """Records the new status with what the PSP just said (rrn, masked_pan, decline_code) and answers with it,
+        or with the current state if the charge is no longer this caller's to change."""
+        moved = charge.moved_to(status, **psp_fields)
+        if not await store.save_move(self.pool, moved, at=self.clock(), note=note, next_recovery_at=next_recovery_at):
+            return await self.current(charge.id)
+        metrics.CHARGE_OUTCOMES.labels(outcome=moved.status.value).inc()
+        return moved
+
+    async def current(self, charge_id: uuid.UUID) -> Charge:
+        charge = await store.get_charge(self.pool, charge_id)
+        assert charge is not None, f"charge {charge_id} was stored before it was driven"
+        return charge
+
+    async def replay(self, office_id: str, idempotency_key: str, request_hash: bytes) -> Charge:
+        """A repeated Idempotency-Key: the first answer, once the first request has one."""
+        row = await store.find_idempotency_key(self.pool, office_id, idempotency_key)
+        assert row is not None
+        if row["request_hash"] != request_hash:
+            raise IdempotencyKeyReused(param="Idempotency-Key")
+        if row["response_body"] is not None:
+            raise error_from_body(row["response_body"])
+        deadline = asyncio.get_running_loop().time() + self.replay_wait
+        delay = 0.05
+        while True:
+            charge = await self.current(row["charge_id"])
+            if charge.status in FINAL or asyncio.get_running_loop().time() >= deadline:
+                return charge
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)

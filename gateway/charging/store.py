@@ -1,0 +1,275 @@
+"""The SQL of the charge path. The hot path costs two statements: one to persist the charge (with its
+idempotency key) before the PSP is called, one to complete it with its receipt, chain head and outbox rows.
+
+Every write about a pending charge is fenced by its claim epoch: it applies only if no recovery claim has been
+taken since the writer read the charge (see 0006_money_safety.sql)."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from gateway.core.charge import PENDING, Charge, ExtraItem, Recipient, Status
+from gateway.core.psp import SettlementRow
+
+PENDING_STATUSES = [s.value for s in PENDING]
+
+
+class ChainMoved(Exception):
+    """The office's receipt chain head moved under us: re-read it and sign again."""
+
+
+_INSERT_CHARGE = """
+WITH idem AS (
+    INSERT INTO idempotency_keys (office_id, key, request_hash, charge_id, created_at)
+    VALUES ($2, $19, $20, $1, $18)
+    ON CONFLICT (office_id, key) DO NOTHING
+    RETURNING 1
+)
+INSERT INTO charges (id, office_id, terminal_id, merchant_id, psp_id, operator_id, service_code, quantity, extras,
+                     recipient_name, recipient_national_code, recipient_mobile, amount, breakdown, tariff_reference,
+                     settlement_rows, status, verify_deadline, next_recovery_at, created_at)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'created', $17, $21, $18
+WHERE EXISTS (SELECT 1 FROM idem)
+RETURNING stan
+"""
+
+
+async def insert_charge(db, charge: Charge, idempotency_key: str, request_hash: bytes) -> str | None:
+    """Persists the new charge under its idempotency key; returns its STAN, or None if the key was already used."""
+    return await db.fetchval(
+        _INSERT_CHARGE, charge.id, charge.office_id, charge.terminal_id, charge.merchant_id, charge.psp_id,
+        charge.operator_id, charge.service_code, charge.quantity,
+        [{"code": extra.code, "quantity": extra.quantity} for extra in charge.extras], charge.recipient.name,
+        charge.recipient.national_code, charge.recipient.mobile, charge.amount, charge.breakdown,
+        charge.tariff_reference,
+        [{"iban": row.iban, "amount": row.amount, "payment_id": row.payment_id} for row in charge.settlement_rows],
+        charge.verify_deadline, charge.created_at, idempotency_key, request_hash, charge.next_recovery_at)
+
+
+def charge_from_row(row: Mapping[str, Any]) -> Charge:
+    """The charge a `charges` row holds (with the signed receipt when the query joined it as `receipt`)."""
+    return Charge(
+        id=row["id"], office_id=row["office_id"], terminal_id=row["terminal_id"], merchant_id=row["merchant_id"],
+        psp_id=row["psp_id"], operator_id=row["operator_id"], service_code=row["service_code"],
+        quantity=row["quantity"], extras=tuple(ExtraItem(e["code"], e["quantity"]) for e in row["extras"]),
+        recipient=Recipient(row["recipient_name"], row["recipient_national_code"], row["recipient_mobile"]),
+        amount=row["amount"], breakdown=row["breakdown"], tariff_reference=row["tariff_reference"],
+        settlement_rows=tuple(SettlementRow(r["iban"], r["amount"], r["payment_id"]) for r in row["settlement_rows"]),
+        verify_deadline=row["verify_deadline"], created_at=row["created_at"], status=Status(row["status"]),
+        stan=row["stan"], rrn=row["rrn"], auth_code=row["auth_code"], masked_pan=row["masked_pan"],
+        decline_code=row["decline_code"], tracking_code=row["tracking_code"], completed_at=row["completed_at"],
+        receipt=row.get("receipt"), claim_epoch=row["claim_epoch"], recovery_attempts=row["recovery_attempts"],
+        next_recovery_at=row["next_recovery_at"])
+
+
+_RECORD_REFUSAL = """
+WITH idem AS (
+    INSERT INTO idempotency_keys (office_id, key, request_hash, response_body, created_at)
+    VALUES ($1, $13, $14, $15, $12)
+    ON CONFLICT (office_id, key) DO NOTHING
+    RETURNING 1
+)
+INSERT INTO refusals (office_id, terminal_id, operator_id, service_code, reason, requested, cap, excess,
+                      payment_method, recipient_national_code, tariff_reference, created_at, details)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $16
+WHERE EXISTS (SELECT 1 FROM idem)
+RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class RefusalRecord:
+    office_id: str
+    terminal_id: str
+    operator_id: str | None
+    service_code: str | None
+    reason: str
+    requested: int | None
+    cap: int | None
+    excess: int | None
+    payment_method: str | None
+    recipient_national_code: str | None
+    tariff_reference: str | None
+    created_at: datetime
+    details: dict
+
+
+async def record_refusal(db, refusal: RefusalRecord, idempotency_key: str, request_hash: bytes,
+                         answer: dict) -> bool:
+    """Records the refusal and its error body under the idempotency key; False if the key was already used."""
+    refusal_id = await db.fetchval(
+        _RECORD_REFUSAL, refusal.office_id, refusal.terminal_id, refusal.operator_id, refusal.service_code,
+        refusal.reason, refusal.requested, refusal.cap, refusal.excess, refusal.payment_method,
+        refusal.recipient_national_code, refusal.tariff_reference, refusal.created_at, idempotency_key,
+        request_hash, answer, refusal.details)
+    return refusal_id is not None
+
+
+async def find_idempotency_key(db, office_id: str, key: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT request_hash, charge_id, response_body FROM idempotency_keys "
+        "WHERE office_id = $1 AND key = $2", office_id, key)
+
+
+async def save_move(db, moved: Charge, *, at: datetime, note: str | None = None,
+                    next_recovery_at: datetime | None = None) -> bool:
+    """Stores a pending charge's move to `moved.status` (made by `Charge.moved_to`) with its PSP references, keeping
+    any already known; a pending target counts as one more recovery attempt, for the backoff. False if the charge
+    was no longer pending, or was claimed after `moved.claim_epoch` was read: the caller no longer owns it."""
+    result = await db.execute(
+        """UPDATE charges SET status = $2,
+               rrn = coalesce($3, rrn), auth_code = coalesce($4, auth_code), masked_pan = coalesce($5, masked_pan),
+               decline_code = coalesce($6, decline_code), last_psp_note = coalesce($7, last_psp_note),
+               next_recovery_at = $8,
+               recovery_attempts = recovery_attempts + CASE WHEN $2 = ANY($10::text[]) THEN 1 ELSE 0 END,
+               authorized_at = CASE WHEN $2 IN ('authorized', 'verified') THEN coalesce(authorized_at, $9)
+                                    ELSE authorized_at END,
+               verified_at = CASE WHEN $2 = 'verified' THEN coalesce(verified_at, $9) ELSE verified_at END,
+               finalized_at = CASE WHEN $2 IN ('declined', 'cancelled', 'expired', 'reversed', 'failed')
+                                   THEN $9 ELSE finalized_at END
+           WHERE id = $1 AND status = ANY($10::text[]) AND claim_epoch = $11""",
+        moved.id, moved.status.value, moved.rrn, moved.auth_code, moved.masked_pan, moved.decline_code, note,
+        next_recovery_at, at, PENDING_STATUSES, moved.claim_epoch)
+    return result.endswith(" 1")
+
+
+async def postpone_recovery(db, charge_id: uuid.UUID, *, epoch: int, next_at: datetime, note: str) -> bool:
+    """Leaves the charge pending until `next_at`; False if it is no longer the caller's (see move_charge)."""
+    result = await db.execute(
+        "UPDATE charges SET next_recovery_at = $2, recovery_attempts = recovery_attempts + 1, last_psp_note = $3 "
+        "WHERE id = $1 AND status = ANY($4::text[]) AND claim_epoch = $5",
+        charge_id, next_at, note, PENDING_STATUSES, epoch)
+    return result.endswith(" 1")
+
+
+_COMPLETE = """
+WITH ch AS (
+    UPDATE charges SET status = 'completed', rrn = $2, auth_code = $3, masked_pan = $4,
+        authorized_at = coalesce(authorized_at, $5), verified_at = coalesce(verified_at, $5),
+        completed_at = $5, finalized_at = $5, tracking_code = $6, next_recovery_at = NULL, next_settle_at = $15
+    WHERE id = $1 AND status = ANY($13::text[]) AND claim_epoch = $14
+    RETURNING office_id
+), head AS (
+    INSERT INTO receipt_chain_heads AS h (office_id, last_seq, last_hash)
+    SELECT office_id, $7, $8 FROM ch
+    ON CONFLICT (office_id) DO UPDATE SET last_seq = EXCLUDED.last_seq, last_hash = EXCLUDED.last_hash
+        WHERE h.last_seq = EXCLUDED.last_seq - 1 AND h.last_hash = $9
+    RETURNING office_id
+), receipt AS (
+    INSERT INTO receipts (office_id, seq, tracking_code, charge_id, issued_at, key_id, hash, prev_hash, signed)
+    SELECT office_id, $7, $6, $1, $5, $10, $8, $9, $11 FROM head
+    RETURNING 1
+), outbox_rows AS (
+    INSERT INTO outbox (office_id, charge_id, channel, message_id, recipient, payload, created_at, updated_at,
+                        next_attempt_at)
+    SELECT head.office_id, $1, m.channel, m.message_id, m.recipient, m.payload, $5, $5, $5
+    FROM head, jsonb_to_recordset($12::jsonb) AS m(channel text, message_id text, recipient text, payload jsonb)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ch) AS completed,
+       CASE WHEN (SELECT count(*) FROM ch) = 1 AND (SELECT count(*) FROM head) = 0
+            THEN pishkhan_abort('receipt chain head moved') ELSE 0 END AS aborted
+"""
+
+
+@dataclass(frozen=True)
+class Completion:
+    charge_id: uuid.UUID
+    rrn: str | None
+    auth_code: str | None
+    masked_pan: str | None
+    completed_at: datetime
+    tracking_code: str
+    seq: int
+    receipt_hash: str
+    prev_hash: str
+    key_id: str
+    signed_receipt: dict
+    messages: list[dict]
+    epoch: int                          # the claim epoch the completer read the charge under
+    next_settle_at: datetime | None     # when to settle, for a PSP whose settle is a separate call
+
+
+async def complete_charge(db, c: Completion) -> bool:
+    """Completes a pending charge with its receipt, chain head and outbox rows, all or nothing.
+    False if the charge was already final or claimed since `epoch`; raises ChainMoved if another completion took
+    this sequence number."""
+    try:
+        row = await db.fetchrow(_COMPLETE, c.charge_id, c.rrn, c.auth_code, c.masked_pan, c.completed_at,
+                                c.tracking_code, c.seq, c.receipt_hash, c.prev_hash, c.key_id, c.signed_receipt,
+                                c.messages, PENDING_STATUSES, c.epoch, c.next_settle_at)
+    except asyncpg.RaiseError as exc:
+        if exc.sqlstate == "PK001":
+            raise ChainMoved() from exc
+        raise
+    except asyncpg.UniqueViolationError as exc:
+        raise ChainMoved() from exc
+    return row["completed"] == 1
+
+
+async def chain_head(db, office_id: str) -> tuple[int, str] | None:
+    row = await db.fetchrow("SELECT last_seq, last_hash FROM receipt_chain_heads WHERE office_id = $1", office_id)
+    return (row["last_seq"], row["last_hash"]) if row else None
+
+
+_CHARGE_WITH_RECEIPT = """
+SELECT c.*, r.signed AS receipt
+FROM charges c LEFT JOIN receipts r ON r.office_id = c.office_id AND r.charge_id = c.id
+WHERE c.id = $1
+"""
+
+
+async def get_charge(db, charge_id: uuid.UUID) -> Charge | None:
+    row = await db.fetchrow(_CHARGE_WITH_RECEIPT, charge_id)
+    return None if row is None else charge_from_row(row)
+
+
+async def claim_due_charges(db, now: datetime, lease_until: datetime, limit: int) -> list[Charge]:
+    """Takes pending charges whose recovery time has come. The lease keeps other workers off them meanwhile, and
+    the new claim epoch fences out whoever held them before."""
+    rows = await db.fetch(
+        """UPDATE charges c SET next_recovery_at = $2, claim_epoch = c.claim_epoch + 1
+           FROM (SELECT id FROM charges
+                 WHERE status = ANY($4::text[]) AND next_recovery_at <= $1
+                 ORDER BY next_recovery_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+           WHERE c.id = due.id
+           RETURNING c.*""", now, lease_until, limit, PENDING_STATUSES)
+    return [charge_from_row(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class DueSettlement:
+    charge: Charge
+    attempts: int   # settle calls made so far without an approval
+
+
+async def claim_due_settlements(db, now: datetime, lease_until: datetime, limit: int) -> list[DueSettlement]:
+    """Takes completed charges whose separate settle call is due, under a lease like recovery claims."""
+    rows = await db.fetch(
+        """UPDATE charges c SET next_settle_at = $2
+           FROM (SELECT id FROM charges
+                 WHERE next_settle_at <= $1 AND status = 'completed'
+                 ORDER BY next_settle_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+           WHERE c.id = due.id
+           RETURNING c.*""", now, lease_until, limit)
+    return [DueSettlement(charge_from_row(row), row["settle_attempts"]) for row in rows]
+
+
+async def record_settlements(db, settled: list[uuid.UUID], at: datetime,
+                             postponed: list[tuple[uuid.UUID, datetime, str]]) -> None:
+    """Marks settled charges, and reschedules those whose settle call got no approval, in one statement."""
+    await db.execute(
+        """WITH done AS (
+               UPDATE charges SET settled_at = $2, next_settle_at = NULL
+               WHERE id = ANY($1::uuid[]) AND next_settle_at IS NOT NULL
+           )
+           UPDATE charges c SET next_settle_at = p.next_at, settle_attempts = c.settle_attempts + 1,
+                                last_psp_note = p.note
+           FROM unnest($3::uuid[], $4::timestamptz[], $5::text[]) AS p(id, next_at, note)
+           WHERE c.id = p.id AND c.next_settle_at IS NOT NULL""",
+        settled, at, [p[0] for p in postponed], [p[1] for p in postponed], [p[2] for p in postponed])

@@ -1,0 +1,92 @@
+"""Settings, read once from environment variables. Every variable has a documented default (README)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
+    redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
+    host: str = field(default_factory=lambda: _env("PISHKHAN_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(_env("PISHKHAN_PORT", "8080")))
+    workers: int = field(default_factory=lambda: int(_env("PISHKHAN_WORKERS", "1")))
+    db_pool_size: int = field(default_factory=lambda: int(_env("PISHKHAN_DB_POOL_SIZE", "10")))
+    registry_path: Path = field(default_factory=lambda: Path(_env(
+        "PISHKHAN_REGISTRY", str(PROJECT_ROOT / "gateway" / "registry" / "demo.toml"))))
+    tariff_dir: Path = field(default_factory=lambda: Path(_env(
+        "PISHKHAN_TARIFF_DIR", str(PROJECT_ROOT / "tariff_tables"))))
+    key_dir: Path = field(default_factory=lambda: Path(_env(
+        "PISHKHAN_KEY_DIR", str(PROJECT_ROOT / "var" / "keys"))))
+    psp_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_PSP_TIMEOUT_S", "5")))
+    purchase_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_PURCHASE_TIMEOUT_S", "90")))
+    # PSP host addresses override the registry's, as "psp-id=host:port,psp-id=host:port".
+    psp_endpoints: str = field(default_factory=lambda: _env("PISHKHAN_PSP_ENDPOINTS", ""))
+    recovery_interval_s: float = field(default_factory=lambda: float(_env("PISHKHAN_RECOVERY_INTERVAL_S", "2")))
+    recovery_grace_s: float = field(default_factory=lambda: float(_env("PISHKHAN_RECOVERY_GRACE_S", "120")))
+    registry_refresh_s: float = field(default_factory=lambda: float(_env("PISHKHAN_REGISTRY_REFRESH_S", "5")))
+    run_workers: bool = field(default_factory=lambda: _env("PISHKHAN_RUN_WORKERS", "1") == "1")
+    public_base_url: str = field(default_factory=lambda: _env("PISHKHAN_PUBLIC_BASE_URL", "http://127.0.0.1:8080"))
+    receipt_font: Path = field(default_factory=lambda: Path(_env(
+        "PISHKHAN_RECEIPT_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")))
+    log_level: str = field(default_factory=lambda: _env("PISHKHAN_LOG_LEVEL", "INFO"))
+    # Oversight (docs/oversight.md): charges of one recipient for one service completed within this many seconds
+    # may together take at most one cap; detection runs this often, re-reading this many seconds of PSP feed rows
+    # before its last reach (long imports commit late); the penalty rules file holds the yearly cap and its
+    # inflation index series.
+    split_window_s: float = field(default_factory=lambda: float(_env("PISHKHAN_SPLIT_WINDOW_S", "1800")))
+    oversight_interval_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OVERSIGHT_INTERVAL_S", "30")))
+    oversight_rescan_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OVERSIGHT_RESCAN_S", "600")))
+    penalty_rules_path: Path = field(default_factory=lambda: Path(_env(
+        "PISHKHAN_PENALTY_RULES", str(PROJECT_ROOT / "gateway" / "oversight" / "penalty_rules.toml"))))
+    # Messaging: the SMS provider ("magfa" or "kavenegar") and the Iran Poosheh inbox; the defaults reach the
+    # simulators `make run` starts. Magfa uses username, domain and password; Kavenegar the API key.
+    sms_provider: str = field(default_factory=lambda: _env("PISHKHAN_SMS_PROVIDER", "magfa"))
+    sms_url: str = field(default_factory=lambda: _env("PISHKHAN_SMS_URL", "http://127.0.0.1:9301"))
+    sms_username: str = field(default_factory=lambda: _env("PISHKHAN_SMS_USERNAME", "pishkhan"))
+    sms_domain: str = field(default_factory=lambda: _env("PISHKHAN_SMS_DOMAIN", "pishkhan"))
+    sms_password: str = field(default_factory=lambda: _env("PISHKHAN_SMS_PASSWORD", "pishkhan"))
+    sms_api_key: str = field(default_factory=lambda: _env("PISHKHAN_SMS_API_KEY", "pishkhan"))
+    poosheh_url: str = field(default_factory=lambda: _env("PISHKHAN_POOSHEH_URL", "http://127.0.0.1:9302"))
+    poosheh_token: str = field(default_factory=lambda: _env("PISHKHAN_POOSHEH_TOKEN", "pishkhan"))
+    messaging_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_MESSAGING_TIMEOUT_S", "10")))
+    # The outbox dispatcher: rows per claim, attempts before the dead letter, how long a claim is held (longer than
+    # the messaging timeout), the first retry delay (doubling, with jitter), and how often it looks for due rows.
+    outbox_batch: int = field(default_factory=lambda: int(_env("PISHKHAN_OUTBOX_BATCH", "50")))
+    outbox_max_attempts: int = field(default_factory=lambda: int(_env("PISHKHAN_OUTBOX_MAX_ATTEMPTS", "15")))
+    outbox_lease_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OUTBOX_LEASE_S", "60")))
+    outbox_retry_base_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OUTBOX_RETRY_BASE_S", "2")))
+    outbox_interval_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OUTBOX_INTERVAL_S", "0.5")))
+    # Seconds between delivery-report polls of an accepted SMS.
+    delivery_poll_s: float = field(default_factory=lambda: float(_env("PISHKHAN_DELIVERY_POLL_S", "30")))
+    # Requests a minute per API key, and per terminal across all its keys (0 turns a limit off).
+    rate_limit_per_minute: int = field(default_factory=lambda: int(_env("PISHKHAN_RATE_LIMIT_PER_MINUTE", "1200")))
+    terminal_rate_limit_per_minute: int = field(default_factory=lambda: int(_env(
+        "PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE", "600")))
+    redis_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_REDIS_TIMEOUT_S", "2")))
+
+    def sms_credentials(self) -> dict[str, str]:
+        """The credentials the chosen SMS provider's adapter takes."""
+        if self.sms_provider == "kavenegar":
+            return {"api_key": self.sms_api_key}
+        return {"username": self.sms_username, "domain": self.sms_domain, "password": self.sms_password}
+
+    def psp_endpoint_overrides(self) -> dict[str, tuple[str, int]]:
+        overrides: dict[str, tuple[str, int]] = {}
+        for item in filter(None, (part.strip() for part in self.psp_endpoints.split(","))):
+            psp_id, _, address = item.partition("=")
+            host, _, port = address.rpartition(":")
+            overrides[psp_id] = (host, int(port))
+        return overrides
+
+
+def load_settings() -> Settings:
+    return Settings()

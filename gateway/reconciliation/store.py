@@ -1,0 +1,239 @@
+"""The SQL of PSP file imports, agency statements and the reconciliation of a day.
+
+Imports COPY a file's checked records into a temporary staging table as they stream in; the rows are kept only
+once the whole file has passed, in the same transaction that records the file's digest.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
+
+import asyncpg
+
+from psp_adapters.daily_files import COLUMNS, MONEY_TAKEN, FileKind
+from gateway.reconciliation.report import MatchScope
+
+# --- staging ---------------------------------------------------------------------------------------------------
+
+_STAGING = {FileKind.SETTLEMENT: "settlement_staging", FileKind.TERMINAL_FEED: "terminal_feed_staging"}
+_TYPES = {"settlement_date": "date", "business_date": "date", "amount": "bigint", "transaction_time": "timestamptz"}
+
+
+def _staging_ddl(kind: FileKind) -> str:
+    columns = ", ".join(f"{column} {_TYPES.get(column, 'text')}" for column in COLUMNS[kind])
+    return f"CREATE TEMP TABLE {_STAGING[kind]} (line integer NOT NULL, {columns}) ON COMMIT DROP"
+
+
+async def stage_records(conn: asyncpg.Connection, kind: FileKind, records: AsyncIterable[tuple]) -> int:
+    """COPYs checked (line, *fields) records into this transaction's staging table; returns how many."""
+    await conn.execute(_staging_ddl(kind))
+    result = await conn.copy_records_to_table(_STAGING[kind], records=records, columns=["line", *COLUMNS[kind]])
+    return int(result.split()[-1])
+
+
+async def record_file(conn: asyncpg.Connection, *, psp_id: str, kind: FileKind, digest: str, rows: int,
+                      size: int, source: str, imported_by: str) -> int | None:
+    """The new file's id, or None when this PSP's file with the same digest was imported before."""
+    return await conn.fetchval(
+        """INSERT INTO psp_files (psp_id, kind, digest, rows, bytes, source, imported_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (psp_id, digest) DO NOTHING RETURNING id""",
+        psp_id, kind.value, digest, rows, size, source, imported_by)
+
+
+async def find_file(db, psp_id: str, digest: str) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM psp_files WHERE psp_id = $1 AND digest = $2", psp_id, digest)
+
+
+async def get_file(db, file_id: int) -> asyncpg.Record:
+    return await db.fetchrow("SELECT * FROM psp_files WHERE id = $1", file_id)
+
+
+async def keep_settlement_rows(conn: asyncpg.Connection, file_id: int) -> int:
+    result = await conn.execute(
+        """INSERT INTO psp_settlement_rows (file_id, line, psp_id, settlement_date, iban, amount, payment_id, rrn,
+                                            stan, terminal_id, office_id, transaction_time, reference)
+           SELECT $1, s.line, s.psp_id, s.settlement_date, s.iban, s.amount, s.payment_id, s.rrn, s.stan,
+                  s.terminal_id, t.office_id, s.transaction_time, s.reference
+           FROM settlement_staging s LEFT JOIN terminals t ON t.terminal_id = s.terminal_id""", file_id)
+    return int(result.split()[-1])
+
+
+async def keep_offbook_transactions(conn: asyncpg.Connection, file_id: int) -> int:
+    """Keeps the feed's money-taking lines that no gateway charge accounts for (same PSP, terminal, RRN and
+    STAN, whatever the charge's state); a line already kept from an earlier feed is not kept twice."""
+    result = await conn.execute(
+        """INSERT INTO offbook_transactions (office_id, terminal_id, merchant_id, psp_id, amount, rrn, stan,
+                                             transacted_at, business_date, status, masked_pan, source_file_id,
+                                             source_line)
+            SELECT t.office_id, s.terminal_id, s.merchant_id, s.psp_id, s.amount, s.rrn, s.stan,
+                   s.transaction_time, s.business_date, s.status, s.masked_pan, $1, s.line
+            FROM terminal_feed_staging s LEFT JOIN terminals t ON t.terminal_id = s.terminal_id
+            WHERE s.status = ANY($2::text[])
+              AND NOT EXISTS (SELECT 1 FROM charges c WHERE c.psp_id = s.psp_id AND c.rrn = s.rrn
+                                                       AND c.terminal_id = s.terminal_id AND c.stan = s.stan)
+            ON CONFLICT (psp_id, terminal_id, rrn, stan) DO NOTHING""", file_id, list(MONEY_TAKEN))
+    return int(result.split()[-1])
+
+
+async def psp_exists(db, psp_id: str) -> bool:
+    return await db.fetchval("SELECT EXISTS (SELECT 1 FROM psps WHERE id = $1)", psp_id)
+
+
+async def agency_exists(db, agency_id: str) -> bool:
+    return await db.fetchval("SELECT EXISTS (SELECT 1 FROM agencies WHERE id = $1)", agency_id)
+
+
+# --- agency statements -----------------------------------------------------------------------------------------
+
+# The agency's row of a charge's split settlement: the one with its payment identifier (ordinary rows carry "0").
+_STATEMENT_FROM = """
+FROM charges c
+JOIN services s ON s.code = c.service_code
+LEFT JOIN LATERAL (SELECT r.iban, r.amount, r.payment_id
+                   FROM jsonb_to_recordset(c.settlement_rows) AS r(iban text, amount bigint, payment_id text)
+                   WHERE r.payment_id <> '0' LIMIT 1) gov ON true
+WHERE c.status = 'completed' AND c.completed_at >= $2 AND c.completed_at < $3 AND s.agency_id = $1
+"""
+_STATEMENT_ROWS = f"""
+SELECT c.id, c.tracking_code, c.completed_at, c.office_id, c.terminal_id, c.psp_id, c.rrn, c.stan, c.service_code,
+       c.amount, coalesce(gov.amount, 0) AS agency_share, gov.iban, gov.payment_id
+{_STATEMENT_FROM}
+  AND (c.completed_at, c.id) > ($4, $5)
+ORDER BY c.completed_at, c.id
+LIMIT $6
+"""
+_NO_CHARGE = uuid.UUID(int=0)
+
+
+async def statement_totals(db, agency_id: str, start: datetime, end: datetime) -> asyncpg.Record:
+    return await db.fetchrow(
+        f"""SELECT count(*) AS charges, coalesce(sum(c.amount), 0)::bigint AS amount,
+                   coalesce(sum(gov.amount), 0)::bigint AS agency_share {_STATEMENT_FROM}""",
+        agency_id, start, end)
+
+
+async def statement_position(db, agency_id: str, start: datetime, end: datetime,
+                             charge_id: uuid.UUID) -> datetime | None:
+    """The completion time of a charge on this statement (the cursor `starting_after` names), or None."""
+    return await db.fetchval(f"SELECT c.completed_at {_STATEMENT_FROM} AND c.id = $4", agency_id, start, end,
+                             charge_id)
+
+
+async def statement_page(db, agency_id: str, start: datetime, end: datetime,
+                         after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[asyncpg.Record]:
+    after_time, after_id = after or (start, _NO_CHARGE)
+    return await db.fetch(_STATEMENT_ROWS, agency_id, start, end, after_time, after_id, limit)
+
+
+async def statement_rows(conn: asyncpg.Connection, agency_id: str, start: datetime, end: datetime,
+                         after: tuple[datetime, uuid.UUID] | None, limit: int | None) -> AsyncIterator[asyncpg.Record]:
+    """Every row after the cursor (up to `limit`), read through a server-side cursor; needs a transaction."""
+    after_time, after_id = after or (start, _NO_CHARGE)
+    async for row in conn.cursor(_STATEMENT_ROWS, agency_id, start, end, after_time, after_id, limit,
+                                 prefetch=1000):
+        yield row
+
+
+# --- reconciliation --------------------------------------------------------------------------------------------
+
+# Gateway side: the split settlement rows of completed charges. PSP side: the settlement files' rows. A row of
+# each side pairs on the PSP's references (PSP, terminal, RRN, STAN) and the payment identifier. A charge has at
+# most one row per payment identifier (gateway/core/settlement.py merges rows by destination, and an agency's
+# identifier is never the ordinary 0); the PSP's rows with the same references and identifier are numbered, and
+# only the first pairs, so a row the PSP settled twice shows as extra.
+# A pair belongs to the day of the gateway's completion (or, with no charge, of the PSP's transaction time), which
+# follows the PSP's transaction time by at most the pairing margin: so charges are read from the day's start to a
+# margin past its end, and PSP rows from a margin before its start to its end, and pairs across midnight are found.
+_MATCH = """
+WITH gateway_rows AS (
+    SELECT c.id AS charge_id, c.psp_id, c.terminal_id, c.office_id, c.rrn, c.stan, c.tracking_code, c.completed_at,
+           s.agency_id, r.iban, r.amount, r.payment_id
+    FROM charges c
+    JOIN services s ON s.code = c.service_code
+    CROSS JOIN LATERAL jsonb_to_recordset(c.settlement_rows) AS r(iban text, amount bigint, payment_id text)
+    WHERE c.status = 'completed' AND c.completed_at >= $1 AND c.completed_at < $2
+      AND ($7::text IS NULL OR c.psp_id = $7)
+), psp_rows AS (
+    -- (The RRN first: it tells rows apart soonest, which makes this sort several times faster.)
+    SELECT p.*, row_number() OVER (PARTITION BY p.rrn, p.stan, p.payment_id, p.terminal_id, p.psp_id
+                                   ORDER BY p.iban, p.file_id, p.line) AS nth
+    FROM psp_settlement_rows p
+    WHERE p.transaction_time >= $3 AND p.transaction_time < $4 AND ($7::text IS NULL OR p.psp_id = $7)
+), paired AS (
+    SELECT g.charge_id, g.completed_at, g.tracking_code, g.agency_id AS charge_agency_id,
+           g.iban AS expected_iban, g.amount AS collected, p.file_id, p.line, p.iban AS settled_iban,
+           p.amount AS settled, p.settlement_date, p.transaction_time,
+           coalesce(g.psp_id, p.psp_id) AS psp_id, coalesce(g.terminal_id, p.terminal_id) AS terminal_id,
+           coalesce(g.office_id, p.office_id) AS office_id, coalesce(g.rrn, p.rrn) AS rrn,
+           coalesce(g.stan, p.stan) AS stan, coalesce(g.payment_id, p.payment_id) AS payment_id
+    FROM gateway_rows g
+    FULL JOIN psp_rows p ON p.psp_id = g.psp_id AND p.terminal_id = g.terminal_id AND p.rrn = g.rrn
+                        AND p.stan = g.stan AND p.payment_id = g.payment_id AND p.nth = 1
+    WHERE coalesce(g.completed_at, p.transaction_time) >= $5 AND coalesce(g.completed_at, p.transaction_time) < $6
+)
+SELECT CASE WHEN x.file_id IS NULL THEN 'missing_at_psp'
+            WHEN x.charge_id IS NULL THEN 'missing_at_gateway'
+            WHEN x.settled_iban <> x.expected_iban THEN 'wrong_iban'
+            WHEN x.settled <> x.collected THEN 'amount_mismatch'
+            WHEN x.settlement_date > $8 THEN 'settled_late'
+            ELSE 'matched' END AS kind,
+       x.psp_id,
+       CASE WHEN x.charge_id IS NOT NULL THEN CASE WHEN x.payment_id <> '0' THEN x.charge_agency_id END
+            ELSE (SELECT a.id FROM agencies a WHERE a.payment_id = x.payment_id ORDER BY a.id LIMIT 1)
+       END AS agency_id,
+       x.office_id, x.terminal_id, x.rrn, x.stan, x.payment_id,
+       coalesce(x.charge_id, other.id) AS charge_id,
+       CASE WHEN x.charge_id IS NOT NULL THEN 'completed' ELSE other.status END AS charge_status,
+       coalesce(x.tracking_code, other.tracking_code) AS tracking_code,
+       x.expected_iban, x.settled_iban, coalesce(x.collected, 0) AS collected, coalesce(x.settled, 0) AS settled,
+       x.completed_at, x.transaction_time, x.settlement_date, x.file_id, x.line
+FROM paired x
+LEFT JOIN LATERAL (SELECT c.id, c.status, c.tracking_code FROM charges c
+                   WHERE x.charge_id IS NULL AND c.psp_id = x.psp_id AND c.rrn = x.rrn
+                     AND c.terminal_id = x.terminal_id AND c.stan = x.stan
+                   LIMIT 1) other ON true
+"""
+MATCH_WORK_MEM = "128MB"
+_ROW_ORDER = "ORDER BY psp_id, coalesce(completed_at, transaction_time), rrn, payment_id, file_id, line"
+
+
+def _match_args(scope: MatchScope, psp_id: str | None) -> tuple:
+    return (*scope.charges, *scope.psp_rows, *scope.day, psp_id, scope.last_on_time)
+
+
+async def _sort_in_memory(conn: asyncpg.Connection) -> None:
+    # A day of a PSP's rows is sorted and hashed at once; with the default work_mem both spill to disk.
+    await conn.execute(f"SET LOCAL work_mem = '{MATCH_WORK_MEM}'")
+
+
+async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | None) -> list[asyncpg.Record]:
+    """Pairs the day's rows once: returns their counts and sums by kind, overall, per PSP and per agency (`scope`
+    tells which), and keeps the rows that did not match in the temporary table `reconciliation_discrepancies`,
+    dropped at commit. Needs a transaction."""
+    await _sort_in_memory(conn)
+    args = _match_args(scope, psp_id)
+    await conn.execute(f"CREATE TEMP TABLE reconciliation_discrepancies ON COMMIT DROP AS {_MATCH} WITH NO DATA",
+                       *args)
+    return await conn.fetch(
+        f"""WITH matched AS MATERIALIZED ({_MATCH}),
+                 kept AS (INSERT INTO reconciliation_discrepancies SELECT * FROM matched WHERE kind <> 'matched')
+            SELECT CASE WHEN grouping(psp_id) = 0 THEN 'psp' WHEN grouping(agency_id) = 0 THEN 'agency'
+                        ELSE 'total' END AS scope,
+                   psp_id, agency_id, kind, count(*) AS rows,
+                   sum(collected)::bigint AS collected, sum(settled)::bigint AS settled
+            FROM matched
+            GROUP BY GROUPING SETS ((kind), (psp_id, kind), (agency_id, kind))""", *args)
+
+
+async def matched_discrepancies(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(f"SELECT * FROM reconciliation_discrepancies {_ROW_ORDER} LIMIT $1", limit)
+
+
+async def reconciliation_rows(conn: asyncpg.Connection, scope: MatchScope,
+                              psp_id: str | None) -> AsyncIterator[asyncpg.Record]:
+    """Every paired row of the day, matched or not, through a server-side cursor; needs a transaction."""
+    await _sort_in_memory(conn)
+    async for row in conn.cursor(f"SELECT * FROM ({_MATCH}) x {_ROW_ORDER}",
+                                 *_match_args(scope, psp_id), prefetch=1000):
+        yield row

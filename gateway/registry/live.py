@@ -1,0 +1,42 @@
+"""The registry and tariff book every request reads, held in memory and refreshed when a new version is loaded."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gateway.core.tariffs import TariffBook
+from gateway.core.registry import Registry
+from gateway.registry.store import read_registry, registry_version
+from gateway.registry.tariff_store import read_tariff_documents, tariff_version
+
+log = logging.getLogger(__name__)
+
+
+class RuntimeState:
+    def __init__(self) -> None:
+        self.registry: Registry | None = None
+        self.tariffs: TariffBook | None = None
+        self._versions: tuple[int, int] = (-1, -1)
+        self.listeners: list = []
+
+    async def refresh(self, pool) -> bool:
+        """Reloads when the registry or tariffs changed; returns True if anything was reloaded."""
+        async with pool.acquire() as conn:
+            versions = (await registry_version(conn), await tariff_version(conn))
+            if versions == self._versions:
+                return False
+            registry = await read_registry(conn)
+            tariffs = TariffBook.from_documents(await read_tariff_documents(conn))
+        self.registry, self.tariffs, self._versions = registry, tariffs, versions
+        for listener in self.listeners:
+            listener(registry)
+        log.info("registry version %s and tariff version %s in force", *versions)
+        return True
+
+    async def keep_fresh(self, pool, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh(pool)
+            except Exception:
+                log.exception("registry refresh failed; keeping the previous snapshot")

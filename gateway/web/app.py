@@ -1,0 +1,134 @@
+"""The aiohttp application: wiring of storage, PSP adapters, the receipt issuer, routes and workers."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+
+from gateway.charging.completion import ReceiptIssuer
+from gateway.charging.psp_pool import PspPool
+from gateway.charging.recovery import RecoveryWorker
+from gateway.charging.service import ChargeService
+from gateway.charging.settle_worker import SettlementWorker
+from gateway.charging.terminal_lock import TerminalLocks
+from gateway.core.clock import Clock, system_clock
+from gateway.messaging.outbox import OutboxWorkers
+from gateway.oversight.runtime import detect_forever, oversight_from_settings
+from gateway.platform import metrics
+from gateway.platform.config import Settings
+from gateway.platform.db import create_pool
+from gateway.platform.gc_pauses import freeze_start_up
+from gateway.registry.live import RuntimeState
+from gateway.web.access_log import regulator_access_log
+from gateway.web.auth import Authenticator
+from gateway.web.context import SERVICES, Services
+from gateway.web.errors import error_middleware
+from gateway.web.media_types import media_type_middleware
+from gateway.web.rate_limit import RateLimiter
+from gateway.web.request_signing import SignatureVerifier
+from gateway.web.routes import charges, ops, receipts, regulator, settlements, tariffs
+from receipts.keys_files import load_keyring
+
+log = logging.getLogger("pishkhan")
+MAX_BODY_BYTES = 64 * 1024
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler):
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        metrics.REQUESTS.labels(request.method, route, str(status)).inc()
+        metrics.REQUEST_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES,
+                          middlewares=[metrics_middleware, regulator_access_log, error_middleware,
+                                       media_type_middleware])
+    for module in (charges, tariffs, receipts, ops, settlements, regulator):
+        app.add_routes(module.routes)
+    app.cleanup_ctx.append(_lifecycle(settings, clock))
+    return app
+
+
+def _key_files(settings: Settings) -> tuple:
+    directory = settings.key_dir
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in directory.glob("*"))) if directory.exists() else ()
+
+
+async def _keep_keys_fresh(services: Services, issuer: ReceiptIssuer, interval: float) -> None:
+    """Key rotation without downtime: a key added to the key directory is picked up by the running gateway."""
+    seen = _key_files(services.settings)
+    while True:
+        await asyncio.sleep(interval)
+        current = _key_files(services.settings)
+        if current != seen:
+            try:
+                services.keyring = issuer.keyring = load_keyring(services.settings.key_dir)
+                seen = current
+                log.info("receipt-signing keys reloaded: %d keys", len(services.keyring))
+            except Exception:
+                log.exception("could not reload the receipt-signing keys; keeping the previous ones")
+
+
+def _lifecycle(settings: Settings, clock: Clock):
+    async def lifecycle(app: web.Application):
+        pool = await create_pool(settings.database_url, settings.db_pool_size)
+        # One quick retry: an unreachable Redis costs a request about twice the timeout, not redis-py's default of
+        # ten retries.
+        redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
+                                        socket_connect_timeout=settings.redis_timeout_s,
+                                        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1))
+        state = RuntimeState()
+        psps = PspPool(timeout=settings.psp_timeout_s, purchase_timeout=settings.purchase_timeout_s,
+                       endpoint_overrides=settings.psp_endpoint_overrides())
+        state.listeners.append(psps.sync)
+        await state.refresh(pool)
+        keyring = load_keyring(settings.key_dir)
+        issuer = ReceiptIssuer(keyring, settings.public_base_url)
+        terminal_locks = TerminalLocks(redis, hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s)
+        charges = ChargeService(pool, state, psps, issuer, terminal_locks,
+                                recovery_grace=timedelta(seconds=settings.recovery_grace_s), clock=clock)
+        recovery = RecoveryWorker(pool, psps, charges, interval=settings.recovery_interval_s, clock=clock)
+        auth = Authenticator(pool, SignatureVerifier(redis), RateLimiter(
+            redis, per_key=settings.rate_limit_per_minute, per_terminal=settings.terminal_rate_limit_per_minute))
+        settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s, clock=clock)
+        oversight = oversight_from_settings(settings)
+        services = Services(settings, clock, pool, redis, state, auth, psps, keyring, charges, recovery, settlement,
+                            oversight)
+        app[SERVICES] = services
+        outbox = OutboxWorkers(settings, pool, lambda: services.keyring, clock=clock)
+        tasks = [asyncio.create_task(state.keep_fresh(pool, settings.registry_refresh_s)),
+                 asyncio.create_task(_keep_keys_fresh(services, issuer, settings.registry_refresh_s))]
+        if settings.run_workers:
+            tasks.append(asyncio.create_task(recovery.run()))
+            tasks.append(asyncio.create_task(settlement.run()))
+            tasks.append(asyncio.create_task(outbox.run()))
+            tasks.append(asyncio.create_task(detect_forever(settings.database_url, state, oversight,
+                                                            interval=settings.oversight_interval_s, clock=clock)))
+        freeze_start_up()
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await psps.close()
+        await outbox.close()
+        await redis.aclose()
+        await pool.close()
+    return lifecycle

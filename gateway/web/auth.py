@@ -1,0 +1,114 @@
+"""Who is calling: bearer keys and signed requests, the per-key and per-terminal rate limits, and role/scope checks.
+
+Key rows are read from PostgreSQL on every request (a primary-key lookup), so a revoked key is refused by every
+gateway process from the moment the revocation commits; docs/security.md gives the measured cost.
+"""
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from gateway.access.api_keys import Principal, secret_matches, split_token
+from gateway.core.errors import (
+    GatewayError,
+    InvalidApiKey,
+    ResourceMissing,
+    RoleNotAllowed,
+    ServiceUnavailable,
+    SignatureRequired,
+)
+from gateway.web.rate_limit import RateLimiter
+from gateway.web.request_signing import SCHEME as SIGNED_SCHEME
+from gateway.web.request_signing import SignatureVerifier
+
+_PRINCIPAL = web.RequestKey("principal", Principal)
+_REFUSAL = web.RequestKey("refusal", GatewayError)
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_KEY_ROW = """SELECT k.key_hash, k.role, k.terminal_id, t.office_id, k.agency_id, k.require_signature, k.revoked_at
+              FROM api_keys k LEFT JOIN terminals t ON t.terminal_id = k.terminal_id WHERE k.id = $1"""
+
+
+
+class Authenticator:
+    """Resolves `Authorization: Bearer pk_<id>.<secret>` or a signed request (`PK-HMAC-SHA256 <id>`, see
+    request_signing) to a principal, then counts the request against its rate limits. The principal, or the
+    refusal, is kept on the request: asking again neither counts the request twice nor spends its nonce twice."""
+
+    def __init__(self, pool, signatures: SignatureVerifier, limiter: RateLimiter) -> None:
+        self.pool = pool
+        self.signatures = signatures
+        self.limiter = limiter
+
+    async def principal(self, request: web.Request) -> Principal:
+        if _PRINCIPAL in request:
+            return request[_PRINCIPAL]
+        if _REFUSAL in request:
+            raise request[_REFUSAL]
+        try:
+            request[_PRINCIPAL] = await self._identify(request)
+        except GatewayError as refusal:
+            request[_REFUSAL] = refusal
+            raise
+        return request[_PRINCIPAL]
+
+    async def _identify(self, request: web.Request) -> Principal:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() == "bearer" and credentials:
+            caller = await self._bearer(credentials)
+        elif scheme.upper() == SIGNED_SCHEME and credentials:
+            caller = await self._signed(request, credentials)
+        else:
+            raise InvalidApiKey("Send an API key as 'Authorization: Bearer <key>', or sign the request "
+                                f"('Authorization: {SIGNED_SCHEME} <key id>').")
+        await self.limiter.check(caller)
+        return caller
+
+    async def _bearer(self, token: str) -> Principal:
+        parts = split_token(token)
+        if parts is None:
+            raise InvalidApiKey("The API key is malformed.")
+        key_id, secret = parts
+        row = await self._active_key(key_id)
+        if not secret_matches(secret, row["key_hash"]):
+            raise InvalidApiKey()
+        if row["require_signature"]:
+            raise SignatureRequired(f"This key only signs its requests ('Authorization: {SIGNED_SCHEME} <key id>'); "
+                                   "it must never send its secret.")
+        return _principal(key_id, row)
+
+    async def _signed(self, request: web.Request, key_id: str) -> Principal:
+        if not _KEY_ID.fullmatch(key_id):
+            raise InvalidApiKey("The key id is malformed.")
+        row = await self._active_key(key_id)
+        try:
+            await self.signatures.verify(request, key_id, row["key_hash"])
+        except RedisError:
+            # Without the nonce store a replay cannot be told from a first request: refuse, never guess.
+            raise ServiceUnavailable("The gateway cannot check signed requests right now; retry shortly.",
+                                     retry_after=1) from None
+        return _principal(key_id, row)
+
+    async def _active_key(self, key_id: str):
+        row = await self.pool.fetchrow(_KEY_ROW, key_id)
+        if row is None or row["revoked_at"] is not None:
+            raise InvalidApiKey()
+        return row
+
+
+def _principal(key_id: str, row) -> Principal:
+    return Principal(key_id=key_id, role=row["role"], terminal_id=row["terminal_id"], office_id=row["office_id"],
+                     agency_id=row["agency_id"], require_signature=row["require_signature"])
+
+
+def require_role(principal: Principal, *roles: str) -> None:
+    if principal.role not in roles:
+        raise RoleNotAllowed(f"This route is for the {', '.join(roles)} role; this key has the {principal.role} role.")
+
+
+def require_office(principal: Principal, office_id: str) -> None:
+    """Terminals see only their own office; the regulator and admins see every office."""
+    if principal.role == "terminal" and principal.office_id != office_id:
+        raise ResourceMissing()

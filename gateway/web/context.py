@@ -1,0 +1,47 @@
+"""What the application holds for its routes (the `Services`), and the small helpers every route uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from gateway.access.api_keys import Principal
+from gateway.charging.psp_pool import PspPool
+from gateway.charging.recovery import RecoveryWorker
+from gateway.charging.service import ChargeService
+from gateway.charging.settle_worker import SettlementWorker
+from gateway.core.clock import Clock
+from gateway.oversight.runtime import Oversight
+from gateway.platform.config import Settings
+from gateway.registry.live import RuntimeState
+from gateway.web.auth import Authenticator
+from receipts.signing import Keyring
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    pool: object
+    redis: aioredis.Redis
+    state: RuntimeState
+    auth: Authenticator
+    psps: PspPool
+    keyring: Keyring
+    charges: ChargeService
+    recovery: RecoveryWorker
+    settlement: SettlementWorker
+    oversight: Oversight
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+async def principal(request: web.Request) -> Principal:
+    return await services(request).auth.principal(request)

@@ -1,0 +1,97 @@
+"""The HTTP face of the named errors (gateway/core/errors.py): the one table of their statuses, the error shape
+`{"error": {"type", "code", "message", "param", "details"}}` as a response, and the middleware that answers every
+error (aiohttp's own refusals and unexpected failures included) in that shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway.core import errors
+from gateway.core.errors import GatewayError
+
+log = logging.getLogger(__name__)
+
+# The status of each error, found by the nearest class up its hierarchy.
+STATUS: dict[type[GatewayError], int] = {
+    errors.InvalidRequest: 400,
+    errors.Forbidden: 403,
+    errors.ResourceMissing: 404,
+    errors.MethodNotAllowed: 405,
+    errors.TerminalBusy: 409,
+    errors.RequestTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+    errors.SettlementFileRejected: 422,
+    errors.AuthenticationFailed: 401,
+    errors.RateLimited: 429,
+    errors.PermissionDenied: 403,
+    errors.IdempotencyKeyReused: 409,
+    errors.CashForbidden: 422,
+    errors.TariffRefusal: 422,
+    errors.CardError: 402,
+    errors.PspError: 502,
+    errors.ServiceUnavailable: 503,
+    errors.AccessLogUnavailable: 503,
+    errors.GatewayError: 500,
+}
+
+# aiohttp's own refusals (routing, body size, methods), as named errors.
+_BY_HTTP_STATUS: dict[int, type[GatewayError]] = {
+    400: errors.BadRequest,
+    401: errors.AuthenticationFailed,
+    403: errors.Forbidden,
+    404: errors.ResourceMissing,
+    405: errors.MethodNotAllowed,
+    413: errors.RequestTooLarge,
+    415: errors.UnsupportedMediaType,
+}
+
+WWW_AUTHENTICATE = 'Bearer realm="pishkhan", PK-HMAC-SHA256 realm="pishkhan"'
+
+
+def status_of(error: GatewayError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    raise TypeError(f"{type(error).__name__} is not a GatewayError")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+
+
+def error_response(error: GatewayError, headers: dict[str, str] | None = None) -> web.Response:
+    all_headers = dict(headers or {})
+    if isinstance(error, errors.AuthenticationFailed):
+        all_headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    if error.retry_after is not None:
+        all_headers["Retry-After"] = str(error.retry_after)
+    return json_response(error.body(), status=status_of(error), headers=all_headers or None)
+
+
+def invalid_request(message: str, *, param: str | None = None, details: dict | None = None) -> errors.InvalidRequest:
+    return errors.InvalidRequest(message, param=param, details=details)
+
+
+def not_found(what: str) -> errors.ResourceMissing:
+    return errors.ResourceMissing(f"No such {what}.")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except GatewayError as error:
+        return error_response(error)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        named = _BY_HTTP_STATUS.get(exc.status, errors.HttpRefused)
+        return error_response(named(exc.reason or None), headers=(
+            {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(errors.InternalError())

@@ -1,0 +1,58 @@
+"""POST /v1/charges and GET /v1/charges/{id}."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import orjson
+from aiohttp import web
+
+from gateway.charging.store import get_charge
+from gateway.core.charge_rules import ChargeIntent
+from gateway.core.errors import IdempotencyKeyMissing, TerminalMismatch
+from gateway.messaging.outbox.store import messages_of_charge
+from gateway.web.auth import require_office, require_role
+from gateway.web.charge_view import charge_answer, charge_view
+from gateway.web.context import principal, services
+from gateway.web.errors import json_response, not_found
+from gateway.web.schemas import ChargeRequest, parse_body
+
+routes = web.RouteTableDef()
+MAX_IDEMPOTENCY_KEY = 255
+
+
+@routes.post("/v1/charges")
+async def create_charge(request: web.Request) -> web.Response:
+    caller = await principal(request)
+    require_role(caller, "terminal")
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise IdempotencyKeyMissing(
+            f"The Idempotency-Key header is required (1 to {MAX_IDEMPOTENCY_KEY} characters).", param="Idempotency-Key")
+    body = parse_body(ChargeRequest, await request.read())
+    if body.terminal_id != caller.terminal_id:
+        raise TerminalMismatch(param="terminal_id")
+    intent = ChargeIntent(
+        terminal_id=body.terminal_id, operator_id=body.operator_id, service_code=body.service_code,
+        quantity=body.quantity, extras=tuple((e.code, e.quantity) for e in body.extras),
+        recipient_name=body.recipient.name, recipient_national_code=body.recipient.national_code,
+        recipient_mobile=body.recipient.mobile, amount=body.amount, payment_method=body.payment_method)
+    request_hash = hashlib.sha256(orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)).digest()
+    charge = await services(request).charges.create(key, intent, request_hash)
+    status, answer = charge_answer(charge)
+    return json_response(answer, status=status)
+
+
+@routes.get("/v1/charges/{charge_id}")
+async def read_charge(request: web.Request) -> web.Response:
+    caller = await principal(request)
+    require_role(caller, "terminal", "regulator", "admin")
+    try:
+        charge_id = uuid.UUID(request.match_info["charge_id"])
+    except ValueError:
+        raise not_found("charge") from None
+    charge = await get_charge(services(request).pool, charge_id)
+    if charge is None:
+        raise not_found("charge")
+    require_office(caller, charge.office_id)
+    return json_response(charge_view(charge, await messages_of_charge(services(request).pool, charge_id)))

@@ -1,0 +1,128 @@
+"""Receipts: the signed electronic receipt, its printed forms, and public verification."""
+from __future__ import annotations
+
+import asyncio
+from functools import lru_cache
+
+import orjson
+from aiohttp import web
+
+from gateway.core.identifiers import is_valid_tracking_code
+from gateway.core.text import normalize_persian
+from gateway.web.auth import require_office, require_role
+from gateway.web.context import principal, services
+from gateway.core.errors import InvalidJson
+from gateway.web.errors import invalid_request, json_response, not_found
+from gateway.receipt_book.store import chain_neighbours, get_receipt
+from receipts.chain import receipt_hash
+from receipts.qr import make_qr_payload
+from receipts.render_pdf import render_pdf
+from receipts.render_text import render_thermal
+from receipts.verification import NotACopy, StoredReceipt, check_presented, verdict
+
+routes = web.RouteTableDef()
+_TRACKING = "{tracking_code:[^/.]+}"
+PAPER_SIZES = ("a5", "80mm")
+# A receipt never changes once issued and its printed forms are the same bytes every time, so clients may keep them
+# for good. `private`: they carry the recipient's name and masked card, which no shared cache (proxy, CDN) may
+# store; `Vary: Authorization`: a kept copy answers only the key that fetched it, any other is checked here.
+_CACHE_CONTROL = "private, max-age=31536000, immutable"
+# Part of every ETag: raise it when a change to the printed forms changes their bytes for the same receipt.
+_FORMS_VERSION = 1
+
+
+def _tracking_code(request: web.Request) -> str:
+    code = normalize_persian(request.match_info["tracking_code"])
+    if not is_valid_tracking_code(code):
+        raise not_found("receipt")
+    return code
+
+
+async def _own_receipt(request: web.Request):
+    caller = await principal(request)
+    require_role(caller, "terminal", "regulator", "admin")
+    row = await get_receipt(services(request).pool, _tracking_code(request))
+    if row is None:
+        raise not_found("receipt")
+    require_office(caller, row["office_id"])
+    return row
+
+
+@routes.get(f"/v1/receipts/{_TRACKING}")
+async def read_receipt(request: web.Request) -> web.Response:
+    return json_response((await _own_receipt(request))["signed"])
+
+
+def _caching(request: web.Request, signed: dict, variant: str) -> tuple[dict[str, str], bool]:
+    """The caching headers of a printed form, and whether the client already holds it (If-None-Match, compared
+    weakly as RFC 9110 says)."""
+    etag = f"{receipt_hash(signed)[:32]}-{variant}-{_FORMS_VERSION}"
+    held = any(tag.value in ("*", etag) for tag in request.if_none_match or ())
+    return {"ETag": f'"{etag}"', "Cache-Control": _CACHE_CONTROL, "Vary": "Authorization"}, held
+
+
+@lru_cache(maxsize=512)
+def _rendered_pdf(receipt_json: bytes, size: str, qr_payload: str, font_path: str) -> bytes:
+    return render_pdf(orjson.loads(receipt_json), size, qr_payload, font_path)
+
+
+@routes.get(f"/v1/receipts/{_TRACKING}.pdf")
+async def receipt_pdf(request: web.Request) -> web.Response:
+    size = request.query.get("size", "a5").lower()
+    if size not in PAPER_SIZES:
+        raise invalid_request("`size` must be a5 or 80mm.", param="size")
+    row = await _own_receipt(request)
+    caching, held = _caching(request, row["signed"], size)
+    if held:
+        return web.Response(status=304, headers=caching)
+    svc = services(request)
+    qr = make_qr_payload(row["signed"], svc.keyring)
+    body = await asyncio.get_running_loop().run_in_executor(
+        None, _rendered_pdf, orjson.dumps(row["signed"], option=orjson.OPT_SORT_KEYS), size, qr,
+        str(svc.settings.receipt_font))
+    return web.Response(body=body, content_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="receipt-{row["tracking_code"]}-{size}.pdf"', **caching})
+
+
+@routes.get(f"/v1/receipts/{_TRACKING}.txt")
+async def receipt_thermal(request: web.Request) -> web.Response:
+    row = await _own_receipt(request)
+    caching, held = _caching(request, row["signed"], "txt")
+    if held:
+        return web.Response(status=304, headers=caching)
+    text = render_thermal(row["signed"], make_qr_payload(row["signed"], services(request).keyring))
+    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers=caching)
+
+
+async def _verification(request: web.Request, presented: dict | None) -> dict:
+    """What anyone may learn about a receipt (receipts/verification.py); nothing personal."""
+    code = _tracking_code(request)
+    svc = services(request)
+    row = await get_receipt(svc.pool, code)
+    if row is None:
+        raise not_found("receipt")
+    previous_hash, next_prev_hash = await chain_neighbours(svc.pool, row["office_id"], row["seq"])
+    stored = StoredReceipt(row["office_id"], row["seq"], row["hash"], row["prev_hash"], row["signed"])
+    answer = verdict(stored, svc.keyring, previous_hash, next_prev_hash, code)
+    if presented is not None:
+        try:
+            answer["presented"] = check_presented(presented, row["signed"], svc.keyring)
+        except NotACopy as error:
+            raise invalid_request(str(error)) from None
+    return answer
+
+
+@routes.get(f"/v1/receipts/{_TRACKING}/verify")
+async def verify_receipt(request: web.Request) -> web.Response:
+    return json_response(await _verification(request, None))
+
+
+@routes.post(f"/v1/receipts/{_TRACKING}/verify")
+async def verify_presented_receipt(request: web.Request) -> web.Response:
+    try:
+        presented = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise InvalidJson() from None
+    if not isinstance(presented, dict):
+        raise invalid_request("Post a JSON object.")
+    return json_response(await _verification(request, presented))

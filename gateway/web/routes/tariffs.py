@@ -1,0 +1,63 @@
+"""Tariffs, quotes and receipt-signing keys."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from gateway.core.errors import ServiceNotAssigned
+from gateway.core.text import normalize_persian
+from gateway.web.auth import require_role
+from gateway.web.context import principal, services
+from gateway.web.errors import invalid_request, json_response
+
+routes = web.RouteTableDef()
+
+
+def _moment(request: web.Request) -> datetime:
+    raw = request.query.get("at")
+    if raw is None:
+        return services(request).clock()
+    try:
+        moment = datetime.fromisoformat(normalize_persian(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid_request("`at` must be an RFC 3339 timestamp.", param="at") from None
+    if moment.tzinfo is None:
+        raise invalid_request("`at` must carry a time zone (e.g. ...Z).", param="at")
+    return moment
+
+
+def _positive_int(request: web.Request, name: str, default: int) -> int:
+    raw = normalize_persian(request.query.get(name, str(default)))
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise invalid_request(f"`{name}` must be a whole number from 1 to 1000.", param=name)
+    return int(raw)
+
+
+@routes.get("/v1/tariffs")
+async def tariffs_in_force(request: web.Request) -> web.Response:
+    moment = _moment(request)
+    tables = services(request).state.tariffs.tables_in_force(moment)
+    return json_response({"at": moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+                          "data": tables})
+
+
+@routes.get("/v1/tariffs/quote")
+async def tariff_quote(request: web.Request) -> web.Response:
+    caller = await principal(request)
+    require_role(caller, "terminal")
+    service_code = normalize_persian(request.query.get("service_code", ""))
+    if not service_code:
+        raise invalid_request("`service_code` is required.", param="service_code")
+    quantity = _positive_int(request, "quantity", 1)
+    state = services(request).state
+    office = state.registry.offices[caller.office_id]
+    if service_code not in office.services:
+        raise ServiceNotAssigned(param="service_code")
+    quote = state.tariffs.quote(service_code, quantity, [], office.kind, _moment(request))
+    return json_response(quote.breakdown)
+
+
+@routes.get("/v1/keys")
+async def signing_keys(request: web.Request) -> web.Response:
+    return json_response({"data": services(request).keyring.public_keys()})

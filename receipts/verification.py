@@ -1,0 +1,69 @@
+"""What anyone may learn about an issued receipt: genuine or altered, its place in its office's chain, the key that
+signed it, and whether a presented copy (a scanned QR payload or a signed document) is the same receipt.
+
+Nothing personal is in a verdict: no recipient name, national code or mobile. The caller reads the stored receipt
+and its neighbours in the chain; this module only judges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from receipts.chain import genesis_hash, receipt_hash
+from receipts.qr import verify_qr_payload
+from receipts.signing import Keyring
+
+
+@dataclass(frozen=True)
+class StoredReceipt:
+    office_id: str
+    seq: int
+    hash: str
+    prev_hash: str
+    signed: Mapping[str, Any]
+
+
+class NotACopy(ValueError):
+    """A presented document that is neither a QR payload nor a signed receipt."""
+
+
+def verdict(stored: StoredReceipt, keyring: Keyring, previous_hash: str | None, next_prev_hash: str | None,
+            tracking_code: str) -> dict[str, Any]:
+    """`previous_hash`: the hash of the office's receipt before this one; `next_prev_hash`: the prev_hash the one
+    after it carries (None where there is none)."""
+    signature = keyring.verify(stored.signed)
+    expected_prev = genesis_hash(stored.office_id) if stored.seq == 1 else previous_hash
+    receipt = stored.signed["receipt"]
+    return {
+        "tracking_code": tracking_code,
+        "genuine": signature.ok and receipt_hash(stored.signed) == stored.hash,
+        "signature": signature.to_dict(),
+        "key_id": receipt.get("key_id"),
+        "issued_at": receipt.get("issued_at"),
+        "chain": {
+            "office_code": stored.office_id,
+            "seq": stored.seq,
+            "hash": stored.hash,
+            "prev_hash": stored.prev_hash,
+            "links_to_previous": None if expected_prev is None else expected_prev == stored.prev_hash,
+            "next_links_here": None if next_prev_hash is None else next_prev_hash == stored.hash,
+        },
+    }
+
+
+def check_presented(presented: Mapping[str, Any], stored: Mapping[str, Any], keyring: Keyring) -> dict[str, Any]:
+    """Is the presented copy (`{"qr_payload": ...}` or `{"receipt": {...}}`) the stored receipt, unaltered?"""
+    if isinstance(presented.get("qr_payload"), str):
+        scanned = verify_qr_payload(presented["qr_payload"], keyring.verifying)
+        matches = scanned.content is not None and scanned.content.describes(stored)
+        return {"kind": "qr_payload", "signature": scanned.result.to_dict(), "matches_stored_receipt": matches,
+                "altered": not (scanned.ok and matches)}
+    if isinstance(presented.get("receipt"), dict):
+        copy = presented["receipt"]
+        result = keyring.verify(copy)
+        matches = result.ok and receipt_hash(copy) == receipt_hash(stored)
+        return {"kind": "receipt", "signature": result.to_dict(), "matches_stored_receipt": matches,
+                "altered": not matches}
+    raise NotACopy('Post {"qr_payload": "..."} or {"receipt": {...}} to check a copy.')
