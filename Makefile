@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-slow bench system-packages clean
+.PHONY: install run test check test-slow bench system-packages clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,14 @@ install: $(VENV)/.installed system-packages
 run: install
 	$(BIN)/pishkhan dev run
 
-test: install
+# Lint, format, types and the dependency rules of docs/architecture.md, before any test runs.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: check
 	$(BIN)/pishkhan dev exec -- $(BIN)/pytest $(PYTEST_ARGS)
 
 test-slow: install

@@ -14,6 +14,7 @@ the targets of the issue. Every figure is a ratio against the same machine in th
     python -m loadtests.bench --smoke               # seconds: tiny counts, for a quick check
     python -m loadtests.bench --in-flight 5000 --history 1000000 --profile
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -37,25 +38,32 @@ import orjson
 import psutil
 import redis.asyncio as aioredis
 
-from gateway.platform.config import PROJECT_ROOT
-from simulators.devstack.embedded import free_port
 from gateway.core.charge import PENDING as PENDING_STATUSES
+from gateway.platform.config import PROJECT_ROOT
 from loadtests import database_statistics, profiling
 from loadtests.fleet import FleetTerminal, spread_over_offices
 from loadtests.history import add_history
 from loadtests.measure import cpu_seconds, per_charge, rss_bytes, run_generators, snapshot, split, summarise
 from loadtests.rendering import rendering_rates
 from loadtests.report import write_reports
-from loadtests.stack import (ISO8583, RESOLVED_WITHIN_S, BenchStack, create_terminal_keys, start_bench_stack,
-                             start_module, wait_until_ready)
+from loadtests.stack import (
+    ISO8583,
+    RESOLVED_WITHIN_S,
+    BenchStack,
+    create_terminal_keys,
+    start_bench_stack,
+    start_module,
+    wait_until_ready,
+)
 from receipts.keys_files import load_keyring
+from simulators.devstack.embedded import free_port
 
 # Connections one generator process holds in the concurrency phase: under the open-file limit (20,000 here) and
 # the ephemeral ports of its own source address (28,000 on loopback).
 CONNECTIONS_PER_GENERATOR = 12_000
-FILES_KEPT_FREE = 4_000   # a gateway process's own files and connections (PostgreSQL, Redis, ISO 8583 links)
+FILES_KEPT_FREE = 4_000  # a gateway process's own files and connections (PostgreSQL, Redis, ISO 8583 links)
 SERVICE_CODE = "1101"
-SMALL_HISTORY = 100_000   # rows the growth phase loads with the gateway running
+SMALL_HISTORY = 100_000  # rows the growth phase loads with the gateway running
 PENDING = sorted(status.value for status in PENDING_STATUSES)
 
 
@@ -75,35 +83,57 @@ class Bench:
         return [[t.terminal_id, t.operator_id, self.keys[t.terminal_id]] for t in terminals]
 
     def spec(self, mode: str, clients: list[list[str]], base_url: str, target: str = "charge", **fields) -> dict:
-        return {"mode": mode, "base_url": base_url, "target": target, "clients": clients,
-                "charge": {"service_code": SERVICE_CODE, "amount": self.amount}, **fields}
+        return {
+            "mode": mode,
+            "base_url": base_url,
+            "target": target,
+            "clients": clients,
+            "charge": {"service_code": SERVICE_CODE, "amount": self.amount},
+            **fields,
+        }
 
     async def closed(self, base_url: str, target: str, concurrency: int, duration: float) -> dict:
         clients = self.clients(spread_over_offices(self.stack.terminals, concurrency))
-        specs = [self.spec("closed", part, base_url, target, duration_s=duration, warmup_s=self.args.warmup,
-                           timeout_s=60) for part in split(clients, self.args.generators)]
+        specs = [
+            self.spec("closed", part, base_url, target, duration_s=duration, warmup_s=self.args.warmup, timeout_s=60)
+            for part in split(clients, self.args.generators)
+        ]
         return await run_generators(specs, self.work)
 
     async def quote_amount(self) -> int:
         """The full cap of the service at a fleet office now, asked of the gateway as a terminal would."""
         terminal = self.stack.terminals[0]
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{self.stack.base_url}/v1/tariffs/quote", params={"service_code": SERVICE_CODE},
-                                   headers={"Authorization": f"Bearer {self.keys[terminal.terminal_id]}"}) as response:
-                response.raise_for_status()
-                quote = await response.json()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{self.stack.base_url}/v1/tariffs/quote",
+                params={"service_code": SERVICE_CODE},
+                headers={"Authorization": f"Bearer {self.keys[terminal.terminal_id]}"},
+            ) as response,
+        ):
+            response.raise_for_status()
+            quote = await response.json()
         return quote["cap"]
 
     async def baseline(self) -> dict:
         """Phase 1: hello world, same processes, same generator, same client counts."""
         port = free_port()
-        hello = start_module("hello", "loadtests.hello", "--port", str(port), "--workers", str(self.args.workers),
-                             env=self.stack.env, log_path=self.stack.root / "hello.log")
+        hello = start_module(
+            "hello",
+            "loadtests.hello",
+            "--port",
+            str(port),
+            "--workers",
+            str(self.args.workers),
+            env=self.stack.env,
+            log_path=self.stack.root / "hello.log",
+        )
         try:
             await wait_until_ready(f"http://127.0.0.1:{port}/hello", hello)
-            runs = [summarise(await self.closed(f"http://127.0.0.1:{port}", "hello", concurrency,
-                                                self.args.duration))
-                    for concurrency in self.args.concurrency]
+            runs = [
+                summarise(await self.closed(f"http://127.0.0.1:{port}", "hello", concurrency, self.args.duration))
+                for concurrency in self.args.concurrency
+            ]
         finally:
             hello.stop()
         return _best(runs)
@@ -123,15 +153,18 @@ class Bench:
             await asyncio.sleep(self.args.stats_settle)
             after = await snapshot(self.stack)
             database = database_statistics.per_charge(
-                database_before, await database_statistics.read(self.stack.database_url), result["ok_all"])
+                database_before, await database_statistics.read(self.stack.database_url), result["ok_all"]
+            )
             # What the stack sustains: the run's charges over its time plus the background work's catching up.
             sustained = result["ok_all"] / (self.args.warmup + self.args.duration + drained)
             run = {**summarise(result), "drained_s": round(drained, 1), "sustained_rps": round(sustained, 1)}
             run["per_charge"] = per_charge(idle, before, after, result["ok_all"], result["generator_cpu_s"])
             run["database"] = database
             runs.append(run)
-            log(f"{label}: {concurrency} clients, {run['rps']} charges/s, p50 {run['p50_ms']} ms, "
-                f"p99 {run['p99_ms']} ms, failures {run['failures']}")
+            log(
+                f"{label}: {concurrency} clients, {run['rps']} charges/s, p50 {run['p50_ms']} ms, "
+                f"p99 {run['p99_ms']} ms, failures {run['failures']}"
+            )
         return _best(runs)
 
     async def half_peak(self, peak_rps: float) -> dict:
@@ -140,9 +173,18 @@ class Bench:
         pool = min(len(self.stack.terminals), max(64, math.ceil(rate)))
         clients = self.clients(spread_over_offices(self.stack.terminals, pool))
         parts = split(clients, self.args.generators)
-        specs = [self.spec("open", part, self.stack.base_url, rate=rate * len(part) / len(clients),
-                           duration_s=self.args.latency_duration, warmup_s=self.args.warmup, timeout_s=60)
-                 for part in parts]
+        specs = [
+            self.spec(
+                "open",
+                part,
+                self.stack.base_url,
+                rate=rate * len(part) / len(clients),
+                duration_s=self.args.latency_duration,
+                warmup_s=self.args.warmup,
+                timeout_s=60,
+            )
+            for part in parts
+        ]
         return summarise(await run_generators(specs, self.work))
 
     async def concurrency(self, peak_rps: float) -> dict:
@@ -161,15 +203,27 @@ class Bench:
         # these charges alone meanwhile.
         self.stack.stop_gateway()
         workers = self._workers_for(terminals)
-        await self.stack.start_gateway(workers, {
-            "PISHKHAN_PURCHASE_TIMEOUT_S": str(round(pin_delay + 60)),
-            "PISHKHAN_RECOVERY_GRACE_S": str(round(pin_delay + 180))})
+        await self.stack.start_gateway(
+            workers,
+            {
+                "PISHKHAN_PURCHASE_TIMEOUT_S": str(round(pin_delay + 60)),
+                "PISHKHAN_RECOVERY_GRACE_S": str(round(pin_delay + 180)),
+            },
+        )
         clients = self.clients(terminals)
         parts = max(1, math.ceil(count / CONNECTIONS_PER_GENERATOR))
         # Loopback has 28,000 ephemeral ports per source address: each generator connects from its own one.
-        specs = [self.spec("burst", part, self.stack.base_url, ramp_s=ramp, timeout_s=ramp + pin_delay + 180,
-                           local_host=f"127.0.0.{2 + index}")
-                 for index, part in enumerate(split(clients, parts))]
+        specs = [
+            self.spec(
+                "burst",
+                part,
+                self.stack.base_url,
+                ramp_s=ramp,
+                timeout_s=ramp + pin_delay + 180,
+                local_host=f"127.0.0.{2 + index}",
+            )
+            for index, part in enumerate(split(clients, parts))
+        ]
         idle_rss = rss_bytes(self.stack.gateway.tree())
         sampler = Sampler(self.stack)
         sampling = asyncio.create_task(sampler.run())
@@ -181,9 +235,15 @@ class Bench:
             with contextlib.suppress(asyncio.CancelledError):
                 await sampling
         summary = summarise(result)
-        summary.update(charges=count, ramp_s=round(ramp, 1), pin_delay_s=round(pin_delay, 1),
-                       seconds=round(time.monotonic() - started, 1), gateway_processes=len(self.stack.gateway.tree()),
-                       gateway_rss_idle_mib=round(idle_rss / 2**20, 1), **sampler.result())
+        summary.update(
+            charges=count,
+            ramp_s=round(ramp, 1),
+            pin_delay_s=round(pin_delay, 1),
+            seconds=round(time.monotonic() - started, 1),
+            gateway_processes=len(self.stack.gateway.tree()),
+            gateway_rss_idle_mib=round(idle_rss / 2**20, 1),
+            **sampler.result(),
+        )
         self.stack.stop_gateway()
         await self.stack.simulators.set_pin_delay(terminals, 0)
         await self.stack.start_gateway(self.args.workers, {})
@@ -204,6 +264,7 @@ class Bench:
 
         def progress(done: int, seconds: float) -> None:
             log(f"growth: {done:,} rows in {seconds:.0f} s")
+
         # The load drops the charge tables' indexes: meanwhile the gateway's background polls would scan the
         # tables, so it is stopped for a history that takes more than moments.
         restart = self.args.history > SMALL_HISTORY
@@ -218,19 +279,24 @@ class Bench:
         # Throughput swings with whatever else the shared machine runs; the CPU the stack spends per charge does
         # much less, so its ratio is reported beside the throughput ratio.
         empty_cpu, loaded_cpu = _stack_cpu_ms(empty), _stack_cpu_ms(loaded)
-        return {"history_rows": self.args.history, "fill_seconds": round(fill_seconds, 1), "table_sizes": sizes,
-                "empty": {k: empty[k] for k in ("rps", "p50_ms", "p99_ms", "clients", "database")},
-                "loaded": loaded,
-                "ratio": round(loaded["rps"] / empty["rps"], 3) if empty["rps"] else None,
-                "stack_cpu_ms_per_charge": {"empty": empty_cpu, "loaded": loaded_cpu},
-                "cpu_ratio": round(empty_cpu / loaded_cpu, 3) if empty_cpu and loaded_cpu else None}
+        return {
+            "history_rows": self.args.history,
+            "fill_seconds": round(fill_seconds, 1),
+            "table_sizes": sizes,
+            "empty": {k: empty[k] for k in ("rps", "p50_ms", "p99_ms", "clients", "database")},
+            "loaded": loaded,
+            "ratio": round(loaded["rps"] / empty["rps"], 3) if empty["rps"] else None,
+            "stack_cpu_ms_per_charge": {"empty": empty_cpu, "loaded": loaded_cpu},
+            "cpu_ratio": round(empty_cpu / loaded_cpu, 3) if empty_cpu and loaded_cpu else None,
+        }
 
     async def rendering(self) -> dict:
         """Phase 6: receipt rendering and verification rates, on a receipt this run issued."""
         conn = await asyncpg.connect(self.stack.database_url)
         try:
             signed = await conn.fetchval(
-                "SELECT signed::text FROM receipts WHERE key_id <> '' ORDER BY issued_at DESC LIMIT 1")
+                "SELECT signed::text FROM receipts WHERE key_id <> '' ORDER BY issued_at DESC LIMIT 1"
+            )
         finally:
             await conn.close()
         return rendering_rates(orjson.loads(signed), load_keyring(self.stack.root / "keys"), self.args.render_seconds)
@@ -247,34 +313,73 @@ class Bench:
         summary.update(file=str(output), rps_while_profiling=summarise(load)["rps"])
         return summary
 
-
     async def locust(self) -> dict:
         """The realistic mix of loadtests/locustfile.py, headless, one locust user per terminal."""
         users = min(self.args.locust_users, len(self.stack.terminals))
         terminals = spread_over_offices(self.stack.terminals, users)
         fleet = self.stack.root / "locust-fleet.json"
-        fleet.write_bytes(orjson.dumps({
-            "host": self.stack.base_url, "service_code": SERVICE_CODE, "amount": self.amount,
-            "terminals": [[t.terminal_id, t.operator_id, self.keys[t.terminal_id], t.psp_id] for t in terminals],
-            "simulators": {psp_id: f"http://127.0.0.1:{control}"
-                           for psp_id, (_, control) in self.stack.simulators.ports.items()}}))
+        fleet.write_bytes(
+            orjson.dumps(
+                {
+                    "host": self.stack.base_url,
+                    "service_code": SERVICE_CODE,
+                    "amount": self.amount,
+                    "terminals": [
+                        [t.terminal_id, t.operator_id, self.keys[t.terminal_id], t.psp_id] for t in terminals
+                    ],
+                    "simulators": {
+                        psp_id: f"http://127.0.0.1:{control}"
+                        for psp_id, (_, control) in self.stack.simulators.ports.items()
+                    },
+                }
+            )
+        )
         prefix = self.stack.root / "locust"
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "locust", "-f", str(PROJECT_ROOT / "loadtests" / "locustfile.py"), "--headless",
-            "--users", str(users), "--spawn-rate", str(max(1, users // 5)), "--run-time", f"{self.args.locust:.0f}s",
-            "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING", cwd=PROJECT_ROOT,
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(PROJECT_ROOT / "loadtests" / "locustfile.py"),
+            "--headless",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(max(1, users // 5)),
+            "--run-time",
+            f"{self.args.locust:.0f}s",
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+            cwd=PROJECT_ROOT,
             env=dict(self.stack.env, PISHKHAN_LOCUST_FLEET=str(fleet)),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, errors = await process.communicate()
         stats = prefix.with_name("locust_stats.csv")
         if not stats.exists():
             return {"error": errors.decode(errors="replace")[-1000:]}
         with stats.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
-        return {"users": users, "seconds": self.args.locust, "exit_code": process.returncode,
-                "requests": [{"name": row["Name"], "count": int(row["Request Count"]),
-                              "failures": int(row["Failure Count"]), "per_second": float(row["Requests/s"]),
-                              "p50_ms": row["50%"], "p99_ms": row["99%"]} for row in rows]}
+        return {
+            "users": users,
+            "seconds": self.args.locust,
+            "exit_code": process.returncode,
+            "requests": [
+                {
+                    "name": row["Name"],
+                    "count": int(row["Request Count"]),
+                    "failures": int(row["Failure Count"]),
+                    "per_second": float(row["Requests/s"]),
+                    "p50_ms": row["50%"],
+                    "p99_ms": row["99%"],
+                }
+                for row in rows
+            ],
+        }
 
 
 class Sampler:
@@ -296,12 +401,15 @@ class Sampler:
                 self.rss_max = max(self.rss_max, rss_bytes(tree))
                 if tick % 4 == 0:
                     self.pss_max = max(self.pss_max, _pss_bytes(tree))
-                self.pending_max = max(self.pending_max, await conn.fetchval(
-                    "SELECT count(*) FROM charges WHERE status = ANY($1::text[])", PENDING))
-                self.pg_connections_max = max(self.pg_connections_max, await conn.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"))
-                self.redis_clients_max = max(self.redis_clients_max,
-                                             (await redis.info("clients"))["connected_clients"])
+                self.pending_max = max(
+                    self.pending_max,
+                    await conn.fetchval("SELECT count(*) FROM charges WHERE status = ANY($1::text[])", PENDING),
+                )
+                self.pg_connections_max = max(
+                    self.pg_connections_max,
+                    await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"),
+                )
+                self.redis_clients_max = max(self.redis_clients_max, (await redis.info("clients"))["connected_clients"])
                 tick += 1
                 await asyncio.sleep(0.5)
         finally:
@@ -309,10 +417,13 @@ class Sampler:
             await redis.aclose()
 
     def result(self) -> dict:
-        return {"gateway_rss_max_mib": round(self.rss_max / 2**20, 1),
-                "gateway_pss_max_mib": round(self.pss_max / 2**20, 1),
-                "pending_in_db_max": self.pending_max, "redis_clients_max": self.redis_clients_max,
-                "pg_connections_max": self.pg_connections_max}
+        return {
+            "gateway_rss_max_mib": round(self.rss_max / 2**20, 1),
+            "gateway_pss_max_mib": round(self.pss_max / 2**20, 1),
+            "pending_in_db_max": self.pending_max,
+            "redis_clients_max": self.redis_clients_max,
+            "pg_connections_max": self.pg_connections_max,
+        }
 
 
 def _pss_bytes(processes: list[psutil.Process]) -> int:
@@ -331,25 +442,35 @@ def _stack_cpu_ms(run: dict) -> float | None:
 
 def _best(runs: list[dict]) -> dict:
     best = max(runs, key=lambda run: run["rps"] or 0)
-    return {**best, "runs": [{k: run[k] for k in ("clients", "rps", "sustained_rps", "drained_s", "p50_ms",
-                                                  "p99_ms", "failures") if k in run}
-                             for run in runs]}
+    return {
+        **best,
+        "runs": [
+            {
+                k: run[k]
+                for k in ("clients", "rps", "sustained_rps", "drained_s", "p50_ms", "p99_ms", "failures")
+                if k in run
+            }
+            for run in runs
+        ],
+    }
 
 
 async def _wait_until_idle(stack: BenchStack, timeout: float = 180, busy: float = 0.1) -> float:
     """Until the gateway and PostgreSQL together use less than `busy` of a core; returns how long they were still
     busy. A freshly started gateway first loads the registry and catches its oversight detection up with the charges
     of the run so far; the measuring window's idle period must not take that for the stack's idle work."""
+
     def used() -> float:
         trees = stack.component_trees()
         return cpu_seconds(trees["gateway"]) + cpu_seconds(trees["postgres"])
+
     started = time.monotonic()
     before = used()
     while time.monotonic() < started + timeout:
         await asyncio.sleep(1)
         now = used()
         if now - before < busy:
-            return time.monotonic() - started - 1   # the last second was the quiet one
+            return time.monotonic() - started - 1  # the last second was the quiet one
         before = now
     return timeout
 
@@ -359,7 +480,8 @@ async def _table_sizes(database_url: str) -> dict[str, str]:
     try:
         rows = await conn.fetch(
             "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) AS size FROM pg_class "
-            "WHERE relname IN ('charges', 'receipts', 'outbox', 'idempotency_keys') ORDER BY relname")
+            "WHERE relname IN ('charges', 'receipts', 'outbox', 'idempotency_keys') ORDER BY relname"
+        )
         return {row["relname"]: row["size"] for row in rows}
     finally:
         await conn.close()
@@ -369,8 +491,9 @@ async def _claimed_by_recovery(database_url: str, since: str) -> int:
     """This run's charges the request left unresolved (an unclear PSP answer): the recovery worker claimed them."""
     conn = await asyncpg.connect(database_url)
     try:
-        return await conn.fetchval("SELECT count(*) FROM charges WHERE created_at >= $1 AND claim_epoch > 0",
-                                   datetime.fromisoformat(since))
+        return await conn.fetchval(
+            "SELECT count(*) FROM charges WHERE created_at >= $1 AND claim_epoch > 0", datetime.fromisoformat(since)
+        )
     finally:
         await conn.close()
 
@@ -381,8 +504,7 @@ async def _wait_for_settled(database_url: str, timeout: float) -> int:
     try:
         deadline = time.monotonic() + timeout
         while True:
-            pending = await conn.fetchval("SELECT count(*) FROM charges WHERE status = ANY($1::text[])",
-                                          PENDING)
+            pending = await conn.fetchval("SELECT count(*) FROM charges WHERE status = ANY($1::text[])", PENDING)
             if pending == 0 or time.monotonic() > deadline:
                 return pending
             await asyncio.sleep(1)
@@ -394,17 +516,26 @@ def oversight_findings(stack: BenchStack, since: str) -> dict[str, int]:
     """Runs `pishkhan oversight detect` over the run and counts its findings by type. Every generated charge is for
     a different citizen, so any split charging found is the harness's own mistake (and detection work that grows
     with the square of each office's charges); refusals above the cap come only from the locust mix."""
-    subprocess.run([sys.executable, "-m", "gateway.cli", "oversight", "detect", f"--since={since}"],
-                   env=stack.env, cwd=PROJECT_ROOT, capture_output=True, check=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "oversight", "detect", f"--since={since}"],
+        env=stack.env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+        timeout=600,
+    )
 
     async def count() -> dict[str, int]:
         conn = await asyncpg.connect(stack.database_url)
         try:
-            rows = await conn.fetch("SELECT type, count(*) FROM violations WHERE occurred_at >= $1 GROUP BY type",
-                                    datetime.fromisoformat(since))
+            rows = await conn.fetch(
+                "SELECT type, count(*) FROM violations WHERE occurred_at >= $1 GROUP BY type",
+                datetime.fromisoformat(since),
+            )
             return {row["type"]: row["count"] for row in rows}
         finally:
             await conn.close()
+
     return asyncio.run(count())
 
 
@@ -415,14 +546,26 @@ def conservation_check(stack: BenchStack, since: str, extra_args: list[str]) -> 
     command = [sys.executable, "-m", "gateway.cli", "check-conservation"]
     probe = subprocess.run([*command, "--help"], env=stack.env, cwd=PROJECT_ROOT, capture_output=True)
     if probe.returncode != 0:
-        return {"available": False,
-                "note": "`pishkhan check-conservation` does not exist in this tree yet; the simulators' ledgers "
-                        f"are kept in {stack.simulators.ledger_path('<psp>').parent} for a later check"}
+        return {
+            "available": False,
+            "note": "`pishkhan check-conservation` does not exist in this tree yet; the simulators' ledgers "
+            f"are kept in {stack.simulators.ledger_path('<psp>').parent} for a later check",
+        }
     ledgers = [f"--transactions={psp_id}={stack.simulators.ledger_path(psp_id)}" for psp_id in stack.simulators.ports]
-    completed = subprocess.run([*command, *ledgers, f"--since={since}", *extra_args],
-                               env=stack.env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1800)
-    return {"available": True, "clean": completed.returncode == 0, "exit_code": completed.returncode,
-            "output": (completed.stdout + completed.stderr)[-4000:]}
+    completed = subprocess.run(
+        [*command, *ledgers, f"--since={since}", *extra_args],
+        env=stack.env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return {
+        "available": True,
+        "clean": completed.returncode == 0,
+        "exit_code": completed.returncode,
+        "output": (completed.stdout + completed.stderr)[-4000:],
+    }
 
 
 def machine() -> dict:
@@ -432,9 +575,14 @@ def machine() -> dict:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-            "os": platform.platform(), "python": platform.python_version(),
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -446,8 +594,11 @@ async def run(args: argparse.Namespace) -> dict:
     offices = math.ceil(fleet_terminals / args.terminals_per_office)
     log(f"setting up under {root}: {offices} offices, {offices * args.terminals_per_office} terminals")
     stack = start_bench_stack(root, offices, args.terminals_per_office)
-    results: dict = {"machine": machine(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    results: dict = {
+        "machine": machine(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
     try:
         keys = await create_terminal_keys(stack.database_url, [t.terminal_id for t in stack.terminals])
         bench = Bench(args, stack, keys, root / "loadgen")
@@ -482,8 +633,9 @@ async def run(args: argparse.Namespace) -> dict:
         results["pending_after_run"] = await _wait_for_settled(stack.database_url, timeout=RESOLVED_WITHIN_S)
         results["resolved_by_recovery"] = await _claimed_by_recovery(stack.database_url, results["started_at"])
         results["oversight_findings"] = await asyncio.to_thread(oversight_findings, stack, results["started_at"])
-        results["conservation"] = await asyncio.to_thread(conservation_check, stack, results["started_at"],
-                                                          args.conservation_arg)
+        results["conservation"] = await asyncio.to_thread(
+            conservation_check, stack, results["started_at"], args.conservation_arg
+        )
     finally:
         stack.stop()
         if not args.keep_data:
@@ -498,41 +650,74 @@ PHASES = ("baseline", "half_peak", "concurrency", "growth", "rendering")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="gateway (and hello-world) processes; default: one per core")
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtests.bench",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="gateway (and hello-world) processes; default: one per core",
+    )
     parser.add_argument("--generators", type=int, default=1, help="load generator processes for peak figures")
-    parser.add_argument("--concurrency", type=lambda text: [int(x) for x in text.split(",")], default=[32, 96],
-                        help="closed-loop clients (one terminal each) to try for peak, comma separated")
+    parser.add_argument(
+        "--concurrency",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[32, 96],
+        help="closed-loop clients (one terminal each) to try for peak, comma separated",
+    )
     parser.add_argument("--duration", type=float, default=15.0, help="seconds measured per run")
-    parser.add_argument("--latency-duration", type=float, default=60.0,
-                        help="seconds measured at half of peak: a p99 needs thousands of answers to be stable")
+    parser.add_argument(
+        "--latency-duration",
+        type=float,
+        default=60.0,
+        help="seconds measured at half of peak: a p99 needs thousands of answers to be stable",
+    )
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
     parser.add_argument("--in-flight", type=int, default=30_000, help="charges in flight at once (concurrency)")
-    parser.add_argument("--hold", type=float, default=5.0,
-                        help="seconds all charges of the concurrency phase are in flight together")
+    parser.add_argument(
+        "--hold", type=float, default=5.0, help="seconds all charges of the concurrency phase are in flight together"
+    )
     parser.add_argument("--min-pin-delay", type=float, default=5.0, help="shortest PIN-entry delay, seconds")
     parser.add_argument("--history", type=int, default=10_000_000, help="generated charges for growth")
     parser.add_argument("--terminals-per-office", type=int, default=2)
     parser.add_argument("--render-seconds", type=float, default=5.0)
-    parser.add_argument("--stats-settle", type=float, default=11.0,
-                        help="idle seconds around each peak run: PostgreSQL backends flush their counters lazily, "
-                             "and the stack's idle work is measured then and taken off the per-charge costs")
-    parser.add_argument("--locust", type=float, default=0.0,
-                        help="seconds of the locust mix (loadtests/locustfile.py) at the end; 0 leaves it out")
+    parser.add_argument(
+        "--stats-settle",
+        type=float,
+        default=11.0,
+        help="idle seconds around each peak run: PostgreSQL backends flush their counters lazily, "
+        "and the stack's idle work is measured then and taken off the per-charge costs",
+    )
+    parser.add_argument(
+        "--locust",
+        type=float,
+        default=0.0,
+        help="seconds of the locust mix (loadtests/locustfile.py) at the end; 0 leaves it out",
+    )
     parser.add_argument("--locust-users", type=int, default=200, help="locust users, one terminal each")
     parser.add_argument("--profile", action="store_true", help="also record a py-spy profile under peak load")
     parser.add_argument("--profile-seconds", type=float, default=20.0)
     parser.add_argument("--skip", action="append", default=[], choices=PHASES, help="leave a phase out")
-    parser.add_argument("--conservation-arg", action="append", default=[],
-                        help="an argument to pass to `pishkhan check-conservation` (repeatable)")
+    parser.add_argument(
+        "--conservation-arg",
+        action="append",
+        default=[],
+        help="an argument to pass to `pishkhan check-conservation` (repeatable)",
+    )
     parser.add_argument("--var-dir", type=Path, default=PROJECT_ROOT / "var" / "bench")
-    parser.add_argument("--keep-data", action="store_true",
-                        help="keep the PostgreSQL and Valkey data under --var-dir after the run")
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep the PostgreSQL and Valkey data under --var-dir after the run"
+    )
     parser.add_argument("--report-dir", type=Path, default=PROJECT_ROOT / "loadtests" / "reports")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny counts and short runs, to check the harness end to end in well under a minute")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny counts and short runs, to check the harness end to end in well under a minute",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.concurrency, args.duration, args.latency_duration, args.warmup = [8], 1.0, 1.0, 0.3

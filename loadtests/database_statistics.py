@@ -1,12 +1,12 @@
 """Where PostgreSQL's time goes in a run: each statement's time and buffer reads (pg_stat_statements) and each
 index's reads past the buffer cache, per completed charge. The growth phase compares them between an empty and a
 loaded database to find what grows."""
+
 from __future__ import annotations
 
 import asyncpg
 
-SERVER_SETTINGS = ("shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all",
-                   "track_io_timing=on")
+SERVER_SETTINGS = ("shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all", "track_io_timing=on")
 TOP = 12
 
 _STATEMENTS = """
@@ -25,8 +25,9 @@ async def read(database_url: str) -> dict:
         await conn.execute("SELECT pg_stat_force_next_flush()")
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         statements = {row["queryid"]: dict(row) for row in await conn.fetch(_STATEMENTS)}
-        indexes = {row["indexrelname"]: (row["idx_blks_read"], row["idx_blks_hit"])
-                   for row in await conn.fetch(_INDEXES)}
+        indexes = {
+            row["indexrelname"]: (row["idx_blks_read"], row["idx_blks_hit"]) for row in await conn.fetch(_INDEXES)
+        }
         tables = {row["relname"]: (row["heap_blks_read"], row["heap_blks_hit"]) for row in await conn.fetch(_TABLES)}
     finally:
         await conn.close()
@@ -43,18 +44,26 @@ def per_charge(before: dict, after: dict, charges: int) -> dict:
         calls = end["calls"] - start.get("calls", 0)
         if calls <= 0:
             continue
-        statements.append({
-            "query": end["query"], "calls": round(calls / charges, 3),
-            "ms": round((end["total_exec_time"] - start.get("total_exec_time", 0.0)) / charges, 4),
-            **{name: round((end[f"shared_blks_{name}"] - start.get(f"shared_blks_{name}", 0)) / charges, 3)
-               for name in ("hit", "read", "dirtied", "written")},
-            "read_ms": round((end["shared_blk_read_time"] - start.get("shared_blk_read_time", 0.0)) / charges, 4)})
+        statements.append(
+            {
+                "query": end["query"],
+                "calls": round(calls / charges, 3),
+                "ms": round((end["total_exec_time"] - start.get("total_exec_time", 0.0)) / charges, 4),
+                **{
+                    name: round((end[f"shared_blks_{name}"] - start.get(f"shared_blks_{name}", 0)) / charges, 3)
+                    for name in ("hit", "read", "dirtied", "written")
+                },
+                "read_ms": round((end["shared_blk_read_time"] - start.get("shared_blk_read_time", 0.0)) / charges, 4),
+            }
+        )
     statements.sort(key=lambda row: row["ms"], reverse=True)
-    return {"statements": statements[:TOP],
-            "statement_ms": round(sum(row["ms"] for row in statements), 4),
-            "read_ms": round(sum(row["read_ms"] for row in statements), 4),
-            "indexes_read": _blocks_read(before["indexes"], after["indexes"], charges),
-            "tables_read": _blocks_read(before["tables"], after["tables"], charges)}
+    return {
+        "statements": statements[:TOP],
+        "statement_ms": round(sum(row["ms"] for row in statements), 4),
+        "read_ms": round(sum(row["read_ms"] for row in statements), 4),
+        "indexes_read": _blocks_read(before["indexes"], after["indexes"], charges),
+        "tables_read": _blocks_read(before["tables"], after["tables"], charges),
+    }
 
 
 def _blocks_read(before: dict, after: dict, charges: int) -> dict[str, dict]:

@@ -3,6 +3,7 @@ access log, N processes sharing the port with SO_REUSEPORT), so a ratio against 
 
     python -m loadtests.hello --port 8099 --workers 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers <= 1:
         _serve_one(args.host, args.port, reuse_port=False)
         return
-    run_together([multiprocessing.Process(target=_serve_one, args=(args.host, args.port, True))
-                  for _ in range(args.workers)])
+    run_together(
+        [multiprocessing.Process(target=_serve_one, args=(args.host, args.port, True)) for _ in range(args.workers)]
+    )
 
 
 if __name__ == "__main__":

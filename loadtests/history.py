@@ -3,16 +3,17 @@ what a real completion writes beside it: its idempotency key, its receipt and it
 
 The rows copy the payloads of a real completed charge (breakdown, settlement rows, signed receipt, messages), so
 rows and indexes have production sizes, each for a citizen of its own (a valid national code per row): indexes
-keyed by citizen then have production shapes, and the planner production statistics. They are spread round-robin over the given offices and continue each
-office's receipt chain from its current head (sequence and hash links), then the heads move to the end, so live
-charges afterwards keep a gap-free chain. The history is for volume only: its signed receipts are verbatim copies
-of the real one, its receipt hashes stand-ins, and its tracking codes carry no valid check digit. Never audit a
-benchmark database.
+keyed by citizen then have production shapes, and the planner production statistics. They are spread round-robin
+over the given offices and continue each office's receipt chain from its current head (sequence and hash links),
+then the heads move to the end, so live charges afterwards keep a gap-free chain. The history is for volume only:
+its signed receipts are verbatim copies of the real one, its receipt hashes stand-ins, and its tracking codes carry
+no valid check digit. Never audit a benchmark database.
 
 It loads the way a dump is restored: the tables' indexes are dropped, the rows inserted over one connection per
 core, the tables vacuumed, and the indexes built again from their own definitions, which are checked to be
 unchanged afterwards. Built in one pass, indexes come out denser than indexes grown row by row.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,12 @@ from receipts.chain import genesis_hash
 TABLES = ("charges", "idempotency_keys", "receipts", "outbox")
 
 # Each load connection builds indexes on its own (no parallel workers): there is one connection per core.
-_SESSION = ("SET synchronous_commit = off", "SET work_mem = '256MB'", "SET maintenance_work_mem = '1GB'",
-            "SET max_parallel_maintenance_workers = 0")
+_SESSION = (
+    "SET synchronous_commit = off",
+    "SET work_mem = '256MB'",
+    "SET maintenance_work_mem = '1GB'",
+    "SET max_parallel_maintenance_workers = 0",
+)
 
 # One completed charge with its receipt and messages: the payloads every generated row copies. Read from a table,
 # the signed receipt keeps the compressed form PostgreSQL stored it in, instead of being compressed again per row.
@@ -146,14 +151,19 @@ ORDER BY 1
 """
 
 
-async def add_history(database_url: str, office_ids: list[str], count: int, batch: int = 100_000,
-                      connections: int | None = None,
-                      progress: Callable[[int, float], None] | None = None) -> float:
+async def add_history(
+    database_url: str,
+    office_ids: list[str],
+    count: int,
+    batch: int = 100_000,
+    connections: int | None = None,
+    progress: Callable[[int, float], None] | None = None,
+) -> float:
     """Adds `count` completed charges over `office_ids`; returns the seconds it took, index builds and VACUUM
     included. No charge may be created or completed meanwhile: the tables' unique indexes are gone during the load,
     and the offices' chain heads move."""
     started = time.monotonic()
-    seed = uuid.uuid4().hex   # ids and keys of this load's own, so a database can take history twice
+    seed = uuid.uuid4().hex  # ids and keys of this load's own, so a database can take history twice
     workers = [await _connect(database_url) for _ in range(connections or os.cpu_count() or 1)]
     try:
         conn = workers[0]
@@ -174,8 +184,9 @@ async def add_history(database_url: str, office_ids: list[str], count: int, batc
         async with conn.transaction():
             for index in indexes:
                 if index["constraint_name"]:
-                    await conn.execute(f'ALTER TABLE "{index["table_name"]}" '
-                                       f'DROP CONSTRAINT "{index["constraint_name"]}"')
+                    await conn.execute(
+                        f'ALTER TABLE "{index["table_name"]}" DROP CONSTRAINT "{index["constraint_name"]}"'
+                    )
                 else:
                     await conn.execute(f'DROP INDEX "{index["index_name"]}"')
 
@@ -190,6 +201,7 @@ async def add_history(database_url: str, office_ids: list[str], count: int, batc
                 done += last - first + 1
                 if progress:
                     progress(done, time.monotonic() - started)
+
         await asyncio.gather(*(load(worker) for worker in workers))
         await conn.execute(_MOVE_HEADS, offices, count)
 
@@ -202,8 +214,10 @@ async def add_history(database_url: str, office_ids: list[str], count: int, batc
         for index in indexes:
             if index["constraint_name"]:
                 kind = "PRIMARY KEY" if index["constraint_type"] == "p" else "UNIQUE"
-                await conn.execute(f'ALTER TABLE "{index["table_name"]}" ADD CONSTRAINT "{index["constraint_name"]}"'
-                                   f' {kind} USING INDEX "{index["index_name"]}"')
+                await conn.execute(
+                    f'ALTER TABLE "{index["table_name"]}" ADD CONSTRAINT "{index["constraint_name"]}"'
+                    f' {kind} USING INDEX "{index["index_name"]}"'
+                )
         if await conn.fetch(_DEFINITIONS, list(TABLES)) != definitions:
             raise RuntimeError("the tables' indexes or constraints differ from before the load")
         await conn.execute("CHECKPOINT")
@@ -227,4 +241,5 @@ async def _in_parallel(workers: list[asyncpg.Connection], statements: list[str])
     async def run(worker: asyncpg.Connection) -> None:
         for statement in pending:
             await worker.execute(statement)
+
     await asyncio.gather(*(run(worker) for worker in workers))

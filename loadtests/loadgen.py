@@ -12,6 +12,7 @@ The spec: {"mode": "closed"|"open"|"burst", "base_url": "http://127.0.0.1:PORT",
 the source address, e.g. 127.0.0.2)}.
 A charge counts as done when it answers 201 with status "completed"; anything else is counted by its kind.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,10 +35,9 @@ def recipient() -> dict:
     """A citizen drawn at random: one recipient for every charge would look, to oversight, like split charging at
     every office, and its detection work would grow with the square of each office's charges."""
     national_code = complete_national_code(f"{random.randrange(10**9):09d}")
-    while len(set(national_code)) == 1:   # not a valid national code
+    while len(set(national_code)) == 1:  # not a valid national code
         national_code = complete_national_code(f"{random.randrange(10**9):09d}")
-    return {"name": "مریم احمدی", "national_code": national_code,
-            "mobile": f"0912{random.randrange(10**7):07d}"}
+    return {"name": "مریم احمدی", "national_code": national_code, "mobile": f"0912{random.randrange(10**7):07d}"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,16 @@ class Client:
 
 
 def charge_body(client: Client, service_code: str, amount: int, **overrides) -> dict:
-    body = {"terminal_id": client.terminal_id, "operator_id": client.operator_id, "service_code": service_code,
-            "quantity": 1, "extras": [], "recipient": recipient(), "amount": amount, "payment_method": "card"}
+    body = {
+        "terminal_id": client.terminal_id,
+        "operator_id": client.operator_id,
+        "service_code": service_code,
+        "quantity": 1,
+        "extras": [],
+        "recipient": recipient(),
+        "amount": amount,
+        "payment_method": "card",
+    }
     body.update(overrides)
     return body
 
@@ -67,8 +75,11 @@ class ChargeTarget:
         return orjson.dumps(charge_body(client, self.service_code, self.amount))
 
     async def call(self, session: aiohttp.ClientSession, client: Client) -> str | None:
-        headers = {"Authorization": f"Bearer {client.api_key}", "Idempotency-Key": uuid.uuid4().hex,
-                   "Content-Type": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {client.api_key}",
+            "Idempotency-Key": uuid.uuid4().hex,
+            "Content-Type": "application/json",
+        }
         async with session.post(self.url, data=self._body(client), headers=headers) as response:
             payload = await response.read()
         if response.status == 201 and b'"status":"completed"' in payload:
@@ -94,11 +105,12 @@ class HelloTarget:
 @dataclass
 class Tally:
     """Completions inside the measuring window: latencies of the successes, counts of the failures by kind."""
+
     window_start: float
     window_end: float
     latencies_ms: list[float] = field(default_factory=list)
     failures: Counter = field(default_factory=Counter)
-    ok_all: int = 0      # successes in and out of the window, for per-request costs over the whole run
+    ok_all: int = 0  # successes in and out of the window, for per-request costs over the whole run
 
     def record(self, started: float, finished: float, failure: str | None) -> None:
         self.ok_all += failure is None
@@ -110,14 +122,20 @@ class Tally:
             self.failures[failure] += 1
 
     def result(self, **extra) -> dict:
-        return {"window_s": self.window_end - self.window_start, "ok": len(self.latencies_ms), "ok_all": self.ok_all,
-                "failures": dict(self.failures), "latencies_ms": self.latencies_ms, **extra}
+        return {
+            "window_s": self.window_end - self.window_start,
+            "ok": len(self.latencies_ms),
+            "ok_all": self.ok_all,
+            "failures": dict(self.failures),
+            "latencies_ms": self.latencies_ms,
+            **extra,
+        }
 
 
 async def _attempt(target, session, client) -> str | None:
     try:
         return await target.call(session, client)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return "timeout"
     except aiohttp.ClientError as error:
         return f"client:{type(error).__name__}"
@@ -224,8 +242,7 @@ async def _run(spec: dict) -> dict:
         if mode == "closed":
             return await closed_loop(target, session, clients, spec["duration_s"], spec.get("warmup_s", 0))
         if mode == "open":
-            return await open_loop(target, session, clients, spec["rate"], spec["duration_s"],
-                                   spec.get("warmup_s", 0))
+            return await open_loop(target, session, clients, spec["rate"], spec["duration_s"], spec.get("warmup_s", 0))
         if mode == "burst":
             return await burst(target, session, clients, spec.get("ramp_s", 0))
         raise ValueError(f"unknown mode {mode!r}")

@@ -1,4 +1,5 @@
 """Running load generator processes and reading the stack's counters around a phase."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,9 +31,13 @@ def summarise(result: dict) -> dict:
     latencies = sorted(result["latencies_ms"])
     window = result["window_s"]
     summary = {key: value for key, value in result.items() if key != "latencies_ms"}
-    summary.update(rps=round(result["ok"] / window, 1) if window else None,
-                   p50_ms=percentile(latencies, 50), p90_ms=percentile(latencies, 90),
-                   p99_ms=percentile(latencies, 99), max_ms=latencies[-1] if latencies else None)
+    summary.update(
+        rps=round(result["ok"] / window, 1) if window else None,
+        p50_ms=percentile(latencies, 50),
+        p90_ms=percentile(latencies, 90),
+        p99_ms=percentile(latencies, 99),
+        max_ms=latencies[-1] if latencies else None,
+    )
     return summary
 
 
@@ -42,10 +47,15 @@ def merge(results: list[dict]) -> dict:
     for result in results:
         for kind, count in result["failures"].items():
             failures[kind] = failures.get(kind, 0) + count
-    merged = {"window_s": max(r["window_s"] for r in results), "ok": sum(r["ok"] for r in results),
-              "ok_all": sum(r["ok_all"] for r in results),
-              "failures": failures, "latencies_ms": [x for r in results for x in r["latencies_ms"]],
-              "generators": len(results), "generator_cpu_s": round(sum(r["cpu_s"] for r in results), 2)}
+    merged = {
+        "window_s": max(r["window_s"] for r in results),
+        "ok": sum(r["ok"] for r in results),
+        "ok_all": sum(r["ok_all"] for r in results),
+        "failures": failures,
+        "latencies_ms": [x for r in results for x in r["latencies_ms"]],
+        "generators": len(results),
+        "generator_cpu_s": round(sum(r["cpu_s"] for r in results), 2),
+    }
     for key in ("clients", "max_in_flight", "started_late"):
         if key in results[0]:
             merged[key] = sum(r[key] for r in results)
@@ -63,8 +73,9 @@ async def run_generators(specs: list[dict], work_dir: Path) -> dict:
         path.write_bytes(orjson.dumps(spec))
         result_path(path).unlink(missing_ok=True)
         paths.append(path)
-        processes.append(await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "loadtests.loadgen", str(path), cwd=PROJECT_ROOT))
+        processes.append(
+            await asyncio.create_subprocess_exec(sys.executable, "-m", "loadtests.loadgen", str(path), cwd=PROJECT_ROOT)
+        )
     for process in processes:
         if await process.wait() != 0:
             raise RuntimeError(f"a load generator failed with exit code {process.returncode}")
@@ -111,20 +122,26 @@ async def snapshot(stack: BenchStack) -> Snapshot:
     try:
         await conn.execute("SELECT pg_stat_force_next_flush()")
         transactions = await conn.fetchval(
-            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        )
     finally:
         await conn.close()
     redis = aioredis.Redis.from_url(stack.embedded.redis_url)
     try:
-        commands = {name.removeprefix("cmdstat_"): stats["calls"]
-                    for name, stats in (await redis.info("commandstats")).items()}
+        commands = {
+            name.removeprefix("cmdstat_"): stats["calls"] for name, stats in (await redis.info("commandstats")).items()
+        }
     finally:
         await redis.aclose()
-    return Snapshot(time.monotonic(), transactions, commands,
-                    {name: cpu_seconds(tree) for name, tree in stack.component_trees().items()})
+    return Snapshot(
+        time.monotonic(),
+        transactions,
+        commands,
+        {name: cpu_seconds(tree) for name, tree in stack.component_trees().items()},
+    )
 
 
-MIN_IDLE_S = 1.0   # a shorter idle period measures nothing reliable: no correction then
+MIN_IDLE_S = 1.0  # a shorter idle period measures nothing reliable: no correction then
 
 
 def per_charge(idle_start: Snapshot, start: Snapshot, end: Snapshot, charges: int, generator_cpu_s: float) -> dict:
@@ -141,11 +158,20 @@ def per_charge(idle_start: Snapshot, start: Snapshot, end: Snapshot, charges: in
         idle_rate = (before - idle_before) / idle_s if idle_s >= MIN_IDLE_S else 0.0
         return max(0.0, (after - before) - idle_rate * busy_s) / charges
 
-    cpu = {name: round(1000 * cost(start.cpu_s.get(name, 0.0), end.cpu_s[name], idle_start.cpu_s.get(name, 0.0)), 3)
-           for name in end.cpu_s}
+    cpu = {
+        name: round(1000 * cost(start.cpu_s.get(name, 0.0), end.cpu_s[name], idle_start.cpu_s.get(name, 0.0)), 3)
+        for name in end.cpu_s
+    }
     cpu["load_generator"] = round(1000 * generator_cpu_s / charges, 3)
-    redis = {name: round(cost(start.redis_commands.get(name, 0), calls, idle_start.redis_commands.get(name, 0)), 2)
-             for name, calls in end.redis_commands.items() if calls != start.redis_commands.get(name, 0)}
-    return {"pg_transactions": round(cost(start.pg_transactions, end.pg_transactions, idle_start.pg_transactions), 2),
-            "redis_commands": round(sum(redis.values()), 2), "redis_by_command": redis,
-            "cpu_ms": cpu, "cpu_ms_total": round(sum(cpu.values()), 3)}
+    redis = {
+        name: round(cost(start.redis_commands.get(name, 0), calls, idle_start.redis_commands.get(name, 0)), 2)
+        for name, calls in end.redis_commands.items()
+        if calls != start.redis_commands.get(name, 0)
+    }
+    return {
+        "pg_transactions": round(cost(start.pg_transactions, end.pg_transactions, idle_start.pg_transactions), 2),
+        "redis_commands": round(sum(redis.values()), 2),
+        "redis_by_command": redis,
+        "cpu_ms": cpu,
+        "cpu_ms_total": round(sum(cpu.values()), 3),
+    }

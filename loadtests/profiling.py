@@ -2,6 +2,7 @@
 the functions with the most samples on the stack (inclusive), the most samples on top (self), and self samples
 by package. Idle samples (a worker waiting in its event loop) are left out by py-spy, so shares are of busy time.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,25 @@ def start_recording(pid: int, seconds: float, output: Path, rate: int = 200) -> 
     if binary is None:
         raise RuntimeError("py-spy is not installed: pip install -e '.[bench]'")
     return subprocess.Popen(
-        [binary, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--format", "raw",
-         "--rate", str(rate), "--duration", str(max(1, round(seconds))), "--output", str(output)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            binary,
+            "record",
+            "--pid",
+            str(pid),
+            "--subprocesses",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--rate",
+            str(rate),
+            "--duration",
+            str(max(1, round(seconds))),
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _location(frame: str) -> tuple[str, str] | None:
@@ -71,7 +88,12 @@ def summarise(folded: Path, top: int = 25) -> dict:
 
     def shares(counter: Counter, limit: int) -> list[list]:
         return [[name, round(100 * count / total, 1)] for name, count in counter.most_common(limit)]
+
     # Frames under nearly every busy sample are the processes' entry points (main, run_app): they say nothing.
     inclusive = Counter({name: count for name, count in inclusive.items() if count < ENTRY_FRAME_SHARE * total})
-    return {"samples": total, "inclusive": shares(inclusive, top) if total else [],
-            "self": shares(own, top) if total else [], "self_by_package": shares(by_package, 15) if total else []}
+    return {
+        "samples": total,
+        "inclusive": shares(inclusive, top) if total else [],
+        "self": shares(own, top) if total else [],
+        "self_by_package": shares(by_package, 15) if total else [],
+    }

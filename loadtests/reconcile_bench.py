@@ -12,6 +12,7 @@ short by 1 rial, one charge in 5,000 left out). Charge generation is not timed. 
     import     the importer: streamed COPY into the checked staging table, digest, rows kept
     match      the day's reconciliation report (pairing, classification, totals, listed discrepancies)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,13 +30,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from gateway.platform.config import PROJECT_ROOT
 from gateway.core.jalali import tehran_day
-from gateway.reconciliation.importer import import_psp_file
-from gateway.reconciliation.reconcile import day_report
 from gateway.core.registry import parse_registry
+from gateway.platform.config import PROJECT_ROOT
 from gateway.platform.db import connect
 from gateway.platform.migrate import apply_migrations
+from gateway.reconciliation.importer import import_psp_file
+from gateway.reconciliation.reconcile import day_report
 from gateway.registry.store import save_registry
 
 DAY = date(2025, 3, 4)
@@ -101,15 +102,18 @@ async def _prepare(url: str, rows: int, path: Path) -> None:
     conn = await connect(url)
     try:
         registry_path = PROJECT_ROOT / "gateway" / "registry" / "demo.toml"
-        await save_registry(conn, parse_registry(tomllib.loads(registry_path.read_text(encoding="utf-8"))),
-                            str(registry_path))
+        await save_registry(
+            conn, parse_registry(tomllib.loads(registry_path.read_text(encoding="utf-8"))), str(registry_path)
+        )
         day = tehran_day(DAY)
         started = time.perf_counter()
         await conn.execute(_CHARGES, PSP, rows // 2, day.start, day.end - day.start)
         await conn.execute("VACUUM ANALYZE charges")
         await conn.copy_from_query(_PSP_FILE, DAY, output=str(path), format="csv", header=True)
-        print(f"prepared {rows // 2:,} charges and the PSP file ({path.stat().st_size / 1e6:,.0f} MB) "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"prepared {rows // 2:,} charges and the PSP file ({path.stat().st_size / 1e6:,.0f} MB) "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
     finally:
         await conn.close()
 
@@ -124,8 +128,9 @@ async def _measure(url: str, path: Path) -> None:
         rows = int(copied.split()[-1])
 
         started = time.perf_counter()
-        imported = await import_psp_file(conn, _chunks(path), psp_id=PSP, expected_kind=None, source=path.name,
-                                         imported_by="bench")
+        imported = await import_psp_file(
+            conn, _chunks(path), psp_id=PSP, expected_kind=None, source=path.name, imported_by="bench"
+        )
         import_seconds = time.perf_counter() - started
         assert imported.created and imported.rows == rows
 

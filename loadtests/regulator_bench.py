@@ -10,6 +10,7 @@ later: split charging), N/10 refusals and N/10 findings; the small one covers a 
 look at the same recent stretch therefore have the same result in both, and only the table size differs.
 Generation is not timed. Each query runs once (reported as `first`), then REPEAT times; the median is reported.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,23 +21,23 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from gateway.platform.config import Settings
 from gateway.core.periods import HalfYear
-from gateway.registry.tariff_files import load_tariff_documents
+from gateway.core.registry import Office
 from gateway.core.tariffs import TariffBook
+from gateway.oversight import store
 from gateway.oversight.catalog import REFUSAL_TYPES
 from gateway.oversight.detection import detect_range
 from gateway.oversight.penalty_rules import load_penalty_rules
 from gateway.oversight.scorecard import office_scorecard
-from gateway.core.registry import Office
-from gateway.oversight import store
+from gateway.platform.config import Settings
 from gateway.platform.db import connect
 from gateway.platform.migrate import apply_migrations
+from gateway.registry.tariff_files import load_tariff_documents
 
 OFFICES = 1_000
 BUSY_OFFICE = "70000000"
@@ -117,7 +118,7 @@ async def _timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
 
 async def _measure(run: Callable[[], Awaitable[int]]) -> tuple[float, float, int]:
     """The first run's time (detection records its findings then), the median of the repeats, and the rows."""
-    first_ms, rows = await _timed(run)
+    first_ms, _rows = await _timed(run)
     repeats = [await _timed(run) for _ in range(REPEAT)]
     return first_ms, statistics.median(ms for ms, _ in repeats), repeats[-1][1]
 
@@ -153,22 +154,31 @@ def _queries(conn, end: datetime, tariffs: TariffBook, busy: Office, rules) -> d
     busy_only = [BUSY_OFFICE]
     queries: dict[str, Callable] = {
         "violations, first page of 100, no filter": lambda: page(violations(store.FindingFilter(), 100)),
-        "violations, first page of 100, busy office, 30 days":
-            lambda: page(violations(store.FindingFilter(since=last(30), office_ids=busy_only), 100)),
+        "violations, first page of 100, busy office, 30 days": lambda: page(
+            violations(store.FindingFilter(since=last(30), office_ids=busy_only), 100)
+        ),
     }
     for days in (1, 7, 30, 80):
-        queries[f"violations export, busy office, {days} d"] = \
-            lambda d=days: _export(conn, violations(store.FindingFilter(since=last(d), office_ids=busy_only)))
+        queries[f"violations export, busy office, {days} d"] = lambda d=days: _export(
+            conn, violations(store.FindingFilter(since=last(d), office_ids=busy_only))
+        )
     for days in (1, 7, 30, 80):
-        queries[f"violations export, all offices, {days} d"] = \
-            lambda d=days: _export(conn, violations(store.FindingFilter(since=last(d))))
-    queries["violations export, one province, 7 d"] = lambda: _export(conn, violations(store.FindingFilter(
-        since=last(7), office_ids=[f"{70000000 + n}" for n in range(OFFICES) if n % 10 == 3])))
+        queries[f"violations export, all offices, {days} d"] = lambda d=days: _export(
+            conn, violations(store.FindingFilter(since=last(d)))
+        )
+    queries["violations export, one province, 7 d"] = lambda: _export(
+        conn,
+        violations(
+            store.FindingFilter(since=last(7), office_ids=[f"{70000000 + n}" for n in range(OFFICES) if n % 10 == 3])
+        ),
+    )
     for days in (1, 7, 30):
-        queries[f"excess-fees summary, first page of 100, all offices, {days} d"] = \
-            lambda d=days: page(summary(store.FindingFilter(since=last(d)), 100))
-    queries["excess-fees summary, busy office, 30 d"] = \
-        lambda: _export(conn, summary(store.FindingFilter(since=last(30), office_ids=busy_only)))
+        queries[f"excess-fees summary, first page of 100, all offices, {days} d"] = lambda d=days: page(
+            summary(store.FindingFilter(since=last(d)), 100)
+        )
+    queries["excess-fees summary, busy office, 30 d"] = lambda: _export(
+        conn, summary(store.FindingFilter(since=last(30), office_ids=busy_only))
+    )
     queries["scorecard, busy office, current period"] = scorecard
     queries["detection, last hour (first run records, repeats find nothing new)"] = lambda: detect(1 / 24)
     queries["detection, last day (first run records, repeats find nothing new)"] = lambda: detect(1)
@@ -181,25 +191,40 @@ async def _explain(conn, end: datetime) -> None:
     while periods[-1] < HalfYear.containing(end):
         periods.append(periods[-1].next())
     statements = {
-        "violations page, busy office":
-            ("SELECT id FROM violations WHERE office_id = ANY($1::text[]) AND occurred_at >= $2 "
-             "ORDER BY office_id, occurred_at, id LIMIT 101", [BUSY_OFFICE], since),
-        "violations page, all offices, seven days":
-            ("SELECT id FROM violations WHERE occurred_at >= $1 ORDER BY office_id, occurred_at, id LIMIT 101",
-             since),
-        "excess-fees summary page, all offices":
-            ("SELECT office_id, coalesce(operator_id, ''), coalesce(service_code, ''), count(*) FROM violations "
-             "WHERE occurred_at >= $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT 101", since),
-        "violations page, all offices, one day (range, then sort)":
-            ("SELECT id FROM violations WHERE occurred_at >= $1 ORDER BY office_id, occurred_at, id LIMIT 101",
-             end - timedelta(days=1)),
-        "refusal findings, last hour (detection)":
-            (store.INSERT_REFUSAL_FINDINGS, end - timedelta(hours=1), end, list(REFUSAL_TYPES),
-             [t.code for t in REFUSAL_TYPES.values()]),
+        "violations page, busy office": (
+            "SELECT id FROM violations WHERE office_id = ANY($1::text[]) AND occurred_at >= $2 "
+            "ORDER BY office_id, occurred_at, id LIMIT 101",
+            [BUSY_OFFICE],
+            since,
+        ),
+        "violations page, all offices, seven days": (
+            "SELECT id FROM violations WHERE occurred_at >= $1 ORDER BY office_id, occurred_at, id LIMIT 101",
+            since,
+        ),
+        "excess-fees summary page, all offices": (
+            "SELECT office_id, coalesce(operator_id, ''), coalesce(service_code, ''), count(*) FROM violations "
+            "WHERE occurred_at >= $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT 101",
+            since,
+        ),
+        "violations page, all offices, one day (range, then sort)": (
+            "SELECT id FROM violations WHERE occurred_at >= $1 ORDER BY office_id, occurred_at, id LIMIT 101",
+            end - timedelta(days=1),
+        ),
+        "refusal findings, last hour (detection)": (
+            store.INSERT_REFUSAL_FINDINGS,
+            end - timedelta(hours=1),
+            end,
+            list(REFUSAL_TYPES),
+            [t.code for t in REFUSAL_TYPES.values()],
+        ),
         "split-charging candidates, last hour": (store.SPLIT_CANDIDATES, end - timedelta(hours=1), end, WINDOW),
-        "scorecard: which earlier periods had findings of each type":
-            (store.BREACHED_PERIODS, BUSY_OFFICE, [p.starts_at for p in periods], [p.ends_before for p in periods],
-             TYPES),
+        "scorecard: which earlier periods had findings of each type": (
+            store.BREACHED_PERIODS,
+            BUSY_OFFICE,
+            [p.starts_at for p in periods],
+            [p.ends_before for p in periods],
+            TYPES,
+        ),
     }
     for title, (sql, *args) in statements.items():
         plan = await conn.fetch(f"EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF, BUFFERS OFF) {sql}", *args)
@@ -213,7 +238,7 @@ async def main(charges: int, explain: bool) -> int:
     settings = Settings()
     tariffs = TariffBook.from_documents(load_tariff_documents(settings.tariff_dir))
     rules = load_penalty_rules(settings.penalty_rules_path)
-    end = datetime.now(timezone.utc).replace(microsecond=0)
+    end = datetime.now(UTC).replace(microsecond=0)
     sizes = {"large": (charges, DAYS_LARGE), "small": (charges // 10, DAYS_LARGE // 10)}
     names = {label: f"pishkhan_regbench_{label}_{uuid.uuid4().hex[:8]}" for label in sizes}
     results: dict[str, dict[str, tuple[float, float, int]]] = {}
@@ -224,10 +249,28 @@ async def main(charges: int, explain: bool) -> int:
             try:
                 started = time.perf_counter()
                 await _fill(conn, end, count, days)
-                print(f"{label}: {count:,} charges, {count // 10:,} refusals, {count // 10:,} findings over {days} "
-                      f"days generated in {time.perf_counter() - started:.1f} s", flush=True)
-                busy = Office(BUSY_OFFICE, "دفتر ۰", "counter", "", "", date(2020, 1, 1), date(2030, 1, 1), "active",
-                              "", PROVINCES[0], "", "metropolis", "", "", frozenset())
+                print(
+                    f"{label}: {count:,} charges, {count // 10:,} refusals, {count // 10:,} findings over {days} "
+                    f"days generated in {time.perf_counter() - started:.1f} s",
+                    flush=True,
+                )
+                busy = Office(
+                    BUSY_OFFICE,
+                    "دفتر ۰",
+                    "counter",
+                    "",
+                    "",
+                    date(2020, 1, 1),
+                    date(2030, 1, 1),
+                    "active",
+                    "",
+                    PROVINCES[0],
+                    "",
+                    "metropolis",
+                    "",
+                    "",
+                    frozenset(),
+                )
                 results[label] = {}
                 for title, run in _queries(conn, end, tariffs, busy, rules).items():
                     results[label][title] = await _measure(run)
@@ -239,14 +282,18 @@ async def main(charges: int, explain: bool) -> int:
         for name in names.values():
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    print(f"\n| query | result rows | {charges:,} charges: median (first) ms | "
-          f"{charges // 10:,} charges: median (first) ms | ratio of medians |")
+    print(
+        f"\n| query | result rows | {charges:,} charges: median (first) ms | "
+        f"{charges // 10:,} charges: median (first) ms | ratio of medians |"
+    )
     print("|---|---:|---:|---:|---:|")
     for title, (large_first, large_ms, rows) in results["large"].items():
         small_first, small_ms, small_rows = results["small"][title]
         shown = f"{rows:,}" if rows == small_rows else f"{rows:,} / {small_rows:,}"
-        print(f"| {title} | {shown} | {large_ms:.1f} ({large_first:.1f}) | {small_ms:.1f} ({small_first:.1f}) | "
-              f"{large_ms / small_ms:.2f} |")
+        print(
+            f"| {title} | {shown} | {large_ms:.1f} ({large_first:.1f}) | {small_ms:.1f} ({small_first:.1f}) | "
+            f"{large_ms / small_ms:.2f} |"
+        )
     return 0
 
 

@@ -1,5 +1,6 @@
 """Receipt rendering and verification rates, in process, on one core, with the receipts/ functions the routes use:
 a PDF render includes making its signed QR payload; a verification is the signature and key-validity check."""
+
 from __future__ import annotations
 
 import time

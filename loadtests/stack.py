@@ -3,6 +3,7 @@ var/bench, the schema, the demo registry plus a generated fleet, the tariffs, a 
 fleet's terminals, one PSP host simulator process per licensed PSP, the SMS centre and Iran Poosheh simulators,
 and the gateway as `pishkhan serve` processes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,23 +26,24 @@ import psutil
 
 from gateway.access.api_keys import generate_key
 from gateway.platform.config import PROJECT_ROOT
-from simulators.devstack.run import prepare_database
-from simulators.devstack.embedded import EmbeddedStack, free_port
 from loadtests import database_statistics
 from loadtests.fleet import FleetTerminal, demo_registry, licensed_psps, write_fleet_registry
 from receipts.keys_files import create_key
+from simulators.devstack.embedded import EmbeddedStack, free_port
+from simulators.devstack.run import prepare_database
 
 _PR_SET_PDEATHSIG = 1
 ISO8583 = "iso8583-tcp"
 # Cardholders answer at once here (no PIN delay), so a charge whose PSP answer went missing is given up on and
 # handed to recovery sooner than in production, and the end of a run can wait for it: RESOLVED_WITHIN_S.
 QUICK_RECOVERY = {"PISHKHAN_PURCHASE_TIMEOUT_S": "10", "PISHKHAN_RECOVERY_GRACE_S": "20"}
-RESOLVED_WITHIN_S = 20 + 60   # the grace, then recovery's inquiries and backoff
+RESOLVED_WITHIN_S = 20 + 60  # the grace, then recovery's inquiries and backoff
 
 
 @dataclass
 class ServiceProcess:
     """A process of the stack and its children (gateway workers, PostgreSQL backends)."""
+
     name: str
     process: subprocess.Popen
 
@@ -70,13 +72,18 @@ def _stop_with_parent() -> None:
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start_module(name: str, module: str, *args: str, env: dict, log_path: Path,
-                 stdout=None) -> ServiceProcess:
+def start_module(name: str, module: str, *args: str, env: dict, log_path: Path, stdout=None) -> ServiceProcess:
     """`python -m module args` from the project root. Call it from the main thread: the child is tied to the
     thread that started it."""
     log = log_path.open("ab")
-    process = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=PROJECT_ROOT,
-                               stdout=stdout or log, stderr=log, preexec_fn=_stop_with_parent)
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=stdout or log,
+        stderr=log,
+        preexec_fn=_stop_with_parent,
+    )
     log.close()
     return ServiceProcess(name, process)
 
@@ -114,6 +121,7 @@ async def wait_until_ready(url: str, service: ServiceProcess, timeout: float = 1
 class Simulators:
     """One PSP host simulator per licensed PSP, each appending its ledger to a JSON lines file, for the
     conservation check."""
+
     root: Path
     verify_deadlines_s: dict[str, int]
     protocols: dict[str, str]
@@ -132,11 +140,27 @@ class Simulators:
             protocol = self.protocols[psp_id]
             protocol_args = [] if protocol == ISO8583 else ["--protocol", protocol]
             service = start_module(
-                psp_id, "simulators.psp.psp_host", "--psp-id", psp_id, "--iso-port", str(port),
-                "--control-port", str(control_port), "--pin-delay-ms", str(pin_delay_ms),
-                "--verify-deadline-s", str(deadline), "--ledger", str(self.ledger_path(psp_id)), *protocol_args,
-                "--log-level", "WARNING", env=self.env, log_path=self.root / "simulators.log",
-                stdout=subprocess.PIPE)
+                psp_id,
+                "simulators.psp.psp_host",
+                "--psp-id",
+                psp_id,
+                "--iso-port",
+                str(port),
+                "--control-port",
+                str(control_port),
+                "--pin-delay-ms",
+                str(pin_delay_ms),
+                "--verify-deadline-s",
+                str(deadline),
+                "--ledger",
+                str(self.ledger_path(psp_id)),
+                *protocol_args,
+                "--log-level",
+                "WARNING",
+                env=self.env,
+                log_path=self.root / "simulators.log",
+                stdout=subprocess.PIPE,
+            )
             line = service.process.stdout.readline()
             if not line:
                 raise RuntimeError(f"the {psp_id} simulator exited with {service.process.wait()} before its ports")
@@ -155,11 +179,17 @@ class Simulators:
         """Each terminal's cardholder takes `ms` to enter the PIN (the control API, 64 requests at a time)."""
         limit = asyncio.Semaphore(64)
         async with aiohttp.ClientSession() as session:
+
             async def one(terminal: FleetTerminal) -> None:
                 control = self.ports[terminal.psp_id][1]
-                async with limit, session.post(f"http://127.0.0.1:{control}/terminals/{terminal.terminal_id}"
-                                               "/pin-delay", json={"ms": ms}) as response:
+                async with (
+                    limit,
+                    session.post(
+                        f"http://127.0.0.1:{control}/terminals/{terminal.terminal_id}/pin-delay", json={"ms": ms}
+                    ) as response,
+                ):
                     response.raise_for_status()
+
             await asyncio.gather(*(one(terminal) for terminal in terminals))
 
     @property
@@ -176,8 +206,11 @@ def start_messaging_simulators(root: Path, env: dict, services: list[ServiceProc
     gateway settings that reach them, so the outbox dispatcher delivers instead of retrying against nothing."""
     for kind, setting in (("sms", "PISHKHAN_SMS_URL"), ("poosheh", "PISHKHAN_POOSHEH_URL")):
         port = free_port()
-        services.append(start_module(kind, "gateway.cli", "sim", kind, "--port", str(port), env=env,
-                                     log_path=root / "messaging.log"))
+        services.append(
+            start_module(
+                kind, "gateway.cli", "sim", kind, "--port", str(port), env=env, log_path=root / "messaging.log"
+            )
+        )
         env[setting] = f"http://127.0.0.1:{port}"
         _wait_for_listener(port, services[-1])
 
@@ -215,9 +248,15 @@ class BenchStack:
 
     async def start_gateway(self, workers: int, extra_env: dict[str, str]) -> None:
         self.gateway_port = self.gateway_port or free_port()
-        env = {**self.env, "PISHKHAN_PORT": str(self.gateway_port), "PISHKHAN_WORKERS": str(workers),
-               "PISHKHAN_PSP_ENDPOINTS": self.simulators.endpoints,
-               "PISHKHAN_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.gateway_port}", **QUICK_RECOVERY, **extra_env}
+        env = {
+            **self.env,
+            "PISHKHAN_PORT": str(self.gateway_port),
+            "PISHKHAN_WORKERS": str(workers),
+            "PISHKHAN_PSP_ENDPOINTS": self.simulators.endpoints,
+            "PISHKHAN_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.gateway_port}",
+            **QUICK_RECOVERY,
+            **extra_env,
+        }
         self.gateway = start_module("gateway", "gateway.cli", "serve", env=env, log_path=self.root / "gateway.log")
         await wait_until_ready(self.base_url + "/readyz", self.gateway)
         # Every worker process must have loaded the registry before load starts, not only the first to answer.
@@ -230,11 +269,13 @@ class BenchStack:
 
     def component_trees(self) -> dict[str, list[psutil.Process]]:
         """The processes of each part of the stack, for CPU and memory accounting."""
-        return {"gateway": self.gateway.tree() if self.gateway else [],
-                "postgres": process_tree(self._server("postgres", self.embedded.pg_port)),
-                "valkey": process_tree(self._server("valkey", self.embedded.redis_port)),
-                "psp_simulators": self.simulators.tree(),
-                "messaging_simulators": [p for service in self.messaging for p in service.tree()]}
+        return {
+            "gateway": self.gateway.tree() if self.gateway else [],
+            "postgres": process_tree(self._server("postgres", self.embedded.pg_port)),
+            "valkey": process_tree(self._server("valkey", self.embedded.redis_port)),
+            "psp_simulators": self.simulators.tree(),
+            "messaging_simulators": [p for service in self.messaging for p in service.tree()],
+        }
 
     def _server(self, name: str, port: int) -> psutil.Process | None:
         if self.servers.get(name) is None:
@@ -256,7 +297,8 @@ async def create_terminal_keys(database_url: str, terminal_ids: list[str]) -> di
     try:
         await conn.executemany(
             "INSERT INTO api_keys (id, key_hash, role, terminal_id, label) VALUES ($1, $2, 'terminal', $3, 'bench')",
-            [(key.key_id, key.secret_hash, terminal_id) for terminal_id, key in keys.items()])
+            [(key.key_id, key.secret_hash, terminal_id) for terminal_id, key in keys.items()],
+        )
     finally:
         await conn.close()
     return {terminal_id: key.token for terminal_id, key in keys.items()}
@@ -264,13 +306,23 @@ async def create_terminal_keys(database_url: str, terminal_ids: list[str]) -> di
 
 def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> BenchStack:
     """Fresh servers and data under `root`, the registry, tariffs and a signing key; simulators at zero PIN delay."""
-    embedded = EmbeddedStack(root / "servers", free_port(), free_port(), persistent=False,
-                             server_settings=database_statistics.SERVER_SETTINGS)
+    embedded = EmbeddedStack(
+        root / "servers",
+        free_port(),
+        free_port(),
+        persistent=False,
+        server_settings=database_statistics.SERVER_SETTINGS,
+    )
     embedded.start()
     messaging: list[ServiceProcess] = []
     try:
-        env = dict(os.environ, DATABASE_URL=embedded.database_url, REDIS_URL=embedded.redis_url,
-                   PISHKHAN_KEY_DIR=str(root / "keys"), PISHKHAN_LOG_LEVEL="WARNING")
+        env = dict(
+            os.environ,
+            DATABASE_URL=embedded.database_url,
+            REDIS_URL=embedded.redis_url,
+            PISHKHAN_KEY_DIR=str(root / "keys"),
+            PISHKHAN_LOG_LEVEL="WARNING",
+        )
         registry_path = root / "registry.toml"
         today = date.today()
         terminals = write_fleet_registry(registry_path, offices, terminals_per_office, today)

@@ -3,6 +3,7 @@
 The gateway never speaks a PSP protocol itself: it builds the request values of `gateway.core.psp`, calls an
 adapter, and reads back a `PspReply`.
 """
+
 from __future__ import annotations
 
 import abc
@@ -15,8 +16,7 @@ class PspAdapter(abc.ABC):
 
     protocol: str = ""
 
-    def __init__(self, *, psp_id: str, endpoint: dict, capabilities: PspCapabilities,
-                 timeout: float) -> None:
+    def __init__(self, *, psp_id: str, endpoint: dict, capabilities: PspCapabilities, timeout: float) -> None:
         self.psp_id = psp_id
         self.endpoint = endpoint
         self.capabilities = capabilities
@@ -42,5 +42,6 @@ class PspAdapter(abc.ABC):
     async def inquire(self, ref: TxnRef) -> PspReply:
         """Ask what the PSP holds for this purchase; the answer is in `state`."""
 
+    @abc.abstractmethod
     async def close(self) -> None:
         """Release connections."""

@@ -4,6 +4,7 @@ Both are CSV (RFC 4180), UTF-8, comma-separated, with a header line naming the c
 A file's kind is told by its header. Field rules (checked by the importer, docs/reconciliation.md):
 dates are YYYY-MM-DD, times RFC 3339 with an offset, amounts integer rials, IBANs شبا with valid check digits.
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,15 +13,37 @@ from enum import StrEnum
 
 
 class FileKind(StrEnum):
-    SETTLEMENT = "settlement"          # what the PSP paid out, one line per settlement row
-    TERMINAL_FEED = "terminal_feed"    # every transaction on every terminal, the gateway's or not
+    SETTLEMENT = "settlement"  # what the PSP paid out, one line per settlement row
+    TERMINAL_FEED = "terminal_feed"  # every transaction on every terminal, the gateway's or not
 
 
 COLUMNS: dict[FileKind, tuple[str, ...]] = {
-    FileKind.SETTLEMENT: ("psp_id", "settlement_date", "iban", "amount", "payment_id", "rrn", "stan",
-                          "terminal_id", "transaction_time", "reference"),
-    FileKind.TERMINAL_FEED: ("psp_id", "business_date", "terminal_id", "merchant_id", "stan", "rrn", "amount",
-                             "transaction_time", "response_code", "status", "masked_pan", "reference"),
+    FileKind.SETTLEMENT: (
+        "psp_id",
+        "settlement_date",
+        "iban",
+        "amount",
+        "payment_id",
+        "rrn",
+        "stan",
+        "terminal_id",
+        "transaction_time",
+        "reference",
+    ),
+    FileKind.TERMINAL_FEED: (
+        "psp_id",
+        "business_date",
+        "terminal_id",
+        "merchant_id",
+        "stan",
+        "rrn",
+        "amount",
+        "transaction_time",
+        "response_code",
+        "status",
+        "masked_pan",
+        "reference",
+    ),
 }
 
 # The states a terminal-feed line reports; money was taken from the card in the last three.

@@ -4,6 +4,7 @@ Each request waits for the reply with the same (request MTI, terminal id, STAN);
 so thousands of purchases can wait for their cardholders' PINs on one socket. A lost or garbled link fails every
 request in flight on it, and the next request opens a new connection.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -18,6 +18,7 @@ Fields: 2 masked PAN (first 6 + last 4, `*` between), 3 processing code, 4 amoun
 
 Response codes (field 39) are the switch's, listed in `psp_adapters.shetab`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,17 +47,36 @@ _ROW_FIELD_SEPARATOR = ";"
 _LINE_SEPARATOR = "\n"
 
 SPEC = copy.deepcopy(default_ascii)
-SPEC["2"] = {"data_enc": "ascii", "len_enc": "ascii", "len_type": 2, "max_len": 19,
-             "desc": "Primary Account Number, masked: first 6 and last 4 digits, '*' between"}
-SPEC["44"] = {"data_enc": "ascii", "len_enc": "ascii", "len_type": 2, "max_len": 25,
-              "desc": "Inquiry answer: ledger state[:original response code]"}
-SPEC["48"] = {"data_enc": "ascii", "len_enc": "ascii", "len_type": 3, "max_len": 999,
-              "desc": "Gateway reference"}
-SPEC["62"] = {"data_enc": "ascii", "len_enc": "ascii", "len_type": 3, "max_len": 999,
-              "desc": "Settlement rows: iban;amount;payment_id joined by |"}
+SPEC["2"] = {
+    "data_enc": "ascii",
+    "len_enc": "ascii",
+    "len_type": 2,
+    "max_len": 19,
+    "desc": "Primary Account Number, masked: first 6 and last 4 digits, '*' between",
+}
+SPEC["44"] = {
+    "data_enc": "ascii",
+    "len_enc": "ascii",
+    "len_type": 2,
+    "max_len": 25,
+    "desc": "Inquiry answer: ledger state[:original response code]",
+}
+SPEC["48"] = {"data_enc": "ascii", "len_enc": "ascii", "len_type": 3, "max_len": 999, "desc": "Gateway reference"}
+SPEC["62"] = {
+    "data_enc": "ascii",
+    "len_enc": "ascii",
+    "len_type": 3,
+    "max_len": 999,
+    "desc": "Settlement rows: iban;amount;payment_id joined by |",
+}
 # Persian slip lines take two bytes a character in UTF-8, so this private field gets a four-digit length.
-SPEC["63"] = {"data_enc": "utf-8", "len_enc": "ascii", "len_type": 4, "max_len": 9999,
-              "desc": "Slip print lines, UTF-8, newline separated"}
+SPEC["63"] = {
+    "data_enc": "utf-8",
+    "len_enc": "ascii",
+    "len_type": 4,
+    "max_len": 9999,
+    "desc": "Slip print lines, UTF-8, newline separated",
+}
 
 
 def encode_message(fields: dict[str, str]) -> bytes:
@@ -102,7 +122,7 @@ def _as_utc(moment: datetime) -> datetime:
 class OriginalData:
     mti: str
     stan: str
-    transmitted: str   # field 7 of the original, MMDDhhmmss UTC
+    transmitted: str  # field 7 of the original, MMDDhhmmss UTC
 
 
 _NO_INSTITUTION = "0" * 11
@@ -120,8 +140,7 @@ def parse_original_data(value: str) -> OriginalData:
 
 
 def encode_settlement_rows(rows: tuple[SettlementRow, ...]) -> str:
-    return _ROW_SEPARATOR.join(
-        _ROW_FIELD_SEPARATOR.join((row.iban, str(row.amount), row.payment_id)) for row in rows)
+    return _ROW_SEPARATOR.join(_ROW_FIELD_SEPARATOR.join((row.iban, str(row.amount), row.payment_id)) for row in rows)
 
 
 def decode_settlement_rows(value: str) -> tuple[SettlementRow, ...]:

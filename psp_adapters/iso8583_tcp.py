@@ -7,6 +7,7 @@ A request that cannot be put on the wire (terminal id over 8 characters, merchan
 amount outside 1..999,999,999,999, non-ASCII reference) raises ValueError before anything is sent: that is a
 caller's bug, not a PSP answer. Everything after sending maps to an Outcome.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,10 +15,10 @@ import zlib
 from collections.abc import Collection
 from datetime import UTC, datetime
 
+from gateway.core.psp import Outcome, PspCapabilities, PspReply, PurchaseRequest, TxnRef, TxnState
 from psp_adapters import iso8583_spec as spec
 from psp_adapters import shetab
 from psp_adapters.base import PspAdapter
-from gateway.core.psp import Outcome, PspCapabilities, PspReply, PurchaseRequest, TxnRef, TxnState
 from psp_adapters.iso8583_connection import Iso8583Connection, LinkFault
 
 DEFAULT_PURCHASE_TIMEOUT_S = 90.0
@@ -28,17 +29,24 @@ _HELD_STATES = frozenset(TxnState) - {TxnState.NOT_FOUND, TxnState.UNKNOWN}
 class Iso8583TcpAdapter(PspAdapter):
     protocol = "iso8583-tcp"
 
-    def __init__(self, *, psp_id: str, endpoint: dict, capabilities: PspCapabilities,
-                 timeout: float) -> None:
+    def __init__(self, *, psp_id: str, endpoint: dict, capabilities: PspCapabilities, timeout: float) -> None:
         super().__init__(psp_id=psp_id, endpoint=endpoint, capabilities=capabilities, timeout=timeout)
         self.purchase_timeout = float(endpoint.get("purchase_timeout", DEFAULT_PURCHASE_TIMEOUT_S))
         self._connections = [
             Iso8583Connection(endpoint["host"], int(endpoint["port"]), connect_timeout=timeout)
-            for _ in range(int(endpoint.get("connections", 1)))]
+            for _ in range(int(endpoint.get("connections", 1)))
+        ]
 
     async def purchase(self, request: PurchaseRequest) -> PspReply:
-        message = _message(spec.PURCHASE, request.terminal_id, request.merchant_id, request.stan,
-                           request.amount, request.reference, request.transmitted_at)
+        message = _message(
+            spec.PURCHASE,
+            request.terminal_id,
+            request.merchant_id,
+            request.stan,
+            request.amount,
+            request.reference,
+            request.transmitted_at,
+        )
         if request.settlement_rows:
             message["62"] = spec.encode_settlement_rows(request.settlement_rows)
         if request.print_lines:
@@ -46,8 +54,9 @@ class Iso8583TcpAdapter(PspAdapter):
         return await self._call(message, self.purchase_timeout, _APPROVED_ONLY)
 
     async def verify(self, ref: TxnRef) -> PspReply:
-        reply = await self._call(_follow_up(spec.VERIFY, ref), self.timeout,
-                                 _APPROVED_ONLY | self.capabilities.already_verified_codes)
+        reply = await self._call(
+            _follow_up(spec.VERIFY, ref), self.timeout, _APPROVED_ONLY | self.capabilities.already_verified_codes
+        )
         if reply.response_code in self.capabilities.already_verified_codes:
             return dataclasses.replace(reply, detail="already verified")
         return reply
@@ -72,8 +81,13 @@ class Iso8583TcpAdapter(PspAdapter):
             return PspReply(Outcome.APPROVED, response_code=code, stan=ref.stan, state=TxnState.NOT_FOUND)
         state_text, _, original_code = reply.get("44", "").partition(":")
         if code != shetab.APPROVED or state_text not in _HELD_STATES:
-            return PspReply(Outcome.DECLINED, response_code=code, stan=ref.stan, state=TxnState.UNKNOWN,
-                            detail=f"inquiry not answered: {reply.get('44', 'no state')}")
+            return PspReply(
+                Outcome.DECLINED,
+                response_code=code,
+                stan=ref.stan,
+                state=TxnState.UNKNOWN,
+                detail=f"inquiry not answered: {reply.get('44', 'no state')}",
+            )
         return _reply_fields(reply, Outcome.APPROVED, original_code or None, state=TxnState(state_text))
 
     async def close(self) -> None:
@@ -99,8 +113,9 @@ class Iso8583TcpAdapter(PspAdapter):
         return reply
 
 
-def _message(mti: str, terminal_id: str, merchant_id: str, stan: str, amount: int, reference: str,
-             transmitted_at: datetime) -> dict[str, str]:
+def _message(
+    mti: str, terminal_id: str, merchant_id: str, stan: str, amount: int, reference: str, transmitted_at: datetime
+) -> dict[str, str]:
     if len(stan) != 6 or not stan.isdigit():
         raise ValueError(f"STAN must be 6 digits, got {stan!r}")
     return {
@@ -118,17 +133,18 @@ def _message(mti: str, terminal_id: str, merchant_id: str, stan: str, amount: in
 
 
 def _follow_up(mti: str, ref: TxnRef) -> dict[str, str]:
-    message = _message(mti, ref.terminal_id, ref.merchant_id, ref.stan, ref.amount, ref.reference,
-                       datetime.now(UTC))
-    message["90"] = spec.original_data_field(spec.OriginalData(
-        mti=spec.PURCHASE, stan=ref.stan, transmitted=spec.transmission_field(ref.transmitted_at)))
+    message = _message(mti, ref.terminal_id, ref.merchant_id, ref.stan, ref.amount, ref.reference, datetime.now(UTC))
+    message["90"] = spec.original_data_field(
+        spec.OriginalData(mti=spec.PURCHASE, stan=ref.stan, transmitted=spec.transmission_field(ref.transmitted_at))
+    )
     if ref.rrn:
         message["37"] = ref.rrn
     return message
 
 
-def _reply_fields(reply: dict[str, str], outcome: Outcome, response_code: str | None,
-                  state: TxnState | None = None) -> PspReply:
+def _reply_fields(
+    reply: dict[str, str], outcome: Outcome, response_code: str | None, state: TxnState | None = None
+) -> PspReply:
     masked_pan = reply.get("2")
     return PspReply(
         outcome=outcome,
@@ -140,4 +156,3 @@ def _reply_fields(reply: dict[str, str], outcome: Outcome, response_code: str | 
         masked_pan=shetab.mask_pan(masked_pan) if masked_pan else None,
         state=state,
     )
-

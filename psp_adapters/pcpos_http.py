@@ -10,6 +10,7 @@ cardholder is done. Follow-ups name the purchase by terminal and the gateway's r
 sent (STAN not 6 digits, amount outside 1..999,999,999,999) raises ValueError before anything is sent: that is a
 caller's bug, not a PSP answer. Everything after sending maps to an Outcome; no PSP or network fault raises.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,10 +26,10 @@ import orjson
 import pydantic
 from yarl import URL
 
+from gateway.core.psp import Outcome, PspCapabilities, PspReply, PurchaseRequest, TxnRef, TxnState
 from psp_adapters import pcpos_spec as spec
 from psp_adapters import shetab
 from psp_adapters.base import PspAdapter
-from gateway.core.psp import Outcome, PspCapabilities, PspReply, PurchaseRequest, TxnRef, TxnState
 
 DEFAULT_PURCHASE_TIMEOUT_S = 90.0
 DEFAULT_CONNECTIONS = 1000
@@ -46,18 +47,21 @@ class _NoAnswer(Exception):
 @dataclass(frozen=True)
 class _Token:
     value: str
-    usable_until: float   # time.monotonic()
+    usable_until: float  # time.monotonic()
 
 
 class PcPosHttpAdapter(PspAdapter):
     protocol = "pcpos-http"
 
-    def __init__(self, *, psp_id: str, endpoint: dict, capabilities: PspCapabilities,
-                 timeout: float) -> None:
+    def __init__(self, *, psp_id: str, endpoint: dict, capabilities: PspCapabilities, timeout: float) -> None:
         super().__init__(psp_id=psp_id, endpoint=endpoint, capabilities=capabilities, timeout=timeout)
         self.purchase_timeout = float(endpoint.get("purchase_timeout", DEFAULT_PURCHASE_TIMEOUT_S))
-        self.base_url = URL.build(scheme=endpoint.get("scheme", "https"), host=endpoint["host"],
-                                  port=int(endpoint["port"]), path=endpoint.get("base_path", ""))
+        self.base_url = URL.build(
+            scheme=endpoint.get("scheme", "https"),
+            host=endpoint["host"],
+            port=int(endpoint["port"]),
+            path=endpoint.get("base_path", ""),
+        )
         self._client_authorization = aiohttp.encode_basic_auth(endpoint["client_id"], endpoint["client_secret"])
         self._connections = int(endpoint.get("connections", DEFAULT_CONNECTIONS))
         self._session: aiohttp.ClientSession | None = None
@@ -69,8 +73,12 @@ class PcPosHttpAdapter(PspAdapter):
         try:
             registered = await self._post(spec.IDENTIFIER_PATH, registration, self.timeout)
             if registered.result_code != shetab.APPROVED:
-                return PspReply(Outcome.DECLINED, response_code=registered.result_code, stan=request.stan,
-                                detail=registered.result_description)
+                return PspReply(
+                    Outcome.DECLINED,
+                    response_code=registered.result_code,
+                    stan=request.stan,
+                    detail=registered.result_description,
+                )
             identifier = _parse(spec.Registration, registered.data).identifier
             started = spec.StartPaymentRequest(identifier=identifier, terminal_id=request.terminal_id)
             answer = await self._post(spec.START_PAYMENT_PATH, started, self.purchase_timeout)
@@ -96,22 +104,34 @@ class PcPosHttpAdapter(PspAdapter):
         `response_code` is then the original purchase's code (None while pending, 25 when not found).
         UNKNOWN means no usable answer; DECLINED means the PSP refused the inquiry itself."""
         try:
-            answer = await self._post(spec.INQUIRY_PATH, spec.InquiryRequest(terminal_id=ref.terminal_id,
-                                                                              res_num=ref.reference), self.timeout)
+            answer = await self._post(
+                spec.INQUIRY_PATH, spec.InquiryRequest(terminal_id=ref.terminal_id, res_num=ref.reference), self.timeout
+            )
             if answer.result_code == shetab.NOT_FOUND:
-                return PspReply(Outcome.APPROVED, response_code=answer.result_code, stan=ref.stan,
-                                state=TxnState.NOT_FOUND)
+                return PspReply(
+                    Outcome.APPROVED, response_code=answer.result_code, stan=ref.stan, state=TxnState.NOT_FOUND
+                )
             if answer.result_code != shetab.APPROVED:
-                return PspReply(Outcome.DECLINED, response_code=answer.result_code, stan=ref.stan,
-                                state=TxnState.UNKNOWN, detail=f"inquiry not answered: {answer.result_description}")
+                return PspReply(
+                    Outcome.DECLINED,
+                    response_code=answer.result_code,
+                    stan=ref.stan,
+                    state=TxnState.UNKNOWN,
+                    detail=f"inquiry not answered: {answer.result_description}",
+                )
             transaction = _transaction(answer, ref.reference, ref.amount)
         except _NoAnswer as fault:
             return PspReply(Outcome.UNKNOWN, stan=ref.stan, state=TxnState.UNKNOWN, detail=str(fault))
         if transaction.state not in _HELD_STATES:
-            return PspReply(Outcome.DECLINED, stan=ref.stan, state=TxnState.UNKNOWN,
-                            detail=f"inquiry not answered: state {transaction.state}")
-        return _reply_fields(transaction, Outcome.APPROVED, transaction.response_code, ref.stan,
-                             state=transaction.state)
+            return PspReply(
+                Outcome.DECLINED,
+                stan=ref.stan,
+                state=TxnState.UNKNOWN,
+                detail=f"inquiry not answered: state {transaction.state}",
+            )
+        return _reply_fields(
+            transaction, Outcome.APPROVED, transaction.response_code, ref.stan, state=transaction.state
+        )
 
     async def close(self) -> None:
         if self._token_fetch is not None:
@@ -144,11 +164,15 @@ class PcPosHttpAdapter(PspAdapter):
     async def _send(self, path: str, body: spec.WireModel, timeout: float, token: _Token) -> spec.Envelope | None:
         """The envelope, or None for a 401."""
         request_id = uuid.uuid4().hex
-        headers = {"Authorization": f"Bearer {token.value}", "Content-Type": "application/json",
-                   spec.REQUEST_ID_HEADER: request_id}
+        headers = {
+            "Authorization": f"Bearer {token.value}",
+            "Content-Type": "application/json",
+            spec.REQUEST_ID_HEADER: request_id,
+        }
         try:
-            async with self._client().post(self._url(path), data=body.wire(), headers=headers,
-                                           timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+            async with self._client().post(
+                self._url(path), data=body.wire(), headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as response:
                 if response.headers.get(spec.REQUEST_ID_HEADER) != request_id:
                     # A stray answer left on a reused connection: neither it nor the connection can be trusted.
                     response.close()
@@ -185,9 +209,12 @@ class PcPosHttpAdapter(PspAdapter):
         asked_at = time.monotonic()
         form = {"grant_type": spec.GRANT_TYPE, "scope": spec.SCOPE}
         try:
-            async with self._client().post(self._url(spec.TOKEN_PATH), data=form,
-                                           headers={"Authorization": self._client_authorization},
-                                           timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
+            async with self._client().post(
+                self._url(spec.TOKEN_PATH),
+                data=form,
+                headers={"Authorization": self._client_authorization},
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as response:
                 raw = await response.read()
         except TimeoutError:
             raise _NoAnswer(f"no access token within {self.timeout:g} s") from None
@@ -206,8 +233,9 @@ class PcPosHttpAdapter(PspAdapter):
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use so that it belongs to the running event loop.
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._connections),
-                                                  headers={"Accept": "application/json"})
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connections), headers={"Accept": "application/json"}
+            )
         return self._session
 
 
@@ -217,12 +245,20 @@ def _registration(request: PurchaseRequest) -> spec.IdentifierRequest:
     if not 0 < request.amount <= spec.MAX_AMOUNT:
         raise ValueError(f"amount must be between 1 and {spec.MAX_AMOUNT} rials, got {request.amount}")
     return spec.IdentifierRequest(
-        terminal_id=request.terminal_id, merchant_id=request.merchant_id, amount=request.amount,
-        res_num=request.reference, trace_number=request.stan, transmission_date_time=request.transmitted_at,
-        settlement_iban_info=tuple(spec.SettlementIban(iban=row.iban, amount=row.amount, payment_id=row.payment_id)
-                                   for row in request.settlement_rows),
-        user_notifiable=spec.UserNotifiable(print_items=tuple(spec.PrintItem(item=line)
-                                                              for line in request.print_lines)))
+        terminal_id=request.terminal_id,
+        merchant_id=request.merchant_id,
+        amount=request.amount,
+        res_num=request.reference,
+        trace_number=request.stan,
+        transmission_date_time=request.transmitted_at,
+        settlement_iban_info=tuple(
+            spec.SettlementIban(iban=row.iban, amount=row.amount, payment_id=row.payment_id)
+            for row in request.settlement_rows
+        ),
+        user_notifiable=spec.UserNotifiable(
+            print_items=tuple(spec.PrintItem(item=line) for line in request.print_lines)
+        ),
+    )
 
 
 def _json(raw: bytes, path: str) -> object:
@@ -247,16 +283,18 @@ def _transaction(answer: spec.Envelope, reference: str, amount: int) -> spec.Tra
     return transaction
 
 
-def _transaction_reply(answer: spec.Envelope, reference: str, amount: int, stan: str,
-                       success_codes: Collection[str]) -> PspReply:
+def _transaction_reply(
+    answer: spec.Envelope, reference: str, amount: int, stan: str, success_codes: Collection[str]
+) -> PspReply:
     outcome = Outcome.APPROVED if answer.result_code in success_codes else Outcome.DECLINED
     if answer.data is None:
         return PspReply(outcome, response_code=answer.result_code, stan=stan, detail=answer.result_description)
     return _reply_fields(_transaction(answer, reference, amount), outcome, answer.result_code, stan)
 
 
-def _reply_fields(transaction: spec.Transaction, outcome: Outcome, response_code: str | None, stan: str,
-                  state: TxnState | None = None) -> PspReply:
+def _reply_fields(
+    transaction: spec.Transaction, outcome: Outcome, response_code: str | None, stan: str, state: TxnState | None = None
+) -> PspReply:
     return PspReply(
         outcome=outcome,
         response_code=response_code,

@@ -41,6 +41,7 @@ purchase's code, null while pending), RRN, AuthCode, CardMaskNumber (first 6 and
 Each request carries a fresh `X-Request-ID` header that the answer echoes, so a stray answer on a reused
 connection can never be taken for another request's.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -109,6 +110,7 @@ class InquiryRequest(WireModel):
 
 class FollowUpRequest(InquiryRequest):
     """Verify, Settle and Reverse: the purchase by the gateway's reference, and its amount as a check."""
+
     amount: StrictInt = Field(ge=0, le=MAX_AMOUNT)
 
 
@@ -144,6 +146,7 @@ class Envelope(WireModel):
 
 class TokenGrant(BaseModel):
     """The token endpoint's answer, in OAuth's own snake_case names."""
+
     access_token: str = Field(min_length=1)
     token_type: str
     expires_in: StrictInt = Field(gt=0)

@@ -1,8 +1,9 @@
 """Which adapter speaks which PSP protocol. A new protocol is one module plus one line here."""
+
 from __future__ import annotations
 
-from psp_adapters.base import PspAdapter
 from gateway.core.psp import PspCapabilities
+from psp_adapters.base import PspAdapter
 from psp_adapters.iso8583_tcp import Iso8583TcpAdapter
 from psp_adapters.pcpos_http import PcPosHttpAdapter
 
@@ -12,8 +13,9 @@ ADAPTERS: dict[str, type[PspAdapter]] = {
 }
 
 
-def create_adapter(psp_id: str, protocol: str, endpoint: dict, capabilities: PspCapabilities,
-                   timeout: float) -> PspAdapter:
+def create_adapter(
+    psp_id: str, protocol: str, endpoint: dict, capabilities: PspCapabilities, timeout: float
+) -> PspAdapter:
     try:
         adapter_class = ADAPTERS[protocol]
     except KeyError:

@@ -13,6 +13,7 @@ cloud PC-POS API in `ResultCode`, so the gateway reads one set of codes whatever
     99 cancelled by the cardholder
     94 (default) already verified: a repeated verify; each PSP may use its own code
 """
+
 from __future__ import annotations
 
 APPROVED = "00"

@@ -1,4 +1,5 @@
 """Message framing on a PSP TCP link: each message is preceded by its length as a 2-byte big-endian integer."""
+
 from __future__ import annotations
 
 import asyncio

@@ -3,8 +3,10 @@
 An export is one signed receipt per line, each line the receipt's RFC 8785 form, so the SHA-256
 of a line without its newline is the receipt's chain hash.
 """
+
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,8 +47,11 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind.value, "position": self.position, "seq": self.seq,
-            "tracking_code": self.tracking_code, "detail": self.detail,
+            "kind": self.kind.value,
+            "position": self.position,
+            "seq": self.seq,
+            "tracking_code": self.tracking_code,
+            "detail": self.detail,
         }
 
 
@@ -96,8 +101,12 @@ def _header(signed: Any) -> _Header:
         raise ValueError("not a signed receipt object")
     office_code, seq = document.get("office_code"), document.get("seq")
     tracking_code, prev_hash = document.get("tracking_code"), document.get("prev_hash")
-    if not (isinstance(office_code, str) and type(seq) is int and isinstance(tracking_code, str)
-            and isinstance(prev_hash, str)):
+    if not (
+        isinstance(office_code, str)
+        and type(seq) is int
+        and isinstance(tracking_code, str)
+        and isinstance(prev_hash, str)
+    ):
         raise ValueError("office_code, seq, tracking_code or prev_hash missing or mistyped")
     try:
         chain_hash = receipt_hash(signed)
@@ -108,7 +117,7 @@ def _header(signed: Any) -> _Header:
 
 def _missing_runs(seen: set[int]) -> tuple[tuple[int, int], ...]:
     ordered = sorted(seen)
-    return tuple((low + 1, high - 1) for low, high in zip(ordered, ordered[1:]) if high - low > 1)
+    return tuple((low + 1, high - 1) for low, high in itertools.pairwise(ordered) if high - low > 1)
 
 
 @dataclass
@@ -165,10 +174,12 @@ def verify_chain(receipts: Iterable[Any], keyring: VerifyingKeyring | Keyring) -
             continue
         result = keyring.verify(signed)
         if not result.ok:
-            findings.append(Finding(FindingKind(result.verdict.value), position, header.seq, header.tracking_code,
-                                    result.detail))
-        findings.extend(Finding(kind, position, header.seq, header.tracking_code, detail)
-                        for kind, detail in state.problems(header))
+            findings.append(
+                Finding(FindingKind(result.verdict.value), position, header.seq, header.tracking_code, result.detail)
+            )
+        findings.extend(
+            Finding(kind, position, header.seq, header.tracking_code, detail) for kind, detail in state.problems(header)
+        )
         state.advance(header)
     return AuditReport(
         office_code=state.office_code,

@@ -7,6 +7,7 @@ byte the RFC 8785 form: keys in the same order (ASCII sorts the same in UTF-16),
 string escapes, integers written the same way. Anything outside that profile goes to `rfc8785`.
 `tests/receipts/test_canonical.py` holds the two paths equal on generated documents.
 """
+
 from __future__ import annotations
 
 import base64
@@ -35,10 +36,7 @@ def _in_fast_profile(value: Any) -> bool:
                 return False
         return True
     if kind is list:
-        for item in value:
-            if not _in_fast_profile(item):
-                return False
-        return True
+        return all(_in_fast_profile(item) for item in value)
     return False
 
 

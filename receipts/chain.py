@@ -4,6 +4,7 @@ The first receipt of an office (seq 1) carries the office's genesis hash, so a c
 restarted or spliced from another office. Deleting, inserting, reordering or altering a receipt
 breaks a link that `receipts.audit.verify_chain` reports.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

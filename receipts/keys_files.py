@@ -4,18 +4,22 @@ The JSON file holds the key's id and validity; it is written after the PEM, so a
 missing was never completely created and is not loaded. One pair of files per key means creating a
 key never rewrites a file another process may be reading.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
-    Encoding, NoEncryption, PrivateFormat, load_pem_private_key,
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
 )
 
 from gateway.core.jalali import format_utc
@@ -65,7 +69,7 @@ def load_keyring(key_dir: str | os.PathLike[str]) -> Keyring:
 
 
 def _new_key_id(valid_from: datetime) -> str:
-    return f"k-{valid_from.astimezone(timezone.utc):%Y%m%d}-{secrets.token_hex(2)}"
+    return f"k-{valid_from.astimezone(UTC):%Y%m%d}-{secrets.token_hex(2)}"
 
 
 def _store_pem(directory: Path, key_id: str | None, valid_from: datetime, pem: bytes) -> str:
@@ -95,7 +99,7 @@ def create_key(
         raise ValueError(f"key id {key_id!r} must be letters, digits, '.', '_' or '-', not starting with '.'")
     directory = Path(key_dir)
     directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-    start = valid_from or datetime.now(timezone.utc)
+    start = valid_from or datetime.now(UTC)
     if start.utcoffset() is None:
         raise ValueError("valid_from must be timezone-aware")
     private_key = Ed25519PrivateKey.generate()

@@ -5,12 +5,13 @@ item 9), with their Persian labels and in the regulation's order, plus the refer
 needs: office code and receipt sequence, charge, PSP references, fee breakdown, tariff approval
 and the hash of the office's previous receipt. `receipts.signing` adds `key_id` and signs it.
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.core.identifiers import MAX_SEQUENCE, make_tracking_code
@@ -34,8 +35,13 @@ REQUIRED_FIELDS: tuple[tuple[str, str], ...] = (
 
 # Free text typed by people; stored and signed in its normal form.
 _PERSIAN_TEXT_FIELDS = (
-    "service_name", "recipient_name", "licence_holder", "licence_number",
-    "operator_name", "office_address", "tariff_reference",
+    "service_name",
+    "recipient_name",
+    "licence_holder",
+    "licence_number",
+    "operator_name",
+    "office_address",
+    "tariff_reference",
 )
 _IDENTIFIER_FIELDS = ("service_code", "operator_id", "terminal_id", "psp_id", "rrn", "stan", "charge_id")
 _OFFICE_CODE = re.compile(r"[0-9]{8}")
@@ -122,12 +128,11 @@ def _breakdown(breakdown: Any, amount: int) -> dict[str, Any]:
     extras_in = breakdown.get("extras", [])
     if not isinstance(extras_in, (list, tuple)):
         raise ReceiptInputError("breakdown.extras", "must be a list")
-    result = {
-        "government_share": _rials("breakdown.government_share", breakdown.get("government_share")),
-        "office_fee": _rials("breakdown.office_fee", breakdown.get("office_fee")),
-        "extras": [_extra(index, item) for index, item in enumerate(extras_in)],
-    }
-    total = result["government_share"] + result["office_fee"] + sum(extra["amount"] for extra in result["extras"])
+    government_share = _rials("breakdown.government_share", breakdown.get("government_share"))
+    office_fee = _rials("breakdown.office_fee", breakdown.get("office_fee"))
+    extras = [_extra(index, item) for index, item in enumerate(extras_in)]
+    result = {"government_share": government_share, "office_fee": office_fee, "extras": extras}
+    total = government_share + office_fee + sum(extra["amount"] for extra in extras)
     if total != amount:
         raise ReceiptInputError("breakdown", f"parts add up to {total} rials, not the amount collected ({amount})")
     return result
@@ -192,7 +197,7 @@ def parse_timestamp(text: Any) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.utcoffset() is None:
         raise ValueError(f"timestamp {text!r} has no UTC offset")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def field_value(document: Mapping[str, Any], key: str) -> Any:

@@ -3,6 +3,7 @@
 The nine required fields come first, with the labels the signed document carries, then the fee
 breakdown, the payment references and the office references.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -62,24 +63,36 @@ def printed_sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
     document = signed["receipt"]
     breakdown, payment = document["breakdown"], document["payment"]
     return [
-        PrintedSection(None, tuple(
-            PrintedRow(field["label"], _display_value(field["key"], field["value"])) for field in document["fields"]
-        )),
-        PrintedSection("جزئیات مبلغ", (
-            PrintedRow("سهم دستگاه اجرایی", rials(breakdown["government_share"])),
-            PrintedRow("کارمزد دفتر", rials(breakdown["office_fee"])),
-            *(_extra_row(extra) for extra in breakdown["extras"]),
-        )),
-        PrintedSection("پرداخت با کارت", (
-            PrintedRow("شماره کارت", to_persian_digits(payment["masked_pan"])),
-            PrintedRow("شماره مرجع", to_persian_digits(payment["rrn"])),
-            PrintedRow("شماره پیگیری", to_persian_digits(payment["stan"])),
-            PrintedRow("شماره پایانه", to_persian_digits(payment["terminal_id"])),
-            PrintedRow("ارائه‌دهنده خدمات پرداخت", payment["psp_id"]),
-        )),
-        PrintedSection("مرجع", (
-            PrintedRow("کد دفتر", to_persian_digits(document["office_code"])),
-            PrintedRow("شماره ردیف رسید", to_persian_digits(str(document["seq"]))),
-            PrintedRow("مصوبه تعرفه", to_persian_digits(document["tariff_reference"])),
-        )),
+        PrintedSection(
+            None,
+            tuple(
+                PrintedRow(field["label"], _display_value(field["key"], field["value"])) for field in document["fields"]
+            ),
+        ),
+        PrintedSection(
+            "جزئیات مبلغ",
+            (
+                PrintedRow("سهم دستگاه اجرایی", rials(breakdown["government_share"])),
+                PrintedRow("کارمزد دفتر", rials(breakdown["office_fee"])),
+                *(_extra_row(extra) for extra in breakdown["extras"]),
+            ),
+        ),
+        PrintedSection(
+            "پرداخت با کارت",
+            (
+                PrintedRow("شماره کارت", to_persian_digits(payment["masked_pan"])),
+                PrintedRow("شماره مرجع", to_persian_digits(payment["rrn"])),
+                PrintedRow("شماره پیگیری", to_persian_digits(payment["stan"])),
+                PrintedRow("شماره پایانه", to_persian_digits(payment["terminal_id"])),
+                PrintedRow("ارائه‌دهنده خدمات پرداخت", payment["psp_id"]),
+            ),
+        ),
+        PrintedSection(
+            "مرجع",
+            (
+                PrintedRow("کد دفتر", to_persian_digits(document["office_code"])),
+                PrintedRow("شماره ردیف رسید", to_persian_digits(str(document["seq"]))),
+                PrintedRow("مصوبه تعرفه", to_persian_digits(document["tariff_reference"])),
+            ),
+        ),
     ]

@@ -8,13 +8,14 @@ hash, then the key id in ASCII to the end. The Ed25519 signature covers the ASCI
 `PK1.<base64url(fields)>`, so the version prefix is signed too. With a 15-character key id the
 payload is 159 characters: a version 9 QR code at error correction level M, with data mask 2.
 """
+
 from __future__ import annotations
 
 import io
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import segno
@@ -65,8 +66,13 @@ class QrContent:
             return False
 
     def pack(self) -> bytes:
-        fixed = _FIXED.pack(int(self.office_code), self.seq, int(self.issued_at.timestamp()), self.amount,
-                            bytes.fromhex(self.receipt_hash_prefix))
+        fixed = _FIXED.pack(
+            int(self.office_code),
+            self.seq,
+            int(self.issued_at.timestamp()),
+            self.amount,
+            bytes.fromhex(self.receipt_hash_prefix),
+        )
         return fixed + self.key_id.encode("ascii")
 
     @classmethod
@@ -74,10 +80,10 @@ class QrContent:
         if len(data) <= _FIXED.size:
             raise ValueError("QR fields too short")
         office, seq, epoch, amount, hash_prefix = _FIXED.unpack_from(data)
-        key_id = data[_FIXED.size:].decode("ascii")
+        key_id = data[_FIXED.size :].decode("ascii")
         if office > 99_999_999 or not 1 <= seq <= MAX_SEQUENCE or not key_id.isprintable():
             raise ValueError("QR fields out of range")
-        return cls(f"{office:08d}", seq, datetime.fromtimestamp(epoch, timezone.utc), amount, hash_prefix.hex(), key_id)
+        return cls(f"{office:08d}", seq, datetime.fromtimestamp(epoch, UTC), amount, hash_prefix.hex(), key_id)
 
 
 @dataclass(frozen=True)
@@ -109,8 +115,9 @@ def verify_qr_payload(payload: str, keyring: VerifyingKeyring) -> QrVerification
         signature = b64url_decode(signature_text)
     except (AttributeError, ValueError, struct.error) as exc:
         return QrVerification(VerificationResult(Verdict.MALFORMED, None, False, None, str(exc)), None)
-    result = keyring.check(content.key_id, signed_part.encode("ascii"), signature, content.issued_at,
-                           time_resolution=_ONE_SECOND)
+    result = keyring.check(
+        content.key_id, signed_part.encode("ascii"), signature, content.issued_at, time_resolution=_ONE_SECOND
+    )
     return QrVerification(result, content)
 
 

@@ -11,13 +11,14 @@ Labels sit in a column on the right, their values right-aligned next to them. A5
 does not fit continues on a further page. The output is deterministic (reportlab's invariant
 mode): the same receipt always gives the same bytes.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import groupby
 from typing import Any, Literal, Protocol
 
@@ -62,14 +63,30 @@ class _Paper:
 
 
 _PAPERS: dict[str, _Paper] = {
-    "a5": _Paper(A5[0], A5[1], margin=12 * mm, font_size=10, title_size=14, label_width=48 * mm, qr_size=32 * mm,
-                 qr_in_header=True),
-    "80mm": _Paper(80 * mm, None, margin=4 * mm, font_size=8, title_size=11, label_width=32 * mm, qr_size=42 * mm,
-                   qr_in_header=False),
+    "a5": _Paper(
+        A5[0],
+        A5[1],
+        margin=12 * mm,
+        font_size=10,
+        title_size=14,
+        label_width=48 * mm,
+        qr_size=32 * mm,
+        qr_in_header=True,
+    ),
+    "80mm": _Paper(
+        80 * mm,
+        None,
+        margin=4 * mm,
+        font_size=8,
+        title_size=11,
+        label_width=32 * mm,
+        qr_size=42 * mm,
+        qr_in_header=False,
+    ),
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _font_name(font_path: str) -> str:
     """Register the TrueType font once per process; its reportlab name."""
     name = "receipt-" + hashlib.sha256(font_path.encode()).hexdigest()[:12]
@@ -195,6 +212,7 @@ class _QrCode:
 @dataclass(frozen=True)
 class _Header:
     """Title and subtitle, centred in the width the QR code leaves when it sits beside them."""
+
     qr: _QrCode | None
 
     def _title_height(self, paper: _Paper) -> float:
@@ -214,8 +232,9 @@ class _Header:
         canvas.setFont(font, paper.title_size)
         canvas.drawCentredString(centre, title_top - paper.title_size, _visual(TITLE))
         canvas.setFont(font, paper.font_size)
-        canvas.drawCentredString(centre, title_top - paper.title_size * _LINE_SPACING - paper.font_size,
-                                 _visual(SUBTITLE))
+        canvas.drawCentredString(
+            centre, title_top - paper.title_size * _LINE_SPACING - paper.font_size, _visual(SUBTITLE)
+        )
 
 
 def _blocks(sections: list[PrintedSection], qr_payload: str, paper: _Paper, font: str) -> Iterator[_Block]:
@@ -225,8 +244,10 @@ def _blocks(sections: list[PrintedSection], qr_payload: str, paper: _Paper, font
     for section in sections:
         yield _Heading(section.heading or "")
         for row in section.rows:
-            yield _Row(tuple(_wrap(row.label, font, paper.font_size, label_room)),
-                       tuple(_wrap(row.value, font, paper.font_size, paper.value_width)))
+            yield _Row(
+                tuple(_wrap(row.label, font, paper.font_size, label_room)),
+                tuple(_wrap(row.value, font, paper.font_size, paper.value_width)),
+            )
     if not paper.qr_in_header:
         yield _Heading("")
         yield qr

@@ -8,6 +8,7 @@ which keep `603799******1234` in reading order inside a right-to-left line. The 
 the QR caption, are the QR payload split into 48-character pieces; the client joins them and
 prints them with its printer's QR command.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -49,5 +50,5 @@ def render_thermal(signed_receipt: Mapping[str, Any], qr_payload: str) -> str:
             lines.extend(_row_lines(row))
         lines.append(_RULE)
     lines.append(QR_CAPTION.rjust(WIDTH))
-    lines.extend(qr_payload[start:start + WIDTH] for start in range(0, len(qr_payload), WIDTH))
+    lines.extend(qr_payload[start : start + WIDTH] for start in range(0, len(qr_payload), WIDTH))
     return "\n".join(lines) + "\n"

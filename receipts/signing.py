@@ -4,6 +4,7 @@ A receipt is signed by the key valid at its `issued_at`. Keys overlap during a r
 with the newest `valid_from` signs, the older one stays published so the receipts it signed keep
 verifying. The public keyring is built from `GET /v1/keys` alone.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -177,12 +178,18 @@ class VerifyingKeyring:
             key.public_key.verify(signature, message)
         except InvalidSignature:
             return VerificationResult(
-                Verdict.ALTERED, key_id, False, valid_at_issue,
+                Verdict.ALTERED,
+                key_id,
+                False,
+                valid_at_issue,
                 "the signature does not match the content: it was altered or not signed by this key",
             )
         if not valid_at_issue:
             return VerificationResult(
-                Verdict.KEY_NOT_VALID_AT_ISSUE, key_id, True, False,
+                Verdict.KEY_NOT_VALID_AT_ISSUE,
+                key_id,
+                True,
+                False,
                 f"key {key_id} was not valid at {format_utc(issued_at)}",
             )
         return VerificationResult(Verdict.VALID, key_id, True, True, "genuine and unaltered")

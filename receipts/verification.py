@@ -29,8 +29,9 @@ class NotACopy(ValueError):
     """A presented document that is neither a QR payload nor a signed receipt."""
 
 
-def verdict(stored: StoredReceipt, keyring: Keyring, previous_hash: str | None, next_prev_hash: str | None,
-            tracking_code: str) -> dict[str, Any]:
+def verdict(
+    stored: StoredReceipt, keyring: Keyring, previous_hash: str | None, next_prev_hash: str | None, tracking_code: str
+) -> dict[str, Any]:
     """`previous_hash`: the hash of the office's receipt before this one; `next_prev_hash`: the prev_hash the one
     after it carries (None where there is none)."""
     signature = keyring.verify(stored.signed)
@@ -58,12 +59,20 @@ def check_presented(presented: Mapping[str, Any], stored: Mapping[str, Any], key
     if isinstance(presented.get("qr_payload"), str):
         scanned = verify_qr_payload(presented["qr_payload"], keyring.verifying)
         matches = scanned.content is not None and scanned.content.describes(stored)
-        return {"kind": "qr_payload", "signature": scanned.result.to_dict(), "matches_stored_receipt": matches,
-                "altered": not (scanned.ok and matches)}
+        return {
+            "kind": "qr_payload",
+            "signature": scanned.result.to_dict(),
+            "matches_stored_receipt": matches,
+            "altered": not (scanned.ok and matches),
+        }
     if isinstance(presented.get("receipt"), dict):
         copy = presented["receipt"]
         result = keyring.verify(copy)
         matches = result.ok and receipt_hash(copy) == receipt_hash(stored)
-        return {"kind": "receipt", "signature": result.to_dict(), "matches_stored_receipt": matches,
-                "altered": not matches}
+        return {
+            "kind": "receipt",
+            "signature": result.to_dict(),
+            "matches_stored_receipt": matches,
+            "altered": not matches,
+        }
     raise NotACopy('Post {"qr_payload": "..."} or {"receipt": {...}} to check a copy.')

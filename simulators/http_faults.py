@@ -1,4 +1,5 @@
 """What both messaging simulators share: the fault book, the control routes, and serving on a port."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,7 @@ _FAULT_DEFAULTS = {"status": 503, "retry_after": 1, "hold_s": 30.0, "delay_s": 5
 @dataclass
 class Fault:
     kind: str
-    target: str | None          # a recipient or an inbox address; None for every one
+    target: str | None  # a recipient or an inbox address; None for every one
     remaining: int
     params: dict = field(default_factory=dict)
 
@@ -72,8 +73,9 @@ async def transport_fault_reply(fault: Fault) -> web.StreamResponse:
     if fault.kind == "http_5xx":
         return web.Response(status=int(fault.param("status")), text="service unavailable")
     if fault.kind == "throttle":
-        return web.Response(status=429, text="too many requests",
-                            headers={"Retry-After": str(int(fault.param("retry_after")))})
+        return web.Response(
+            status=429, text="too many requests", headers={"Retry-After": str(int(fault.param("retry_after")))}
+        )
     # timeout: hold the request past the client's patience without acting on it.
     await asyncio.sleep(float(fault.param("hold_s")))
     return web.Response(status=504, text="gateway timeout")
@@ -85,8 +87,10 @@ def add_control_routes(app: web.Application, faults: FaultBook, reset: Callable[
             fault = faults.arm(await request.json())
         except ValueError as error:
             return web.json_response({"error": str(error)}, status=400)
-        return web.json_response({"kind": fault.kind, faults.target_field: fault.target,
-                                  "count": fault.remaining, **fault.params}, status=201)
+        return web.json_response(
+            {"kind": fault.kind, faults.target_field: fault.target, "count": fault.remaining, **fault.params},
+            status=201,
+        )
 
     async def reset_all(request: web.Request) -> web.Response:
         faults.clear()

@@ -12,13 +12,14 @@ Control API:
   authenticity queries (except `slow_answer`, which is for deliveries only).
 - `POST /control/reset`: forgets documents and faults.
 """
+
 from __future__ import annotations
 
 import argparse
 import asyncio
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -39,11 +40,16 @@ class Inbox:
         self.by_message_id: dict[str, dict] = {}
         self.by_address: dict[str, list[dict]] = {}
 
-    def store(self, address: str, message_id: str, tracking_code: str, qr_payload: str | None,
-              document: dict) -> dict:
-        stored = {"document_id": uuid.uuid4().hex, "address": address, "message_id": message_id,
-                  "tracking_code": tracking_code, "qr_payload": qr_payload, "document": document,
-                  "stored_at": datetime.now(timezone.utc).isoformat()}
+    def store(self, address: str, message_id: str, tracking_code: str, qr_payload: str | None, document: dict) -> dict:
+        stored = {
+            "document_id": uuid.uuid4().hex,
+            "address": address,
+            "message_id": message_id,
+            "tracking_code": tracking_code,
+            "qr_payload": qr_payload,
+            "document": document,
+            "stored_at": datetime.now(UTC).isoformat(),
+        }
         self.by_message_id[message_id] = stored
         self.by_address.setdefault(address, []).append(stored)
         return stored
@@ -86,7 +92,7 @@ def create_app() -> web.Application:
         else:
             stored = inbox.store(address, message_id, tracking_code, qr_payload, document)
             answer = web.json_response(_receipt(stored, duplicate=False), status=201)
-        if fault:   # slow_answer: the document is stored; only the answer is late
+        if fault:  # slow_answer: the document is stored; only the answer is late
             await asyncio.sleep(float(fault.param("hold_s")))
         return answer
 
@@ -105,8 +111,9 @@ def create_app() -> web.Application:
             return web.json_response({"verdict": "not_found", "document": None})
         if qr_payload is not None and qr_payload != stored["qr_payload"]:
             return web.json_response({"verdict": "mismatch", "document": None})
-        return web.json_response({"verdict": "authentic", "document": stored["document"],
-                                  "stored_at": stored["stored_at"]})
+        return web.json_response(
+            {"verdict": "authentic", "document": stored["document"], "stored_at": stored["stored_at"]}
+        )
 
     @routes.get("/control/inbox/{address}")
     async def inbox_contents(request: web.Request) -> web.Response:
@@ -123,10 +130,18 @@ def _parse_delivery(body: object) -> tuple[str, str, str | None, dict] | None:
     if not isinstance(body, dict):
         return None
     message_id, tracking_code, qr_payload, document = (
-        body.get(name) for name in ("message_id", "tracking_code", "qr_payload", "document"))
-    valid = (isinstance(message_id, str) and message_id and isinstance(tracking_code, str) and tracking_code
-             and isinstance(document, dict) and (qr_payload is None or isinstance(qr_payload, str)))
-    return (message_id, tracking_code, qr_payload, document) if valid else None
+        body.get(name) for name in ("message_id", "tracking_code", "qr_payload", "document")
+    )
+    if (
+        isinstance(message_id, str)
+        and message_id
+        and isinstance(tracking_code, str)
+        and tracking_code
+        and isinstance(document, dict)
+        and (qr_payload is None or isinstance(qr_payload, str))
+    ):
+        return message_id, tracking_code, qr_payload, document
+    return None
 
 
 def _receipt(stored: dict, *, duplicate: bool) -> dict:

@@ -15,6 +15,7 @@ first answer and delivers nothing more. Control API (the test oracle):
   `undelivered` (the operator never reaches the handset).
 - `POST /control/reset`: forgets messages, deduplication and faults.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,23 +26,35 @@ import itertools
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
-from simulators.http_faults import Fault, FaultBook, add_control_routes, serve, transport_fault_reply
 from gateway.messaging.sms_text import count_parts
+from simulators.http_faults import Fault, FaultBook, add_control_routes, serve, transport_fault_reply
 
 MAGFA_API = "/api/http/sms/v2"
-FAULT_KINDS = ("http_5xx", "throttle", "timeout", "answer_lost", "slow_answer", "reject", "delayed_delivery",
-               "undelivered")
+FAULT_KINDS = (
+    "http_5xx",
+    "throttle",
+    "timeout",
+    "answer_lost",
+    "slow_answer",
+    "reject",
+    "delayed_delivery",
+    "undelivered",
+)
 _REQUEST_FAULTS = ("http_5xx", "throttle", "timeout", "answer_lost", "slow_answer")
-_AFTER_ACCEPTING = ("answer_lost", "slow_answer")   # the send is done; only the answer suffers
+_AFTER_ACCEPTING = ("answer_lost", "slow_answer")  # the send is done; only the answer suffers
 _MOBILE = re.compile(r"09\d{9}")
 
 _MAGFA_STATUS = {"sent": 8, "delivered": 1, "undelivered": 2}
-_KAVENEGAR_STATUS = {"queued": (1, "در صف ارسال"), "sent": (4, "ارسال شده به مخابرات"),
-                     "delivered": (10, "رسیده به گیرنده"), "undelivered": (11, "نرسیده به گیرنده")}
+_KAVENEGAR_STATUS = {
+    "queued": (1, "در صف ارسال"),
+    "sent": (4, "ارسال شده به مخابرات"),
+    "delivered": (10, "رسیده به گیرنده"),
+    "undelivered": (11, "نرسیده به گیرنده"),
+}
 
 
 @dataclass
@@ -65,7 +78,7 @@ class SmsCentre:
     def __init__(self, delivery_delay: float) -> None:
         self.delivery_delay = delivery_delay
         self.faults = FaultBook(FAULT_KINDS, target_field="recipient")
-        self._mids = itertools.count(1_000_001)   # never restarts, so an old id never names a new message
+        self._mids = itertools.count(1_000_001)  # never restarts, so an old id never names a new message
         self.reset()
 
     def reset(self) -> None:
@@ -93,18 +106,27 @@ class SmsCentre:
 
     def handset_log(self, recipient: str | None) -> list[dict]:
         now = time.time()
-        delivered = sorted((m for m in self.messages.values()
-                            if m.state(now) == "delivered" and recipient in (None, m.recipient)),
-                           key=lambda m: (m.deliver_at, m.mid))
-        return [{"mid": m.mid, "api": m.api, "caller_id": m.caller_id, "sender": m.sender,
-                 "recipient": m.recipient, "text": m.text,
-                 "delivered_at": datetime.fromtimestamp(m.deliver_at, timezone.utc).isoformat()}
-                for m in delivered]
+        delivered = sorted(
+            (m for m in self.messages.values() if m.state(now) == "delivered" and recipient in (None, m.recipient)),
+            key=lambda m: (m.deliver_at, m.mid),
+        )
+        return [
+            {
+                "mid": m.mid,
+                "api": m.api,
+                "caller_id": m.caller_id,
+                "sender": m.sender,
+                "recipient": m.recipient,
+                "text": m.text,
+                "delivered_at": datetime.fromtimestamp(m.deliver_at, UTC).isoformat(),
+            }
+            for m in delivered
+        ]
 
 
 async def _after_request_fault(fault: Fault | None, answer: web.Response, request: web.Request) -> web.StreamResponse:
     """The reply once the send is done; `answer_lost` drops it instead, `slow_answer` holds it first."""
-    if fault is not None and fault.kind == "answer_lost":
+    if fault is not None and fault.kind == "answer_lost" and request.transport is not None:
         request.transport.abort()
     if fault is not None and fault.kind == "slow_answer":
         await asyncio.sleep(float(fault.param("hold_s")))
@@ -143,8 +165,8 @@ def magfa_routes(centre: SmsCentre) -> web.RouteTableDef:
         entries = []
         for i, recipient in enumerate(recipients):
             text, sender, uid = messages[i % len(messages)], senders[i % len(senders)], uids[i]
-            key = ("magfa", user, uid)
-            if uid is not None and key in centre.by_caller_id:
+            key = None if uid is None else ("magfa", user, uid)
+            if key is not None and key in centre.by_caller_id:
                 sms = centre.by_caller_id[key][0]
             elif not text:
                 entries.append({"status": 13, "recipient": recipient})
@@ -154,10 +176,17 @@ def magfa_routes(centre: SmsCentre) -> web.RouteTableDef:
                 continue
             else:
                 sms = centre.accept("magfa", uid, sender, recipient, text)
-                if uid is not None:
+                if key is not None:
                     centre.by_caller_id[key] = [sms]
-            entries.append({"status": 0, "id": sms.mid, "userId": sms.caller_id,
-                            "parts": count_parts(sms.text), "recipient": sms.recipient})
+            entries.append(
+                {
+                    "status": 0,
+                    "id": sms.mid,
+                    "userId": sms.caller_id,
+                    "parts": count_parts(sms.text),
+                    "recipient": sms.recipient,
+                }
+            )
         return await _after_request_fault(fault, web.json_response({"status": 0, "messages": entries}), request)
 
     @routes.get(MAGFA_API + "/mid/{uid}")
@@ -177,28 +206,39 @@ def magfa_routes(centre: SmsCentre) -> web.RouteTableDef:
         now, dlrs = time.time(), []
         for item in request.match_info["mids"].split(","):
             sms = centre.find("magfa", item)
-            dlrs.append({"mid": int(item) if item.isdigit() else item,
-                         "status": _MAGFA_STATUS[sms.state(now)] if sms else -1,
-                         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")})
+            dlrs.append(
+                {
+                    "mid": int(item) if item.isdigit() else item,
+                    "status": _MAGFA_STATUS[sms.state(now)] if sms else -1,
+                    "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                }
+            )
         return web.json_response({"status": 0, "dlrs": dlrs})
 
     return routes
+
+
+def _strings(value: object) -> list[str] | None:
+    return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
 
 
 def _magfa_send_request(body: object) -> tuple[list[str], list[str], list[str], list[int | None]] | int:
     """The parallel arrays of a Magfa send, or the error code that refuses it."""
     if not isinstance(body, dict):
         return 31
-    recipients, messages, senders = (body.get(name) for name in ("recipients", "messages", "senders"))
-    if not all(isinstance(a, list) and all(isinstance(v, str) for v in a) for a in (recipients, messages, senders)):
+    recipients, messages, senders = (_strings(body.get(name)) for name in ("recipients", "messages", "senders"))
+    if recipients is None or messages is None or senders is None:
         return 31
     uids = body.get("uids") or [None] * len(recipients)
     if not isinstance(uids, list) or not all(u is None or type(u) is int for u in uids):
         return 31
     if not recipients:
         return 106
-    if len(messages) not in (1, len(recipients)) or len(senders) not in (1, len(recipients)) \
-            or len(uids) != len(recipients):
+    if (
+        len(messages) not in (1, len(recipients))
+        or len(senders) not in (1, len(recipients))
+        or len(uids) != len(recipients)
+    ):
         return 101
     return recipients, messages, senders, uids
 
@@ -207,11 +247,10 @@ def kavenegar_routes(centre: SmsCentre) -> web.RouteTableDef:
     routes = web.RouteTableDef()
 
     def answer(status: int, message: str, entries: list | None = None) -> web.Response:
-        return web.json_response({"return": {"status": status, "message": message}, "entries": entries},
-                                 status=status)
+        return web.json_response({"return": {"status": status, "message": message}, "entries": entries}, status=status)
 
     async def params(request: web.Request) -> dict[str, str]:
-        return {**request.query, **(await request.post())}
+        return {**request.query, **{name: str(value) for name, value in (await request.post()).items()}}
 
     def entry(sms: Sms, state: str, **extra) -> dict:
         status, text = _KAVENEGAR_STATUS[state]
@@ -237,12 +276,23 @@ def kavenegar_routes(centre: SmsCentre) -> web.RouteTableDef:
         if sent is None:
             if any(centre.refuses(r) for r in receptors):
                 return answer(411, "شماره گیرنده پیام معتبر نمی باشد")
-            sent = [centre.accept("kavenegar", int(localid) if localid else None, sender, r, message)
-                    for r in receptors]
+            sent = [
+                centre.accept("kavenegar", int(localid) if localid else None, sender, r, message) for r in receptors
+            ]
             if key:
                 centre.by_caller_id[key] = sent
-        entries = [entry(sms, "queued", message=sms.text, sender=sms.sender, receptor=sms.recipient,
-                         date=int(time.time()), cost=120 * count_parts(sms.text)) for sms in sent]
+        entries = [
+            entry(
+                sms,
+                "queued",
+                message=sms.text,
+                sender=sms.sender,
+                receptor=sms.recipient,
+                date=int(time.time()),
+                cost=120 * count_parts(sms.text),
+            )
+            for sms in sent
+        ]
         return await _after_request_fault(fault, answer(200, "تایید شد", entries), request)
 
     @routes.route("*", "/v1/{api_key}/sms/statuslocalmessageid.json")
@@ -250,7 +300,7 @@ def kavenegar_routes(centre: SmsCentre) -> web.RouteTableDef:
         now, entries = time.time(), []
         for localid in (await params(request)).get("localid", "").split(","):
             key = ("kavenegar", request.match_info["api_key"], int(localid)) if localid.isdigit() else None
-            sent = centre.by_caller_id.get(key, [])
+            sent = centre.by_caller_id.get(key, []) if key is not None else []
             entries += [entry(sms, sms.state(now), localid=localid) for sms in sent] or [unknown(localid=localid)]
         return answer(200, "تایید شد", entries)
 
@@ -283,8 +333,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="SMS centre simulator (Magfa v2 and Kavenegar APIs)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9301, help="0 binds a free port")
-    parser.add_argument("--delivery-delay", type=float, default=1.0,
-                        help="seconds from acceptance to the handset (default 1.0)")
+    parser.add_argument(
+        "--delivery-delay", type=float, default=1.0, help="seconds from acceptance to the handset (default 1.0)"
+    )
     args = parser.parse_args(argv)
     serve(create_app(args.delivery_delay), args.host, args.port)
 

@@ -1,4 +1,5 @@
 """Reading PostgreSQL's `EXPLAIN (FORMAT JSON)` output in tests that pin a statement's plan."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,5 +1,6 @@
 """API keys: `pk_<id>.<secret>`. Only the SHA-256 of the secret is stored; lookups go by the public id and the
 secret is compared in constant time. Secrets are 256-bit random, so a fast hash is enough."""
+
 from __future__ import annotations
 
 import hashlib

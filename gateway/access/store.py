@@ -1,17 +1,32 @@
 """API keys in PostgreSQL (hashed)."""
+
 from __future__ import annotations
 
 from gateway.access.api_keys import generate_key
 
 
-async def create_api_key(db, *, role: str, terminal_id: str | None = None, agency_id: str | None = None,
-                         label: str = "", require_signature: bool = False) -> str:
+async def create_api_key(
+    db,
+    *,
+    role: str,
+    terminal_id: str | None = None,
+    agency_id: str | None = None,
+    label: str = "",
+    require_signature: bool = False,
+) -> str:
     """Stores a new key's hash and returns the key itself, which is never stored."""
     key = generate_key()
     await db.execute(
         "INSERT INTO api_keys (id, key_hash, role, terminal_id, agency_id, label, require_signature) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        key.key_id, key.secret_hash, role, terminal_id, agency_id, label, require_signature)
+        key.key_id,
+        key.secret_hash,
+        role,
+        terminal_id,
+        agency_id,
+        label,
+        require_signature,
+    )
     return key.token
 
 

@@ -7,19 +7,20 @@ in-process lock, so the common case costs one round trip. Several gateway proces
 only advances the head from the exact (seq, hash) it signed against, and a moved head means read, sign, retry.
 Different offices never wait for each other.
 """
+
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
 from datetime import datetime
 
+from gateway.charging.store import ChainMoved, Completion, chain_head, complete_charge
 from gateway.core.charge import Charge
 from gateway.core.identifiers import make_tracking_code
+from gateway.core.psp import PspReply
+from gateway.core.registry import Registry
 from gateway.messaging.poosheh import inbox_address
 from gateway.messaging.sms_text import render_confirmation
-from gateway.core.registry import Registry
-from gateway.charging.store import ChainMoved, Completion, chain_head, complete_charge
-from gateway.core.psp import PspReply
 from receipts.chain import genesis_hash, issue_receipt
 from receipts.model import ReceiptInput
 from receipts.signing import Keyring
@@ -44,15 +45,26 @@ class ReceiptIssuer:
                 head = self._heads.get(office_id) or await self._read_head(db, office_id)
                 seq, prev_hash = head[0] + 1, head[1]
                 tracking_code = make_tracking_code(office_id, seq)
-                issued = issue_receipt(self._receipt_input(charge, reply, registry, seq, prev_hash, tracking_code,
-                                                           now), self.keyring)
+                issued = issue_receipt(
+                    self._receipt_input(charge, reply, registry, seq, prev_hash, tracking_code, now), self.keyring
+                )
                 signed, digest = issued.signed, issued.hash
                 completion = Completion(
-                    charge_id=charge.id, rrn=reply.rrn, auth_code=reply.auth_code, masked_pan=reply.masked_pan,
-                    completed_at=now, tracking_code=tracking_code, seq=seq, receipt_hash=digest,
-                    prev_hash=prev_hash, key_id=signed["receipt"]["key_id"], signed_receipt=signed,
-                    messages=self._messages(charge, registry, tracking_code), epoch=charge.claim_epoch,
-                    next_settle_at=settle_at)
+                    charge_id=charge.id,
+                    rrn=reply.rrn,
+                    auth_code=reply.auth_code,
+                    masked_pan=reply.masked_pan,
+                    completed_at=now,
+                    tracking_code=tracking_code,
+                    seq=seq,
+                    receipt_hash=digest,
+                    prev_hash=prev_hash,
+                    key_id=signed["receipt"]["key_id"],
+                    signed_receipt=signed,
+                    messages=self._messages(charge, registry, tracking_code),
+                    epoch=charge.claim_epoch,
+                    next_settle_at=settle_at,
+                )
                 try:
                     completed = await complete_charge(db, completion)
                 except ChainMoved:
@@ -69,29 +81,60 @@ class ReceiptIssuer:
         return head if head else (0, genesis_hash(office_id))
 
     @staticmethod
-    def _receipt_input(charge: Charge, reply: PspReply, registry: Registry, seq: int, prev_hash: str,
-                       tracking_code: str, now: datetime) -> ReceiptInput:
+    def _receipt_input(
+        charge: Charge, reply: PspReply, registry: Registry, seq: int, prev_hash: str, tracking_code: str, now: datetime
+    ) -> ReceiptInput:
         office = registry.offices[charge.office_id]
         operator = registry.operators[charge.operator_id]
         service = registry.services[charge.service_code]
         return ReceiptInput(
-            office_code=office.id, seq=seq, tracking_code=tracking_code, issued_at=now,
-            service_code=service.code, service_name=service.name, recipient_name=charge.recipient.name,
-            amount=charge.amount, licence_holder=office.licence_holder, licence_number=office.licence_number,
-            operator_name=operator.name, operator_id=operator.id, office_address=office.address,
-            terminal_id=charge.terminal_id, psp_id=charge.psp_id, rrn=reply.rrn or "", stan=charge.stan or "",
-            masked_pan=reply.masked_pan or "", tariff_reference=charge.tariff_reference,
-            breakdown=dict(charge.breakdown), charge_id=str(charge.id), prev_hash=prev_hash)
+            office_code=office.id,
+            seq=seq,
+            tracking_code=tracking_code,
+            issued_at=now,
+            service_code=service.code,
+            service_name=service.name,
+            recipient_name=charge.recipient.name,
+            amount=charge.amount,
+            licence_holder=office.licence_holder,
+            licence_number=office.licence_number,
+            operator_name=operator.name,
+            operator_id=operator.id,
+            office_address=office.address,
+            terminal_id=charge.terminal_id,
+            psp_id=charge.psp_id,
+            rrn=reply.rrn or "",
+            stan=charge.stan or "",
+            masked_pan=reply.masked_pan or "",
+            tariff_reference=charge.tariff_reference,
+            breakdown=dict(charge.breakdown),
+            charge_id=str(charge.id),
+            prev_hash=prev_hash,
+        )
 
     def _messages(self, charge: Charge, registry: Registry, tracking_code: str) -> list[dict]:
         """The SMS confirmation, and the signed receipt for the citizen's Iran Poosheh inbox (the dispatcher reads
         the receipt by its tracking code, so the outbox row stays small)."""
         office = registry.offices[charge.office_id]
         service = registry.services[charge.service_code]
-        text = render_confirmation(service_name=service.name, amount=charge.amount, tracking_code=tracking_code,
-                                   office_name=office.name, verify_base_url=self.verify_base_url)
-        return [{"channel": "sms", "message_id": f"sms-{charge.id.hex}", "recipient": charge.recipient.mobile,
-                 "payload": {"sender": office.sms_line, "text": text}},
-                {"channel": "poosheh", "message_id": f"poosheh-{charge.id.hex}",
-                 "recipient": inbox_address(charge.recipient.national_code),
-                 "payload": {"tracking_code": tracking_code}}]
+        text = render_confirmation(
+            service_name=service.name,
+            amount=charge.amount,
+            tracking_code=tracking_code,
+            office_name=office.name,
+            verify_base_url=self.verify_base_url,
+        )
+        return [
+            {
+                "channel": "sms",
+                "message_id": f"sms-{charge.id.hex}",
+                "recipient": charge.recipient.mobile,
+                "payload": {"sender": office.sms_line, "text": text},
+            },
+            {
+                "channel": "poosheh",
+                "message_id": f"poosheh-{charge.id.hex}",
+                "recipient": inbox_address(charge.recipient.national_code),
+                "payload": {"tracking_code": tracking_code},
+            },
+        ]

@@ -1,4 +1,5 @@
 """One long-lived adapter per PSP, created from the registry and the configured endpoint overrides."""
+
 from __future__ import annotations
 
 from gateway.core.registry import Registry
@@ -7,8 +8,9 @@ from psp_adapters.registry import create_adapter
 
 
 class PspPool:
-    def __init__(self, *, timeout: float, purchase_timeout: float,
-                 endpoint_overrides: dict[str, tuple[str, int]]) -> None:
+    def __init__(
+        self, *, timeout: float, purchase_timeout: float, endpoint_overrides: dict[str, tuple[str, int]]
+    ) -> None:
         self.timeout = timeout
         self.purchase_timeout = purchase_timeout
         self.endpoint_overrides = endpoint_overrides

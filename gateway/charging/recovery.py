@@ -19,7 +19,7 @@ from gateway.charging.psp_pool import PspPool
 from gateway.charging.service import ChargeService
 from gateway.core.charge import Charge, Status, status_for_decline
 from gateway.core.clock import Clock, system_clock
-from gateway.core.psp import Outcome, PspReply
+from gateway.core.psp import Outcome, PspReply, TxnState
 from gateway.core.recovery_rules import Action, backoff, decide
 from gateway.platform import metrics
 from gateway.platform.passes import repeat_passes
@@ -79,7 +79,8 @@ class RecoveryWorker:
         adapter = self.psps.adapter(charge.psp_id)
         with metrics.PSP_LATENCY.labels(psp=charge.psp_id, operation="inquire").time():
             inquiry = await adapter.inquire(charge.txn_ref())
-        action = decide(inquiry.state, self.clock(), charge.verify_deadline, charge.created_at + self.charges.recovery_grace)
+        state = inquiry.state or TxnState.UNKNOWN
+        action = decide(state, self.clock(), charge.verify_deadline, charge.created_at + self.charges.recovery_grace)
         metrics.RECOVERY_ACTIONS.labels(action=action.value).inc()
         charge = dataclasses.replace(
             charge,
@@ -111,7 +112,7 @@ class RecoveryWorker:
             case Action.REVERSE:
                 await self._reverse(charge)
             case Action.RETRY_LATER:
-                await self._postpone(charge, f"inquiry: {inquiry.state}")
+                await self._postpone(charge, f"inquiry: {state}")
 
     async def _reverse(self, charge: Charge) -> None:
         with metrics.PSP_LATENCY.labels(psp=charge.psp_id, operation="reverse").time():

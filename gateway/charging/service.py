@@ -169,8 +169,9 @@ class ChargeService:
             )
         if reply.outcome is Outcome.UNKNOWN:
             return await self._moved(charge, Status.SENT, note=reply.detail, next_recovery_at=self.clock())
-        charge = charge.moved_to(Status.AUTHORIZED, rrn=reply.rrn, auth_code=reply.auth_code,
-                                 masked_pan=reply.masked_pan)
+        charge = charge.moved_to(
+            Status.AUTHORIZED, rrn=reply.rrn, auth_code=reply.auth_code, masked_pan=reply.masked_pan
+        )
         return await self.verify_and_complete(charge, reply, retry_delay=timedelta(0))
 
     async def verify_and_complete(self, charge: Charge, purchase: PspReply, *, retry_delay: timedelta) -> Charge:

@@ -5,6 +5,7 @@ recovery does, settles them concurrently, and records every result in one statem
 what schedules a charge here, so only a charge with a receipt is ever settled. A settle call is idempotent at the
 PSP (settling a settled purchase answers approved), so a lease overrun costs a repeated call, never money.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,16 @@ LEASE = timedelta(seconds=60)
 
 
 class SettlementWorker:
-    def __init__(self, pool, psps: PspPool, *, interval: float, batch: int = 100, concurrency: int = 20,
-                 clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        pool,
+        psps: PspPool,
+        *,
+        interval: float,
+        batch: int = 100,
+        concurrency: int = 20,
+        clock: Clock = system_clock,
+    ) -> None:
         self.pool = pool
         self.clock = clock
         self.psps = psps
@@ -44,9 +53,12 @@ class SettlementWorker:
         if not due:
             return 0
         results = await asyncio.gather(*(self._settle(item.charge) for item in due))
-        settled = [item.charge.id for item, note in zip(due, results) if note is None]
-        postponed = [(item.charge.id, self.clock() + backoff(item.attempts), note)
-                     for item, note in zip(due, results) if note is not None]
+        settled = [item.charge.id for item, note in zip(due, results, strict=True) if note is None]
+        postponed = [
+            (item.charge.id, self.clock() + backoff(item.attempts), note)
+            for item, note in zip(due, results, strict=True)
+            if note is not None
+        ]
         for charge_id, _, note in postponed:
             log.warning("settle of charge %s not approved (%s); retrying later", charge_id, note)
         await store.record_settlements(self.pool, settled, self.clock(), postponed)

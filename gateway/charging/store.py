@@ -3,6 +3,7 @@ idempotency key) before the PSP is called, one to complete it with its receipt, 
 
 Every write about a pending charge is fenced by its claim epoch: it applies only if no recovery claim has been
 taken since the writer read the charge (see 0006_money_safety.sql)."""
+
 from __future__ import annotations
 
 import uuid
@@ -42,29 +43,63 @@ RETURNING stan
 async def insert_charge(db, charge: Charge, idempotency_key: str, request_hash: bytes) -> str | None:
     """Persists the new charge under its idempotency key; returns its STAN, or None if the key was already used."""
     return await db.fetchval(
-        _INSERT_CHARGE, charge.id, charge.office_id, charge.terminal_id, charge.merchant_id, charge.psp_id,
-        charge.operator_id, charge.service_code, charge.quantity,
-        [{"code": extra.code, "quantity": extra.quantity} for extra in charge.extras], charge.recipient.name,
-        charge.recipient.national_code, charge.recipient.mobile, charge.amount, charge.breakdown,
+        _INSERT_CHARGE,
+        charge.id,
+        charge.office_id,
+        charge.terminal_id,
+        charge.merchant_id,
+        charge.psp_id,
+        charge.operator_id,
+        charge.service_code,
+        charge.quantity,
+        [{"code": extra.code, "quantity": extra.quantity} for extra in charge.extras],
+        charge.recipient.name,
+        charge.recipient.national_code,
+        charge.recipient.mobile,
+        charge.amount,
+        charge.breakdown,
         charge.tariff_reference,
         [{"iban": row.iban, "amount": row.amount, "payment_id": row.payment_id} for row in charge.settlement_rows],
-        charge.verify_deadline, charge.created_at, idempotency_key, request_hash, charge.next_recovery_at)
+        charge.verify_deadline,
+        charge.created_at,
+        idempotency_key,
+        request_hash,
+        charge.next_recovery_at,
+    )
 
 
 def charge_from_row(row: Mapping[str, Any]) -> Charge:
     """The charge a `charges` row holds (with the signed receipt when the query joined it as `receipt`)."""
     return Charge(
-        id=row["id"], office_id=row["office_id"], terminal_id=row["terminal_id"], merchant_id=row["merchant_id"],
-        psp_id=row["psp_id"], operator_id=row["operator_id"], service_code=row["service_code"],
-        quantity=row["quantity"], extras=tuple(ExtraItem(e["code"], e["quantity"]) for e in row["extras"]),
+        id=row["id"],
+        office_id=row["office_id"],
+        terminal_id=row["terminal_id"],
+        merchant_id=row["merchant_id"],
+        psp_id=row["psp_id"],
+        operator_id=row["operator_id"],
+        service_code=row["service_code"],
+        quantity=row["quantity"],
+        extras=tuple(ExtraItem(e["code"], e["quantity"]) for e in row["extras"]),
         recipient=Recipient(row["recipient_name"], row["recipient_national_code"], row["recipient_mobile"]),
-        amount=row["amount"], breakdown=row["breakdown"], tariff_reference=row["tariff_reference"],
+        amount=row["amount"],
+        breakdown=row["breakdown"],
+        tariff_reference=row["tariff_reference"],
         settlement_rows=tuple(SettlementRow(r["iban"], r["amount"], r["payment_id"]) for r in row["settlement_rows"]),
-        verify_deadline=row["verify_deadline"], created_at=row["created_at"], status=Status(row["status"]),
-        stan=row["stan"], rrn=row["rrn"], auth_code=row["auth_code"], masked_pan=row["masked_pan"],
-        decline_code=row["decline_code"], tracking_code=row["tracking_code"], completed_at=row["completed_at"],
-        receipt=row.get("receipt"), claim_epoch=row["claim_epoch"], recovery_attempts=row["recovery_attempts"],
-        next_recovery_at=row["next_recovery_at"])
+        verify_deadline=row["verify_deadline"],
+        created_at=row["created_at"],
+        status=Status(row["status"]),
+        stan=row["stan"],
+        rrn=row["rrn"],
+        auth_code=row["auth_code"],
+        masked_pan=row["masked_pan"],
+        decline_code=row["decline_code"],
+        tracking_code=row["tracking_code"],
+        completed_at=row["completed_at"],
+        receipt=row.get("receipt"),
+        claim_epoch=row["claim_epoch"],
+        recovery_attempts=row["recovery_attempts"],
+        next_recovery_at=row["next_recovery_at"],
+    )
 
 
 _RECORD_REFUSAL = """
@@ -99,25 +134,41 @@ class RefusalRecord:
     details: dict
 
 
-async def record_refusal(db, refusal: RefusalRecord, idempotency_key: str, request_hash: bytes,
-                         answer: dict) -> bool:
+async def record_refusal(db, refusal: RefusalRecord, idempotency_key: str, request_hash: bytes, answer: dict) -> bool:
     """Records the refusal and its error body under the idempotency key; False if the key was already used."""
     refusal_id = await db.fetchval(
-        _RECORD_REFUSAL, refusal.office_id, refusal.terminal_id, refusal.operator_id, refusal.service_code,
-        refusal.reason, refusal.requested, refusal.cap, refusal.excess, refusal.payment_method,
-        refusal.recipient_national_code, refusal.tariff_reference, refusal.created_at, idempotency_key,
-        request_hash, answer, refusal.details)
+        _RECORD_REFUSAL,
+        refusal.office_id,
+        refusal.terminal_id,
+        refusal.operator_id,
+        refusal.service_code,
+        refusal.reason,
+        refusal.requested,
+        refusal.cap,
+        refusal.excess,
+        refusal.payment_method,
+        refusal.recipient_national_code,
+        refusal.tariff_reference,
+        refusal.created_at,
+        idempotency_key,
+        request_hash,
+        answer,
+        refusal.details,
+    )
     return refusal_id is not None
 
 
 async def find_idempotency_key(db, office_id: str, key: str) -> asyncpg.Record | None:
     return await db.fetchrow(
-        "SELECT request_hash, charge_id, response_body FROM idempotency_keys "
-        "WHERE office_id = $1 AND key = $2", office_id, key)
+        "SELECT request_hash, charge_id, response_body FROM idempotency_keys WHERE office_id = $1 AND key = $2",
+        office_id,
+        key,
+    )
 
 
-async def save_move(db, moved: Charge, *, at: datetime, note: str | None = None,
-                    next_recovery_at: datetime | None = None) -> bool:
+async def save_move(
+    db, moved: Charge, *, at: datetime, note: str | None = None, next_recovery_at: datetime | None = None
+) -> bool:
     """Stores a pending charge's move to `moved.status` (made by `Charge.moved_to`) with its PSP references, keeping
     any already known; a pending target counts as one more recovery attempt, for the backoff. False if the charge
     was no longer pending, or was claimed after `moved.claim_epoch` was read: the caller no longer owns it."""
@@ -133,8 +184,18 @@ async def save_move(db, moved: Charge, *, at: datetime, note: str | None = None,
                finalized_at = CASE WHEN $2 IN ('declined', 'cancelled', 'expired', 'reversed', 'failed')
                                    THEN $9 ELSE finalized_at END
            WHERE id = $1 AND status = ANY($10::text[]) AND claim_epoch = $11""",
-        moved.id, moved.status.value, moved.rrn, moved.auth_code, moved.masked_pan, moved.decline_code, note,
-        next_recovery_at, at, PENDING_STATUSES, moved.claim_epoch)
+        moved.id,
+        moved.status.value,
+        moved.rrn,
+        moved.auth_code,
+        moved.masked_pan,
+        moved.decline_code,
+        note,
+        next_recovery_at,
+        at,
+        PENDING_STATUSES,
+        moved.claim_epoch,
+    )
     return result.endswith(" 1")
 
 
@@ -143,7 +204,12 @@ async def postpone_recovery(db, charge_id: uuid.UUID, *, epoch: int, next_at: da
     result = await db.execute(
         "UPDATE charges SET next_recovery_at = $2, recovery_attempts = recovery_attempts + 1, last_psp_note = $3 "
         "WHERE id = $1 AND status = ANY($4::text[]) AND claim_epoch = $5",
-        charge_id, next_at, note, PENDING_STATUSES, epoch)
+        charge_id,
+        next_at,
+        note,
+        PENDING_STATUSES,
+        epoch,
+    )
     return result.endswith(" 1")
 
 
@@ -191,8 +257,8 @@ class Completion:
     key_id: str
     signed_receipt: dict
     messages: list[dict]
-    epoch: int                          # the claim epoch the completer read the charge under
-    next_settle_at: datetime | None     # when to settle, for a PSP whose settle is a separate call
+    epoch: int  # the claim epoch the completer read the charge under
+    next_settle_at: datetime | None  # when to settle, for a PSP whose settle is a separate call
 
 
 async def complete_charge(db, c: Completion) -> bool:
@@ -200,9 +266,24 @@ async def complete_charge(db, c: Completion) -> bool:
     False if the charge was already final or claimed since `epoch`; raises ChainMoved if another completion took
     this sequence number."""
     try:
-        row = await db.fetchrow(_COMPLETE, c.charge_id, c.rrn, c.auth_code, c.masked_pan, c.completed_at,
-                                c.tracking_code, c.seq, c.receipt_hash, c.prev_hash, c.key_id, c.signed_receipt,
-                                c.messages, PENDING_STATUSES, c.epoch, c.next_settle_at)
+        row = await db.fetchrow(
+            _COMPLETE,
+            c.charge_id,
+            c.rrn,
+            c.auth_code,
+            c.masked_pan,
+            c.completed_at,
+            c.tracking_code,
+            c.seq,
+            c.receipt_hash,
+            c.prev_hash,
+            c.key_id,
+            c.signed_receipt,
+            c.messages,
+            PENDING_STATUSES,
+            c.epoch,
+            c.next_settle_at,
+        )
     except asyncpg.RaiseError as exc:
         if exc.sqlstate == "PK001":
             raise ChainMoved() from exc
@@ -238,14 +319,19 @@ async def claim_due_charges(db, now: datetime, lease_until: datetime, limit: int
                  WHERE status = ANY($4::text[]) AND next_recovery_at <= $1
                  ORDER BY next_recovery_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE c.id = due.id
-           RETURNING c.*""", now, lease_until, limit, PENDING_STATUSES)
+           RETURNING c.*""",
+        now,
+        lease_until,
+        limit,
+        PENDING_STATUSES,
+    )
     return [charge_from_row(row) for row in rows]
 
 
 @dataclass(frozen=True)
 class DueSettlement:
     charge: Charge
-    attempts: int   # settle calls made so far without an approval
+    attempts: int  # settle calls made so far without an approval
 
 
 async def claim_due_settlements(db, now: datetime, lease_until: datetime, limit: int) -> list[DueSettlement]:
@@ -256,12 +342,17 @@ async def claim_due_settlements(db, now: datetime, lease_until: datetime, limit:
                  WHERE next_settle_at <= $1 AND status = 'completed'
                  ORDER BY next_settle_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE c.id = due.id
-           RETURNING c.*""", now, lease_until, limit)
+           RETURNING c.*""",
+        now,
+        lease_until,
+        limit,
+    )
     return [DueSettlement(charge_from_row(row), row["settle_attempts"]) for row in rows]
 
 
-async def record_settlements(db, settled: list[uuid.UUID], at: datetime,
-                             postponed: list[tuple[uuid.UUID, datetime, str]]) -> None:
+async def record_settlements(
+    db, settled: list[uuid.UUID], at: datetime, postponed: list[tuple[uuid.UUID, datetime, str]]
+) -> None:
     """Marks settled charges, and reschedules those whose settle call got no approval, in one statement."""
     await db.execute(
         """WITH done AS (
@@ -272,4 +363,9 @@ async def record_settlements(db, settled: list[uuid.UUID], at: datetime,
                                 last_psp_note = p.note
            FROM unnest($3::uuid[], $4::timestamptz[], $5::text[]) AS p(id, next_at, note)
            WHERE c.id = p.id AND c.next_settle_at IS NOT NULL""",
-        settled, at, [p[0] for p in postponed], [p[1] for p in postponed], [p[2] for p in postponed])
+        settled,
+        at,
+        [p[0] for p in postponed],
+        [p[1] for p in postponed],
+        [p[2] for p in postponed],
+    )

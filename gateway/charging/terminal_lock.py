@@ -3,6 +3,7 @@ is completed or resolved. Keys are hash-tagged by office so they stay on one Red
 
 The lock's value names the Idempotency-Key of the request holding it, so a duplicate of that request can tell
 "my own first attempt is on this terminal" from "another card is"."""
+
 from __future__ import annotations
 
 import secrets

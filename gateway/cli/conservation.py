@@ -16,8 +16,9 @@ from gateway.platform.config import load_settings
 
 async def _report(args: argparse.Namespace) -> Report:
     async with connection() as db:
-        ledgers = await gather_ledgers(db, args.psp_control or [], args.transactions,
-                                       load_settings().psp_endpoint_overrides())
+        ledgers = await gather_ledgers(
+            db, args.psp_control or [], args.transactions, load_settings().psp_endpoint_overrides()
+        )
         return await check(db, ledgers, parse_since(args.since) if args.since else None)
 
 
@@ -35,14 +36,26 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    check_ = sub.add_parser("check-conservation", help="compare the PSPs' ledgers with the gateway's charges "
-                                                       "(exit 0 when every amount is accounted for)")
-    check_.add_argument("--psp-control", action="append", metavar="PSP_ID=URL",
-                        help="a simulator control API (repeatable; default PISHKHAN_PSP_CONTROL, else each "
-                             "registry PSP's ISO port + 1)")
-    check_.add_argument("--transactions", action="append", default=[], metavar="[PSP_ID=]FILE",
-                        help="a PSP transaction file of JSON lines, instead of or besides the control APIs")
-    check_.add_argument("--since", metavar="MOMENT",
-                        help="only charges created at or after this ISO 8601 moment (UTC unless it says)")
+    check_ = sub.add_parser(
+        "check-conservation",
+        help="compare the PSPs' ledgers with the gateway's charges (exit 0 when every amount is accounted for)",
+    )
+    check_.add_argument(
+        "--psp-control",
+        action="append",
+        metavar="PSP_ID=URL",
+        help="a simulator control API (repeatable; default PISHKHAN_PSP_CONTROL, else each "
+        "registry PSP's ISO port + 1)",
+    )
+    check_.add_argument(
+        "--transactions",
+        action="append",
+        default=[],
+        metavar="[PSP_ID=]FILE",
+        help="a PSP transaction file of JSON lines, instead of or besides the control APIs",
+    )
+    check_.add_argument(
+        "--since", metavar="MOMENT", help="only charges created at or after this ISO 8601 moment (UTC unless it says)"
+    )
     check_.add_argument("--json", action="store_true", help="print the report as JSON")
     check_.set_defaults(func=cmd_check)

@@ -18,8 +18,10 @@ def _simulators_cli() -> ModuleType:
     try:
         return importlib.import_module("simulators.cli")
     except ModuleNotFoundError:
-        sys.exit("the simulators package is not installed here: `pishkhan sim` and `pishkhan dev` are for "
-                 "development machines (make run, make test)")
+        sys.exit(
+            "the simulators package is not installed here: `pishkhan sim` and `pishkhan dev` are for "
+            "development machines (make run, make test)"
+        )
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

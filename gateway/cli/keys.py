@@ -20,9 +20,14 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     async def create() -> str:
         async with connection() as conn:
-            return await create_api_key(conn, role=args.role, terminal_id=args.terminal_id,
-                                        agency_id=args.agency_id, label=args.label or "",
-                                        require_signature=args.require_signature)
+            return await create_api_key(
+                conn,
+                role=args.role,
+                terminal_id=args.terminal_id,
+                agency_id=args.agency_id,
+                label=args.label or "",
+                require_signature=args.require_signature,
+            )
 
     token = asyncio.run(create())
     signed = " that must sign its requests (docs/security.md)" if args.require_signature else ""
@@ -51,21 +56,26 @@ def cmd_signing_create(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    keys = sub.add_parser("keys", help="API keys and receipt-signing keys").add_subparsers(dest="action",
-                                                                                           required=True)
+    keys = sub.add_parser("keys", help="API keys and receipt-signing keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="issue an API key; the key alone is the last line printed")
     create.add_argument("--role", required=True, choices=["terminal", "agency", "regulator", "admin"])
     create.add_argument("--terminal-id")
     create.add_argument("--agency-id")
     create.add_argument("--label")
-    create.add_argument("--require-signature", action="store_true",
-                        help="the key must sign every request (HMAC-SHA256) and never send its secret")
+    create.add_argument(
+        "--require-signature",
+        action="store_true",
+        help="the key must sign every request (HMAC-SHA256) and never send its secret",
+    )
     create.set_defaults(func=cmd_create)
     revoke = keys.add_parser("revoke", help="revoke an API key at once (KEY_ID is the part between pk_ and the dot)")
     revoke.add_argument("key_id")
     revoke.set_defaults(func=cmd_revoke)
     signing = keys.add_parser("signing-create", help="create a new receipt-signing key (rotation)")
     signing.add_argument("--key-dir")
-    signing.add_argument("--valid-from", help="RFC 3339 instant the key starts signing (default: now); running "
-                                               "gateways pick the new key up without a restart")
+    signing.add_argument(
+        "--valid-from",
+        help="RFC 3339 instant the key starts signing (default: now); running "
+        "gateways pick the new key up without a restart",
+    )
     signing.set_defaults(func=cmd_signing_create)

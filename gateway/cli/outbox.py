@@ -18,7 +18,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     outbox = sub.add_parser("outbox", help="deliver the outbox (SMS, Iran Poosheh)").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     run = outbox.add_parser("run", help="run the dispatcher and the delivery-report poller on their own")
     run.add_argument("--until-idle", action="store_true", help="only send, and exit once no message waits to be sent")
     run.set_defaults(func=cmd_run)

@@ -26,8 +26,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     oversight = sub.add_parser("oversight", help="regulator oversight").add_subparsers(dest="action", required=True)
-    detect = oversight.add_parser("detect", help="record findings (violations) from refusals, split charging and "
-                                                 "off-book terminal activity; prints the new findings as JSON")
+    detect = oversight.add_parser(
+        "detect",
+        help="record findings (violations) from refusals, split charging and "
+        "off-book terminal activity; prints the new findings as JSON",
+    )
     detect.add_argument("--since", help="RFC 3339 start of the range to scan (default: where the last pass ended)")
     detect.add_argument("--until", help="RFC 3339 end of the range to scan (default: now)")
     detect.set_defaults(func=cmd_detect)

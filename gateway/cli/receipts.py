@@ -1,10 +1,12 @@
 """`pishkhan receipts export | verify | verify-qr`: the auditor's tools. Verification needs only public keys."""
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.cli.common import connection
@@ -26,7 +28,7 @@ def _public_keys(path: str | None) -> VerifyingKeyring:
 
 def _moment(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def _fetch_receipts(office: str, start: datetime, end: datetime) -> list[dict]:
@@ -36,12 +38,8 @@ async def _fetch_receipts(office: str, start: datetime, end: datetime) -> list[d
 
 def export(args) -> int:
     receipts = asyncio.run(_fetch_receipts(args.office, _moment(args.from_), _moment(args.to)))
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    try:
+    with open(args.output, "w", encoding="utf-8") if args.output else contextlib.nullcontext(sys.stdout) as out:
         out.writelines(export_lines(receipts))
-    finally:
-        if args.output:
-            out.close()
     print(f"{len(receipts)} receipts of office {args.office} exported", file=sys.stderr)
     return 0
 
@@ -52,26 +50,43 @@ def verify(args) -> int:
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     if report.first_break:
         brk = report.first_break
-        print(f"first break: {brk.kind.value} at receipt seq {brk.seq} ({brk.tracking_code}): {brk.detail}",
-              file=sys.stderr)
+        print(
+            f"first break: {brk.kind.value} at receipt seq {brk.seq} ({brk.tracking_code}): {brk.detail}",
+            file=sys.stderr,
+        )
     return 0 if report.ok else 1
 
 
 def verify_qr(args) -> int:
     result = verify_qr_payload(args.payload, _public_keys(args.keys))
     content = result.content
-    print(json.dumps({"ok": result.ok, "signature": result.result.to_dict(),
-                      "content": None if content is None else {
-                          "office_code": content.office_code, "seq": content.seq,
-                          "issued_at": content.issued_at.isoformat().replace("+00:00", "Z"),
-                          "amount": content.amount, "receipt_hash_prefix": content.receipt_hash_prefix,
-                          "key_id": content.key_id}}, ensure_ascii=False, indent=2))
+    print(
+        json.dumps(
+            {
+                "ok": result.ok,
+                "signature": result.result.to_dict(),
+                "content": None
+                if content is None
+                else {
+                    "office_code": content.office_code,
+                    "seq": content.seq,
+                    "issued_at": content.issued_at.isoformat().replace("+00:00", "Z"),
+                    "amount": content.amount,
+                    "receipt_hash_prefix": content.receipt_hash_prefix,
+                    "key_id": content.key_id,
+                },
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
     return 0 if result.ok else 1
 
 
 def add_commands(sub) -> None:
     receipts = sub.add_parser("receipts", help="export and verify receipts offline").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     exp = receipts.add_parser("export", help="an office's receipts as JSON lines, in chain order")
     exp.add_argument("--office", required=True)
     exp.add_argument("--from", dest="from_", required=True, help="RFC 3339 instant (inclusive)")

@@ -47,8 +47,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    registry = sub.add_parser("registry", help="load or print the registry").add_subparsers(dest="action",
-                                                                                             required=True)
+    registry = sub.add_parser("registry", help="load or print the registry").add_subparsers(
+        dest="action", required=True
+    )
     load = registry.add_parser("load", help="load a registry TOML file")
     load.add_argument("path")
     load.set_defaults(func=cmd_load)

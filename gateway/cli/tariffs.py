@@ -28,8 +28,9 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    tariffs = sub.add_parser("tariffs", help="load the approved tariff tables").add_subparsers(dest="action",
-                                                                                               required=True)
+    tariffs = sub.add_parser("tariffs", help="load the approved tariff tables").add_subparsers(
+        dest="action", required=True
+    )
     load = tariffs.add_parser("load", help="load every table in a directory (default: PISHKHAN_TARIFF_DIR)")
     load.add_argument("directory", nargs="?")
     load.set_defaults(func=cmd_load)

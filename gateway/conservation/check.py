@@ -7,6 +7,7 @@ event of a purchase wins). A PSP entry is matched to a charge by its reference (
 `compare` is pure; `check` reads the gateway's side; `gather_ledgers` reads the PSPs' side
 (`pishkhan check-conservation`, gateway/cli/conservation.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,18 +15,18 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import orjson
 
-from gateway.core.charge import PENDING, Status
 from gateway.conservation.store import charges_for_check
+from gateway.core.charge import PENDING, Status
 from gateway.registry.store import read_registry
 
-HELD = frozenset({"verified", "settled"})      # the PSP holds the money for the merchant
-OPEN = frozenset({"pending", "approved"})      # the PSP's outcome is not final yet
+HELD = frozenset({"verified", "settled"})  # the PSP holds the money for the merchant
+OPEN = frozenset({"pending", "approved"})  # the PSP's outcome is not final yet
 _PENDING_CHARGE = frozenset(s.value for s in PENDING)
 
 KINDS = {
@@ -33,7 +34,7 @@ KINDS = {
     "settled_without_receipt": "the PSP settled the money, but the charge is not completed with a receipt",
     "money_without_charge": "the PSP holds money or an open purchase under a reference that is no gateway charge",
     "receipt_without_money": "the charge is completed, but the PSP does not hold its money (reversed, declined, "
-                             "unverified or missing)",
+    "unverified or missing)",
     "charged_twice": "more than one purchase of one charge holds money at the PSP",
     "receipt_count": "a completed charge without exactly one receipt, or a receipt for a charge not completed",
     "sms_count": "a completed charge without exactly one SMS in the outbox",
@@ -61,7 +62,7 @@ class GatewayCharge:
 
 @dataclass(frozen=True)
 class Difference:
-    kind: str          # one of KINDS
+    kind: str  # one of KINDS
     psp_id: str
     charge_id: str | None
     detail: str
@@ -70,30 +71,39 @@ class Difference:
 @dataclass(frozen=True)
 class Report:
     differences: list[Difference]
-    ledger_entries: dict[str, int]   # per PSP, the entries compared
-    charges: int                     # gateway charges compared
+    ledger_entries: dict[str, int]  # per PSP, the entries compared
+    charges: int  # gateway charges compared
 
     @property
     def clean(self) -> bool:
         return not self.differences
 
     def as_dict(self) -> dict:
-        return {"clean": self.clean, "ledger_entries": self.ledger_entries, "charges": self.charges,
-                "differences": [asdict(d) for d in self.differences]}
+        return {
+            "clean": self.clean,
+            "ledger_entries": self.ledger_entries,
+            "charges": self.charges,
+            "differences": [asdict(d) for d in self.differences],
+        }
 
     def text(self) -> str:
         entries = sum(self.ledger_entries.values())
-        lines = [f"conservation check: {len(self.ledger_entries)} PSP ledgers ({entries} entries), "
-                 f"{self.charges} gateway charges"]
-        for d in self.differences:
-            lines.append(f"{d.kind}  {d.psp_id}  charge {d.charge_id or '-'}  {d.detail}")
-        lines.append("clean: every amount the PSPs hold is one completed charge with one receipt, and nothing else "
-                     "holds money" if self.clean else f"{len(self.differences)} differences")
+        lines = [
+            f"conservation check: {len(self.ledger_entries)} PSP ledgers ({entries} entries), "
+            f"{self.charges} gateway charges"
+        ]
+        lines.extend(f"{d.kind}  {d.psp_id}  charge {d.charge_id or '-'}  {d.detail}" for d in self.differences)
+        lines.append(
+            "clean: every amount the PSPs hold is one completed charge with one receipt, and nothing else holds money"
+            if self.clean
+            else f"{len(self.differences)} differences"
+        )
         return "\n".join(lines)
 
 
-def compare(ledgers: Mapping[str, Sequence[Mapping]], charges: Sequence[GatewayCharge],
-            since: datetime | None = None) -> list[Difference]:
+def compare(
+    ledgers: Mapping[str, Sequence[Mapping]], charges: Sequence[GatewayCharge], since: datetime | None = None
+) -> list[Difference]:
     """Every difference between the PSPs' ledgers and the gateway's charges of those PSPs. With `since`, ledger
     entries older than it are left out unless they belong to one of `charges`."""
     by_id = {c.id: c for c in charges}
@@ -104,10 +114,15 @@ def compare(ledgers: Mapping[str, Sequence[Mapping]], charges: Sequence[GatewayC
             charge = by_id.get(entry["reference"])
             if charge is None or charge.psp_id != psp_id:
                 if entry["state"] in HELD | OPEN and (since is None or _created(entry) >= since):
-                    differences.append(Difference(
-                        "money_without_charge", psp_id, None,
-                        f"terminal {entry['terminal_id']} STAN {entry['stan']}: {entry['amount']} rials "
-                        f"{entry['state']} under reference {entry['reference']!r}"))
+                    differences.append(
+                        Difference(
+                            "money_without_charge",
+                            psp_id,
+                            None,
+                            f"terminal {entry['terminal_id']} STAN {entry['stan']}: {entry['amount']} rials "
+                            f"{entry['state']} under reference {entry['reference']!r}",
+                        )
+                    )
                 continue
             if entry["state"] in HELD:
                 held[charge.id].append(entry)
@@ -129,11 +144,16 @@ def _rows(rows: Iterable[Mapping]) -> list[tuple]:
 def _entry_differences(psp_id: str, entry: Mapping, charge: GatewayCharge) -> Iterable[Difference]:
     state = entry["state"]
     if entry["amount"] != charge.amount:
-        yield Difference("amount_mismatch", psp_id, charge.id,
-                         f"PSP {entry['amount']} rials, charge {charge.amount} rials")
+        yield Difference(
+            "amount_mismatch", psp_id, charge.id, f"PSP {entry['amount']} rials, charge {charge.amount} rials"
+        )
     if _rows(entry["settlement_rows"]) != _rows(charge.settlement_rows):
-        yield Difference("settlement_rows_mismatch", psp_id, charge.id,
-                         f"PSP {_rows(entry['settlement_rows'])}, charge {_rows(charge.settlement_rows)}")
+        yield Difference(
+            "settlement_rows_mismatch",
+            psp_id,
+            charge.id,
+            f"PSP {_rows(entry['settlement_rows'])}, charge {_rows(charge.settlement_rows)}",
+        )
     if state in OPEN:
         yield Difference("unresolved_at_psp", psp_id, charge.id, f"{state} at the PSP, {charge.status} here")
     elif state in HELD and charge.status != Status.COMPLETED:
@@ -143,18 +163,30 @@ def _entry_differences(psp_id: str, entry: Mapping, charge: GatewayCharge) -> It
 
 def _charge_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[Difference]:
     if len(held) > 1:
-        yield Difference("charged_twice", charge.psp_id, charge.id,
-                         f"{len(held)} purchases hold money: STANs {', '.join(e['stan'] for e in held)}")
+        yield Difference(
+            "charged_twice",
+            charge.psp_id,
+            charge.id,
+            f"{len(held)} purchases hold money: STANs {', '.join(e['stan'] for e in held)}",
+        )
     if charge.status in _PENDING_CHARGE:
         yield Difference("unresolved_charge", charge.psp_id, charge.id, f"{charge.status} here")
     if charge.status != Status.COMPLETED:
         if charge.receipts:
-            yield Difference("receipt_count", charge.psp_id, charge.id,
-                             f"{charge.receipts} receipts for a charge that is {charge.status}")
+            yield Difference(
+                "receipt_count",
+                charge.psp_id,
+                charge.id,
+                f"{charge.receipts} receipts for a charge that is {charge.status}",
+            )
         return
     if not held:
-        yield Difference("receipt_without_money", charge.psp_id, charge.id,
-                         "completed here, but no verified or settled purchase at the PSP")
+        yield Difference(
+            "receipt_without_money",
+            charge.psp_id,
+            charge.id,
+            "completed here, but no verified or settled purchase at the PSP",
+        )
     if charge.receipts != 1:
         yield Difference("receipt_count", charge.psp_id, charge.id, f"{charge.receipts} receipts")
     if charge.sms_messages != 1:
@@ -166,22 +198,36 @@ def _charge_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[
 async def check(db, ledgers: Mapping[str, Sequence[Mapping]], since: datetime | None = None) -> Report:
     """Compares the given PSP ledgers with the gateway's charges of those PSPs (created since `since`, if given)."""
     rows = await charges_for_check(db, sorted(ledgers), since)
-    charges = [GatewayCharge(id=str(r["id"]), psp_id=r["psp_id"], terminal_id=r["terminal_id"], stan=r["stan"],
-                             amount=r["amount"], status=r["status"], settlement_rows=r["settlement_rows"],
-                             settled=r["settled"], receipts=r["receipts"], sms_messages=r["sms_messages"])
-               for r in rows]
-    return Report(compare(ledgers, charges, since), {psp: len(entries) for psp, entries in ledgers.items()},
-                  len(charges))
+    charges = [
+        GatewayCharge(
+            id=str(r["id"]),
+            psp_id=r["psp_id"],
+            terminal_id=r["terminal_id"],
+            stan=r["stan"],
+            amount=r["amount"],
+            status=r["status"],
+            settlement_rows=r["settlement_rows"],
+            settled=r["settled"],
+            receipts=r["receipts"],
+            sms_messages=r["sms_messages"],
+        )
+        for r in rows
+    ]
+    return Report(
+        compare(ledgers, charges, since), {psp: len(entries) for psp, entries in ledgers.items()}, len(charges)
+    )
 
 
 async def fetch_ledgers(control_urls: Mapping[str, str], session: aiohttp.ClientSession) -> dict[str, list[dict]]:
     """Each simulator's ledger from its control API; raises aiohttp.ClientError if one cannot be read."""
+
     async def one(url: str) -> list[dict]:
         async with session.get(url.rstrip("/") + "/ledger") as response:
             response.raise_for_status()
             return (await response.json(loads=orjson.loads))["entries"]
+
     ledgers = await asyncio.gather(*(one(url) for url in control_urls.values()))
-    return dict(zip(control_urls, ledgers))
+    return dict(zip(control_urls, ledgers, strict=True))
 
 
 def read_transaction_file(path: Path, psp_id: str | None = None) -> dict[str, list[dict]]:
@@ -195,7 +241,7 @@ def read_transaction_file(path: Path, psp_id: str | None = None) -> dict[str, li
             record = orjson.loads(line)
             entry = record.get("entry", record)
             if "stan" not in entry:
-                continue   # an event about the ledger itself, such as a reset
+                continue  # an event about the ledger itself, such as a reset
             psp = record.get("psp_id") or psp_id
             if psp is None:
                 raise ValueError(f"{path}:{number}: the line names no PSP; give the file as PSP_ID=PATH")
@@ -227,7 +273,7 @@ def _file_spec(spec: str) -> tuple[str | None, Path]:
 def parse_since(text: str) -> datetime:
     """An ISO 8601 moment; without a zone it is taken as UTC."""
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def default_control_urls(db, endpoint_overrides: Mapping[str, tuple[str, int]]) -> dict[str, str]:
@@ -240,8 +286,9 @@ async def default_control_urls(db, endpoint_overrides: Mapping[str, tuple[str, i
     return urls
 
 
-async def gather_ledgers(db, control_urls: Sequence[str], transaction_files: Sequence[str],
-                         endpoint_overrides: Mapping[str, tuple[str, int]]) -> dict[str, list[dict]]:
+async def gather_ledgers(
+    db, control_urls: Sequence[str], transaction_files: Sequence[str], endpoint_overrides: Mapping[str, tuple[str, int]]
+) -> dict[str, list[dict]]:
     """The PSPs' side: transaction files and simulator control APIs (by default every registry PSP's)."""
     ledgers: dict[str, list[dict]] = {}
     for spec in transaction_files:

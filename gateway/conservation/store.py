@@ -1,4 +1,5 @@
 """What the conservation check reads from the gateway: each charge with its receipt and SMS counts."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,4 +15,6 @@ async def charges_for_check(db, psp_ids: list[str], since: datetime | None) -> l
                   (SELECT count(*) FROM outbox o WHERE o.charge_id = c.id AND o.channel = 'sms') AS sms_messages
            FROM charges c
            WHERE c.psp_id = ANY($1::text[]) AND ($2::timestamptz IS NULL OR c.created_at >= $2)""",
-        psp_ids, since)
+        psp_ids,
+        since,
+    )

@@ -3,12 +3,13 @@
 Pure: the registry snapshot, the tariff book and the moment are passed in. A refusal carries everything the
 regulator needs to judge it (office, terminal, operator, service, requested amount, cap, time).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from gateway.core.settlement import SettlementError, build_settlement_rows
 from gateway.core.errors import (
     CashForbidden,
     ExcessFee,
@@ -21,19 +22,23 @@ from gateway.core.errors import (
     TariffRefusal,
 )
 from gateway.core.jalali import tehran_date
-from gateway.core.tariffs import TariffBook
-from gateway.core.registry import Agency, Office, Operator, Psp, Registry, Service, Terminal
 from gateway.core.psp import SettlementRow
+from gateway.core.registry import Agency, Office, Operator, Psp, Registry, Service, Terminal
+from gateway.core.settlement import SettlementError, build_settlement_rows
+from gateway.core.tariffs import TariffBook
 
 # The regulator's own words (000: letter 100/15131, items 6 and 7).
 RULE_NO_EXCESS_FA = "اخذ هرگونه وجه مازاد ممنوع است"
-RULE_LICENSED_PSP_FA = ("هرگونه تراکنش مالی و یا دریافت هزینه های خدمات باید صرفاً از طریق ارایه دهنده خدمات "
-                        "پرداخت الکترونیک (PSP) دارای مجوز از بانک مرکزی جمهوری اسلامی ایران انجام شود")
+RULE_LICENSED_PSP_FA = (
+    "هرگونه تراکنش مالی و یا دریافت هزینه های خدمات باید صرفاً از طریق ارایه دهنده خدمات "
+    "پرداخت الکترونیک (PSP) دارای مجوز از بانک مرکزی جمهوری اسلامی ایران انجام شود"
+)
 
 
 @dataclass(frozen=True)
 class ChargeIntent:
     """A charge request after edge validation and normalisation."""
+
     terminal_id: str
     operator_id: str
     service_code: str
@@ -70,7 +75,7 @@ class ChargePlan:
     agency: Agency
     psp: Psp
     tariff_reference: str
-    breakdown: dict
+    breakdown: dict[str, Any]
     settlement_rows: tuple[SettlementRow, ...]
     verify_deadline: datetime
 
@@ -78,54 +83,111 @@ class ChargePlan:
 def assess_charge(intent: ChargeIntent, registry: Registry, tariffs: TariffBook, now: datetime) -> ChargePlan | Refusal:
     """The checks, in the order an inspector would make them. `intent.terminal_id` is the caller's own terminal."""
     if intent.payment_method != "card":
-        return Refusal(CashForbidden(
-            "Fees are collected by card through the office's PSP terminal only; cash and other methods are refused.",
-            param="payment_method", details={"payment_method": intent.payment_method, "rule_fa": RULE_LICENSED_PSP_FA}),
-            requested=intent.amount)
+        return Refusal(
+            CashForbidden(
+                "Fees are collected by card through the office's PSP terminal only; cash and other methods are "
+                "refused.",
+                param="payment_method",
+                details={"payment_method": intent.payment_method, "rule_fa": RULE_LICENSED_PSP_FA},
+            ),
+            requested=intent.amount,
+        )
     terminal = registry.terminals[intent.terminal_id]
     office = registry.offices[terminal.office_id]
     today_tehran = tehran_date(now)
     if not office.licence_active_on(today_tehran):
-        return Refusal(OfficeLicenseInactive(
-            f"The office licence is not active ({office.status}, valid {office.licence_valid_from.isoformat()} to "
-            f"{office.licence_valid_to.isoformat()}).",
-            details={"office_id": office.id, "status": office.status,
-                     "licence_valid_to": office.licence_valid_to.isoformat()}), requested=intent.amount)
+        return Refusal(
+            OfficeLicenseInactive(
+                f"The office licence is not active ({office.status}, valid {office.licence_valid_from.isoformat()} to "
+                f"{office.licence_valid_to.isoformat()}).",
+                details={
+                    "office_id": office.id,
+                    "status": office.status,
+                    "licence_valid_to": office.licence_valid_to.isoformat(),
+                },
+            ),
+            requested=intent.amount,
+        )
     operator = registry.operators.get(intent.operator_id)
     if operator is None or operator.office_id != office.id or not operator.active:
-        return Refusal(OperatorNotInOffice(param="operator_id", details={"operator_id": intent.operator_id}),
-                       requested=intent.amount)
+        return Refusal(
+            OperatorNotInOffice(param="operator_id", details={"operator_id": intent.operator_id}),
+            requested=intent.amount,
+        )
     service = registry.services.get(intent.service_code)
     if service is None or service.code not in office.services:
-        return Refusal(ServiceNotAssigned(param="service_code", details={"service_code": intent.service_code}),
-                       requested=intent.amount)
+        return Refusal(
+            ServiceNotAssigned(param="service_code", details={"service_code": intent.service_code}),
+            requested=intent.amount,
+        )
     psp = registry.psps[terminal.psp_id]
     if not psp.licensed_on(today_tehran):
-        return Refusal(PspUnlicensed(details={"psp_id": psp.id, "licence_valid_to": psp.licence_valid_to.isoformat(),
-                                              "rule_fa": RULE_LICENSED_PSP_FA}), requested=intent.amount)
+        return Refusal(
+            PspUnlicensed(
+                details={
+                    "psp_id": psp.id,
+                    "licence_valid_to": psp.licence_valid_to.isoformat(),
+                    "rule_fa": RULE_LICENSED_PSP_FA,
+                }
+            ),
+            requested=intent.amount,
+        )
     try:
         quote = tariffs.quote(intent.service_code, intent.quantity, list(intent.extras), office.kind, now)
         charged = quote.check(intent.amount)
     except ExcessFee as excess:
         cap, requested, over = excess.details["cap"], excess.details["requested"], excess.details["excess"]
-        return Refusal(ExcessFee(
-            f"The amount exceeds the approved tariff cap by {over} rials.", param="amount",
-            details={"cap": cap, "requested": requested, "excess": over, "tariff_reference": quote.approval_reference,
-                     "breakdown": quote.breakdown, "rule_fa": RULE_NO_EXCESS_FA}),
-            requested=requested, cap=cap, excess=over, tariff_reference=quote.approval_reference)
+        return Refusal(
+            ExcessFee(
+                f"The amount exceeds the approved tariff cap by {over} rials.",
+                param="amount",
+                details={
+                    "cap": cap,
+                    "requested": requested,
+                    "excess": over,
+                    "tariff_reference": quote.approval_reference,
+                    "breakdown": quote.breakdown,
+                    "rule_fa": RULE_NO_EXCESS_FA,
+                },
+            ),
+            requested=requested,
+            cap=cap,
+            excess=over,
+            tariff_reference=quote.approval_reference,
+        )
     except TariffRefusal as error:
         error.param = _TARIFF_PARAMS.get(error.code)
         return Refusal(error, requested=intent.amount, tariff_reference=error.details.get("tariff_reference"))
     agency = registry.agencies[service.agency_id]
     try:
-        rows = build_settlement_rows(charged, agency_iban=agency.iban, agency_payment_id=agency.payment_id,
-                                     office_iban=office.iban, row_limit=psp.capabilities.split_row_limit)
+        rows = build_settlement_rows(
+            charged,
+            agency_iban=agency.iban,
+            agency_payment_id=agency.payment_id,
+            office_iban=office.iban,
+            row_limit=psp.capabilities.split_row_limit,
+        )
     except SettlementError as error:
-        return Refusal(SettlementRowsExceeded(str(error)), requested=intent.amount,
-                       tariff_reference=quote.approval_reference)
-    return ChargePlan(terminal, office, operator, service, agency, psp, quote.approval_reference,
-                      charged.breakdown, rows, now + psp.capabilities.verify_deadline)
+        return Refusal(
+            SettlementRowsExceeded(str(error)), requested=intent.amount, tariff_reference=quote.approval_reference
+        )
+    return ChargePlan(
+        terminal,
+        office,
+        operator,
+        service,
+        agency,
+        psp,
+        quote.approval_reference,
+        charged.breakdown,
+        rows,
+        now + psp.capabilities.verify_deadline,
+    )
 
 
-_TARIFF_PARAMS = {"invalid_quantity": "quantity", "unknown_extra": "extras", "below_government_fee": "amount",
-                  "no_tariff": "service_code"}
+_TARIFF_PARAMS = {
+    "invalid_quantity": "quantity",
+    "unknown_extra": "extras",
+    "below_government_fee": "amount",
+    "no_tariff": "service_code",
+}

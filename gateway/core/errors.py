@@ -324,6 +324,4 @@ class AccessLogUnavailable(GatewayError):
 
 class InternalError(GatewayError):
     code = "internal_error"
-    default_message = (
-        "The gateway could not complete the request; it is safe to retry with the same Idempotency-Key."
-    )
+    default_message = "The gateway could not complete the request; it is safe to retry with the same Idempotency-Key."

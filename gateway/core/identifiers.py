@@ -17,6 +17,7 @@ Tracking code (شماره رهگیری), 18 digits, printed on every receipt:
 It is unique because each office's receipt sequence is, and the Damm digit catches every
 single-digit typo and every swap of two adjacent digits when a recipient reads it back.
 """
+
 from __future__ import annotations
 
 import re
@@ -55,7 +56,7 @@ def _compact(value: str) -> str:
 
 
 def _national_code_check_digit(first_nine: str) -> str:
-    remainder = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1))) % 11
+    remainder = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True)) % 11
     return str(remainder if remainder < 2 else 11 - remainder)
 
 
@@ -84,7 +85,7 @@ def parse_mobile(value: str) -> str:
     return "0" + match.group(1)
 
 
-@lru_cache(maxsize=65_536)   # the registry's IBANs, checked again for every charge's settlement rows
+@lru_cache(maxsize=65_536)  # the registry's IBANs, checked again for every charge's settlement rows
 def parse_iban(value: str) -> str:
     """An Iranian IBAN (شبا) as `IR` + 24 digits, with its ISO 7064 mod 97-10 check digits verified.
 
@@ -131,6 +132,7 @@ def is_valid_tracking_code(value: str) -> bool:
 
 
 # The masks never raise: a log line must not fail, and input they do not recognise is masked whole.
+
 
 def mask_pan(pan: str) -> str:
     """`6037991234567890` → `603799******7890` (first 6 and last 4 digits only)."""

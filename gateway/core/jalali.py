@@ -4,11 +4,12 @@ Instants are stored and compared in UTC; Jalali dates and Tehran wall-clock time
 approvals, receipts, statements). `TEHRAN` is the one Tehran zone of the gateway: the IANA zone Asia/Tehran, not a
 fixed +03:30, because Iran kept summer time (+04:30) until 2022 and older instants must show the clock of their day.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import jdatetime
@@ -67,7 +68,7 @@ def format_jalali_datetime(at: datetime) -> str:
 
 def format_utc(at: datetime) -> str:
     """RFC 3339 in UTC with a `Z`, e.g. `"2024-03-19T20:30:00Z"`."""
-    utc = require_aware(at).astimezone(timezone.utc)
+    utc = require_aware(at).astimezone(UTC)
     return utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds").replace("+00:00", "Z")
 
 
@@ -80,8 +81,8 @@ FIRST_YEAR, LAST_YEAR = 1900, 2999
 @dataclass(frozen=True)
 class TehranDay:
     day: date
-    start: datetime   # UTC, inclusive
-    end: datetime     # UTC, exclusive
+    start: datetime  # UTC, inclusive
+    end: datetime  # UTC, exclusive
 
     @property
     def jalali(self) -> str:
@@ -94,7 +95,7 @@ def tehran_day(day: date) -> TehranDay:
 
 
 def _tehran_midnight_utc(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=TEHRAN).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=TEHRAN).astimezone(UTC)
 
 
 def parse_day(text: str) -> TehranDay:

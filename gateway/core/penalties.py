@@ -13,6 +13,7 @@ How it is applied here:
   minimum that does not fit is cut to what is left and flagged `limited_by_cap` (the regulator decides what follows).
 Amounts are whole rials, rounded down. Pure: the rules document is passed in.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,9 +27,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from gateway.core.periods import HalfYear
 
-RULE_FA = ("سقف جریمه تخطی از هر یک از تعهدات دارنده پروانه دفتر پیشخوان خدمات برای هر سال، مبلغ یک میلیارد ریال "
-           "تعیین شده که مطابق با نرخ رسمی تورم افزایش خواهد یافت و در صورت تکرار هر یک از تخلفات، میزان حداقل "
-           "جریمه متعلقه، دو برابر جریمه وقوع تخلف در مرحله قبل است.")
+RULE_FA = (
+    "سقف جریمه تخطی از هر یک از تعهدات دارنده پروانه دفتر پیشخوان خدمات برای هر سال، مبلغ یک میلیارد ریال "
+    "تعیین شده که مطابق با نرخ رسمی تورم افزایش خواهد یافت و در صورت تکرار هر یک از تخلفات، میزان حداقل "
+    "جریمه متعلقه، دو برابر جریمه وقوع تخلف در مرحله قبل است."
+)
 REPEAT_FACTOR = 2
 
 
@@ -38,7 +41,7 @@ class PenaltyRulesError(ValueError):
 
 def _no_float(value: Any) -> Any:
     if isinstance(value, float):
-        raise ValueError("write index values as strings (\"136.4\") or integers, so that they stay exact")
+        raise ValueError('write index values as strings ("136.4") or integers, so that they stay exact')
     return value
 
 
@@ -83,8 +86,9 @@ class PenaltyRules:
         try:
             doc = _RulesDocument.model_validate(document)
         except ValidationError as error:
-            raise PenaltyRulesError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}"
-                                              for e in error.errors())) from None
+            raise PenaltyRulesError(
+                "; ".join(f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}" for e in error.errors())
+            ) from None
         index = {int(year): value for year, value in doc.index.items()}
         if doc.base_year not in index:
             raise PenaltyRulesError(f"index: the base year {doc.base_year} has no value")
@@ -97,16 +101,23 @@ class PenaltyRules:
         """The cap per obligation for the Jalali `year`, indexed to inflation."""
         base_index = self.index[self.base_year]
         if year <= self.base_year:
-            return YearCap(year, self.base_cap, f"cap for {year} = base cap set in {self.base_year} = "
-                                                f"{_rials(self.base_cap)} rials")
+            return YearCap(
+                year,
+                self.base_cap,
+                f"cap for {year} = base cap set in {self.base_year} = {_rials(self.base_cap)} rials",
+            )
         known = [y for y in self.index if y <= year]
         used = known[-1]
         ratio = Fraction(self.index[used]) / Fraction(base_index)
         amount = math.floor(self.base_cap * ratio)
         note = "" if used == year else f" (no index for {year} yet; the latest, {used}, is used)"
-        return YearCap(year, amount, f"cap for {year} = {_rials(self.base_cap)} × index {used} "
-                                     f"{self.index[used]} ÷ index {self.base_year} {base_index} = "
-                                     f"{_rials(amount)} rials{note}")
+        return YearCap(
+            year,
+            amount,
+            f"cap for {year} = {_rials(self.base_cap)} × index {used} "
+            f"{self.index[used]} ÷ index {self.base_year} {base_index} = "
+            f"{_rials(amount)} rials{note}",
+        )
 
 
 @dataclass(frozen=True)
@@ -114,9 +125,9 @@ class StagePenalty:
     period: HalfYear
     stage: int
     year_cap: YearCap
-    minimum: int          # the first-stage share, or twice the previous stage's penalty
-    room: int             # what the obligation's penalties of this year leave under the cap
-    amount: int           # the suggestion
+    minimum: int  # the first-stage share, or twice the previous stage's penalty
+    room: int  # what the obligation's penalties of this year leave under the cap
+    amount: int  # the suggestion
     arithmetic: tuple[str, ...]
 
     @property
@@ -124,9 +135,16 @@ class StagePenalty:
         return self.minimum > self.room
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": self.period.label, "stage": self.stage, "year_cap": self.year_cap.amount,
-                "minimum": self.minimum, "room_under_cap": self.room, "suggested": self.amount,
-                "limited_by_cap": self.limited_by_cap, "arithmetic": list(self.arithmetic)}
+        return {
+            "period": self.period.label,
+            "stage": self.stage,
+            "year_cap": self.year_cap.amount,
+            "minimum": self.minimum,
+            "room_under_cap": self.room,
+            "suggested": self.amount,
+            "limited_by_cap": self.limited_by_cap,
+            "arithmetic": list(self.arithmetic),
+        }
 
 
 def penalty_stages(periods: Sequence[HalfYear], rules: PenaltyRules) -> list[StagePenalty]:
@@ -138,25 +156,33 @@ def penalty_stages(periods: Sequence[HalfYear], rules: PenaltyRules) -> list[Sta
         lines = [cap.arithmetic]
         if number == 1:
             minimum = math.floor(cap.amount * rules.first_stage_share)
-            lines.append(f"stage 1 ({period.label}): first breach = {rules.first_stage_share} × "
-                         f"{_rials(cap.amount)} = {_rials(minimum)} rials")
+            lines.append(
+                f"stage 1 ({period.label}): first breach = {rules.first_stage_share} × "
+                f"{_rials(cap.amount)} = {_rials(minimum)} rials"
+            )
         else:
             previous = stages[-1]
             minimum = REPEAT_FACTOR * previous.amount
-            lines.append(f"stage {number} ({period.label}): repeat, at least {REPEAT_FACTOR} × "
-                         f"{_rials(previous.amount)} (stage {previous.stage}, {previous.period.label}) = "
-                         f"{_rials(minimum)} rials")
+            lines.append(
+                f"stage {number} ({period.label}): repeat, at least {REPEAT_FACTOR} × "
+                f"{_rials(previous.amount)} (stage {previous.stage}, {previous.period.label}) = "
+                f"{_rials(minimum)} rials"
+            )
         same_year = [s for s in stages if s.period.year == period.year]
         spent = sum(s.amount for s in same_year)
         room = cap.amount - spent
         if same_year:
-            lines.append(f"already suggested in {period.year}: {' + '.join(_rials(s.amount) for s in same_year)}"
-                         f" = {_rials(spent)}; left under the cap: {_rials(cap.amount)} − {_rials(spent)} = "
-                         f"{_rials(room)} rials")
+            lines.append(
+                f"already suggested in {period.year}: {' + '.join(_rials(s.amount) for s in same_year)}"
+                f" = {_rials(spent)}; left under the cap: {_rials(cap.amount)} − {_rials(spent)} = "
+                f"{_rials(room)} rials"
+            )
         amount = min(minimum, room)
         if minimum > room:
-            lines.append(f"suggested = {_rials(room)} rials: the doubled minimum {_rials(minimum)} is above what "
-                         f"the yearly cap allows")
+            lines.append(
+                f"suggested = {_rials(room)} rials: the doubled minimum {_rials(minimum)} is above what "
+                f"the yearly cap allows"
+            )
         else:
             lines.append(f"suggested = {_rials(amount)} rials")
         stages.append(StagePenalty(period, number, cap, minimum, room, amount, tuple(lines)))

@@ -5,6 +5,7 @@ Both halves begin at Tehran midnight, and on those two days Tehran was on UTC+03
 summer time (summer time began after 1 Farvardin and ended at the start of 1 Mehr), so the UTC instants are exact.
 Pure: no clocks, no files.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ from gateway.core.jalali import day_start_utc, format_jalali_date, format_utc, t
 from gateway.core.text import to_ascii_digits
 
 _LABEL = re.compile(r"([0-9]{4})-H([12])")
-FIRST_YEAR, LAST_YEAR = 1300, 1500   # the years a label may name; anything else is a typing mistake
+FIRST_YEAR, LAST_YEAR = 1300, 1500  # the years a label may name; anything else is a typing mistake
 
 
 @dataclass(frozen=True, order=True)
@@ -34,8 +35,9 @@ class HalfYear:
         """`"1403-H1"` (Persian digits allowed, `h` in either case) → the period; ValueError otherwise."""
         match = _LABEL.fullmatch(to_ascii_digits(label.strip()).upper())
         if match is None or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
-            raise ValueError(f"{label!r} is not a six-month period written as YYYY-H1 or YYYY-H2 "
-                             f"(years {FIRST_YEAR} to {LAST_YEAR})")
+            raise ValueError(
+                f"{label!r} is not a six-month period written as YYYY-H1 or YYYY-H2 (years {FIRST_YEAR} to {LAST_YEAR})"
+            )
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod
@@ -80,9 +82,13 @@ class HalfYear:
         return HalfYear(self.year, 1) if self.half == 2 else HalfYear(self.year - 1, 2)
 
     def as_dict(self) -> dict[str, str]:
-        return {"label": self.label, "first_day": format_jalali_date(self.first_day),
-                "last_day": format_jalali_date(self.last_day), "starts_at": format_utc(self.starts_at),
-                "ends_before": format_utc(self.ends_before)}
+        return {
+            "label": self.label,
+            "first_day": format_jalali_date(self.first_day),
+            "last_day": format_jalali_date(self.last_day),
+            "starts_at": format_utc(self.starts_at),
+            "ends_before": format_utc(self.ends_before),
+        }
 
     def __str__(self) -> str:
         return self.label

@@ -9,6 +9,7 @@ because a purchase still on its way could reach the PSP after the inquiry; and "
 until then the cardholder may still be entering the PIN for the request the hot path is waiting on. After it, a
 purchase still pending is an abandoned push and is cancelled by a reversal.
 """
+
 from __future__ import annotations
 
 import enum
@@ -23,10 +24,10 @@ MAX_BACKOFF = timedelta(seconds=60)
 
 class Action(enum.StrEnum):
     VERIFY_AND_COMPLETE = "verify_and_complete"
-    COMPLETE = "complete"            # the PSP already holds it verified or settled
+    COMPLETE = "complete"  # the PSP already holds it verified or settled
     MARK_DECLINED = "mark_declined"
     MARK_REVERSED = "mark_reversed"
-    MARK_EXPIRED = "mark_expired"    # the PSP never received it
+    MARK_EXPIRED = "mark_expired"  # the PSP never received it
     REVERSE = "reverse"
     RETRY_LATER = "retry_later"
 
@@ -46,7 +47,7 @@ def decide(state: TxnState, now: datetime, verify_deadline: datetime, hot_path_d
         return Action.MARK_EXPIRED if hot_path_done else Action.RETRY_LATER
     if state is TxnState.PENDING:
         return Action.REVERSE if hot_path_done else Action.RETRY_LATER
-    if near_deadline:   # the inquiry itself went unanswered
+    if near_deadline:  # the inquiry itself went unanswered
         return Action.REVERSE
     return Action.RETRY_LATER
 
@@ -54,4 +55,5 @@ def decide(state: TxnState, now: datetime, verify_deadline: datetime, hot_path_d
 def backoff(attempts: int, base: timedelta = timedelta(seconds=1)) -> timedelta:
     """Exponential, capped, with jitter (half to all of the step) so that workers do not retry in step."""
     ceiling = min(base * (2 ** min(attempts, 16)), MAX_BACKOFF)
-    return ceiling * random.uniform(0.5, 1.0)
+    jittered: timedelta = ceiling * random.uniform(0.5, 1.0)
+    return jittered

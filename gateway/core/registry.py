@@ -3,18 +3,19 @@
 `parse_registry` validates a registry document (from a TOML file) as a whole and returns a `Registry` snapshot;
 the same snapshot type is rebuilt from the database for the charge path. Pure: no I/O here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.core.identifiers import InvalidIdentifier, parse_iban
+from gateway.core.psp import PspCapabilities
 from gateway.core.settlement import rows_needed
 from gateway.core.text import normalize_persian
-from gateway.core.psp import PspCapabilities
 
 
 class RegistryError(ValueError):
@@ -46,7 +47,7 @@ class PspDoc(_Strict):
     licence_valid_from: date
     licence_valid_to: date
     protocol: str
-    endpoint: dict
+    endpoint: dict[str, Any]
     capabilities: CapabilitiesDoc
 
 
@@ -109,7 +110,7 @@ class Psp:
     licence_valid_from: date
     licence_valid_to: date
     protocol: str
-    endpoint: dict
+    endpoint: dict[str, Any]
     capabilities: PspCapabilities
 
     def licensed_on(self, day: date) -> bool:
@@ -178,38 +179,65 @@ class Registry:
     operators: dict[str, Operator]
     terminals: dict[str, Terminal]
 
-    def to_document(self) -> dict:
+    def to_document(self) -> dict[str, Any]:
         """The registry as plain JSON-ready data (for `registry show --json`)."""
-        def caps(c: PspCapabilities) -> dict:
-            return {"verify_deadline_minutes": int(c.verify_deadline.total_seconds() // 60),
-                    "settle_is_separate": c.settle_is_separate,
-                    "already_verified_codes": sorted(c.already_verified_codes),
-                    "reversal_window_minutes": int(c.reversal_window.total_seconds() // 60),
-                    "split_row_limit": c.split_row_limit}
+
+        def caps(c: PspCapabilities) -> dict[str, Any]:
+            return {
+                "verify_deadline_minutes": int(c.verify_deadline.total_seconds() // 60),
+                "settle_is_separate": c.settle_is_separate,
+                "already_verified_codes": sorted(c.already_verified_codes),
+                "reversal_window_minutes": int(c.reversal_window.total_seconds() // 60),
+                "split_row_limit": c.split_row_limit,
+            }
+
         return {
-            "psps": {p.id: {"name": p.name, "cb_licence_number": p.cb_licence_number,
-                            "licence_valid_from": p.licence_valid_from.isoformat(),
-                            "licence_valid_to": p.licence_valid_to.isoformat(), "protocol": p.protocol,
-                            "endpoint": p.endpoint, "capabilities": caps(p.capabilities)}
-                     for p in self.psps.values()},
-            "agencies": {a.id: {"name": a.name, "iban": a.iban, "payment_id": a.payment_id}
-                         for a in self.agencies.values()},
+            "psps": {
+                p.id: {
+                    "name": p.name,
+                    "cb_licence_number": p.cb_licence_number,
+                    "licence_valid_from": p.licence_valid_from.isoformat(),
+                    "licence_valid_to": p.licence_valid_to.isoformat(),
+                    "protocol": p.protocol,
+                    "endpoint": p.endpoint,
+                    "capabilities": caps(p.capabilities),
+                }
+                for p in self.psps.values()
+            },
+            "agencies": {
+                a.id: {"name": a.name, "iban": a.iban, "payment_id": a.payment_id} for a in self.agencies.values()
+            },
             "services": {s.code: {"name": s.name, "agency": s.agency_id} for s in self.services.values()},
-            "offices": {o.id: {"name": o.name, "kind": o.kind, "licence_holder": o.licence_holder,
-                               "licence_number": o.licence_number,
-                               "licence_valid_from": o.licence_valid_from.isoformat(),
-                               "licence_valid_to": o.licence_valid_to.isoformat(), "status": o.status,
-                               "address": o.address, "province": o.province, "city": o.city,
-                               "city_class": o.city_class, "iban": o.iban, "sms_line": o.sms_line,
-                               "services": sorted(o.services)} for o in self.offices.values()},
-            "operators": {op.id: {"office": op.office_id, "name": op.name, "active": op.active}
-                          for op in self.operators.values()},
-            "terminals": {t.terminal_id: {"merchant_id": t.merchant_id, "office": t.office_id, "psp": t.psp_id}
-                          for t in self.terminals.values()},
+            "offices": {
+                o.id: {
+                    "name": o.name,
+                    "kind": o.kind,
+                    "licence_holder": o.licence_holder,
+                    "licence_number": o.licence_number,
+                    "licence_valid_from": o.licence_valid_from.isoformat(),
+                    "licence_valid_to": o.licence_valid_to.isoformat(),
+                    "status": o.status,
+                    "address": o.address,
+                    "province": o.province,
+                    "city": o.city,
+                    "city_class": o.city_class,
+                    "iban": o.iban,
+                    "sms_line": o.sms_line,
+                    "services": sorted(o.services),
+                }
+                for o in self.offices.values()
+            },
+            "operators": {
+                op.id: {"office": op.office_id, "name": op.name, "active": op.active} for op in self.operators.values()
+            },
+            "terminals": {
+                t.terminal_id: {"merchant_id": t.merchant_id, "office": t.office_id, "psp": t.psp_id}
+                for t in self.terminals.values()
+            },
         }
 
 
-def capabilities_from_doc(doc: dict) -> PspCapabilities:
+def capabilities_from_doc(doc: dict[str, Any]) -> PspCapabilities:
     caps = CapabilitiesDoc.model_validate(doc)
     return PspCapabilities(
         verify_deadline=timedelta(minutes=caps.verify_deadline_minutes),
@@ -220,24 +248,50 @@ def capabilities_from_doc(doc: dict) -> PspCapabilities:
     )
 
 
-def parse_registry(raw: dict) -> Registry:
+def parse_registry(raw: dict[str, Any]) -> Registry:
     """Validates a whole registry document: field formats, cross references and PSP row limits."""
     try:
         doc = RegistryDoc.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise RegistryError(f"invalid registry: {problems}") from exc
+        summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise RegistryError(f"invalid registry: {summary}") from exc
     text = normalize_persian
     registry = Registry(
-        psps={pid: Psp(pid, text(p.name), p.cb_licence_number, p.licence_valid_from, p.licence_valid_to,
-                       p.protocol, dict(p.endpoint), capabilities_from_doc(p.capabilities.model_dump()))
-              for pid, p in doc.psps.items()},
+        psps={
+            pid: Psp(
+                pid,
+                text(p.name),
+                p.cb_licence_number,
+                p.licence_valid_from,
+                p.licence_valid_to,
+                p.protocol,
+                dict(p.endpoint),
+                capabilities_from_doc(p.capabilities.model_dump()),
+            )
+            for pid, p in doc.psps.items()
+        },
         agencies={aid: Agency(aid, text(a.name), a.iban, a.payment_id) for aid, a in doc.agencies.items()},
         services={code: Service(code, text(s.name), s.agency) for code, s in doc.services.items()},
-        offices={oid: Office(oid, text(o.name), o.kind, text(o.licence_holder), text(o.licence_number),
-                             o.licence_valid_from, o.licence_valid_to, o.status, text(o.address), text(o.province),
-                             text(o.city), o.city_class, o.iban, o.sms_line, frozenset(o.services))
-                 for oid, o in doc.offices.items()},
+        offices={
+            oid: Office(
+                oid,
+                text(o.name),
+                o.kind,
+                text(o.licence_holder),
+                text(o.licence_number),
+                o.licence_valid_from,
+                o.licence_valid_to,
+                o.status,
+                text(o.address),
+                text(o.province),
+                text(o.city),
+                o.city_class,
+                o.iban,
+                o.sms_line,
+                frozenset(o.services),
+            )
+            for oid, o in doc.offices.items()
+        },
         operators={opid: Operator(opid, op.office, text(op.name), op.active) for opid, op in doc.operators.items()},
         terminals={tid: Terminal(tid, t.merchant_id, t.office, t.psp) for tid, t in doc.terminals.items()},
     )
@@ -255,8 +309,9 @@ def _cross_reference_problems(reg: Registry) -> list[str]:
     for oid, office in reg.offices.items():
         if len(oid) != 8 or not oid.isdigit():
             problems.append(f"office {oid}: the office code must be 8 digits")
-        for code in sorted(office.services - reg.services.keys()):
-            problems.append(f"office {oid}: unknown service {code!r}")
+        problems.extend(
+            f"office {oid}: unknown service {code!r}" for code in sorted(office.services - reg.services.keys())
+        )
     for opid, op in reg.operators.items():
         if op.office_id not in reg.offices:
             problems.append(f"operator {opid}: unknown office {op.office_id!r}")
@@ -275,9 +330,10 @@ def _cross_reference_problems(reg: Registry) -> list[str]:
             agency = reg.agencies.get(reg.services[code].agency_id)
             if agency is None:
                 continue
-            needed = rows_needed(agency_iban=agency.iban, agency_payment_id=agency.payment_id,
-                                 office_iban=office.iban)
+            needed = rows_needed(agency_iban=agency.iban, agency_payment_id=agency.payment_id, office_iban=office.iban)
             if needed > psp.capabilities.split_row_limit:
-                problems.append(f"terminal {tid}: service {code} needs {needed} settlement rows but "
-                                f"{psp.id} allows {psp.capabilities.split_row_limit}")
+                problems.append(
+                    f"terminal {tid}: service {code} needs {needed} settlement rows but "
+                    f"{psp.id} allows {psp.capabilities.split_row_limit}"
+                )
     return problems

@@ -5,13 +5,14 @@ the office fee and the extras go to the office's IBAN as an ordinary row (paymen
 Rows to the same (IBAN, payment identifier) merge, empty rows are left out, and the rows always sum
 to the amount collected (a `Charged` always adds up, and merging only regroups its parts).
 """
+
 from __future__ import annotations
 
 import re
 
 from gateway.core.identifiers import InvalidIdentifier, parse_iban
-from gateway.core.tariffs import Charged
 from gateway.core.psp import SettlementRow
+from gateway.core.tariffs import Charged
 
 ORDINARY_PAYMENT_ID = "0"
 
@@ -23,7 +24,9 @@ class SettlementError(ValueError):
     """A payment that cannot be split as configured."""
 
 
-def _destinations(agency_iban: str, agency_payment_id: str, office_iban: str) -> tuple[tuple[str, str], tuple[str, str]]:
+def _destinations(
+    agency_iban: str, agency_payment_id: str, office_iban: str
+) -> tuple[tuple[str, str], tuple[str, str]]:
     """(agency, office) destinations, checked: IBANs in canonical form, a real agency payment identifier."""
     for role, iban in (("agency", agency_iban), ("office", office_iban)):
         try:
@@ -46,19 +49,24 @@ def rows_needed(agency_iban: str, agency_payment_id: str, office_iban: str) -> i
     return len(set(_destinations(agency_iban, agency_payment_id, office_iban)))
 
 
-def build_settlement_rows(charged: Charged, agency_iban: str, agency_payment_id: str, office_iban: str,
-                          row_limit: int) -> tuple[SettlementRow, ...]:
+def build_settlement_rows(
+    charged: Charged, agency_iban: str, agency_payment_id: str, office_iban: str, row_limit: int
+) -> tuple[SettlementRow, ...]:
     """The settlement rows for one collected amount, in destination order (agency first)."""
     agency, office = _destinations(agency_iban, agency_payment_id, office_iban)
     amounts: dict[tuple[str, str], int] = {}
     for destination, amount in (
-            (agency, charged.government_share),
-            (office, charged.office_fee),
-            *((office, extra.amount) for extra in charged.extras)):
+        (agency, charged.government_share),
+        (office, charged.office_fee),
+        *((office, extra.amount) for extra in charged.extras),
+    ):
         amounts[destination] = amounts.get(destination, 0) + amount
 
-    rows = tuple(SettlementRow(iban=iban, amount=amount, payment_id=payment_id)
-                 for (iban, payment_id), amount in amounts.items() if amount > 0)
+    rows = tuple(
+        SettlementRow(iban=iban, amount=amount, payment_id=payment_id)
+        for (iban, payment_id), amount in amounts.items()
+        if amount > 0
+    )
     if len(rows) > row_limit:
         raise SettlementError(f"{len(rows)} settlement rows needed, the PSP accepts at most {row_limit}")
     return rows

@@ -7,6 +7,7 @@ its own fee and priced extras such as scanned pages. Each approval is one TOML d
 "what may be collected for this service at this moment". Nothing here touches files or clocks:
 the documents and the moment are always passed in.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -28,14 +29,6 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.core.jalali import (
-    day_start_utc,
-    format_jalali_date,
-    format_utc,
-    parse_jalali_date,
-    require_aware,
-)
-from gateway.core.text import normalize_persian
 from gateway.core.errors import (
     BelowGovernmentFee,
     DuplicateExtra,
@@ -46,18 +39,27 @@ from gateway.core.errors import (
     UnknownExtra,
     UnknownOfficeKind,
 )
+from gateway.core.jalali import (
+    day_start_utc,
+    format_jalali_date,
+    format_utc,
+    parse_jalali_date,
+    require_aware,
+)
+from gateway.core.text import normalize_persian
 
-SOURCE_KEY = "_source"      # where a document came from; set by the file loader, used in error messages
-MAX_QUANTITY = 1000         # most units of a service, or of one extra, in one charge
-MAX_UNIT_AMOUNT = 10**10    # rials; a larger per-unit figure in a table is a typing mistake
+SOURCE_KEY = "_source"  # where a document came from; set by the file loader, used in error messages
+MAX_QUANTITY = 1000  # most units of a service, or of one extra, in one charge
+MAX_UNIT_AMOUNT = 10**10  # rials; a larger per-unit figure in a table is a typing mistake
 
 
 class OfficeKind(enum.StrEnum):
-    COUNTER = "counter"       # دفتر پیشخوان خدمات دولت
-    RURAL_ICT = "rural_ict"   # دفتر ارتباطات و فناوری اطلاعات روستایی
+    COUNTER = "counter"  # دفتر پیشخوان خدمات دولت
+    RURAL_ICT = "rural_ict"  # دفتر ارتباطات و فناوری اطلاعات روستایی
 
 
 # ---------------------------------------------------------------- the document (one approval)
+
 
 def _check_jalali_date(text: str) -> str:
     parse_jalali_date(text)
@@ -83,23 +85,26 @@ class _Strict(BaseModel):
 
 # pydantic renders a dict with constrained keys as patternProperties, which alone would let other
 # keys through a JSON Schema validator; this makes the published schema as strict as the model.
-_NO_OTHER_KEYS = {"additionalProperties": False}
+_NO_OTHER_KEYS: dict[str, Any] = {"additionalProperties": False}
 
 
 class ApprovalHeader(_Strict):
     reference: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")] = Field(
-        description="the commission's reference for this approval")
+        description="the commission's reference for this approval"
+    )
     session: PersianText = Field(description="the commission session that approved it, in Persian")
     approved_on: JalaliDate
     effective_from: JalaliDate = Field(description="first day in force (inclusive, from Tehran midnight)")
     effective_to: JalaliDate | None = Field(
-        default=None, description="last day in force (inclusive); absent means open-ended")
+        default=None, description="last day in force (inclusive); absent means open-ended"
+    )
     sample: bool = Field(default=False, strict=True, description="true for demonstration values")
 
     @model_validator(mode="after")
     def _period_is_ordered(self) -> ApprovalHeader:
         if self.effective_to is not None and (
-                parse_jalali_date(self.effective_to) < parse_jalali_date(self.effective_from)):
+            parse_jalali_date(self.effective_to) < parse_jalali_date(self.effective_from)
+        ):
             raise ValueError("effective_to is before effective_from")
         return self
 
@@ -115,6 +120,7 @@ class ExtraCapOverride(_Strict):
 
 class OfficeKindCaps(_Strict):
     """Caps that differ for one kind of office; anything left out is the service's own cap."""
+
     office_fee_cap: Fee | None = None
     extras: dict[ExtraCode, ExtraCapOverride] = Field(default_factory=dict, json_schema_extra=_NO_OTHER_KEYS)
 
@@ -133,8 +139,10 @@ class ServiceTariff(_Strict):
                 raise ValueError(f"office_kinds.{kind.value} overrides unknown extras: {', '.join(unknown)}")
         for kind in OfficeKind:
             if self.government_fee + self.office_fee_cap_for(kind) == 0:
-                raise ValueError(f"nothing could ever be collected at a {kind.value} office "
-                                 "(government_fee and office_fee_cap are both 0)")
+                raise ValueError(
+                    f"nothing could ever be collected at a {kind.value} office "
+                    "(government_fee and office_fee_cap are both 0)"
+                )
         return self
 
     def office_fee_cap_for(self, kind: OfficeKind) -> int:
@@ -149,6 +157,7 @@ class ServiceTariff(_Strict):
 
 class TariffDocument(_Strict):
     """One approved tariff table: the approval's particulars and the caps it sets per service."""
+
     model_config = ConfigDict(
         title="Pishkhan tariff approval",
         json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
@@ -165,12 +174,13 @@ def tariff_schema_json() -> str:
 
 # ---------------------------------------------------------------- periods and approvals
 
+
 @dataclass(frozen=True)
 class EffectivePeriod:
     first_day: jdatetime.date
-    last_day: jdatetime.date | None          # inclusive; None = open-ended
-    starts_at: datetime                      # UTC, inclusive
-    ends_before: datetime | None             # UTC, exclusive: Tehran midnight after last_day
+    last_day: jdatetime.date | None  # inclusive; None = open-ended
+    starts_at: datetime  # UTC, inclusive
+    ends_before: datetime | None  # UTC, exclusive: Tehran midnight after last_day
 
     @classmethod
     def of(cls, header: ApprovalHeader) -> EffectivePeriod:
@@ -187,8 +197,9 @@ class EffectivePeriod:
         return self.starts_at <= at and (self.ends_before is None or at < self.ends_before)
 
     def overlaps(self, other: EffectivePeriod) -> bool:
-        return ((other.ends_before is None or self.starts_at < other.ends_before)
-                and (self.ends_before is None or other.starts_at < self.ends_before))
+        return (other.ends_before is None or self.starts_at < other.ends_before) and (
+            self.ends_before is None or other.starts_at < self.ends_before
+        )
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -218,18 +229,22 @@ class ApprovalTable:
             "approved_on": header.approved_on,
             **self.period.as_dict(),
             "sample": header.sample,
-            "services": {code: tariff.model_dump(mode="json", exclude_none=True)
-                         for code, tariff in sorted(self.document.services.items())},
+            "services": {
+                code: tariff.model_dump(mode="json", exclude_none=True)
+                for code, tariff in sorted(self.document.services.items())
+            },
         }
 
 
 # ---------------------------------------------------------------- errors
+
 
 class TariffTableError(ValueError):
     """A tariff table that must not be loaded."""
 
 
 # ---------------------------------------------------------------- quotes and charges
+
 
 @dataclass(frozen=True)
 class ExtraLine:
@@ -251,6 +266,7 @@ class ChargedExtra:
 @dataclass(frozen=True)
 class Charged:
     """How a collected amount divides: the government share, then the office fee, then extras."""
+
     approval_reference: str
     service_code: str
     quantity: int
@@ -275,8 +291,9 @@ class Charged:
             "approval_reference": self.approval_reference,
             "government_share": self.government_share,
             "office_fee": self.office_fee,
-            "extras": [{"code": e.code, "name": e.name, "quantity": e.quantity, "amount": e.amount}
-                       for e in self.extras],
+            "extras": [
+                {"code": e.code, "name": e.name, "quantity": e.quantity, "amount": e.amount} for e in self.extras
+            ],
             "total": self.total,
         }
 
@@ -284,12 +301,13 @@ class Charged:
 @dataclass(frozen=True)
 class Quote:
     """The most that may be collected for one service delivery at one moment, and its parts."""
+
     approval_reference: str
     service_code: str
     quantity: int
     office_kind: OfficeKind
-    government_share: int      # government fee × quantity, always collected in full
-    office_fee_cap: int        # office fee cap × quantity
+    government_share: int  # government fee × quantity, always collected in full
+    office_fee_cap: int  # office fee cap × quantity
     extras: tuple[ExtraLine, ...]
 
     @property
@@ -305,8 +323,16 @@ class Quote:
             "office_kind": self.office_kind.value,
             "government_share": self.government_share,
             "office_fee_cap": self.office_fee_cap,
-            "extras": [{"code": line.code, "name": line.name, "quantity": line.quantity,
-                        "unit_cap": line.unit_cap, "cap": line.cap} for line in self.extras],
+            "extras": [
+                {
+                    "code": line.code,
+                    "name": line.name,
+                    "quantity": line.quantity,
+                    "unit_cap": line.unit_cap,
+                    "cap": line.cap,
+                }
+                for line in self.extras
+            ],
             "cap": self.cap,
         }
 
@@ -315,16 +341,25 @@ class Quote:
         if isinstance(requested, bool) or not isinstance(requested, int):
             raise TypeError(f"amounts are whole rials (int), got {type(requested).__name__}")
         if requested < 1:
-            raise InvalidAmount("the amount must be at least 1 rial", details={"requested": requested, "tariff_reference": self.approval_reference})
+            raise InvalidAmount(
+                "the amount must be at least 1 rial",
+                details={"requested": requested, "tariff_reference": self.approval_reference},
+            )
         cap = self.cap
         if requested > cap:
-            raise ExcessFee(f"{requested} rials requested, {requested - cap} above the approved cap of {cap}",
-                            details={"cap": cap, "requested": requested, "excess": requested - cap})
+            raise ExcessFee(
+                f"{requested} rials requested, {requested - cap} above the approved cap of {cap}",
+                details={"cap": cap, "requested": requested, "excess": requested - cap},
+            )
         if requested < self.government_share:
             raise BelowGovernmentFee(
                 f"{requested} rials requested, below the fixed government fee of {self.government_share}",
-                details={"government_share": self.government_share, "requested": requested,
-                 "tariff_reference": self.approval_reference})
+                details={
+                    "government_share": self.government_share,
+                    "requested": requested,
+                    "tariff_reference": self.approval_reference,
+                },
+            )
         remainder = requested - self.government_share
         office_fee = min(remainder, self.office_fee_cap)
         remainder -= office_fee
@@ -346,10 +381,13 @@ class Quote:
 
 # ---------------------------------------------------------------- the book
 
+
 def _check_quantity(quantity: int, what: str, **details: Any) -> None:
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
-        raise InvalidQuantity(f"the quantity of {what} must be a whole number from 1 to {MAX_QUANTITY}",
-                              details={"quantity": quantity, "max": MAX_QUANTITY, **details})
+        raise InvalidQuantity(
+            f"the quantity of {what} must be a whole number from 1 to {MAX_QUANTITY}",
+            details={"quantity": quantity, "max": MAX_QUANTITY, **details},
+        )
 
 
 def _validation_summary(error: ValidationError) -> str:
@@ -364,8 +402,10 @@ class TariffBook:
         by_reference: dict[str, ApprovalTable] = {}
         for table in self._tables:
             if table.reference in by_reference:
-                raise TariffTableError(f"approval {table.reference} appears twice: in "
-                                       f"{by_reference[table.reference].source} and {table.source}")
+                raise TariffTableError(
+                    f"approval {table.reference} appears twice: in "
+                    f"{by_reference[table.reference].source} and {table.source}"
+                )
             by_reference[table.reference] = table
 
         self._by_service: dict[str, list[ApprovalTable]] = {}
@@ -376,7 +416,8 @@ class TariffBook:
                     if other.period.overlaps(table.period):
                         raise TariffTableError(
                             f"service {code} is priced twice over overlapping periods: by approval "
-                            f"{other.reference} ({other.source}) and by approval {table.reference} ({table.source})")
+                            f"{other.reference} ({other.source}) and by approval {table.reference} ({table.source})"
+                        )
                 earlier.append(table)
         self._starts = {code: [t.period.starts_at for t in tables] for code, tables in self._by_service.items()}
 
@@ -404,29 +445,39 @@ class TariffBook:
         candidate = self._by_service[service_code][started - 1]
         return candidate if candidate.period.contains(at) else None
 
-    def quote(self, service_code: str, quantity: int, extras: Sequence[tuple[str, int]],
-              office_kind: OfficeKind | str, at: datetime) -> Quote:
+    def quote(
+        self,
+        service_code: str,
+        quantity: int,
+        extras: Sequence[tuple[str, int]],
+        office_kind: OfficeKind | str,
+        at: datetime,
+    ) -> Quote:
         _check_quantity(quantity, f"service {service_code}")
         try:
             kind = OfficeKind(office_kind)
         except ValueError:
-            raise UnknownOfficeKind(f"{office_kind!r} is not a kind of office",
-                                    details={"office_kind": str(office_kind)}) from None
+            raise UnknownOfficeKind(
+                f"{office_kind!r} is not a kind of office", details={"office_kind": str(office_kind)}
+            ) from None
         table = self.table_for(service_code, at)
         if table is None:
-            raise NoTariff(f"no approved tariff is in force for service {service_code} at {format_utc(at)}",
-                           details={"service_code": service_code, "at": format_utc(at)})
+            raise NoTariff(
+                f"no approved tariff is in force for service {service_code} at {format_utc(at)}",
+                details={"service_code": service_code, "at": format_utc(at)},
+            )
         tariff = table.document.services[service_code]
         reference = {"tariff_reference": table.reference}
 
-        lines = []
+        lines: list[ExtraLine] = []
         for code, extra_quantity in extras:
             if code not in tariff.extras:
-                raise UnknownExtra(f"service {service_code} has no priced extra {code!r}",
-                                   details={"service_code": service_code, "extra": code, "known": sorted(tariff.extras), **reference})
+                raise UnknownExtra(
+                    f"service {service_code} has no priced extra {code!r}",
+                    details={"service_code": service_code, "extra": code, "known": sorted(tariff.extras), **reference},
+                )
             if any(line.code == code for line in lines):
-                raise DuplicateExtra(f"extra {code!r} is listed more than once",
-                                     details={"extra": code, **reference})
+                raise DuplicateExtra(f"extra {code!r} is listed more than once", details={"extra": code, **reference})
             _check_quantity(extra_quantity, f"extra {code}", extra=code, **reference)
             unit_cap = tariff.extra_unit_cap_for(code, kind)
             lines.append(ExtraLine(code, tariff.extras[code].name, extra_quantity, unit_cap, unit_cap * extra_quantity))

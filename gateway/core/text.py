@@ -4,6 +4,7 @@ Everything that is checked, stored or signed goes through `normalize_persian` fi
 same name typed on a keyboard with Arabic letters, Persian digits or stray direction marks is the
 same string everywhere.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,7 +12,7 @@ import unicodedata
 
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
 ARABIC_INDIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
-ZWNJ = "\u200c"          # نیم‌فاصله: keeps two letters of one word from joining
+ZWNJ = "\u200c"  # نیم‌فاصله: keeps two letters of one word from joining
 PERSIAN_THOUSANDS_SEPARATOR = "\u066c"
 
 # Zero-width and direction-control characters that carry no meaning once text is stored:
@@ -24,14 +25,13 @@ _INVISIBLE = (
 
 _ASCII_DIGITS_TABLE = str.maketrans(PERSIAN_DIGITS + ARABIC_INDIC_DIGITS, "0123456789" * 2)
 _PERSIAN_DIGITS_TABLE = str.maketrans("0123456789", PERSIAN_DIGITS)
-_PERSIAN_LETTERS_TABLE = str.maketrans(
-    {
-        "\u064a": "\u06cc",  # Arabic yeh → Persian yeh
-        "\u0649": "\u06cc",  # Arabic alef maksura → Persian yeh
-        "\u0643": "\u06a9",  # Arabic kaf → Persian keheh
-        **{ord(c): None for c in _INVISIBLE},
-    }
-)
+_LETTER_CHANGES: dict[str | int, str | None] = {
+    "\u064a": "\u06cc",  # Arabic yeh → Persian yeh
+    "\u0649": "\u06cc",  # Arabic alef maksura → Persian yeh
+    "\u0643": "\u06a9",  # Arabic kaf → Persian keheh
+    **{ord(c): None for c in _INVISIBLE},
+}
+_PERSIAN_LETTERS_TABLE = str.maketrans(_LETTER_CHANGES)
 
 _ZWNJ_RUN = re.compile(ZWNJ + "{2,}")
 _ZWNJ_AT_WORD_EDGE = re.compile(rf"(?:\A|(?<=\s)){ZWNJ}|{ZWNJ}(?=\s|\Z)")

@@ -1,5 +1,8 @@
 """Messages to the service recipient: the confirmation SMS from the 4040 line and the Iran Poosheh inbox."""
+
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from gateway.messaging.kavenegar import KavenegarProvider
 from gateway.messaging.magfa import MagfaProvider
@@ -14,7 +17,7 @@ from gateway.messaging.sms_providers import (
 )
 from gateway.messaging.sms_text import MAX_PARTS, count_parts, render_confirmation, verify_link
 
-_PROVIDERS: dict[str, type[SmsProvider]] = {
+_PROVIDERS: dict[str, Callable[[str, dict[str, str], float], SmsProvider]] = {
     MagfaProvider.kind: MagfaProvider,
     KavenegarProvider.kind: KavenegarProvider,
 }
@@ -30,8 +33,21 @@ def create_sms_provider(kind: str, base_url: str, credentials: dict, timeout: fl
 
 
 __all__ = [
-    "MAX_PARTS", "Authenticity", "AuthenticityVerdict", "DeliveryStatus", "KavenegarProvider",
-    "MagfaProvider", "PooshehInbox", "SendOutcome", "SendResult", "SmsProvider", "count_parts",
-    "create_sms_provider", "inbox_address", "provider_uid", "render_confirmation",
-    "require_4040_line", "verify_link",
+    "MAX_PARTS",
+    "Authenticity",
+    "AuthenticityVerdict",
+    "DeliveryStatus",
+    "KavenegarProvider",
+    "MagfaProvider",
+    "PooshehInbox",
+    "SendOutcome",
+    "SendResult",
+    "SmsProvider",
+    "count_parts",
+    "create_sms_provider",
+    "inbox_address",
+    "provider_uid",
+    "render_confirmation",
+    "require_4040_line",
+    "verify_link",
 ]

@@ -3,18 +3,19 @@
 The client turns "no usable answer" (timeout, refused or dropped connection) into `TransportFault`
 and hands back every HTTP answer, whatever its status, for the adapter to interpret.
 """
+
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping
+from typing import Any
 
 import aiohttp
+import orjson
 
 from gateway.core.clock import system_clock
-import orjson
 
 
 class TransportFault(Exception):
@@ -24,8 +25,8 @@ class TransportFault(Exception):
 @dataclass(frozen=True)
 class HttpAnswer:
     status: int
-    body: Any                   # the decoded JSON body, or None when the body is not JSON
-    retry_after: float | None   # seconds from a Retry-After header
+    body: Any  # the decoded JSON body, or None when the body is not JSON
+    retry_after: float | None  # seconds from a Retry-After header
 
 
 class JsonHttpClient:
@@ -41,19 +42,30 @@ class JsonHttpClient:
             self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
         return self._session
 
-    async def request(self, method: str, path: str, *, json: Any = None,
-                      data: Mapping[str, str] | None = None,
-                      params: Mapping[str, str] | None = None) -> HttpAnswer:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> HttpAnswer:
         body = orjson.dumps(json) if json is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else None
         try:
             async with self._shared_session().request(
-                    method, self._base_url + path, data=body if body is not None else data,
-                    params=params, headers=headers, timeout=self._timeout) as response:
+                method,
+                self._base_url + path,
+                data=body if body is not None else data,
+                params=params,
+                headers=headers,
+                timeout=self._timeout,
+            ) as response:
                 raw = await response.read()
                 return HttpAnswer(response.status, _json_or_none(raw), _retry_after(response.headers))
         # The path stays out of the message: it can carry an API key or an inbox address.
-        except asyncio.TimeoutError as error:
+        except TimeoutError as error:
             raise TransportFault(f"no answer within {self._timeout.total}s") from error
         except (aiohttp.ClientError, OSError) as error:
             raise TransportFault(f"{type(error).__name__}: {error}") from error
@@ -88,5 +100,5 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - system_clock()).total_seconds())

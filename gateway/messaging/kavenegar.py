@@ -5,6 +5,7 @@
   and `return.status` is 200 for success, else an error code that is also the HTTP status.
 - `sms/statuslocalmessageid.json` with `localid` (comma-separated) reports each message's status.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -22,16 +23,16 @@ _PERMANENT_ERRORS = {
 }
 
 _DELIVERY = {
-    1: DeliveryStatus.QUEUED,         # in the send queue
-    2: DeliveryStatus.QUEUED,         # scheduled
-    4: DeliveryStatus.SENT,           # handed to the operator
+    1: DeliveryStatus.QUEUED,  # in the send queue
+    2: DeliveryStatus.QUEUED,  # scheduled
+    4: DeliveryStatus.SENT,  # handed to the operator
     5: DeliveryStatus.SENT,
-    6: DeliveryStatus.FAILED,         # sending failed
-    10: DeliveryStatus.DELIVERED,     # reached the recipient
-    11: DeliveryStatus.UNDELIVERED,   # did not reach the recipient
-    13: DeliveryStatus.FAILED,        # cancelled
-    14: DeliveryStatus.FAILED,        # blocked by the recipient
-    100: DeliveryStatus.UNKNOWN,      # unknown id
+    6: DeliveryStatus.FAILED,  # sending failed
+    10: DeliveryStatus.DELIVERED,  # reached the recipient
+    11: DeliveryStatus.UNDELIVERED,  # did not reach the recipient
+    13: DeliveryStatus.FAILED,  # cancelled
+    14: DeliveryStatus.FAILED,  # blocked by the recipient
+    100: DeliveryStatus.UNKNOWN,  # unknown id
 }
 
 
@@ -44,8 +45,9 @@ class KavenegarProvider(SmsProvider):
         super().__init__(JsonHttpClient(api_base, timeout))
 
     async def _submit(self, uid: int, sender: str, mobile: str, text: str) -> SendResult:
-        answer = await self._http.request("POST", "/sms/send.json", data={
-            "receptor": mobile, "sender": sender, "message": text, "localid": str(uid)})
+        answer = await self._http.request(
+            "POST", "/sms/send.json", data={"receptor": mobile, "sender": sender, "message": text, "localid": str(uid)}
+        )
         if failure := unavailable(answer):
             return failure
         code = _return_status(answer)
@@ -60,15 +62,21 @@ class KavenegarProvider(SmsProvider):
     async def _fetch_statuses(self, uids: list[int]) -> dict[int, DeliveryStatus]:
         found: dict[int, DeliveryStatus] = {}
         for start in range(0, len(uids), MAX_IDS_PER_CALL):
-            chunk = uids[start:start + MAX_IDS_PER_CALL]
-            answer = await self._http.request("POST", "/sms/statuslocalmessageid.json",
-                                              data={"localid": ",".join(map(str, chunk))})
+            chunk = uids[start : start + MAX_IDS_PER_CALL]
+            answer = await self._http.request(
+                "POST", "/sms/statuslocalmessageid.json", data={"localid": ",".join(map(str, chunk))}
+            )
             if _return_status(answer) != 200:
                 continue
             for entry in json_objects(answer.body.get("entries")):
                 localid = str(entry.get("localid", ""))
                 if localid.isdigit():
-                    found[int(localid)] = _DELIVERY.get(entry.get("status"), DeliveryStatus.UNKNOWN)
+                    status = entry.get("status")
+                    found[int(localid)] = (
+                        _DELIVERY.get(status, DeliveryStatus.UNKNOWN)
+                        if isinstance(status, int)
+                        else DeliveryStatus.UNKNOWN
+                    )
         return found
 
 

@@ -5,6 +5,7 @@
 - `GET /api/http/sms/v2/mid/{uid}` finds Magfa's message id for our uid.
 - `GET /api/http/sms/v2/statuses/{mid,mid,...}` lists delivery reports (`dlrs`), 100 ids at most.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,12 +30,12 @@ _PERMANENT_ERRORS = {
 }
 
 _DELIVERY = {
-    -1: DeliveryStatus.UNKNOWN,      # unknown id, or older than 24 hours
-    0: DeliveryStatus.QUEUED,        # no report yet
-    1: DeliveryStatus.DELIVERED,     # reached the handset
-    2: DeliveryStatus.UNDELIVERED,   # did not reach the handset
-    8: DeliveryStatus.SENT,          # reached the operator
-    16: DeliveryStatus.FAILED,       # did not reach the operator
+    -1: DeliveryStatus.UNKNOWN,  # unknown id, or older than 24 hours
+    0: DeliveryStatus.QUEUED,  # no report yet
+    1: DeliveryStatus.DELIVERED,  # reached the handset
+    2: DeliveryStatus.UNDELIVERED,  # did not reach the handset
+    8: DeliveryStatus.SENT,  # reached the operator
+    16: DeliveryStatus.FAILED,  # did not reach the operator
 }
 
 
@@ -47,8 +48,9 @@ class MagfaProvider(SmsProvider):
         super().__init__(JsonHttpClient(base_url, timeout, headers={"Authorization": authorization}))
 
     async def _submit(self, uid: int, sender: str, mobile: str, text: str) -> SendResult:
-        answer = await self._http.request("POST", f"{API}/send", json={
-            "senders": [sender], "recipients": [mobile], "messages": [text], "uids": [uid]})
+        answer = await self._http.request(
+            "POST", f"{API}/send", json={"senders": [sender], "recipients": [mobile], "messages": [text], "uids": [uid]}
+        )
         if failure := unavailable(answer):
             return failure
         error = _error_code(answer.body)
@@ -61,18 +63,23 @@ class MagfaProvider(SmsProvider):
 
     async def _fetch_statuses(self, uids: list[int]) -> dict[int, DeliveryStatus]:
         mids = await asyncio.gather(*(self._mid_of(uid) for uid in uids))
-        uid_of = {mid: uid for uid, mid in zip(uids, mids) if mid}
+        uid_of = {mid: uid for uid, mid in zip(uids, mids, strict=True) if mid}
         found: dict[int, DeliveryStatus] = {}
         known = list(uid_of)
         for start in range(0, len(known), MAX_IDS_PER_CALL):
-            chunk = known[start:start + MAX_IDS_PER_CALL]
+            chunk = known[start : start + MAX_IDS_PER_CALL]
             answer = await self._http.request("GET", f"{API}/statuses/{','.join(map(str, chunk))}")
             if _error_code(answer.body) is not None:
                 continue
             for report in json_objects(answer.body.get("dlrs")):
                 mid = report.get("mid")
                 if isinstance(mid, int) and mid in uid_of:
-                    found[uid_of[mid]] = _DELIVERY.get(report.get("status"), DeliveryStatus.UNKNOWN)
+                    status = report.get("status")
+                    found[uid_of[mid]] = (
+                        _DELIVERY.get(status, DeliveryStatus.UNKNOWN)
+                        if isinstance(status, int)
+                        else DeliveryStatus.UNKNOWN
+                    )
         return found
 
     async def _mid_of(self, uid: int) -> int | None:

@@ -11,6 +11,7 @@ The API spoken here (REST/JSON, `Authorization: Bearer <token>`):
 - `GET /api/v1/authenticity?tracking_code=&qr_payload=` → `{"verdict": "authentic" | "mismatch" |
   "not_found", "document": {...} | null}`.
 """
+
 from __future__ import annotations
 
 import enum
@@ -28,10 +29,10 @@ API = "/api/v1"
 
 
 class AuthenticityVerdict(enum.StrEnum):
-    AUTHENTIC = "authentic"   # the inbox holds this receipt (and the QR payload matches, when given)
-    MISMATCH = "mismatch"     # the tracking code is known but the printed QR payload differs
-    NOT_FOUND = "not_found"   # the inbox holds no receipt with this tracking code
-    UNKNOWN = "unknown"       # no usable answer from the inbox
+    AUTHENTIC = "authentic"  # the inbox holds this receipt (and the QR payload matches, when given)
+    MISMATCH = "mismatch"  # the tracking code is known but the printed QR payload differs
+    NOT_FOUND = "not_found"  # the inbox holds no receipt with this tracking code
+    UNKNOWN = "unknown"  # no usable answer from the inbox
 
 
 _INBOX_VERDICTS = {AuthenticityVerdict.AUTHENTIC, AuthenticityVerdict.MISMATCH, AuthenticityVerdict.NOT_FOUND}
@@ -40,7 +41,7 @@ _INBOX_VERDICTS = {AuthenticityVerdict.AUTHENTIC, AuthenticityVerdict.MISMATCH, 
 @dataclass(frozen=True)
 class Authenticity:
     verdict: AuthenticityVerdict
-    document: dict | None = None   # the stored electronic receipt, to compare with the paper
+    document: dict | None = None  # the stored electronic receipt, to compare with the paper
     detail: str | None = None
 
 
@@ -55,24 +56,37 @@ class PooshehInbox:
     def __init__(self, base_url: str, token: str, timeout: float) -> None:
         self._http = JsonHttpClient(base_url, timeout, headers={"Authorization": f"Bearer {token}"})
 
-    async def deliver(self, message_id: str, national_code: str, document: dict, *,
-                      tracking_code: str, qr_payload: str | None = None) -> SendResult:
+    async def deliver(
+        self, message_id: str, national_code: str, document: dict, *, tracking_code: str, qr_payload: str | None = None
+    ) -> SendResult:
         """Store the signed receipt `document` in the recipient's inbox, keyed by `message_id`."""
         try:
             address = inbox_address(national_code)
         except ValueError as error:
             return SendResult.permanent(f"no inbox address: {error}")
         try:
-            answer = await self._http.request("POST", f"{API}/inboxes/{quote(address)}/documents", json={
-                "message_id": message_id, "tracking_code": tracking_code,
-                "qr_payload": qr_payload, "document": document})
+            answer = await self._http.request(
+                "POST",
+                f"{API}/inboxes/{quote(address)}/documents",
+                json={
+                    "message_id": message_id,
+                    "tracking_code": tracking_code,
+                    "qr_payload": qr_payload,
+                    "document": document,
+                },
+            )
         except TransportFault as fault:
             result = SendResult.retryable(str(fault))
         else:
             result = unavailable(answer) or _stored_or_refused(answer.status, answer.body)
         if not result.accepted:
-            log.warning("poosheh delivery %s to %s not accepted: %s (%s)", message_id,
-                        mask_national_code(national_code), result.outcome, result.detail)
+            log.warning(
+                "poosheh delivery %s to %s not accepted: %s (%s)",
+                message_id,
+                mask_national_code(national_code),
+                result.outcome,
+                result.detail,
+            )
         return result
 
     async def check_authenticity(self, tracking_code: str, qr_payload: str | None = None) -> Authenticity:

@@ -5,6 +5,7 @@ Providers deduplicate by that id (Magfa `uids`, Kavenegar `localid`), so resendi
 or a lost answer never reaches the handset twice. An adapter never raises for a provider fault:
 every answer, or the lack of one, becomes a `SendResult` or a `DeliveryStatus`.
 """
+
 from __future__ import annotations
 
 import abc
@@ -26,26 +27,26 @@ _NUMERIC_ID = re.compile(r"[1-9]\d{0,17}")
 
 
 class DeliveryStatus(enum.StrEnum):
-    QUEUED = "queued"            # the provider holds it, not yet handed to the operator
-    SENT = "sent"                # the mobile operator has it
-    DELIVERED = "delivered"      # reached the handset
+    QUEUED = "queued"  # the provider holds it, not yet handed to the operator
+    SENT = "sent"  # the mobile operator has it
+    DELIVERED = "delivered"  # reached the handset
     UNDELIVERED = "undelivered"  # the operator gave up reaching the handset
-    FAILED = "failed"            # never reached the operator (refused, blocked, cancelled)
-    UNKNOWN = "unknown"          # no usable answer, or the provider does not know the id
+    FAILED = "failed"  # never reached the operator (refused, blocked, cancelled)
+    UNKNOWN = "unknown"  # no usable answer, or the provider does not know the id
 
 
 class SendOutcome(enum.StrEnum):
     ACCEPTED = "accepted"
-    RETRYABLE = "retryable"    # send again later with the same message id
-    PERMANENT = "permanent"    # this message can never be sent as it is
+    RETRYABLE = "retryable"  # send again later with the same message id
+    PERMANENT = "permanent"  # this message can never be sent as it is
 
 
 @dataclass(frozen=True)
 class SendResult:
     outcome: SendOutcome
     provider_message_id: str | None = None
-    retry_after: float | None = None   # seconds, when the provider asked us to wait (429 Retry-After)
-    detail: str | None = None          # a short note for logs
+    retry_after: float | None = None  # seconds, when the provider asked us to wait (429 Retry-After)
+    detail: str | None = None  # a short note for logs
 
     @property
     def accepted(self) -> bool:

@@ -4,6 +4,7 @@ A message that fits the GSM 03.38 alphabet is sent in 7-bit parts (160 septets a
 split); anything else, Persian always, goes as UCS-2 (70 UTF-16 code units alone, 67 per part when split).
 A confirmation never takes more than `MAX_PARTS` parts: the least important pieces give way first.
 """
+
 from __future__ import annotations
 
 import re
@@ -62,8 +63,9 @@ def verify_link(verify_base_url: str, tracking_code: str) -> str:
     return f"{verify_base_url.rstrip('/')}/r/{quote(tracking_code, safe='')}"
 
 
-def render_confirmation(*, service_name: str, amount: int, tracking_code: str, office_name: str,
-                        verify_base_url: str) -> str:
+def render_confirmation(
+    *, service_name: str, amount: int, tracking_code: str, office_name: str, verify_base_url: str
+) -> str:
     """The confirmation text, at most `MAX_PARTS` parts.
 
     When the full form is too long, the office name goes first, then the service name is cut short
@@ -90,7 +92,7 @@ def render_confirmation(*, service_name: str, amount: int, tracking_code: str, o
         else:
             opening = "خدمت ارایه شد."
         lines = [opening, amount_line, f"شماره رهگیری: {tracking}"]
-        return "\n".join(lines + [link] if link else lines)
+        return "\n".join([*lines, link] if link else lines)
 
     for text in _shrinking_forms(compose, service, office, link):
         if count_parts(text) <= MAX_PARTS:

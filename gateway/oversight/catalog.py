@@ -1,4 +1,5 @@
 """The kinds of finding, the licence obligation each one breaches, and their names in the regulator's words."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,28 +16,34 @@ class ViolationType:
     code: str
     obligation: Obligation
     label_fa: str
-    money_collected: bool   # False: the gateway refused the attempt, no money moved
+    money_collected: bool  # False: the gateway refused the attempt, no money moved
 
 
 NO_EXCESS_FEE = Obligation("no_excess_fee", "عدم اخذ وجه مازاد بر تعرفه مصوب (بند ۶)")
 CARD_ONLY = Obligation("card_only", "دریافت وجه فقط با کارت و از طریق PSP دارای مجوز بانک مرکزی (بند ۷)")
 ACTIVE_LICENCE = Obligation("active_licence", "ارائه خدمت فقط با پروانه معتبر")
-RECEIPTED_COLLECTION = Obligation("receipted_collection",
-                                  "صدور رسید چاپی و الکترونیکی و ارسال پیامک برای هر وجه دریافتی (بند ۹)")
+RECEIPTED_COLLECTION = Obligation(
+    "receipted_collection", "صدور رسید چاپی و الکترونیکی و ارسال پیامک برای هر وجه دریافتی (بند ۹)"
+)
 
 EXCESS_FEE = ViolationType("excess_fee", NO_EXCESS_FEE, "تلاش برای دریافت وجه مازاد بر تعرفه", False)
 CASH_PAYMENT = ViolationType("cash_payment", CARD_ONLY, "تلاش برای دریافت وجه نقد", False)
 UNLICENSED_PSP = ViolationType("unlicensed_psp", CARD_ONLY, "دریافت وجه با پایانه PSP فاقد مجوز", False)
 INACTIVE_LICENCE = ViolationType("inactive_licence", ACTIVE_LICENCE, "ارائه خدمت با پروانه غیرفعال", False)
-SPLIT_CHARGING = ViolationType("split_charging", NO_EXCESS_FEE,
-                               "دریافت وجه مازاد با تقسیم مبلغ در چند تراکنش", True)
-OFFBOOK_TRANSACTION = ViolationType("offbook_transaction", RECEIPTED_COLLECTION,
-                                    "تراکنش روی پایانه دفتر خارج از درگاه", True)
+SPLIT_CHARGING = ViolationType("split_charging", NO_EXCESS_FEE, "دریافت وجه مازاد با تقسیم مبلغ در چند تراکنش", True)
+OFFBOOK_TRANSACTION = ViolationType(
+    "offbook_transaction", RECEIPTED_COLLECTION, "تراکنش روی پایانه دفتر خارج از درگاه", True
+)
 
-VIOLATION_TYPES = {t.code: t for t in (EXCESS_FEE, CASH_PAYMENT, UNLICENSED_PSP, INACTIVE_LICENCE, SPLIT_CHARGING,
-                                       OFFBOOK_TRANSACTION)}
+VIOLATION_TYPES = {
+    t.code: t for t in (EXCESS_FEE, CASH_PAYMENT, UNLICENSED_PSP, INACTIVE_LICENCE, SPLIT_CHARGING, OFFBOOK_TRANSACTION)
+}
 OBLIGATIONS = {o.code: o for o in (NO_EXCESS_FEE, CARD_ONLY, ACTIVE_LICENCE, RECEIPTED_COLLECTION)}
 
 # Refusal reasons recorded by the charge path (gateway/core/charge_rules.py) that are findings against the office.
-REFUSAL_TYPES = {"excess_fee": EXCESS_FEE, "cash_forbidden": CASH_PAYMENT, "psp_unlicensed": UNLICENSED_PSP,
-                 "office_license_inactive": INACTIVE_LICENCE}
+REFUSAL_TYPES = {
+    "excess_fee": EXCESS_FEE,
+    "cash_forbidden": CASH_PAYMENT,
+    "psp_unlicensed": UNLICENSED_PSP,
+    "office_license_inactive": INACTIVE_LICENCE,
+}

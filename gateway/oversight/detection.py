@@ -5,23 +5,23 @@ off-book row's import) and can run again over the same range: every finding is k
 is recorded twice. `run_detection` carries on from how far the previous pass reached, re-reading a margin before
 it for rows that committed late; one process at a time runs it (an advisory lock), others skip their turn.
 """
+
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from gateway.core.clock import Clock, system_clock
-
 from gateway.core.identifiers import mask_national_code
 from gateway.core.jalali import format_utc
 from gateway.core.tariffs import TariffBook
+from gateway.oversight import store
 from gateway.oversight.catalog import OFFBOOK_TRANSACTION, SPLIT_CHARGING
 from gateway.oversight.split_charging import CompletedCharge, split_finding
-from gateway.oversight import store
 
 log = logging.getLogger(__name__)
 LOCK_ID = 0x4F56_5253  # "OVRS"
@@ -38,57 +38,101 @@ class DetectionReport:
     found: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"scanned_from": self.scanned_from and format_utc(self.scanned_from),
-                "scanned_to": self.scanned_to and format_utc(self.scanned_to), "found": dict(self.found)}
+        return {
+            "scanned_from": self.scanned_from and format_utc(self.scanned_from),
+            "scanned_to": self.scanned_to and format_utc(self.scanned_to),
+            "found": dict(self.found),
+        }
 
 
 def _completed_charge(fields: dict, completed_at: datetime) -> CompletedCharge:
-    return CompletedCharge(id=str(fields["id"]), completed_at=completed_at, amount=fields["amount"],
-                           quantity=fields["quantity"],
-                           extras=tuple((extra["code"], extra["quantity"]) for extra in fields["extras"]),
-                           operator_id=fields["operator_id"], tracking_code=fields["tracking_code"])
+    return CompletedCharge(
+        id=str(fields["id"]),
+        completed_at=completed_at,
+        amount=fields["amount"],
+        quantity=fields["quantity"],
+        extras=tuple((extra["code"], extra["quantity"]) for extra in fields["extras"]),
+        operator_id=fields["operator_id"],
+        tracking_code=fields["tracking_code"],
+    )
 
 
 def split_violation(row, tariffs: TariffBook, window: timedelta) -> store.NewViolation | None:
     """The finding for one candidate row of `oversight_store.split_candidates`, if its window is over one cap."""
     charge = _completed_charge(dict(row), row["completed_at"])
     earlier = [_completed_charge(item, datetime.fromisoformat(item["completed_at"])) for item in row["earlier"]]
-    finding = split_finding(charge, earlier, service_code=row["service_code"], office_kind=row["office_kind"],
-                            tariffs=tariffs)
+    finding = split_finding(
+        charge, earlier, service_code=row["service_code"], office_kind=row["office_kind"], tariffs=tariffs
+    )
     if finding is None:
         return None
     evidence = {
-        "source": "charges", "charge_id": charge.id, "charge_ids": [c.id for c in finding.window],
+        "source": "charges",
+        "charge_id": charge.id,
+        "charge_ids": [c.id for c in finding.window],
         "recipient_national_code": mask_national_code(row["recipient_national_code"]),
-        "service_code": row["service_code"], "window_seconds": int(window.total_seconds()),
-        "total": finding.total, "cap": finding.quote.cap, "excess": finding.excess,
-        "tariff_reference": finding.quote.approval_reference, "cap_breakdown": finding.quote.breakdown,
-        "charges": [{"id": c.id, "completed_at": format_utc(c.completed_at), "amount": c.amount,
-                     "quantity": c.quantity, "extras": [{"code": code, "quantity": qty} for code, qty in c.extras],
-                     "operator_id": c.operator_id, "tracking_code": c.tracking_code} for c in finding.window],
+        "service_code": row["service_code"],
+        "window_seconds": int(window.total_seconds()),
+        "total": finding.total,
+        "cap": finding.quote.cap,
+        "excess": finding.excess,
+        "tariff_reference": finding.quote.approval_reference,
+        "cap_breakdown": finding.quote.breakdown,
+        "charges": [
+            {
+                "id": c.id,
+                "completed_at": format_utc(c.completed_at),
+                "amount": c.amount,
+                "quantity": c.quantity,
+                "extras": [{"code": code, "quantity": qty} for code, qty in c.extras],
+                "operator_id": c.operator_id,
+                "tracking_code": c.tracking_code,
+            }
+            for c in finding.window
+        ],
     }
     return store.NewViolation(
-        office_id=row["office_id"], type=SPLIT_CHARGING.code, evidence_key=f"split:{charge.id}", evidence=evidence,
-        occurred_at=charge.completed_at, terminal_id=row["terminal_id"], operator_id=charge.operator_id,
-        service_code=row["service_code"], amount=charge.amount, excess=finding.excess)
+        office_id=row["office_id"],
+        type=SPLIT_CHARGING.code,
+        evidence_key=f"split:{charge.id}",
+        evidence=evidence,
+        occurred_at=charge.completed_at,
+        terminal_id=row["terminal_id"],
+        operator_id=charge.operator_id,
+        service_code=row["service_code"],
+        amount=charge.amount,
+        excess=finding.excess,
+    )
 
 
-async def detect_range(conn: asyncpg.Connection, tariffs: TariffBook, window: timedelta,
-                       since: datetime, until: datetime, feed_since: datetime | None = None) -> dict[str, int]:
+async def detect_range(
+    conn: asyncpg.Connection,
+    tariffs: TariffBook,
+    window: timedelta,
+    since: datetime,
+    until: datetime,
+    feed_since: datetime | None = None,
+) -> dict[str, int]:
     """Records the findings whose evidence was recorded in [since, until) (feed rows: from `feed_since`, when
     earlier); returns the new ones by type."""
     found = Counter(await store.insert_refusal_findings(conn, since, until))
-    found[OFFBOOK_TRANSACTION.code] += await store.insert_offbook_findings(conn, min(since, feed_since or since),
-                                                                          until)
+    found[OFFBOOK_TRANSACTION.code] += await store.insert_offbook_findings(conn, min(since, feed_since or since), until)
     candidates = await store.split_candidates(conn, since, until, window)
     findings = [v for v in (split_violation(row, tariffs, window) for row in candidates) if v is not None]
     found[SPLIT_CHARGING.code] += await store.insert_findings(conn, findings)
     return {code: count for code, count in sorted(found.items()) if count}
 
 
-async def detect_between(conn: asyncpg.Connection, tariffs: TariffBook, window: timedelta,
-                         since: datetime, until: datetime, feed_since: datetime | None = None, *,
-                         clock: Clock = system_clock) -> DetectionReport:
+async def detect_between(
+    conn: asyncpg.Connection,
+    tariffs: TariffBook,
+    window: timedelta,
+    since: datetime,
+    until: datetime,
+    feed_since: datetime | None = None,
+    *,
+    clock: Clock = system_clock,
+) -> DetectionReport:
     """Scans [since, until) a day at a time, recording each pass; the first also reads feed rows from
     `feed_since`."""
     totals: Counter = Counter()
@@ -103,8 +147,9 @@ async def detect_between(conn: asyncpg.Connection, tariffs: TariffBook, window: 
     return DetectionReport(since, until, dict(totals))
 
 
-async def run_detection(conn: asyncpg.Connection, tariffs: TariffBook, *, window: timedelta, rescan: timedelta,
-                        clock: Clock = system_clock) -> DetectionReport | None:
+async def run_detection(
+    conn: asyncpg.Connection, tariffs: TariffBook, *, window: timedelta, rescan: timedelta, clock: Clock = system_clock
+) -> DetectionReport | None:
     """Carries detection on from its last reach to `now`, re-reading COMMIT_MARGIN of refusals and charges and
     `rescan` of feed rows before it; None if another process holds the turn."""
     if not await store.try_detection_lock(conn, LOCK_ID):
@@ -114,9 +159,11 @@ async def run_detection(conn: asyncpg.Connection, tariffs: TariffBook, *, window
         reach = await store.detection_reach(conn)
         if reach is None:
             first = await store.earliest_evidence(conn)
-            return await detect_between(conn, tariffs, window, first if first is not None else now - rescan, now,
-                                        clock=clock)
-        return await detect_between(conn, tariffs, window, reach - COMMIT_MARGIN, now, feed_since=reach - rescan,
-                                    clock=clock)
+            return await detect_between(
+                conn, tariffs, window, first if first is not None else now - rescan, now, clock=clock
+            )
+        return await detect_between(
+            conn, tariffs, window, reach - COMMIT_MARGIN, now, feed_since=reach - rescan, clock=clock
+        )
     finally:
         await store.release_detection_lock(conn, LOCK_ID)

@@ -1,4 +1,5 @@
 """Reading the penalty rules file (the yearly cap per obligation and its inflation index series)."""
+
 from __future__ import annotations
 
 import tomllib

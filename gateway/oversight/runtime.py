@@ -34,16 +34,18 @@ def oversight_from_settings(settings: Settings) -> Oversight:
     )
 
 
-async def detect_forever(database_url: str, state: RuntimeState, oversight: Oversight, *, interval: float,
-                         clock: Clock) -> None:
+async def detect_forever(
+    database_url: str, state: RuntimeState, oversight: Oversight, *, interval: float, clock: Clock
+) -> None:
     while True:
         try:
             # Its own connection, not the pool's: the turn is held by a session advisory lock, and pool
             # connections carry no session state (see gateway/platform/db.py).
             conn = await connect(database_url)
             try:
-                report = await run_detection(conn, state.tariffs, window=oversight.split_window,
-                                             rescan=oversight.rescan, clock=clock)
+                report = await run_detection(
+                    conn, state.tariffs, window=oversight.split_window, rescan=oversight.rescan, clock=clock
+                )
             finally:
                 await conn.close()
             if report is not None and report.found:

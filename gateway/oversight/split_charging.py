@@ -8,6 +8,7 @@ higher single charge never counts against the office. The charge's finding is th
 cap: min(its amount, window total − cap), so the findings of a burst add up to what it took over one cap.
 Pure: the tariff book and the charges are passed in.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,8 +32,8 @@ class CompletedCharge:
 
 @dataclass(frozen=True)
 class SplitFinding:
-    charge: CompletedCharge                  # the charge that took money over one cap
-    window: tuple[CompletedCharge, ...]      # the charges in the window, oldest first, ending with `charge`
+    charge: CompletedCharge  # the charge that took money over one cap
+    window: tuple[CompletedCharge, ...]  # the charges in the window, oldest first, ending with `charge`
     total: int
     quote: Quote
     excess: int
@@ -46,8 +47,14 @@ def _largest_extras(charges: Sequence[CompletedCharge]) -> list[tuple[str, int]]
     return sorted(largest.items())
 
 
-def split_finding(charge: CompletedCharge, earlier: Sequence[CompletedCharge], *, service_code: str,
-                  office_kind: str, tariffs: TariffBook) -> SplitFinding | None:
+def split_finding(
+    charge: CompletedCharge,
+    earlier: Sequence[CompletedCharge],
+    *,
+    service_code: str,
+    office_kind: str,
+    tariffs: TariffBook,
+) -> SplitFinding | None:
     """The finding against `charge`, given the same recipient's charges for the same service completed in the
     window before it; None when together they stay within one cap (or no tariff can price them)."""
     if not earlier:
@@ -55,8 +62,9 @@ def split_finding(charge: CompletedCharge, earlier: Sequence[CompletedCharge], *
     window = (*sorted(earlier, key=lambda c: (c.completed_at, c.id)), charge)
     total = sum(c.amount for c in window)
     try:
-        quote = tariffs.quote(service_code, max(c.quantity for c in window), _largest_extras(window), office_kind,
-                              charge.completed_at)
+        quote = tariffs.quote(
+            service_code, max(c.quantity for c in window), _largest_extras(window), office_kind, charge.completed_at
+        )
     except TariffRefusal:
         return None
     if total <= quote.cap:

@@ -5,6 +5,7 @@ Every read walks an index in the order it answers (mostly `violations_office_occ
 id), so its cost follows the rows it returns, not the size of the table (plans: docs/oversight.md). Filters are
 added only when given, so each shape of query gets a plan of its own.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
@@ -21,7 +22,7 @@ INSERT INTO violations (office_id, type, evidence_key, evidence, occurred_at, te
                         service_code, amount, excess)
 SELECT r.office_id, m.type, 'refusal:' || r.id,
        jsonb_build_object('source', 'refusals', 'refusal_id', r.id, 'reason', r.reason,
-                          'at', {_UTC_TEXT.format('r.created_at')}, 'terminal_id', r.terminal_id,
+                          'at', {_UTC_TEXT.format("r.created_at")}, 'terminal_id', r.terminal_id,
                           'operator_id', r.operator_id, 'service_code', r.service_code,
                           'requested', r.requested, 'cap', r.cap, 'excess', r.excess,
                           'payment_method', r.payment_method, 'tariff_reference', r.tariff_reference),
@@ -38,7 +39,7 @@ SELECT b.office_id, '{OFFBOOK_TRANSACTION.code}', 'offbook:' || b.id,
        jsonb_build_object('source', 'offbook_transactions', 'offbook_id', b.id, 'psp_id', b.psp_id,
                           'terminal_id', b.terminal_id, 'merchant_id', b.merchant_id, 'rrn', b.rrn, 'stan', b.stan,
                           'amount', b.amount, 'status', b.status, 'masked_pan', b.masked_pan,
-                          'transacted_at', {_UTC_TEXT.format('b.transacted_at')},
+                          'transacted_at', {_UTC_TEXT.format("b.transacted_at")},
                           'business_date', b.business_date, 'source_file_id', b.source_file_id,
                           'source_file', f.source, 'source_line', b.source_line),
        b.transacted_at, b.terminal_id, b.amount
@@ -59,7 +60,11 @@ async def insert_refusal_findings(conn, since: datetime, until: datetime) -> dic
     """One finding per refusal recorded in [since, until) for a reason that breaches a licence obligation."""
     rows = await conn.fetch(
         f"WITH added AS ({INSERT_REFUSAL_FINDINGS} RETURNING type) SELECT type, count(*) FROM added GROUP BY type",
-        since, until, list(REFUSAL_TYPES), [t.code for t in REFUSAL_TYPES.values()])
+        since,
+        until,
+        list(REFUSAL_TYPES),
+        [t.code for t in REFUSAL_TYPES.values()],
+    )
     return {row["type"]: row["count"] for row in rows}
 
 
@@ -111,21 +116,48 @@ async def insert_findings(conn, findings: Sequence[NewViolation]) -> int:
     """Inserts the findings not already recorded; returns how many were new."""
     if not findings:
         return 0
-    return _count(await conn.execute(
-        """INSERT INTO violations (office_id, type, evidence_key, evidence, occurred_at, terminal_id, operator_id,
+    return _count(
+        await conn.execute(
+            """INSERT INTO violations (office_id, type, evidence_key, evidence, occurred_at, terminal_id, operator_id,
                                    service_code, amount, excess)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::text[],
                                 $7::text[], $8::text[], $9::bigint[], $10::bigint[])
            ON CONFLICT (office_id, evidence_key) DO NOTHING""",
-        *(list(column) for column in zip(*((f.office_id, f.type, f.evidence_key, f.evidence, f.occurred_at,
-                                            f.terminal_id, f.operator_id, f.service_code, f.amount, f.excess)
-                                           for f in findings)))))
+            *(
+                list(column)
+                for column in zip(
+                    *(
+                        (
+                            f.office_id,
+                            f.type,
+                            f.evidence_key,
+                            f.evidence,
+                            f.occurred_at,
+                            f.terminal_id,
+                            f.operator_id,
+                            f.service_code,
+                            f.amount,
+                            f.excess,
+                        )
+                        for f in findings
+                    ),
+                    strict=True,
+                )
+            ),
+        )
+    )
 
 
-async def record_run(conn, scanned_from: datetime, scanned_to: datetime, found: dict[str, int],
-                     started_at: datetime) -> None:
-    await conn.execute("INSERT INTO oversight_detection_runs (scanned_from, scanned_to, found, started_at) "
-                       "VALUES ($1, $2, $3, $4)", scanned_from, scanned_to, found, started_at)
+async def record_run(
+    conn, scanned_from: datetime, scanned_to: datetime, found: dict[str, int], started_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO oversight_detection_runs (scanned_from, scanned_to, found, started_at) VALUES ($1, $2, $3, $4)",
+        scanned_from,
+        scanned_to,
+        found,
+        started_at,
+    )
 
 
 async def detection_reach(db) -> datetime | None:
@@ -138,7 +170,8 @@ async def earliest_evidence(conn) -> datetime | None:
     return await conn.fetchval(
         """SELECT least((SELECT created_at FROM refusals ORDER BY id LIMIT 1),
                         (SELECT min(completed_at) FROM charges WHERE status = 'completed'),
-                        (SELECT min(recorded_at) FROM offbook_transactions))""")
+                        (SELECT min(recorded_at) FROM offbook_transactions))"""
+    )
 
 
 async def try_detection_lock(conn, lock_id: int) -> bool:
@@ -156,14 +189,16 @@ async def release_detection_lock(conn, lock_id: int) -> None:
 class FindingFilter:
     since: datetime | None = None
     until: datetime | None = None
-    office_ids: Sequence[str] | None = None     # None: every office
-    types: Sequence[str] | None = None          # None: every type
+    office_ids: Sequence[str] | None = None  # None: every office
+    types: Sequence[str] | None = None  # None: every type
 
     def clauses(self, args: list) -> list[str]:
         """SQL conditions for the filters that are set, appending their parameters to `args`."""
+
         def param(value) -> str:
             args.append(value)
             return f"${len(args)}"
+
         clauses = []
         if self.office_ids is not None:
             clauses.append(f"office_id = ANY({param(list(self.office_ids))}::text[])")
@@ -195,8 +230,10 @@ def _limited(sql: str, args: list, limit: int | None) -> Query:
     return f"{sql} LIMIT ${len(args)}", args
 
 
-_VIOLATION_COLUMNS = ("id, office_id, type, evidence_key, evidence, occurred_at, terminal_id, operator_id, "
-                      "service_code, amount, excess, detected_at")
+_VIOLATION_COLUMNS = (
+    "id, office_id, type, evidence_key, evidence, occurred_at, terminal_id, operator_id, "
+    "service_code, amount, excess, detected_at"
+)
 
 
 def violations_query(where: FindingFilter, after: tuple[str, datetime, int] | None, limit: int | None) -> Query:
@@ -204,13 +241,18 @@ def violations_query(where: FindingFilter, after: tuple[str, datetime, int] | No
     args: list = []
     clauses = where.clauses(args)
     _after(clauses, args, after, "office_id, occurred_at, id")
-    return _limited(f"SELECT {_VIOLATION_COLUMNS} FROM violations WHERE {' AND '.join(clauses) or 'true'} "
-                    "ORDER BY office_id, occurred_at, id", args, limit)
+    return _limited(
+        f"SELECT {_VIOLATION_COLUMNS} FROM violations WHERE {' AND '.join(clauses) or 'true'} "
+        "ORDER BY office_id, occurred_at, id",
+        args,
+        limit,
+    )
 
 
-_SUMMARY_COUNTS = ", ".join(f"count(*) FILTER (WHERE type = '{code}') AS {code}"
-                            for code in (*(t.code for t in REFUSAL_TYPES.values()), SPLIT_CHARGING.code,
-                                         OFFBOOK_TRANSACTION.code))
+_SUMMARY_COUNTS = ", ".join(
+    f"count(*) FILTER (WHERE type = '{code}') AS {code}"
+    for code in (*(t.code for t in REFUSAL_TYPES.values()), SPLIT_CHARGING.code, OFFBOOK_TRANSACTION.code)
+)
 
 
 def excess_fee_summary_query(where: FindingFilter, after: tuple[str, str, str] | None, limit: int | None) -> Query:
@@ -219,15 +261,19 @@ def excess_fee_summary_query(where: FindingFilter, after: tuple[str, str, str] |
     args: list = []
     clauses = where.clauses(args)
     _after(clauses, args, after, "office_id, coalesce(operator_id, ''), coalesce(service_code, '')")
-    return _limited(f"""
+    return _limited(
+        f"""
         SELECT office_id, coalesce(operator_id, '') AS operator_id, coalesce(service_code, '') AS service_code,
                count(*) AS findings, {_SUMMARY_COUNTS},
                coalesce(sum(excess) FILTER (WHERE type = 'excess_fee'), 0)::bigint AS refused_over_cap,
                coalesce(sum(excess) FILTER (WHERE type = '{SPLIT_CHARGING.code}'), 0)::bigint AS collected_over_cap,
                coalesce(sum(amount) FILTER (WHERE type = '{OFFBOOK_TRANSACTION.code}'), 0)::bigint AS offbook_amount,
                min(occurred_at) AS first_at, max(occurred_at) AS last_at
-        FROM violations WHERE {' AND '.join(clauses) or 'true'}
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""", args, limit)
+        FROM violations WHERE {" AND ".join(clauses) or "true"}
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        args,
+        limit,
+    )
 
 
 async def fetch(db, query: Query) -> list[asyncpg.Record]:
@@ -250,7 +296,10 @@ async def office_period_totals(db, office_id: str, since: datetime, until: datet
         """SELECT type, count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount,
                   coalesce(sum(excess), 0)::bigint AS excess
            FROM violations WHERE office_id = $1 AND occurred_at >= $2 AND occurred_at < $3 GROUP BY type""",
-        office_id, since, until)
+        office_id,
+        since,
+        until,
+    )
 
 
 async def office_first_finding(db, office_id: str) -> datetime | None:
@@ -266,8 +315,9 @@ WHERE EXISTS (SELECT 1 FROM violations v WHERE v.office_id = $1 AND v.type = t.t
 """
 
 
-async def office_breached_periods(db, office_id: str, starts: Sequence[datetime], ends: Sequence[datetime],
-                                  types: Sequence[str]) -> list[tuple[int, str]]:
+async def office_breached_periods(
+    db, office_id: str, starts: Sequence[datetime], ends: Sequence[datetime], types: Sequence[str]
+) -> list[tuple[int, str]]:
     """(index into `starts`, type) for every period [starts[i], ends[i]) with at least one finding of that type:
     one probe of violations_office_type_occurred per period and type, however many findings there are."""
     rows = await db.fetch(BREACHED_PERIODS, office_id, list(starts), list(ends), list(types))
@@ -279,10 +329,18 @@ async def office_activity(db, office_id: str, since: datetime, until: datetime) 
     return await db.fetchrow(
         """SELECT count(*) AS charges_completed, coalesce(sum(amount), 0)::bigint AS amount_collected
            FROM charges WHERE office_id = $1 AND created_at >= $2 AND created_at < $3 AND status = 'completed'""",
-        office_id, since, until)
+        office_id,
+        since,
+        until,
+    )
 
 
 async def log_access(db, *, key_id: str, method: str, path: str, query: str, status: int) -> None:
-    await db.execute("INSERT INTO regulator_access_log (key_id, method, path, query, status) "
-                     "VALUES ($1, $2, $3, $4, $5)", key_id, method, path, query, status)
-
+    await db.execute(
+        "INSERT INTO regulator_access_log (key_id, method, path, query, status) VALUES ($1, $2, $3, $4, $5)",
+        key_id,
+        method,
+        path,
+        query,
+        status,
+    )

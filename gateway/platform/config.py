@@ -1,4 +1,5 @@
 """Settings, read once from environment variables. Every variable has a documented default (README)."""
+
 from __future__ import annotations
 
 import os
@@ -20,12 +21,15 @@ class Settings:
     port: int = field(default_factory=lambda: int(_env("PISHKHAN_PORT", "8080")))
     workers: int = field(default_factory=lambda: int(_env("PISHKHAN_WORKERS", "1")))
     db_pool_size: int = field(default_factory=lambda: int(_env("PISHKHAN_DB_POOL_SIZE", "10")))
-    registry_path: Path = field(default_factory=lambda: Path(_env(
-        "PISHKHAN_REGISTRY", str(PROJECT_ROOT / "gateway" / "registry" / "demo.toml"))))
-    tariff_dir: Path = field(default_factory=lambda: Path(_env(
-        "PISHKHAN_TARIFF_DIR", str(PROJECT_ROOT / "tariff_tables"))))
-    key_dir: Path = field(default_factory=lambda: Path(_env(
-        "PISHKHAN_KEY_DIR", str(PROJECT_ROOT / "var" / "keys"))))
+    registry_path: Path = field(
+        default_factory=lambda: Path(
+            _env("PISHKHAN_REGISTRY", str(PROJECT_ROOT / "gateway" / "registry" / "demo.toml"))
+        )
+    )
+    tariff_dir: Path = field(
+        default_factory=lambda: Path(_env("PISHKHAN_TARIFF_DIR", str(PROJECT_ROOT / "tariff_tables")))
+    )
+    key_dir: Path = field(default_factory=lambda: Path(_env("PISHKHAN_KEY_DIR", str(PROJECT_ROOT / "var" / "keys"))))
     psp_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_PSP_TIMEOUT_S", "5")))
     purchase_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_PURCHASE_TIMEOUT_S", "90")))
     # PSP host addresses override the registry's, as "psp-id=host:port,psp-id=host:port".
@@ -35,8 +39,9 @@ class Settings:
     registry_refresh_s: float = field(default_factory=lambda: float(_env("PISHKHAN_REGISTRY_REFRESH_S", "5")))
     run_workers: bool = field(default_factory=lambda: _env("PISHKHAN_RUN_WORKERS", "1") == "1")
     public_base_url: str = field(default_factory=lambda: _env("PISHKHAN_PUBLIC_BASE_URL", "http://127.0.0.1:8080"))
-    receipt_font: Path = field(default_factory=lambda: Path(_env(
-        "PISHKHAN_RECEIPT_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")))
+    receipt_font: Path = field(
+        default_factory=lambda: Path(_env("PISHKHAN_RECEIPT_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
+    )
     log_level: str = field(default_factory=lambda: _env("PISHKHAN_LOG_LEVEL", "INFO"))
     # Oversight (docs/oversight.md): charges of one recipient for one service completed within this many seconds
     # may together take at most one cap; detection runs this often, re-reading this many seconds of PSP feed rows
@@ -45,8 +50,11 @@ class Settings:
     split_window_s: float = field(default_factory=lambda: float(_env("PISHKHAN_SPLIT_WINDOW_S", "1800")))
     oversight_interval_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OVERSIGHT_INTERVAL_S", "30")))
     oversight_rescan_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OVERSIGHT_RESCAN_S", "600")))
-    penalty_rules_path: Path = field(default_factory=lambda: Path(_env(
-        "PISHKHAN_PENALTY_RULES", str(PROJECT_ROOT / "gateway" / "oversight" / "penalty_rules.toml"))))
+    penalty_rules_path: Path = field(
+        default_factory=lambda: Path(
+            _env("PISHKHAN_PENALTY_RULES", str(PROJECT_ROOT / "gateway" / "oversight" / "penalty_rules.toml"))
+        )
+    )
     # Messaging: the SMS provider ("magfa" or "kavenegar") and the Iran Poosheh inbox; the defaults reach the
     # simulators `make run` starts. Magfa uses username, domain and password; Kavenegar the API key.
     sms_provider: str = field(default_factory=lambda: _env("PISHKHAN_SMS_PROVIDER", "magfa"))
@@ -69,8 +77,9 @@ class Settings:
     delivery_poll_s: float = field(default_factory=lambda: float(_env("PISHKHAN_DELIVERY_POLL_S", "30")))
     # Requests a minute per API key, and per terminal across all its keys (0 turns a limit off).
     rate_limit_per_minute: int = field(default_factory=lambda: int(_env("PISHKHAN_RATE_LIMIT_PER_MINUTE", "1200")))
-    terminal_rate_limit_per_minute: int = field(default_factory=lambda: int(_env(
-        "PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE", "600")))
+    terminal_rate_limit_per_minute: int = field(
+        default_factory=lambda: int(_env("PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE", "600"))
+    )
     redis_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_REDIS_TIMEOUT_S", "2")))
 
     def sms_credentials(self) -> dict[str, str]:

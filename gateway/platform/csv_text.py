@@ -1,4 +1,5 @@
 """CSV text (RFC 4180, CRLF line ends) for the statement and report downloads."""
+
 from __future__ import annotations
 
 import csv

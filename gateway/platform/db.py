@@ -4,13 +4,13 @@ Pool connections carry no session state: nothing on them runs SET (only SET LOCA
 advisory lock (work that needs one opens its own connection). So a connection going back to the pool only has an
 open transaction rolled back, which asyncpg always does, and skips the default reset query (advisory unlock, CLOSE
 ALL, UNLISTEN, RESET ALL): that would be a second round trip after every statement on the charge path."""
+
 from __future__ import annotations
 
 import asyncpg
 import orjson
 
-
-_JSONB_VERSION = b"\x01"   # the binary form of jsonb is a version byte followed by the JSON text
+_JSONB_VERSION = b"\x01"  # the binary form of jsonb is a version byte followed by the JSON text
 
 
 def _encode_jsonb(value) -> bytes:
@@ -23,10 +23,10 @@ def _decode_jsonb(data: bytes):
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # Binary on the wire: orjson's bytes go out as they are, with no str round trip for the signed receipts.
-    await conn.set_type_codec("json", schema="pg_catalog", encoder=orjson.dumps, decoder=orjson.loads,
-                              format="binary")
-    await conn.set_type_codec("jsonb", schema="pg_catalog", encoder=_encode_jsonb, decoder=_decode_jsonb,
-                              format="binary")
+    await conn.set_type_codec("json", schema="pg_catalog", encoder=orjson.dumps, decoder=orjson.loads, format="binary")
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_encode_jsonb, decoder=_decode_jsonb, format="binary"
+    )
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -34,8 +34,14 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
-    return await asyncpg.create_pool(database_url, min_size=min(2, size), max_size=size, init=_init_connection,
-                                     reset=_keep_session, statement_cache_size=256)
+    return await asyncpg.create_pool(
+        database_url,
+        min_size=min(2, size),
+        max_size=size,
+        init=_init_connection,
+        reset=_keep_session,
+        statement_cache_size=256,
+    )
 
 
 async def connect(database_url: str) -> asyncpg.Connection:

@@ -1,5 +1,6 @@
 """Keeping the cyclic garbage collector's full passes short. A full pass walks every tracked object of the process;
 whatever runs on that process (a charge, a PSP exchange) waits for it."""
+
 from __future__ import annotations
 
 import gc

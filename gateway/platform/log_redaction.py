@@ -5,6 +5,7 @@ Luhn check) masked to first 6 + last 4, mobile numbers to 0912***4567, national 
 which also covers an Iran Poosheh address iran<national code>) to ******5679, and API key secrets to pk_<id>.***.
 Persian and Arabic-Indic digits are matched like ASCII ones.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,14 +1,28 @@
 """Prometheus metrics, served at /metrics."""
+
 from prometheus_client import Counter, Histogram
 
 REQUESTS = Counter("pishkhan_http_requests_total", "HTTP requests", ["method", "route", "status"])
-REQUEST_LATENCY = Histogram("pishkhan_http_request_seconds", "HTTP request latency", ["method", "route"],
-                            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-CHARGE_OUTCOMES = Counter("pishkhan_charge_outcomes_total", "Charge outcomes by final or pending status, "
-                          "and refusals by reason", ["outcome"])
-PSP_LATENCY = Histogram("pishkhan_psp_call_seconds", "PSP call latency", ["psp", "operation"],
-                        buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 90))
+REQUEST_LATENCY = Histogram(
+    "pishkhan_http_request_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CHARGE_OUTCOMES = Counter(
+    "pishkhan_charge_outcomes_total", "Charge outcomes by final or pending status, and refusals by reason", ["outcome"]
+)
+PSP_LATENCY = Histogram(
+    "pishkhan_psp_call_seconds",
+    "PSP call latency",
+    ["psp", "operation"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 90),
+)
 RECOVERY_ACTIONS = Counter("pishkhan_recovery_actions_total", "Recovery worker decisions", ["action"])
-OUTBOX_MESSAGES = Counter("pishkhan_outbox_messages_total", "Outbox messages by channel and event: sent (accepted "
-                          "by the provider), retried, failed (refused for good), dead (out of attempts), and the "
-                          "delivery reports delivered, undelivered", ["channel", "event"])
+OUTBOX_MESSAGES = Counter(
+    "pishkhan_outbox_messages_total",
+    "Outbox messages by channel and event: sent (accepted "
+    "by the provider), retried, failed (refused for good), dead (out of attempts), and the "
+    "delivery reports delivered, undelivered",
+    ["channel", "event"],
+)

@@ -1,4 +1,5 @@
 """Applies the ordered SQL files in migrations/ once each, under an advisory lock so that concurrent starts are safe."""
+
 from __future__ import annotations
 
 from pathlib import Path

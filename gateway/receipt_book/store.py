@@ -1,24 +1,32 @@
 """Reading the receipts the offices have issued."""
+
 from __future__ import annotations
 
 
 async def get_receipt(db, tracking_code: str):
     return await db.fetchrow(
         "SELECT office_id, seq, tracking_code, charge_id, issued_at, key_id, hash, prev_hash, signed "
-        "FROM receipts WHERE tracking_code = $1", tracking_code)
+        "FROM receipts WHERE tracking_code = $1",
+        tracking_code,
+    )
 
 
 async def signed_receipts(db, tracking_codes: list[str]) -> dict[str, dict]:
     """The signed receipts of these tracking codes (those that exist), in one statement."""
-    rows = await db.fetch("SELECT tracking_code, signed FROM receipts WHERE tracking_code = ANY($1::text[])",
-                          tracking_codes)
+    rows = await db.fetch(
+        "SELECT tracking_code, signed FROM receipts WHERE tracking_code = ANY($1::text[])", tracking_codes
+    )
     return {row["tracking_code"]: row["signed"] for row in rows}
 
 
 async def chain_neighbours(db, office_id: str, seq: int) -> tuple[str | None, str | None]:
     """The hash of the office's previous receipt and the prev_hash its next receipt carries (None where absent)."""
-    rows = await db.fetch("SELECT seq, hash, prev_hash FROM receipts WHERE office_id = $1 AND seq IN ($2, $3)",
-                          office_id, seq - 1, seq + 1)
+    rows = await db.fetch(
+        "SELECT seq, hash, prev_hash FROM receipts WHERE office_id = $1 AND seq IN ($2, $3)",
+        office_id,
+        seq - 1,
+        seq + 1,
+    )
     by_seq = {r["seq"]: r for r in rows}
     previous, following = by_seq.get(seq - 1), by_seq.get(seq + 1)
     return (previous["hash"] if previous else None, following["prev_hash"] if following else None)
@@ -26,6 +34,10 @@ async def chain_neighbours(db, office_id: str, seq: int) -> tuple[str | None, st
 
 async def issued_between(db, office_id: str, start, end) -> list[dict]:
     """An office's signed receipts issued in [start, end), in chain order."""
-    rows = await db.fetch("SELECT signed FROM receipts WHERE office_id = $1 AND issued_at >= $2 AND issued_at < $3 "
-                          "ORDER BY seq", office_id, start, end)
+    rows = await db.fetch(
+        "SELECT signed FROM receipts WHERE office_id = $1 AND issued_at >= $2 AND issued_at < $3 ORDER BY seq",
+        office_id,
+        start,
+        end,
+    )
     return [row["signed"] for row in rows]

@@ -8,6 +8,7 @@ Each field is described once (`_Field`). A line is first read with one expressio
 for fields written without CSV quotes, which is most lines and several times faster; a line it does not fit is
 read field by field with the csv module, which accepts quoting too and says what is wrong.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,11 +26,11 @@ class _Invalid(ValueError):
 
 @dataclass(frozen=True)
 class _Field:
-    pattern: str                                 # what a valid value looks like
-    rule: str                                    # the same, for people
-    convert: Callable[[str], object] = str       # the typed value; _Invalid when it names nothing real
+    pattern: str  # what a valid value looks like
+    rule: str  # the same, for people
+    convert: Callable[[str], object] = str  # the typed value; _Invalid when it names nothing real
     optional: bool = False
-    unquoted: str | None = None                  # the pattern without `,` and `"` when `pattern` allows them
+    unquoted: str | None = None  # the pattern without `,` and `"` when `pattern` allows them
 
     @property
     def fast(self) -> str:
@@ -65,35 +66,62 @@ def _amount(text: str) -> int:
 
 def _digits(low: int, high: int | None = None) -> _Field:
     high = high or low
-    return _Field(f"[0-9]{{{low},{high}}}",
-                  f"must be {low} digits" if low == high else f"must be {low} to {high} digits")
+    return _Field(
+        f"[0-9]{{{low},{high}}}", f"must be {low} digits" if low == high else f"must be {low} to {high} digits"
+    )
 
 
 _PSP = _Field(r'[^,"]+', "must name a PSP")
 _DATE = _Field("[0-9]{4}-[0-9]{2}-[0-9]{2}", "must be a date written YYYY-MM-DD", _date)
-_TIME = _Field(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})",
-               "must be an RFC 3339 time with an offset, e.g. 2025-03-04T08:15:00Z", _time)
+_TIME = _Field(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})",
+    "must be an RFC 3339 time with an offset, e.g. 2025-03-04T08:15:00Z",
+    _time,
+)
 _AMOUNT = _Field("[0-9]{1,18}", "must be a positive whole number of rials", _amount)
-_REFERENCE = _Field("[ -~]{0,255}", "must be at most 255 printable ASCII characters", optional=True,
-                    unquoted=r"[\x20\x21\x23-\x2b\x2d-\x7e]{0,255}")
+_REFERENCE = _Field(
+    "[ -~]{0,255}",
+    "must be at most 255 printable ASCII characters",
+    optional=True,
+    unquoted=r"[\x20\x21\x23-\x2b\x2d-\x7e]{0,255}",
+)
 _FIELDS: dict[FileKind, tuple[_Field, ...]] = {
     FileKind.SETTLEMENT: (
-        _PSP, _DATE, _Field("IR[0-9]{24}", "must be an Iranian IBAN (IR and 24 digits)", _iban), _AMOUNT,
-        _digits(1, 30), _digits(12), _digits(6), _digits(8), _TIME, _REFERENCE),
+        _PSP,
+        _DATE,
+        _Field("IR[0-9]{24}", "must be an Iranian IBAN (IR and 24 digits)", _iban),
+        _AMOUNT,
+        _digits(1, 30),
+        _digits(12),
+        _digits(6),
+        _digits(8),
+        _TIME,
+        _REFERENCE,
+    ),
     FileKind.TERMINAL_FEED: (
-        _PSP, _DATE, _digits(8), _digits(1, 15), _digits(6), _Field("[0-9]{12}", "must be 12 digits", optional=True),
-        _AMOUNT, _TIME, _Field("[0-9]{2}", "must be 2 digits", optional=True),
+        _PSP,
+        _DATE,
+        _digits(8),
+        _digits(1, 15),
+        _digits(6),
+        _Field("[0-9]{12}", "must be 12 digits", optional=True),
+        _AMOUNT,
+        _TIME,
+        _Field("[0-9]{2}", "must be 2 digits", optional=True),
         _Field("|".join(FEED_STATUSES), f"must be one of {', '.join(FEED_STATUSES)}"),
-        _Field(r"[0-9]{6}\*{2,9}[0-9]{4}", "must be masked: the first 6 and last 4 digits, the rest *",
-               optional=True),
-        _REFERENCE),
+        _Field(r"[0-9]{6}\*{2,9}[0-9]{4}", "must be masked: the first 6 and last 4 digits, the rest *", optional=True),
+        _REFERENCE,
+    ),
 }
 _PATTERNS = {kind: tuple(re.compile(field.pattern) for field in fields) for kind, fields in _FIELDS.items()}
 _LINES = {kind: re.compile(",".join(field.fast for field in fields) + "\r?") for kind, fields in _FIELDS.items()}
 # The fields a fitted line still needs turned into values (typed, or None when empty); the rest are the text itself.
-_CONVERSIONS = {kind: tuple((index, field.convert) for index, field in enumerate(fields)
-                            if field.convert is not str or field.optional)
-                for kind, fields in _FIELDS.items()}
+_CONVERSIONS = {
+    kind: tuple(
+        (index, field.convert) for index, field in enumerate(fields) if field.convert is not str or field.optional
+    )
+    for kind, fields in _FIELDS.items()
+}
 _STATUS = COLUMNS[FileKind.TERMINAL_FEED].index("status")
 _RRN = COLUMNS[FileKind.TERMINAL_FEED].index("rrn")
 
@@ -115,8 +143,8 @@ def _field_by_field(kind: FileKind, text: str, psp_id: str) -> tuple:
     specs = _FIELDS[kind]
     if len(fields) != len(specs):
         raise _Invalid(f"{len(specs)} fields expected, {len(fields)} found")
-    values = []
-    for name, spec, pattern, value in zip(COLUMNS[kind], specs, _PATTERNS[kind], fields):
+    values: list[object] = []
+    for name, spec, pattern, value in zip(COLUMNS[kind], specs, _PATTERNS[kind], fields, strict=True):
         if value == "":
             if not spec.optional:
                 raise _Invalid(f"{name} is missing")
@@ -140,7 +168,7 @@ def _record(kind: FileKind, text: str, psp_id: str) -> tuple:
                 values[index] = convert(values[index]) if values[index] else None
             return _checked(kind, tuple(values), psp_id)
         except _Invalid:
-            pass   # read it again field by field, to say which field is wrong
+            pass  # read it again field by field, to say which field is wrong
     return _field_by_field(kind, text, psp_id)
 
 
@@ -159,7 +187,7 @@ async def _blocks(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, list[s
         pending += chunk
         end = pending.rfind(b"\n")
         if end >= 0:
-            block, pending = pending[:end], pending[end + 1:]
+            block, pending = pending[:end], pending[end + 1 :]
             lines = _lines(block, line)
             yield line, lines
             line += len(lines)

@@ -1,6 +1,7 @@
 """Imports one PSP daily file, streamed: the bytes are hashed and checked line by line as they arrive, and the
 checked records go on to PostgreSQL's COPY at once. All of the file is kept or none of it: a line that breaks a
 rule aborts the transaction, and a file whose digest was imported before for the same PSP changes nothing."""
+
 from __future__ import annotations
 
 import csv
@@ -13,9 +14,9 @@ from datetime import datetime
 import asyncpg
 
 from gateway.core.jalali import format_utc
-from psp_adapters.daily_files import FileKind, FileRejected, kind_of_header
-from gateway.reconciliation.file_rows import file_records
 from gateway.reconciliation import store
+from gateway.reconciliation.file_rows import file_records
+from psp_adapters.daily_files import FileKind, FileRejected, kind_of_header
 
 _MAX_HEADER_BYTES = 4096
 
@@ -30,14 +31,23 @@ class ImportedFile:
     size: int
     source: str
     imported_at: datetime
-    created: bool            # False: the same file was imported before, and nothing changed now
-    offbook_rows: int = 0    # terminal feeds: lines kept as off-book transactions by this import
+    created: bool  # False: the same file was imported before, and nothing changed now
+    offbook_rows: int = 0  # terminal feeds: lines kept as off-book transactions by this import
 
     def view(self) -> dict:
-        return {"object": "psp_file", "id": self.file_id, "psp_id": self.psp_id, "kind": self.kind.value,
-                "digest": self.digest, "rows": self.rows, "bytes": self.size, "source": self.source,
-                "imported_at": format_utc(self.imported_at), "created": self.created,
-                "offbook_rows": self.offbook_rows}
+        return {
+            "object": "psp_file",
+            "id": self.file_id,
+            "psp_id": self.psp_id,
+            "kind": self.kind.value,
+            "digest": self.digest,
+            "rows": self.rows,
+            "bytes": self.size,
+            "source": self.source,
+            "imported_at": format_utc(self.imported_at),
+            "created": self.created,
+            "offbook_rows": self.offbook_rows,
+        }
 
 
 class _Digest:
@@ -66,7 +76,7 @@ class _AlreadyImported(Exception):
 @dataclass(frozen=True)
 class _Opening:
     kind: FileKind
-    first_psp_id: str | None   # the first data line's psp_id, when it came with the first chunks
+    first_psp_id: str | None  # the first data line's psp_id, when it came with the first chunks
     buffered: bytes
 
 
@@ -92,8 +102,15 @@ async def _opening(chunks: AsyncIterator[bytes]) -> _Opening:
     return _Opening(kind, first_fields[0] if first_fields else None, buffered)
 
 
-async def import_psp_file(conn: asyncpg.Connection, chunks: AsyncIterable[bytes], *, psp_id: str | None,
-                          expected_kind: FileKind | None, source: str, imported_by: str) -> ImportedFile:
+async def import_psp_file(
+    conn: asyncpg.Connection,
+    chunks: AsyncIterable[bytes],
+    *,
+    psp_id: str | None,
+    expected_kind: FileKind | None,
+    source: str,
+    imported_by: str,
+) -> ImportedFile:
     """Imports the file whose bytes `chunks` yields. `psp_id` None takes the PSP named on the first line;
     `expected_kind` None takes the kind the header tells. Raises FileRejected for a file that breaks a rule."""
     stream = aiter(chunks)
@@ -110,10 +127,18 @@ async def import_psp_file(conn: asyncpg.Connection, chunks: AsyncIterable[bytes]
     try:
         async with conn.transaction():
             rows = await store.stage_records(
-                conn, opening.kind, file_records(digest.passing(opening.buffered, stream), opening.kind, psp_id))
+                conn, opening.kind, file_records(digest.passing(opening.buffered, stream), opening.kind, psp_id)
+            )
             file_id = await store.record_file(
-                conn, psp_id=psp_id, kind=opening.kind, digest=digest.sha256.hexdigest(), rows=rows,
-                size=digest.size, source=source, imported_by=imported_by)
+                conn,
+                psp_id=psp_id,
+                kind=opening.kind,
+                digest=digest.sha256.hexdigest(),
+                rows=rows,
+                size=digest.size,
+                source=source,
+                imported_by=imported_by,
+            )
             if file_id is None:
                 raise _AlreadyImported()
             if opening.kind is FileKind.SETTLEMENT:
@@ -128,6 +153,15 @@ async def import_psp_file(conn: asyncpg.Connection, chunks: AsyncIterable[bytes]
 
 
 def _imported(record, *, created: bool, offbook_rows: int = 0) -> ImportedFile:
-    return ImportedFile(file_id=record["id"], psp_id=record["psp_id"], kind=FileKind(record["kind"]),
-                        digest=record["digest"], rows=record["rows"], size=record["bytes"], source=record["source"],
-                        imported_at=record["imported_at"], created=created, offbook_rows=offbook_rows)
+    return ImportedFile(
+        file_id=record["id"],
+        psp_id=record["psp_id"],
+        kind=FileKind(record["kind"]),
+        digest=record["digest"],
+        rows=record["rows"],
+        size=record["bytes"],
+        source=record["source"],
+        imported_at=record["imported_at"],
+        created=created,
+        offbook_rows=offbook_rows,
+    )

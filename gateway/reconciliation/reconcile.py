@@ -1,14 +1,14 @@
 """Reconciling a day: the report (totals, per PSP, per agency, the rows that did not match) and every row."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import asyncpg
 
-from gateway.core.jalali import format_utc
-from gateway.core.jalali import TehranDay
-from gateway.reconciliation.report import match_scope, row_view, summarise
+from gateway.core.jalali import TehranDay, format_utc
 from gateway.reconciliation import store
+from gateway.reconciliation.report import match_scope, row_view, summarise
 
 
 async def day_report(conn: asyncpg.Connection, day: TehranDay, psp_id: str | None, limit: int) -> dict:
@@ -17,11 +17,21 @@ async def day_report(conn: asyncpg.Connection, day: TehranDay, psp_id: str | Non
     async with conn.transaction():
         summary = summarise(await store.match_day(conn, scope, psp_id))
         listed = await store.matched_discrepancies(conn, limit + 1)
-    return {"object": "reconciliation", "date": day.day.isoformat(), "date_jalali": day.jalali,
-            "timezone": "Asia/Tehran", "from": format_utc(day.start), "to": format_utc(day.end), "psp_id": psp_id,
-            **summary,
-            "discrepancies": {"object": "list", "data": [row_view(row) for row in listed[:limit]],
-                              "has_more": len(listed) > limit}}
+    return {
+        "object": "reconciliation",
+        "date": day.day.isoformat(),
+        "date_jalali": day.jalali,
+        "timezone": "Asia/Tehran",
+        "from": format_utc(day.start),
+        "to": format_utc(day.end),
+        "psp_id": psp_id,
+        **summary,
+        "discrepancies": {
+            "object": "list",
+            "data": [row_view(row) for row in listed[:limit]],
+            "has_more": len(listed) > limit,
+        },
+    }
 
 
 async def day_rows(conn: asyncpg.Connection, day: TehranDay, psp_id: str | None) -> AsyncIterator[dict]:

@@ -4,6 +4,7 @@ For every row, `difference = collected - settled` (a side with no row counts 0),
 collected = settled + the sum of the differences. Matched and settled-late rows carry no difference; a row
 settled to the wrong IBAN carries the amounts the two sides name, listed with both IBANs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -11,8 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from gateway.core.jalali import format_utc
-from gateway.core.jalali import TehranDay
+from gateway.core.jalali import TehranDay, format_utc
 
 # A day's purchases are due in the PSP's settlement of that day or the next (Shaparak's next-day cycle);
 # a later settlement date is "settled late".
@@ -24,8 +24,8 @@ PAIRING_MARGIN = timedelta(days=1)
 
 class Kind(StrEnum):
     MATCHED = "matched"
-    MISSING_AT_PSP = "missing_at_psp"            # the gateway collected it; no PSP file settled it
-    MISSING_AT_GATEWAY = "missing_at_gateway"    # a PSP settled it; the gateway collected no such row
+    MISSING_AT_PSP = "missing_at_psp"  # the gateway collected it; no PSP file settled it
+    MISSING_AT_GATEWAY = "missing_at_gateway"  # a PSP settled it; the gateway collected no such row
     AMOUNT_MISMATCH = "amount_mismatch"
     WRONG_IBAN = "wrong_iban"
     SETTLED_LATE = "settled_late"
@@ -33,15 +33,19 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class MatchScope:
-    charges: tuple[datetime, datetime]    # completed charges are read from this interval
-    psp_rows: tuple[datetime, datetime]   # PSP rows are read by their transaction time from this interval
-    day: tuple[datetime, datetime]        # pairs whose time falls here belong to the report
-    last_on_time: date                    # the latest settlement date that is not late
+    charges: tuple[datetime, datetime]  # completed charges are read from this interval
+    psp_rows: tuple[datetime, datetime]  # PSP rows are read by their transaction time from this interval
+    day: tuple[datetime, datetime]  # pairs whose time falls here belong to the report
+    last_on_time: date  # the latest settlement date that is not late
 
 
 def match_scope(day: TehranDay) -> MatchScope:
-    return MatchScope(charges=(day.start, day.end + PAIRING_MARGIN), psp_rows=(day.start - PAIRING_MARGIN, day.end),
-                      day=(day.start, day.end), last_on_time=day.day + timedelta(days=SETTLEMENT_DUE_DAYS))
+    return MatchScope(
+        charges=(day.start, day.end + PAIRING_MARGIN),
+        psp_rows=(day.start - PAIRING_MARGIN, day.end),
+        day=(day.start, day.end),
+        last_on_time=day.day + timedelta(days=SETTLEMENT_DUE_DAYS),
+    )
 
 
 def _bucket(rows: int = 0, collected: int = 0, settled: int = 0) -> dict:
@@ -78,28 +82,61 @@ def summarise(summary_rows: Iterable[Mapping]) -> dict:
     return {
         "totals": totals,
         "by_psp": [{"psp_id": psp_id, **group} for psp_id, group in sorted(by_psp.items())],
-        "by_agency": [{"agency_id": agency_id, **group}
-                      for agency_id, group in sorted(by_agency.items(), key=lambda item: (item[0] is None, item[0]))],
+        "by_agency": [
+            {"agency_id": agency_id, **group}
+            for agency_id, group in sorted(by_agency.items(), key=lambda item: (item[0] is None, item[0]))
+        ],
     }
 
 
-ROW_COLUMNS = ("kind", "psp_id", "agency_id", "office_id", "terminal_id", "rrn", "stan", "payment_id", "charge_id",
-               "charge_status", "tracking_code", "expected_iban", "settled_iban", "collected", "settled", "difference",
-               "completed_at", "transaction_time", "settlement_date", "file_id", "line")
+ROW_COLUMNS = (
+    "kind",
+    "psp_id",
+    "agency_id",
+    "office_id",
+    "terminal_id",
+    "rrn",
+    "stan",
+    "payment_id",
+    "charge_id",
+    "charge_status",
+    "tracking_code",
+    "expected_iban",
+    "settled_iban",
+    "collected",
+    "settled",
+    "difference",
+    "completed_at",
+    "transaction_time",
+    "settlement_date",
+    "file_id",
+    "line",
+)
 
 
 def row_view(row: Mapping) -> dict:
     """One classified row: the charge side (charge, completion, expected IBAN) and the PSP side (file and line,
     transaction time, settled IBAN, settlement date); fields of a side with no row are null."""
     return {
-        "kind": row["kind"], "psp_id": row["psp_id"], "agency_id": row["agency_id"], "office_id": row["office_id"],
-        "terminal_id": row["terminal_id"], "rrn": row["rrn"], "stan": row["stan"], "payment_id": row["payment_id"],
-        "charge_id": str(row["charge_id"]) if row["charge_id"] else None, "charge_status": row["charge_status"],
-        "tracking_code": row["tracking_code"], "expected_iban": row["expected_iban"],
-        "settled_iban": row["settled_iban"], "collected": row["collected"], "settled": row["settled"],
+        "kind": row["kind"],
+        "psp_id": row["psp_id"],
+        "agency_id": row["agency_id"],
+        "office_id": row["office_id"],
+        "terminal_id": row["terminal_id"],
+        "rrn": row["rrn"],
+        "stan": row["stan"],
+        "payment_id": row["payment_id"],
+        "charge_id": str(row["charge_id"]) if row["charge_id"] else None,
+        "charge_status": row["charge_status"],
+        "tracking_code": row["tracking_code"],
+        "expected_iban": row["expected_iban"],
+        "settled_iban": row["settled_iban"],
+        "collected": row["collected"],
+        "settled": row["settled"],
         "difference": row["collected"] - row["settled"],
         "completed_at": format_utc(row["completed_at"]) if row["completed_at"] else None,
         "transaction_time": format_utc(row["transaction_time"]) if row["transaction_time"] else None,
         "settlement_date": row["settlement_date"].isoformat() if row["settlement_date"] else None,
-        "file_id": row["file_id"], "line": row["line"],
+        "file_id": row["file_id"],
+        "line": row["line"],
     }

@@ -1,23 +1,46 @@
 """An agency's settlement statement: every completed charge for its services on a day, with the agency's share
 (its row of the split settlement: its IBAN and payment identifier) and the day's totals."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from gateway.core.jalali import format_jalali_datetime, format_utc
 
-COLUMNS = ("charge_id", "tracking_code", "completed_at", "completed_at_jalali", "office_id", "terminal_id", "psp_id",
-           "rrn", "stan", "service_code", "amount", "agency_share", "iban", "payment_id")
+COLUMNS = (
+    "charge_id",
+    "tracking_code",
+    "completed_at",
+    "completed_at_jalali",
+    "office_id",
+    "terminal_id",
+    "psp_id",
+    "rrn",
+    "stan",
+    "service_code",
+    "amount",
+    "agency_share",
+    "iban",
+    "payment_id",
+)
 
 
 def statement_row(row: Mapping) -> dict:
     return {
-        "charge_id": str(row["id"]), "tracking_code": row["tracking_code"],
+        "charge_id": str(row["id"]),
+        "tracking_code": row["tracking_code"],
         "completed_at": format_utc(row["completed_at"]),
         "completed_at_jalali": format_jalali_datetime(row["completed_at"]),
-        "office_id": row["office_id"], "terminal_id": row["terminal_id"], "psp_id": row["psp_id"],
-        "rrn": row["rrn"], "stan": row["stan"], "service_code": row["service_code"], "amount": row["amount"],
-        "agency_share": row["agency_share"], "iban": row["iban"], "payment_id": row["payment_id"],
+        "office_id": row["office_id"],
+        "terminal_id": row["terminal_id"],
+        "psp_id": row["psp_id"],
+        "rrn": row["rrn"],
+        "stan": row["stan"],
+        "service_code": row["service_code"],
+        "amount": row["amount"],
+        "agency_share": row["agency_share"],
+        "iban": row["iban"],
+        "payment_id": row["payment_id"],
     }
 
 

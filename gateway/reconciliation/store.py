@@ -3,6 +3,7 @@
 Imports COPY a file's checked records into a temporary staging table as they stream in; the rows are kept only
 once the whole file has passed, in the same transaction that records the file's digest.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -11,8 +12,8 @@ from datetime import datetime
 
 import asyncpg
 
-from psp_adapters.daily_files import COLUMNS, MONEY_TAKEN, FileKind
 from gateway.reconciliation.report import MatchScope
+from psp_adapters.daily_files import COLUMNS, MONEY_TAKEN, FileKind
 
 # --- staging ---------------------------------------------------------------------------------------------------
 
@@ -32,13 +33,29 @@ async def stage_records(conn: asyncpg.Connection, kind: FileKind, records: Async
     return int(result.split()[-1])
 
 
-async def record_file(conn: asyncpg.Connection, *, psp_id: str, kind: FileKind, digest: str, rows: int,
-                      size: int, source: str, imported_by: str) -> int | None:
+async def record_file(
+    conn: asyncpg.Connection,
+    *,
+    psp_id: str,
+    kind: FileKind,
+    digest: str,
+    rows: int,
+    size: int,
+    source: str,
+    imported_by: str,
+) -> int | None:
     """The new file's id, or None when this PSP's file with the same digest was imported before."""
     return await conn.fetchval(
         """INSERT INTO psp_files (psp_id, kind, digest, rows, bytes, source, imported_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (psp_id, digest) DO NOTHING RETURNING id""",
-        psp_id, kind.value, digest, rows, size, source, imported_by)
+        psp_id,
+        kind.value,
+        digest,
+        rows,
+        size,
+        source,
+        imported_by,
+    )
 
 
 async def find_file(db, psp_id: str, digest: str) -> asyncpg.Record | None:
@@ -55,7 +72,9 @@ async def keep_settlement_rows(conn: asyncpg.Connection, file_id: int) -> int:
                                             stan, terminal_id, office_id, transaction_time, reference)
            SELECT $1, s.line, s.psp_id, s.settlement_date, s.iban, s.amount, s.payment_id, s.rrn, s.stan,
                   s.terminal_id, t.office_id, s.transaction_time, s.reference
-           FROM settlement_staging s LEFT JOIN terminals t ON t.terminal_id = s.terminal_id""", file_id)
+           FROM settlement_staging s LEFT JOIN terminals t ON t.terminal_id = s.terminal_id""",
+        file_id,
+    )
     return int(result.split()[-1])
 
 
@@ -72,7 +91,10 @@ async def keep_offbook_transactions(conn: asyncpg.Connection, file_id: int) -> i
             WHERE s.status = ANY($2::text[])
               AND NOT EXISTS (SELECT 1 FROM charges c WHERE c.psp_id = s.psp_id AND c.rrn = s.rrn
                                                        AND c.terminal_id = s.terminal_id AND c.stan = s.stan)
-            ON CONFLICT (psp_id, terminal_id, rrn, stan) DO NOTHING""", file_id, list(MONEY_TAKEN))
+            ON CONFLICT (psp_id, terminal_id, rrn, stan) DO NOTHING""",
+        file_id,
+        list(MONEY_TAKEN),
+    )
     return int(result.split()[-1])
 
 
@@ -110,28 +132,37 @@ async def statement_totals(db, agency_id: str, start: datetime, end: datetime) -
     return await db.fetchrow(
         f"""SELECT count(*) AS charges, coalesce(sum(c.amount), 0)::bigint AS amount,
                    coalesce(sum(gov.amount), 0)::bigint AS agency_share {_STATEMENT_FROM}""",
-        agency_id, start, end)
+        agency_id,
+        start,
+        end,
+    )
 
 
-async def statement_position(db, agency_id: str, start: datetime, end: datetime,
-                             charge_id: uuid.UUID) -> datetime | None:
+async def statement_position(
+    db, agency_id: str, start: datetime, end: datetime, charge_id: uuid.UUID
+) -> datetime | None:
     """The completion time of a charge on this statement (the cursor `starting_after` names), or None."""
-    return await db.fetchval(f"SELECT c.completed_at {_STATEMENT_FROM} AND c.id = $4", agency_id, start, end,
-                             charge_id)
+    return await db.fetchval(f"SELECT c.completed_at {_STATEMENT_FROM} AND c.id = $4", agency_id, start, end, charge_id)
 
 
-async def statement_page(db, agency_id: str, start: datetime, end: datetime,
-                         after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[asyncpg.Record]:
+async def statement_page(
+    db, agency_id: str, start: datetime, end: datetime, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[asyncpg.Record]:
     after_time, after_id = after or (start, _NO_CHARGE)
     return await db.fetch(_STATEMENT_ROWS, agency_id, start, end, after_time, after_id, limit)
 
 
-async def statement_rows(conn: asyncpg.Connection, agency_id: str, start: datetime, end: datetime,
-                         after: tuple[datetime, uuid.UUID] | None, limit: int | None) -> AsyncIterator[asyncpg.Record]:
+async def statement_rows(
+    conn: asyncpg.Connection,
+    agency_id: str,
+    start: datetime,
+    end: datetime,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int | None,
+) -> AsyncIterator[asyncpg.Record]:
     """Every row after the cursor (up to `limit`), read through a server-side cursor; needs a transaction."""
     after_time, after_id = after or (start, _NO_CHARGE)
-    async for row in conn.cursor(_STATEMENT_ROWS, agency_id, start, end, after_time, after_id, limit,
-                                 prefetch=1000):
+    async for row in conn.cursor(_STATEMENT_ROWS, agency_id, start, end, after_time, after_id, limit, prefetch=1000):
         yield row
 
 
@@ -213,8 +244,7 @@ async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | N
     dropped at commit. Needs a transaction."""
     await _sort_in_memory(conn)
     args = _match_args(scope, psp_id)
-    await conn.execute(f"CREATE TEMP TABLE reconciliation_discrepancies ON COMMIT DROP AS {_MATCH} WITH NO DATA",
-                       *args)
+    await conn.execute(f"CREATE TEMP TABLE reconciliation_discrepancies ON COMMIT DROP AS {_MATCH} WITH NO DATA", *args)
     return await conn.fetch(
         f"""WITH matched AS MATERIALIZED ({_MATCH}),
                  kept AS (INSERT INTO reconciliation_discrepancies SELECT * FROM matched WHERE kind <> 'matched')
@@ -223,17 +253,21 @@ async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | N
                    psp_id, agency_id, kind, count(*) AS rows,
                    sum(collected)::bigint AS collected, sum(settled)::bigint AS settled
             FROM matched
-            GROUP BY GROUPING SETS ((kind), (psp_id, kind), (agency_id, kind))""", *args)
+            GROUP BY GROUPING SETS ((kind), (psp_id, kind), (agency_id, kind))""",
+        *args,
+    )
 
 
 async def matched_discrepancies(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(f"SELECT * FROM reconciliation_discrepancies {_ROW_ORDER} LIMIT $1", limit)
 
 
-async def reconciliation_rows(conn: asyncpg.Connection, scope: MatchScope,
-                              psp_id: str | None) -> AsyncIterator[asyncpg.Record]:
+async def reconciliation_rows(
+    conn: asyncpg.Connection, scope: MatchScope, psp_id: str | None
+) -> AsyncIterator[asyncpg.Record]:
     """Every paired row of the day, matched or not, through a server-side cursor; needs a transaction."""
     await _sort_in_memory(conn)
-    async for row in conn.cursor(f"SELECT * FROM ({_MATCH}) x {_ROW_ORDER}",
-                                 *_match_args(scope, psp_id), prefetch=1000):
+    async for row in conn.cursor(
+        f"SELECT * FROM ({_MATCH}) x {_ROW_ORDER}", *_match_args(scope, psp_id), prefetch=1000
+    ):
         yield row

@@ -1,11 +1,13 @@
 """The registry and tariff book every request reads, held in memory and refreshed when a new version is loaded."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
-from gateway.core.tariffs import TariffBook
 from gateway.core.registry import Registry
+from gateway.core.tariffs import TariffBook
 from gateway.registry.store import read_registry, registry_version
 from gateway.registry.tariff_store import read_tariff_documents, tariff_version
 
@@ -14,10 +16,26 @@ log = logging.getLogger(__name__)
 
 class RuntimeState:
     def __init__(self) -> None:
-        self.registry: Registry | None = None
-        self.tariffs: TariffBook | None = None
+        self._registry: Registry | None = None
+        self._tariffs: TariffBook | None = None
         self._versions: tuple[int, int] = (-1, -1)
-        self.listeners: list = []
+        self.listeners: list[Callable[[Registry], None]] = []
+
+    @property
+    def loaded(self) -> bool:
+        return self._registry is not None and self._tariffs is not None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            raise RuntimeError("the registry is not loaded yet")
+        return self._registry
+
+    @property
+    def tariffs(self) -> TariffBook:
+        if self._tariffs is None:
+            raise RuntimeError("the tariffs are not loaded yet")
+        return self._tariffs
 
     async def refresh(self, pool) -> bool:
         """Reloads when the registry or tariffs changed; returns True if anything was reloaded."""
@@ -27,7 +45,7 @@ class RuntimeState:
                 return False
             registry = await read_registry(conn)
             tariffs = TariffBook.from_documents(await read_tariff_documents(conn))
-        self.registry, self.tariffs, self._versions = registry, tariffs, versions
+        self._registry, self._tariffs, self._versions = registry, tariffs, versions
         for listener in self.listeners:
             listener(registry)
         log.info("registry version %s and tariff version %s in force", *versions)

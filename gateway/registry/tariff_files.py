@@ -3,6 +3,7 @@
 `python -m gateway.registry.tariff_files DIRECTORY` rewrites DIRECTORY/schema.json from the
 pydantic model (a unit test fails whenever the shipped schema and the model differ).
 """
+
 from __future__ import annotations
 
 import sys

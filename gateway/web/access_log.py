@@ -1,19 +1,20 @@
 """Every query the regulator makes, on any route, is written to regulator_access_log: who (API key id), what
 (method, path and query string), when, and the status it was answered with."""
+
 from __future__ import annotations
 
 import logging
 
 from aiohttp import web
 
-from gateway.web.context import principal, services
 from gateway.core.errors import AccessLogUnavailable, GatewayError
-from gateway.web.errors import error_response
 from gateway.oversight.store import log_access
+from gateway.web.context import principal, services
+from gateway.web.errors import error_response
 
 log = logging.getLogger(__name__)
-_UNIDENTIFIED = (401, 429)   # the caller was not identified, or was refused before being counted
-CLIENT_GONE = 499            # the answer was cut off: the client went away while it was being sent
+_UNIDENTIFIED = (401, 429)  # the caller was not identified, or was refused before being counted
+CLIENT_GONE = 499  # the answer was cut off: the client went away while it was being sent
 
 
 def _storable(text: str) -> str:
@@ -26,14 +27,20 @@ async def _record(request: web.Request, status: int) -> bool:
     if "Authorization" not in request.headers or status in _UNIDENTIFIED:
         return True
     try:
-        caller = await principal(request)   # already resolved by the route, unless the route is public
+        caller = await principal(request)  # already resolved by the route, unless the route is public
     except GatewayError:
-        return True                         # not a valid key: nobody to record
+        return True  # not a valid key: nobody to record
     if caller.role != "regulator":
         return True
     try:
-        await log_access(services(request).pool, key_id=caller.key_id, method=request.method,
-                         path=_storable(request.path), query=_storable(request.query_string), status=status)
+        await log_access(
+            services(request).pool,
+            key_id=caller.key_id,
+            method=request.method,
+            path=_storable(request.path),
+            query=_storable(request.query_string),
+            status=status,
+        )
     except Exception:
         log.exception("could not record a regulator query to %s", request.path)
         return False
@@ -44,7 +51,7 @@ async def _record(request: web.Request, status: int) -> bool:
 async def regulator_access_log(request: web.Request, handler):
     try:
         response = await handler(request)
-    except web.HTTPException as answer:   # a redirect, passed on by the error middleware
+    except web.HTTPException as answer:  # a redirect, passed on by the error middleware
         await _record(request, answer.status)
         raise
     except BaseException:

@@ -1,11 +1,11 @@
 """The aiohttp application: wiring of storage, PSP adapters, the receipt issuer, routes and workers."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 import redis.asyncio as aioredis
@@ -56,9 +56,10 @@ async def metrics_middleware(request: web.Request, handler):
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES,
-                          middlewares=[metrics_middleware, regulator_access_log, error_middleware,
-                                       media_type_middleware])
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[metrics_middleware, regulator_access_log, error_middleware, media_type_middleware],
+    )
     for module in (charges, tariffs, receipts, ops, settlements, regulator):
         app.add_routes(module.routes)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
@@ -90,36 +91,62 @@ def _lifecycle(settings: Settings, clock: Clock):
         pool = await create_pool(settings.database_url, settings.db_pool_size)
         # One quick retry: an unreachable Redis costs a request about twice the timeout, not redis-py's default of
         # ten retries.
-        redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
-                                        socket_connect_timeout=settings.redis_timeout_s,
-                                        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1))
+        redis = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
+        )
         state = RuntimeState()
-        psps = PspPool(timeout=settings.psp_timeout_s, purchase_timeout=settings.purchase_timeout_s,
-                       endpoint_overrides=settings.psp_endpoint_overrides())
+        psps = PspPool(
+            timeout=settings.psp_timeout_s,
+            purchase_timeout=settings.purchase_timeout_s,
+            endpoint_overrides=settings.psp_endpoint_overrides(),
+        )
         state.listeners.append(psps.sync)
         await state.refresh(pool)
         keyring = load_keyring(settings.key_dir)
         issuer = ReceiptIssuer(keyring, settings.public_base_url)
         terminal_locks = TerminalLocks(redis, hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s)
-        charges = ChargeService(pool, state, psps, issuer, terminal_locks,
-                                recovery_grace=timedelta(seconds=settings.recovery_grace_s), clock=clock)
+        charges = ChargeService(
+            pool,
+            state,
+            psps,
+            issuer,
+            terminal_locks,
+            recovery_grace=timedelta(seconds=settings.recovery_grace_s),
+            clock=clock,
+        )
         recovery = RecoveryWorker(pool, psps, charges, interval=settings.recovery_interval_s, clock=clock)
-        auth = Authenticator(pool, SignatureVerifier(redis), RateLimiter(
-            redis, per_key=settings.rate_limit_per_minute, per_terminal=settings.terminal_rate_limit_per_minute))
+        auth = Authenticator(
+            pool,
+            SignatureVerifier(redis),
+            RateLimiter(
+                redis, per_key=settings.rate_limit_per_minute, per_terminal=settings.terminal_rate_limit_per_minute
+            ),
+        )
         settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s, clock=clock)
         oversight = oversight_from_settings(settings)
-        services = Services(settings, clock, pool, redis, state, auth, psps, keyring, charges, recovery, settlement,
-                            oversight)
+        services = Services(
+            settings, clock, pool, redis, state, auth, psps, keyring, charges, recovery, settlement, oversight
+        )
         app[SERVICES] = services
         outbox = OutboxWorkers(settings, pool, lambda: services.keyring, clock=clock)
-        tasks = [asyncio.create_task(state.keep_fresh(pool, settings.registry_refresh_s)),
-                 asyncio.create_task(_keep_keys_fresh(services, issuer, settings.registry_refresh_s))]
+        tasks = [
+            asyncio.create_task(state.keep_fresh(pool, settings.registry_refresh_s)),
+            asyncio.create_task(_keep_keys_fresh(services, issuer, settings.registry_refresh_s)),
+        ]
         if settings.run_workers:
             tasks.append(asyncio.create_task(recovery.run()))
             tasks.append(asyncio.create_task(settlement.run()))
             tasks.append(asyncio.create_task(outbox.run()))
-            tasks.append(asyncio.create_task(detect_forever(settings.database_url, state, oversight,
-                                                            interval=settings.oversight_interval_s, clock=clock)))
+            tasks.append(
+                asyncio.create_task(
+                    detect_forever(
+                        settings.database_url, state, oversight, interval=settings.oversight_interval_s, clock=clock
+                    )
+                )
+            )
         freeze_start_up()
         yield
         for task in tasks:
@@ -131,4 +158,5 @@ def _lifecycle(settings: Settings, clock: Clock):
         await outbox.close()
         await redis.aclose()
         await pool.close()
+
     return lifecycle

@@ -3,6 +3,7 @@
 Key rows are read from PostgreSQL on every request (a primary-key lookup), so a revoked key is refused by every
 gateway process from the moment the revocation commits; docs/security.md gives the measured cost.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,6 @@ _REFUSAL = web.RequestKey("refusal", GatewayError)
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _KEY_ROW = """SELECT k.key_hash, k.role, k.terminal_id, t.office_id, k.agency_id, k.require_signature, k.revoked_at
               FROM api_keys k LEFT JOIN terminals t ON t.terminal_id = k.terminal_id WHERE k.id = $1"""
-
 
 
 class Authenticator:
@@ -61,8 +61,10 @@ class Authenticator:
         elif scheme.upper() == SIGNED_SCHEME and credentials:
             caller = await self._signed(request, credentials)
         else:
-            raise InvalidApiKey("Send an API key as 'Authorization: Bearer <key>', or sign the request "
-                                f"('Authorization: {SIGNED_SCHEME} <key id>').")
+            raise InvalidApiKey(
+                "Send an API key as 'Authorization: Bearer <key>', or sign the request "
+                f"('Authorization: {SIGNED_SCHEME} <key id>')."
+            )
         await self.limiter.check(caller)
         return caller
 
@@ -75,8 +77,10 @@ class Authenticator:
         if not secret_matches(secret, row["key_hash"]):
             raise InvalidApiKey()
         if row["require_signature"]:
-            raise SignatureRequired(f"This key only signs its requests ('Authorization: {SIGNED_SCHEME} <key id>'); "
-                                   "it must never send its secret.")
+            raise SignatureRequired(
+                f"This key only signs its requests ('Authorization: {SIGNED_SCHEME} <key id>'); "
+                "it must never send its secret."
+            )
         return _principal(key_id, row)
 
     async def _signed(self, request: web.Request, key_id: str) -> Principal:
@@ -87,8 +91,9 @@ class Authenticator:
             await self.signatures.verify(request, key_id, row["key_hash"])
         except RedisError:
             # Without the nonce store a replay cannot be told from a first request: refuse, never guess.
-            raise ServiceUnavailable("The gateway cannot check signed requests right now; retry shortly.",
-                                     retry_after=1) from None
+            raise ServiceUnavailable(
+                "The gateway cannot check signed requests right now; retry shortly.", retry_after=1
+            ) from None
         return _principal(key_id, row)
 
     async def _active_key(self, key_id: str):
@@ -99,8 +104,14 @@ class Authenticator:
 
 
 def _principal(key_id: str, row) -> Principal:
-    return Principal(key_id=key_id, role=row["role"], terminal_id=row["terminal_id"], office_id=row["office_id"],
-                     agency_id=row["agency_id"], require_signature=row["require_signature"])
+    return Principal(
+        key_id=key_id,
+        role=row["role"],
+        terminal_id=row["terminal_id"],
+        office_id=row["office_id"],
+        agency_id=row["agency_id"],
+        require_signature=row["require_signature"],
+    )
 
 
 def require_role(principal: Principal, *roles: str) -> None:

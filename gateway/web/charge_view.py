@@ -98,8 +98,10 @@ def charge_answer(charge: Charge) -> tuple[int, dict[str, Any]]:
         return 202, view
     error_class = _UNPAID[charge.status]
     if charge.status in (Status.DECLINED, Status.CANCELLED):
-        error = error_class(f"The card payment was not approved (response code {charge.decline_code}).",
-                            details={"decline_code": charge.decline_code, "charge": view})
+        error = error_class(
+            f"The card payment was not approved (response code {charge.decline_code}).",
+            details={"decline_code": charge.decline_code, "charge": view},
+        )
         body = error.body()
         body["error"]["decline_code"] = charge.decline_code
         return status_of(error), body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
@@ -24,7 +25,7 @@ from receipts.signing import Keyring
 class Services:
     settings: Settings
     clock: Clock
-    pool: object
+    pool: asyncpg.Pool
     redis: aioredis.Redis
     state: RuntimeState
     auth: Authenticator

@@ -90,8 +90,9 @@ async def error_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         named = _BY_HTTP_STATUS.get(exc.status, errors.HttpRefused)
-        return error_response(named(exc.reason or None), headers=(
-            {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None))
+        return error_response(
+            named(exc.reason or None), headers=({"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None)
+        )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(errors.InternalError())

@@ -7,6 +7,7 @@ import base64
 import binascii
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
+from typing import overload
 
 import orjson
 from aiohttp import web
@@ -28,6 +29,10 @@ def wants_csv(request: web.Request) -> bool:
     return "text/csv" in request.headers.get("Accept", "")
 
 
+@overload
+def page_limit(request: web.Request, default: int, maximum: int = MAX_PAGE) -> int: ...
+@overload
+def page_limit(request: web.Request, default: None, maximum: int = MAX_PAGE) -> int | None: ...
 def page_limit(request: web.Request, default: int | None, maximum: int = MAX_PAGE) -> int | None:
     """The `limit` query parameter (digits, Persian or ASCII, 1 to `maximum`), or `default` when it is not given."""
     raw = request.query.get("limit")
@@ -50,13 +55,19 @@ def page_cursor(request: web.Request, kind: str, types: tuple[type, ...]) -> tup
         raise invalid_request(f"`cursor`: {error}.", param="cursor") from None
 
 
-async def send_csv(request: web.Request, filename: str, columns: Sequence[str], rows: AsyncIterator[Mapping],
-                   headers: dict[str, str] | None = None) -> web.StreamResponse:
+async def send_csv(
+    request: web.Request,
+    filename: str,
+    columns: Sequence[str],
+    rows: AsyncIterator[Mapping],
+    headers: dict[str, str] | None = None,
+) -> web.StreamResponse:
     """Sends the header line, then the rows as they come, in batches. The first row is read before anything is
     sent, so a query that fails still answers in the error shape."""
     first = await anext(rows, None)
-    response = web.StreamResponse(headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                                           **(headers or {})})
+    response = web.StreamResponse(
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', **(headers or {})}
+    )
     response.content_type = "text/csv"
     response.charset = "utf-8"
     await response.prepare(request)
@@ -99,7 +110,7 @@ def decode_cursor(kind: str, cursor: str, types: tuple[type, ...]) -> tuple:
     if not isinstance(decoded, list) or len(decoded) != len(types) + 1 or decoded[0] != kind:
         raise BadCursor("the cursor is not one this list gave out")
     key = []
-    for value, expected in zip(decoded[1:], types):
+    for value, expected in zip(decoded[1:], types, strict=True):
         try:
             key.append(datetime.fromisoformat(value) if expected is datetime else value)
         except (TypeError, ValueError):
@@ -114,5 +125,5 @@ def _fits(value, expected: type) -> bool:
     if not isinstance(value, expected) or isinstance(value, bool):
         return False
     if isinstance(value, int):
-        return -2**63 <= value < 2**63
+        return -(2**63) <= value < 2**63
     return not isinstance(value, str) or ("\x00" not in value and len(value) <= 200)

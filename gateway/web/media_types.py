@@ -3,6 +3,7 @@
 The published document is the single statement of what each route accepts, so the check reads it instead of
 repeating it route by route (a POST of JSON sent as text/plain is refused, not parsed).
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -26,6 +27,9 @@ async def media_type_middleware(request: web.Request, handler):
     if resource is not None:
         accepted = declared_body_types(request.method, resource.canonical)
         if accepted and request.content_type not in accepted:
-            raise UnsupportedMediaType(f"Send the body as {' or '.join(sorted(accepted))} (with that Content-Type header).",
-                           param="Content-Type", details={"accepted": sorted(accepted)})
+            raise UnsupportedMediaType(
+                f"Send the body as {' or '.join(sorted(accepted))} (with that Content-Type header).",
+                param="Content-Type",
+                details={"accepted": sorted(accepted)},
+            )
     return await handler(request)

@@ -8,6 +8,7 @@ other office key, so one script touches one Redis Cluster slot.
 When Redis cannot be reached the request goes through (and a warning is logged): the limit protects capacity and
 must not itself take the gateway down.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,9 @@ class RateLimiter:
         tag = caller.office_id if caller.terminal_id else f"key:{caller.key_id}"
         counters = [("key", f"pishkhan:{{{tag}}}:rate:{window}:key:{caller.key_id}", self.per_key)]
         if caller.terminal_id:
-            counters.append(("terminal", f"pishkhan:{{{tag}}}:rate:{window}:terminal:{caller.terminal_id}",
-                             self.per_terminal))
+            counters.append(
+                ("terminal", f"pishkhan:{{{tag}}}:rate:{window}:terminal:{caller.terminal_id}", self.per_terminal)
+            )
         return [counter for counter in counters if counter[2] > 0]
 
     async def check(self, caller: Principal) -> None:
@@ -60,10 +62,11 @@ class RateLimiter:
         except RedisError as error:
             log.warning("rate limit not checked, Redis unavailable: %s", type(error).__name__)
             return
-        for (scope, _, allowed), count in zip(counters, counts):
+        for (scope, _, allowed), count in zip(counters, counts, strict=True):
             if count > allowed:
                 retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
-                raise RateLimited(f"Too many requests for this {scope}: at most {allowed} a minute. "
-                                  f"Retry after {retry_after} s.",
-                                  details={"scope": scope, "limit": allowed, "retry_after": retry_after},
-                                  retry_after=retry_after)
+                raise RateLimited(
+                    f"Too many requests for this {scope}: at most {allowed} a minute. Retry after {retry_after} s.",
+                    details={"scope": scope, "limit": allowed, "retry_after": retry_after},
+                    retry_after=retry_after,
+                )

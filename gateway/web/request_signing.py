@@ -12,6 +12,7 @@ key's stored hash, so no secret is kept in clear (docs/security.md weighs this c
 `MAX_SKEW_SECONDS` away from the gateway's clock is stale. A nonce is accepted once: Redis remembers it for twice
 the allowed skew, which outlasts every moment at which its timestamp could still be accepted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,16 +38,24 @@ _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
 
 def string_to_sign(method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes) -> bytes:
-    return "\n".join((SCHEME, method.upper(), path_with_query, timestamp, nonce,
-                      hashlib.sha256(body).hexdigest())).encode()
+    return "\n".join(
+        (SCHEME, method.upper(), path_with_query, timestamp, nonce, hashlib.sha256(body).hexdigest())
+    ).encode()
 
 
 def compute_signature(hmac_key: bytes, message: bytes) -> str:
     return hmac.new(hmac_key, message, hashlib.sha256).hexdigest()
 
 
-def signed_headers(api_key: str, method: str, path_with_query: str, body: bytes = b"", *,
-                   timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
+def signed_headers(
+    api_key: str,
+    method: str,
+    path_with_query: str,
+    body: bytes = b"",
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
     """The headers a client sends to sign one request with its key `pk_<id>.<secret>`. The path is exactly as it
     goes on the wire, query string included."""
     parts = split_token(api_key)
@@ -56,8 +65,12 @@ def signed_headers(api_key: str, method: str, path_with_query: str, body: bytes 
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce or secrets.token_urlsafe(18)
     signature = compute_signature(hash_secret(secret), string_to_sign(method, path_with_query, stamp, nonce, body))
-    return {"Authorization": f"{SCHEME} {key_id}", TIMESTAMP_HEADER: stamp, NONCE_HEADER: nonce,
-            SIGNATURE_HEADER: signature}
+    return {
+        "Authorization": f"{SCHEME} {key_id}",
+        TIMESTAMP_HEADER: stamp,
+        NONCE_HEADER: nonce,
+        SIGNATURE_HEADER: signature,
+    }
 
 
 class SignatureVerifier:
@@ -75,11 +88,13 @@ class SignatureVerifier:
         if not (_TIMESTAMP.fullmatch(timestamp) and _NONCE.fullmatch(nonce) and _SIGNATURE.fullmatch(signature)):
             raise SignatureMissing(
                 f"A signed request carries {TIMESTAMP_HEADER} (Unix seconds), {NONCE_HEADER} (16 to 64 of "
-                f"A-Z a-z 0-9 _ -) and {SIGNATURE_HEADER} (64 lowercase hex digits).")
+                f"A-Z a-z 0-9 _ -) and {SIGNATURE_HEADER} (64 lowercase hex digits)."
+            )
         if abs(self.clock() - int(timestamp)) > self.max_skew:
             raise TimestampStale(f"{TIMESTAMP_HEADER} is more than {self.max_skew} s from the gateway's clock.")
-        expected = compute_signature(hmac_key, string_to_sign(request.method, request.raw_path, timestamp, nonce,
-                                                              await request.read()))
+        expected = compute_signature(
+            hmac_key, string_to_sign(request.method, request.raw_path, timestamp, nonce, await request.read())
+        )
         if not hmac.compare_digest(expected, signature):
             raise SignatureInvalid()
         # Only a correctly signed request spends its nonce, so nobody else can burn a client's nonces.

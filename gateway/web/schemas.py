@@ -1,14 +1,15 @@
 """Request bodies, validated and normalised at the edge (Persian/Arabic digits and letters, invisible characters).
 The same models give the OpenAPI schemas."""
+
 from __future__ import annotations
 
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
+from gateway.core.errors import InvalidJson, ParameterInvalid
 from gateway.core.identifiers import InvalidIdentifier, parse_mobile, parse_national_code
 from gateway.core.text import normalize_persian
-from gateway.core.errors import InvalidJson, ParameterInvalid
 
 MAX_AMOUNT = 10**13
 
@@ -19,6 +20,7 @@ def _identifier(parse):
             return parse(value)
         except InvalidIdentifier as exc:
             raise ValueError(exc.message) from exc
+
     return check
 
 
@@ -26,10 +28,9 @@ def _normalized_if_text(value: object) -> object:
     return normalize_persian(value) if isinstance(value, str) else value
 
 
-def _digits(pattern: str):
-    """Digits in any script, checked against `pattern` once they are ASCII. Normalising before the string check
-    keeps the pattern in the published schema."""
-    return Annotated[str, Field(pattern=pattern), BeforeValidator(_normalized_if_text)]
+# Digits in any script, checked against the pattern once they are ASCII. Normalising before the string check keeps
+# the pattern in the published schema.
+_AsciiDigits = BeforeValidator(_normalized_if_text)
 
 
 PersianText = Annotated[str, AfterValidator(normalize_persian), Field(min_length=1, max_length=200)]
@@ -53,10 +54,14 @@ class Extra(_Body):
     quantity: StrictInt = Field(ge=1, le=1000)
 
 
+TerminalId = Annotated[str, Field(pattern=r"^[0-9]{8}$"), _AsciiDigits]
+ServiceCode = Annotated[str, Field(pattern=r"^[0-9]{1,10}$"), _AsciiDigits]
+
+
 class ChargeRequest(_Body):
-    terminal_id: _digits(r"^[0-9]{8}$")
+    terminal_id: TerminalId
     operator_id: Code
-    service_code: _digits(r"^[0-9]{1,10}$")
+    service_code: ServiceCode
     quantity: StrictInt = Field(default=1, ge=1, le=1000)
     extras: list[Extra] = Field(default_factory=list, max_length=20)
     recipient: Recipient
@@ -67,8 +72,7 @@ class ChargeRequest(_Body):
 def validation_error(exc: ValidationError) -> ParameterInvalid:
     errors = [{"param": ".".join(str(part) for part in e["loc"]), "message": e["msg"]} for e in exc.errors()]
     first = errors[0]
-    return ParameterInvalid(f"{first['param']}: {first['message']}", param=first["param"],
-                            details={"errors": errors})
+    return ParameterInvalid(f"{first['param']}: {first['message']}", param=first["param"], details={"errors": errors})
 
 
 def parse_body(model: type[BaseModel], raw: bytes):
@@ -76,5 +80,5 @@ def parse_body(model: type[BaseModel], raw: bytes):
         return model.model_validate_json(raw)
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise InvalidJson()
+            raise InvalidJson() from None
         raise validation_error(exc) from exc

@@ -4,6 +4,7 @@ With several processes, the background work (recovery, settlement, the outbox, o
 more process of its own that serves no requests: its bursts (a batch of messages, a detection pass) would otherwise
 hold up the charges of whichever process ran them, and tail latency with them. That process also runs at a lower
 scheduling priority, so that on shared cores a charge waiting for its answer goes before a message that can wait."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,9 +16,8 @@ import signal
 import uvloop
 from aiohttp import web
 
-from gateway.web.app import create_app
 from gateway.platform.config import Settings
-
+from gateway.web.app import create_app
 
 # Connections waiting to be accepted: a busy moment (offices opening, a burst of retries) must not meet a full queue
 # and refused connections; the kernel caps it at net.core.somaxconn.
@@ -30,8 +30,16 @@ BACKGROUND_NICENESS = 10
 
 def _serve_one(settings: Settings, reuse_port: bool) -> None:
     uvloop.install()
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, reuse_port=reuse_port,
-                backlog=ACCEPT_BACKLOG, access_log=None, print=None, shutdown_timeout=30)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port,
+        backlog=ACCEPT_BACKLOG,
+        access_log=None,
+        print=None,
+        shutdown_timeout=30,
+    )
 
 
 def _background_work(settings: Settings) -> None:
@@ -50,6 +58,7 @@ def _background_work(settings: Settings) -> None:
             await stopped.wait()
         finally:
             await runner.cleanup()
+
     asyncio.run(run())
 
 
@@ -73,6 +82,7 @@ def run_together(processes: list[multiprocessing.Process]) -> None:
         for process in processes:
             if process.is_alive():
                 process.terminate()
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for process in processes:

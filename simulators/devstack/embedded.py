@@ -6,6 +6,7 @@ whole stack. PostgreSQL refuses to run as root, so when started by root both ser
 
 Every child is tied to this process: it gets SIGTERM/SIGINT if this process dies, so no server outlives `make run`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,7 +32,7 @@ def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(f"the {name} package is not installed: run `make install`")
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def postgres_bin_dir() -> Path:
@@ -64,11 +65,12 @@ def _wait_for_port(port: int, timeout: float, process: subprocess.Popen, what: s
 @dataclass
 class ServerUser:
     """Who the servers run as: this user, or `nobody` when this process is root."""
+
     uid: int = field(default_factory=os.geteuid)
     gid: int = field(default_factory=os.getegid)
 
     @classmethod
-    def for_current_process(cls) -> "ServerUser":
+    def for_current_process(cls) -> ServerUser:
         if os.geteuid() != 0:
             return cls()
         entry = pwd.getpwnam(UNPRIVILEGED_USER)
@@ -101,18 +103,20 @@ class ServerUser:
                 os.setgid(gid)
                 os.setuid(uid)
             ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, death_signal)
+
         return drop_privileges_and_tie_to_parent
 
 
 @dataclass
 class EmbeddedStack:
     """PostgreSQL and Valkey with their data in `root` (e.g. ./var/dev or ./var/test)."""
+
     root: Path
     pg_port: int
     redis_port: int
     persistent: bool = True
     database: str = "pishkhan"
-    server_settings: tuple[str, ...] = ()   # extra `name=value` PostgreSQL settings
+    server_settings: tuple[str, ...] = ()  # extra `name=value` PostgreSQL settings
     _processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
     @property
@@ -144,27 +148,66 @@ class EmbeddedStack:
             data.mkdir(parents=True, exist_ok=True)
             user.own(data)
             subprocess.run(
-                [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--locale=C", "--no-instructions"],
-                check=True, stdout=subprocess.DEVNULL, preexec_fn=user.preexec(signal.SIGTERM))
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-instructions",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                preexec_fn=user.preexec(signal.SIGTERM),
+            )
         durability = [] if self.persistent else ["-c", "fsync=off", "-c", "full_page_writes=off"]
-        process = subprocess.Popen(
-            [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.pg_port), "-h", "127.0.0.1",
-             "-k", "", "-c", "max_connections=300", "-c", "shared_buffers=256MB",
-             "-c", "synchronous_commit=off" if not self.persistent else "synchronous_commit=on",
-             *durability, *(arg for setting in self.server_settings for arg in ("-c", setting))],
-            stdout=open(self.root / "postgres.log", "ab"), stderr=subprocess.STDOUT,
-            preexec_fn=user.preexec(signal.SIGINT))
+        process = self._spawn(
+            "postgres.log",
+            [
+                str(bin_dir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.pg_port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                "",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "shared_buffers=256MB",
+                "-c",
+                "synchronous_commit=off" if not self.persistent else "synchronous_commit=on",
+                *durability,
+                *(arg for setting in self.server_settings for arg in ("-c", setting)),
+            ],
+            user.preexec(signal.SIGINT),
+        )
         self._processes.append(("postgres", process))
         _wait_for_port(self.pg_port, 60, process, "PostgreSQL")
         self._create_database(bin_dir)
 
     def _create_database(self, bin_dir: Path) -> None:
-        psql = [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "postgres",
-                "-tAc"]
+        psql = [
+            str(bin_dir / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.pg_port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-tAc",
+        ]
         for _ in range(50):
-            probe = subprocess.run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
-                                   capture_output=True, text=True)
+            probe = subprocess.run(
+                [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"], capture_output=True, text=True
+            )
             if probe.returncode == 0:
                 break
             time.sleep(0.2)
@@ -178,13 +221,29 @@ class EmbeddedStack:
         data.mkdir(parents=True, exist_ok=True)
         user.own(data)
         persistence = ["--appendonly", "yes"] if self.persistent else ["--save", "", "--appendonly", "no"]
-        process = subprocess.Popen(
-            [str(valkey_server_binary()), "--port", str(self.redis_port), "--bind", "127.0.0.1",
-             "--dir", str(data), "--protected-mode", "no", *persistence],
-            stdout=open(self.root / "redis.log", "ab"), stderr=subprocess.STDOUT,
-            preexec_fn=user.preexec(signal.SIGTERM))
+        process = self._spawn(
+            "redis.log",
+            [
+                str(valkey_server_binary()),
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(data),
+                "--protected-mode",
+                "no",
+                *persistence,
+            ],
+            user.preexec(signal.SIGTERM),
+        )
         self._processes.append(("redis", process))
         _wait_for_port(self.redis_port, 30, process, "Valkey")
+
+    def _spawn(self, log_name: str, command: list[str], preexec) -> subprocess.Popen:
+        """A server process writing to its log under the stack's folder (the child keeps the file open)."""
+        with open(self.root / log_name, "ab") as log:
+            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec)
 
     def stop(self) -> None:
         for _, process in reversed(self._processes):

@@ -2,9 +2,11 @@
 
 `run`: PostgreSQL and Valkey under ./var/dev (kept between runs), migrations, the demo registry and tariffs, a
 development signing key, one PSP simulator per demo PSP, the gateway on 127.0.0.1:8080, and a first curl line.
-`exec_with_stack`: fresh servers under ./var/test/run-<pid> (removed afterwards), DATABASE_URL and REDIS_URL exported, then the given command.
+`exec_with_stack`: fresh servers under ./var/test/run-<pid> (removed afterwards), DATABASE_URL and REDIS_URL
+exported, then the given command.
 Either uses DATABASE_URL / REDIS_URL as given instead of starting its own server.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +30,13 @@ POOSHEH_INBOX_PORT = 9302
 
 
 def _pishkhan(*args: str, env: dict, capture: bool = False) -> str:
-    result = subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=env, check=True, text=True,
-                            stdout=subprocess.PIPE if capture else None)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=env,
+        check=True,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+    )
     return result.stdout if capture else ""
 
 
@@ -65,8 +72,9 @@ def _demo_terminal_key(env: dict) -> str:
     saved = VAR / "dev" / "demo-terminal.key"
     if saved.exists():
         return saved.read_text().strip()
-    output = _pishkhan("keys", "create", "--role", "terminal", "--terminal-id", DEMO_TERMINAL,
-                       "--label", "demo", env=env, capture=True)
+    output = _pishkhan(
+        "keys", "create", "--role", "terminal", "--terminal-id", DEMO_TERMINAL, "--label", "demo", env=env, capture=True
+    )
     token = output.strip().splitlines()[-1]
     saved.parent.mkdir(parents=True, exist_ok=True)
     saved.write_text(token + "\n")
@@ -82,10 +90,26 @@ def _start_simulators(registry_path: Path, env: dict) -> list[subprocess.Popen]:
     processes = []
     for psp_id, psp in registry["psps"].items():
         port = psp["endpoint"]["port"]
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "sim", "psp", *simulator_options(psp_id, psp),
-             "--port", str(port), "--control-port", str(port + 1), "--pin-delay-ms", "1500"],
-            env=env, stdout=subprocess.DEVNULL))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gateway.cli",
+                    "sim",
+                    "psp",
+                    *simulator_options(psp_id, psp),
+                    "--port",
+                    str(port),
+                    "--control-port",
+                    str(port + 1),
+                    "--pin-delay-ms",
+                    "1500",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+        )
     return processes
 
 
@@ -93,9 +117,12 @@ def _start_messaging_simulators(env: dict) -> list[subprocess.Popen]:
     """The SMS centre and the Iran Poosheh inbox on fixed ports, with the gateway's settings pointed at them."""
     env.setdefault("PISHKHAN_SMS_URL", f"http://127.0.0.1:{SMS_CENTRE_PORT}")
     env.setdefault("PISHKHAN_POOSHEH_URL", f"http://127.0.0.1:{POOSHEH_INBOX_PORT}")
-    return [subprocess.Popen([sys.executable, "-m", "gateway.cli", "sim", kind, "--port", str(port)],
-                             env=env, stdout=subprocess.DEVNULL)
-            for kind, port in (("sms", SMS_CENTRE_PORT), ("poosheh", POOSHEH_INBOX_PORT))]
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "sim", kind, "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+        )
+        for kind, port in (("sms", SMS_CENTRE_PORT), ("poosheh", POOSHEH_INBOX_PORT))
+    ]
 
 
 def _first_charge_help(token: str) -> str:
@@ -111,7 +138,8 @@ curl -s http://127.0.0.1:8080/v1/charges \\
        "recipient": {{"name": "علی رضایی", "national_code": "0012345679", "mobile": "09121234567"}},
        "amount": 700000, "payment_method": "card"}}'
 
-The quote for that service: curl -s 'http://127.0.0.1:8080/v1/tariffs/quote?service_code=1101' -H 'Authorization: Bearer {token}'
+The quote for that service:
+curl -s 'http://127.0.0.1:8080/v1/tariffs/quote?service_code=1101' -H 'Authorization: Bearer {token}'
 The terminal simulator asks the cardholder for a PIN for 1.5 s before it answers.
 The confirmation SMS on the handset: curl -s 'http://127.0.0.1:{SMS_CENTRE_PORT}/control/messages?recipient=09121234567'
 The receipt in the Iran Poosheh inbox: curl -s http://127.0.0.1:{POOSHEH_INBOX_PORT}/control/inbox/iran0012345679

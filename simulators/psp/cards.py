@@ -3,6 +3,7 @@
 An answer is the response code the terminal reports (00 approved, 51/55/61 declined, 99 cancelled by the
 cardholder) or NO_ANSWER when the terminal never reports back.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -27,14 +28,14 @@ def _card(bin_and_account: str, answer: Answer) -> DeckCard:
 
 
 TEST_CARDS: tuple[DeckCard, ...] = (
-    _card("603799100000001", APPROVED),     # Bank Melli
-    _card("610433100000002", APPROVED),     # Bank Mellat
-    _card("621986100000003", APPROVED),     # Saman
-    _card("589210100000004", "51"),         # Sepah: insufficient funds
-    _card("627412100000005", "55"),         # EN Bank: wrong PIN
-    _card("627353100000006", "61"),         # Tejarat: over the withdrawal limit
-    _card("502229100000007", CANCELLED),    # Pasargad: the cardholder presses cancel
-    _card("636214100000008", NO_ANSWER),    # Ayandeh: the terminal never reports back
+    _card("603799100000001", APPROVED),  # Bank Melli
+    _card("610433100000002", APPROVED),  # Bank Mellat
+    _card("621986100000003", APPROVED),  # Saman
+    _card("589210100000004", "51"),  # Sepah: insufficient funds
+    _card("627412100000005", "55"),  # EN Bank: wrong PIN
+    _card("627353100000006", "61"),  # Tejarat: over the withdrawal limit
+    _card("502229100000007", CANCELLED),  # Pasargad: the cardholder presses cancel
+    _card("636214100000008", NO_ANSWER),  # Ayandeh: the terminal never reports back
 )
 
 

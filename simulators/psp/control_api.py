@@ -16,6 +16,7 @@
     POST /daily-files                           the day's settlement file or terminal feed (`daily_files`)
 A body that does not fit answers 400 {"error": "..."}.
 """
+
 from __future__ import annotations
 
 import orjson
@@ -29,7 +30,7 @@ from simulators.psp.host_rules import PspHost
 HOST_DOWN = "host_down"
 
 _HOST = web.AppKey("host", PspHost)
-_FRONT_END = web.AppKey("front_end", object)
+_FRONT_END = web.AppKey("front_end", FrontEnd)
 _OUTAGE = web.AppKey("outage", Outage)
 
 
@@ -53,8 +54,7 @@ async def _body(request: web.Request) -> dict:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return _json({"status": "ok", "psp_id": request.app[_HOST].psp_id,
-                  "protocol": request.app[_FRONT_END].protocol})
+    return _json({"status": "ok", "psp_id": request.app[_HOST].psp_id, "protocol": request.app[_FRONT_END].protocol})
 
 
 async def ledger(request: web.Request) -> web.Response:
@@ -92,8 +92,12 @@ async def add_fault(request: web.Request) -> web.Response:
         await request.app[_OUTAGE].begin(delay_ms / 1000 or None)
         return _json({"host_down": True, "delay_ms": delay_ms}, status=201)
     fault = request.app[_HOST].faults.add(
-        body["kind"], terminal_id=body.get("terminal_id"), operation=body.get("operation"),
-        count=int(body.get("count", 1)), delay_ms=delay_ms)
+        body["kind"],
+        terminal_id=body.get("terminal_id"),
+        operation=body.get("operation"),
+        count=int(body.get("count", 1)),
+        delay_ms=delay_ms,
+    )
     return _json({"fault_id": fault.fault_id}, status=201)
 
 

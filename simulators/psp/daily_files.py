@@ -15,6 +15,7 @@ whatever state it is. Adjustments make the PSP get a purchase's settlement wrong
 leave a row out, settle another amount, to another IBAN, or on another date (`row` picks one settlement row of
 the purchase, counting from 0; without it the change applies to all of them).
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,8 +27,8 @@ from datetime import date, datetime, timedelta
 from aiohttp import web
 
 from gateway.core.jalali import tehran_date
-from psp_adapters.daily_files import COLUMNS, FileKind
 from gateway.core.psp import TxnState
+from psp_adapters.daily_files import COLUMNS, FileKind
 from simulators.psp.ledger import Ledger
 
 _SETTLED_BY_HOST = (TxnState.VERIFIED, TxnState.SETTLED)
@@ -72,13 +73,24 @@ def _adjusted(line: SettlementLine, adjustments: Sequence[Adjustment], rrn: str,
             continue
         if adjustment.omit:
             return None
-        line = replace(line, amount=adjustment.amount or line.amount, iban=adjustment.iban or line.iban,
-                       settlement_date=adjustment.settlement_date or line.settlement_date)
+        line = replace(
+            line,
+            amount=adjustment.amount or line.amount,
+            iban=adjustment.iban or line.iban,
+            settlement_date=adjustment.settlement_date or line.settlement_date,
+        )
     return line
 
 
-def settlement_file(psp_id: str, entries: Iterable[Mapping], day: date, *, settlement_date: date | None = None,
-                    settled_only: bool = False, adjustments: Sequence[Adjustment] = ()) -> str:
+def settlement_file(
+    psp_id: str,
+    entries: Iterable[Mapping],
+    day: date,
+    *,
+    settlement_date: date | None = None,
+    settled_only: bool = False,
+    adjustments: Sequence[Adjustment] = (),
+) -> str:
     states = (TxnState.SETTLED,) if settled_only else _SETTLED_BY_HOST
     paid_on = settlement_date or day + timedelta(days=1)
     buffer = io.StringIO()
@@ -88,12 +100,24 @@ def settlement_file(psp_id: str, entries: Iterable[Mapping], day: date, *, settl
         if entry["state"] not in states:
             continue
         for index, row in enumerate(entry["settlement_rows"]):
-            line = _adjusted(SettlementLine(row["iban"], row["amount"], row["payment_id"], paid_on),
-                             adjustments, entry["rrn"], index)
+            line = _adjusted(
+                SettlementLine(row["iban"], row["amount"], row["payment_id"], paid_on), adjustments, entry["rrn"], index
+            )
             if line is not None:
-                writer.writerow((psp_id, line.settlement_date.isoformat(), line.iban, line.amount, line.payment_id,
-                                 entry["rrn"], entry["stan"], entry["terminal_id"],
-                                 _utc_text(_instant(entry["created_at"])), entry["reference"]))
+                writer.writerow(
+                    (
+                        psp_id,
+                        line.settlement_date.isoformat(),
+                        line.iban,
+                        line.amount,
+                        line.payment_id,
+                        entry["rrn"],
+                        entry["stan"],
+                        entry["terminal_id"],
+                        _utc_text(_instant(entry["created_at"])),
+                        entry["reference"],
+                    )
+                )
     return buffer.getvalue()
 
 
@@ -102,10 +126,22 @@ def terminal_feed(psp_id: str, entries: Iterable[Mapping], day: date) -> str:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS[FileKind.TERMINAL_FEED])
     for entry in _of_day(entries, day):
-        writer.writerow((psp_id, day.isoformat(), entry["terminal_id"], entry["merchant_id"], entry["stan"],
-                         entry["rrn"] or "", entry["amount"], _utc_text(_instant(entry["created_at"])),
-                         entry["response_code"] or "", entry["state"], entry["masked_pan"] or "",
-                         entry["reference"]))
+        writer.writerow(
+            (
+                psp_id,
+                day.isoformat(),
+                entry["terminal_id"],
+                entry["merchant_id"],
+                entry["stan"],
+                entry["rrn"] or "",
+                entry["amount"],
+                _utc_text(_instant(entry["created_at"])),
+                entry["response_code"] or "",
+                entry["state"],
+                entry["masked_pan"] or "",
+                entry["reference"],
+            )
+        )
     return buffer.getvalue()
 
 
@@ -114,13 +150,19 @@ def _adjustment(spec: Mapping) -> Adjustment:
     if not isinstance(spec, Mapping) or not isinstance(spec.get("rrn"), str) or set(spec) - known:
         raise ValueError(f"an adjustment is {{'rrn': ..., and some of {sorted(known - {'rrn'})}}}, got {spec!r}")
     paid_on = spec.get("settlement_date")
-    return Adjustment(rrn=spec["rrn"], row=spec.get("row"), omit=bool(spec.get("omit", False)),
-                      amount=spec.get("amount"), iban=spec.get("iban"),
-                      settlement_date=date.fromisoformat(paid_on) if paid_on else None)
+    return Adjustment(
+        rrn=spec["rrn"],
+        row=spec.get("row"),
+        omit=bool(spec.get("omit", False)),
+        amount=spec.get("amount"),
+        iban=spec.get("iban"),
+        settlement_date=date.fromisoformat(paid_on) if paid_on else None,
+    )
 
 
 def daily_file_handler(psp_id: str, ledger: Ledger):
     """The control API's POST /daily-files for this host."""
+
     async def daily_file(request: web.Request) -> web.Response:
         body = await request.json()
         kind = FileKind(body["kind"])
@@ -128,11 +170,16 @@ def daily_file_handler(psp_id: str, ledger: Ledger):
         entries = ledger.entries()
         if kind is FileKind.SETTLEMENT:
             paid_on = body.get("settlement_date")
-            text = settlement_file(psp_id, entries, day,
-                                   settlement_date=date.fromisoformat(paid_on) if paid_on else None,
-                                   settled_only=bool(body.get("settled_only", False)),
-                                   adjustments=[_adjustment(spec) for spec in body.get("adjustments", [])])
+            text = settlement_file(
+                psp_id,
+                entries,
+                day,
+                settlement_date=date.fromisoformat(paid_on) if paid_on else None,
+                settled_only=bool(body.get("settled_only", False)),
+                adjustments=[_adjustment(spec) for spec in body.get("adjustments", [])],
+            )
         else:
             text = terminal_feed(psp_id, entries, day)
         return web.Response(text=text, content_type="text/csv", charset="utf-8")
+
     return daily_file

@@ -5,6 +5,7 @@ apply to how the reply travels: the request itself is processed as usual, so the
 TERMINAL_UNREACHABLE changes the processing: the purchase never reaches the terminal. A PSP host that is down is
 not one of these: it is a state of the whole host (`front_end.Outage`).
 """
+
 from __future__ import annotations
 
 import enum
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 class Operation(enum.StrEnum):
     """What a request asks, whatever the protocol (ISO 8583 names it by MTI, the PC-POS API by path)."""
+
     PURCHASE = "purchase"
     VERIFY = "verify"
     SETTLE = "settle"
@@ -23,12 +25,12 @@ class Operation(enum.StrEnum):
 
 
 class FaultKind(enum.StrEnum):
-    SLOW_REPLY = "slow_reply"              # the reply leaves after delay_ms
-    DROP_REPLY = "drop_reply"              # no reply at all (on a purchase: the approval is lost on the way)
-    DUPLICATE_REPLY = "duplicate_reply"    # the reply is sent twice (the copy delay_ms later)
+    SLOW_REPLY = "slow_reply"  # the reply leaves after delay_ms
+    DROP_REPLY = "drop_reply"  # no reply at all (on a purchase: the approval is lost on the way)
+    DUPLICATE_REPLY = "duplicate_reply"  # the reply is sent twice (the copy delay_ms later)
     RESET_CONNECTION = "reset_connection"  # the connection is cut instead of replying
-    GARBLE_REPLY = "garble_reply"          # the reply's bytes arrive corrupted
-    LATE_REPLY = "late_reply"              # the reply is held until the purchase is reversed (or delay_ms passes)
+    GARBLE_REPLY = "garble_reply"  # the reply's bytes arrive corrupted
+    LATE_REPLY = "late_reply"  # the reply is held until the purchase is reversed (or delay_ms passes)
     TERMINAL_UNREACHABLE = "terminal_unreachable"  # after trying for delay_ms the host answers 92, nothing charged
 
 
@@ -39,8 +41,8 @@ DELIVERY_KINDS = frozenset(FaultKind) - {FaultKind.TERMINAL_UNREACHABLE}
 class Fault:
     fault_id: int
     kind: FaultKind
-    terminal_id: str | None       # None: any terminal
-    operation: Operation | None   # None: any operation
+    terminal_id: str | None  # None: any terminal
+    operation: Operation | None  # None: any operation
     remaining: int
     delay_ms: int = 0
 
@@ -50,20 +52,36 @@ class FaultPlan:
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
 
-    def add(self, kind: str, *, terminal_id: str | None = None, operation: str | None = None, count: int = 1,
-            delay_ms: int = 0) -> Fault:
+    def add(
+        self,
+        kind: str,
+        *,
+        terminal_id: str | None = None,
+        operation: str | None = None,
+        count: int = 1,
+        delay_ms: int = 0,
+    ) -> Fault:
         """Raises ValueError for an unknown kind or operation, a count below 1 or a negative delay."""
         if count < 1 or delay_ms < 0:
             raise ValueError("count must be at least 1 and delay_ms not negative")
-        fault = Fault(next(self._ids), FaultKind(kind), terminal_id,
-                      Operation(operation) if operation is not None else None, count, delay_ms)
+        fault = Fault(
+            next(self._ids),
+            FaultKind(kind),
+            terminal_id,
+            Operation(operation) if operation is not None else None,
+            count,
+            delay_ms,
+        )
         self._faults.append(fault)
         return fault
 
     def take(self, terminal_id: str, operation: Operation, kinds: Collection[FaultKind]) -> Fault | None:
         for fault in self._faults:
-            if (fault.kind in kinds and fault.terminal_id in (None, terminal_id)
-                    and fault.operation in (None, operation)):
+            if (
+                fault.kind in kinds
+                and fault.terminal_id in (None, terminal_id)
+                and fault.operation in (None, operation)
+            ):
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self._faults.remove(fault)

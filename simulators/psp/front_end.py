@@ -1,4 +1,5 @@
 """What the PSP host simulator's protocol front ends have in common, and the outage that takes one down."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,8 +12,8 @@ log = logging.getLogger(__name__)
 
 
 class FrontEnd(Protocol):
-    protocol: str    # as the registry names it: "iso8583-tcp", "pcpos-http"
-    port_key: str    # its key in the port line the simulator prints
+    protocol: str  # as the registry names it: "iso8583-tcp", "pcpos-http"
+    port_key: str  # its key in the port line the simulator prints
 
     async def listen(self, address: str, port: int) -> int:
         """Start accepting connections; the bound port (0 picks a free one)."""

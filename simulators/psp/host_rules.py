@@ -9,6 +9,7 @@ arrives while the cardholder is still at the terminal voids the purchase (its ou
 answered); reversing a declined purchase has nothing to undo and answers 00; settle needs a verified purchase.
 Codes are the switch's (`psp_adapters.shetab`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,9 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 from stdnum.iso7064 import mod_97_10
 
-from psp_adapters import shetab
 from gateway.core.psp import SettlementRow, TxnState
-from simulators.psp.cards import NO_ANSWER
+from psp_adapters import shetab
 from simulators.psp.faults import Fault, FaultKind, FaultPlan, Operation
 from simulators.psp.ledger import Ledger, LedgerEntry
 from simulators.psp.terminals import TerminalBusy, TerminalFleet
@@ -40,10 +40,11 @@ LATE_REPLY_LIMIT_S = 60.0
 @dataclass(frozen=True)
 class PurchaseOrder:
     """A purchase as a front end hands it over."""
+
     terminal_id: str
     merchant_id: str
     stan: str
-    transmitted: str      # the request's transmission date-time, MMDDhhmmss UTC
+    transmitted: str  # the request's transmission date-time, MMDDhhmmss UTC
     amount: int
     reference: str
     settlement_rows: tuple[SettlementRow, ...]
@@ -56,9 +57,18 @@ class HostAnswer:
 
 
 class PspHost:
-    def __init__(self, *, psp_id: str, ledger: Ledger, fleet: TerminalFleet, faults: FaultPlan,
-                 already_verified_code: str, verify_deadline_s: float, reversal_window_s: float,
-                 split_row_limit: int) -> None:
+    def __init__(
+        self,
+        *,
+        psp_id: str,
+        ledger: Ledger,
+        fleet: TerminalFleet,
+        faults: FaultPlan,
+        already_verified_code: str,
+        verify_deadline_s: float,
+        reversal_window_s: float,
+        split_row_limit: int,
+    ) -> None:
         self.psp_id = psp_id
         self.ledger = ledger
         self.fleet = fleet
@@ -76,11 +86,20 @@ class PspHost:
         existing = self.ledger.find(order.terminal_id, order.stan, order.transmitted)
         if existing is not None:
             return HostAnswer(existing.response_code or shetab.BUSY, existing)
-        entry = self.ledger.open(LedgerEntry(
-            terminal_id=order.terminal_id, merchant_id=order.merchant_id, stan=order.stan,
-            transmitted=order.transmitted, amount=order.amount, reference=order.reference,
-            settlement_rows=[{"iban": row.iban, "amount": row.amount, "payment_id": row.payment_id}
-                             for row in order.settlement_rows]))
+        entry = self.ledger.open(
+            LedgerEntry(
+                terminal_id=order.terminal_id,
+                merchant_id=order.merchant_id,
+                stan=order.stan,
+                transmitted=order.transmitted,
+                amount=order.amount,
+                reference=order.reference,
+                settlement_rows=[
+                    {"iban": row.iban, "amount": row.amount, "payment_id": row.payment_id}
+                    for row in order.settlement_rows
+                ],
+            )
+        )
         refusal = self._refusal(order.amount, order.settlement_rows)
         if refusal is not None:
             code, note = refusal
@@ -89,8 +108,9 @@ class PspHost:
         unreachable = self.faults.take(order.terminal_id, Operation.PURCHASE, {FaultKind.TERMINAL_UNREACHABLE})
         if unreachable is not None:
             await asyncio.sleep(unreachable.delay_ms / 1000)
-            self.ledger.move(entry, TxnState.DECLINED, "the terminal cannot be reached",
-                             response_code=shetab.TERMINAL_UNREACHABLE)
+            self.ledger.move(
+                entry, TxnState.DECLINED, "the terminal cannot be reached", response_code=shetab.TERMINAL_UNREACHABLE
+            )
             return HostAnswer(shetab.TERMINAL_UNREACHABLE, entry)
         try:
             card = await self.fleet.serve_cardholder(order.terminal_id)
@@ -98,23 +118,30 @@ class PspHost:
             self.ledger.move(entry, TxnState.DECLINED, "terminal busy with another card", response_code=shetab.BUSY)
             return HostAnswer(shetab.BUSY, entry)
         if not self.ledger.holds(entry) or entry.state is not TxnState.PENDING:
-            return None   # reversed (or reset) while the cardholder was at the terminal
-        if card.answer is NO_ANSWER:
+            return None  # reversed (or reset) while the cardholder was at the terminal
+        answer = card.answer
+        if answer is None:  # NO_ANSWER: the terminal never reports back
             return None
         masked_pan = shetab.mask_pan(card.pan)
-        if card.answer == shetab.APPROVED:
-            self.ledger.move(entry, TxnState.APPROVED, response_code=shetab.APPROVED, rrn=self._next_rrn(),
-                             auth_code=f"{self._random.randrange(10**6):06d}", masked_pan=masked_pan)
+        if answer == shetab.APPROVED:
+            self.ledger.move(
+                entry,
+                TxnState.APPROVED,
+                response_code=shetab.APPROVED,
+                rrn=self._next_rrn(),
+                auth_code=f"{self._random.randrange(10**6):06d}",
+                masked_pan=masked_pan,
+            )
             asyncio.get_running_loop().call_later(self._verify_deadline_s, self._auto_reverse, entry)
         else:
-            note = "cancelled by the cardholder" if card.answer == shetab.CANCELLED else None
-            self.ledger.move(entry, TxnState.DECLINED, note, response_code=card.answer, masked_pan=masked_pan)
-        return HostAnswer(card.answer, entry)
+            why = "cancelled by the cardholder" if answer == shetab.CANCELLED else None
+            self.ledger.move(entry, TxnState.DECLINED, why, response_code=answer, masked_pan=masked_pan)
+        return HostAnswer(answer, entry)
 
-    def verify(self, entry: LedgerEntry | None, amount: int) -> HostAnswer:
-        refusal = _unusable_original(entry, amount)
-        if refusal is not None:
-            return refusal
+    def verify(self, named: LedgerEntry | None, amount: int) -> HostAnswer:
+        entry = _original(named, amount)
+        if isinstance(entry, HostAnswer):
+            return entry
         if entry.state is TxnState.APPROVED:
             self.ledger.move(entry, TxnState.VERIFIED)
             return HostAnswer(shetab.APPROVED, entry)
@@ -122,18 +149,18 @@ class PspHost:
             return HostAnswer(self.already_verified_code, entry)
         return HostAnswer(shetab.INVALID_TRANSACTION, entry)
 
-    def settle(self, entry: LedgerEntry | None, amount: int) -> HostAnswer:
-        refusal = _unusable_original(entry, amount)
-        if refusal is not None:
-            return refusal
+    def settle(self, named: LedgerEntry | None, amount: int) -> HostAnswer:
+        entry = _original(named, amount)
+        if isinstance(entry, HostAnswer):
+            return entry
         if entry.state is TxnState.VERIFIED:
             self.ledger.move(entry, TxnState.SETTLED)
         return HostAnswer(shetab.APPROVED if entry.state is TxnState.SETTLED else shetab.INVALID_TRANSACTION, entry)
 
-    def reverse(self, entry: LedgerEntry | None, amount: int) -> HostAnswer:
-        refusal = _unusable_original(entry, amount)
-        if refusal is not None:
-            return refusal
+    def reverse(self, named: LedgerEntry | None, amount: int) -> HostAnswer:
+        entry = _original(named, amount)
+        if isinstance(entry, HostAnswer):
+            return entry
         if entry.state in _NOTHING_TO_REVERSE:
             return HostAnswer(shetab.APPROVED, entry)
         if entry.state not in _REVERSIBLE:
@@ -188,13 +215,13 @@ class PspHost:
         return f"{now.year % 10}{now.timetuple().tm_yday:03d}{now.hour:02d}{self._rrn_sequence:06d}"
 
 
-def _unusable_original(entry: LedgerEntry | None, amount: int) -> HostAnswer | None:
-    """Why a follow-up cannot act on the purchase it names, or None when it can."""
+def _original(entry: LedgerEntry | None, amount: int) -> LedgerEntry | HostAnswer:
+    """The purchase a follow-up names, or the answer that says why the follow-up cannot act on it."""
     if entry is None:
         return HostAnswer(shetab.NOT_FOUND)
     if entry.amount != amount:
         return HostAnswer(shetab.INVALID_AMOUNT)
-    return None
+    return entry
 
 
 def _is_sheba(number: str) -> bool:

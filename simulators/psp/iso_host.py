@@ -5,9 +5,11 @@ Follow-ups find their purchase by terminal id, original STAN and original transm
 Requests the front end cannot parse (missing fields, currency other than 364, bad settlement rows) answer 30 and
 never reach the ledger.
 """
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import iso8583
@@ -15,17 +17,22 @@ from aiohttp import web
 
 from psp_adapters import iso8583_spec as spec
 from psp_adapters import shetab
+from psp_adapters.tcp_framing import FrameError, frame, read_frame
 from simulators.psp.faults import DELIVERY_KINDS, FaultKind, Operation
 from simulators.psp.host_rules import HostAnswer, PspHost, PurchaseOrder
 from simulators.psp.ledger import LedgerEntry
-from psp_adapters.tcp_framing import FrameError, frame, read_frame
 
 log = logging.getLogger(__name__)
 
 _REQUIRED = ("3", "4", "7", "11", "41", "42", "49")
 _ECHOED = ("3", "4", "7", "11", "12", "13", "41", "42", "48", "49", "90")
-_OPERATIONS = {spec.PURCHASE: Operation.PURCHASE, spec.VERIFY: Operation.VERIFY, spec.SETTLE: Operation.SETTLE,
-               spec.REVERSAL: Operation.REVERSE, spec.INQUIRY: Operation.INQUIRY}
+_OPERATIONS = {
+    spec.PURCHASE: Operation.PURCHASE,
+    spec.VERIFY: Operation.VERIFY,
+    spec.SETTLE: Operation.SETTLE,
+    spec.REVERSAL: Operation.REVERSE,
+    spec.INQUIRY: Operation.INQUIRY,
+}
 
 
 class IsoFrontEnd:
@@ -100,10 +107,17 @@ class IsoFrontEnd:
             rows = spec.decode_settlement_rows(request["62"]) if "62" in request else ()
         except ValueError:
             return HostAnswer(shetab.FORMAT_ERROR)
-        return await self.host.purchase(PurchaseOrder(
-            terminal_id=request["41"].strip(), merchant_id=request["42"].strip(), stan=request["11"],
-            transmitted=request["7"], amount=int(request["4"]), reference=request.get("48", ""),
-            settlement_rows=rows))
+        return await self.host.purchase(
+            PurchaseOrder(
+                terminal_id=request["41"].strip(),
+                merchant_id=request["42"].strip(),
+                stan=request["11"],
+                transmitted=request["7"],
+                amount=int(request["4"]),
+                reference=request.get("48", ""),
+                settlement_rows=rows,
+            )
+        )
 
     def _follow_up(self, operation: Operation, request: dict[str, str]) -> HostAnswer:
         original = spec.parse_original_data(request["90"])
@@ -117,8 +131,9 @@ class IsoFrontEnd:
                 return self.host.reverse(entry, int(request["4"]))
         return HostAnswer(shetab.APPROVED if entry is not None else shetab.NOT_FOUND, entry)
 
-    async def _deliver(self, writer: asyncio.StreamWriter, request: dict[str, str], operation: Operation,
-                       answer: HostAnswer) -> None:
+    async def _deliver(
+        self, writer: asyncio.StreamWriter, request: dict[str, str], operation: Operation, answer: HostAnswer
+    ) -> None:
         reply = _reply(request, operation, answer)
         data = frame(spec.encode_message(reply))
         terminal_id = request.get("41", "").strip()
@@ -140,12 +155,10 @@ class IsoFrontEnd:
                 case FaultKind.GARBLE_REPLY:
                     data = frame(b"#" * (len(data) - 2))
         if writer.is_closing():
-            return   # the gateway went away while the cardholder was at the terminal: the reply is lost
+            return  # the gateway went away while the cardholder was at the terminal: the reply is lost
         writer.write(data)
-        try:
+        with contextlib.suppress(ConnectionError):
             await writer.drain()
-        except ConnectionError:
-            pass
 
 
 def _write_if_open(writer: asyncio.StreamWriter, data: bytes) -> None:
@@ -159,9 +172,13 @@ def _reply(request: dict[str, str], operation: Operation, answer: HostAnswer) ->
     reply["39"] = answer.code
     entry = answer.entry
     if entry is not None:
-        for name, value in (("37", entry.rrn), ("38", entry.auth_code), ("2", entry.masked_pan)):
-            if value:
-                reply[name] = value
+        reply.update(
+            {
+                name: value
+                for name, value in (("37", entry.rrn), ("38", entry.auth_code), ("2", entry.masked_pan))
+                if value
+            }
+        )
         if operation is Operation.INQUIRY:
             reply["44"] = _inquiry_answer(entry)
     return reply

@@ -3,6 +3,7 @@
 Kept in memory and, when given a file, appended to it as JSON lines as events happen, so that it outlives the
 process for a post-mortem.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,7 @@ import orjson
 
 from gateway.core.psp import TxnState
 
-LedgerKey = tuple[str, str, str]   # terminal id, STAN, transmission date-time (field 7) of the purchase
+LedgerKey = tuple[str, str, str]  # terminal id, STAN, transmission date-time (field 7) of the purchase
 
 
 def _now() -> str:
@@ -38,7 +39,7 @@ class LedgerEntry:
     masked_pan: str | None = None
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
-    history: list[dict] = field(default_factory=list)   # {"state", "at", "note"} per change
+    history: list[dict] = field(default_factory=list)  # {"state", "at", "note"} per change
 
     @property
     def key(self) -> LedgerKey:
@@ -80,8 +81,9 @@ class Ledger:
         self._record(entry, note)
 
     def entries(self, reference: str | None = None) -> list[dict]:
-        return [entry.as_dict() for entry in self._entries.values()
-                if reference is None or entry.reference == reference]
+        return [
+            entry.as_dict() for entry in self._entries.values() if reference is None or entry.reference == reference
+        ]
 
     async def wait_for_state(self, entry: LedgerEntry, states: frozenset[TxnState]) -> None:
         """Returns once the entry is in one of the states; the caller bounds the wait."""
@@ -104,8 +106,9 @@ class Ledger:
         entry.updated_at = _now()
         entry.history.append({"state": entry.state, "at": entry.updated_at, "note": note})
         snapshot = {name: value for name, value in entry.as_dict().items() if name != "history"}
-        self._write({"psp_id": self._psp_id, "event": entry.state, "at": entry.updated_at, "note": note,
-                     "entry": snapshot})
+        self._write(
+            {"psp_id": self._psp_id, "event": entry.state, "at": entry.updated_at, "note": note, "entry": snapshot}
+        )
 
     def _write(self, event: dict) -> None:
         if self._file is not None:

@@ -6,6 +6,7 @@ It keeps what the API has beside the ledger: the access tokens it issued and the
 reports it pending and a reversal cancels it, after that it is dead (StartPayment answers 12, inquiry 25), so a
 gateway that lost track of a request can settle its fate for good.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,9 +25,9 @@ import orjson
 import pydantic
 from aiohttp import web
 
+from gateway.core.psp import SettlementRow, TxnState
 from psp_adapters import pcpos_spec as spec
 from psp_adapters import shetab
-from gateway.core.psp import SettlementRow, TxnState
 from psp_adapters.iso8583_spec import transmission_field
 from simulators.psp.faults import DELIVERY_KINDS, FaultKind, Operation
 from simulators.psp.host_rules import HostAnswer, PspHost, PurchaseOrder
@@ -34,8 +35,11 @@ from simulators.psp.ledger import LedgerEntry
 
 log = logging.getLogger(__name__)
 
-_FOLLOW_UPS = {spec.VERIFY_PATH: Operation.VERIFY, spec.SETTLE_PATH: Operation.SETTLE,
-               spec.REVERSE_PATH: Operation.REVERSE}
+_FOLLOW_UPS = {
+    spec.VERIFY_PATH: Operation.VERIFY,
+    spec.SETTLE_PATH: Operation.SETTLE,
+    spec.REVERSE_PATH: Operation.REVERSE,
+}
 # How often a reply held for a gateway that may have gone looks again.
 _GONE_CHECK_S = 0.1
 
@@ -44,7 +48,7 @@ _GONE_CHECK_S = 0.1
 class _PaymentRequest:
     identifier: str
     order: PurchaseOrder
-    expires_at: float          # time.monotonic() by which StartPayment must come
+    expires_at: float  # time.monotonic() by which StartPayment must come
     registered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: bool = False
     cancelled: bool = False
@@ -58,13 +62,14 @@ class PcPosFrontEnd:
     protocol = "pcpos-http"
     port_key = "http_port"
 
-    def __init__(self, host: PspHost, *, client_id: str, client_secret: str, token_ttl_s: int,
-                 identifier_ttl_s: float) -> None:
+    def __init__(
+        self, host: PspHost, *, client_id: str, client_secret: str, token_ttl_s: int, identifier_ttl_s: float
+    ) -> None:
         self.host = host
         self._credentials = (client_id, client_secret)
         self._token_ttl_s = token_ttl_s
         self._identifier_ttl_s = identifier_ttl_s
-        self._tokens: dict[str, float] = {}   # access token → time.monotonic() it expires
+        self._tokens: dict[str, float] = {}  # access token → time.monotonic() it expires
         self._requests: dict[str, _PaymentRequest] = {}
         self._by_reference: dict[tuple[str, str], _PaymentRequest] = {}
         self._identifiers = itertools.count(random.randrange(10**11, 2 * 10**11))
@@ -115,13 +120,17 @@ class PcPosFrontEnd:
         if request.path.startswith("/v1/"):
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or self._tokens.get(token, 0.0) <= time.monotonic():
-                return _respond(request, {"error": "invalid_token"}, 401,
-                                {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                return _respond(
+                    request, {"error": "invalid_token"}, 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                )
         try:
             return await handler(request)
         except pydantic.ValidationError as error:
-            return _respond(request, _envelope(shetab.FORMAT_ERROR, detail=f"format error: {error.error_count()} invalid field(s)"),
-                            400)
+            return _respond(
+                request,
+                _envelope(shetab.FORMAT_ERROR, detail=f"format error: {error.error_count()} invalid field(s)"),
+                400,
+            )
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -131,8 +140,10 @@ class PcPosFrontEnd:
             return _respond(request, {"error": "unsupported_grant_type"}, 400)
         token = secrets.token_urlsafe(32)
         self._tokens[token] = time.monotonic() + self._token_ttl_s
-        return _respond(request, {"access_token": token, "token_type": "Bearer", "expires_in": self._token_ttl_s,
-                                  "scope": spec.SCOPE})
+        return _respond(
+            request,
+            {"access_token": token, "token_type": "Bearer", "expires_in": self._token_ttl_s, "scope": spec.SCOPE},
+        )
 
     async def _revoke_tokens(self, request: web.Request) -> web.Response:
         now = time.monotonic()
@@ -143,22 +154,35 @@ class PcPosFrontEnd:
     async def _receive_identifier(self, request: web.Request) -> web.Response:
         body = spec.IdentifierRequest.model_validate_json(await request.read())
         order = PurchaseOrder(
-            terminal_id=body.terminal_id, merchant_id=body.merchant_id, stan=body.trace_number,
-            transmitted=transmission_field(body.transmission_date_time), amount=body.amount,
+            terminal_id=body.terminal_id,
+            merchant_id=body.merchant_id,
+            stan=body.trace_number,
+            transmitted=transmission_field(body.transmission_date_time),
+            amount=body.amount,
             reference=body.res_num,
-            settlement_rows=tuple(SettlementRow(iban=row.iban, amount=row.amount, payment_id=row.payment_id)
-                                  for row in body.settlement_iban_info))
+            settlement_rows=tuple(
+                SettlementRow(iban=row.iban, amount=row.amount, payment_id=row.payment_id)
+                for row in body.settlement_iban_info
+            ),
+        )
         payment = self._by_reference.get((order.terminal_id, order.reference))
         if payment is not None and payment.order != order:
-            return _respond(request, _envelope(shetab.INVALID_TRANSACTION,
-                                               detail="ResNum already names another payment on this terminal"))
+            return _respond(
+                request,
+                _envelope(shetab.INVALID_TRANSACTION, detail="ResNum already names another payment on this terminal"),
+            )
         if payment is None:
-            payment = _PaymentRequest(f"{next(self._identifiers):012d}", order,
-                                      time.monotonic() + self._identifier_ttl_s)
+            payment = _PaymentRequest(
+                f"{next(self._identifiers):012d}", order, time.monotonic() + self._identifier_ttl_s
+            )
             self._requests[payment.identifier] = payment
             self._by_reference[order.terminal_id, order.reference] = payment
-        registration = spec.Registration(identifier=payment.identifier, terminal_id=order.terminal_id,
-                                         res_num=order.reference, expires_in=round(self._identifier_ttl_s))
+        registration = spec.Registration(
+            identifier=payment.identifier,
+            terminal_id=order.terminal_id,
+            res_num=order.reference,
+            expires_in=round(self._identifier_ttl_s),
+        )
         return _respond(request, _envelope(shetab.APPROVED, registration.model_dump(mode="json", by_alias=True)))
 
     async def _start_payment(self, request: web.Request) -> web.Response:
@@ -167,8 +191,9 @@ class PcPosFrontEnd:
         if payment is None or payment.order.terminal_id != body.terminal_id:
             return _respond(request, _envelope(shetab.NOT_FOUND))
         if not (payment.started or payment.live()):
-            return _respond(request, _envelope(shetab.INVALID_TRANSACTION,
-                                               detail="the identifier has expired or was cancelled"))
+            return _respond(
+                request, _envelope(shetab.INVALID_TRANSACTION, detail="the identifier has expired or was cancelled")
+            )
         payment.started = True
         answer = await self.host.purchase(payment.order)
         if answer is None:
@@ -180,10 +205,17 @@ class PcPosFrontEnd:
         payment = self._by_reference.get((body.terminal_id, body.res_num))
         entry = self.host.ledger.find_reference(body.terminal_id, body.res_num)
         if payment is None or (entry is None and not payment.live()):
-            return await self._deliver(request, Operation.INQUIRY, body.terminal_id, payment,
-                                       HostAnswer(shetab.NOT_FOUND))
-        return await self._deliver(request, Operation.INQUIRY, body.terminal_id, payment,
-                                   HostAnswer(shetab.APPROVED, entry), shows_pending=entry is None)
+            return await self._deliver(
+                request, Operation.INQUIRY, body.terminal_id, payment, HostAnswer(shetab.NOT_FOUND)
+            )
+        return await self._deliver(
+            request,
+            Operation.INQUIRY,
+            body.terminal_id,
+            payment,
+            HostAnswer(shetab.APPROVED, entry),
+            shows_pending=entry is None,
+        )
 
     async def _follow_up(self, request: web.Request) -> web.Response:
         operation = _FOLLOW_UPS[request.path]
@@ -208,15 +240,25 @@ class PcPosFrontEnd:
         payment.cancelled = True
         return HostAnswer(shetab.APPROVED)
 
-    async def _deliver(self, request: web.Request, operation: Operation, terminal_id: str,
-                       payment: _PaymentRequest | None, answer: HostAnswer, *,
-                       shows_pending: bool = False) -> web.Response:
+    async def _deliver(
+        self,
+        request: web.Request,
+        operation: Operation,
+        terminal_id: str,
+        payment: _PaymentRequest | None,
+        answer: HostAnswer,
+        *,
+        shows_pending: bool = False,
+    ) -> web.Response:
         """The answer, with the transaction when there is one to show (a registered request not started yet is
         shown, as pending, to an inquiry only), travelling as the fault plan says."""
-        shown = payment is not None and (answer.entry is not None or shows_pending)
+        shown = payment if payment is not None and (answer.entry is not None or shows_pending) else None
         repeated_verify = operation is Operation.VERIFY and answer.code == self.host.already_verified_code
-        body = _envelope(answer.code, _transaction(payment, answer.entry).model_dump(mode="json", by_alias=True)
-                         if shown else None, detail=shetab.ALREADY_VERIFIED_DESCRIPTION if repeated_verify else None)
+        body = _envelope(
+            answer.code,
+            _transaction(shown, answer.entry).model_dump(mode="json", by_alias=True) if shown else None,
+            detail=shetab.ALREADY_VERIFIED_DESCRIPTION if repeated_verify else None,
+        )
         fault = self.host.faults.take(terminal_id, operation, DELIVERY_KINDS)
         if fault is None:
             return _respond(request, body)
@@ -250,21 +292,29 @@ def _transaction(payment: _PaymentRequest, entry: LedgerEntry | None) -> spec.Tr
     """The transaction view of a purchase; a request not started yet shows as pending."""
     order = payment.order
     return spec.Transaction(
-        identifier=payment.identifier, terminal_id=order.terminal_id, merchant_id=order.merchant_id,
-        res_num=order.reference, trace_number=order.stan, amount=order.amount,
+        identifier=payment.identifier,
+        terminal_id=order.terminal_id,
+        merchant_id=order.merchant_id,
+        res_num=order.reference,
+        trace_number=order.stan,
+        amount=order.amount,
         state=entry.state if entry is not None else TxnState.PENDING,
         response_code=entry.response_code if entry is not None else None,
         rrn=entry.rrn if entry is not None else None,
         auth_code=entry.auth_code if entry is not None else None,
         card_mask_number=entry.masked_pan if entry is not None else None,
         create_on=entry.created_at if entry is not None else payment.registered_at,
-        update_on=entry.updated_at if entry is not None else payment.registered_at)
+        update_on=entry.updated_at if entry is not None else payment.registered_at,
+    )
 
 
 def _envelope(code: str, data: dict | None = None, *, detail: str | None = None) -> dict:
-    return spec.Envelope(is_success=code == shetab.APPROVED, result_code=code,
-                         result_description=detail or shetab.DESCRIPTIONS.get(code),
-                         data=data).model_dump(mode="json", by_alias=True)
+    return spec.Envelope(
+        is_success=code == shetab.APPROVED,
+        result_code=code,
+        result_description=detail or shetab.DESCRIPTIONS.get(code),
+        data=data,
+    ).model_dump(mode="json", by_alias=True)
 
 
 def _echo(request: web.Request) -> dict[str, str]:
@@ -272,26 +322,33 @@ def _echo(request: web.Request) -> dict[str, str]:
     return {spec.REQUEST_ID_HEADER: request_id} if request_id else {}
 
 
-def _respond(request: web.Request, payload: dict, status: int = 200,
-             headers: dict[str, str] | None = None) -> web.Response:
+def _respond(
+    request: web.Request, payload: dict, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return _respond_raw(request, orjson.dumps(payload), status, headers)
 
 
-def _respond_raw(request: web.Request, body: bytes, status: int = 200,
-                 headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=body, status=status, content_type="application/json",
-                        headers={**_echo(request), **(headers or {})})
+def _respond_raw(
+    request: web.Request, body: bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=body, status=status, content_type="application/json", headers={**_echo(request), **(headers or {})}
+    )
 
 
 async def _respond_twice(request: web.Request, payload: dict, copy_after_s: float) -> web.Response:
     """The answer, then a byte-for-byte copy of it on the same connection (right behind it, or after copy_after_s
     when the connection may already carry the next request), as a confused host would send it."""
-    response = _respond(request, payload)
+    body = orjson.dumps(payload)
+    response = _respond_raw(request, body)
     await response.prepare(request)
     await response.write_eof()
-    head = f"HTTP/1.1 {response.status} {response.reason}\r\n" + "".join(
-        f"{name}: {value}\r\n" for name, value in response.headers.items()) + "\r\n"
-    copy = head.encode("latin-1") + response.body
+    head = (
+        f"HTTP/1.1 {response.status} {response.reason}\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in response.headers.items())
+        + "\r\n"
+    )
+    copy = head.encode("latin-1") + body
     transport = request.transport
     if transport is not None:
         asyncio.get_running_loop().call_later(copy_after_s, _write_if_open, transport, copy)

@@ -1,5 +1,6 @@
 """The office terminals of the simulated fleet. Any terminal id exists on first use; like a physical terminal,
 each serves one card at a time, and the cardholder takes the PIN-entry delay to finish."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,7 @@ class TerminalBusy(Exception):
 @dataclass
 class Terminal:
     terminal_id: str
-    pin_delay_ms: int | None = None          # None: the fleet's default
+    pin_delay_ms: int | None = None  # None: the fleet's default
     script: deque[Answer] = field(default_factory=deque)
     busy: bool = False
 

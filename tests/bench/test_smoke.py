@@ -4,6 +4,7 @@ found no split charging in traffic where every charge is for a different citizen
 found it clean; the figures themselves belong in the benchmark report, not here.
 
 The run takes well under a minute; the timeout leaves room for a machine busy with other work."""
+
 from __future__ import annotations
 
 import subprocess
@@ -19,9 +20,23 @@ from gateway.platform.config import PROJECT_ROOT
 def test_a_smoke_run_measures_every_phase(tmp_path):
     reports = tmp_path / "reports"
     run = subprocess.run(
-        [sys.executable, "-m", "loadtests.bench", "--smoke", "--workers", "2",
-         "--var-dir", str(tmp_path / "var"), "--report-dir", str(reports)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=230)
+        [
+            sys.executable,
+            "-m",
+            "loadtests.bench",
+            "--smoke",
+            "--workers",
+            "2",
+            "--var-dir",
+            str(tmp_path / "var"),
+            "--report-dir",
+            str(reports),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=230,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     (json_report,) = reports.glob("bench-*.json")
     (markdown_report,) = reports.glob("bench-*.md")
@@ -38,11 +53,11 @@ def test_a_smoke_run_measures_every_phase(tmp_path):
     burst = results["concurrency"]
     assert burst["ok"] == burst["charges"] and not burst["failures"]
     assert burst["max_in_flight"] == burst["charges"]
-    assert 0 < burst["gateway_rss_max_mib"]
+    assert burst["gateway_rss_max_mib"] > 0
 
     growth = results["growth"]
     assert growth["history_rows"] > 0 and growth["loaded"]["ok"] > 0 and growth["ratio"] > 0
-    assert not growth["loaded"]["failures"]   # live charges continue the generated receipt chains
+    assert not growth["loaded"]["failures"]  # live charges continue the generated receipt chains
     database = growth["loaded"]["database"]
     assert any("INSERT INTO idempotency_keys" in row["query"] and row["calls"] >= 1 for row in database["statements"])
     assert database["indexes_read"] and growth["empty"]["database"]["statement_ms"] > 0
@@ -51,5 +66,7 @@ def test_a_smoke_run_measures_every_phase(tmp_path):
     assert "split_charging" not in results["oversight_findings"], results["oversight_findings"]
     assert results["conservation"]["available"] and results["conservation"]["clean"], results["conservation"]
     assert {t["target"] for t in results["targets"]} >= {
-        "pipeline throughput / hello-world baseline", "p99 at half of peak"}
+        "pipeline throughput / hello-world baseline",
+        "p99 at half of peak",
+    }
     assert "## Targets" in markdown_report.read_text(encoding="utf-8")

@@ -1,5 +1,6 @@
 """The whole path: a fresh database on the real PostgreSQL, real Redis, one simulator process per demo PSP, and the
 gateway application served on a real socket. `make test` provides DATABASE_URL and REDIS_URL (embedded servers)."""
+
 from __future__ import annotations
 
 import os
@@ -14,18 +15,18 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
-from gateway.web.app import create_app
-from gateway.platform.config import PROJECT_ROOT, Settings
-from gateway.registry.tariff_files import load_tariff_documents
-from gateway.core.tariffs import SOURCE_KEY
-from gateway.core.registry import parse_registry
-from gateway.platform.db import connect
 from gateway.access.store import create_api_key
+from gateway.core.registry import parse_registry
+from gateway.core.tariffs import SOURCE_KEY
+from gateway.platform.config import PROJECT_ROOT, Settings
+from gateway.platform.db import connect
 from gateway.platform.migrate import apply_migrations
 from gateway.registry.store import save_registry
+from gateway.registry.tariff_files import load_tariff_documents
 from gateway.registry.tariff_store import save_tariff_documents
-from simulators.psp.psp_host import simulator_options
+from gateway.web.app import create_app
 from receipts.keys_files import create_key
+from simulators.psp.psp_host import simulator_options
 from tests.psp.sim_support import SimulatorControl, start_simulator
 
 DEMO_REGISTRY = PROJECT_ROOT / "gateway" / "registry" / "demo.toml"
@@ -103,9 +104,18 @@ def key_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def settings(database_url, redis_url, psp_hosts, key_dir) -> Settings:
     endpoints = ",".join(f"{psp_id}=127.0.0.1:{host.port}" for psp_id, host in psp_hosts.items())
-    return Settings(database_url=database_url, redis_url=redis_url, key_dir=key_dir, psp_endpoints=endpoints,
-                    psp_timeout_s=2.0, purchase_timeout_s=3.0, recovery_grace_s=5.0, recovery_interval_s=0.2, registry_refresh_s=0.5,
-                    run_workers=False)
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        key_dir=key_dir,
+        psp_endpoints=endpoints,
+        psp_timeout_s=2.0,
+        purchase_timeout_s=3.0,
+        recovery_grace_s=5.0,
+        recovery_interval_s=0.2,
+        registry_refresh_s=0.5,
+        run_workers=False,
+    )
 
 
 @dataclass
@@ -117,23 +127,25 @@ class Gateway:
     @property
     def services(self):
         from gateway.web.context import SERVICES
+
         return self.app[SERVICES]
 
-    async def request(self, method: str, path: str, *, key: str | None = None, json=None, data=None,
-                      headers: dict | None = None) -> tuple[int, object]:
+    async def request(
+        self, method: str, path: str, *, key: str | None = None, json=None, data=None, headers: dict | None = None
+    ) -> tuple[int, object]:
         all_headers = dict(headers or {})
         if key:
             all_headers["Authorization"] = f"Bearer {key}"
-        async with self.session.request(method, self.url + path, json=json, data=data,
-                                        headers=all_headers) as response:
+        async with self.session.request(method, self.url + path, json=json, data=data, headers=all_headers) as response:
             body = await response.read()
             if response.content_type == "application/json":
                 return response.status, await response.json()
             return response.status, body
 
     async def charge(self, key: str, body: dict, idempotency_key: str | None = None) -> tuple[int, dict]:
-        return await self.request("POST", "/v1/charges", key=key, json=body,
-                                  headers={"Idempotency-Key": idempotency_key or uuid.uuid4().hex})
+        return await self.request(
+            "POST", "/v1/charges", key=key, json=body, headers={"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+        )
 
 
 @pytest.fixture(scope="session")
@@ -154,17 +166,33 @@ async def keys(db):
             role, _, ident = name.partition(":")
             role = {"t": "terminal", "a": "agency"}.get(role, role)
             cache[name] = await create_api_key(
-                db, role=role, terminal_id=ident if role == "terminal" else None,
-                agency_id=ident if role == "agency" else None, label="test")
+                db,
+                role=role,
+                terminal_id=ident if role == "terminal" else None,
+                agency_id=ident if role == "agency" else None,
+                label="test",
+            )
         return cache[name]
+
     return key
 
 
-def charge_body(terminal_id: str = "10000001", operator_id: str = "op-11", service_code: str = "1101",
-                amount: int = 700_000, **overrides) -> dict:
-    body = {"terminal_id": terminal_id, "operator_id": operator_id, "service_code": service_code, "quantity": 1,
-            "extras": [], "recipient": {"name": "علی رضایی", "national_code": "0012345679",
-                                        "mobile": "09121234567"},
-            "amount": amount, "payment_method": "card"}
+def charge_body(
+    terminal_id: str = "10000001",
+    operator_id: str = "op-11",
+    service_code: str = "1101",
+    amount: int = 700_000,
+    **overrides,
+) -> dict:
+    body = {
+        "terminal_id": terminal_id,
+        "operator_id": operator_id,
+        "service_code": service_code,
+        "quantity": 1,
+        "extras": [],
+        "recipient": {"name": "علی رضایی", "national_code": "0012345679", "mobile": "09121234567"},
+        "amount": amount,
+        "payment_method": "card",
+    }
     body.update(overrides)
     return body

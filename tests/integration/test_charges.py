@@ -1,17 +1,27 @@
 """POST /v1/charges against real PostgreSQL, Redis and the PSP simulators."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from simulators.psp.cards import TEST_CARDS
 from receipts.keys_files import create_key, load_keyring
 from receipts.signing import VerifyingKeyring
+from simulators.psp.cards import TEST_CARDS
 from tests.integration.conftest import charge_body
 
-REQUIRED_LABELS = ["نام خدمت", "نام خدمت‌گیرنده", "شماره رهگیری", "تاریخ و زمان ارایه خدمت", "مبلغ اخذ شده",
-                   "نام دارنده پروانه", "شماره پروانه", "متصدی ارایه‌کننده خدمت", "نشانی دفتر"]
+REQUIRED_LABELS = [
+    "نام خدمت",
+    "نام خدمت‌گیرنده",
+    "شماره رهگیری",
+    "تاریخ و زمان ارایه خدمت",
+    "مبلغ اخذ شده",
+    "نام دارنده پروانه",
+    "شماره پروانه",
+    "متصدی ارایه‌کننده خدمت",
+    "نشانی دفتر",
+]
 
 
 async def test_completed_charge_carries_a_verifiable_receipt_with_every_required_field(gateway, keys, sims, db):
@@ -27,18 +37,25 @@ async def test_completed_charge_carries_a_verifiable_receipt_with_every_required
     receipt = signed["receipt"]
     assert [f["label"] for f in receipt["fields"]] == REQUIRED_LABELS
     assert all(str(f["value"]).strip() for f in receipt["fields"])
-    assert receipt["payment"] == {"psp_id": "psp-mellat", "terminal_id": "10000001", "rrn": charge["rrn"],
-                                  "stan": charge["stan"], "masked_pan": charge["masked_pan"]}
+    assert receipt["payment"] == {
+        "psp_id": "psp-mellat",
+        "terminal_id": "10000001",
+        "rrn": charge["rrn"],
+        "stan": charge["stan"],
+        "masked_pan": charge["masked_pan"],
+    }
     assert receipt["tariff_reference"] == charge["tariff_reference"] == "CRA-COM-1402-07"
     assert receipt["tracking_code"] == charge["tracking_code"]
 
     ledger = await sims["psp-mellat"].entry(charge["id"])
     assert ledger["state"] in ("verified", "settled") and ledger["amount"] == 650_000
-    outbox = await db.fetch("SELECT channel, recipient FROM outbox WHERE charge_id = $1 ORDER BY channel",
-                            uuid.UUID(charge["id"]))
+    outbox = await db.fetch(
+        "SELECT channel, recipient FROM outbox WHERE charge_id = $1 ORDER BY channel", uuid.UUID(charge["id"])
+    )
     assert [(r["channel"], r["recipient"]) for r in outbox] == [("poosheh", "iran0012345679"), ("sms", "09121234567")]
-    status, fetched = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}",
-                                            key=await keys("t:10000001"))
+    status, fetched = await gateway.request(
+        "GET", f"/v1/receipts/{charge['tracking_code']}", key=await keys("t:10000001")
+    )
     assert status == 200 and fetched == signed
 
 
@@ -59,8 +76,12 @@ async def test_excess_fee_is_refused_recorded_and_never_reaches_the_psp(gateway,
     assert error["error"]["details"]["requested"] == quote["cap"] + 50_000
     assert error["error"]["details"]["excess"] == 50_000
     recorded = (await _refusals(db, "excess_fee"))[-1]
-    assert (recorded["office_id"], recorded["terminal_id"], recorded["operator_id"], recorded["service_code"]) == \
-        ("11110001", "10000001", "op-12", "1101")
+    assert (recorded["office_id"], recorded["terminal_id"], recorded["operator_id"], recorded["service_code"]) == (
+        "11110001",
+        "10000001",
+        "op-12",
+        "1101",
+    )
     assert (recorded["requested"], recorded["cap"], recorded["excess"]) == (quote["cap"] + 50_000, quote["cap"], 50_000)
     assert recorded["created_at"] is not None
     assert len(await sims["psp-mellat"].ledger()) == before
@@ -86,8 +107,7 @@ async def test_cash_is_refused_and_recorded(gateway, keys, db):
 
 async def test_offices_without_an_active_licence_are_refused(gateway, keys, db):
     expired = await gateway.charge(await keys("t:10000005"), charge_body(terminal_id="10000005", operator_id="op-41"))
-    suspended = await gateway.charge(await keys("t:10000007"),
-                                     charge_body(terminal_id="10000007", operator_id="op-61"))
+    suspended = await gateway.charge(await keys("t:10000007"), charge_body(terminal_id="10000007", operator_id="op-61"))
     for status, error in (expired, suspended):
         assert status == 403 and error["error"]["code"] == "office_license_inactive"
     offices = {r["office_id"] for r in await _refusals(db, "office_license_inactive")}
@@ -95,28 +115,33 @@ async def test_offices_without_an_active_licence_are_refused(gateway, keys, db):
 
 
 async def test_a_terminal_of_an_unlicensed_psp_is_refused(gateway, keys, db, sims):
-    status, error = await gateway.charge(await keys("t:10000008"),
-                                         charge_body(terminal_id="10000008", operator_id="op-31"))
+    status, error = await gateway.charge(
+        await keys("t:10000008"), charge_body(terminal_id="10000008", operator_id="op-31")
+    )
     assert status == 403 and error["error"]["code"] == "psp_unlicensed"
     assert (await _refusals(db, "psp_unlicensed"))[-1]["terminal_id"] == "10000008"
     assert await sims["psp-fanava"].ledger() == []
 
 
 async def test_a_charge_dated_under_the_previous_approval_is_priced_by_it(gateway, keys, tmp_path):
-    key = await keys("t:10000003")   # office 21110002: no other test audits its chain
-    moment = datetime(2023, 9, 1, 8, 0, tzinfo=timezone.utc)  # 1402/06/10
+    key = await keys("t:10000003")  # office 21110002: no other test audits its chain
+    moment = datetime(2023, 9, 1, 8, 0, tzinfo=UTC)  # 1402/06/10
     status, tables = await gateway.request("GET", "/v1/tariffs?at=2023-09-01T08:00:00Z")
     assert status == 200 and [t["reference"] for t in tables["data"]] == ["CRA-COM-1401-11"]
     charges = gateway.services.charges
     # The whole charge happens at that moment, its receipt too: it is signed by a key valid then.
-    create_key(tmp_path, valid_from=datetime(2023, 1, 1, tzinfo=timezone.utc))
+    create_key(tmp_path, valid_from=datetime(2023, 1, 1, tzinfo=UTC))
     real_clock, charges.clock = charges.clock, lambda: moment
     real_keyring, charges.issuer.keyring = charges.issuer.keyring, load_keyring(tmp_path)
     try:
-        status, error = await gateway.charge(key, charge_body(terminal_id="10000003", operator_id="op-21", amount=600_000))
+        status, error = await gateway.charge(
+            key, charge_body(terminal_id="10000003", operator_id="op-21", amount=600_000)
+        )
         assert status == 422 and error["error"]["details"]["cap"] == 550_000
         assert error["error"]["details"]["tariff_reference"] == "CRA-COM-1401-11"
-        status, charge = await gateway.charge(key, charge_body(terminal_id="10000003", operator_id="op-21", amount=550_000))
+        status, charge = await gateway.charge(
+            key, charge_body(terminal_id="10000003", operator_id="op-21", amount=550_000)
+        )
         assert status == 201 and charge["tariff_reference"] == "CRA-COM-1401-11"
         assert charge["receipt"]["receipt"]["issued_at"] == "2023-09-01T08:00:00Z"
     finally:
@@ -152,8 +177,9 @@ async def test_concurrent_duplicates_make_exactly_one_psp_call(gateway, keys, si
     await sims["psp-saman"].pin_delay("10000002", 300)
     idem = uuid.uuid4().hex
     try:
-        answers = await asyncio.gather(*(gateway.charge(key, charge_body(terminal_id="10000002"), idem)
-                                         for _ in range(6)))
+        answers = await asyncio.gather(
+            *(gateway.charge(key, charge_body(terminal_id="10000002"), idem) for _ in range(6))
+        )
     finally:
         await sims["psp-saman"].pin_delay("10000002", 0)
     assert {status for status, _ in answers} == {201}
@@ -162,7 +188,8 @@ async def test_concurrent_duplicates_make_exactly_one_psp_call(gateway, keys, si
 
 
 async def test_a_duplicate_that_finds_its_own_first_attempt_on_the_terminal_waits_instead_of_saying_busy(
-        gateway, keys, sims):
+    gateway, keys, sims
+):
     """A first attempt that has taken the terminal but not yet stored its key: its duplicate waits rather than
     answering 409 terminal_busy. This first attempt then lets the terminal go without writing its charge (it died),
     so the waiting duplicate charges in its place, once, and a later retry replays that answer."""
@@ -221,7 +248,7 @@ async def test_no_full_card_number_is_stored_anywhere(gateway, keys, db):
     full_pans = [card.pan for card in TEST_CARDS]
     tables = [r["tablename"] for r in await db.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
     for table in tables:
-        dump = await db.fetchval(f'SELECT coalesce(string_agg(t::text, E\'\\n\'), \'\') FROM "{table}" t')
+        dump = await db.fetchval(f"SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t")
         for pan in full_pans:
             assert pan not in dump, f"a full card number is stored in {table}"
 
@@ -244,36 +271,51 @@ async def test_a_busy_terminal_refuses_a_second_card_without_pushing_it(gateway,
 
 
 async def test_persian_digits_and_arabic_letters_are_normalised_at_the_edge(gateway, keys, db):
-    body = charge_body(terminal_id="۱۰۰۰۰۰۰۱", recipient={"name": "علي كريمي", "national_code": "۰۰۱۲۳۴۵۶۷۹",
-                                                         "mobile": "+۹۸ ۹۱۲ ۱۲۳ ۴۵۶۷"})
+    body = charge_body(
+        terminal_id="۱۰۰۰۰۰۰۱",
+        recipient={"name": "علي كريمي", "national_code": "۰۰۱۲۳۴۵۶۷۹", "mobile": "+۹۸ ۹۱۲ ۱۲۳ ۴۵۶۷"},
+    )
     status, charge = await gateway.charge(await keys("t:10000001"), body)
     assert status == 201
-    row = await db.fetchrow("SELECT recipient_name, recipient_national_code, recipient_mobile FROM charges "
-                            "WHERE id = $1", uuid.UUID(charge["id"]))
+    row = await db.fetchrow(
+        "SELECT recipient_name, recipient_national_code, recipient_mobile FROM charges WHERE id = $1",
+        uuid.UUID(charge["id"]),
+    )
     assert tuple(row) == ("علی کریمی", "0012345679", "09121234567")
 
 
 async def test_bad_input_gets_a_clear_error_and_changes_nothing(gateway, keys, db):
     key = await keys("t:10000001")
-    counts = "SELECT (SELECT count(*) FROM charges) + (SELECT count(*) FROM refusals) + " \
-             "(SELECT count(*) FROM idempotency_keys)"
+    counts = (
+        "SELECT (SELECT count(*) FROM charges) + (SELECT count(*) FROM refusals) + "
+        "(SELECT count(*) FROM idempotency_keys)"
+    )
     before = await db.fetchval(counts)
     cases = [
         (charge_body(amount=12.5), "amount"),
         (charge_body(amount="700000"), "amount"),
         (charge_body(amount=-5), "amount"),
-        (charge_body(recipient={"name": "x", "national_code": "0012345678", "mobile": "09121234567"}),
-         "recipient.national_code"),
-        (charge_body(recipient={"name": "x", "national_code": "0012345679", "mobile": "02188776655"}),
-         "recipient.mobile"),
+        (
+            charge_body(recipient={"name": "x", "national_code": "0012345678", "mobile": "09121234567"}),
+            "recipient.national_code",
+        ),
+        (
+            charge_body(recipient={"name": "x", "national_code": "0012345679", "mobile": "02188776655"}),
+            "recipient.mobile",
+        ),
         ({**charge_body(), "surprise": 1}, "surprise"),
     ]
     for body, param in cases:
         status, error = await gateway.charge(key, body)
         assert status == 400, (body, error)
         assert error["error"]["param"] == param
-    status, error = await gateway.request("POST", "/v1/charges", key=key, data=b"{not json",
-                                          headers={"Idempotency-Key": "x", "Content-Type": "application/json"})
+    status, error = await gateway.request(
+        "POST",
+        "/v1/charges",
+        key=key,
+        data=b"{not json",
+        headers={"Idempotency-Key": "x", "Content-Type": "application/json"},
+    )
     assert status == 400 and error["error"]["code"] == "invalid_json"
     status, error = await gateway.request("POST", "/v1/charges", key=key, json=charge_body())
     assert status == 400 and error["error"]["param"] == "Idempotency-Key"

@@ -1,5 +1,6 @@
 """The connection pool: one round trip per statement (no reset query on release), a transaction left open still
 rolled back, and JSON values sent and read in binary form unchanged."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,10 +36,16 @@ async def test_a_transaction_left_open_is_rolled_back_on_release(one_connection_
         assert await conn.fetchval("SELECT count(*) FROM left_open") == 0
 
 
-@pytest.mark.parametrize("value", [
-    {"متن": "رسید پرداخت ۱۲۳", "amount": 700_000, "nested": [1, 2.5, None, True, {"a": "\u200c"}]},
-    [], "just a string", 0, None,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"متن": "رسید پرداخت ۱۲۳", "amount": 700_000, "nested": [1, 2.5, None, True, {"a": "\u200c"}]},
+        [],
+        "just a string",
+        0,
+        None,
+    ],
+)
 async def test_json_values_survive_the_binary_codec(database_url, value):
     conn = await connect(database_url)
     try:

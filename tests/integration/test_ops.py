@@ -1,4 +1,5 @@
 """Health, readiness, metrics and the OpenAPI document."""
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,11 @@ def _spec_path(route_path: str) -> str:
 async def test_openapi_describes_exactly_the_served_routes(gateway):
     status, spec = await gateway.request("GET", "/openapi.json")
     assert status == 200 and spec["openapi"].startswith("3.1")
-    served = {(route.method.lower(), _spec_path(route.resource.canonical))
-              for route in gateway.app.router.routes() if route.method != "HEAD"}
+    served = {
+        (route.method.lower(), _spec_path(route.resource.canonical))
+        for route in gateway.app.router.routes()
+        if route.method != "HEAD"
+    }
     described = {(method, path) for path, operations in spec["paths"].items() for method in operations}
     assert served == described
 
@@ -47,8 +51,9 @@ async def test_unknown_routes_and_methods_answer_in_the_error_shape(gateway):
 async def test_a_missing_or_wrong_key_is_refused(gateway):
     status, body = await gateway.request("POST", "/v1/charges", json=charge_body(), headers={"Idempotency-Key": "k"})
     assert status == 401 and body["error"]["type"] == "authentication_error"
-    status, body = await gateway.request("POST", "/v1/charges", json=charge_body(), key="pk_0000.nope",
-                                         headers={"Idempotency-Key": "k"})
+    status, body = await gateway.request(
+        "POST", "/v1/charges", json=charge_body(), key="pk_0000.nope", headers={"Idempotency-Key": "k"}
+    )
     assert status == 401
 
 

@@ -1,4 +1,5 @@
 """Receipts through the API: printed forms, public verification, the chain under concurrent completions."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,9 @@ PERSONAL = ("علی رضایی", "0012345679", "09121234567")
 
 
 async def _completed(gateway, keys, terminal="10000001", operator="op-11"):
-    status, charge = await gateway.charge(await keys(f"t:{terminal}"), charge_body(terminal_id=terminal,
-                                                                                   operator_id=operator))
+    status, charge = await gateway.charge(
+        await keys(f"t:{terminal}"), charge_body(terminal_id=terminal, operator_id=operator)
+    )
     assert status == 201, charge
     return charge
 
@@ -65,27 +67,42 @@ async def test_a_scanned_qr_payload_is_checked_and_a_forged_one_caught(gateway, 
     forged = payload[:-6] + ("A" if payload[-6] != "A" else "B") + payload[-5:]
     _, answer = await gateway.request("POST", path, json={"qr_payload": forged})
     assert answer["presented"]["altered"] is True
-    altered_copy = {"receipt": {**charge["receipt"]["receipt"], "seq": 999}, "signature": charge["receipt"]["signature"]}
+    altered_copy = {
+        "receipt": {**charge["receipt"]["receipt"], "seq": 999},
+        "signature": charge["receipt"]["signature"],
+    }
     _, answer = await gateway.request("POST", path, json={"receipt": altered_copy})
     assert answer["presented"]["altered"] is True
 
 
 async def test_a_receipt_altered_in_storage_is_reported_not_genuine(gateway, keys, db):
     charge = await _completed(gateway, keys, terminal="10000003", operator="op-21")
-    await db.execute("UPDATE receipts SET signed = jsonb_set(signed, '{receipt,tariff_reference}', '\"forged\"') "
-                     "WHERE tracking_code = $1", charge["tracking_code"])
+    await db.execute(
+        "UPDATE receipts SET signed = jsonb_set(signed, '{receipt,tariff_reference}', '\"forged\"') "
+        "WHERE tracking_code = $1",
+        charge["tracking_code"],
+    )
     _, answer = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}/verify")
     assert answer["genuine"] is False and answer["signature"]["verdict"] == "altered"
 
 
 async def test_simultaneous_completions_in_one_office_never_fork_the_chain(gateway, keys, db):
     mellat, saman = await keys("t:10000001"), await keys("t:10000002")
-    answers = await asyncio.gather(*(
-        gateway.charge(key, charge_body(terminal_id=terminal))
-        for _ in range(4) for key, terminal in ((mellat, "10000001"), (saman, "10000002"))),
-        return_exceptions=True)
-    completed = [body for answer in answers if not isinstance(answer, BaseException)
-                 for status, body in [answer] if status == 201]
+    answers = await asyncio.gather(
+        *(
+            gateway.charge(key, charge_body(terminal_id=terminal))
+            for _ in range(4)
+            for key, terminal in ((mellat, "10000001"), (saman, "10000002"))
+        ),
+        return_exceptions=True,
+    )
+    completed = [
+        body
+        for answer in answers
+        if not isinstance(answer, BaseException)
+        for status, body in [answer]
+        if status == 201
+    ]
     assert completed
     rows = await db.fetch("SELECT signed FROM receipts WHERE office_id = '11110001' ORDER BY seq")
     seqs = [r["signed"]["receipt"]["seq"] for r in rows]
@@ -97,6 +114,7 @@ async def test_simultaneous_completions_in_one_office_never_fork_the_chain(gatew
 
 async def test_a_new_signing_key_is_picked_up_without_restart_and_old_receipts_still_verify(gateway, keys, settings):
     from receipts.keys_files import create_key
+
     old = await _completed(gateway, keys)
     new_key = create_key(settings.key_dir)
     for _ in range(50):

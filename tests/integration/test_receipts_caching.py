@@ -1,7 +1,6 @@
 """Printed receipts are immutable: ETag, Cache-Control, and 304 Not Modified without rendering."""
-from __future__ import annotations
 
-import pytest
+from __future__ import annotations
 
 from gateway.web.routes import receipts as routes_receipts
 from tests.integration.conftest import charge_body
@@ -16,8 +15,9 @@ async def _fetch(gateway, path: str, key: str, **headers: str):
 
 
 async def _receipt(gateway, keys, terminal="10000001", operator="op-11") -> str:
-    status, charge = await gateway.charge(await keys(f"t:{terminal}"), charge_body(terminal_id=terminal,
-                                                                                   operator_id=operator))
+    status, charge = await gateway.charge(
+        await keys(f"t:{terminal}"), charge_body(terminal_id=terminal, operator_id=operator)
+    )
     assert status == 201, charge
     return charge["tracking_code"]
 
@@ -48,12 +48,12 @@ async def test_a_held_copy_is_answered_304_without_rendering(gateway, keys, monk
 
     def refuse(*args, **kwargs):
         raise AssertionError("signed or rendered although the client holds the current copy")
+
     for name in ("make_qr_payload", "render_thermal", "_rendered_pdf"):
         monkeypatch.setattr(routes_receipts, name, refuse)
     for form, etag in etags.items():
         for held in (etag, f"W/{etag}", f'"elsewhere", {etag}', "*"):
-            status, headers, body = await _fetch(gateway, f"/v1/receipts/{code}{form}", key,
-                                                 **{"If-None-Match": held})
+            status, headers, body = await _fetch(gateway, f"/v1/receipts/{code}{form}", key, **{"If-None-Match": held})
             assert (status, body) == (304, b""), (form, held)
             assert headers["ETag"] == etag and headers["Cache-Control"] == CACHE_CONTROL
             assert headers["Vary"] == "Authorization"
@@ -66,8 +66,9 @@ async def test_another_form_or_a_stale_tag_is_served_in_full(gateway, keys):
 
     status, headers, body = await _fetch(gateway, f"/v1/receipts/{code}.pdf?size=80mm", key, **{"If-None-Match": a5})
     assert status == 200 and body.startswith(b"%PDF") and headers["ETag"] != a5
-    status, _, body = await _fetch(gateway, f"/v1/receipts/{code}.pdf?size=a5", key,
-                                   **{"If-None-Match": '"0123456789abcdef"'})
+    status, _, body = await _fetch(
+        gateway, f"/v1/receipts/{code}.pdf?size=a5", key, **{"If-None-Match": '"0123456789abcdef"'}
+    )
     assert status == 200 and body.startswith(b"%PDF")
 
 
@@ -76,6 +77,7 @@ async def test_a_held_tag_does_not_reveal_another_offices_receipt(gateway, keys)
     etag = (await _fetch(gateway, f"/v1/receipts/{code}.txt", await keys("t:10000001")))[1]["ETag"]
 
     for held in (etag, "*"):
-        status, headers, _ = await _fetch(gateway, f"/v1/receipts/{code}.txt", await keys("t:10000003"),
-                                          **{"If-None-Match": held})
+        status, headers, _ = await _fetch(
+            gateway, f"/v1/receipts/{code}.txt", await keys("t:10000003"), **{"If-None-Match": held}
+        )
         assert status == 404 and "ETag" not in headers

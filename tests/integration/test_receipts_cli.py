@@ -1,4 +1,5 @@
 """The auditor's commands: export an office's receipts, verify the export offline, verify a QR payload."""
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,22 @@ def _pishkhan(settings, *args: str) -> subprocess.CompletedProcess:
 async def test_export_then_offline_verification_names_the_first_break(gateway, keys, settings, tmp_path):
     key = await keys("t:10000006")
     for _ in range(4):
-        status, _ = await gateway.charge(key, charge_body(terminal_id="10000006", operator_id="op-51",
-                                                          amount=500_000))
+        status, _ = await gateway.charge(key, charge_body(terminal_id="10000006", operator_id="op-51", amount=500_000))
         assert status == 201
     export = tmp_path / "office.jsonl"
-    done = _pishkhan(settings, "receipts", "export", "--office", "51110005", "--from", "2020-01-01T00:00:00Z",
-                     "--to", "2100-01-01T00:00:00Z", "--output", str(export))
+    done = _pishkhan(
+        settings,
+        "receipts",
+        "export",
+        "--office",
+        "51110005",
+        "--from",
+        "2020-01-01T00:00:00Z",
+        "--to",
+        "2100-01-01T00:00:00Z",
+        "--output",
+        str(export),
+    )
     assert done.returncode == 0, done.stderr
     lines = export.read_text(encoding="utf-8").splitlines()
     assert len(lines) >= 4
@@ -41,8 +52,9 @@ async def test_export_then_offline_verification_names_the_first_break(gateway, k
     altered = tmp_path / "altered.jsonl"
     tampered = json.loads(lines[1])
     tampered["receipt"]["tariff_reference"] = "forged"
-    altered.write_text("\n".join([lines[0], json.dumps(tampered, ensure_ascii=False), *lines[2:]]) + "\n",
-                       encoding="utf-8")
+    altered.write_text(
+        "\n".join([lines[0], json.dumps(tampered, ensure_ascii=False), *lines[2:]]) + "\n", encoding="utf-8"
+    )
     result = _pishkhan(settings, "receipts", "verify", str(altered), "--keys", str(keys_file))
     assert result.returncode == 1
     report = json.loads(result.stdout)

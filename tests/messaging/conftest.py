@@ -1,4 +1,5 @@
 """The SMS centre and Iran Poosheh simulators as real subprocesses, one each for the whole session."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,11 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-DELIVERY_DELAY = 0.05   # seconds from acceptance to the handset in the SMS centre
+DELIVERY_DELAY = 0.05  # seconds from acceptance to the handset in the SMS centre
 
 
 def _start(module: str, *args: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", module, "--port", "0", *args],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", module, "--port", "0", *args], stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     if not line:
         process.kill()

@@ -1,4 +1,5 @@
 """The Iran Poosheh adapter against the inbox simulator."""
+
 from __future__ import annotations
 
 import itertools
@@ -23,8 +24,13 @@ def fresh_national_code() -> str:
 
 def fresh_receipt() -> tuple[str, dict, str]:
     tracking = make_tracking_code("10203040", next(_serial) % 999_999_999 + 1)
-    document = {"tracking_code": tracking, "amount": 1_250_000, "service_name": "ثبت نام",
-                "signature": "c2lnbmF0dXJl", "key_id": "k1"}
+    document = {
+        "tracking_code": tracking,
+        "amount": 1_250_000,
+        "service_name": "ثبت نام",
+        "signature": "c2lnbmF0dXJl",
+        "key_id": "k1",
+    }
     return tracking, document, f"P1:{tracking}:c2ln"
 
 
@@ -104,8 +110,9 @@ async def test_missing_token_is_retryable_not_lost(inbox):
 
 async def test_authenticity_of_a_printed_receipt(poosheh):
     tracking, document, qr = fresh_receipt()
-    assert (await poosheh.deliver("msg-auth", fresh_national_code(), document,
-                                  tracking_code=tracking, qr_payload=qr)).accepted
+    assert (
+        await poosheh.deliver("msg-auth", fresh_national_code(), document, tracking_code=tracking, qr_payload=qr)
+    ).accepted
 
     genuine = await poosheh.check_authenticity(tracking, qr)
     assert genuine.verdict is AuthenticityVerdict.AUTHENTIC and genuine.document == document

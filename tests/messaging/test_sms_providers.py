@@ -1,4 +1,5 @@
 """SMS provider adapters against the SMS centre simulator, for both APIs it speaks."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,8 +43,9 @@ async def provider(request, sms_centre) -> SmsProvider:
     await adapter.close()
 
 
-async def wait_for_status(provider: SmsProvider, message_id: str, wanted: DeliveryStatus,
-                          within: float = 3.0) -> DeliveryStatus:
+async def wait_for_status(
+    provider: SmsProvider, message_id: str, wanted: DeliveryStatus, within: float = 3.0
+) -> DeliveryStatus:
     deadline = time.monotonic() + within
     while True:
         status = (await provider.status([message_id]))[message_id]
@@ -59,6 +61,7 @@ def free_port() -> int:
 
 
 # --- the interface's own rules -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("sender", ["40401", "4040123456", "40409876543210"])
 def test_lines_under_4040_are_accepted(sender):
@@ -85,6 +88,7 @@ def test_unknown_provider_kind_is_refused():
 
 
 # --- against the simulator -----------------------------------------------------------------
+
 
 async def test_send_then_poll_until_delivered(provider, sms_centre):
     mobile, message_id = fresh_mobile(), fresh_id()
@@ -177,7 +181,7 @@ async def test_empty_text_is_permanent(provider, sms_centre):
 
 
 async def test_unparseable_mobile_is_permanent_without_a_call(provider, sms_centre):
-    await sms_centre.arm(kind="http_5xx")   # would turn any call into RETRYABLE
+    await sms_centre.arm(kind="http_5xx")  # would turn any call into RETRYABLE
     result = await provider.send(fresh_id(), SENDER, "02112345678", "x")
     assert result.outcome is SendOutcome.PERMANENT
 
@@ -209,7 +213,7 @@ async def test_status_of_many_with_an_unknown_id(provider):
         assert (await provider.send(message_id, SENDER, fresh_mobile(), "x")).accepted
     await asyncio.sleep(DELIVERY_DELAY * 3)
     never_sent = fresh_id()
-    statuses = await provider.status(sent + [never_sent])
+    statuses = await provider.status([*sent, never_sent])
     assert statuses == {**dict.fromkeys(sent, DeliveryStatus.DELIVERED), never_sent: DeliveryStatus.UNKNOWN}
 
 

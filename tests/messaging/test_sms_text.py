@@ -12,14 +12,26 @@ BASE = "https://pishkhan.example"
 TRACKING = make_tracking_code("10203040", 1234)
 
 
-@pytest.mark.parametrize(("text", "parts"), [
-    ("", 1),
-    ("a" * 160, 1), ("a" * 161, 2), ("a" * 306, 2), ("a" * 307, 3),
-    ("€" * 80, 1), ("€" * 81, 2),                 # € is an escaped GSM character: two septets
-    ("س" * 70, 1), ("س" * 71, 2), ("س" * 134, 2), ("س" * 135, 3),
-    ("a" * 69 + "س", 1), ("a" * 70 + "س", 2),     # one Persian letter makes the whole text UCS-2
-    ("😀" * 35, 1), ("😀" * 36, 2),               # outside the BMP: two UTF-16 code units each
-])
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("", 1),
+        ("a" * 160, 1),
+        ("a" * 161, 2),
+        ("a" * 306, 2),
+        ("a" * 307, 3),
+        ("€" * 80, 1),
+        ("€" * 81, 2),  # € is an escaped GSM character: two septets
+        ("س" * 70, 1),
+        ("س" * 71, 2),
+        ("س" * 134, 2),
+        ("س" * 135, 3),
+        ("a" * 69 + "س", 1),
+        ("a" * 70 + "س", 2),  # one Persian letter makes the whole text UCS-2
+        ("😀" * 35, 1),
+        ("😀" * 36, 2),  # outside the BMP: two UTF-16 code units each
+    ],
+)
 def test_count_parts_by_alphabet(text, parts):
     assert count_parts(text) == parts
 
@@ -32,26 +44,39 @@ def test_a_character_is_never_split_across_parts():
 
 
 def test_short_confirmation_carries_every_piece():
-    text = render_confirmation(service_name="ثبت نام", amount=1_250_000, tracking_code="1403123",
-                               office_name="۱۲۳", verify_base_url="https://pk.ir/")
-    assert text == ("خدمت «ثبت نام» در دفتر پیشخوان 123 ارایه شد.\n"
-                    "مبلغ اخذ شده: ۱٬۲۵۰٬۰۰۰ ریال\n"
-                    "شماره رهگیری: 1403123\n"
-                    "https://pk.ir/r/1403123")
+    text = render_confirmation(
+        service_name="ثبت نام",
+        amount=1_250_000,
+        tracking_code="1403123",
+        office_name="۱۲۳",
+        verify_base_url="https://pk.ir/",
+    )
+    assert text == (
+        "خدمت «ثبت نام» در دفتر پیشخوان 123 ارایه شد.\n"
+        "مبلغ اخذ شده: ۱٬۲۵۰٬۰۰۰ ریال\n"
+        "شماره رهگیری: 1403123\n"
+        "https://pk.ir/r/1403123"
+    )
     assert count_parts(text) == 2
 
 
 def test_office_name_goes_first():
-    text = render_confirmation(service_name="ثبت نام", amount=90_000, tracking_code=TRACKING,
-                               office_name="دفتر شماره ۱۲۳۴۵ واقع در خیابان ولیعصر تهران", verify_base_url=BASE)
+    text = render_confirmation(
+        service_name="ثبت نام",
+        amount=90_000,
+        tracking_code=TRACKING,
+        office_name="دفتر شماره ۱۲۳۴۵ واقع در خیابان ولیعصر تهران",
+        verify_base_url=BASE,
+    )
     assert "«ثبت نام»" in text and "ولیعصر" not in text
     assert count_parts(text) <= MAX_PARTS
 
 
 def test_long_service_name_is_cut_with_an_ellipsis():
     service = "صدور گواهینامه رانندگی پایه یک برای متقاضیان دارای گواهینامه پایه دو"
-    text = render_confirmation(service_name=service, amount=1_250_000, tracking_code=TRACKING,
-                               office_name="تهران", verify_base_url=BASE)
+    text = render_confirmation(
+        service_name=service, amount=1_250_000, tracking_code=TRACKING, office_name="تهران", verify_base_url=BASE
+    )
     shown = text.split("«", 1)[1].split("»", 1)[0]
     assert shown.endswith("…") and service.startswith(shown[:-1]) and len(shown) > 5
     assert f"شماره رهگیری: {TRACKING}" in text and "۱٬۲۵۰٬۰۰۰ ریال" in text
@@ -61,8 +86,9 @@ def test_long_service_name_is_cut_with_an_ellipsis():
 
 def test_the_link_goes_last_when_nothing_else_fits():
     long_base = "https://" + "verify." * 12 + "example"
-    text = render_confirmation(service_name="ثبت نام", amount=5_000, tracking_code=TRACKING,
-                               office_name="تهران", verify_base_url=long_base)
+    text = render_confirmation(
+        service_name="ثبت نام", amount=5_000, tracking_code=TRACKING, office_name="تهران", verify_base_url=long_base
+    )
     assert long_base not in text and TRACKING in text and "۵٬۰۰۰" in text
     assert count_parts(text) <= MAX_PARTS
 
@@ -70,14 +96,14 @@ def test_the_link_goes_last_when_nothing_else_fits():
 @pytest.mark.parametrize("amount", [-1, 1.5, True, "100"])
 def test_amount_must_be_whole_rials(amount):
     with pytest.raises(ValueError):
-        render_confirmation(service_name="x", amount=amount, tracking_code=TRACKING, office_name="y",
-                            verify_base_url=BASE)
+        render_confirmation(
+            service_name="x", amount=amount, tracking_code=TRACKING, office_name="y", verify_base_url=BASE
+        )
 
 
 def test_tracking_code_is_required():
     with pytest.raises(ValueError):
-        render_confirmation(service_name="x", amount=1, tracking_code=" \u200e", office_name="y",
-                            verify_base_url=BASE)
+        render_confirmation(service_name="x", amount=1, tracking_code=" \u200e", office_name="y", verify_base_url=BASE)
 
 
 def test_verify_link_is_base_slash_r_slash_tracking():
@@ -90,22 +116,33 @@ amounts = st.integers(min_value=0, max_value=10**13)
 
 
 @settings(max_examples=300, deadline=None)
-@given(service=names, office=names, amount=amounts,
-       tracking=st.text(min_size=1, max_size=20).filter(lambda t: normalize_persian(t) != ""))
+@given(
+    service=names,
+    office=names,
+    amount=amounts,
+    tracking=st.text(min_size=1, max_size=20).filter(lambda t: normalize_persian(t) != ""),
+)
 def test_any_confirmation_fits_two_parts_with_amount_and_tracking(service, office, amount, tracking):
-    text = render_confirmation(service_name=service, amount=amount, tracking_code=tracking,
-                               office_name=office, verify_base_url=BASE)
+    text = render_confirmation(
+        service_name=service, amount=amount, tracking_code=tracking, office_name=office, verify_base_url=BASE
+    )
     assert count_parts(text) <= MAX_PARTS
     assert f"مبلغ اخذ شده: {amount:,}".translate(str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹٬")) in text
     assert f"شماره رهگیری: {normalize_persian(tracking)}" in text
 
 
 @settings(max_examples=200, deadline=None)
-@given(service=names, office=names, amount=amounts,
-       office_code=st.from_regex(r"[0-9]{8}", fullmatch=True), seq=st.integers(1, 999_999_999))
+@given(
+    service=names,
+    office=names,
+    amount=amounts,
+    office_code=st.from_regex(r"[0-9]{8}", fullmatch=True),
+    seq=st.integers(1, 999_999_999),
+)
 def test_real_tracking_codes_always_keep_their_link(service, office, amount, office_code, seq):
     tracking = make_tracking_code(office_code, seq)
-    text = render_confirmation(service_name=service, amount=amount, tracking_code=tracking,
-                               office_name=office, verify_base_url=BASE)
+    text = render_confirmation(
+        service_name=service, amount=amount, tracking_code=tracking, office_name=office, verify_base_url=BASE
+    )
     assert count_parts(text) <= MAX_PARTS
     assert text.endswith(f"\nشماره رهگیری: {tracking}\n{BASE}/r/{tracking}")

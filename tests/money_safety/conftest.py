@@ -1,9 +1,10 @@
 """The money-safety tests reuse the whole-path fixtures, with shorter PSP timeouts so that faults resolve quickly."""
+
 import pytest
 
 from gateway.platform.config import Settings
 from simulators.devstack.embedded import free_port
-from tests.integration.conftest import *  # noqa: F401,F403
+from tests.integration.conftest import *  # noqa: F403
 
 PSP_TIMEOUT_S = 1.0
 PURCHASE_TIMEOUT_S = 2.0
@@ -13,19 +14,34 @@ RECOVERY_GRACE_S = 4.0
 @pytest.fixture(scope="session")
 def settings(database_url, redis_url, psp_hosts, key_dir) -> Settings:
     endpoints = ",".join(f"{psp_id}=127.0.0.1:{host.port}" for psp_id, host in psp_hosts.items())
-    return Settings(database_url=database_url, redis_url=redis_url, key_dir=key_dir, psp_endpoints=endpoints,
-                    psp_timeout_s=PSP_TIMEOUT_S, purchase_timeout_s=PURCHASE_TIMEOUT_S,
-                    recovery_grace_s=RECOVERY_GRACE_S, recovery_interval_s=0.2, registry_refresh_s=0.5,
-                    run_workers=False)
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        key_dir=key_dir,
+        psp_endpoints=endpoints,
+        psp_timeout_s=PSP_TIMEOUT_S,
+        purchase_timeout_s=PURCHASE_TIMEOUT_S,
+        recovery_grace_s=RECOVERY_GRACE_S,
+        recovery_interval_s=0.2,
+        registry_refresh_s=0.5,
+        run_workers=False,
+    )
 
 
 @pytest.fixture
 def gateway_env(database_url, redis_url, psp_hosts, key_dir, db) -> dict[str, str]:
     """The environment of `pishkhan serve` as two processes sharing a port, plus the background process."""
     return {
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "PISHKHAN_PORT": str(free_port()),
-        "PISHKHAN_KEY_DIR": str(key_dir), "PISHKHAN_WORKERS": "2", "PISHKHAN_RUN_WORKERS": "1",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PISHKHAN_PORT": str(free_port()),
+        "PISHKHAN_KEY_DIR": str(key_dir),
+        "PISHKHAN_WORKERS": "2",
+        "PISHKHAN_RUN_WORKERS": "1",
         "PISHKHAN_PSP_ENDPOINTS": ",".join(f"{p}=127.0.0.1:{h.port}" for p, h in psp_hosts.items()),
-        "PISHKHAN_PSP_TIMEOUT_S": "0.5", "PISHKHAN_PURCHASE_TIMEOUT_S": "1.5", "PISHKHAN_RECOVERY_GRACE_S": "2.5",
-        "PISHKHAN_RECOVERY_INTERVAL_S": "0.2", "PISHKHAN_LOG_LEVEL": "WARNING",
+        "PISHKHAN_PSP_TIMEOUT_S": "0.5",
+        "PISHKHAN_PURCHASE_TIMEOUT_S": "1.5",
+        "PISHKHAN_RECOVERY_GRACE_S": "2.5",
+        "PISHKHAN_RECOVERY_INTERVAL_S": "0.2",
+        "PISHKHAN_LOG_LEVEL": "WARNING",
     }

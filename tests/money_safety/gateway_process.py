@@ -1,5 +1,6 @@
 """The gateway as a real process (`python -m gateway.cli serve`) that a test can SIGKILL and start again, and a
 fleet of office clients that keep charging through it, retrying with the same Idempotency-Key when no answer came."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,9 +31,14 @@ class GatewayProcess:
 
     async def start(self, session: aiohttp.ClientSession, timeout: float = 30.0) -> None:
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=self.env,
-                                            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli", "serve"],
+                env=self.env,
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -99,6 +105,6 @@ class OfficeClients:
                 busy = status == 429 or (status == 409 and answer["error"]["code"] == "terminal_busy")
                 if (status < 500 or status in FINAL_HTTP) and not busy:
                     return status, answer
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 self.unanswered += 1
             await asyncio.sleep(0.2)

@@ -1,28 +1,29 @@
 """Streams of charges, recovery driven to the end, replays and the conservation check, for the money-safety tests."""
+
 from __future__ import annotations
 
 import asyncio
 import itertools
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 
-from gateway.conservation.check import Report, check, fetch_ledgers
 from gateway.charging.store import PENDING_STATUSES
+from gateway.conservation.check import Report, check, fetch_ledgers
 from tests.integration.conftest import charge_body
 
 # The demo terminals of licensed offices and PSPs, with an operator of the terminal's office.
-TERMINALS = {"10000001": "op-11", "10000002": "op-12", "10000003": "op-21", "10000004": "op-31",
-             "10000006": "op-51"}
+TERMINALS = {"10000001": "op-11", "10000002": "op-12", "10000003": "op-21", "10000004": "op-31", "10000006": "op-51"}
 FINAL_HTTP = {201, 402, 502}
-_amounts = itertools.cycle(range(400_000, 560_000, 7_000))   # within every office's cap for service 1101
+_amounts = itertools.cycle(range(400_000, 560_000, 7_000))  # within every office's cap for service 1101
 
 
 @dataclass
 class Sent:
     """One client request and the first answer it got (status None: no answer reached the client)."""
+
     terminal_id: str
     idempotency_key: str
     body: dict
@@ -36,7 +37,7 @@ def charge_of(status: int, answer: dict) -> dict:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_body(terminal_id: str) -> dict:
@@ -55,13 +56,19 @@ async def stream(gateway, keys, per_terminal: int, terminals=tuple(TERMINALS)) -
             status, answer = await gateway.charge(key, body, idem)
             sent.append(Sent(terminal_id, idem, body, status, answer))
         return sent
+
     return [s for batch in await asyncio.gather(*(on(t) for t in terminals)) for s in batch]
 
 
 async def pending_notes(db, since: datetime) -> list[tuple]:
-    return [tuple(r) for r in await db.fetch(
-        "SELECT id, status, last_psp_note FROM charges WHERE created_at >= $1 AND status = ANY($2::text[])",
-        since, PENDING_STATUSES)]
+    return [
+        tuple(r)
+        for r in await db.fetch(
+            "SELECT id, status, last_psp_note FROM charges WHERE created_at >= $1 AND status = ANY($2::text[])",
+            since,
+            PENDING_STATUSES,
+        )
+    ]
 
 
 async def drive_recovery(recovery, db, since: datetime, timeout: float = 40.0) -> int:
@@ -72,8 +79,12 @@ async def drive_recovery(recovery, db, since: datetime, timeout: float = 40.0) -
     claimed = 0
     while pending := await pending_notes(db, since):
         assert loop.time() < deadline, f"still pending after {timeout} s: {pending}"
-        await db.execute("UPDATE charges SET next_recovery_at = now() WHERE created_at >= $1 "
-                         "AND status = ANY($2::text[]) AND next_recovery_at > now()", since, PENDING_STATUSES)
+        await db.execute(
+            "UPDATE charges SET next_recovery_at = now() WHERE created_at >= $1 "
+            "AND status = ANY($2::text[]) AND next_recovery_at > now()",
+            since,
+            PENDING_STATUSES,
+        )
         claimed += await recovery.run_once()
         await asyncio.sleep(0.1)
     return claimed

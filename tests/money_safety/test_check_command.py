@@ -1,5 +1,6 @@
 """`pishkhan check-conservation` as operations run it: against the simulators' control APIs or a PSP transaction
 file, with exit code 0 only when every amount is accounted for."""
+
 from __future__ import annotations
 
 import json
@@ -10,24 +11,30 @@ import uuid
 
 import orjson
 
-from gateway.platform.config import PROJECT_ROOT
-from gateway.conservation.check import default_control_urls
 from gateway.charging.store import get_charge
+from gateway.conservation.check import default_control_urls
+from gateway.platform.config import PROJECT_ROOT
 from tests.money_safety.support import new_body, now
 
 
 def run_check(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", "check-conservation", *args],
-                          env={**os.environ, "DATABASE_URL": database_url, **env}, cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "check-conservation", *args],
+        env={**os.environ, "DATABASE_URL": database_url, **env},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def controls(psp_hosts) -> str:
     return ",".join(f"{psp}={host.control_url}" for psp, host in psp_hosts.items())
 
 
-async def test_clean_books_exit_0_and_a_receipt_whose_money_was_reversed_exits_1(gateway, keys, sims, db, psp_hosts,
-                                                                                database_url, tmp_path):
+async def test_clean_books_exit_0_and_a_receipt_whose_money_was_reversed_exits_1(
+    gateway, keys, sims, db, psp_hosts, database_url, tmp_path
+):
     since = now().isoformat()
     key = await keys("t:10000001")
     for _ in range(2):
@@ -59,7 +66,7 @@ async def test_clean_books_exit_0_and_a_receipt_whose_money_was_reversed_exits_1
 async def test_by_default_each_simulator_is_asked_one_port_above_its_psp_port(db):
     urls = await default_control_urls(db, {"psp-mellat": ("127.0.0.1", 41000)})
     assert urls["psp-mellat"] == "http://127.0.0.1:41001"
-    assert urls["psp-sadad"] == "http://127.0.0.1:17302"     # the demo registry's own endpoint
+    assert urls["psp-sadad"] == "http://127.0.0.1:17302"  # the demo registry's own endpoint
 
 
 def test_an_unreadable_ledger_exits_2(database_url, db, tmp_path):

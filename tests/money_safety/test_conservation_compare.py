@@ -1,27 +1,49 @@
 """The comparison behind `pishkhan check-conservation`, on hand-made ledgers and charges, and PSP transaction files."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
 from gateway.conservation.check import KINDS, GatewayCharge, compare, parse_pairs, read_transaction_file
 
-ROWS = [{"iban": "IR960560877893287921742180", "amount": 420_000, "payment_id": "110012345678901"},
-        {"iban": "IR090150161461003307666193", "amount": 280_000, "payment_id": "0"}]
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+ROWS = [
+    {"iban": "IR960560877893287921742180", "amount": 420_000, "payment_id": "110012345678901"},
+    {"iban": "IR090150161461003307666193", "amount": 280_000, "payment_id": "0"},
+]
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 
 def charge(charge_id: str, status: str = "completed", **changes) -> GatewayCharge:
-    fields = dict(id=charge_id, psp_id="psp-mellat", terminal_id="10000001", stan="000101", amount=700_000,
-                  status=status, settlement_rows=ROWS, settled=False, receipts=int(status == "completed"),
-                  sms_messages=int(status == "completed"))
+    fields = {
+        "id": charge_id,
+        "psp_id": "psp-mellat",
+        "terminal_id": "10000001",
+        "stan": "000101",
+        "amount": 700_000,
+        "status": status,
+        "settlement_rows": ROWS,
+        "settled": False,
+        "receipts": int(status == "completed"),
+        "sms_messages": int(status == "completed"),
+    }
     return GatewayCharge(**{**fields, **changes})
 
 
 def entry(reference: str, state: str = "verified", **changes) -> dict:
-    fields = dict(terminal_id="10000001", merchant_id="000000110000001", stan="000101", transmitted="0301080000",
-                  amount=700_000, reference=reference, settlement_rows=ROWS, state=state, response_code="00",
-                  rrn="506008000001", created_at=T0.isoformat())
+    fields = {
+        "terminal_id": "10000001",
+        "merchant_id": "000000110000001",
+        "stan": "000101",
+        "transmitted": "0301080000",
+        "amount": 700_000,
+        "reference": reference,
+        "settlement_rows": ROWS,
+        "state": state,
+        "response_code": "00",
+        "rrn": "506008000001",
+        "created_at": T0.isoformat(),
+    }
     return {**fields, **changes}
 
 
@@ -30,31 +52,41 @@ def kinds(ledger: list[dict], charges: list[GatewayCharge], **options) -> list[t
 
 
 def test_matching_books_are_clean():
-    ledger = [entry("c1"), entry("c2", "reversed"), entry("c3", "declined", response_code="51"),
-              entry("c4", "settled")]
-    charges = [charge("c1"), charge("c2", "reversed"), charge("c3", "declined"), charge("c4", settled=True),
-               charge("c5", "expired")]   # never reached the PSP
+    ledger = [entry("c1"), entry("c2", "reversed"), entry("c3", "declined", response_code="51"), entry("c4", "settled")]
+    charges = [
+        charge("c1"),
+        charge("c2", "reversed"),
+        charge("c3", "declined"),
+        charge("c4", settled=True),
+        charge("c5", "expired"),
+    ]  # never reached the PSP
     assert kinds(ledger, charges) == []
 
 
-@pytest.mark.parametrize(("ledger", "charges", "expected"), [
-    ([entry("c1")], [charge("c1", "reversed")], [("money_without_receipt", "c1")]),
-    ([entry("c1", "settled")], [charge("c1", "authorized")],
-     [("settled_without_receipt", "c1"), ("unresolved_charge", "c1")]),
-    ([entry("c1", "reversed")], [charge("c1")], [("receipt_without_money", "c1")]),
-    ([], [charge("c1")], [("receipt_without_money", "c1")]),
-    ([entry("c1", "approved")], [charge("c1")], [("receipt_without_money", "c1"), ("unresolved_at_psp", "c1")]),
-    ([entry("c1"), entry("c1", stan="000102")], [charge("c1")], [("charged_twice", "c1")]),
-    ([entry("c1")], [charge("c1", receipts=2)], [("receipt_count", "c1")]),
-    ([entry("c1", "reversed")], [charge("c1", "reversed", receipts=1)], [("receipt_count", "c1")]),
-    ([entry("c1")], [charge("c1", sms_messages=0)], [("sms_count", "c1")]),
-    ([entry("c1")], [charge("c1", settled=True)], [("settle_mismatch", "c1")]),
-    ([entry("c1", amount=750_000)], [charge("c1")], [("amount_mismatch", "c1")]),
-    ([entry("c1", settlement_rows=ROWS[:1])], [charge("c1")], [("settlement_rows_mismatch", "c1")]),
-    ([entry("c1", "pending")], [charge("c1", "sent")], [("unresolved_at_psp", "c1"), ("unresolved_charge", "c1")]),
-    ([entry("stranger")], [], [("money_without_charge", None)]),
-    ([entry("stranger", "reversed")], [], []),
-])
+@pytest.mark.parametrize(
+    ("ledger", "charges", "expected"),
+    [
+        ([entry("c1")], [charge("c1", "reversed")], [("money_without_receipt", "c1")]),
+        (
+            [entry("c1", "settled")],
+            [charge("c1", "authorized")],
+            [("settled_without_receipt", "c1"), ("unresolved_charge", "c1")],
+        ),
+        ([entry("c1", "reversed")], [charge("c1")], [("receipt_without_money", "c1")]),
+        ([], [charge("c1")], [("receipt_without_money", "c1")]),
+        ([entry("c1", "approved")], [charge("c1")], [("receipt_without_money", "c1"), ("unresolved_at_psp", "c1")]),
+        ([entry("c1"), entry("c1", stan="000102")], [charge("c1")], [("charged_twice", "c1")]),
+        ([entry("c1")], [charge("c1", receipts=2)], [("receipt_count", "c1")]),
+        ([entry("c1", "reversed")], [charge("c1", "reversed", receipts=1)], [("receipt_count", "c1")]),
+        ([entry("c1")], [charge("c1", sms_messages=0)], [("sms_count", "c1")]),
+        ([entry("c1")], [charge("c1", settled=True)], [("settle_mismatch", "c1")]),
+        ([entry("c1", amount=750_000)], [charge("c1")], [("amount_mismatch", "c1")]),
+        ([entry("c1", settlement_rows=ROWS[:1])], [charge("c1")], [("settlement_rows_mismatch", "c1")]),
+        ([entry("c1", "pending")], [charge("c1", "sent")], [("unresolved_at_psp", "c1"), ("unresolved_charge", "c1")]),
+        ([entry("stranger")], [], [("money_without_charge", None)]),
+        ([entry("stranger", "reversed")], [], []),
+    ],
+)
 def test_each_difference_is_reported(ledger, charges, expected):
     assert kinds(ledger, charges) == expected
     assert {kind for kind, _ in expected} <= KINDS.keys()
@@ -72,15 +104,19 @@ def test_since_leaves_out_older_strangers_but_never_the_window_charges_own_entri
 
 def test_a_transaction_file_of_ledger_events_keeps_the_last_state_of_each_purchase(tmp_path):
     path = tmp_path / "mellat.jsonl"
-    events = [{"psp_id": "psp-mellat", "event": "pending", "entry": entry("c1", "pending")},
-              {"psp_id": "psp-mellat", "event": "approved", "entry": entry("c1", "approved")},
-              {"psp_id": "psp-mellat", "event": "reset"},
-              {"psp_id": "psp-mellat", "event": "verified", "entry": entry("c1", "verified")},
-              {"psp_id": "psp-saman", "event": "reversed", "entry": entry("c9", "reversed", terminal_id="10000002")}]
+    events = [
+        {"psp_id": "psp-mellat", "event": "pending", "entry": entry("c1", "pending")},
+        {"psp_id": "psp-mellat", "event": "approved", "entry": entry("c1", "approved")},
+        {"psp_id": "psp-mellat", "event": "reset"},
+        {"psp_id": "psp-mellat", "event": "verified", "entry": entry("c1", "verified")},
+        {"psp_id": "psp-saman", "event": "reversed", "entry": entry("c9", "reversed", terminal_id="10000002")},
+    ]
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events) + b"\n")
     ledgers = read_transaction_file(path)
-    assert {psp: [(e["reference"], e["state"]) for e in entries] for psp, entries in ledgers.items()} == \
-        {"psp-mellat": [("c1", "verified")], "psp-saman": [("c9", "reversed")]}
+    assert {psp: [(e["reference"], e["state"]) for e in entries] for psp, entries in ledgers.items()} == {
+        "psp-mellat": [("c1", "verified")],
+        "psp-saman": [("c9", "reversed")],
+    }
 
 
 def test_a_file_of_bare_entries_needs_its_psp(tmp_path):
@@ -92,8 +128,11 @@ def test_a_file_of_bare_entries_needs_its_psp(tmp_path):
 
 
 def test_psp_pairs_come_from_repeated_options_or_one_list():
-    assert parse_pairs(["psp-a=http://h:1,psp-b=http://h:2", "psp-c=http://h:3"], "url") == \
-        {"psp-a": "http://h:1", "psp-b": "http://h:2", "psp-c": "http://h:3"}
+    assert parse_pairs(["psp-a=http://h:1,psp-b=http://h:2", "psp-c=http://h:3"], "url") == {
+        "psp-a": "http://h:1",
+        "psp-b": "http://h:2",
+        "psp-c": "http://h:3",
+    }
     assert parse_pairs([""], "url") == {}
     with pytest.raises(ValueError):
         parse_pairs(["http://h:1"], "url")

@@ -1,5 +1,6 @@
 """For each fault a network or a PSP can produce: a stream of charges with the fault injected at every PSP, recovery
 run to the end, then the conservation check is clean and every retried request gets the final answer."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,10 +27,10 @@ FOLLOW_UP_LATE_MS = int(PSP_TIMEOUT_S * 1000) + 500
 FAULTS = {
     "slow_reply": [("purchase", PURCHASE_LATE_MS), ("verify", FOLLOW_UP_LATE_MS), ("inquiry", FOLLOW_UP_LATE_MS)],
     "drop_reply": [("purchase", 0), ("verify", 0), ("inquiry", 0)],
-    "duplicate_reply": [("purchase", 0), ("verify", 0)],        # nothing is left for an inquiry
+    "duplicate_reply": [("purchase", 0), ("verify", 0)],  # nothing is left for an inquiry
     "reset_connection": [("purchase", 0), ("verify", 0), ("inquiry", 0)],
     "garble_reply": [("purchase", 0), ("verify", 0), ("inquiry", 0)],
-    "late_reply": [("purchase", 0), ("verify", 0)],     # held until the purchase is reversed
+    "late_reply": [("purchase", 0), ("verify", 0)],  # held until the purchase is reversed
     "terminal_unreachable": [("purchase", 300)],
 }
 
@@ -50,8 +51,9 @@ async def clean_faults(sims):
 
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
-async def test_a_stream_of_charges_through_a_fault(kind, gateway, keys, sims, db, psp_hosts, http_session,
-                                                   clean_faults):
+async def test_a_stream_of_charges_through_a_fault(
+    kind, gateway, keys, sims, db, psp_hosts, http_session, clean_faults
+):
     since = now()
     for psp_id in ("psp-mellat", "psp-saman", "psp-sadad"):
         for operation, delay_ms in FAULTS[kind]:
@@ -60,8 +62,11 @@ async def test_a_stream_of_charges_through_a_fault(kind, gateway, keys, sims, db
     sent = await stream(gateway, keys, per_terminal=2)
     if kind == "late_reply":
         # The approvals held back are only let go by a reversal: let the deadline force one.
-        await db.execute("UPDATE charges SET verify_deadline = now() WHERE created_at >= $1 "
-                         "AND status = ANY($2::text[])", since, PENDING_STATUSES)
+        await db.execute(
+            "UPDATE charges SET verify_deadline = now() WHERE created_at >= $1 AND status = ANY($2::text[])",
+            since,
+            PENDING_STATUSES,
+        )
     await drive_recovery(gateway.services.recovery, db, since)
 
     assert {s.status for s in sent} <= {201, 202, 402}, sent
@@ -71,8 +76,9 @@ async def test_a_stream_of_charges_through_a_fault(kind, gateway, keys, sims, db
     await assert_replays_agree(gateway, keys, sent, db)
 
 
-async def test_a_psp_host_that_is_down_leaves_charges_pending_until_it_answers(gateway, keys, sims, db, psp_hosts,
-                                                                              clean_faults):
+async def test_a_psp_host_that_is_down_leaves_charges_pending_until_it_answers(
+    gateway, keys, sims, db, psp_hosts, clean_faults
+):
     since = now()
     mellat = sims["psp-mellat"]
     await mellat.pin_delay("10000004", 800)
@@ -95,9 +101,10 @@ async def test_a_psp_host_that_is_down_leaves_charges_pending_until_it_answers(g
 
     await mellat.clear_faults()
     await drive_recovery(gateway.services.recovery, db, since)
-    statuses = {r["id"]: r["status"] for r in await db.fetch("SELECT id, status FROM charges WHERE created_at >= $1",
-                                                             since)}
+    statuses = {
+        r["id"]: r["status"] for r in await db.fetch("SELECT id, status FROM charges WHERE created_at >= $1", since)
+    }
     assert statuses.pop(uuid.UUID(answer["id"])) == "completed"
-    assert set(statuses.values()) == {"expired"}      # never reached the PSP
+    assert set(statuses.values()) == {"expired"}  # never reached the PSP
     await assert_conserved(db, psp_hosts, since)
     await assert_replays_agree(gateway, keys, unreached, db)

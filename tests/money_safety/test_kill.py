@@ -4,6 +4,7 @@ accounted for, each completed charge has one receipt and one SMS, and every retr
 The gateway runs as two worker processes sharing the port (so two recovery workers race over the same charges) and
 is killed as a whole process group. The cardholders take a random PIN time and some decline, cancel or never answer.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -77,8 +78,9 @@ async def _kill_and_recover(kills: int, gateway_env, keys, db, psp_hosts, http_s
         sent = await clients.stop()
         await _wait_until_final(db, since)
 
-        counts = dict(await db.fetch("SELECT status, count(*) FROM charges WHERE created_at >= $1 GROUP BY status",
-                                     since))
+        counts = dict(
+            await db.fetch("SELECT status, count(*) FROM charges WHERE created_at >= $1 GROUP BY status", since)
+        )
         assert counts.get("completed", 0) > 0 and not set(counts) & set(PENDING_STATUSES), counts
         assert clients.unanswered > 0, "no request was ever cut by a kill"
         assert {s.status for s in sent} <= {201, 202, 402, 502}, [s for s in sent if s.status >= 400]
@@ -104,8 +106,9 @@ class _Through:
             return response.status, await response.json()
 
 
-async def test_three_kills_while_charges_stream_in(gateway_env, cardholders, keys, db, psp_hosts, http_session,
-                                                   tmp_path):
+async def test_three_kills_while_charges_stream_in(
+    gateway_env, cardholders, keys, db, psp_hosts, http_session, tmp_path
+):
     await _kill_and_recover(3, gateway_env, keys, db, psp_hosts, http_session, tmp_path)
 
 

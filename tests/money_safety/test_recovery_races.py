@@ -1,18 +1,20 @@
 """Recovery racing with itself and with the hot path: claims keep workers apart, the claim epoch fences out whoever
 overran a lease, and nothing is verified, reversed or completed twice."""
+
 from __future__ import annotations
 
 import asyncio
 import itertools
 import uuid
+
 import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client import REGISTRY
 
+from gateway.charging import store
+from gateway.charging.recovery import LEASE, RecoveryWorker
 from gateway.web.app import create_app
 from gateway.web.context import SERVICES
-from gateway.charging.recovery import LEASE, RecoveryWorker
-from gateway.charging import store
 from tests.money_safety.conftest import PURCHASE_TIMEOUT_S
 from tests.money_safety.support import (
     TERMINALS,
@@ -37,17 +39,21 @@ async def second_gateway(settings, db):
 @pytest.fixture
 async def slow_cardholders(sims, demo_registry):
     """Cardholders slower than the gateway's purchase timeout: every charge is left pending, approved at the PSP."""
+
     async def set_delay(ms: int) -> None:
         for terminal_id in TERMINALS:
             await sims[demo_registry["terminals"][terminal_id]["psp"]].pin_delay(terminal_id, ms)
+
     await set_delay(int(PURCHASE_TIMEOUT_S * 1000) + 300)
     yield
     await set_delay(0)
 
 
 def psp_calls(operation: str) -> float:
-    return sum(REGISTRY.get_sample_value("pishkhan_psp_call_seconds_count", {"psp": psp, "operation": operation})
-               or 0 for psp in ("psp-mellat", "psp-saman", "psp-sadad"))
+    return sum(
+        REGISTRY.get_sample_value("pishkhan_psp_call_seconds_count", {"psp": psp, "operation": operation}) or 0
+        for psp in ("psp-mellat", "psp-saman", "psp-sadad")
+    )
 
 
 def one_at_a_time(services) -> RecoveryWorker:
@@ -60,7 +66,7 @@ async def _pending_and_approved(gateway, keys, sims, db, demo_registry) -> list:
     sent = await stream(gateway, keys, per_terminal=1)
     assert {s.status for s in sent} == {202}, sent
     ids = [uuid.UUID(s.answer["id"]) for s in sent]
-    for s in sent:   # the slow cardholders finish after the gateway stopped waiting
+    for s in sent:  # the slow cardholders finish after the gateway stopped waiting
         sim = sims[demo_registry["terminals"][s.terminal_id]["psp"]]
         for _ in range(50):
             if (await sim.entry(s.answer["id"]))["state"] == "approved":
@@ -79,8 +85,9 @@ async def _race(a: RecoveryWorker, b: RecoveryWorker) -> list[int]:
     return claims
 
 
-async def test_two_workers_racing_verify_each_charge_once(gateway, second_gateway, keys, sims, db, psp_hosts,
-                                                          demo_registry, slow_cardholders):
+async def test_two_workers_racing_verify_each_charge_once(
+    gateway, second_gateway, keys, sims, db, psp_hosts, demo_registry, slow_cardholders
+):
     since, sent, ids = await _pending_and_approved(gateway, keys, sims, db, demo_registry)
     verifies = psp_calls("verify")
 
@@ -93,9 +100,9 @@ async def test_two_workers_racing_verify_each_charge_once(gateway, second_gatewa
     await assert_replays_agree(gateway, keys, sent, db)
 
 
-async def test_two_workers_racing_at_the_deadline_reverse_each_charge_once(gateway, second_gateway, keys, sims, db,
-                                                                           psp_hosts, demo_registry,
-                                                                           slow_cardholders):
+async def test_two_workers_racing_at_the_deadline_reverse_each_charge_once(
+    gateway, second_gateway, keys, sims, db, psp_hosts, demo_registry, slow_cardholders
+):
     since, sent, ids = await _pending_and_approved(gateway, keys, sims, db, demo_registry)
     await db.execute("UPDATE charges SET verify_deadline = now() WHERE id = ANY($1::uuid[])", ids)
     reversals = psp_calls("reverse")
@@ -103,17 +110,19 @@ async def test_two_workers_racing_at_the_deadline_reverse_each_charge_once(gatew
     await _race(one_at_a_time(gateway.services), one_at_a_time(second_gateway))
 
     assert psp_calls("reverse") - reversals == len(ids)
-    assert {r["status"] for r in await db.fetch("SELECT status FROM charges WHERE id = ANY($1::uuid[])", ids)} == \
-        {"reversed"}
+    assert {r["status"] for r in await db.fetch("SELECT status FROM charges WHERE id = ANY($1::uuid[])", ids)} == {
+        "reversed"
+    }
     for s in sent:
-        entry = (await sims[demo_registry["terminals"][s.terminal_id]["psp"]].entry(s.answer["id"]))
+        entry = await sims[demo_registry["terminals"][s.terminal_id]["psp"]].entry(s.answer["id"])
         assert entry["state"] == "reversed"
     await assert_conserved(db, psp_hosts, since)
     await assert_replays_agree(gateway, keys, sent, db)
 
 
-async def test_a_worker_that_overran_its_lease_cannot_complete_the_charge(gateway, second_gateway, keys, sims, db,
-                                                                          psp_hosts, demo_registry, slow_cardholders):
+async def test_a_worker_that_overran_its_lease_cannot_complete_the_charge(
+    gateway, second_gateway, keys, sims, db, psp_hosts, demo_registry, slow_cardholders
+):
     since, sent, ids = await _pending_and_approved(gateway, keys, sims, db, demo_registry)
     stale = await store.claim_due_charges(db, now(), now() + LEASE, len(ids))
     # The first worker stalls past its lease; the second takes the charges over.
@@ -129,8 +138,9 @@ async def test_a_worker_that_overran_its_lease_cannot_complete_the_charge(gatewa
 
     # The current holder finds them verified at the PSP and completes each once.
     await asyncio.gather(*(second_gateway.recovery.resolve(charge) for charge in current))
-    assert {r["status"] for r in await db.fetch("SELECT status FROM charges WHERE id = ANY($1::uuid[])", ids)} == \
-        {"completed"}
+    assert {r["status"] for r in await db.fetch("SELECT status FROM charges WHERE id = ANY($1::uuid[])", ids)} == {
+        "completed"
+    }
     await assert_conserved(db, psp_hosts, since)
     await assert_replays_agree(gateway, keys, sent, db)
 

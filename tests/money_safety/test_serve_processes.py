@@ -1,5 +1,6 @@
 """`pishkhan serve` with several processes: each serving process listens on the shared port, and the background
 work runs in one more process that does not listen and yields the cores to the serving ones."""
+
 from __future__ import annotations
 
 import psutil
@@ -8,16 +9,20 @@ from gateway.web.server import BACKGROUND_NICENESS
 from tests.money_safety.gateway_process import GatewayProcess
 
 
-async def test_the_background_process_serves_no_requests_and_runs_at_a_lower_priority(gateway_env, http_session,
-                                                                                       tmp_path):
+async def test_the_background_process_serves_no_requests_and_runs_at_a_lower_priority(
+    gateway_env, http_session, tmp_path
+):
     server = GatewayProcess(gateway_env, tmp_path / "gateway.log")
     try:
         await server.start(http_session)
         parent = psutil.Process(server.process.pid)
         children = parent.children()
         port = int(gateway_env["PISHKHAN_PORT"])
-        listening = [child for child in children
-                     if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in child.net_connections())]
+        listening = [
+            child
+            for child in children
+            if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in child.net_connections())
+        ]
         background = [child for child in children if child not in listening]
 
         assert len(listening) == int(gateway_env["PISHKHAN_WORKERS"])

@@ -1,5 +1,6 @@
 """Split settlement through the real path: the rows a charge carries and what each PSP recorded from the wire; the
 row limit; and the separate settle call for the PSP that needs one, made only for charges with a receipt."""
+
 from __future__ import annotations
 
 import tomllib
@@ -7,8 +8,8 @@ import uuid
 
 import pytest
 
-from gateway.core.settlement import ORDINARY_PAYMENT_ID
 from gateway.core.registry import RegistryError, parse_registry
+from gateway.core.settlement import ORDINARY_PAYMENT_ID
 from tests.integration.conftest import DEMO_REGISTRY, charge_body
 from tests.money_safety.support import TERMINALS, assert_conserved, charge_of, now, stream
 
@@ -21,18 +22,23 @@ async def test_rows_sum_to_the_amount_and_reach_the_psp_as_stored(terminal_id, g
     terminal = demo_registry["terminals"][terminal_id]
     office = demo_registry["offices"][terminal["office"]]
     agency = demo_registry["agencies"]["civil-registration"]
-    amount = 350_000 + 150_000 + 3 * 20_000 + 100_000    # government fee, office fee and extras, under the caps
+    amount = 350_000 + 150_000 + 3 * 20_000 + 100_000  # government fee, office fee and extras, under the caps
 
-    status, charge = await gateway.charge(key, charge_body(terminal_id=terminal_id, operator_id=TERMINALS[terminal_id],
-                                                           amount=amount, extras=EXTRAS))
+    status, charge = await gateway.charge(
+        key, charge_body(terminal_id=terminal_id, operator_id=TERMINALS[terminal_id], amount=amount, extras=EXTRAS)
+    )
 
     assert status == 201, charge
     rows = charge["settlement_rows"]
     assert sum(row["amount"] for row in rows) == amount
     assert rows == [
         {"iban": agency["iban"], "amount": charge["breakdown"]["government_share"], "payment_id": agency["payment_id"]},
-        {"iban": office["iban"], "amount": amount - charge["breakdown"]["government_share"],
-         "payment_id": ORDINARY_PAYMENT_ID}]
+        {
+            "iban": office["iban"],
+            "amount": amount - charge["breakdown"]["government_share"],
+            "payment_id": ORDINARY_PAYMENT_ID,
+        },
+    ]
     assert len(rows) <= demo_registry["psps"][terminal["psp"]]["capabilities"]["split_row_limit"]
     recorded = await sims[terminal["psp"]].entry(charge["id"])
     assert recorded["settlement_rows"] == rows and recorded["amount"] == amount
@@ -59,26 +65,39 @@ async def test_the_separate_settle_call_follows_completion_only(gateway, keys, s
     await db.execute("UPDATE charges SET next_settle_at = now() + interval '1 hour' WHERE next_settle_at IS NOT NULL")
     sent = await stream(gateway, keys, per_terminal=3, terminals=("10000003", "10000001"))
     ids = [uuid.UUID(charge_of(s.status, s.answer)["id"]) for s in sent]
-    scheduled = {r["id"]: r for r in await db.fetch(
-        "SELECT id, psp_id, status, next_settle_at FROM charges WHERE id = ANY($1::uuid[])", ids)}
+    scheduled = {
+        r["id"]: r
+        for r in await db.fetch(
+            "SELECT id, psp_id, status, next_settle_at FROM charges WHERE id = ANY($1::uuid[])", ids
+        )
+    }
     # Only the completed charges of the PSP that settles separately wait for a settle call.
     assert {(r["psp_id"], r["status"], r["next_settle_at"] is not None) for r in scheduled.values()} == {
-        ("psp-sadad", "completed", True), ("psp-sadad", "declined", False), ("psp-mellat", "completed", False)}
+        ("psp-sadad", "completed", True),
+        ("psp-sadad", "declined", False),
+        ("psp-mellat", "completed", False),
+    }
 
     # A settle call that gets no answer is tried again later.
     await sims["psp-sadad"].fault("drop_reply", "10000003", operation="settle")
     assert await gateway.services.settlement.run_once() == 2
-    retried = await db.fetch("SELECT settled_at, settle_attempts, next_settle_at > now() AS later FROM charges "
-                             "WHERE psp_id = 'psp-sadad' AND next_settle_at IS NOT NULL AND created_at >= $1", since)
+    retried = await db.fetch(
+        "SELECT settled_at, settle_attempts, next_settle_at > now() AS later FROM charges "
+        "WHERE psp_id = 'psp-sadad' AND next_settle_at IS NOT NULL AND created_at >= $1",
+        since,
+    )
     assert [(r["settled_at"], r["settle_attempts"], r["later"]) for r in retried] == [(None, 1, True)]
-    await db.execute("UPDATE charges SET next_settle_at = now() WHERE next_settle_at IS NOT NULL AND created_at >= $1",
-                     since)
+    await db.execute(
+        "UPDATE charges SET next_settle_at = now() WHERE next_settle_at IS NOT NULL AND created_at >= $1", since
+    )
     assert await gateway.services.settlement.run_once() == 1
     assert await gateway.services.settlement.run_once() == 0
 
     states = {str(i): (await sims[r["psp_id"]].entry(str(i)))["state"] for i, r in scheduled.items()}
-    settled = {str(r["id"]) for r in await db.fetch("SELECT id FROM charges WHERE settled_at IS NOT NULL "
-                                                   "AND created_at >= $1", since)}
+    settled = {
+        str(r["id"])
+        for r in await db.fetch("SELECT id FROM charges WHERE settled_at IS NOT NULL AND created_at >= $1", since)
+    }
     assert {i for i, state in states.items() if state == "settled"} == settled
     assert len(settled) == 2
     await assert_conserved(db, psp_hosts, since)

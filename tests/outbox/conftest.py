@@ -1,5 +1,6 @@
 """Outbox delivery against the whole path: real charges through the gateway and the PSP simulators, the SMS centre
 and Iran Poosheh simulators as processes, and dispatchers in this process or in their own."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,14 +15,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.platform.config import PROJECT_ROOT, Settings
 from gateway.core.identifiers import InvalidIdentifier, parse_national_code
 from gateway.messaging.outbox import OutboxWorkers
+from gateway.platform.config import PROJECT_ROOT, Settings
 from gateway.platform.db import create_pool
 from receipts.keys_files import load_keyring
-from tests.integration.conftest import *  # noqa: F401,F403
+from tests.integration.conftest import *  # noqa: F403
 from tests.integration.conftest import charge_body
-from tests.messaging.conftest import *  # noqa: F401,F403
+from tests.messaging.conftest import *  # noqa: F403
 
 TERMINAL = "10000001"
 
@@ -54,13 +55,16 @@ def new_recipient() -> Recipient:
 
 
 def body_for(recipient: Recipient, **overrides) -> dict:
-    return charge_body(recipient={"name": "مریم احمدی", "national_code": recipient.national_code,
-                                  "mobile": recipient.mobile}, **overrides)
+    return charge_body(
+        recipient={"name": "مریم احمدی", "national_code": recipient.national_code, "mobile": recipient.mobile},
+        **overrides,
+    )
 
 
 @pytest.fixture
 def completed_charges(gateway, keys):
     """Makes `n` completed charges, each for a recipient of its own; returns [(charge, recipient)]."""
+
     async def make(n: int) -> list[tuple[dict, Recipient]]:
         made = []
         for _ in range(n):
@@ -69,6 +73,7 @@ def completed_charges(gateway, keys):
             assert status == 201, charge
             made.append((charge, recipient))
         return made
+
     return make
 
 
@@ -83,9 +88,18 @@ async def pool(database_url):
 def outbox_settings(settings, sms_centre, inbox) -> Settings:
     """Short timeouts, leases and delays, pointed at this session's simulators."""
     return dataclasses.replace(
-        settings, sms_provider="magfa", sms_url=sms_centre.base_url, poosheh_url=inbox.base_url,
-        messaging_timeout_s=0.5, outbox_batch=50, outbox_max_attempts=5, outbox_lease_s=2.0,
-        outbox_retry_base_s=0.05, outbox_interval_s=0.05, delivery_poll_s=0.05)
+        settings,
+        sms_provider="magfa",
+        sms_url=sms_centre.base_url,
+        poosheh_url=inbox.base_url,
+        messaging_timeout_s=0.5,
+        outbox_batch=50,
+        outbox_max_attempts=5,
+        outbox_lease_s=2.0,
+        outbox_retry_base_s=0.05,
+        outbox_interval_s=0.05,
+        delivery_poll_s=0.05,
+    )
 
 
 @pytest.fixture
@@ -97,6 +111,7 @@ async def workers_for(pool, key_dir):
     def build(settings: Settings) -> OutboxWorkers:
         made.append(OutboxWorkers(settings, pool, lambda: keyring))
         return made[-1]
+
     yield build
     for workers in made:
         await workers.close()
@@ -104,16 +119,22 @@ async def workers_for(pool, key_dir):
 
 def outbox_process_env(settings: Settings) -> dict:
     """The environment of a `pishkhan outbox run` process with these settings."""
-    return {**os.environ, "DATABASE_URL": settings.database_url, "PISHKHAN_KEY_DIR": str(settings.key_dir),
-            "PISHKHAN_SMS_PROVIDER": settings.sms_provider, "PISHKHAN_SMS_URL": settings.sms_url,
-            "PISHKHAN_POOSHEH_URL": settings.poosheh_url,
-            "PISHKHAN_MESSAGING_TIMEOUT_S": str(settings.messaging_timeout_s),
-            "PISHKHAN_OUTBOX_BATCH": str(settings.outbox_batch),
-            "PISHKHAN_OUTBOX_MAX_ATTEMPTS": str(settings.outbox_max_attempts),
-            "PISHKHAN_OUTBOX_LEASE_S": str(settings.outbox_lease_s),
-            "PISHKHAN_OUTBOX_RETRY_BASE_S": str(settings.outbox_retry_base_s),
-            "PISHKHAN_OUTBOX_INTERVAL_S": str(settings.outbox_interval_s),
-            "PISHKHAN_DELIVERY_POLL_S": str(settings.delivery_poll_s), "PISHKHAN_LOG_LEVEL": "WARNING"}
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "PISHKHAN_KEY_DIR": str(settings.key_dir),
+        "PISHKHAN_SMS_PROVIDER": settings.sms_provider,
+        "PISHKHAN_SMS_URL": settings.sms_url,
+        "PISHKHAN_POOSHEH_URL": settings.poosheh_url,
+        "PISHKHAN_MESSAGING_TIMEOUT_S": str(settings.messaging_timeout_s),
+        "PISHKHAN_OUTBOX_BATCH": str(settings.outbox_batch),
+        "PISHKHAN_OUTBOX_MAX_ATTEMPTS": str(settings.outbox_max_attempts),
+        "PISHKHAN_OUTBOX_LEASE_S": str(settings.outbox_lease_s),
+        "PISHKHAN_OUTBOX_RETRY_BASE_S": str(settings.outbox_retry_base_s),
+        "PISHKHAN_OUTBOX_INTERVAL_S": str(settings.outbox_interval_s),
+        "PISHKHAN_DELIVERY_POLL_S": str(settings.delivery_poll_s),
+        "PISHKHAN_LOG_LEVEL": "WARNING",
+    }
 
 
 @pytest.fixture
@@ -122,10 +143,14 @@ def outbox_process() -> Iterator:
     started: list[subprocess.Popen] = []
 
     def start(settings: Settings, *args: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "outbox", "run", *args],
-                                   env=outbox_process_env(settings), cwd=PROJECT_ROOT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "outbox", "run", *args],
+            env=outbox_process_env(settings),
+            cwd=PROJECT_ROOT,
+        )
         started.append(process)
         return process
+
     yield start
     for process in started:
         if process.poll() is None:
@@ -135,6 +160,9 @@ def outbox_process() -> Iterator:
 
 async def outbox_rows(db, charges: list[dict], channel: str) -> dict[str, dict]:
     """The outbox row of `channel` for each charge, by charge id."""
-    rows = await db.fetch("SELECT * FROM outbox WHERE charge_id = ANY($1::uuid[]) AND channel = $2",
-                          [uuid.UUID(charge["id"]) for charge in charges], channel)
+    rows = await db.fetch(
+        "SELECT * FROM outbox WHERE charge_id = ANY($1::uuid[]) AND channel = $2",
+        [uuid.UUID(charge["id"]) for charge in charges],
+        channel,
+    )
     return {str(row["charge_id"]): dict(row) for row in rows}

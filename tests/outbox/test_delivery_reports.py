@@ -1,4 +1,5 @@
 """Delivery reports polled from the SMS centre, stored on the row and shown on the charge."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,8 @@ async def poll_until_settled(workers, db, charges, within: float = 5.0) -> dict[
 
 @pytest.mark.parametrize("provider_kind", ["magfa", "kavenegar"])
 async def test_reports_reach_the_row_and_the_charge(
-        provider_kind, gateway, keys, db, sms_centre, completed_charges, outbox_settings, workers_for):
+    provider_kind, gateway, keys, db, sms_centre, completed_charges, outbox_settings, workers_for
+):
     made = await completed_charges(3)
     (reached, _), (missed, missed_to), (late, late_to) = made
     await sms_centre.arm(kind="undelivered", recipient=missed_to.mobile)
@@ -34,15 +36,18 @@ async def test_reports_reach_the_row_and_the_charge(
     await workers.dispatcher.run_until_idle()
     charges = [reached, missed, late]
 
-    await asyncio.sleep(0.2)   # past the centre's delivery delay, not past the late one's
+    await asyncio.sleep(0.2)  # past the centre's delivery delay, not past the late one's
     await workers.poller.run_once()
     rows = await outbox_rows(db, charges, "sms")
     assert (rows[late["id"]]["status"], rows[late["id"]]["delivery_status"]) == ("sent", "sent")
     assert rows[late["id"]]["next_poll_at"] is not None
 
     rows = await poll_until_settled(workers, db, charges)
-    assert [(rows[c["id"]]["status"], rows[c["id"]]["delivery_status"]) for c in charges] == \
-        [("delivered", "delivered"), ("undelivered", "undelivered"), ("delivered", "delivered")]
+    assert [(rows[c["id"]]["status"], rows[c["id"]]["delivery_status"]) for c in charges] == [
+        ("delivered", "delivered"),
+        ("undelivered", "undelivered"),
+        ("delivered", "delivered"),
+    ]
     for charge in charges:
         row = rows[charge["id"]]
         assert row["sent_at"] <= row["delivery_status_at"]
@@ -60,5 +65,7 @@ async def test_a_charge_not_yet_sent_shows_its_messages_pending(gateway, keys, c
     [(charge, _)] = await completed_charges(1)
     status, view = await gateway.request("GET", f"/v1/charges/{charge['id']}", key=await keys("t:10000001"))
     assert status == 200
-    assert [(m["channel"], m["status"], m["attempts"], m["delivery_status"]) for m in view["messages"]] == \
-        [("poosheh", "pending", 0, None), ("sms", "pending", 0, None)]
+    assert [(m["channel"], m["status"], m["attempts"], m["delivery_status"]) for m in view["messages"]] == [
+        ("poosheh", "pending", 0, None),
+        ("sms", "pending", 0, None),
+    ]

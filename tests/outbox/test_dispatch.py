@@ -1,6 +1,7 @@
 """Exactly one SMS per completed charge, none for declined or refused ones, whatever the provider does.
 
 The SMS centre's handset log (`GET /control/messages?recipient=`) is the oracle: what reached each phone."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,8 @@ def counter(channel: str, event: str) -> float:
 
 @pytest.mark.parametrize("provider_kind", ["magfa", "kavenegar"])
 async def test_one_sms_per_completed_charge_and_none_for_declined_or_refused(
-        provider_kind, gateway, keys, sims, db, sms_centre, inbox, completed_charges, outbox_settings, workers_for):
+    provider_kind, gateway, keys, sims, db, sms_centre, inbox, completed_charges, outbox_settings, workers_for
+):
     completed = await completed_charges(3)
     key = await keys(f"t:{TERMINAL}")
     declined, excess, cash = new_recipient(), new_recipient(), new_recipient()
@@ -33,7 +35,7 @@ async def test_one_sms_per_completed_charge_and_none_for_declined_or_refused(
 
     workers = workers_for(dataclasses.replace(outbox_settings, sms_provider=provider_kind))
     await workers.dispatcher.run_until_idle()
-    await workers.dispatcher.run_until_idle()   # a second pass finds nothing more to send
+    await workers.dispatcher.run_until_idle()  # a second pass finds nothing more to send
 
     rows = await outbox_rows(db, [charge for charge, _ in completed], "sms")
     for charge, recipient in completed:
@@ -41,7 +43,7 @@ async def test_one_sms_per_completed_charge_and_none_for_declined_or_refused(
         assert len(handset) == 1, handset
         assert handset[0]["text"] == rows[charge["id"]]["payload"]["text"]
         assert charge["tracking_code"] in handset[0]["text"]
-        assert handset[0]["sender"] == "40401101"   # the office's line under 4040
+        assert handset[0]["sender"] == "40401101"  # the office's line under 4040
         assert handset[0]["api"] == provider_kind
         row = rows[charge["id"]]
         assert (row["status"], row["attempts"], row["delivery_status"]) == ("sent", 1, "queued")
@@ -54,11 +56,16 @@ async def test_one_sms_per_completed_charge_and_none_for_declined_or_refused(
 
 @pytest.mark.parametrize("provider_kind", ["magfa", "kavenegar"])
 async def test_provider_faults_neither_lose_nor_duplicate(
-        provider_kind, db, sms_centre, completed_charges, outbox_settings, workers_for):
+    provider_kind, db, sms_centre, completed_charges, outbox_settings, workers_for
+):
     made = await completed_charges(4)
-    faults = [{"kind": "http_5xx", "status": 502}, {"kind": "timeout", "hold_s": 1.5},
-              {"kind": "throttle", "retry_after": 1}, {"kind": "answer_lost"}]
-    for (_, recipient), fault in zip(made, faults):
+    faults = [
+        {"kind": "http_5xx", "status": 502},
+        {"kind": "timeout", "hold_s": 1.5},
+        {"kind": "throttle", "retry_after": 1},
+        {"kind": "answer_lost"},
+    ]
+    for (_, recipient), fault in zip(made, faults, strict=True):
         await sms_centre.arm(**fault, recipient=recipient.mobile)
     workers = workers_for(dataclasses.replace(outbox_settings, sms_provider=provider_kind))
     charges = [charge for charge, _ in made]
@@ -69,11 +76,16 @@ async def test_provider_faults_neither_lose_nor_duplicate(
         row = first[charge["id"]]
         assert (row["status"], row["attempts"]) == ("pending", 1), row
         assert row["last_error"]
-    wait = {charge["id"]: first[charge["id"]]["next_attempt_at"] - first[charge["id"]]["updated_at"]
-            for charge in charges}
+    wait = {
+        charge["id"]: first[charge["id"]]["next_attempt_at"] - first[charge["id"]]["updated_at"] for charge in charges
+    }
     # Exponential backoff from 0.05 s with jitter, except that the throttled one waits as long as it was told.
-    assert [timedelta(seconds=0.025) <= wait[c["id"]] <= timedelta(seconds=0.05) for c in charges] == \
-        [True, True, False, True]
+    assert [timedelta(seconds=0.025) <= wait[c["id"]] <= timedelta(seconds=0.05) for c in charges] == [
+        True,
+        True,
+        False,
+        True,
+    ]
     assert wait[charges[2]["id"]] >= timedelta(seconds=1)
 
     await workers.dispatcher.run_until_idle()
@@ -85,7 +97,8 @@ async def test_provider_faults_neither_lose_nor_duplicate(
 
 
 async def test_out_of_attempts_is_a_dead_letter_in_metrics_and_in_the_charge(
-        gateway, keys, db, sms_centre, completed_charges, outbox_settings, workers_for):
+    gateway, keys, db, sms_centre, completed_charges, outbox_settings, workers_for
+):
     [(charge, recipient)] = await completed_charges(1)
     await sms_centre.arm(kind="http_5xx", status=503, recipient=recipient.mobile, count=3)
     dead_before, retried_before = counter("sms", "dead"), counter("sms", "retried")
@@ -129,9 +142,10 @@ async def test_a_dispatcher_that_lost_its_lease_changes_nothing(db, pool, comple
 
     def ours(claimed):
         return [message for message in claimed if message.id == row_id]
+
     now = utcnow()
     [stale] = ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100))
-    assert ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100)) == []   # held by the lease
+    assert ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100)) == []  # held by the lease
     await asyncio.sleep(lease.total_seconds() + 0.05)
     now = utcnow()
     [fresh] = ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100))
@@ -152,6 +166,7 @@ async def test_acceptances_of_a_batch_are_recorded_together_and_only_where_the_c
 
     def ours(claimed):
         return sorted((message for message in claimed if message.id in row_ids), key=lambda m: m.id)
+
     now = utcnow()
     stale = ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100))
     await asyncio.sleep(lease.total_seconds() + 0.05)
@@ -159,11 +174,13 @@ async def test_acceptances_of_a_batch_are_recorded_together_and_only_where_the_c
     fresh = ours(await outbox_store.claim_due_messages(pool, now, now + lease, 100))
     assert len(stale) == len(fresh) == 3
 
-    batch = [outbox_store.Acceptance(stale[0], "old", None),
-             outbox_store.Acceptance(fresh[1], "p-1", now + timedelta(minutes=1)),
-             outbox_store.Acceptance(fresh[2], "p-2", None)]
+    batch = [
+        outbox_store.Acceptance(stale[0], "old", None),
+        outbox_store.Acceptance(fresh[1], "p-1", now + timedelta(minutes=1)),
+        outbox_store.Acceptance(fresh[2], "p-2", None),
+    ]
     assert await outbox_store.record_accepted(pool, batch, now) == {fresh[1].id, fresh[2].id}
-    assert await outbox_store.record_accepted(pool, batch, now) == set()   # recorded once, then no longer claimed
+    assert await outbox_store.record_accepted(pool, batch, now) == set()  # recorded once, then no longer claimed
     rows = {row["id"]: row for row in (await outbox_rows(db, charges, "sms")).values()}
     assert (rows[fresh[0].id]["status"], rows[fresh[0].id]["provider_message_id"]) == ("pending", None)
     assert (rows[fresh[1].id]["status"], rows[fresh[1].id]["provider_message_id"]) == ("sent", "p-1")
@@ -179,13 +196,23 @@ async def test_recording_acceptances_goes_by_primary_key_when_the_statistics_say
         await db.execute(
             """INSERT INTO outbox (office_id, charge_id, channel, message_id, recipient, payload, status)
                SELECT '11110001', gen_random_uuid(), 'sms', 'plan-' || g, '09120000000', '{}', 'delivered'
-               FROM generate_series(1, 20000) AS g""")
+               FROM generate_series(1, 20000) AS g"""
+        )
         await db.execute("ANALYZE outbox")
         batch = list(range(1, 51))
-        (plan,) = await db.fetchval(f"EXPLAIN (FORMAT JSON) {outbox_store.RECORD_ACCEPTED}",
-                                    batch, [1] * len(batch), [None] * len(batch), [None] * len(batch), utcnow())
+        (plan,) = await db.fetchval(
+            f"EXPLAIN (FORMAT JSON) {outbox_store.RECORD_ACCEPTED}",
+            batch,
+            [1] * len(batch),
+            [None] * len(batch),
+            [None] * len(batch),
+            utcnow(),
+        )
     finally:
         await transaction.rollback()
-    scans = [node for node in plan_nodes(plan["Plan"])
-             if node.get("Relation Name") == "outbox" and node["Node Type"].endswith("Scan")]
+    scans = [
+        node
+        for node in plan_nodes(plan["Plan"])
+        if node.get("Relation Name") == "outbox" and node["Node Type"].endswith("Scan")
+    ]
     assert [node.get("Index Name") for node in scans] == ["outbox_pkey"], scans

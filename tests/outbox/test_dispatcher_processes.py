@@ -1,4 +1,5 @@
 """Dispatchers as separate `pishkhan outbox run` processes: one killed mid-batch, and two at once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +26,8 @@ async def finish(process, within: float) -> int:
 
 
 async def test_a_dispatcher_killed_mid_batch_is_finished_by_another_without_duplicates(
-        db, sms_centre, inbox, completed_charges, outbox_settings, outbox_process):
+    db, sms_centre, inbox, completed_charges, outbox_settings, outbox_process
+):
     made = await completed_charges(4)
     charges = [charge for charge, _ in made]
     for _, recipient in made:
@@ -37,8 +39,11 @@ async def test_a_dispatcher_killed_mid_batch_is_finished_by_another_without_dupl
     doomed = outbox_process(settings)
 
     async def all_taken():
-        return all([await sms_centre.handset(recipient.mobile) for _, recipient in made]
-                   + [await inbox.inbox(recipient.inbox) for _, recipient in made])
+        return all(
+            [await sms_centre.handset(recipient.mobile) for _, recipient in made]
+            + [await inbox.inbox(recipient.inbox) for _, recipient in made]
+        )
+
     await wait_for(all_taken, 12, "the provider and the inbox to take every message")
     doomed.send_signal(signal.SIGKILL)
     assert await finish(doomed, 5) == -signal.SIGKILL
@@ -57,7 +62,8 @@ async def test_a_dispatcher_killed_mid_batch_is_finished_by_another_without_dupl
 
 
 async def test_two_dispatchers_at_once_take_each_message_once(
-        db, sms_centre, inbox, completed_charges, outbox_settings, outbox_process):
+    db, sms_centre, inbox, completed_charges, outbox_settings, outbox_process
+):
     made = await completed_charges(8)
     charges = [charge for charge, _ in made]
     for _, recipient in made:

@@ -1,4 +1,5 @@
 """A gateway started with its workers delivers a completed charge's messages by itself."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +13,8 @@ from tests.outbox.test_dispatcher_processes import wait_for
 
 
 async def test_the_gateway_sends_the_sms_and_the_receipt_when_it_runs_workers(
-        db, keys, http_session, sms_centre, inbox, outbox_settings):
+    db, keys, http_session, sms_centre, inbox, outbox_settings
+):
     server = TestServer(create_app(dataclasses.replace(outbox_settings, run_workers=True)), host="127.0.0.1")
     await server.start_server()
     try:
@@ -23,6 +25,7 @@ async def test_the_gateway_sends_the_sms_and_the_receipt_when_it_runs_workers(
 
         async def delivered():
             return await sms_centre.handset(recipient.mobile) and await inbox.inbox(recipient.inbox)
+
         await wait_for(delivered, 10, "the gateway's own dispatcher")
         assert len(await sms_centre.handset(recipient.mobile)) == 1
         assert len(await inbox.inbox(recipient.inbox)) == 1

@@ -1,5 +1,6 @@
 """Properties the issue names that the example-based tests leave open: mobile normalisation over every accepted
 prefix and digit script, and the part-count formula for both SMS alphabets."""
+
 from __future__ import annotations
 
 import math
@@ -13,16 +14,20 @@ from gateway.messaging import count_parts
 PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
-subscribers = st.from_regex(r"9[0-9]{9}", fullmatch=True)        # 912 123 4567, without any prefix
+subscribers = st.from_regex(r"9[0-9]{9}", fullmatch=True)  # 912 123 4567, without any prefix
 prefixes = st.sampled_from(["0", "+98", "0098", "98", ""])
 scripts = st.sampled_from([None, PERSIAN_DIGITS, ARABIC_DIGITS])
 
 
-@given(subscriber=subscribers, prefix=prefixes, script=scripts,
-       separators=st.lists(st.sampled_from([" ", "-"]), min_size=0, max_size=3))
+@given(
+    subscriber=subscribers,
+    prefix=prefixes,
+    script=scripts,
+    separators=st.lists(st.sampled_from([" ", "-"]), min_size=0, max_size=3),
+)
 def test_every_prefix_and_digit_script_gives_the_same_number(subscriber, prefix, script, separators):
     typed = prefix + subscriber
-    for separator in separators:   # a space or dash somewhere after the first digit, as people type them
+    for separator in separators:  # a space or dash somewhere after the first digit, as people type them
         cut = len(prefix) + 3
         typed = typed[:cut] + separator + typed[cut:]
     if script is not None:

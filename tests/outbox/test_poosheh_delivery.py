@@ -1,4 +1,5 @@
 """The signed receipt in the citizen's Iran Poosheh inbox: once, with its QR payload, and vouched for by the inbox."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,14 +11,14 @@ from tests.outbox.conftest import outbox_rows
 
 
 async def test_the_receipt_reaches_the_inbox_once_and_the_inbox_vouches_for_the_printed_copy(
-        gateway, keys, db, inbox, key_dir, completed_charges, outbox_settings, workers_for):
+    gateway, keys, db, inbox, key_dir, completed_charges, outbox_settings, workers_for
+):
     [(charge, recipient), (_, other_recipient)] = await completed_charges(2)
     workers = workers_for(outbox_settings)
     await workers.dispatcher.run_until_idle()
 
     [stored] = await inbox.inbox(recipient.inbox)
-    _, published = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}",
-                                         key=await keys("t:10000001"))
+    _, published = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}", key=await keys("t:10000001"))
     assert stored["document"] == published == charge["receipt"]
     assert stored["tracking_code"] == charge["tracking_code"]
     assert stored["message_id"] == f"poosheh-{charge['id'].replace('-', '')}"
@@ -41,10 +42,13 @@ async def test_the_receipt_reaches_the_inbox_once_and_the_inbox_vouches_for_the_
         await client.close()
 
 
-@pytest.mark.parametrize("fault", [{"kind": "http_5xx", "status": 503}, {"kind": "timeout", "hold_s": 1.5},
-                                   {"kind": "throttle", "retry_after": 1}])
-async def test_inbox_faults_neither_lose_nor_duplicate(fault, db, inbox, completed_charges, outbox_settings,
-                                                       workers_for):
+@pytest.mark.parametrize(
+    "fault",
+    [{"kind": "http_5xx", "status": 503}, {"kind": "timeout", "hold_s": 1.5}, {"kind": "throttle", "retry_after": 1}],
+)
+async def test_inbox_faults_neither_lose_nor_duplicate(
+    fault, db, inbox, completed_charges, outbox_settings, workers_for
+):
     [(charge, recipient)] = await completed_charges(1)
     await inbox.arm(**fault, address=recipient.inbox)
 

@@ -1,8 +1,9 @@
 """The pure decisions: how long to back off, and what a delivery report changes."""
+
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -31,9 +32,10 @@ def test_never_sooner_than_the_provider_asked(attempt, retry_after, seed):
 
 
 def test_the_ceiling_doubles_then_stops_at_the_cap():
-    class Top(random.Random):   # always draws the top of the range, so the delay is the ceiling itself
+    class Top(random.Random):  # always draws the top of the range, so the delay is the ceiling itself
         def uniform(self, a, b):
             return b
+
     policy = RetryPolicy(base=2, cap=60, rng=Top())
     assert [policy.delay(n) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
 
@@ -44,7 +46,7 @@ def test_jitter_spreads_dispatchers_that_failed_together():
     assert len(delays) == 50 and min(delays) >= 20 and max(delays) <= 40
 
 
-SENT_AT = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+SENT_AT = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 EVERY = timedelta(seconds=30)
 CLAIMED = ClaimedReport(id=7, channel="sms", message_id="sms-1", sent_at=SENT_AT)
 
@@ -52,8 +54,12 @@ CLAIMED = ClaimedReport(id=7, channel="sms", message_id="sms-1", sent_at=SENT_AT
 @pytest.mark.parametrize("status", [DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED, DeliveryStatus.FAILED])
 def test_a_final_report_becomes_the_status_and_ends_polling(status):
     update = report_update(CLAIMED, status, SENT_AT + timedelta(minutes=1), EVERY)
-    assert (update.id, update.delivery_status, update.final_status, update.next_poll_at) == \
-        (7, status.value, status.value, None)
+    assert (update.id, update.delivery_status, update.final_status, update.next_poll_at) == (
+        7,
+        status.value,
+        status.value,
+        None,
+    )
 
 
 @pytest.mark.parametrize("status", [DeliveryStatus.QUEUED, DeliveryStatus.SENT])

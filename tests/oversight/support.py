@@ -1,8 +1,9 @@
 """Shared by the oversight tests: fresh recipients, detection over the last moments, and regulator queries."""
+
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from gateway.oversight.detection import detect_range
 
@@ -11,13 +12,13 @@ _serials = itertools.count(100_000_001)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def national_code() -> str:
     """A valid national code no other test uses, so split-charging windows never mix tests."""
     first_nine = f"{next(_serials):09d}"
-    remainder = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1))) % 11
+    remainder = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True)) % 11
     return first_nine + str(remainder if remainder < 2 else 11 - remainder)
 
 

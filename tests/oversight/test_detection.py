@@ -1,4 +1,5 @@
 """Each pattern built through the real path, detected with its evidence, and never recorded twice."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,17 +8,17 @@ import os
 import subprocess
 import sys
 
-from gateway.platform.config import PROJECT_ROOT
+from gateway.core.jalali import tehran_date
 from gateway.oversight.detection import COMMIT_MARGIN, LOCK_ID, detect_range, run_detection
 from gateway.oversight.runtime import detect_forever
-from gateway.core.jalali import tehran_date
 from gateway.oversight.store import SPLIT_CANDIDATES, record_run
+from gateway.platform.config import PROJECT_ROOT
 from tests.integration.conftest import charge_body
 from tests.oversight.support import WINDOW, detect, recipient, utcnow, violations_of
 from tests.query_plans import plan_nodes
 from tests.reconciliation.support import DirectLine, daily_file, import_file
 
-KASHAN_IBAN = "IR600560832661663049403269"   # office 31110003
+KASHAN_IBAN = "IR600560832661663049403269"  # office 31110003
 
 
 async def _cap(gateway, key: str, service_code: str = "1101") -> int:
@@ -52,16 +53,23 @@ async def test_refused_attempts_become_findings_with_their_refusals_as_evidence(
     assert found == {"cash_payment": 1, "excess_fee": 1, "inactive_licence": 1, "unlicensed_psp": 1}
     recorded = await violations_of(db, *(f"refusal:{i}" for i in refusals.values()))
     excess = recorded[f"refusal:{refusals['excess_fee']}"]
-    assert (excess["type"], excess["office_id"], excess["operator_id"], excess["service_code"]) == \
-        ("excess_fee", "31110003", "op-31", "1101")
+    assert (excess["type"], excess["office_id"], excess["operator_id"], excess["service_code"]) == (
+        "excess_fee",
+        "31110003",
+        "op-31",
+        "1101",
+    )
     assert (excess["amount"], excess["excess"]) == (cap + 120_000, 120_000)
     assert excess["evidence"]["refusal_id"] == refusals["excess_fee"] and excess["evidence"]["cap"] == cap
     cash = recorded[f"refusal:{refusals['cash_forbidden']}"]
     assert (cash["type"], cash["office_id"], cash["excess"]) == ("cash_payment", "31110003", None)
     assert cash["evidence"]["payment_method"] == "cash"
     unlicensed = recorded[f"refusal:{refusals['psp_unlicensed']}"]
-    assert (unlicensed["type"], unlicensed["office_id"], unlicensed["terminal_id"]) == \
-        ("unlicensed_psp", "31110003", "10000008")
+    assert (unlicensed["type"], unlicensed["office_id"], unlicensed["terminal_id"]) == (
+        "unlicensed_psp",
+        "31110003",
+        "10000008",
+    )
     inactive = recorded[f"refusal:{refusals['office_license_inactive']}"]
     assert (inactive["type"], inactive["office_id"]) == ("inactive_licence", "41110004")
 
@@ -74,10 +82,12 @@ async def test_repeated_real_charges_over_one_cap_are_split_charging(gateway, ke
     vanak = await keys("t:10000001")
     cap = await _cap(gateway, vanak)
     person, someone_else = recipient(), recipient()
-    answers = [await gateway.charge(vanak, charge_body(recipient=person, amount=cap)),
-               await gateway.charge(vanak, charge_body(recipient=person, operator_id="op-12", amount=400_000)),
-               await gateway.charge(vanak, charge_body(recipient=person, service_code="1102", amount=400_000)),
-               await gateway.charge(vanak, charge_body(recipient=someone_else, amount=cap))]
+    answers = [
+        await gateway.charge(vanak, charge_body(recipient=person, amount=cap)),
+        await gateway.charge(vanak, charge_body(recipient=person, operator_id="op-12", amount=400_000)),
+        await gateway.charge(vanak, charge_body(recipient=person, service_code="1102", amount=400_000)),
+        await gateway.charge(vanak, charge_body(recipient=someone_else, amount=cap)),
+    ]
     assert [status for status, _ in answers] == [201] * 4, answers
     first, second, other_service, other_person = (charge for _, charge in answers)
 
@@ -87,14 +97,21 @@ async def test_repeated_real_charges_over_one_cap_are_split_charging(gateway, ke
     recorded = await violations_of(db, *(f"split:{c['id']}" for c in (first, second, other_service, other_person)))
     assert list(recorded) == [f"split:{second['id']}"]
     finding = recorded[f"split:{second['id']}"]
-    assert (finding["type"], finding["office_id"], finding["terminal_id"], finding["operator_id"]) == \
-        ("split_charging", "11110001", "10000001", "op-12")
+    assert (finding["type"], finding["office_id"], finding["terminal_id"], finding["operator_id"]) == (
+        "split_charging",
+        "11110001",
+        "10000001",
+        "op-12",
+    )
     assert (finding["amount"], finding["excess"]) == (400_000, 400_000)
     evidence = finding["evidence"]
     assert evidence["charge_ids"] == [first["id"], second["id"]]
     assert [c["tracking_code"] for c in evidence["charges"]] == [first["tracking_code"], second["tracking_code"]]
-    assert (evidence["total"], evidence["cap"], evidence["window_seconds"]) == (cap + 400_000, cap,
-                                                                                 WINDOW.total_seconds())
+    assert (evidence["total"], evidence["cap"], evidence["window_seconds"]) == (
+        cap + 400_000,
+        cap,
+        WINDOW.total_seconds(),
+    )
     assert evidence["recipient_national_code"] == "******" + person["national_code"][6:]
     assert evidence["tariff_reference"] == first["tariff_reference"]
 
@@ -102,17 +119,20 @@ async def test_repeated_real_charges_over_one_cap_are_split_charging(gateway, ke
 
 
 async def test_card_reader_activity_outside_the_gateway_is_found_in_the_terminal_feed(
-        gateway, keys, db, psp_hosts, http_session, demo_registry, database_url):
+    gateway, keys, db, psp_hosts, http_session, demo_registry, database_url
+):
     since = utcnow()
     mellat = psp_hosts["psp-mellat"]
     kashan = await keys("t:10000004")
-    status, through_gateway = await gateway.charge(kashan, charge_body(terminal_id="10000004", operator_id="op-31",
-                                                                       recipient=recipient(), amount=600_000))
+    status, through_gateway = await gateway.charge(
+        kashan, charge_body(terminal_id="10000004", operator_id="op-31", recipient=recipient(), amount=600_000)
+    )
     assert status == 201, through_gateway
     line = DirectLine(mellat, "psp-mellat", demo_registry["psps"]["psp-mellat"])
     try:
-        outside = await line.offbook_purchase("10000004", demo_registry["terminals"]["10000004"]["merchant_id"],
-                                              1_250_000, KASHAN_IBAN)
+        outside = await line.offbook_purchase(
+            "10000004", demo_registry["terminals"]["10000004"]["merchant_id"], 1_250_000, KASHAN_IBAN
+        )
     finally:
         await line.close()
     feed = await daily_file(http_session, mellat, "terminal_feed", tehran_date(utcnow()).isoformat())
@@ -121,8 +141,12 @@ async def test_card_reader_activity_outside_the_gateway_is_found_in_the_terminal
 
     command = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "oversight", "detect", "--since", since.isoformat()],
-        env={**os.environ, "DATABASE_URL": database_url}, cwd=PROJECT_ROOT, capture_output=True, text=True,
-        check=True)
+        env={**os.environ, "DATABASE_URL": database_url},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     report = json.loads(command.stdout.splitlines()[-1])
     assert report["found"].get("offbook_transaction", 0) >= 1
 
@@ -132,8 +156,11 @@ async def test_card_reader_activity_outside_the_gateway_is_found_in_the_terminal
     finding = by_rrn[outside.rrn]
     assert (finding["terminal_id"], finding["amount"], finding["excess"]) == ("10000004", 1_250_000, None)
     evidence = finding["evidence"]
-    assert (evidence["psp_id"], evidence["status"], evidence["source_file_id"]) == \
-        ("psp-mellat", "verified", imported["id"])
+    assert (evidence["psp_id"], evidence["status"], evidence["source_file_id"]) == (
+        "psp-mellat",
+        "verified",
+        imported["id"],
+    )
     assert evidence["source_line"] >= 2 and evidence["transacted_at"].endswith("Z")
 
     # A feed imported by a long transaction commits after passes that began later than its rows' time: a pass
@@ -141,8 +168,9 @@ async def test_card_reader_activity_outside_the_gateway_is_found_in_the_terminal
     before_import = utcnow()
     line = DirectLine(mellat, "psp-mellat", demo_registry["psps"]["psp-mellat"])
     try:
-        late = await line.offbook_purchase("10000004", demo_registry["terminals"]["10000004"]["merchant_id"],
-                                           700_000, KASHAN_IBAN)
+        late = await line.offbook_purchase(
+            "10000004", demo_registry["terminals"]["10000004"]["merchant_id"], 700_000, KASHAN_IBAN
+        )
     finally:
         await line.close()
     feed = await daily_file(http_session, mellat, "terminal_feed", tehran_date(utcnow()).isoformat())
@@ -150,8 +178,9 @@ async def test_card_reader_activity_outside_the_gateway_is_found_in_the_terminal
     assert status == 201 and imported["offbook_rows"] == 1, imported
     after_import, tariffs = utcnow(), gateway.services.state.tariffs
     assert await detect_range(db, tariffs, WINDOW, after_import, after_import) == {}
-    assert await detect_range(db, tariffs, WINDOW, after_import, after_import, feed_since=before_import) == \
-        {"offbook_transaction": 1}
+    assert await detect_range(db, tariffs, WINDOW, after_import, after_import, feed_since=before_import) == {
+        "offbook_transaction": 1
+    }
     late_finding = await db.fetchrow("SELECT * FROM violations WHERE evidence->>'rrn' = $1", late.rrn)
     assert (late_finding["office_id"], late_finding["amount"]) == ("31110003", 700_000)
 
@@ -161,18 +190,25 @@ async def test_a_clean_office_has_no_finding(gateway, keys, db):
     golsar = await keys("t:10000003")
     cap = await _cap(gateway, golsar)
     twice = recipient()
-    bodies = [charge_body(terminal_id="10000003", operator_id="op-21", recipient=recipient(), amount=cap),
-              charge_body(terminal_id="10000003", operator_id="op-21", recipient=recipient(), amount=cap),
-              # the same person twice, for exactly one cap in all: within the rules
-              charge_body(terminal_id="10000003", operator_id="op-21", recipient=twice, amount=cap // 2),
-              charge_body(terminal_id="10000003", operator_id="op-21", recipient=twice, amount=cap - cap // 2),
-              charge_body(terminal_id="10000003", operator_id="op-21", recipient=twice, service_code="2101",
-                          amount=await _cap(gateway, golsar, "2101"))]
+    bodies = [
+        charge_body(terminal_id="10000003", operator_id="op-21", recipient=recipient(), amount=cap),
+        charge_body(terminal_id="10000003", operator_id="op-21", recipient=recipient(), amount=cap),
+        # the same person twice, for exactly one cap in all: within the rules
+        charge_body(terminal_id="10000003", operator_id="op-21", recipient=twice, amount=cap // 2),
+        charge_body(terminal_id="10000003", operator_id="op-21", recipient=twice, amount=cap - cap // 2),
+        charge_body(
+            terminal_id="10000003",
+            operator_id="op-21",
+            recipient=twice,
+            service_code="2101",
+            amount=await _cap(gateway, golsar, "2101"),
+        ),
+    ]
     for body in bodies:
         status, answer = await gateway.charge(golsar, body)
         assert status == 201, answer
     vanak, elsewhere = await keys("t:10000001"), recipient()
-    for amount in (cap, cap // 2):   # meanwhile, at another office, one cap and a half for one person
+    for amount in (cap, cap // 2):  # meanwhile, at another office, one cap and a half for one person
         status, answer = await gateway.charge(vanak, charge_body(recipient=elsewhere, amount=amount))
         assert status == 201, answer
 
@@ -183,8 +219,9 @@ async def test_a_clean_office_has_no_finding(gateway, keys, db):
 
 async def test_detection_carries_on_from_its_reach_and_one_process_runs_it_at_a_time(gateway, db, database_url):
     from gateway.platform.db import connect
+
     tariffs = gateway.services.state.tariffs
-    reach = utcnow()   # later than any pass before: this is now how far detection has come
+    reach = utcnow()  # later than any pass before: this is now how far detection has come
     await record_run(db, reach - WINDOW, reach, {}, reach)
     now = utcnow()
     other = await connect(database_url)
@@ -201,17 +238,21 @@ async def test_detection_carries_on_from_its_reach_and_one_process_runs_it_at_a_
 
 async def test_the_gateway_worker_records_new_findings_on_its_own(gateway, keys, db):
     now = utcnow()
-    await record_run(db, now - WINDOW, now, {}, now)   # the worker carries on from here
+    await record_run(db, now - WINDOW, now, {}, now)  # the worker carries on from here
     kashan = await keys("t:10000004")
-    status, _ = await gateway.charge(kashan, charge_body(terminal_id="10000004", operator_id="op-31",
-                                                         payment_method="cash"))
+    status, _ = await gateway.charge(
+        kashan, charge_body(terminal_id="10000004", operator_id="op-31", payment_method="cash")
+    )
     assert status == 422
     (refusal_id,) = [r["id"] for r in await db.fetch("SELECT id FROM refusals WHERE created_at >= $1", now)]
     services = gateway.services
-    worker = asyncio.create_task(detect_forever(services.settings.database_url, services.state, services.oversight,
-                                                interval=0.05, clock=services.clock))
+    worker = asyncio.create_task(
+        detect_forever(
+            services.settings.database_url, services.state, services.oversight, interval=0.05, clock=services.clock
+        )
+    )
     try:
-        for _ in range(100):   # until a pass that began after the refusal has been recorded
+        for _ in range(100):  # until a pass that began after the refusal has been recorded
             if await db.fetchval("SELECT max(started_at) FROM oversight_detection_runs") > now:
                 break
             await asyncio.sleep(0.05)
@@ -225,7 +266,7 @@ async def test_the_split_lookup_reads_only_the_recipients_own_charges(db):
     charge of its office: a busy office's detection pass would otherwise grow with the square of its charges."""
     now = utcnow()
     async with db.transaction():
-        await db.execute("SET LOCAL enable_seqscan = off")   # the test database is small enough to scan
+        await db.execute("SET LOCAL enable_seqscan = off")  # the test database is small enough to scan
         (plan,) = await db.fetchval(f"EXPLAIN (FORMAT JSON) {SPLIT_CANDIDATES}", now - WINDOW, now, WINDOW)
     lateral = [node for node in plan_nodes(plan["Plan"]) if node.get("Alias") == "p"]
     assert [node.get("Index Name") for node in lateral] == ["charges_split_lookup"], lateral

@@ -1,18 +1,32 @@
+import itertools
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gateway.platform.config import Settings
 from gateway.core.penalties import PenaltyRules, PenaltyRulesError, penalty_stages
 from gateway.core.periods import HalfYear
 from gateway.oversight.penalty_rules import load_penalty_rules
+from gateway.platform.config import Settings
 
-RULES = {"sample": True, "source": "test series", "base_year": 1398, "base_cap": 1_000_000_000,
-         "first_stage_share": "1/10",
-         "index": {"1398": "100.0", "1399": "136.4", "1400": "191.2", "1401": "278.8", "1402": "392.3",
-                   "1403": "519.8", "1404": "717.3"}}
+RULES = {
+    "sample": True,
+    "source": "test series",
+    "base_year": 1398,
+    "base_cap": 1_000_000_000,
+    "first_stage_share": "1/10",
+    "index": {
+        "1398": "100.0",
+        "1399": "136.4",
+        "1400": "191.2",
+        "1401": "278.8",
+        "1402": "392.3",
+        "1403": "519.8",
+        "1404": "717.3",
+    },
+}
 
 
 def rules(**changes) -> PenaltyRules:
@@ -45,12 +59,24 @@ def test_a_first_breach_suggests_the_first_stage_share_of_the_cap():
 
 
 def test_each_repeat_doubles_the_previous_penalty_until_the_yearly_cap_binds():
-    periods = [HalfYear(1402, 1), HalfYear(1402, 2), HalfYear(1403, 1), HalfYear(1403, 2), HalfYear(1404, 1),
-               HalfYear(1404, 2)]
+    periods = [
+        HalfYear(1402, 1),
+        HalfYear(1402, 2),
+        HalfYear(1403, 1),
+        HalfYear(1403, 2),
+        HalfYear(1404, 1),
+        HalfYear(1404, 2),
+    ]
     stages = penalty_stages(list(reversed(periods)), rules())
     assert [s.period for s in stages] == periods
-    assert [s.amount for s in stages] == [392_300_000, 784_600_000, 1_569_200_000, 3_138_400_000, 6_276_800_000,
-                                          7_173_000_000 - 6_276_800_000]
+    assert [s.amount for s in stages] == [
+        392_300_000,
+        784_600_000,
+        1_569_200_000,
+        3_138_400_000,
+        6_276_800_000,
+        7_173_000_000 - 6_276_800_000,
+    ]
     assert [s.limited_by_cap for s in stages] == [False] * 5 + [True]
     last = stages[-1]
     assert last.minimum == 12_553_600_000 and last.room == 896_200_000
@@ -69,7 +95,7 @@ def test_suggestions_respect_the_yearly_cap_and_double_unless_it_binds(breached,
     series = rules(first_stage_share=share)
     stages = penalty_stages(breached, series)
     by_year = defaultdict(int)
-    for previous, stage in zip([None, *stages], stages):
+    for previous, stage in itertools.pairwise([None, *stages]):
         assert isinstance(stage.amount, int) and stage.amount >= 0
         by_year[stage.period.year] += stage.amount
         if previous is not None:
@@ -79,14 +105,17 @@ def test_suggestions_respect_the_yearly_cap_and_double_unless_it_binds(breached,
         assert total <= series.year_cap(year).amount
 
 
-@pytest.mark.parametrize("changes, problem", [
-    ({"index": {"1398": 100.0}}, "strings"),
-    ({"index": {"1399": "136.4"}}, "base year 1398 has no value"),
-    ({"first_stage_share": "3/2"}, "at most 1"),
-    ({"first_stage_share": "0/5"}, "more than 0"),
-    ({"base_cap": -1}, "base_cap"),
-    ({"index": {"1398": "-1"}}, "index"),
-])
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({"index": {"1398": 100.0}}, "strings"),
+        ({"index": {"1399": "136.4"}}, "base year 1398 has no value"),
+        ({"first_stage_share": "3/2"}, "at most 1"),
+        ({"first_stage_share": "0/5"}, "more than 0"),
+        ({"base_cap": -1}, "base_cap"),
+        ({"index": {"1398": "-1"}}, "index"),
+    ],
+)
 def test_rules_that_would_give_wrong_penalties_are_refused(changes, problem):
     with pytest.raises(PenaltyRulesError, match=problem):
         rules(**changes)
@@ -101,5 +130,5 @@ def test_the_shipped_rules_file_loads_and_says_its_index_is_a_sample():
 def test_an_unreadable_rules_file_names_itself(tmp_path: Path):
     broken = tmp_path / "rules.toml"
     broken.write_text("base_year = ", encoding="utf-8")
-    with pytest.raises(PenaltyRulesError, match="rules.toml"):
+    with pytest.raises(PenaltyRulesError, match=r"rules\.toml"):
         load_penalty_rules(broken)

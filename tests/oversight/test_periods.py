@@ -1,12 +1,13 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.core.jalali import format_jalali_date
 from gateway.core.periods import HalfYear
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_a_label_names_a_half_of_a_jalali_year():
@@ -25,13 +26,13 @@ def test_the_halves_run_farvardin_to_shahrivar_and_mehr_to_esfand():
     first, second = HalfYear(1403, 1), HalfYear(1403, 2)
     assert (format_jalali_date(first.first_day), format_jalali_date(first.last_day)) == ("1403/01/01", "1403/06/31")
     assert (format_jalali_date(second.first_day), format_jalali_date(second.last_day)) == ("1403/07/01", "1403/12/30")
-    assert format_jalali_date(HalfYear(1402, 2).last_day) == "1402/12/29"   # 1402 is not a leap year
+    assert format_jalali_date(HalfYear(1402, 2).last_day) == "1402/12/29"  # 1402 is not a leap year
 
 
 def test_the_utc_bounds_are_tehran_midnights():
     period = HalfYear(1403, 1)
-    assert period.starts_at == datetime(2024, 3, 19, 20, 30, tzinfo=UTC)     # 1403/01/01 00:00 +03:30
-    assert period.ends_before == datetime(2024, 9, 21, 20, 30, tzinfo=UTC)   # 1403/07/01 00:00 +03:30
+    assert period.starts_at == datetime(2024, 3, 19, 20, 30, tzinfo=UTC)  # 1403/01/01 00:00 +03:30
+    assert period.ends_before == datetime(2024, 9, 21, 20, 30, tzinfo=UTC)  # 1403/07/01 00:00 +03:30
     assert period.ends_before == period.next().starts_at
     assert HalfYear.containing(period.ends_before - timedelta(microseconds=1)) == period
     assert HalfYear.containing(period.ends_before) == HalfYear(1403, 2)

@@ -1,4 +1,5 @@
 """Session fixtures: one PSP host simulator process and a client for its control API."""
+
 from __future__ import annotations
 
 import aiohttp
@@ -23,4 +24,3 @@ async def http_session():
 @pytest.fixture(scope="session")
 def simulator(psp_host, http_session) -> SimulatorControl:
     return SimulatorControl(psp_host, http_session)
-

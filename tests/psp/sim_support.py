@@ -1,4 +1,5 @@
 """Running the PSP host simulator as a real subprocess, driving its control API, and fresh purchase data."""
+
 from __future__ import annotations
 
 import itertools
@@ -25,7 +26,7 @@ PORT_KEYS = {"iso8583-tcp": "iso_port", "pcpos-http": "http_port"}
 class SimulatedHost:
     process: subprocess.Popen
     protocol: str
-    port: int            # the PSP protocol's port
+    port: int  # the PSP protocol's port
     control_port: int
 
     @property
@@ -40,8 +41,18 @@ class SimulatedHost:
 
 def start_simulator(*args: str) -> SimulatedHost:
     """Starts `psp_host` with the given options (free ports unless told otherwise) and reads its port line."""
-    command = [sys.executable, "-m", "simulators.psp.psp_host", "--port", "0", "--control-port", "0",
-               "--log-level", "WARNING", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "simulators.psp.psp_host",
+        "--port",
+        "0",
+        "--control-port",
+        "0",
+        "--log-level",
+        "WARNING",
+        *args,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
     line = process.stdout.readline()
     if not line:
@@ -88,11 +99,14 @@ class SimulatorControl:
         return entry
 
 
-ALREADY_VERIFIED = "94"   # the simulator's default
+ALREADY_VERIFIED = "94"  # the simulator's default
 CAPABILITIES = PspCapabilities(
-    verify_deadline=timedelta(minutes=20), settle_is_separate=True,
-    already_verified_codes=frozenset({ALREADY_VERIFIED}), reversal_window=timedelta(minutes=30),
-    split_row_limit=10)
+    verify_deadline=timedelta(minutes=20),
+    settle_is_separate=True,
+    already_verified_codes=frozenset({ALREADY_VERIFIED}),
+    reversal_window=timedelta(minutes=30),
+    split_row_limit=10,
+)
 
 # Two valid شبا numbers (IR + ISO 7064 mod 97-10 check digits + 22 digits).
 AGENCY_IBAN = "IR110170000000123456789001"
@@ -116,13 +130,21 @@ def new_purchase(terminal_id: str | None = None, amount: int = 1_250_000, stan: 
         stan=stan or f"{next(_stans) % 1_000_000:06d}",
         reference=f"chg-{uuid.uuid4().hex}",
         transmitted_at=datetime.now(UTC),
-        settlement_rows=(SettlementRow(AGENCY_IBAN, government_share, "1101004567"),
-                         SettlementRow(OFFICE_IBAN, amount - government_share, "0")),
+        settlement_rows=(
+            SettlementRow(AGENCY_IBAN, government_share, "1101004567"),
+            SettlementRow(OFFICE_IBAN, amount - government_share, "0"),
+        ),
         print_lines=("دفتر پیشخوان خدمات دولت ۱۲۳", "مبلغ: ۱۲۵٬۰۰۰ تومان"),
     )
 
 
 def txn_ref(request: PurchaseRequest, reply: PspReply | None = None) -> TxnRef:
-    return TxnRef(terminal_id=request.terminal_id, merchant_id=request.merchant_id, stan=request.stan,
-                  amount=request.amount, reference=request.reference, transmitted_at=request.transmitted_at,
-                  rrn=reply.rrn if reply else None)
+    return TxnRef(
+        terminal_id=request.terminal_id,
+        merchant_id=request.merchant_id,
+        stan=request.stan,
+        amount=request.amount,
+        reference=request.reference,
+        transmitted_at=request.transmitted_at,
+        rrn=reply.rrn if reply else None,
+    )

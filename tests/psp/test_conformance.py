@@ -3,6 +3,7 @@ that speaks the adapter's protocol. Every case runs once per protocol.
 
 Adding a PSP protocol is one line in ENDPOINTS (and its front end in the simulator).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,13 @@ from tests.psp.sim_support import (
 
 ENDPOINTS = {
     "iso8583-tcp": lambda host: {"host": "127.0.0.1", "port": host.port},
-    "pcpos-http": lambda host: {"host": "127.0.0.1", "port": host.port, "scheme": "http",
-                                "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
+    "pcpos-http": lambda host: {
+        "host": "127.0.0.1",
+        "port": host.port,
+        "scheme": "http",
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+    },
 }
 
 
@@ -103,7 +109,8 @@ async def test_approve_verify_settle(adapter, simulator):
     entry = await simulator.entry(request.reference)
     assert (entry["state"], entry["amount"], entry["rrn"]) == ("approved", request.amount, reply.rrn)
     assert [(row["iban"], row["amount"], row["payment_id"]) for row in entry["settlement_rows"]] == [
-        (row.iban, row.amount, row.payment_id) for row in request.settlement_rows]
+        (row.iban, row.amount, row.payment_id) for row in request.settlement_rows
+    ]
 
     ref = txn_ref(request, reply)
     verified = await adapter.verify(ref)
@@ -121,8 +128,9 @@ async def test_approve_verify_settle(adapter, simulator):
     assert (await simulator.entry(request.reference))["state"] == "settled"
 
 
-@pytest.mark.parametrize(("scripted", "code"), [
-    ("decline:51", "51"), ("decline:55", "55"), ("decline:61", "61"), ("cancel", "99")])
+@pytest.mark.parametrize(
+    ("scripted", "code"), [("decline:51", "51"), ("decline:55", "55"), ("decline:61", "61"), ("cancel", "99")]
+)
 async def test_cardholder_declines(adapter, simulator, scripted, code):
     request = new_purchase()
     await simulator.script(request.terminal_id, scripted)
@@ -174,7 +182,7 @@ async def test_reversal_while_the_cardholder_is_at_the_terminal_voids_the_purcha
 
     timed_out = await adapter.purchase(request)
     reversal = await adapter.reverse(txn_ref(request))
-    await asyncio.sleep(0.7)   # the cardholder finishes after the reversal
+    await asyncio.sleep(0.7)  # the cardholder finishes after the reversal
 
     assert (timed_out.outcome, reversal.outcome) == (Outcome.UNKNOWN, Outcome.APPROVED)
     entry = await simulator.entry(request.reference)
@@ -195,7 +203,9 @@ async def test_reverse_after_approve_is_idempotent(adapter, simulator):
     assert entry["state"] == "reversed"
     assert [step["state"] for step in entry["history"]] == ["pending", "approved", "reversed"]
     late_verify = await adapter.verify(ref)
-    assert late_verify.outcome is Outcome.DECLINED and late_verify.response_code not in CAPABILITIES.already_verified_codes
+    assert (
+        late_verify.outcome is Outcome.DECLINED and late_verify.response_code not in CAPABILITIES.already_verified_codes
+    )
 
 
 async def test_second_verify_counts_as_approved(adapter, simulator):
@@ -228,8 +238,9 @@ async def test_busy_terminal_declines_a_second_card(adapter, simulator):
     terminal_id = new_terminal_id()
     await simulator.pin_delay(terminal_id, 300)
 
-    replies = await asyncio.gather(adapter.purchase(new_purchase(terminal_id)),
-                                   adapter.purchase(new_purchase(terminal_id)))
+    replies = await asyncio.gather(
+        adapter.purchase(new_purchase(terminal_id)), adapter.purchase(new_purchase(terminal_id))
+    )
 
     assert sorted(reply.response_code for reply in replies) == ["00", "09"]
 
@@ -249,8 +260,10 @@ async def test_many_purchases_in_flight_resolve_to_their_own_outcomes(adapter, s
 
     replies = await asyncio.gather(*(adapter.purchase(request) for request in requests))
 
-    assert {request.reference: reply.response_code for request, reply in zip(requests, replies)} == expected
-    assert all(reply.stan == request.stan for request, reply in zip(requests, replies))
+    assert {
+        request.reference: reply.response_code for request, reply in zip(requests, replies, strict=True)
+    } == expected
+    assert all(reply.stan == request.stan for request, reply in zip(requests, replies, strict=True))
     for reply in replies:
         assert_masked(reply.masked_pan)
     ledger = {entry["reference"]: entry for entry in await simulator.ledger()}
@@ -357,7 +370,7 @@ async def test_a_late_copy_of_a_decline_is_never_taken_for_the_next_purchase(ada
     await simulator.fault("duplicate_reply", terminal_id, operation="purchase", delay_ms=150)
 
     declined = await adapter.purchase(new_purchase(terminal_id))
-    await asyncio.sleep(0.3)   # the copy arrives while nothing is asked
+    await asyncio.sleep(0.3)  # the copy arrives while nothing is asked
     following = await adapter.purchase(new_purchase(terminal_id))
     after = await adapter.purchase(new_purchase(terminal_id))
 
@@ -449,7 +462,7 @@ async def test_purchase_at_the_terminal_outlives_its_host_going_down(connect, si
     await asyncio.sleep(0.15)
     await simulator.host_down()
     cut = await waiting
-    await asyncio.sleep(0.5)   # the cardholder finishes while the host is down
+    await asyncio.sleep(0.5)  # the cardholder finishes while the host is down
     await simulator.clear_faults()
     inquiry = await adapter.inquire(txn_ref(request))
 

@@ -1,4 +1,5 @@
 """What is particular to the ISO 8583 over TCP adapter: its connections to the PSP host."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from gateway.core.psp import Outcome
 from psp_adapters import iso8583_spec as spec
 from psp_adapters import shetab
-from gateway.core.psp import Outcome
 from psp_adapters.iso8583_connection import Iso8583Connection, LinkFault
 from psp_adapters.registry import create_adapter
 from tests.psp.sim_support import CAPABILITIES, new_purchase, new_terminal_id
@@ -16,10 +17,17 @@ from tests.psp.sim_support import CAPABILITIES, new_purchase, new_terminal_id
 
 def inquiry(terminal_id: str) -> dict[str, str]:
     now = datetime.now(UTC)
-    return {"t": spec.INQUIRY, "3": spec.PROCESSING_CODE, "4": spec.amount_field(1000),
-            "7": spec.transmission_field(now), "11": "000001", "41": terminal_id, "42": "000000123456789",
-            "49": spec.CURRENCY_RIAL,
-            "90": spec.original_data_field(spec.OriginalData(spec.PURCHASE, "000001", "0101000000"))}
+    return {
+        "t": spec.INQUIRY,
+        "3": spec.PROCESSING_CODE,
+        "4": spec.amount_field(1000),
+        "7": spec.transmission_field(now),
+        "11": "000001",
+        "41": terminal_id,
+        "42": "000000123456789",
+        "49": spec.CURRENCY_RIAL,
+        "90": spec.original_data_field(spec.OriginalData(spec.PURCHASE, "000001", "0101000000")),
+    }
 
 
 @pytest.fixture
@@ -44,9 +52,11 @@ async def test_the_same_request_twice_in_flight_is_refused(connection, simulator
     terminal_id = new_terminal_id()
     await simulator.fault("slow_reply", terminal_id, delay_ms=200)
 
-    first, second = await asyncio.gather(connection.exchange(inquiry(terminal_id), timeout=1.0),
-                                         connection.exchange(inquiry(terminal_id), timeout=1.0),
-                                         return_exceptions=True)
+    first, second = await asyncio.gather(
+        connection.exchange(inquiry(terminal_id), timeout=1.0),
+        connection.exchange(inquiry(terminal_id), timeout=1.0),
+        return_exceptions=True,
+    )
 
     assert first["39"] == shetab.NOT_FOUND
     assert isinstance(second, LinkFault) and "already in flight" in str(second)
@@ -69,7 +79,7 @@ async def test_a_reset_on_one_pooled_connection_spares_the_others(psp_host, simu
     await simulator.fault("reset_connection", broken.terminal_id)
     try:
         in_flight = asyncio.gather(*(adapter.purchase(request) for request in waiting))
-        await asyncio.sleep(0.1)   # every cardholder is now entering a PIN
+        await asyncio.sleep(0.1)  # every cardholder is now entering a PIN
         cut = await adapter.purchase(broken)
         replies = await in_flight
     finally:

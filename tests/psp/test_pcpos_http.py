@@ -1,5 +1,6 @@
 """What is particular to the cloud PC-POS adapter and its simulator front end: access tokens, registered payment
 requests that never start, and answers to requests that do not parse."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +9,8 @@ import dataclasses
 import aiohttp
 import pytest
 
-from psp_adapters import pcpos_spec as spec
 from gateway.core.psp import Outcome, TxnState
+from psp_adapters import pcpos_spec as spec
 from psp_adapters.pcpos_http import PcPosHttpAdapter
 from psp_adapters.registry import create_adapter
 from simulators.psp.psp_host import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
@@ -20,15 +21,23 @@ IDENTIFIER_TTL_S = 0.5
 
 @pytest.fixture(scope="module")
 def pcpos_host():
-    host = start_simulator("--protocol", "pcpos-http", "--psp-id", "psp-pcpos",
-                           "--identifier-ttl-s", str(IDENTIFIER_TTL_S))
+    host = start_simulator(
+        "--protocol", "pcpos-http", "--psp-id", "psp-pcpos", "--identifier-ttl-s", str(IDENTIFIER_TTL_S)
+    )
     yield host
     host.stop()
 
 
 def endpoint(host, **changes) -> dict:
-    return {"host": "127.0.0.1", "port": host.port, "scheme": "http", "client_id": DEMO_CLIENT_ID,
-            "client_secret": DEMO_CLIENT_SECRET, "purchase_timeout": 5.0, **changes}
+    return {
+        "host": "127.0.0.1",
+        "port": host.port,
+        "scheme": "http",
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+        "purchase_timeout": 5.0,
+        **changes,
+    }
 
 
 @pytest.fixture
@@ -36,8 +45,7 @@ async def connect(pcpos_host):
     adapters = []
 
     def connect(**changes) -> PcPosHttpAdapter:
-        adapters.append(create_adapter("psp-pcpos", "pcpos-http", endpoint(pcpos_host, **changes),
-                                       CAPABILITIES, 2.0))
+        adapters.append(create_adapter("psp-pcpos", "pcpos-http", endpoint(pcpos_host, **changes), CAPABILITIES, 2.0))
         return adapters[-1]
 
     yield connect
@@ -54,8 +62,10 @@ class Api:
 
     async def token(self) -> str:
         async with self._session.post(
-                self._url + spec.TOKEN_PATH, data={"grant_type": spec.GRANT_TYPE, "scope": spec.SCOPE},
-                headers={"Authorization": aiohttp.encode_basic_auth(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)}) as answer:
+            self._url + spec.TOKEN_PATH,
+            data={"grant_type": spec.GRANT_TYPE, "scope": spec.SCOPE},
+            headers={"Authorization": aiohttp.encode_basic_auth(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)},
+        ) as answer:
             assert answer.status == 200
             return (await answer.json())["access_token"]
 
@@ -72,15 +82,21 @@ class Api:
         return answer["Data"]["Identifier"]
 
     async def start(self, identifier: str, terminal_id: str, token: str) -> dict:
-        _, answer, _ = await self.post(spec.START_PAYMENT_PATH, {"Identifier": identifier, "TerminalID": terminal_id},
-                                       token=token)
+        _, answer, _ = await self.post(
+            spec.START_PAYMENT_PATH, {"Identifier": identifier, "TerminalID": terminal_id}, token=token
+        )
         return answer
 
 
 def registration(request, **changes) -> dict:
     body = spec.IdentifierRequest(
-        terminal_id=request.terminal_id, merchant_id=request.merchant_id, amount=request.amount,
-        res_num=request.reference, trace_number=request.stan, transmission_date_time=request.transmitted_at)
+        terminal_id=request.terminal_id,
+        merchant_id=request.merchant_id,
+        amount=request.amount,
+        res_num=request.reference,
+        trace_number=request.stan,
+        transmission_date_time=request.transmitted_at,
+    )
     return {**body.model_dump(mode="json", by_alias=True), **changes}
 
 
@@ -119,8 +135,7 @@ async def test_refused_credentials_are_unknown_and_nothing_reaches_the_psp(conne
     assert await SimulatorControl(pcpos_host, http_session).ledger(request.reference) == []
 
 
-async def test_a_request_never_started_is_pending_until_a_reversal_cancels_it(connect, api, pcpos_host,
-                                                                              http_session):
+async def test_a_request_never_started_is_pending_until_a_reversal_cancels_it(connect, api, pcpos_host, http_session):
     adapter = connect()
     request = new_purchase()
     token = await api.token()
@@ -174,18 +189,26 @@ async def test_a_body_that_does_not_parse_answers_30(api, body):
 
 @pytest.mark.parametrize("token", [None, "not-a-token"])
 async def test_a_call_without_a_valid_token_is_401(api, token):
-    status, answer, echoed = await api.post(spec.INQUIRY_PATH, {"TerminalID": "70000001", "ResNum": "x"},
-                                            token=token)
+    status, answer, echoed = await api.post(spec.INQUIRY_PATH, {"TerminalID": "70000001", "ResNum": "x"}, token=token)
 
     assert (status, answer, echoed) == (401, {"error": "invalid_token"}, "req-1")
 
 
 def test_the_base_url_is_built_from_the_endpoint():
-    adapter = create_adapter("psp-saman", "pcpos-http", {"host": "10.0.0.5", "port": 8443, "client_id": "gw",
-                                                         "client_secret": "s", "base_path": "/pcpos"},
-                             CAPABILITIES, 5.0)
-    plain = create_adapter("psp-saman", "pcpos-http", {"host": "127.0.0.1", "port": "17201", "scheme": "http",
-                                                       "client_id": "gw", "client_secret": "s"}, CAPABILITIES, 5.0)
+    adapter = create_adapter(
+        "psp-saman",
+        "pcpos-http",
+        {"host": "10.0.0.5", "port": 8443, "client_id": "gw", "client_secret": "s", "base_path": "/pcpos"},
+        CAPABILITIES,
+        5.0,
+    )
+    plain = create_adapter(
+        "psp-saman",
+        "pcpos-http",
+        {"host": "127.0.0.1", "port": "17201", "scheme": "http", "client_id": "gw", "client_secret": "s"},
+        CAPABILITIES,
+        5.0,
+    )
 
     assert str(adapter.base_url) == "https://10.0.0.5:8443/pcpos"
     assert (str(plain.base_url), plain.purchase_timeout) == ("http://127.0.0.1:17201", 90.0)

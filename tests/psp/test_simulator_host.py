@@ -1,4 +1,5 @@
 """The simulator process itself: its ledger file, its control API's answers to bad input, and reset."""
+
 from __future__ import annotations
 
 import orjson
@@ -21,8 +22,9 @@ def own_host(ledger_file):
 
 
 async def test_ledger_events_are_appended_to_the_file(own_host, ledger_file):
-    adapter = create_adapter("psp-ledger", "iso8583-tcp", {"host": "127.0.0.1", "port": own_host.port},
-                             CAPABILITIES, 2.0)
+    adapter = create_adapter(
+        "psp-ledger", "iso8583-tcp", {"host": "127.0.0.1", "port": own_host.port}, CAPABILITIES, 2.0
+    )
     request = new_purchase()
     try:
         await adapter.verify(txn_ref(request, await adapter.purchase(request)))
@@ -37,16 +39,19 @@ async def test_ledger_events_are_appended_to_the_file(own_host, ledger_file):
     assert "history" not in mine[-1]["entry"]
 
 
-@pytest.mark.parametrize(("path", "body"), [
-    ("/terminals/10000001/script", {"outcomes": ["explode"]}),
-    ("/terminals/10000001/script", {"outcomes": "approve"}),
-    ("/terminals/10000001/pin-delay", {"ms": -1}),
-    ("/faults", {"kind": "meteor_strike"}),
-    ("/faults", {"kind": "drop_reply", "count": 0}),
-    ("/faults", {"kind": "drop_reply", "operation": "0200"}),
-    ("/faults", {"kind": "host_down", "terminal_id": "10000001"}),
-    ("/faults", ["not", "an", "object"]),
-])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/terminals/10000001/script", {"outcomes": ["explode"]}),
+        ("/terminals/10000001/script", {"outcomes": "approve"}),
+        ("/terminals/10000001/pin-delay", {"ms": -1}),
+        ("/faults", {"kind": "meteor_strike"}),
+        ("/faults", {"kind": "drop_reply", "count": 0}),
+        ("/faults", {"kind": "drop_reply", "operation": "0200"}),
+        ("/faults", {"kind": "host_down", "terminal_id": "10000001"}),
+        ("/faults", ["not", "an", "object"]),
+    ],
+)
 async def test_bad_control_requests_are_400(own_host, http_session, path, body):
     async with http_session.post(own_host.control_url + path, json=body) as response:
         assert response.status == 400
@@ -55,8 +60,9 @@ async def test_bad_control_requests_are_400(own_host, http_session, path, body):
 
 async def test_reset_forgets_the_ledger_and_the_faults(own_host, http_session):
     control = SimulatorControl(own_host, http_session)
-    adapter = create_adapter("psp-ledger", "iso8583-tcp", {"host": "127.0.0.1", "port": own_host.port},
-                             CAPABILITIES, 2.0)
+    adapter = create_adapter(
+        "psp-ledger", "iso8583-tcp", {"host": "127.0.0.1", "port": own_host.port}, CAPABILITIES, 2.0
+    )
     try:
         await adapter.purchase(new_purchase())
     finally:

@@ -1,4 +1,5 @@
 """The simulator's cardholder deck, script parsing and fault plan, and the adapter registry."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,10 @@ from simulators.psp.faults import DELIVERY_KINDS, FaultKind, FaultPlan, Operatio
 from tests.psp.sim_support import CAPABILITIES
 
 
-@pytest.mark.parametrize(("outcome", "answer"), [
-    ("approve", "00"), ("decline:51", "51"), ("decline:05", "05"), ("cancel", "99"), ("no_answer", NO_ANSWER)])
+@pytest.mark.parametrize(
+    ("outcome", "answer"),
+    [("approve", "00"), ("decline:51", "51"), ("decline:05", "05"), ("cancel", "99"), ("no_answer", NO_ANSWER)],
+)
 def test_scripted_outcomes(outcome, answer):
     assert parse_answer(outcome) == answer
 
@@ -46,8 +49,9 @@ def test_a_fault_matches_its_terminal_and_operation_and_runs_out():
 
     assert plan.take("10000002", Operation.PURCHASE, DELIVERY_KINDS) is None
     assert plan.take("10000001", Operation.VERIFY, DELIVERY_KINDS) is None
-    assert [plan.take("10000001", Operation.PURCHASE, DELIVERY_KINDS).kind
-            for _ in range(2)] == [FaultKind.DROP_REPLY] * 2
+    assert [plan.take("10000001", Operation.PURCHASE, DELIVERY_KINDS).kind for _ in range(2)] == [
+        FaultKind.DROP_REPLY
+    ] * 2
     assert plan.take("10000001", Operation.PURCHASE, DELIVERY_KINDS) is None and plan.pending() == []
 
 
@@ -64,16 +68,25 @@ def test_a_fault_for_any_terminal_and_bad_faults():
     plan.add("slow_reply", delay_ms=50)
 
     assert plan.take("12345678", Operation.INQUIRY, DELIVERY_KINDS).delay_ms == 50
-    for bad in ({"kind": "melt_down"}, {"kind": "slow_reply", "count": 0}, {"kind": "slow_reply", "delay_ms": -1},
-                {"kind": "drop_reply", "operation": "0200"}):
+    for bad in (
+        {"kind": "melt_down"},
+        {"kind": "slow_reply", "count": 0},
+        {"kind": "slow_reply", "delay_ms": -1},
+        {"kind": "drop_reply", "operation": "0200"},
+    ):
         with pytest.raises(ValueError):
             plan.add(**bad)
 
 
 def test_registry_builds_the_adapter_for_a_protocol():
     adapter = create_adapter("psp-mellat", "iso8583-tcp", {"host": "127.0.0.1", "port": 1}, CAPABILITIES, 5.0)
-    cloud = create_adapter("psp-saman", "pcpos-http", {"host": "127.0.0.1", "port": 1, "client_id": "gw",
-                                                       "client_secret": "s"}, CAPABILITIES, 5.0)
+    cloud = create_adapter(
+        "psp-saman",
+        "pcpos-http",
+        {"host": "127.0.0.1", "port": 1, "client_id": "gw", "client_secret": "s"},
+        CAPABILITIES,
+        5.0,
+    )
 
     assert isinstance(adapter, Iso8583TcpAdapter) and adapter.purchase_timeout == 90.0
     assert isinstance(cloud, PcPosHttpAdapter) and cloud.protocol == "pcpos-http"

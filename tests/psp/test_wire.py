@@ -1,4 +1,5 @@
 """The ISO 8583 dialect and the TCP framing shared by the adapter and the simulator."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,21 +10,32 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.core.psp import SettlementRow
 from psp_adapters import iso8583_spec as spec
 from psp_adapters import shetab
-from gateway.core.psp import SettlementRow
 from psp_adapters.tcp_framing import FrameError, frame, read_frame
 
-MOMENT = datetime(2024, 3, 19, 21, 15, 30, tzinfo=UTC)   # 00:45:30 on 20 March in Tehran
+MOMENT = datetime(2024, 3, 19, 21, 15, 30, tzinfo=UTC)  # 00:45:30 on 20 March in Tehran
 
 
 def purchase_fields() -> dict[str, str]:
     return {
-        "t": spec.PURCHASE, "3": spec.PROCESSING_CODE, "4": spec.amount_field(1_250_000),
-        "7": spec.transmission_field(MOMENT), "11": "000042", **spec.local_time_fields(MOMENT),
-        "41": "10000001", "42": "000000123456789", "48": "chg-01HZX", "49": spec.CURRENCY_RIAL,
-        "62": spec.encode_settlement_rows((SettlementRow("IR110170000000123456789001", 1_000_000, "1101004567"),
-                                           SettlementRow("IR210120000000009876543210", 250_000, "0"))),
+        "t": spec.PURCHASE,
+        "3": spec.PROCESSING_CODE,
+        "4": spec.amount_field(1_250_000),
+        "7": spec.transmission_field(MOMENT),
+        "11": "000042",
+        **spec.local_time_fields(MOMENT),
+        "41": "10000001",
+        "42": "000000123456789",
+        "48": "chg-01HZX",
+        "49": spec.CURRENCY_RIAL,
+        "62": spec.encode_settlement_rows(
+            (
+                SettlementRow("IR110170000000123456789001", 1_000_000, "1101004567"),
+                SettlementRow("IR210120000000009876543210", 250_000, "0"),
+            )
+        ),
         "63": spec.encode_print_lines(("دفتر پیشخوان خدمات دولت", "مبلغ: ۱۲۵٬۰۰۰ تومان")),
         "90": spec.original_data_field(spec.OriginalData(spec.PURCHASE, "000041", "0319211000")),
     }
@@ -51,11 +63,14 @@ def test_masked_pan_travels_in_field_2():
     assert spec.decode_message(spec.encode_message(fields))["2"] == "603799******0012"
 
 
-@pytest.mark.parametrize("fields", [
-    {"41": "123456789"},            # terminal id longer than 8
-    {"4": "12"},                    # amount not 12 digits
-    {"48": "مرجع"},                 # reference is ASCII only
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"41": "123456789"},  # terminal id longer than 8
+        {"4": "12"},  # amount not 12 digits
+        {"48": "مرجع"},  # reference is ASCII only
+    ],
+)
 def test_fields_that_do_not_fit_are_refused(fields):
     with pytest.raises(ValueError):
         spec.encode_message({**purchase_fields(), **fields})
@@ -81,11 +96,16 @@ def test_mask_pan_keeps_first_six_and_last_four(pan):
     assert shetab.mask_pan(masked) == masked
 
 
-_rows = st.lists(st.builds(
-    SettlementRow,
-    iban=st.text("0123456789", min_size=24, max_size=24).map("IR".__add__),
-    amount=st.integers(min_value=1, max_value=10**12 - 1),
-    payment_id=st.text("0123456789", min_size=1, max_size=30)), min_size=1, max_size=10)
+_rows = st.lists(
+    st.builds(
+        SettlementRow,
+        iban=st.text("0123456789", min_size=24, max_size=24).map("IR".__add__),
+        amount=st.integers(min_value=1, max_value=10**12 - 1),
+        payment_id=st.text("0123456789", min_size=1, max_size=30),
+    ),
+    min_size=1,
+    max_size=10,
+)
 
 
 @given(_rows)

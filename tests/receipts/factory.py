@@ -1,9 +1,10 @@
 """Realistic receipt inputs and signed chains for the receipt tests and the demo images."""
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -13,12 +14,13 @@ from receipts.model import ReceiptInput
 from receipts.signing import Keyring, SigningKey
 
 OFFICE = "10203040"
-ISSUED_AT = datetime(2026, 11, 23, 8, 15, 0, 123456, tzinfo=timezone.utc)  # 1405/09/02 11:45 in Tehran
-KEY_VALID_FROM = datetime(2026, 1, 1, tzinfo=timezone.utc)
+ISSUED_AT = datetime(2026, 11, 23, 8, 15, 0, 123456, tzinfo=UTC)  # 1405/09/02 11:45 in Tehran
+KEY_VALID_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def seeded_key(seed: str, key_id: str, valid_from: datetime = KEY_VALID_FROM,
-               valid_to: datetime | None = None) -> SigningKey:
+def seeded_key(
+    seed: str, key_id: str, valid_from: datetime = KEY_VALID_FROM, valid_to: datetime | None = None
+) -> SigningKey:
     """A key derived from a seed, so signatures (and the demo images) are reproducible."""
     private_key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed.encode()).digest())
     return SigningKey(key_id, private_key, valid_from, valid_to)
@@ -28,8 +30,9 @@ def demo_keyring() -> Keyring:
     return Keyring([seeded_key("demo", "k-20260101-d3m0")])
 
 
-def receipt_input(seq: int = 1, office_code: str = OFFICE, issued_at: datetime = ISSUED_AT,
-                  prev_hash: str | None = None, **changes) -> ReceiptInput:
+def receipt_input(
+    seq: int = 1, office_code: str = OFFICE, issued_at: datetime = ISSUED_AT, prev_hash: str | None = None, **changes
+) -> ReceiptInput:
     base = ReceiptInput(
         office_code=office_code,
         seq=seq,
@@ -61,15 +64,26 @@ def receipt_input(seq: int = 1, office_code: str = OFFICE, issued_at: datetime =
     return dataclasses.replace(base, **changes)
 
 
-def signed_chain(keyring: Keyring, count: int, office_code: str = OFFICE, start: datetime = ISSUED_AT,
-                 step: timedelta = timedelta(minutes=7)) -> list[dict]:
+def signed_chain(
+    keyring: Keyring,
+    count: int,
+    office_code: str = OFFICE,
+    start: datetime = ISSUED_AT,
+    step: timedelta = timedelta(minutes=7),
+) -> list[dict]:
     """`count` consecutive signed receipts of one office, correctly chained from its genesis."""
     chain: list[dict] = []
     prev_hash = genesis_hash(office_code)
     for seq in range(1, count + 1):
         issued = issue_receipt(
-            receipt_input(seq, office_code, start + (seq - 1) * step, prev_hash, amount=1_250_000 + seq * 1_000,
-                          breakdown={"government_share": 1_000_000, "office_fee": 250_000 + seq * 1_000, "extras": []}),
+            receipt_input(
+                seq,
+                office_code,
+                start + (seq - 1) * step,
+                prev_hash,
+                amount=1_250_000 + seq * 1_000,
+                breakdown={"government_share": 1_000_000, "office_fee": 250_000 + seq * 1_000, "extras": []},
+            ),
             keyring,
         )
         chain.append(issued.signed)

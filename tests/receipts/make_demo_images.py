@@ -4,6 +4,7 @@
 
 The demo key is derived from a fixed seed, so the images only change when the layout does.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -26,8 +27,10 @@ def main() -> None:
         for size, resolution in (("a5", "110"), ("80mm", "180")):
             pdf = Path(scratch) / f"receipt-{size}.pdf"
             pdf.write_bytes(render_pdf(signed, size, payload))
-            subprocess.run(["pdftoppm", "-png", "-r", resolution, "-singlefile", str(pdf),
-                            str(DOCS / f"receipt-{size}")], check=True)
+            subprocess.run(
+                ["pdftoppm", "-png", "-r", resolution, "-singlefile", str(pdf), str(DOCS / f"receipt-{size}")],
+                check=True,
+            )
             print(DOCS / f"receipt-{size}.png")
 
 

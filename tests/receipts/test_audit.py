@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -64,19 +64,28 @@ def test_a_deleted_receipt_is_caught_at_the_one_after_it(chain: list[dict], keyr
     assert report.missing_seqs == ((8, 8),)
 
 
-@pytest.mark.parametrize(("forger_key_id", "kind"), [
-    ("k-20260101-d3m0", K.ALTERED),       # claims the office's real key
-    ("k-20260101-f0f0", K.UNKNOWN_KEY),   # signs under its own key id
-])
-def test_an_inserted_forgery_is_named(chain: list[dict], keyring: Keyring, forger_key_id: str,
-                                      kind: FindingKind) -> None:
+@pytest.mark.parametrize(
+    ("forger_key_id", "kind"),
+    [
+        ("k-20260101-d3m0", K.ALTERED),  # claims the office's real key
+        ("k-20260101-f0f0", K.UNKNOWN_KEY),  # signs under its own key id
+    ],
+)
+def test_an_inserted_forgery_is_named(
+    chain: list[dict], keyring: Keyring, forger_key_id: str, kind: FindingKind
+) -> None:
     forger = Keyring([seeded_key("forger", forger_key_id)])
-    forged = issue_receipt(receipt_input(
-        seq=11, prev_hash=receipt_hash(chain[9]), recipient_name="ناشناس",
-        issued_at=ISSUED_AT + timedelta(minutes=7 * 9 + 1),
-    ), forger).signed
+    forged = issue_receipt(
+        receipt_input(
+            seq=11,
+            prev_hash=receipt_hash(chain[9]),
+            recipient_name="ناشناس",
+            issued_at=ISSUED_AT + timedelta(minutes=7 * 9 + 1),
+        ),
+        forger,
+    ).signed
 
-    report = audit(chain[:10] + [forged] + chain[10:], keyring)
+    report = audit([*chain[:10], forged, *chain[10:]], keyring)
 
     assert found(report) == [(kind, 10, 11), (K.SEQ_DUPLICATE, 11, 11), (K.BROKEN_LINK, 11, 11)]
     assert report.first_break.position == 10
@@ -84,7 +93,7 @@ def test_an_inserted_forgery_is_named(chain: list[dict], keyring: Keyring, forge
 
 
 def test_two_swapped_receipts_are_caught(chain: list[dict], keyring: Keyring) -> None:
-    swapped = chain[:4] + [chain[5], chain[4]] + chain[6:]
+    swapped = [*chain[:4], chain[5], chain[4], *chain[6:]]
 
     report = audit(swapped, keyring)
 
@@ -92,8 +101,11 @@ def test_two_swapped_receipts_are_caught(chain: list[dict], keyring: Keyring) ->
     assert (report.first_break.position, report.first_break.seq) == (4, 6)
     assert report.first_break.tracking_code == chain[5]["receipt"]["tracking_code"]
     assert found(report) == [
-        (K.SEQ_GAP, 4, 6), (K.BROKEN_LINK, 4, 6),
-        (K.SEQ_OUT_OF_ORDER, 5, 5), (K.BROKEN_LINK, 5, 5), (K.TIME_REVERSED, 5, 5),
+        (K.SEQ_GAP, 4, 6),
+        (K.BROKEN_LINK, 4, 6),
+        (K.SEQ_OUT_OF_ORDER, 5, 5),
+        (K.BROKEN_LINK, 5, 5),
+        (K.TIME_REVERSED, 5, 5),
         (K.BROKEN_LINK, 6, 7),
     ]
     assert report.missing_seqs == ()  # nothing missing: a reordering, not a deletion
@@ -112,7 +124,7 @@ def test_an_altered_amount_is_caught_at_that_receipt(chain: list[dict], keyring:
 
 
 def test_a_replayed_receipt_is_a_duplicate(chain: list[dict], keyring: Keyring) -> None:
-    report = audit(chain[:5] + [chain[4]] + chain[5:], keyring)
+    report = audit([*chain[:5], chain[4], *chain[5:]], keyring)
 
     assert found(report) == [(K.SEQ_DUPLICATE, 5, 5), (K.BROKEN_LINK, 5, 5)]
 
@@ -136,7 +148,7 @@ def test_time_running_backwards_is_caught(keyring: Keyring) -> None:
 
 
 def test_a_malformed_entry_is_reported_and_skipped(chain: list[dict], keyring: Keyring) -> None:
-    report = audit(chain[:3] + [{"receipt": "torn"}] + chain[3:], keyring)
+    report = audit([*chain[:3], {"receipt": "torn"}, *chain[3:]], keyring)
 
     assert found(report) == [(K.MALFORMED, 3, None)]
 
@@ -144,7 +156,7 @@ def test_a_malformed_entry_is_reported_and_skipped(chain: list[dict], keyring: K
 def test_a_receipt_of_another_office_is_flagged(chain: list[dict], keyring: Keyring) -> None:
     other_office = signed_chain(keyring, 1, office_code="50607080")[0]
 
-    report = audit(chain[:3] + [other_office], keyring)
+    report = audit([*chain[:3], other_office], keyring)
 
     assert (K.OFFICE_MISMATCH, 3, 1) in found(report)
 
@@ -156,7 +168,7 @@ def test_an_export_starting_mid_chain_anchors_on_its_first_receipt(chain: list[d
 
 
 def test_receipts_signed_before_a_key_rotation_still_verify(keyring: Keyring) -> None:
-    june = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    june = datetime(2026, 6, 1, tzinfo=UTC)
     old = seeded_key("old", "k-20260101-0001", valid_to=june + timedelta(days=7))
     new = seeded_key("new", "k-20260601-0002", valid_from=june)
     rotating = Keyring([old, new])
@@ -174,8 +186,9 @@ def test_receipts_signed_before_a_key_rotation_still_verify(keyring: Keyring) ->
 
 def test_a_key_used_outside_its_published_validity_is_flagged(chain: list[dict]) -> None:
     key = seeded_key("demo", "k-20260101-d3m0")
-    later = VerifyingKeyring([VerifyingKey(key.key_id, key.private_key.public_key(),
-                                           valid_from=ISSUED_AT + timedelta(minutes=7 * 15))])
+    later = VerifyingKeyring(
+        [VerifyingKey(key.key_id, key.private_key.public_key(), valid_from=ISSUED_AT + timedelta(minutes=7 * 15))]
+    )
 
     report = verify_chain(chain, later)
 
@@ -188,9 +201,13 @@ def test_report_serialises(chain: list[dict], keyring: Keyring) -> None:
     as_json = orjson.loads(orjson.dumps(report.to_dict()))
 
     assert as_json["ok"] is False
-    assert as_json["first_break"] == {"kind": "seq_gap", "position": 2, "seq": 4,
-                                      "tracking_code": chain[3]["receipt"]["tracking_code"],
-                                      "detail": "expected seq 3, found 4 (missing 3)"}
+    assert as_json["first_break"] == {
+        "kind": "seq_gap",
+        "position": 2,
+        "seq": 4,
+        "tracking_code": chain[3]["receipt"]["tracking_code"],
+        "detail": "expected seq 3, found 4 (missing 3)",
+    }
     assert as_json["missing_seqs"] == [[3, 3]]
 
 

@@ -9,7 +9,9 @@ from receipts.canonical import b64url_decode, b64url_encode, canonical_bytes
 
 _SAFE = 2**53 - 1
 _scalars = (
-    st.none() | st.booleans() | st.text()
+    st.none()
+    | st.booleans()
+    | st.text()
     | st.integers(min_value=-_SAFE, max_value=_SAFE)
     | st.floats(allow_nan=False, allow_infinity=False)
 )
@@ -28,7 +30,7 @@ def test_canonical_bytes_equal_the_reference_implementation(value) -> None:
 
 def test_known_rfc8785_form() -> None:
     # Sorted keys, no whitespace, minimal escapes, UTF-8 kept as is.
-    value = {"b": [1, True, None], "a": "€\n\"\u0001", "\u00e9": {"z": 0, "y": -5}}
+    value = {"b": [1, True, None], "a": '€\n"\u0001', "\u00e9": {"z": 0, "y": -5}}
 
     assert canonical_bytes(value) == '{"a":"€\\n\\"\\u0001","b":[1,true,null],"é":{"y":-5,"z":0}}'.encode()
 

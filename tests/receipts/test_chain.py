@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import pytest
 
@@ -20,7 +21,7 @@ def test_each_receipt_carries_the_hash_of_the_one_before(keyring: Keyring) -> No
     chain = signed_chain(keyring, 4)
 
     assert chain[0]["receipt"]["prev_hash"] == genesis_hash("10203040")
-    for previous, current in zip(chain, chain[1:]):
+    for previous, current in itertools.pairwise(chain):
         assert current["receipt"]["prev_hash"] == receipt_hash(previous)
     assert [signed["receipt"]["seq"] for signed in chain] == [1, 2, 3, 4]
 

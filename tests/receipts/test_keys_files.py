@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import re
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from receipts.chain import issue_receipt
 from receipts.keys_files import create_key, load_keyring
 from tests.receipts.factory import receipt_input
 
-NOV_23 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+NOV_23 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 def test_created_key_is_stored_privately_and_loads_back(tmp_path: Path) -> None:
@@ -26,7 +26,10 @@ def test_created_key_is_stored_privately_and_loads_back(tmp_path: Path) -> None:
     assert stat.S_IMODE(metadata.stat().st_mode) == 0o600
     assert pem.read_text().startswith("-----BEGIN PRIVATE KEY-----")
     assert json.loads(metadata.read_text()) == {
-        "key_id": key.key_id, "algorithm": "Ed25519", "valid_from": "2026-11-23T08:00:00Z", "valid_to": None,
+        "key_id": key.key_id,
+        "algorithm": "Ed25519",
+        "valid_from": "2026-11-23T08:00:00Z",
+        "valid_to": None,
     }
 
     loaded = load_keyring(key_dir)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from stdnum import damm
@@ -34,8 +34,13 @@ def test_document_carries_the_nine_required_fields_in_the_regulations_order() ->
     assert tracking_code[:17] == "10203040" + "000000007" and damm.is_valid(tracking_code)
     assert document["seq"] == 7 and document["office_code"] == "10203040"
     assert document["prev_hash"] == "ab" * 32
-    assert document["payment"] == {"psp_id": "mellat", "terminal_id": "10000001", "rrn": "601234567890",
-                                   "stan": "123456", "masked_pan": "603799******1234"}
+    assert document["payment"] == {
+        "psp_id": "mellat",
+        "terminal_id": "10000001",
+        "rrn": "601234567890",
+        "stan": "123456",
+        "masked_pan": "603799******1234",
+    }
     assert "key_id" not in document  # the signer adds it
 
 
@@ -50,12 +55,17 @@ def test_issued_at_is_written_in_utc_whatever_zone_it_arrives_in() -> None:
 
 
 def test_persian_text_is_normalised_before_it_is_signed() -> None:
-    document = build_receipt(receipt_input(
-        recipient_name="  علي   كريمي ",              # Arabic yeh and kaf, stray spaces
-        licence_number="۴۵۱۲/پ",                      # Persian digits
-        breakdown={"government_share": 1_000_000, "office_fee": 220_000,
-                   "extras": [{"code": "scan_page", "name": "اسكن صفحه", "quantity": 3, "amount": 30_000}]},
-    ))
+    document = build_receipt(
+        receipt_input(
+            recipient_name="  علي   كريمي ",  # Arabic yeh and kaf, stray spaces
+            licence_number="۴۵۱۲/پ",  # Persian digits
+            breakdown={
+                "government_share": 1_000_000,
+                "office_fee": 220_000,
+                "extras": [{"code": "scan_page", "name": "اسكن صفحه", "quantity": 3, "amount": 30_000}],
+            },
+        )
+    )
 
     assert field_value(document, "recipient_name") == "علی کریمی"
     assert field_value(document, "licence_number") == "4512/پ"
@@ -63,31 +73,48 @@ def test_persian_text_is_normalised_before_it_is_signed() -> None:
 
 
 def test_breakdown_keeps_only_its_parts() -> None:
-    document = build_receipt(receipt_input(breakdown={
-        "approval_reference": "1403-07", "total": 1_250_000, "government_share": 1_000_000, "office_fee": 250_000,
-        "extras": [],
-    }))
+    document = build_receipt(
+        receipt_input(
+            breakdown={
+                "approval_reference": "1403-07",
+                "total": 1_250_000,
+                "government_share": 1_000_000,
+                "office_fee": 250_000,
+                "extras": [],
+            }
+        )
+    )
 
     assert document["breakdown"] == {"government_share": 1_000_000, "office_fee": 250_000, "extras": []}
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"office_code": "1020304"}, "office_code"),
-    ({"seq": 0}, "seq"),
-    ({"tracking_code": "102030400000000020"}, "tracking_code"),
-    ({"issued_at": datetime(2026, 11, 23, 8, 15)}, "issued_at"),
-    ({"amount": 1_250_000.0}, "amount"),
-    ({"amount": True}, "amount"),
-    ({"masked_pan": "6037991234561234"}, "masked_pan"),
-    ({"recipient_name": " \u200c "}, "recipient_name"),
-    ({"prev_hash": "AB" * 32}, "prev_hash"),
-    ({"rrn": ""}, "rrn"),
-    ({"amount": 1_250_001}, "breakdown"),
-    ({"breakdown": {"government_share": 1_000_000, "office_fee": 250_000,
-                    "extras": [{"code": "scan_page", "name": "اسکن", "quantity": 0, "amount": 0}]}},
-     "breakdown.extras[0].quantity"),
-    ({"breakdown": {"government_share": -1, "office_fee": 1_250_001, "extras": []}}, "breakdown.government_share"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"office_code": "1020304"}, "office_code"),
+        ({"seq": 0}, "seq"),
+        ({"tracking_code": "102030400000000020"}, "tracking_code"),
+        ({"issued_at": datetime(2026, 11, 23, 8, 15)}, "issued_at"),
+        ({"amount": 1_250_000.0}, "amount"),
+        ({"amount": True}, "amount"),
+        ({"masked_pan": "6037991234561234"}, "masked_pan"),
+        ({"recipient_name": " \u200c "}, "recipient_name"),
+        ({"prev_hash": "AB" * 32}, "prev_hash"),
+        ({"rrn": ""}, "rrn"),
+        ({"amount": 1_250_001}, "breakdown"),
+        (
+            {
+                "breakdown": {
+                    "government_share": 1_000_000,
+                    "office_fee": 250_000,
+                    "extras": [{"code": "scan_page", "name": "اسکن", "quantity": 0, "amount": 0}],
+                }
+            },
+            "breakdown.extras[0].quantity",
+        ),
+        ({"breakdown": {"government_share": -1, "office_fee": 1_250_001, "extras": []}}, "breakdown.government_share"),
+    ],
+)
 def test_invalid_input_is_refused_naming_the_field(changes: dict, field: str) -> None:
     with pytest.raises(ReceiptInputError) as raised:
         build_receipt(dataclasses.replace(receipt_input(), **changes))
@@ -95,7 +122,7 @@ def test_invalid_input_is_refused_naming_the_field(changes: dict, field: str) ->
 
 
 def test_parse_timestamp_requires_an_offset() -> None:
-    assert parse_timestamp("2026-11-23T11:45:00+03:30") == datetime(2026, 11, 23, 8, 15, tzinfo=timezone.utc)
+    assert parse_timestamp("2026-11-23T11:45:00+03:30") == datetime(2026, 11, 23, 8, 15, tzinfo=UTC)
     assert parse_timestamp("2026-11-23T08:15:00Z").utcoffset() == timedelta(0)
     with pytest.raises(ValueError):
         parse_timestamp("2026-11-23T08:15:00")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import struct
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -20,14 +20,19 @@ def public(keyring: Keyring) -> VerifyingKeyring:
     return VerifyingKeyring.from_public_keys(orjson.loads(orjson.dumps(keyring.public_keys())))
 
 
-def test_payload_verifies_offline_and_describes_its_receipt(qr_payload: str, signed: dict,
-                                                            public: VerifyingKeyring) -> None:
+def test_payload_verifies_offline_and_describes_its_receipt(
+    qr_payload: str, signed: dict, public: VerifyingKeyring
+) -> None:
     checked = verify_qr_payload(qr_payload, public)
 
     assert checked.ok and checked.result.key_id == "k-20260101-d3m0"
     assert checked.content == QrContent(
-        office_code="10203040", seq=1, issued_at=datetime(2026, 11, 23, 8, 15, tzinfo=timezone.utc),
-        amount=1_250_000, receipt_hash_prefix=receipt_hash(signed)[:32], key_id="k-20260101-d3m0",
+        office_code="10203040",
+        seq=1,
+        issued_at=datetime(2026, 11, 23, 8, 15, tzinfo=UTC),
+        amount=1_250_000,
+        receipt_hash_prefix=receipt_hash(signed)[:32],
+        key_id="k-20260101-d3m0",
     )
     assert checked.content.describes(signed)
 
@@ -39,8 +44,9 @@ def test_payload_is_compact_ascii_for_a_small_qr_code(qr_payload: str) -> None:
     assert symbol.version <= 9  # 53 modules: about 0.7 mm each in 42 mm of an 80 mm slip
 
 
-def test_payload_of_another_receipt_does_not_describe_this_one(keyring: Keyring, signed: dict,
-                                                               public: VerifyingKeyring) -> None:
+def test_payload_of_another_receipt_does_not_describe_this_one(
+    keyring: Keyring, signed: dict, public: VerifyingKeyring
+) -> None:
     other = issue_receipt(receipt_input(recipient_name="سارا کاظمی"), keyring).signed  # same numbers, other name
 
     checked = verify_qr_payload(make_qr_payload(other, keyring), public)
@@ -70,14 +76,14 @@ def test_malformed_payloads_are_reported(payload: str, public: VerifyingKeyring)
 
 def test_whole_second_issue_time_still_falls_inside_the_key_validity() -> None:
     # The key starts half a second into the second the receipt is issued in; the QR only knows the second.
-    starts = datetime(2026, 11, 23, 8, 0, 0, 500_000, tzinfo=timezone.utc)
+    starts = datetime(2026, 11, 23, 8, 0, 0, 500_000, tzinfo=UTC)
     keyring = Keyring([seeded_key("fresh", "k-fresh", valid_from=starts)])
     signed = issue_receipt(receipt_input(issued_at=starts + timedelta(milliseconds=200)), keyring).signed
 
     checked = verify_qr_payload(make_qr_payload(signed, keyring), keyring.verifying)
 
     assert checked.ok
-    assert checked.content.issued_at == datetime(2026, 11, 23, 8, 0, 0, tzinfo=timezone.utc)
+    assert checked.content.issued_at == datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC)
 
 
 def test_images(qr_payload: str) -> None:
@@ -98,7 +104,10 @@ def test_symbols_with_the_fixed_mask_scan_back(keyring: Keyring, tmp_path) -> No
         images.append(tmp_path / f"qr-{index}.png")
         images[-1].write_bytes(qr_png(payload, scale=3))
 
-    scanned = subprocess.run(["zbarimg", "-q", "--raw", *map(str, images)], capture_output=True, check=True,
-                             timeout=60).stdout.decode().splitlines()
+    scanned = (
+        subprocess.run(["zbarimg", "-q", "--raw", *map(str, images)], capture_output=True, check=True, timeout=60)
+        .stdout.decode()
+        .splitlines()
+    )
 
     assert scanned == payloads

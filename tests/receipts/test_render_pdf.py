@@ -34,8 +34,9 @@ def run(*command: str | Path) -> bytes:
 
 
 @pytest.fixture(scope="module", params=["a5", "80mm"])
-def rendered(request: pytest.FixtureRequest, signed: dict, qr_payload: str,
-             tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def rendered(
+    request: pytest.FixtureRequest, signed: dict, qr_payload: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path]:
     path = tmp_path_factory.mktemp("pdf") / f"receipt-{request.param}.pdf"
     path.write_bytes(render_pdf(signed, request.param, qr_payload))
     return request.param, path
@@ -51,8 +52,18 @@ def test_every_field_label_and_value_is_in_the_text(rendered: tuple[str, Path], 
         for row in section.rows:
             assert row.value.strip(), row.label
             assert comparable(row.value) in text, (row.label, row.value)
-    for expected in ("۱۰۲۰۳۰۴۰۰۰۰۰۰۰۰۰۱۲", "۱٬۲۵۰٬۰۰۰ریال", "۱۴۰۵/۰۹/۰۲", "۱۱:۴۵:۰۰", "مریم احمدی",
-                     "۶۰۳۷۹۹******۱۲۳۴", "۶۰۱۲۳۴۵۶۷۸۹۰", "۱۲۳۴۵۶", "۱۰۰۰۰۰۰۱", "اسکنصفحه(۳عدد)"):
+    for expected in (
+        "۱۰۲۰۳۰۴۰۰۰۰۰۰۰۰۰۱۲",
+        "۱٬۲۵۰٬۰۰۰ریال",
+        "۱۴۰۵/۰۹/۰۲",
+        "۱۱:۴۵:۰۰",
+        "مریم احمدی",
+        "۶۰۳۷۹۹******۱۲۳۴",
+        "۶۰۱۲۳۴۵۶۷۸۹۰",
+        "۱۲۳۴۵۶",
+        "۱۰۰۰۰۰۰۱",
+        "اسکنصفحه(۳عدد)",
+    ):
         assert comparable(expected) in text, expected
 
 
@@ -86,25 +97,30 @@ def test_renders_to_png(rendered: tuple[str, Path], tmp_path: Path) -> None:
     assert (tmp_path / "page.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_printed_qr_code_scans_back_to_the_payload(rendered: tuple[str, Path], qr_payload: str,
-                                                   tmp_path: Path) -> None:
+def test_printed_qr_code_scans_back_to_the_payload(rendered: tuple[str, Path], qr_payload: str, tmp_path: Path) -> None:
     _, path = rendered
     run("pdftoppm", "-png", "-r", "300", "-singlefile", path, tmp_path / "page")
 
     assert run("zbarimg", "-q", "--raw", tmp_path / "page.png").decode().strip() == qr_payload
 
 
-def test_a5_content_that_does_not_fit_continues_on_a_second_page(keyring: Keyring, qr_payload: str,
-                                                                 tmp_path: Path) -> None:
+def test_a5_content_that_does_not_fit_continues_on_a_second_page(
+    keyring: Keyring, qr_payload: str, tmp_path: Path
+) -> None:
     extras = [{"code": f"copy_{n}", "name": f"رونوشت برگه {n}", "quantity": 1, "amount": 1_000} for n in range(1, 31)]
-    signed = issue_receipt(receipt_input(amount=1_250_000, breakdown={
-        "government_share": 1_000_000, "office_fee": 220_000, "extras": extras}), keyring).signed
+    signed = issue_receipt(
+        receipt_input(
+            amount=1_250_000, breakdown={"government_share": 1_000_000, "office_fee": 220_000, "extras": extras}
+        ),
+        keyring,
+    ).signed
     path = tmp_path / "long.pdf"
     path.write_bytes(render_pdf(signed, "a5", qr_payload))
 
     assert re.search(r"Pages:\s+2\b", run("pdfinfo", path).decode())
-    page_1, page_2 = (comparable(run("pdftotext", "-f", page, "-l", page, path, "-").decode("utf-8"))
-                      for page in ("1", "2"))
+    page_1, page_2 = (
+        comparable(run("pdftotext", "-f", page, "-l", page, path, "-").decode("utf-8")) for page in ("1", "2")
+    )
     row = comparable("رونوشت برگه")
     assert page_1.count(row) > 0 and page_2.count(row) > 0
     assert page_1.count(row) + page_2.count(row) == 30

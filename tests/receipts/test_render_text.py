@@ -34,9 +34,9 @@ def test_every_field_is_present_in_persian_digits(signed: dict, qr_payload: str)
             assert row.label in text
             for word in row.value.split(" "):
                 assert word in text, (row.label, word)
-    assert "۱۰۲۰۳۰۴۰۰۰۰۰۰۰۰۰۱۲" in text            # tracking code
-    assert "۱٬۲۵۰٬۰۰۰ ریال" in text                   # amount
-    assert "۱۴۰۵/۰۹/۰۲ ساعت ۱۱:۴۵:۰۰" in text        # Jalali date, Tehran time
+    assert "۱۰۲۰۳۰۴۰۰۰۰۰۰۰۰۰۱۲" in text  # tracking code
+    assert "۱٬۲۵۰٬۰۰۰ ریال" in text  # amount
+    assert "۱۴۰۵/۰۹/۰۲ ساعت ۱۱:۴۵:۰۰" in text  # Jalali date, Tehran time
     assert "مریم احمدی" in text and "زهرا حسینی" in text
     body = text[: text.index("PK1.")]
     assert not any(char in "0123456789" for char in body.replace("mellat", ""))
@@ -60,7 +60,7 @@ def test_qr_payload_can_be_read_back_from_the_last_lines(signed: dict, qr_payloa
     lines = render_thermal(signed, qr_payload).splitlines()
     caption = next(index for index, line in enumerate(lines) if "رمزینه" in line)
 
-    assert "".join(lines[caption + 1:]) == qr_payload
+    assert "".join(lines[caption + 1 :]) == qr_payload
 
 
 def test_extras_are_listed_with_their_quantity(signed: dict, qr_payload: str) -> None:

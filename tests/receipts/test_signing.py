@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import copy
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -14,9 +14,9 @@ from receipts.model import build_receipt
 from receipts.signing import Keyring, NoSigningKeyError, Verdict, VerifyingKey, VerifyingKeyring
 from tests.receipts.factory import ISSUED_AT, receipt_input, seeded_key
 
-JAN = datetime(2026, 1, 1, tzinfo=timezone.utc)
-JUN = datetime(2026, 6, 1, tzinfo=timezone.utc)
-JUL = datetime(2026, 7, 1, tzinfo=timezone.utc)
+JAN = datetime(2026, 1, 1, tzinfo=UTC)
+JUN = datetime(2026, 6, 1, tzinfo=UTC)
+JUL = datetime(2026, 7, 1, tzinfo=UTC)
 
 
 def published(keyring: Keyring) -> VerifyingKeyring:
@@ -41,7 +41,11 @@ def test_published_keys_verify_a_genuine_receipt_offline(keyring: Keyring, signe
 
     assert result.ok
     assert (result.verdict, result.key_id, result.signature_valid, result.key_valid_at_issue) == (
-        Verdict.VALID, "k-20260101-d3m0", True, True)
+        Verdict.VALID,
+        "k-20260101-d3m0",
+        True,
+        True,
+    )
     assert result.to_dict()["valid"] is True
 
 
@@ -58,14 +62,18 @@ def test_public_key_list_shape(keyring: Keyring) -> None:
     assert len(b64url_decode(entry["public_key"])) == 32
 
 
-@pytest.mark.parametrize("alter", [
-    lambda s: s["receipt"]["fields"][4].update(value=1_250_001),          # amount
-    lambda s: s["receipt"]["fields"][1].update(value="مریم احمدي"),       # one letter of the name
-    lambda s: s["receipt"].update(prev_hash="0" * 64),
-    lambda s: s["receipt"]["breakdown"].update(office_fee=219_999),
-    lambda s: s.update(signature=b64url_encode(bytes([b64url_decode(s["signature"])[0] ^ 1])
-                                               + b64url_decode(s["signature"])[1:])),
-])
+@pytest.mark.parametrize(
+    "alter",
+    [
+        lambda s: s["receipt"]["fields"][4].update(value=1_250_001),  # amount
+        lambda s: s["receipt"]["fields"][1].update(value="مریم احمدي"),  # one letter of the name
+        lambda s: s["receipt"].update(prev_hash="0" * 64),
+        lambda s: s["receipt"]["breakdown"].update(office_fee=219_999),
+        lambda s: s.update(
+            signature=b64url_encode(bytes([b64url_decode(s["signature"])[0] ^ 1]) + b64url_decode(s["signature"])[1:])
+        ),
+    ],
+)
 def test_any_alteration_is_detected(keyring: Keyring, signed: dict, alter) -> None:
     altered = copy.deepcopy(signed)
     alter(altered)
@@ -86,8 +94,9 @@ def test_a_receipt_claiming_another_key_id_is_not_genuine(keyring: Keyring, sign
 
 def test_a_signature_by_a_key_outside_its_published_validity_is_flagged(signed: dict) -> None:
     key = seeded_key("demo", "k-20260101-d3m0")
-    narrower = VerifyingKeyring([VerifyingKey(key.key_id, key.private_key.public_key(),
-                                              valid_from=ISSUED_AT + timedelta(days=1))])
+    narrower = VerifyingKeyring(
+        [VerifyingKey(key.key_id, key.private_key.public_key(), valid_from=ISSUED_AT + timedelta(days=1))]
+    )
 
     result = narrower.verify(signed)
 
@@ -95,14 +104,17 @@ def test_a_signature_by_a_key_outside_its_published_validity_is_flagged(signed: 
     assert result.signature_valid and result.key_valid_at_issue is False
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda s: [s],
-    lambda s: {**s, "extra": 1},
-    lambda s: {"receipt": s["receipt"]},
-    lambda s: {**s, "signature": s["signature"] + "=="},
-    lambda s: {**s, "receipt": {**s["receipt"], "issued_at": "yesterday"}},
-    lambda s: {**s, "receipt": {k: v for k, v in s["receipt"].items() if k != "key_id"}},
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda s: [s],
+        lambda s: {**s, "extra": 1},
+        lambda s: {"receipt": s["receipt"]},
+        lambda s: {**s, "signature": s["signature"] + "=="},
+        lambda s: {**s, "receipt": {**s["receipt"], "issued_at": "yesterday"}},
+        lambda s: {**s, "receipt": {k: v for k, v in s["receipt"].items() if k != "key_id"}},
+    ],
+)
 def test_malformed_receipts_are_reported_not_raised(keyring: Keyring, signed: dict, mangle) -> None:
     assert keyring.verify(mangle(copy.deepcopy(signed))).verdict is Verdict.MALFORMED
 
@@ -113,13 +125,13 @@ def test_newest_key_signs_during_an_overlap_and_the_old_one_keeps_verifying() ->
     keyring = Keyring([old, new])
 
     assert keyring.signer_at(JAN + timedelta(days=30)) is old
-    assert keyring.signer_at(JUN + timedelta(days=5)) is new      # both valid: the newest wins
+    assert keyring.signer_at(JUN + timedelta(days=5)) is new  # both valid: the newest wins
     assert keyring.signer_at(JUL + timedelta(days=5)) is new
     with pytest.raises(NoSigningKeyError):
         keyring.signer_at(JAN - timedelta(microseconds=1))
 
-    march = issue_receipt(receipt_input(issued_at=datetime(2026, 3, 1, tzinfo=timezone.utc)), keyring).signed
-    august = issue_receipt(receipt_input(issued_at=datetime(2026, 8, 1, tzinfo=timezone.utc)), keyring).signed
+    march = issue_receipt(receipt_input(issued_at=datetime(2026, 3, 1, tzinfo=UTC)), keyring).signed
+    august = issue_receipt(receipt_input(issued_at=datetime(2026, 8, 1, tzinfo=UTC)), keyring).signed
     public = published(keyring)
     assert (march["receipt"]["key_id"], public.verify(march).ok) == (old.key_id, True)
     assert (august["receipt"]["key_id"], public.verify(august).ok) == (new.key_id, True)
@@ -152,6 +164,7 @@ def test_signing_speed(keyring: Keyring, capsys: pytest.CaptureFixture[str]) -> 
 
     assert keyring.verify(keyring.sign(document)).ok
     with capsys.disabled():
-        print(f"\nreceipt signing: {sign_us:.1f} µs per receipt (canonical form + Ed25519); "
-              f"build + sign + chain hash: {issue_us:.1f} µs")
-
+        print(
+            f"\nreceipt signing: {sign_us:.1f} µs per receipt (canonical form + Ed25519); "
+            f"build + sign + chain hash: {issue_us:.1f} µs"
+        )

@@ -1,1 +1,1 @@
-from tests.integration.conftest import *  # noqa: F401,F403
+from tests.integration.conftest import *  # noqa: F403

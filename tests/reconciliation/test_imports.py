@@ -1,4 +1,5 @@
 """Importing PSP files: all or nothing, idempotent by digest, over HTTP and from the command line."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,11 @@ async def _sadad_day(gateway, keys, psp_hosts, http_session) -> tuple[str, bytes
     await charge_cap(gateway, key, "10000003", "op-21", "3102")
     day = charge_day(charge)
     host = psp_hosts["psp-sadad"]
-    return (day, await daily_file(http_session, host, "settlement", day),
-            await daily_file(http_session, host, "terminal_feed", day))
+    return (
+        day,
+        await daily_file(http_session, host, "settlement", day),
+        await daily_file(http_session, host, "terminal_feed", day),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +34,11 @@ async def sadad_files(gateway, keys, psp_hosts, http_session) -> tuple[str, byte
 
 
 async def _counts(db) -> tuple:
-    return (await db.fetchval("SELECT count(*) FROM psp_files"),
-            await db.fetchval("SELECT count(*) FROM psp_settlement_rows"),
-            await db.fetchval("SELECT count(*) FROM offbook_transactions"))
+    return (
+        await db.fetchval("SELECT count(*) FROM psp_files"),
+        await db.fetchval("SELECT count(*) FROM psp_settlement_rows"),
+        await db.fetchval("SELECT count(*) FROM offbook_transactions"),
+    )
 
 
 async def test_importing_the_same_file_again_changes_nothing(gateway, keys, sadad_files, db):
@@ -53,30 +59,37 @@ async def test_importing_the_same_file_again_changes_nothing(gateway, keys, sada
     status, imported_feed = await import_file(gateway, admin, "psp-sadad", "terminal_feed", feed)
     assert status == 201
     status, _ = await import_file(gateway, admin, "psp-sadad", "terminal_feed", feed)
-    assert status == 200 and await db.fetchval("SELECT count(*) FROM psp_files WHERE digest = $1",
-                                                imported_feed["digest"]) == 1
+    assert (
+        status == 200
+        and await db.fetchval("SELECT count(*) FROM psp_files WHERE digest = $1", imported_feed["digest"]) == 1
+    )
 
 
 def _field(index: int, value: str):
     return lambda line: ",".join(value if i == index else field for i, field in enumerate(line.split(",")))
 
 
-@pytest.mark.parametrize(("line_3", "problem"), [
-    (_field(2, "IR000000000000000000000000"), "iban"),
-    (_field(0, "psp-saman"), "psp_id"),
-    (_field(3, "-5"), "amount"),
-    (lambda line: line.rsplit(",", 2)[0], "fields expected"),
-])
-async def test_a_malformed_row_is_named_by_line_and_nothing_is_imported(gateway, keys, sadad_files, db, line_3,
-                                                                         problem):
+@pytest.mark.parametrize(
+    ("line_3", "problem"),
+    [
+        (_field(2, "IR000000000000000000000000"), "iban"),
+        (_field(0, "psp-saman"), "psp_id"),
+        (_field(3, "-5"), "amount"),
+        (lambda line: line.rsplit(",", 2)[0], "fields expected"),
+    ],
+)
+async def test_a_malformed_row_is_named_by_line_and_nothing_is_imported(
+    gateway, keys, sadad_files, db, line_3, problem
+):
     _, settlement, _ = sadad_files
     lines = settlement.decode().split("\r\n")
     assert len(lines) >= 4
     lines[2] = line_3(lines[2])
     before = await _counts(db)
 
-    status, error = await import_file(gateway, await keys("admin"), "psp-sadad", "settlement",
-                                      "\r\n".join(lines).encode())
+    status, error = await import_file(
+        gateway, await keys("admin"), "psp-sadad", "settlement", "\r\n".join(lines).encode()
+    )
 
     assert status == 422 and error["error"]["code"] == "file_rejected"
     assert error["error"]["details"]["line"] == 3 and problem in error["error"]["details"]["problem"]
@@ -90,7 +103,7 @@ async def test_a_feed_sent_as_a_settlement_file_is_refused_on_line_1(gateway, ke
 
 
 async def test_the_command_line_imports_and_reports(gateway, keys, psp_hosts, http_session, database_url, tmp_path):
-    day, settlement, feed = await _sadad_day(gateway, keys, psp_hosts, http_session)
+    day, _settlement, feed = await _sadad_day(gateway, keys, psp_hosts, http_session)
     path = tmp_path / "psp-sadad-feed.csv"
     path.write_bytes(feed)
     env = {**os.environ, "DATABASE_URL": database_url}
@@ -111,7 +124,8 @@ async def test_the_command_line_imports_and_reports(gateway, keys, psp_hosts, ht
 
     report = pishkhan("reconcile", "report", "--date", day, "--psp", "psp-sadad", "--format", "csv")
     assert report.returncode == 0, report.stderr
-    status, served = await gateway.request("GET", f"/v1/reconciliation?date={day}&psp_id=psp-sadad&format=csv",
-                                           key=await keys("regulator"))
+    status, served = await gateway.request(
+        "GET", f"/v1/reconciliation?date={day}&psp_id=psp-sadad&format=csv", key=await keys("regulator")
+    )
     assert status == 200 and report.stdout.splitlines() == served.decode().splitlines()
     assert len(served.splitlines()) > 2 and served.startswith(b"kind,psp_id,agency_id")

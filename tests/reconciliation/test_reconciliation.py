@@ -1,5 +1,6 @@
 """Reconciliation of simulator-produced PSP files against charges made through the gateway: every kind of
 discrepancy injected and classified, a clean day, and the off-book transactions of the terminal feed."""
+
 from __future__ import annotations
 
 import csv
@@ -7,12 +8,12 @@ import io
 import uuid
 from datetime import date, timedelta
 
-from psp_adapters.daily_files import FileKind, header_line
 from gateway.reconciliation.report import Kind
+from psp_adapters.daily_files import FileKind, header_line
 from tests.reconciliation.support import DirectLine, charge_cap, charge_day, daily_file, import_file
 
 OFFICE_31110003_IBAN = "IR600560832661663049403269"
-ELSEWHERE_IBAN = "IR870170836791601108436469"   # a valid شبا that is no party to these charges
+ELSEWHERE_IBAN = "IR870170836791601108436469"  # a valid شبا that is no party to these charges
 
 
 def _row_index(charge: dict, *, agency: bool) -> int:
@@ -34,8 +35,9 @@ def _assert_balanced(group: dict) -> None:
     assert group["rows"] == sum(kind["rows"] for kind in group["by_kind"].values())
 
 
-async def test_every_discrepancy_kind_is_caught_and_classified(gateway, keys, psp_hosts, http_session,
-                                                               demo_registry, db):
+async def test_every_discrepancy_kind_is_caught_and_classified(
+    gateway, keys, psp_hosts, http_session, demo_registry, db
+):
     mellat = psp_hosts["psp-mellat"]
     vanak, kashan = await keys("t:10000001"), await keys("t:10000004")
     clean = await charge_cap(gateway, vanak, "10000001", "op-11", "1101")
@@ -47,21 +49,36 @@ async def test_every_discrepancy_kind_is_caught_and_classified(gateway, keys, ps
     line = DirectLine(mellat, "psp-mellat", demo_registry["psps"]["psp-mellat"])
     try:
         await line.reverse(undone, demo_registry["terminals"]["10000001"]["merchant_id"])
-        offbook = await line.offbook_purchase("10000004", demo_registry["terminals"]["10000004"]["merchant_id"],
-                                              1_500_000, OFFICE_31110003_IBAN)
+        offbook = await line.offbook_purchase(
+            "10000004", demo_registry["terminals"]["10000004"]["merchant_id"], 1_500_000, OFFICE_31110003_IBAN
+        )
     finally:
         await line.close()
     day = charge_day(clean)
     late_date = (date.fromisoformat(day) + timedelta(days=3)).isoformat()
     shorted = _row_index(short_paid, agency=True)
-    settlement = await daily_file(http_session, mellat, "settlement", day, adjustments=[
-        {"rrn": short_paid["rrn"], "row": shorted, "amount": short_paid["settlement_rows"][shorted]["amount"] - 1_000},
-        {"rrn": misdirected["rrn"], "row": _row_index(misdirected, agency=False), "iban": ELSEWHERE_IBAN},
-        {"rrn": late["rrn"], "settlement_date": late_date}])
+    settlement = await daily_file(
+        http_session,
+        mellat,
+        "settlement",
+        day,
+        adjustments=[
+            {
+                "rrn": short_paid["rrn"],
+                "row": shorted,
+                "amount": short_paid["settlement_rows"][shorted]["amount"] - 1_000,
+            },
+            {"rrn": misdirected["rrn"], "row": _row_index(misdirected, agency=False), "iban": ELSEWHERE_IBAN},
+            {"rrn": late["rrn"], "settlement_date": late_date},
+        ],
+    )
     twice_agency_row = twice["settlement_rows"][_row_index(twice, agency=True)]
-    (paid_twice,) = [text for text in settlement.split(b"\r\n")
-                     if twice["rrn"].encode() in text and twice_agency_row["payment_id"].encode() in text]
-    settlement += paid_twice + b"\r\n"   # the PSP's file pays the agency's row of one charge twice
+    (paid_twice,) = [
+        text
+        for text in settlement.split(b"\r\n")
+        if twice["rrn"].encode() in text and twice_agency_row["payment_id"].encode() in text
+    ]
+    settlement += paid_twice + b"\r\n"  # the PSP's file pays the agency's row of one charge twice
     feed = await daily_file(http_session, mellat, "terminal_feed", day)
 
     admin = await keys("admin")
@@ -93,14 +110,19 @@ async def test_every_discrepancy_kind_is_caught_and_classified(gateway, keys, ps
     (extra,) = _rows_of(rows, offbook.rrn)
     assert extra["kind"] == "missing_at_gateway" and extra["charge_id"] == "" and extra["office_id"] == "31110003"
     assert (int(extra["collected"]), int(extra["settled"]), int(extra["difference"])) == (0, 1_500_000, -1_500_000)
-    injected = {(short_paid["rrn"], short_paid["settlement_rows"][shorted]["payment_id"]), (misdirected["rrn"], "0"),
-                *((late["rrn"], r["payment_id"]) for r in late["settlement_rows"]),
-                *((undone["rrn"], r["payment_id"]) for r in undone["settlement_rows"]), (offbook.rrn, "0"),
-                (twice["rrn"], twice_agency_row["payment_id"])}
+    injected = {
+        (short_paid["rrn"], short_paid["settlement_rows"][shorted]["payment_id"]),
+        (misdirected["rrn"], "0"),
+        *((late["rrn"], r["payment_id"]) for r in late["settlement_rows"]),
+        *((undone["rrn"], r["payment_id"]) for r in undone["settlement_rows"]),
+        (offbook.rrn, "0"),
+        (twice["rrn"], twice_agency_row["payment_id"]),
+    }
     assert {(row["rrn"], row["payment_id"]) for row in rows if row["kind"] != "matched"} == injected
 
-    status, report = await gateway.request("GET", f"/v1/reconciliation?date={day}&psp_id=psp-mellat",
-                                           key=await keys("regulator"))
+    status, report = await gateway.request(
+        "GET", f"/v1/reconciliation?date={day}&psp_id=psp-mellat", key=await keys("regulator")
+    )
     assert status == 200
     totals = report["totals"]
     _assert_balanced(totals)
@@ -112,19 +134,28 @@ async def test_every_discrepancy_kind_is_caught_and_classified(gateway, keys, ps
         _assert_balanced(group)
     assert sum(group["collected"] for group in report["by_agency"]) == totals["collected"]
     assert {row["rrn"] for row in report["discrepancies"]["data"]} == {
-        short_paid["rrn"], misdirected["rrn"], late["rrn"], undone["rrn"], offbook.rrn, twice["rrn"]}
+        short_paid["rrn"],
+        misdirected["rrn"],
+        late["rrn"],
+        undone["rrn"],
+        offbook.rrn,
+        twice["rrn"],
+    }
 
     kept = await db.fetch("SELECT * FROM offbook_transactions WHERE source_file_id = $1", feed_imported["id"])
-    assert [(r["rrn"], r["office_id"], r["terminal_id"], r["amount"]) for r in kept] == \
-        [(offbook.rrn, "31110003", "10000004", 1_500_000)]
+    assert [(r["rrn"], r["office_id"], r["terminal_id"], r["amount"]) for r in kept] == [
+        (offbook.rrn, "31110003", "10000004", 1_500_000)
+    ]
     assert kept[0]["masked_pan"].count("*") >= 6
 
 
 async def test_a_clean_day_reconciles_to_zero_differences(gateway, keys, psp_hosts, http_session):
     vanak, abyaneh = await keys("t:10000002"), await keys("t:10000006")
-    charges = [await charge_cap(gateway, vanak, "10000002", "op-12", "3101"),
-               await charge_cap(gateway, abyaneh, "10000006", "op-51", "1104"),
-               await charge_cap(gateway, abyaneh, "10000006", "op-51", "3104")]
+    charges = [
+        await charge_cap(gateway, vanak, "10000002", "op-12", "3101"),
+        await charge_cap(gateway, abyaneh, "10000006", "op-51", "1104"),
+        await charge_cap(gateway, abyaneh, "10000006", "op-51", "3104"),
+    ]
     day = charge_day(charges[0])
     admin = await keys("admin")
     for kind in ("settlement", "terminal_feed"):
@@ -132,8 +163,9 @@ async def test_a_clean_day_reconciles_to_zero_differences(gateway, keys, psp_hos
         status, imported = await import_file(gateway, admin, "psp-saman", kind, body)
         assert status == 201 and imported["offbook_rows"] == 0
 
-    status, report = await gateway.request("GET", f"/v1/reconciliation?date={day}&psp_id=psp-saman",
-                                           key=await keys("admin"))
+    status, report = await gateway.request(
+        "GET", f"/v1/reconciliation?date={day}&psp_id=psp-saman", key=await keys("admin")
+    )
     assert status == 200
     totals = report["totals"]
     assert totals["difference"] == 0 and totals["rows"] == totals["by_kind"]["matched"]["rows"] > 0
@@ -164,15 +196,26 @@ async def test_a_pair_on_either_side_of_midnight_belongs_to_the_day_the_charge_c
     # and the gateway completed the charge two seconds after.
     charge = await charge_cap(gateway, await keys("t:10000004"), "10000004", "op-31", "1104")
     rrn = "412345000001"
-    copy = {"id": str(uuid.uuid4()), "rrn": rrn, "tracking_code": None, "created_at": "2025-01-01T20:29:58Z",
-            "completed_at": "2025-01-01T20:30:01Z"}
-    await db.execute("INSERT INTO charges SELECT (jsonb_populate_record(c, $2::jsonb)).* FROM charges c "
-                     "WHERE c.id = $1", uuid.UUID(charge["id"]), copy)
+    copy = {
+        "id": str(uuid.uuid4()),
+        "rrn": rrn,
+        "tracking_code": None,
+        "created_at": "2025-01-01T20:29:58Z",
+        "completed_at": "2025-01-01T20:30:01Z",
+    }
+    await db.execute(
+        "INSERT INTO charges SELECT (jsonb_populate_record(c, $2::jsonb)).* FROM charges c WHERE c.id = $1",
+        uuid.UUID(charge["id"]),
+        copy,
+    )
     lines = [header_line(FileKind.SETTLEMENT)] + [
         f"psp-mellat,2025-01-02,{row['iban']},{row['amount']},{row['payment_id']},{rrn},{charge['stan']},10000004,"
-        "2025-01-01T20:29:59Z," for row in charge["settlement_rows"]]
-    status, _ = await import_file(gateway, await keys("admin"), "psp-mellat", "settlement",
-                                  ("\n".join(lines) + "\n").encode())
+        "2025-01-01T20:29:59Z,"
+        for row in charge["settlement_rows"]
+    ]
+    status, _ = await import_file(
+        gateway, await keys("admin"), "psp-mellat", "settlement", ("\n".join(lines) + "\n").encode()
+    )
     assert status == 201
     regulator = await keys("regulator")
     before_midnight = await _report_rows(gateway, regulator, "2025-01-01", "psp-mellat")

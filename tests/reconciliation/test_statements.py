@@ -1,4 +1,5 @@
 """Agency settlement statements over charges completed through the gateway."""
+
 from __future__ import annotations
 
 import csv
@@ -38,21 +39,30 @@ async def test_a_statement_lists_the_agencys_completed_charges_with_its_share(ga
     assert insurance["id"] not in by_charge
     for charge in (passport, licence):
         row = by_charge[charge["id"]]
-        assert (row["tracking_code"], row["office_id"], row["terminal_id"], row["psp_id"], row["rrn"]) == \
-            (charge["tracking_code"], "11110001", "10000002", "psp-saman", charge["rrn"])
+        assert (row["tracking_code"], row["office_id"], row["terminal_id"], row["psp_id"], row["rrn"]) == (
+            charge["tracking_code"],
+            "11110001",
+            "10000002",
+            "psp-saman",
+            charge["rrn"],
+        )
         assert datetime.fromisoformat(row["completed_at"]) == datetime.fromisoformat(charge["completed_at"])
         assert row["completed_at"].endswith("Z")
         assert row["agency_share"] == charge["breakdown"]["government_share"] > 0
         assert (row["iban"], row["payment_id"]) == (POLICE_IBAN, POLICE_PAYMENT_ID)
         assert row["amount"] == charge["amount"]
     assert rows[0]["completed_at_jalali"] == format_jalali_datetime(datetime.fromisoformat(rows[0]["completed_at"]))
-    assert [(row["completed_at"], row["charge_id"]) for row in rows] == \
-        sorted((row["completed_at"], row["charge_id"]) for row in rows)
+    assert [(row["completed_at"], row["charge_id"]) for row in rows] == sorted(
+        (row["completed_at"], row["charge_id"]) for row in rows
+    )
     assert len(by_charge) == len(rows) >= 2
     # Totals cover the whole day on every page, not the page.
     assert all(t == totals[0] for t in totals)
-    assert totals[0] == {"charges": len(rows), "amount": sum(row["amount"] for row in rows),
-                         "agency_share": sum(row["agency_share"] for row in rows)}
+    assert totals[0] == {
+        "charges": len(rows),
+        "amount": sum(row["amount"] for row in rows),
+        "agency_share": sum(row["agency_share"] for row in rows),
+    }
 
 
 async def test_the_statement_as_csv_has_the_same_rows_and_its_totals_in_headers(gateway, keys):
@@ -62,8 +72,9 @@ async def test_the_statement_as_csv_has_the_same_rows_and_its_totals_in_headers(
     police = await keys("a:police")
     rows, totals = await _all_pages(gateway, police, path, limit=1000)
 
-    async with gateway.session.get(gateway.url + path, headers={"Authorization": f"Bearer {police}",
-                                                                "Accept": "text/csv"}) as response:
+    async with gateway.session.get(
+        gateway.url + path, headers={"Authorization": f"Bearer {police}", "Accept": "text/csv"}
+    ) as response:
         assert response.status == 200 and response.content_type == "text/csv"
         text = await response.text()
         assert response.headers["Pishkhan-Total-Amount"] == str(totals[0]["amount"])
@@ -86,8 +97,9 @@ async def test_an_agency_sees_only_its_own_statement_and_the_regulator_sees_all(
     assert status == 404
     status, _ = await gateway.request("GET", path.format("police"), key=await keys("t:10000002"))
     assert status == 403
-    status, error = await gateway.request("GET", path.format("police") + "&starting_after=nope",
-                                          key=await keys("a:police"))
+    status, error = await gateway.request(
+        "GET", path.format("police") + "&starting_after=nope", key=await keys("a:police")
+    )
     assert status == 400 and error["error"]["param"] == "starting_after"
     status, error = await gateway.request("GET", "/v1/agencies/police/settlements", key=await keys("a:police"))
     assert status == 400 and error["error"]["param"] == "date"

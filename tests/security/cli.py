@@ -1,4 +1,5 @@
 """Running the `pishkhan` command line against the test database."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,9 +11,15 @@ from gateway.platform.config import PROJECT_ROOT
 
 async def pishkhan(database_url: str, *args: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", *args, cwd=PROJECT_ROOT,
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *args,
+        cwd=PROJECT_ROOT,
         env={**os.environ, "DATABASE_URL": database_url},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await process.communicate()
     return process.returncode, out.decode(), err.decode()
 

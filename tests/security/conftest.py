@@ -1,6 +1,7 @@
 """Security tests share the whole-path fixtures, and add: a record of every log line written during the run (through
 the same redaction the CLI installs), gateways served as real `pishkhan serve` processes, and the ordering that puts
 the personal-data scan after every other test."""
+
 from __future__ import annotations
 
 import logging
@@ -17,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from gateway.platform.config import PROJECT_ROOT, Settings
-from simulators.devstack.embedded import free_port
 from gateway.platform.log_redaction import install_log_redaction
-from tests.integration.conftest import *  # noqa: F401,F403
+from simulators.devstack.embedded import free_port
+from tests.integration.conftest import *  # noqa: F403
 
 SCAN_MODULE = "test_personal_data_scan.py"
 
@@ -67,8 +68,10 @@ def _wait_ready(gateway: ServedGateway, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if gateway.process.poll() is not None:
-            raise RuntimeError(f"pishkhan serve exited with {gateway.process.returncode}: "
-                               f"{gateway.log_path.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"pishkhan serve exited with {gateway.process.returncode}: "
+                f"{gateway.log_path.read_text(errors='replace')[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(gateway.url + "/readyz", timeout=1) as response:
                 if response.status == 200:
@@ -83,16 +86,30 @@ def _wait_ready(gateway: ServedGateway, timeout: float = 30) -> None:
 def serve_gateway(settings: Settings, log_dir: Path, **environment: str) -> ServedGateway:
     """`pishkhan serve` as its own process on a free port, against the test database, Redis and simulators."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-           "PISHKHAN_HOST": "127.0.0.1", "PISHKHAN_PORT": str(port), "PISHKHAN_KEY_DIR": str(settings.key_dir),
-           "PISHKHAN_PSP_ENDPOINTS": settings.psp_endpoints, "PISHKHAN_PSP_TIMEOUT_S": str(settings.psp_timeout_s),
-           "PISHKHAN_PURCHASE_TIMEOUT_S": str(settings.purchase_timeout_s), "PISHKHAN_RUN_WORKERS": "0",
-           "PISHKHAN_LOG_LEVEL": "INFO", **environment}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "PISHKHAN_HOST": "127.0.0.1",
+        "PISHKHAN_PORT": str(port),
+        "PISHKHAN_KEY_DIR": str(settings.key_dir),
+        "PISHKHAN_PSP_ENDPOINTS": settings.psp_endpoints,
+        "PISHKHAN_PSP_TIMEOUT_S": str(settings.psp_timeout_s),
+        "PISHKHAN_PURCHASE_TIMEOUT_S": str(settings.purchase_timeout_s),
+        "PISHKHAN_RUN_WORKERS": "0",
+        "PISHKHAN_LOG_LEVEL": "INFO",
+        **environment,
+    }
     log_path = log_dir / f"gateway-{port}.log"
     PROCESS_LOGS.append(log_path)
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env, cwd=PROJECT_ROOT,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     gateway = ServedGateway(process, f"http://127.0.0.1:{port}", log_path)
     _wait_ready(gateway)
     return gateway
@@ -106,7 +123,8 @@ def gateway_logs(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def served_gateway(settings, db, gateway_logs):
     """One long-lived gateway process with the rate limits off, for fuzzing and cross-process checks."""
-    gateway = serve_gateway(settings, gateway_logs, PISHKHAN_RATE_LIMIT_PER_MINUTE="0",
-                            PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE="0")
+    gateway = serve_gateway(
+        settings, gateway_logs, PISHKHAN_RATE_LIMIT_PER_MINUTE="0", PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE="0"
+    )
     yield gateway
     gateway.stop()

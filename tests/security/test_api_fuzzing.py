@@ -4,6 +4,7 @@ every answer documented and in its documented shape (errors in the shared one), 
 Bounded for `make test`: a few dozen cases per operation. The gateway is a `pishkhan serve` process with the rate
 limits off, so the fuzzing measures the edge and not the limiter.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,15 +18,26 @@ from schemathesis import checks
 from gateway.web.openapi import openapi_document
 
 # The caller for each operation: one that passes the role check, so the generated input reaches the handler.
-ROLE_FOR_PATH = {"/v1/agencies/{agency_id}/settlements": "regulator", "/v1/reconciliation": "regulator",
-                 "/v1/psps/{psp_id}/settlement-files": "admin"}
+ROLE_FOR_PATH = {
+    "/v1/agencies/{agency_id}/settlements": "regulator",
+    "/v1/reconciliation": "regulator",
+    "/v1/psps/{psp_id}/settlement-files": "admin",
+}
 
 # positive_data_acceptance is left out: the gateway checks more than JSON Schema can say (check digits, registry
 # membership, patterns matched after Persian digits are normalised), so a schema-valid request may rightly get 400.
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-          checks.response_headers_conformance, checks.response_schema_conformance, checks.negative_data_rejection,
-          checks.missing_required_header, checks.unsupported_method, checks.allow_header_conformance,
-          checks.ignored_auth]
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_headers_conformance,
+    checks.response_schema_conformance,
+    checks.negative_data_rejection,
+    checks.missing_required_header,
+    checks.unsupported_method,
+    checks.allow_header_conformance,
+    checks.ignored_auth,
+]
 
 schema = schemathesis.openapi.from_dict(openapi_document())
 
@@ -50,5 +62,6 @@ async def fuzzing_keys(keys) -> dict[str, str]:
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_to_the_published_contract(case, fuzzing_keys, served_gateway):
     key = fuzzing_keys[ROLE_FOR_PATH.get(case.operation.path, "terminal")]
-    case.call_and_validate(base_url=served_gateway.url, headers={"Authorization": f"Bearer {key}"}, checks=CHECKS,
-                           timeout=15)
+    case.call_and_validate(
+        base_url=served_gateway.url, headers={"Authorization": f"Bearer {key}"}, checks=CHECKS, timeout=15
+    )

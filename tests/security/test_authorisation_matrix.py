@@ -3,6 +3,7 @@
 A route added to the application without a row here fails `test_every_served_route_has_a_row`, so no route ships
 without a decision about who may call it. HEAD (added by aiohttp beside every GET) is expected to answer as GET.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -18,8 +19,14 @@ TEHRAN = timezone(timedelta(hours=3, minutes=30))
 CALLERS = ("none", "revoked", "terminal_own", "terminal_other", "agency_own", "agency_other", "regulator", "admin")
 # Keys from the shared `keys` fixture: the charge below is made on terminal 10000001 (office 11110001) for service
 # 1101 of civil-registration; terminal 10000003 belongs to office 21110002 and police is another agency.
-KEY_NAMES = {"terminal_own": "t:10000001", "terminal_other": "t:10000003", "agency_own": "a:civil-registration",
-             "agency_other": "a:police", "regulator": "regulator", "admin": "admin"}
+KEY_NAMES = {
+    "terminal_own": "t:10000001",
+    "terminal_other": "t:10000003",
+    "agency_own": "a:civil-registration",
+    "agency_other": "a:police",
+    "regulator": "regulator",
+    "admin": "admin",
+}
 RECIPIENT = {"name": "پریسا نیک‌نام", "national_code": "2731041188", "mobile": "09351234567"}
 PERSONAL = (RECIPIENT["name"], RECIPIENT["national_code"], RECIPIENT["mobile"], "9351234567", "۲۷۳۱۰۴۱۱۸۸")
 
@@ -61,10 +68,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/receipts/{tracking_code}/verify"): Row(_everyone(200)),
     ("POST", "/v1/receipts/{tracking_code}/verify"): Row(_everyone(200), json={"qr_payload": "not a receipt"}),
     ("GET", "/v1/agencies/{agency_id}/settlements"): Row(
-        _secured(agency_own=200, agency_other=404, regulator=200), query=f"date={_today()}"),
+        _secured(agency_own=200, agency_other=404, regulator=200), query=f"date={_today()}"
+    ),
     ("POST", "/v1/psps/{psp_id}/settlement-files"): Row(
-        _secured(admin=422), query="kind=settlement", data=b"not,a,settlement,file\n",
-        headers={"Content-Type": "text/csv"}),
+        _secured(admin=422),
+        query="kind=settlement",
+        data=b"not,a,settlement,file\n",
+        headers={"Content-Type": "text/csv"},
+    ),
     ("GET", "/v1/reconciliation"): Row(_secured(regulator=200, admin=200), query=f"date={_today()}"),
     ("GET", "/v1/regulator/excess-fees"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/violations"): Row(_secured(regulator=200)),
@@ -88,13 +99,19 @@ async def callers(keys, db) -> dict[str, dict[str, str]]:
 async def resources(gateway, keys) -> dict[str, str]:
     status, charge = await gateway.charge(await keys("t:10000001"), charge_body(recipient=RECIPIENT))
     assert status == 201, charge
-    return {"charge_id": charge["id"], "tracking_code": charge["tracking_code"], "agency_id": "civil-registration",
-            "psp_id": "psp-mellat", "office_id": "11110001"}
+    return {
+        "charge_id": charge["id"],
+        "tracking_code": charge["tracking_code"],
+        "agency_id": "civil-registration",
+        "psp_id": "psp-mellat",
+        "office_id": "11110001",
+    }
 
 
 def test_every_served_route_has_a_row(gateway):
-    served = {(route.method, route.resource.canonical) for route in gateway.app.router.routes()
-              if route.method != "HEAD"}
+    served = {
+        (route.method, route.resource.canonical) for route in gateway.app.router.routes() if route.method != "HEAD"
+    }
     assert served - MATRIX.keys() == set(), "routes without an authorisation row"
     assert MATRIX.keys() - served == set(), "rows for routes the application does not serve"
 
@@ -112,8 +129,9 @@ async def test_each_caller_gets_the_expected_status(gateway, callers, resources,
     seen = {}
     for caller, auth in callers.items():
         headers = {**row.headers, **auth, "Idempotency-Key": uuid.uuid4().hex}
-        async with gateway.session.request(method, gateway.url + url, json=row.json, data=row.data,
-                                           headers=headers) as response:
+        async with gateway.session.request(
+            method, gateway.url + url, json=row.json, data=row.data, headers=headers
+        ) as response:
             seen[caller] = response.status
             if response.status >= 400 and method != "HEAD":
                 error = (await response.json())["error"]
@@ -126,8 +144,9 @@ async def test_public_routes_reveal_no_personal_data(gateway, resources):
     assert len(public) >= 8
     for method, path, row in public:
         url = path.format(**resources) + (f"?{row.query}" if row.query else "")
-        async with gateway.session.request(method, gateway.url + url, json=row.json, data=row.data,
-                                           headers=row.headers) as response:
+        async with gateway.session.request(
+            method, gateway.url + url, json=row.json, data=row.data, headers=row.headers
+        ) as response:
             body = (await response.read()).decode("utf-8", errors="replace")
         assert response.status == 200
         for value in PERSONAL:

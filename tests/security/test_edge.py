@@ -1,5 +1,6 @@
 """The edge: body size and media type, unknown routes and methods, one card at a time per terminal, and timeouts on
 calls that leave the gateway."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,8 +23,10 @@ QUOTE = "/v1/tariffs/quote?service_code=1101"
 
 
 async def _row_counts(db) -> tuple[int, int, int]:
-    row = await db.fetchrow("SELECT (SELECT count(*) FROM charges) AS charges, (SELECT count(*) FROM refusals) AS r, "
-                            "(SELECT count(*) FROM idempotency_keys) AS i")
+    row = await db.fetchrow(
+        "SELECT (SELECT count(*) FROM charges) AS charges, (SELECT count(*) FROM refusals) AS r, "
+        "(SELECT count(*) FROM idempotency_keys) AS i"
+    )
     return tuple(row)
 
 
@@ -35,25 +38,28 @@ def _error(answer: tuple[int, object]) -> tuple[int, str]:
 
 async def test_a_body_over_the_limit_is_413_in_the_error_shape(gateway, keys, db):
     before = await _row_counts(db)
-    body = charge_body(recipient={"name": "ب" * MAX_BODY_BYTES, "national_code": "0012345679",
-                                  "mobile": "09121234567"})
+    body = charge_body(recipient={"name": "ب" * MAX_BODY_BYTES, "national_code": "0012345679", "mobile": "09121234567"})
     answer = await gateway.charge(await keys("t:10000001"), body)
     assert _error(answer) == (413, "request_too_large")
-    status, verify = await gateway.request("POST", "/v1/receipts/111100010000000013/verify",
-                                           json={"qr_payload": "x" * (MAX_BODY_BYTES + 1)})
+    status, verify = await gateway.request(
+        "POST", "/v1/receipts/111100010000000013/verify", json={"qr_payload": "x" * (MAX_BODY_BYTES + 1)}
+    )
     assert _error((status, verify)) == (413, "request_too_large")
     assert await _row_counts(db) == before
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml",
-                                          "multipart/form-data; boundary=x", None])
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "application/xml", "multipart/form-data; boundary=x", None],
+)
 async def test_a_json_body_sent_as_another_media_type_is_415(gateway, keys, db, content_type):
     before = await _row_counts(db)
     headers = {"Idempotency-Key": uuid.uuid4().hex}
     if content_type:
         headers["Content-Type"] = content_type
-    answer = await gateway.request("POST", "/v1/charges", key=await keys("t:10000001"),
-                                   data=orjson.dumps(charge_body()), headers=headers)
+    answer = await gateway.request(
+        "POST", "/v1/charges", key=await keys("t:10000001"), data=orjson.dumps(charge_body()), headers=headers
+    )
     assert _error(answer) == (415, "unsupported_media_type")
     assert answer[1]["error"]["details"]["accepted"] == ["application/json"]
     assert await _row_counts(db) == before
@@ -61,8 +67,12 @@ async def test_a_json_body_sent_as_another_media_type_is_415(gateway, keys, db, 
 
 async def test_json_with_a_charset_parameter_is_accepted(gateway, keys):
     status, charge = await gateway.request(
-        "POST", "/v1/charges", key=await keys("t:10000001"), data=orjson.dumps(charge_body()),
-        headers={"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json; charset=utf-8"})
+        "POST",
+        "/v1/charges",
+        key=await keys("t:10000001"),
+        data=orjson.dumps(charge_body()),
+        headers={"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json; charset=utf-8"},
+    )
     assert status == 201, charge
 
 
@@ -114,8 +124,11 @@ async def test_a_silent_redis_costs_a_request_its_timeout_not_forever(settings, 
     cannot be checked, is refused with 503."""
     key = await keys("t:10000001")
     with socket.create_server(("127.0.0.1", 0)) as silent:
-        app = create_app(dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
-                                             redis_timeout_s=0.3))
+        app = create_app(
+            dataclasses.replace(
+                settings, redis_url=f"redis://127.0.0.1:{silent.getsockname()[1]}/0", redis_timeout_s=0.3
+            )
+        )
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         try:

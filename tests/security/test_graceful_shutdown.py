@@ -1,5 +1,6 @@
 """SIGTERM to `pishkhan serve` while a cardholder is entering a PIN: the charge still completes, then the process
 exits cleanly and takes no new connections."""
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,11 @@ async def test_sigterm_lets_an_in_flight_charge_complete(settings, db, keys, sim
 
 async def _charge(session: aiohttp.ClientSession, url: str, key: str) -> tuple[int, dict]:
     started = time.monotonic()
-    async with session.post(url + "/v1/charges", json=charge_body(terminal_id=TERMINAL, operator_id="op-31"),
-                            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex}) as answer:
+    async with session.post(
+        url + "/v1/charges",
+        json=charge_body(terminal_id=TERMINAL, operator_id="op-31"),
+        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex},
+    ) as answer:
         body = await answer.json()
     assert time.monotonic() - started > 1.0, "the charge did not wait for the PIN"
     return answer.status, body
@@ -63,7 +67,7 @@ async def _refuses_connections_soon(session: aiohttp.ClientSession, url: str, wi
         try:
             async with session.get(url + "/healthz", timeout=aiohttp.ClientTimeout(total=0.5)):
                 pass
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientConnectionError):
             return True
         await asyncio.sleep(0.05)
     return False

@@ -1,34 +1,70 @@
 """Property tests for what crosses the edge: a charge written with Persian/Arabic digits, Arabic ي/ك and invisible
 characters is the same charge; anything that is not a valid charge is refused in the shared error shape; and a
 refused request changes nothing, except the refusal record the rules require."""
+
 from __future__ import annotations
 
 import json
 import uuid
 
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from gateway.core.identifiers import InvalidIdentifier, parse_national_code
 from gateway.core.errors import GatewayError
+from gateway.core.identifiers import InvalidIdentifier, parse_national_code
 from gateway.web.errors import status_of
 from gateway.web.schemas import MAX_AMOUNT, ChargeRequest, parse_body
 
 ERROR_FIELDS = {"type", "code", "message", "param", "details"}
-TERMINAL, OPERATOR = "10000003", "op-21"   # office 21110002 on psp-sadad
-BASE = {"terminal_id": TERMINAL, "operator_id": OPERATOR, "service_code": "1101", "quantity": 1,
-        "extras": [{"code": "scan_page", "quantity": 2}],
-        "recipient": {"name": "کاوه یزدانی‌فر", "national_code": "0012345679", "mobile": "09121234567"},
-        "amount": 700_000, "payment_method": "card"}
-INVISIBLE = ["\u200b", "\u200d", "\u2060", "\ufeff", "\u200e", "\u200f", "\u061c", "\u202a", "\u202c", "\u2066",
-             "\u2069"]
+TERMINAL, OPERATOR = "10000003", "op-21"  # office 21110002 on psp-sadad
+BASE = {
+    "terminal_id": TERMINAL,
+    "operator_id": OPERATOR,
+    "service_code": "1101",
+    "quantity": 1,
+    "extras": [{"code": "scan_page", "quantity": 2}],
+    "recipient": {"name": "کاوه یزدانی‌فر", "national_code": "0012345679", "mobile": "09121234567"},
+    "amount": 700_000,
+    "payment_method": "card",
+}
+INVISIBLE = [
+    "\u200b",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+    "\u202a",
+    "\u202c",
+    "\u2066",
+    "\u2069",
+]
 PERSIAN_DIGITS, ARABIC_DIGITS = "۰۱۲۳۴۵۶۷۸۹", "٠١٢٣٤٥٦٧٨٩"
-SPELLINGS = [str.maketrans("0123456789", PERSIAN_DIGITS), str.maketrans("0123456789", ARABIC_DIGITS),
-             str.maketrans({"ی": "ي", "ک": "ك"}), str.maketrans({"ی": "ى"})]
+SPELLINGS = [
+    str.maketrans("0123456789", PERSIAN_DIGITS),
+    str.maketrans("0123456789", ARABIC_DIGITS),
+    str.maketrans({"ی": "ي", "ک": "ك"}),
+    str.maketrans({"ی": "ى"}),
+]
 # Free text and identifiers; payment_method is a closed word compared exactly (anything but "card" is refused).
-LOOSE_FIELDS = [("terminal_id",), ("operator_id",), ("service_code",), ("extras", 0, "code"), ("recipient", "name"),
-                ("recipient", "national_code"), ("recipient", "mobile")]
-STRING_LIMITS = {("operator_id",): 64, ("recipient", "name"): 200, ("recipient", "national_code"): 40,
-                 ("recipient", "mobile"): 40, ("payment_method",): 32, ("extras", 0, "code"): 64}
+LOOSE_FIELDS = [
+    ("terminal_id",),
+    ("operator_id",),
+    ("service_code",),
+    ("extras", 0, "code"),
+    ("recipient", "name"),
+    ("recipient", "national_code"),
+    ("recipient", "mobile"),
+]
+STRING_LIMITS = {
+    ("operator_id",): 64,
+    ("recipient", "name"): 200,
+    ("recipient", "national_code"): 40,
+    ("recipient", "mobile"): 40,
+    ("payment_method",): 32,
+    ("extras", 0, "code"): 64,
+}
 
 
 @st.composite
@@ -78,16 +114,32 @@ def test_a_loosely_written_charge_parses_to_the_plain_one(body):
 
 
 not_whole_rials = st.one_of(
-    st.floats(allow_nan=False, allow_infinity=False), st.integers(max_value=0),
-    st.integers(min_value=MAX_AMOUNT + 1, max_value=10**40), st.integers(1, 10**9).map(str),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(max_value=0),
+    st.integers(min_value=MAX_AMOUNT + 1, max_value=10**40),
+    st.integers(1, 10**9).map(str),
     st.integers(1, 10**9).map(lambda n: "".join(PERSIAN_DIGITS[int(d)] for d in str(n))),
-    st.booleans(), st.none(), st.lists(st.integers(1, 9), max_size=2))
-not_quantities = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(max_value=0),
-                           st.integers(min_value=1001), st.integers(1, 5).map(str), st.booleans(), st.none())
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(1, 9), max_size=2),
+)
+not_quantities = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(max_value=0),
+    st.integers(min_value=1001),
+    st.integers(1, 5).map(str),
+    st.booleans(),
+    st.none(),
+)
 over_long_strings = st.sampled_from(sorted(STRING_LIMITS)).flatmap(
-    lambda path: st.tuples(st.just(path), st.tuples(st.text(alphabet="بپتثجچ0123456789abc", min_size=1, max_size=4),
-                                                    st.integers(STRING_LIMITS[path] + 1, STRING_LIMITS[path] + 300))
-                           .map(lambda piece: (piece[0] * piece[1])[:piece[1]])))
+    lambda path: st.tuples(
+        st.just(path),
+        st.tuples(
+            st.text(alphabet="بپتثجچ0123456789abc", min_size=1, max_size=4),
+            st.integers(STRING_LIMITS[path] + 1, STRING_LIMITS[path] + 300),
+        ).map(lambda piece: (piece[0] * piece[1])[: piece[1]]),
+    )
+)
 
 
 def _is_a_national_code(code: str) -> bool:
@@ -107,8 +159,22 @@ def _with_a_wrong_check_digit(first_nine: str) -> str:
 @st.composite
 def invalid_bodies(draw) -> dict:
     """A charge body with one thing wrong that no normalisation can mend."""
-    kind = draw(st.sampled_from(["amount", "quantity", "extra_quantity", "long", "type", "unknown", "missing",
-                                 "national_code", "mobile", "too_many_extras"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "amount",
+                "quantity",
+                "extra_quantity",
+                "long",
+                "type",
+                "unknown",
+                "missing",
+                "national_code",
+                "mobile",
+                "too_many_extras",
+            ]
+        )
+    )
     if kind == "amount":
         return _with(BASE, ("amount",), draw(not_whole_rials))
     if kind == "quantity":
@@ -120,19 +186,37 @@ def invalid_bodies(draw) -> dict:
         return _with(BASE, path, text)
     if kind == "type":
         path = draw(st.sampled_from([*LOOSE_FIELDS, ("payment_method",)]))
-        return _with(BASE, path, draw(st.one_of(st.integers(), st.none(), st.lists(st.text(max_size=3), max_size=2),
-                                                st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))))
+        return _with(
+            BASE,
+            path,
+            draw(
+                st.one_of(
+                    st.integers(),
+                    st.none(),
+                    st.lists(st.text(max_size=3), max_size=2),
+                    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+                )
+            ),
+        )
     if kind == "unknown":
         return {**BASE, draw(st.sampled_from(["fee", "discount", "amount_toman", "__proto__"])): 1}
     if kind == "missing":
         body = dict(BASE)
-        del body[draw(st.sampled_from(["terminal_id", "operator_id", "service_code", "recipient", "amount",
-                                       "payment_method"]))]
+        del body[
+            draw(
+                st.sampled_from(["terminal_id", "operator_id", "service_code", "recipient", "amount", "payment_method"])
+            )
+        ]
         return body
     if kind == "national_code":
         # Ten digits whose check digit is wrong, or not ten digits at all.
-        code = draw(st.one_of(st.from_regex(r"\A[0-9]{9}\Z").map(_with_a_wrong_check_digit),
-                              st.from_regex(r"\A[0-9]{1,9}\Z"), st.from_regex(r"\A[0-9]{11,20}\Z")))
+        code = draw(
+            st.one_of(
+                st.from_regex(r"\A[0-9]{9}\Z").map(_with_a_wrong_check_digit),
+                st.from_regex(r"\A[0-9]{1,9}\Z"),
+                st.from_regex(r"\A[0-9]{11,20}\Z"),
+            )
+        )
         return _with(BASE, ("recipient", "national_code"), code)
     if kind == "mobile":
         return _with(BASE, ("recipient", "mobile"), draw(st.from_regex(r"\A(0?[0-8][0-9]{9}|09[0-9]{0,8})\Z")))
@@ -168,8 +252,10 @@ def test_bytes_that_are_not_a_json_object_are_refused(raw):
 
 
 async def _row_counts(db) -> tuple[int, int, int]:
-    row = await db.fetchrow("SELECT (SELECT count(*) FROM charges), (SELECT count(*) FROM refusals), "
-                            "(SELECT count(*) FROM idempotency_keys)")
+    row = await db.fetchrow(
+        "SELECT (SELECT count(*) FROM charges), (SELECT count(*) FROM refusals), "
+        "(SELECT count(*) FROM idempotency_keys)"
+    )
     return tuple(row)
 
 
@@ -199,9 +285,13 @@ def refused_requests(draw) -> tuple[bytes, str]:
 async def test_a_refused_request_changes_nothing(gateway, keys, db, attempt):
     body, content_type = attempt
     before = await _row_counts(db)
-    status, answer = await gateway.request("POST", "/v1/charges", key=await keys(f"t:{TERMINAL}"), data=body,
-                                           headers={"Content-Type": content_type,
-                                                    "Idempotency-Key": uuid.uuid4().hex})
+    status, answer = await gateway.request(
+        "POST",
+        "/v1/charges",
+        key=await keys(f"t:{TERMINAL}"),
+        data=body,
+        headers={"Content-Type": content_type, "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert status in (400, 415), answer
     assert set(answer["error"]) >= ERROR_FIELDS
     assert await _row_counts(db) == before
@@ -224,9 +314,17 @@ async def test_an_excess_fee_records_exactly_one_refusal_and_nothing_else(gatewa
 async def test_a_loosely_written_charge_is_stored_in_the_normal_form(gateway, keys, db, body):
     status, charge = await gateway.charge(await keys(f"t:{TERMINAL}"), body)
     assert status == 201, charge
-    stored = await db.fetchrow("SELECT terminal_id, operator_id, service_code, extras, recipient_name, "
-                               "recipient_national_code, recipient_mobile FROM charges WHERE id = $1",
-                               uuid.UUID(charge["id"]))
-    assert dict(stored) == {"terminal_id": TERMINAL, "operator_id": OPERATOR, "service_code": "1101",
-                            "extras": [{"code": "scan_page", "quantity": 1}], "recipient_name": "کاوه یزدانی‌فر",
-                            "recipient_national_code": "0012345679", "recipient_mobile": "09121234567"}
+    stored = await db.fetchrow(
+        "SELECT terminal_id, operator_id, service_code, extras, recipient_name, "
+        "recipient_national_code, recipient_mobile FROM charges WHERE id = $1",
+        uuid.UUID(charge["id"]),
+    )
+    assert dict(stored) == {
+        "terminal_id": TERMINAL,
+        "operator_id": OPERATOR,
+        "service_code": "1101",
+        "extras": [{"code": "scan_page", "quantity": 1}],
+        "recipient_name": "کاوه یزدانی‌فر",
+        "recipient_national_code": "0012345679",
+        "recipient_mobile": "09121234567",
+    }

@@ -1,4 +1,5 @@
 """Log lines never carry a full card number, an API secret, or a national code or mobile in clear."""
+
 from __future__ import annotations
 
 import logging
@@ -10,15 +11,20 @@ from simulators.psp.cards import TEST_CARDS
 from tests.security.conftest import RecordedLog
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("recipient 0012345679 mobile 09121234567", "recipient ******5679 mobile 0912***4567"),
-    ("inbox iran0012345679 refused", "inbox iran******5679 refused"),
-    ("+989121234567, 00989121234567 and 989121234567", "0912***4567, 0912***4567 and 0912***4567"),
-    ("کد ملی ۰۰۱۲۳۴۵۶۷۹ و همراه ۰۹۱۲۱۲۳۴۵۶۷", "کد ملی ******5679 و همراه 0912***4567"),
-    ("Authorization: Bearer pk_9f8e7d6c5b4a3f2e.s3cr3t-Value_xyz", "Authorization: Bearer pk_9f8e7d6c5b4a3f2e.***"),
-    ("tracking 111100010000000013, amount 1250000, stan 000123", "tracking 111100010000000013, amount 1250000, "
-                                                                "stan 000123"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("recipient 0012345679 mobile 09121234567", "recipient ******5679 mobile 0912***4567"),
+        ("inbox iran0012345679 refused", "inbox iran******5679 refused"),
+        ("+989121234567, 00989121234567 and 989121234567", "0912***4567, 0912***4567 and 0912***4567"),
+        ("کد ملی ۰۰۱۲۳۴۵۶۷۹ و همراه ۰۹۱۲۱۲۳۴۵۶۷", "کد ملی ******5679 و همراه 0912***4567"),
+        ("Authorization: Bearer pk_9f8e7d6c5b4a3f2e.s3cr3t-Value_xyz", "Authorization: Bearer pk_9f8e7d6c5b4a3f2e.***"),
+        (
+            "tracking 111100010000000013, amount 1250000, stan 000123",
+            "tracking 111100010000000013, amount 1250000, stan 000123",
+        ),
+    ],
+)
 def test_redact(raw, expected):
     assert redact(raw) == expected
 

@@ -1,6 +1,7 @@
 """After every other test of the run (conftest orders this module last): the database, Redis and the logs written
 by the test process and by every gateway process these tests started hold no full card number, PIN or API secret,
 and the logs hold no national code or mobile number in clear."""
+
 from __future__ import annotations
 
 import re
@@ -12,15 +13,29 @@ from tests.security.conftest import PROCESS_LOGS, RECORDED_LOG
 
 API_KEY = re.compile(r"pk_[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{20,}")
 PIN_COLUMN = re.compile(r"(^|_)pin(_|$)|pin_?block")
-KEY_NAMES = ("t:10000001", "t:10000002", "t:10000003", "t:10000004", "t:10000005", "t:10000006", "t:10000007",
-             "t:10000008", "regulator", "admin", "a:civil-registration", "a:police", "a:social-security")
+KEY_NAMES = (
+    "t:10000001",
+    "t:10000002",
+    "t:10000003",
+    "t:10000004",
+    "t:10000005",
+    "t:10000006",
+    "t:10000007",
+    "t:10000008",
+    "regulator",
+    "admin",
+    "a:civil-registration",
+    "a:police",
+    "a:social-security",
+)
 
 
 @pytest.fixture(scope="module")
 async def database_dump(db) -> str:
     tables = [r["tablename"] for r in await db.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-    dumps = [await db.fetchval(f'SELECT coalesce(string_agg(t::text, E\'\\n\'), \'\') FROM "{table}" t')
-             for table in tables]
+    dumps = [
+        await db.fetchval(f"SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t") for table in tables
+    ]
     return "\n".join(dumps)
 
 
@@ -67,15 +82,19 @@ def test_no_api_secret_anywhere(database_dump, redis_dump, logs, secrets):
 
 
 async def test_no_pin_is_kept(db, database_dump):
-    columns = [r["column_name"] for r in await db.fetch(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public'")]
+    columns = [
+        r["column_name"]
+        for r in await db.fetch("SELECT column_name FROM information_schema.columns WHERE table_schema = 'public'")
+    ]
     assert [c for c in columns if PIN_COLUMN.search(c)] == []
     assert '"pin' not in database_dump.lower()
 
 
 async def test_logs_hold_no_national_code_or_mobile_in_clear(db, logs):
-    people = await db.fetch("SELECT recipient_national_code AS code, recipient_mobile AS mobile FROM charges "
-                            "UNION SELECT recipient_national_code, NULL FROM refusals")
+    people = await db.fetch(
+        "SELECT recipient_national_code AS code, recipient_mobile AS mobile FROM charges "
+        "UNION SELECT recipient_national_code, NULL FROM refusals"
+    )
     codes = {p["code"] for p in people if p["code"]}
     mobiles = {p["mobile"] for p in people if p["mobile"]}
     assert "0012345679" in codes

@@ -1,4 +1,5 @@
 """Per-key and per-terminal rate limits: 429 in the shared shape with Retry-After, counted in Redis per minute."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,21 +13,23 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from gateway.access.api_keys import Principal
+from gateway.access.store import create_api_key
 from gateway.web.app import create_app
-from simulators.devstack.embedded import free_port
 from gateway.web.context import SERVICES
 from gateway.web.rate_limit import RateLimiter
-from gateway.access.store import create_api_key
+from simulators.devstack.embedded import free_port
 
 QUOTE = "/v1/tariffs/quote?service_code=1101"
-MOMENT = 1_800_000_000 + 15.5   # 15.5 s into a minute
+MOMENT = 1_800_000_000 + 15.5  # 15.5 s into a minute
 
 
 @pytest.fixture(scope="module")
 async def limited(settings, db):
     """A gateway of its own with small limits (3 a minute per key, 5 per terminal) and a clock the test sets."""
-    server = TestServer(create_app(dataclasses.replace(settings, rate_limit_per_minute=3,
-                                                       terminal_rate_limit_per_minute=5)), host="127.0.0.1")
+    server = TestServer(
+        create_app(dataclasses.replace(settings, rate_limit_per_minute=3, terminal_rate_limit_per_minute=5)),
+        host="127.0.0.1",
+    )
     await server.start_server()
     limiter = server.app[SERVICES].auth.limiter
     limiter.clock = lambda: MOMENT

@@ -1,4 +1,5 @@
 """Signed requests (HMAC-SHA256 over method, path with query, timestamp, nonce and body hash) through the gateway."""
+
 from __future__ import annotations
 
 import time
@@ -50,12 +51,18 @@ async def test_a_signing_key_never_works_as_a_bearer_key(gateway, signing_key, d
 async def test_a_signed_charge_completes_and_any_change_after_signing_is_refused(gateway, signing_key, db):
     body = orjson.dumps(charge_body(amount=640_000))
     headers = signed_headers(signing_key, "POST", "/v1/charges", body) | {
-        "Content-Type": "application/json", "Idempotency-Key": f"signed-{time.time_ns()}"}
+        "Content-Type": "application/json",
+        "Idempotency-Key": f"signed-{time.time_ns()}",
+    }
     tampered_body = body.replace(b"640000", b"650000")
-    assert _code(await gateway.request("POST", "/v1/charges", data=tampered_body, headers=headers)) == \
-        (401, "signature_invalid")
-    assert _code(await gateway.request("POST", "/v1/charges?x=1", data=body, headers=headers)) == \
-        (401, "signature_invalid")
+    assert _code(await gateway.request("POST", "/v1/charges", data=tampered_body, headers=headers)) == (
+        401,
+        "signature_invalid",
+    )
+    assert _code(await gateway.request("POST", "/v1/charges?x=1", data=body, headers=headers)) == (
+        401,
+        "signature_invalid",
+    )
     status, charge = await gateway.request("POST", "/v1/charges", data=body, headers=headers)
     assert status == 201 and charge["amount"] == 640_000
 
@@ -65,8 +72,9 @@ async def test_the_query_string_is_signed(gateway, signing_key):
     assert _code(await gateway.request("GET", QUOTE + "&quantity=2", headers=headers)) == (401, "signature_invalid")
 
 
-@pytest.mark.parametrize("offset, expected", [(-301, "timestamp_stale"), (301, "timestamp_stale"),
-                                              (-290, "ok"), (290, "ok")])
+@pytest.mark.parametrize(
+    "offset, expected", [(-301, "timestamp_stale"), (301, "timestamp_stale"), (-290, "ok"), (290, "ok")]
+)
 async def test_a_timestamp_more_than_five_minutes_off_is_stale(gateway, signing_key, offset, expected):
     answer = await _signed(gateway, signing_key, "GET", QUOTE, timestamp=int(time.time()) + offset)
     assert _code(answer) == ((401, expected) if expected != "ok" else (200, "ok"))
@@ -80,8 +88,12 @@ async def test_each_signature_header_is_required(gateway, signing_key, missing):
 
 
 async def test_malformed_signature_headers_are_refused(gateway, signing_key):
-    for header, value in ((NONCE_HEADER, "short"), (NONCE_HEADER, "۱" * 20), (TIMESTAMP_HEADER, "۱۷۰۰۰۰۰۰۰۰"),
-                          (SIGNATURE_HEADER, "F" * 64)):
+    for header, value in (
+        (NONCE_HEADER, "short"),
+        (NONCE_HEADER, "۱" * 20),
+        (TIMESTAMP_HEADER, "۱۷۰۰۰۰۰۰۰۰"),
+        (SIGNATURE_HEADER, "F" * 64),
+    ):
         headers = signed_headers(signing_key, "GET", QUOTE) | {header: value}
         assert _code(await gateway.request("GET", QUOTE, headers=headers)) == (401, "signature_missing"), header
 

@@ -1,4 +1,5 @@
 """`pishkhan keys revoke` takes effect at once, in the gateway process that just served the key and in another."""
+
 from __future__ import annotations
 
 from tests.security.cli import create_key, pishkhan
@@ -12,8 +13,9 @@ async def _status(session, url: str, key: str) -> tuple[int, str | None]:
         return response.status, body.get("error", {}).get("code")
 
 
-async def test_a_revoked_key_is_refused_at_once_by_every_gateway_process(gateway, served_gateway, database_url,
-                                                                         http_session):
+async def test_a_revoked_key_is_refused_at_once_by_every_gateway_process(
+    gateway, served_gateway, database_url, http_session
+):
     key = await create_key(database_url, "--role", "terminal", "--terminal-id", "10000001")
     key_id = key[3:].partition(".")[0]
     processes = (gateway.url, served_gateway.url)

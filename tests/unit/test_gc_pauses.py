@@ -1,5 +1,6 @@
 """Full passes of the cyclic garbage collector leave frozen objects alone. Each case runs in a fresh interpreter:
 freezing is process-wide, and the test process must keep its own collector as it is."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,8 +11,9 @@ from gateway.platform.config import PROJECT_ROOT
 
 
 def _python(code: str) -> str:
-    run = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=PROJECT_ROOT, capture_output=True,
-                         text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0, run.stderr
     return run.stdout
 

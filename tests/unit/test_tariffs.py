@@ -1,14 +1,14 @@
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.core.errors import ExcessFee, TariffRefusal
 from gateway.core.jalali import format_jalali_datetime, format_utc, parse_jalali_date
-from gateway.registry.tariff_files import SCHEMA_FILE_NAME, load_tariff_documents
 from gateway.core.tariffs import (
     MAX_QUANTITY,
     OfficeKind,
@@ -16,25 +16,36 @@ from gateway.core.tariffs import (
     TariffTableError,
     tariff_schema_json,
 )
+from gateway.registry.tariff_files import SCHEMA_FILE_NAME, load_tariff_documents
 
 TARIFF_DIR = Path(__file__).resolve().parents[2] / "tariff_tables"
-UTC = timezone.utc
-START_OF_1402 = datetime(2023, 3, 20, 20, 30, tzinfo=UTC)   # 1402/01/01 00:00 Tehran
-START_OF_1403 = datetime(2024, 3, 19, 20, 30, tzinfo=UTC)   # 1403/01/01 00:00 Tehran
-NOW = datetime(2026, 11, 23, 8, 15, tzinfo=UTC)             # 1405/09/02
+UTC = UTC
+START_OF_1402 = datetime(2023, 3, 20, 20, 30, tzinfo=UTC)  # 1402/01/01 00:00 Tehran
+START_OF_1403 = datetime(2024, 3, 19, 20, 30, tzinfo=UTC)  # 1403/01/01 00:00 Tehran
+NOW = datetime(2026, 11, 23, 8, 15, tzinfo=UTC)  # 1405/09/02
 SERVICE_CODES = {f"{group}10{n}" for group in "123" for n in "1234"}
 
 
 def service(government_fee=300_000, office_fee_cap=250_000, **more):
-    return {"government_fee": government_fee, "office_fee_cap": office_fee_cap,
-            "extras": {"scan_page": {"name": "اسکن هر صفحه", "unit_cap": 20_000},
-                       "print_page": {"name": "چاپ هر صفحه", "unit_cap": 10_000}},
-            **more}
+    return {
+        "government_fee": government_fee,
+        "office_fee_cap": office_fee_cap,
+        "extras": {
+            "scan_page": {"name": "اسکن هر صفحه", "unit_cap": 20_000},
+            "print_page": {"name": "چاپ هر صفحه", "unit_cap": 10_000},
+        },
+        **more,
+    }
 
 
 def document(reference="T-1", effective_from="1403/01/01", effective_to=None, services=None):
-    approval = {"reference": reference, "session": "جلسه آزمایشی", "approved_on": "1402/12/20",
-                "effective_from": effective_from, "sample": True}
+    approval = {
+        "reference": reference,
+        "session": "جلسه آزمایشی",
+        "approved_on": "1402/12/20",
+        "effective_from": effective_from,
+        "sample": True,
+    }
     if effective_to is not None:
         approval["effective_to"] = effective_to
     return {"approval": approval, "services": services if services is not None else {"1101": service()}}
@@ -57,11 +68,15 @@ def shipped_book():
 
 # ---------------------------------------------------------------- Jalali days in Tehran
 
-@pytest.mark.parametrize(("at", "shown"), [
-    (NOW, "1405/09/02 11:45:00"),
-    (START_OF_1403, "1403/01/01 00:00:00"),
-    (START_OF_1403 - timedelta(seconds=1), "1402/12/29 23:59:59"),
-])
+
+@pytest.mark.parametrize(
+    ("at", "shown"),
+    [
+        (NOW, "1405/09/02 11:45:00"),
+        (START_OF_1403, "1403/01/01 00:00:00"),
+        (START_OF_1403 - timedelta(seconds=1), "1402/12/29 23:59:59"),
+    ],
+)
 def test_instants_are_shown_as_jalali_tehran_time(at, shown):
     assert format_jalali_datetime(at) == shown
 
@@ -82,9 +97,11 @@ def test_only_real_jalali_days_parse(text):
 
 # ---------------------------------------------------------------- the shipped tables
 
+
 def test_shipped_schema_is_generated_from_the_model():
     assert (TARIFF_DIR / SCHEMA_FILE_NAME).read_text(encoding="utf-8") == tariff_schema_json(), (
-        "regenerate it: .venv/bin/python -m gateway.registry.tariff_files tariff_tables")
+        "regenerate it: .venv/bin/python -m gateway.registry.tariff_files tariff_tables"
+    )
 
 
 def test_shipped_tables_are_two_successive_sample_approvals(shipped_book):
@@ -109,13 +126,16 @@ def test_shipped_1403_caps_are_indexed_above_1402(shipped_book):
     assert (old.approval_reference, new.approval_reference) == ("CRA-COM-1401-11", "CRA-COM-1402-07")
 
 
-@pytest.mark.parametrize(("at", "reference"), [
-    (START_OF_1402, "CRA-COM-1401-11"),
-    (START_OF_1403 - timedelta(microseconds=1), "CRA-COM-1401-11"),
-    (START_OF_1403, "CRA-COM-1402-07"),
-    (START_OF_1403.astimezone(timezone(timedelta(hours=3, minutes=30))), "CRA-COM-1402-07"),
-    (NOW, "CRA-COM-1402-07"),
-])
+@pytest.mark.parametrize(
+    ("at", "reference"),
+    [
+        (START_OF_1402, "CRA-COM-1401-11"),
+        (START_OF_1403 - timedelta(microseconds=1), "CRA-COM-1401-11"),
+        (START_OF_1403, "CRA-COM-1402-07"),
+        (START_OF_1403.astimezone(timezone(timedelta(hours=3, minutes=30))), "CRA-COM-1402-07"),
+        (NOW, "CRA-COM-1402-07"),
+    ],
+)
 def test_the_approval_in_force_changes_at_tehran_midnight(shipped_book, at, reference):
     assert quote(shipped_book, at=at).approval_reference == reference
 
@@ -137,12 +157,14 @@ def test_tables_in_force_report_the_period_as_jalali_days_and_utc_instants(shipp
 
 # ---------------------------------------------------------------- loading and refusing tables
 
+
 def test_loader_names_the_file_in_errors(tmp_path):
     (tmp_path / "good.toml").write_text((TARIFF_DIR / "1403-sample.toml").read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "typo.toml").write_text(
         '[approval]\nreference = "X-1"\nsession = "s"\napproved_on = "1404/01/01"\n'
         'effective_from = "1404/01/01"\n[services."1101"]\ngovernment_fee = 1\noffice_fee_cap = 1\nofice_fee = 3\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (tmp_path / "notes.txt").write_text("ignored", encoding="utf-8")
     documents = load_tariff_documents(tmp_path)
     assert [d["_source"] for d in documents] == ["good.toml", "typo.toml"]
@@ -157,8 +179,10 @@ def test_loader_reports_broken_toml_with_its_file_name(tmp_path):
 
 
 def test_overlapping_periods_for_one_service_are_refused_naming_both_approvals():
-    documents = [document("A-1", "1403/01/01", "1403/12/30"),
-                 document("B-2", "1403/12/30", None, {"1101": service(), "1102": service()})]
+    documents = [
+        document("A-1", "1403/01/01", "1403/12/30"),
+        document("B-2", "1403/12/30", None, {"1101": service(), "1102": service()}),
+    ]
     with pytest.raises(TariffTableError, match=r"service 1101 .*A-1.*B-2"):
         TariffBook.from_documents(documents)
 
@@ -169,11 +193,13 @@ def test_an_open_ended_approval_overlaps_everything_after_it():
 
 
 def test_adjacent_periods_and_overlaps_on_different_services_are_accepted():
-    book = TariffBook.from_documents([
-        document("A-1", "1403/01/01", "1403/12/30"),
-        document("B-2", "1404/01/01", None, {"1101": service(office_fee_cap=300_000)}),
-        document("C-3", "1403/06/01", None, {"2101": service()}),
-    ])
+    book = TariffBook.from_documents(
+        [
+            document("A-1", "1403/01/01", "1403/12/30"),
+            document("B-2", "1404/01/01", None, {"1101": service(office_fee_cap=300_000)}),
+            document("C-3", "1403/06/01", None, {"2101": service()}),
+        ]
+    )
     last_moment_of_1403 = datetime(2025, 3, 20, 20, 29, 59, 999999, tzinfo=UTC)
     assert quote(book, at=last_moment_of_1403).approval_reference == "A-1"
     assert quote(book, at=last_moment_of_1403 + timedelta(microseconds=1)).approval_reference == "B-2"
@@ -182,8 +208,9 @@ def test_adjacent_periods_and_overlaps_on_different_services_are_accepted():
 
 def test_the_same_approval_twice_is_refused():
     with pytest.raises(TariffTableError, match="A-1 appears twice"):
-        TariffBook.from_documents([document("A-1", "1403/01/01", "1403/06/31"),
-                                   document("A-1", "1404/01/01", None, {"2101": service()})])
+        TariffBook.from_documents(
+            [document("A-1", "1403/01/01", "1403/06/31"), document("A-1", "1404/01/01", None, {"2101": service()})]
+        )
 
 
 def _with(change):
@@ -192,29 +219,44 @@ def _with(change):
     return doc
 
 
-@pytest.mark.parametrize(("doc", "fragment"), [
-    (_with(lambda d: d["approval"].update(board="x")), "approval.board"),
-    (_with(lambda d: d["services"]["1101"].update(discount=1)), "services.1101.discount"),
-    (_with(lambda d: d["approval"].update(effective_from="1402/12/30")), "effective_from"),   # 1402 is not leap
-    (_with(lambda d: d["approval"].update(effective_from="1403-01-01")), "effective_from"),
-    (_with(lambda d: d["approval"].update(effective_from="1403/13/01")), "effective_from"),
-    (_with(lambda d: d["approval"].update(effective_to="1402/12/29")), "effective_to is before"),
-    (_with(lambda d: d["approval"].pop("reference")), "approval.reference"),
-    (_with(lambda d: d["services"]["1101"]["extras"]["scan_page"].update(unit_cap=0)), "unit_cap"),
-    (_with(lambda d: d["services"]["1101"].update(government_fee=-1)), "government_fee"),
-    (_with(lambda d: d["services"]["1101"].update(office_fee_cap=250_000.0)), "office_fee_cap"),
-    (_with(lambda d: d["services"]["1101"].update(office_fee_cap="250000")), "office_fee_cap"),
-    (_with(lambda d: d["services"]["1101"].update(office_fee_cap=10**11)), "office_fee_cap"),
-    (_with(lambda d: d["services"]["1101"].update(government_fee=0, office_fee_cap=0)), "nothing could ever"),
-    (_with(lambda d: d["services"]["1101"].update(
-        office_kinds={"rural_ict": {"extras": {"photo": {"unit_cap": 5}}}})), "unknown extras: photo"),
-    (_with(lambda d: d["services"]["1101"].update(office_kinds={"kiosk": {"office_fee_cap": 5}})), "kiosk"),
-    (_with(lambda d: d["services"]["1101"].update(
-        government_fee=0, office_kinds={"rural_ict": {"office_fee_cap": 0}})), "rural_ict office"),
-    (_with(lambda d: d["services"].update({"11a1": service()})), "11a1"),
-    (_with(lambda d: d["services"].clear()), "services"),
-    (_with(lambda d: d["approval"].update(sample="yes")), "sample"),
-])
+@pytest.mark.parametrize(
+    ("doc", "fragment"),
+    [
+        (_with(lambda d: d["approval"].update(board="x")), "approval.board"),
+        (_with(lambda d: d["services"]["1101"].update(discount=1)), "services.1101.discount"),
+        (_with(lambda d: d["approval"].update(effective_from="1402/12/30")), "effective_from"),  # 1402 is not leap
+        (_with(lambda d: d["approval"].update(effective_from="1403-01-01")), "effective_from"),
+        (_with(lambda d: d["approval"].update(effective_from="1403/13/01")), "effective_from"),
+        (_with(lambda d: d["approval"].update(effective_to="1402/12/29")), "effective_to is before"),
+        (_with(lambda d: d["approval"].pop("reference")), "approval.reference"),
+        (_with(lambda d: d["services"]["1101"]["extras"]["scan_page"].update(unit_cap=0)), "unit_cap"),
+        (_with(lambda d: d["services"]["1101"].update(government_fee=-1)), "government_fee"),
+        (_with(lambda d: d["services"]["1101"].update(office_fee_cap=250_000.0)), "office_fee_cap"),
+        (_with(lambda d: d["services"]["1101"].update(office_fee_cap="250000")), "office_fee_cap"),
+        (_with(lambda d: d["services"]["1101"].update(office_fee_cap=10**11)), "office_fee_cap"),
+        (_with(lambda d: d["services"]["1101"].update(government_fee=0, office_fee_cap=0)), "nothing could ever"),
+        (
+            _with(
+                lambda d: d["services"]["1101"].update(
+                    office_kinds={"rural_ict": {"extras": {"photo": {"unit_cap": 5}}}}
+                )
+            ),
+            "unknown extras: photo",
+        ),
+        (_with(lambda d: d["services"]["1101"].update(office_kinds={"kiosk": {"office_fee_cap": 5}})), "kiosk"),
+        (
+            _with(
+                lambda d: d["services"]["1101"].update(
+                    government_fee=0, office_kinds={"rural_ict": {"office_fee_cap": 0}}
+                )
+            ),
+            "rural_ict office",
+        ),
+        (_with(lambda d: d["services"].update({"11a1": service()})), "11a1"),
+        (_with(lambda d: d["services"].clear()), "services"),
+        (_with(lambda d: d["approval"].update(sample="yes")), "sample"),
+    ],
+)
 def test_invalid_documents_are_refused(doc, fragment):
     with pytest.raises(TariffTableError) as caught:
         TariffBook.from_documents([{**copy.deepcopy(doc), "_source": "x.toml"}])
@@ -233,20 +275,32 @@ def test_persian_text_in_tables_is_normalised():
 
 # ---------------------------------------------------------------- quotes
 
+
 @pytest.fixture(scope="module")
 def book():
-    return TariffBook.from_documents([document(services={
-        "1101": service(office_kinds={"rural_ict": {"office_fee_cap": 150_000,
-                                                    "extras": {"scan_page": {"unit_cap": 15_000}}}}),
-        "3101": service(government_fee=0, office_fee_cap=200_000),
-    })])
+    return TariffBook.from_documents(
+        [
+            document(
+                services={
+                    "1101": service(
+                        office_kinds={
+                            "rural_ict": {"office_fee_cap": 150_000, "extras": {"scan_page": {"unit_cap": 15_000}}}
+                        }
+                    ),
+                    "3101": service(government_fee=0, office_fee_cap=200_000),
+                }
+            )
+        ]
+    )
 
 
 def test_quote_multiplies_unit_caps_by_quantities(book):
     q = quote(book, quantity=2, extras=[("scan_page", 3), ("print_page", 5)])
     assert (q.approval_reference, q.government_share, q.office_fee_cap) == ("T-1", 600_000, 500_000)
     assert [(line.code, line.quantity, line.unit_cap, line.cap) for line in q.extras] == [
-        ("scan_page", 3, 20_000, 60_000), ("print_page", 5, 10_000, 50_000)]
+        ("scan_page", 3, 20_000, 60_000),
+        ("print_page", 5, 10_000, 50_000),
+    ]
     assert q.cap == 600_000 + 500_000 + 60_000 + 50_000
 
 
@@ -259,23 +313,30 @@ def test_rural_ict_offices_get_their_own_caps(book):
 def test_quote_breakdown_is_json_ready(book):
     breakdown = orjson.loads(orjson.dumps(quote(book, extras=[("scan_page", 3)]).breakdown))
     assert breakdown == {
-        "approval_reference": "T-1", "service_code": "1101", "quantity": 1, "office_kind": "counter",
-        "government_share": 300_000, "office_fee_cap": 250_000,
+        "approval_reference": "T-1",
+        "service_code": "1101",
+        "quantity": 1,
+        "office_kind": "counter",
+        "government_share": 300_000,
+        "office_fee_cap": 250_000,
         "extras": [{"code": "scan_page", "name": "اسکن هر صفحه", "quantity": 3, "unit_cap": 20_000, "cap": 60_000}],
         "cap": 610_000,
     }
 
 
-@pytest.mark.parametrize(("kwargs", "code"), [
-    ({"service_code": "9999"}, "no_tariff"),
-    ({"extras": [("photo", 1)]}, "unknown_extra"),
-    ({"extras": [("scan_page", 1), ("scan_page", 2)]}, "duplicate_extra"),
-    ({"quantity": 0}, "invalid_quantity"),
-    ({"quantity": MAX_QUANTITY + 1}, "invalid_quantity"),
-    ({"quantity": True}, "invalid_quantity"),
-    ({"extras": [("scan_page", 0)]}, "invalid_quantity"),
-    ({"office_kind": "kiosk"}, "unknown_office_kind"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"service_code": "9999"}, "no_tariff"),
+        ({"extras": [("photo", 1)]}, "unknown_extra"),
+        ({"extras": [("scan_page", 1), ("scan_page", 2)]}, "duplicate_extra"),
+        ({"quantity": 0}, "invalid_quantity"),
+        ({"quantity": MAX_QUANTITY + 1}, "invalid_quantity"),
+        ({"quantity": True}, "invalid_quantity"),
+        ({"extras": [("scan_page", 0)]}, "invalid_quantity"),
+        ({"office_kind": "kiosk"}, "unknown_office_kind"),
+    ],
+)
 def test_quote_refusals(book, kwargs, code):
     error = tariff_error(quote, book, **kwargs)
     assert error.code == code
@@ -291,8 +352,9 @@ def test_quote_needs_an_aware_moment(book):
 
 # ---------------------------------------------------------------- checking a requested amount
 
+
 def test_check_fills_the_office_fee_first_then_extras_in_order(book):
-    q = quote(book, extras=[("scan_page", 3), ("print_page", 5)])   # 300k + 250k + 60k + 50k
+    q = quote(book, extras=[("scan_page", 3), ("print_page", 5)])  # 300k + 250k + 60k + 50k
     charged = q.check(300_000 + 250_000 + 45_000)
     assert (charged.government_share, charged.office_fee) == (300_000, 250_000)
     assert [(e.code, e.amount) for e in charged.extras] == [("scan_page", 45_000), ("print_page", 0)]
@@ -328,17 +390,28 @@ def test_check_refuses_nothing_and_non_integers(book):
 unit_amounts = st.integers(min_value=0, max_value=5_000_000)
 
 
-@given(government_fee=unit_amounts, office_fee_cap=unit_amounts,
-       extras=st.lists(st.tuples(st.integers(1, 100_000), st.integers(1, 20)), max_size=4),
-       quantity=st.integers(1, 5), data=st.data())
+@given(
+    government_fee=unit_amounts,
+    office_fee_cap=unit_amounts,
+    extras=st.lists(st.tuples(st.integers(1, 100_000), st.integers(1, 20)), max_size=4),
+    quantity=st.integers(1, 5),
+    data=st.data(),
+)
 def test_any_accepted_amount_splits_exactly_within_every_cap(government_fee, office_fee_cap, extras, quantity, data):
     if government_fee + office_fee_cap == 0:
         office_fee_cap = 1
-    doc = document(services={"1101": {
-        "government_fee": government_fee, "office_fee_cap": office_fee_cap,
-        "extras": {f"x{i}": {"name": f"مورد {i}", "unit_cap": cap} for i, (cap, _) in enumerate(extras)}}})
-    q = quote(TariffBook.from_documents([doc]), quantity=quantity,
-              extras=[(f"x{i}", n) for i, (_, n) in enumerate(extras)])
+    doc = document(
+        services={
+            "1101": {
+                "government_fee": government_fee,
+                "office_fee_cap": office_fee_cap,
+                "extras": {f"x{i}": {"name": f"مورد {i}", "unit_cap": cap} for i, (cap, _) in enumerate(extras)},
+            }
+        }
+    )
+    q = quote(
+        TariffBook.from_documents([doc]), quantity=quantity, extras=[(f"x{i}", n) for i, (_, n) in enumerate(extras)]
+    )
     requested = data.draw(st.integers(max(1, q.government_share), q.cap))
 
     charged = q.check(requested)
@@ -346,7 +419,7 @@ def test_any_accepted_amount_splits_exactly_within_every_cap(government_fee, off
     assert charged.government_share == government_fee * quantity
     assert charged.government_share + sum(parts) == requested
     caps = [q.office_fee_cap, *(line.cap for line in q.extras)]
-    assert all(0 <= part <= cap for part, cap in zip(parts, caps))
+    assert all(0 <= part <= cap for part, cap in zip(parts, caps, strict=True))
     # a later part is only used once every earlier part is full
     for i, part in enumerate(parts):
         if part > 0:

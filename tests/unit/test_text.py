@@ -1,17 +1,52 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.core.text import format_rials, normalize_persian, to_ascii_digits, to_persian_digits
 
 ZWNJ = "\u200c"
-INVISIBLE = ["\u200b", "\u200d", "\u2060", "\ufeff", "\u200e", "\u200f", "\u00ad", "\u061c",
-             *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
+INVISIBLE = [
+    "\u200b",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u200e",
+    "\u200f",
+    "\u00ad",
+    "\u061c",
+    *map(chr, range(0x202A, 0x202F)),
+    *map(chr, range(0x2066, 0x206A)),
+]
 
 # Text built from the characters normalisation cares about, plus anything else Unicode offers.
 tricky_text = st.text(
     alphabet=st.one_of(
-        st.sampled_from(["ي", "ى", "ك", "ی", "ک", "ا", "\u0653", "\u0654", "\u064e", ZWNJ, " ", "\t", "\n", "\u00a0",
-                         "\u2000", "\u2001", "۱", "٢", "7", "ب", "م", *INVISIBLE]),
+        st.sampled_from(
+            [
+                "ي",
+                "ى",
+                "ك",
+                "ی",
+                "ک",
+                "ا",
+                "\u0653",
+                "\u0654",
+                "\u064e",
+                ZWNJ,
+                " ",
+                "\t",
+                "\n",
+                "\u00a0",
+                "\u2000",
+                "\u2001",
+                "۱",
+                "٢",
+                "7",
+                "ب",
+                "م",
+                *INVISIBLE,
+            ]
+        ),
         st.characters(),
     ),
     max_size=40,
@@ -27,21 +62,24 @@ def test_to_persian_digits_is_for_display():
     assert to_ascii_digits(to_persian_digits("0123456789")) == "0123456789"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("علي", "علی"),                              # Arabic yeh
-    ("موسى", "موسی"),                            # alef maksura
-    ("كاظم", "کاظم"),                            # Arabic kaf
-    ("پلاك ۱۲ - واحد ٣", "پلاک 12 - واحد 3"),
-    ("  محمد   \t رضا \n", "محمد رضا"),
-    ("\u200fمحمد\u200e\u202bرضا\u202c", "محمدرضا"),
-    ("می\u200c\u200c\u200cخواهم", "می\u200cخواهم"),  # ZWNJ run collapses, the one inside the word stays
-    ("\u200cکتاب\u200c ها\u200c", "کتاب ها"),     # ZWNJ at word edges goes
-    ("خانه\u200c \u200cها", "خانه ها"),
-    ("ا\u0653", "آ"),                             # NFC
-    ("ا\u200b\u0653", "آ"),                       # NFC after an invisible character is removed
-    ("مسي\u0654", "مسئ"),                         # yeh + combining hamza is ئ, not ی + hamza
-    ("\u00a0\u2003", ""),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("علي", "علی"),  # Arabic yeh
+        ("موسى", "موسی"),  # alef maksura
+        ("كاظم", "کاظم"),  # Arabic kaf
+        ("پلاك ۱۲ - واحد ٣", "پلاک 12 - واحد 3"),
+        ("  محمد   \t رضا \n", "محمد رضا"),
+        ("\u200fمحمد\u200e\u202bرضا\u202c", "محمدرضا"),
+        ("می\u200c\u200c\u200cخواهم", "می\u200cخواهم"),  # ZWNJ run collapses, the one inside the word stays
+        ("\u200cکتاب\u200c ها\u200c", "کتاب ها"),  # ZWNJ at word edges goes
+        ("خانه\u200c \u200cها", "خانه ها"),
+        ("ا\u0653", "آ"),  # NFC
+        ("ا\u200b\u0653", "آ"),  # NFC after an invisible character is removed
+        ("مسي\u0654", "مسئ"),  # yeh + combining hamza is ئ, not ی + hamza
+        ("\u00a0\u2003", ""),
+    ],
+)
 def test_normalize_persian(raw, expected):
     assert normalize_persian(raw) == expected
 
@@ -62,13 +100,16 @@ def test_normalized_text_has_no_arabic_letters_invisibles_or_loose_spacing(text)
     assert "  " not in result and all(not c.isspace() or c == " " for c in result)
 
 
-@pytest.mark.parametrize(("amount", "persian", "ascii_"), [
-    (0, "۰", "0"),
-    (999, "۹۹۹", "999"),
-    (1000, "۱٬۰۰۰", "1,000"),
-    (1250000, "۱٬۲۵۰٬۰۰۰", "1,250,000"),
-    (-45000, "-۴۵٬۰۰۰", "-45,000"),
-])
+@pytest.mark.parametrize(
+    ("amount", "persian", "ascii_"),
+    [
+        (0, "۰", "0"),
+        (999, "۹۹۹", "999"),
+        (1000, "۱٬۰۰۰", "1,000"),
+        (1250000, "۱٬۲۵۰٬۰۰۰", "1,250,000"),
+        (-45000, "-۴۵٬۰۰۰", "-45,000"),
+    ],
+)
 def test_format_rials(amount, persian, ascii_):
     assert format_rials(amount) == persian
     assert format_rials(amount, persian_digits=False) == ascii_

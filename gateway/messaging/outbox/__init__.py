@@ -1,4 +1,5 @@
 """Delivery of the outbox: the dispatcher, the delivery-report poller, and their channels (SMS, Iran Poosheh)."""
+
 from __future__ import annotations
 
 from gateway.messaging.outbox.channels import Channel, PooshehChannel, SmsChannel
@@ -7,5 +8,14 @@ from gateway.messaging.outbox.dispatcher import OutboxDispatcher
 from gateway.messaging.outbox.retry import RetryPolicy
 from gateway.messaging.outbox.workers import OutboxWorkers, run_outbox_process
 
-__all__ = ["Channel", "DeliveryReportPoller", "OutboxDispatcher", "OutboxWorkers", "PooshehChannel",
-           "RetryPolicy", "SmsChannel", "report_update", "run_outbox_process"]
+__all__ = [
+    "Channel",
+    "DeliveryReportPoller",
+    "OutboxDispatcher",
+    "OutboxWorkers",
+    "PooshehChannel",
+    "RetryPolicy",
+    "SmsChannel",
+    "report_update",
+    "run_outbox_process",
+]

@@ -1,6 +1,7 @@
 """How each outbox channel sends a batch of claimed messages: the SMS from the 4040 line, and the signed receipt
 to the citizen's Iran Poosheh inbox. A channel answers one `SendResult` per message, in order; a fault, the
 provider's or ours (the database, a bug), is a retryable result for the messages it touched, never an exception."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,23 +30,26 @@ def _fault(error: Exception) -> SendResult:
     return SendResult.retryable(f"{type(error).__name__}: {error}")
 
 
-async def _send_each(messages: list[ClaimedMessage],
-                     send: Callable[[ClaimedMessage], Awaitable[SendResult]]) -> list[SendResult]:
+async def _send_each(
+    messages: list[ClaimedMessage], send: Callable[[ClaimedMessage], Awaitable[SendResult]]
+) -> list[SendResult]:
     """Sends the messages concurrently, each on its own."""
+
     async def guarded(message: ClaimedMessage) -> SendResult:
         try:
             return await send(message)
         except Exception as error:
             log.exception("outbox message %s: sending raised", message.message_id)
             return _fault(error)
+
     return list(await asyncio.gather(*(guarded(message) for message in messages)))
 
 
 class SmsChannel:
     """Payload `{sender, text}`, recipient the mobile number."""
 
-    name = "sms"
-    reports_delivery = True
+    name: ClassVar[str] = "sms"
+    reports_delivery: ClassVar[bool] = True
 
     def __init__(self, provider: SmsProvider) -> None:
         self.provider = provider
@@ -55,9 +59,13 @@ class SmsChannel:
 
     async def _send(self, message: ClaimedMessage) -> SendResult:
         try:
-            return await self.provider.send(message.message_id, sender=message.payload["sender"],
-                                            recipient=message.recipient, text=message.payload["text"])
-        except ValueError as error:   # the sender line is not under 4040: no retry can change the stored row
+            return await self.provider.send(
+                message.message_id,
+                sender=message.payload["sender"],
+                recipient=message.recipient,
+                text=message.payload["text"],
+            )
+        except ValueError as error:  # the sender line is not under 4040: no retry can change the stored row
             return SendResult.permanent(str(error))
 
 
@@ -66,8 +74,8 @@ class PooshehChannel:
     from the receipts table and sent with its QR payload, so the inbox can vouch for the printed copy. `keyring`
     gives the signing keys in force, so keys added by rotation are used."""
 
-    name = "poosheh"
-    reports_delivery = False
+    name: ClassVar[str] = "poosheh"
+    reports_delivery: ClassVar[bool] = False
 
     def __init__(self, inbox: PooshehInbox, pool, keyring: Callable[[], Keyring]) -> None:
         self.inbox = inbox
@@ -87,14 +95,22 @@ class PooshehChannel:
         signed = signed_by_code.get(tracking_code)
         if signed is None:
             return SendResult.permanent(f"no receipt with tracking code {tracking_code}")
-        return await self.inbox.deliver(message.message_id, message.recipient.removeprefix("iran"), signed,
-                                        tracking_code=tracking_code, qr_payload=self._qr_payload(signed))
+        return await self.inbox.deliver(
+            message.message_id,
+            message.recipient.removeprefix("iran"),
+            signed,
+            tracking_code=tracking_code,
+            qr_payload=self._qr_payload(signed),
+        )
 
     def _qr_payload(self, signed: dict) -> str | None:
         try:
             return make_qr_payload(signed, self.keyring())
         except KeyError:
             # This process lacks the key that signed the receipt; the inbox still gets the signed receipt itself.
-            log.warning("no signing key %s here: receipt %s goes to the inbox without its QR payload",
-                        signed["receipt"]["key_id"], signed["receipt"]["tracking_code"])
+            log.warning(
+                "no signing key %s here: receipt %s goes to the inbox without its QR payload",
+                signed["receipt"]["key_id"],
+                signed["receipt"]["tracking_code"],
+            )
             return None

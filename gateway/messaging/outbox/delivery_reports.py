@@ -5,17 +5,18 @@ all of them in one call, and stores each report with the time it was received. A
 undelivered, failed) becomes the row's status and ends polling; queued or sent polls again later. Providers keep
 reports for a day, so polling stops `REPORT_WINDOW` after sending, leaving the last report in place.
 """
+
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
-from gateway.platform import metrics
-from gateway.messaging import DeliveryStatus, SmsProvider
 from gateway.core.clock import Clock, system_clock
-from gateway.platform.passes import repeat_passes
+from gateway.messaging import DeliveryStatus, SmsProvider
 from gateway.messaging.outbox import store
 from gateway.messaging.outbox.store import ClaimedReport, ReportUpdate
+from gateway.platform import metrics
+from gateway.platform.passes import repeat_passes
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,26 @@ def report_update(claimed: ClaimedReport, status: DeliveryStatus, now: datetime,
     if status in FINAL:
         return ReportUpdate(claimed.id, status.value, status.value, None)
     next_poll = now + poll_every
-    return ReportUpdate(claimed.id, None if status is DeliveryStatus.UNKNOWN else status.value, None,
-                        next_poll if next_poll <= claimed.sent_at + REPORT_WINDOW else None)
+    return ReportUpdate(
+        claimed.id,
+        None if status is DeliveryStatus.UNKNOWN else status.value,
+        None,
+        next_poll if next_poll <= claimed.sent_at + REPORT_WINDOW else None,
+    )
 
 
 class DeliveryReportPoller:
-    def __init__(self, pool, provider: SmsProvider, *, batch: int, lease: timedelta, poll_every: timedelta,
-                 interval: float, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        pool,
+        provider: SmsProvider,
+        *,
+        batch: int,
+        lease: timedelta,
+        poll_every: timedelta,
+        interval: float,
+        clock: Clock = system_clock,
+    ) -> None:
         self.pool = pool
         self.provider = provider
         self.batch = batch

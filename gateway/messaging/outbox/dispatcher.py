@@ -1,35 +1,48 @@
 """The outbox dispatcher: delivers the messages a completed charge queued, each exactly once.
 
 It claims due rows in batches (see gateway/messaging/outbox/store.py: SKIP LOCKED, a lease, fenced writes), sends
-them concurrently, keyed by our own message id, and records the accepted ones of a batch in one statement. The provider deduplicates by that id, so a retry after a timeout, a
-lost answer or a dispatcher killed mid-send never reaches the recipient twice.
+them concurrently, keyed by our own message id, and records the accepted ones of a batch in one statement. The
+provider deduplicates by that id, so a retry after a timeout, a lost answer or a dispatcher killed mid-send never
+reaches the recipient twice.
 
 Each claim counts an attempt. A retryable failure waits (RetryPolicy) and tries again; the attempt that reaches
 `max_attempts` without acceptance puts the row in the dead letter (`dead`); a permanent refusal makes it `failed`.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from gateway.core.clock import Clock, system_clock
-from gateway.platform import metrics
 from gateway.messaging import SendOutcome, SendResult
+from gateway.messaging.outbox import store
 from gateway.messaging.outbox.channels import Channel
 from gateway.messaging.outbox.retry import RetryPolicy
-from gateway.platform.passes import repeat_passes
-from gateway.messaging.outbox import store
 from gateway.messaging.outbox.store import Acceptance, ClaimedMessage
+from gateway.platform import metrics
+from gateway.platform.passes import repeat_passes
 
 log = logging.getLogger(__name__)
 
 
 class OutboxDispatcher:
-    def __init__(self, pool, channels: Mapping[str, Channel], *, batch: int, max_attempts: int, lease: timedelta,
-                 retry: RetryPolicy, first_report_after: timedelta, interval: float, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        pool,
+        channels: Mapping[str, Channel],
+        *,
+        batch: int,
+        max_attempts: int,
+        lease: timedelta,
+        retry: RetryPolicy,
+        first_report_after: timedelta,
+        interval: float,
+        clock: Clock = system_clock,
+    ) -> None:
         self.pool = pool
         self.channels = channels
         self.batch = batch
@@ -60,12 +73,17 @@ class OutboxDispatcher:
         for message in claimed:
             if message.attempt <= self.max_attempts:
                 by_channel[message.channel].append(message)
-        answers = await asyncio.gather(*(self.channels[name].send_all(messages)
-                                         for name, messages in by_channel.items()))
+        answers = await asyncio.gather(
+            *(self.channels[name].send_all(messages) for name, messages in by_channel.items())
+        )
         try:
-            await self._record([(message, self.channels[name], result)
-                                for (name, messages), results in zip(by_channel.items(), answers)
-                                for message, result in zip(messages, results)])
+            await self._record(
+                [
+                    (message, self.channels[name], result)
+                    for (name, messages), results in zip(by_channel.items(), answers, strict=True)
+                    for message, result in zip(messages, results, strict=True)
+                ]
+            )
             for message in exhausted:
                 await self._give_up(message, "dead", f"{self.max_attempts} attempts ended without an answer")
         except Exception:
@@ -76,10 +94,18 @@ class OutboxDispatcher:
         now = self.clock()
         accepted = [(message, channel, result) for message, channel, result in outcomes if result.accepted]
         if accepted:
-            kept = await store.record_accepted(self.pool, [
-                Acceptance(message, result.provider_message_id,
-                           now + self.first_report_after if channel.reports_delivery else None)
-                for message, channel, result in accepted], now)
+            kept = await store.record_accepted(
+                self.pool,
+                [
+                    Acceptance(
+                        message,
+                        result.provider_message_id,
+                        now + self.first_report_after if channel.reports_delivery else None,
+                    )
+                    for message, channel, result in accepted
+                ],
+                now,
+            )
             for message, channel, _ in accepted:
                 if message.id in kept:
                     metrics.OUTBOX_MESSAGES.labels(message.channel, "sent").inc()

@@ -1,16 +1,17 @@
 """When to try a message again: exponential backoff with jitter, never sooner than the provider asked."""
+
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
 
-_MAX_DOUBLINGS = 30   # far past any cap; keeps 2**n a small number
+_MAX_DOUBLINGS = 30  # far past any cap; keeps 2**n a small number
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    base: float = 2.0      # seconds; the ceiling before the second attempt
-    cap: float = 600.0     # seconds; the ceiling never grows past this
+    base: float = 2.0  # seconds; the ceiling before the second attempt
+    cap: float = 600.0  # seconds; the ceiling never grows past this
     rng: random.Random = field(default_factory=random.Random, compare=False)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:

@@ -6,6 +6,7 @@ so several workers in several processes never take the same row at once. Every w
 the claim (the attempt number it took, or the lease it set): a worker whose lease ran out and was taken over
 changes nothing.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -24,7 +25,7 @@ class ClaimedMessage:
     message_id: str
     recipient: str
     payload: dict
-    attempt: int   # this claim's attempt number, counting from 1
+    attempt: int  # this claim's attempt number, counting from 1
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,9 @@ class ClaimedReport:
 @dataclass(frozen=True)
 class ReportUpdate:
     id: int
-    delivery_status: str | None      # None: the provider could not tell; the last known report stays
-    final_status: str | None         # delivered, undelivered or failed when the report is final
-    next_poll_at: datetime | None    # None: stop polling
+    delivery_status: str | None  # None: the provider could not tell; the last known report stays
+    final_status: str | None  # delivered, undelivered or failed when the report is final
+    next_poll_at: datetime | None  # None: stop polling
 
 
 async def claim_due_messages(db, now: datetime, lease_until: datetime, limit: int) -> list[ClaimedMessage]:
@@ -52,9 +53,23 @@ async def claim_due_messages(db, now: datetime, lease_until: datetime, limit: in
                  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE o.id = due.id
            RETURNING o.id, o.office_id, o.charge_id, o.channel, o.message_id, o.recipient, o.payload, o.attempts""",
-        now, lease_until, limit)
-    return [ClaimedMessage(row["id"], row["office_id"], row["charge_id"], row["channel"], row["message_id"],
-                           row["recipient"], row["payload"], row["attempts"]) for row in rows]
+        now,
+        lease_until,
+        limit,
+    )
+    return [
+        ClaimedMessage(
+            row["id"],
+            row["office_id"],
+            row["charge_id"],
+            row["channel"],
+            row["message_id"],
+            row["recipient"],
+            row["payload"],
+            row["attempts"],
+        )
+        for row in rows
+    ]
 
 
 # A claim still holds while its attempt is the row's latest and the row is claimed (every way out of `pending`
@@ -68,7 +83,7 @@ _STILL_OURS = "id = $1 AND attempts = $2 AND claimed_until IS NOT NULL"
 class Acceptance:
     message: ClaimedMessage
     provider_message_id: str | None
-    next_poll_at: datetime | None   # None: taking the message was delivery itself (an inbox that stored it)
+    next_poll_at: datetime | None  # None: taking the message was delivery itself (an inbox that stored it)
 
 
 # The claim test of _STILL_OURS, for a batch.
@@ -90,8 +105,12 @@ async def record_accepted(db, accepted: list[Acceptance], at: datetime) -> set[i
     reports; one without is `delivered`. Returns the ids whose claim still held (the others changed nothing)."""
     rows = await db.fetch(
         RECORD_ACCEPTED,
-        [a.message.id for a in accepted], [a.message.attempt for a in accepted],
-        [a.provider_message_id for a in accepted], [a.next_poll_at for a in accepted], at)
+        [a.message.id for a in accepted],
+        [a.message.attempt for a in accepted],
+        [a.provider_message_id for a in accepted],
+        [a.next_poll_at for a in accepted],
+        at,
+    )
     return {row["id"] for row in rows}
 
 
@@ -99,7 +118,12 @@ async def record_retry(db, message: ClaimedMessage, next_attempt_at: datetime, e
     result = await db.execute(
         f"""UPDATE outbox SET next_attempt_at = $3, last_error = $4, claimed_until = NULL, updated_at = $5
             WHERE {_STILL_OURS}""",
-        message.id, message.attempt, next_attempt_at, error, at)
+        message.id,
+        message.attempt,
+        next_attempt_at,
+        error,
+        at,
+    )
     return result.endswith(" 1")
 
 
@@ -108,7 +132,12 @@ async def record_given_up(db, message: ClaimedMessage, status: str, error: str, 
     result = await db.execute(
         f"""UPDATE outbox SET status = $3, last_error = $4, claimed_until = NULL, updated_at = $5
             WHERE {_STILL_OURS}""",
-        message.id, message.attempt, status, error, at)
+        message.id,
+        message.attempt,
+        status,
+        error,
+        at,
+    )
     return result.endswith(" 1")
 
 
@@ -126,7 +155,10 @@ async def claim_due_reports(db, now: datetime, lease_until: datetime, limit: int
                  ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE o.id = due.id
            RETURNING o.id, o.channel, o.message_id, o.sent_at""",
-        now, lease_until, limit)
+        now,
+        lease_until,
+        limit,
+    )
     return [ClaimedReport(row["id"], row["channel"], row["message_id"], row["sent_at"]) for row in rows]
 
 
@@ -142,8 +174,13 @@ async def record_reports(db, updates: list[ReportUpdate], lease_until: datetime,
                 AS r(id, delivery_status, final_status, next_poll_at)
            WHERE o.id = r.id AND o.next_poll_at = $6
            RETURNING o.id""",
-        [u.id for u in updates], [u.delivery_status for u in updates], [u.final_status for u in updates],
-        [u.next_poll_at for u in updates], at, lease_until)
+        [u.id for u in updates],
+        [u.delivery_status for u in updates],
+        [u.final_status for u in updates],
+        [u.next_poll_at for u in updates],
+        at,
+        lease_until,
+    )
     return {row["id"] for row in rows}
 
 
@@ -151,4 +188,6 @@ async def messages_of_charge(db, charge_id: uuid.UUID) -> list[asyncpg.Record]:
     return await db.fetch(
         """SELECT channel, message_id, recipient, status, attempts, last_error, provider_message_id, sent_at,
                   delivery_status, delivery_status_at, created_at
-           FROM outbox WHERE charge_id = $1 ORDER BY channel""", charge_id)
+           FROM outbox WHERE charge_id = $1 ORDER BY channel""",
+        charge_id,
+    )

@@ -16,12 +16,22 @@ from gateway.web.openapi.shapes import json_body
 from gateway.web.schemas import ChargeRequest
 
 ERROR = {
-    "type": "object", "required": ["error"],
-    "properties": {"error": {
-        "type": "object", "required": ["type", "code", "message", "param", "details"],
-        "properties": {"type": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
-                       "param": {"type": ["string", "null"]}, "details": {"type": "object"},
-                       "decline_code": {"type": ["string", "null"]}}}},
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["type", "code", "message", "param", "details"],
+            "properties": {
+                "type": {"type": "string"},
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "details": {"type": "object"},
+                "decline_code": {"type": ["string", "null"]},
+            },
+        }
+    },
 }
 
 
@@ -29,15 +39,22 @@ ERROR = {
 def openapi_document() -> dict:
     charge_schema = ChargeRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     definitions = charge_schema.pop("$defs", {})
-    return describe_edge({
-        "openapi": "3.1.0",
-        "info": {"title": "Pishkhan Gateway", "version": "1.0.0",
-                 "description": "Fees at government service counter offices: tariff caps, card-only payment "
-                                "through licensed PSPs, signed receipts. Amounts are integer rials."},
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"ChargeRequest": charge_schema, "Charge": CHARGE, "Error": ERROR, **definitions},
-            "responses": {"Error": json_body({"$ref": "#/components/schemas/Error"}, "An error in the shared shape")},
-        },
-        "paths": {**charge_paths(), **receipt_paths(), **ops_paths(), **settlement_paths(), **regulator_paths()},
-    })
+    return describe_edge(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Pishkhan Gateway",
+                "version": "1.0.0",
+                "description": "Fees at government service counter offices: tariff caps, card-only payment "
+                "through licensed PSPs, signed receipts. Amounts are integer rials.",
+            },
+            "components": {
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                "schemas": {"ChargeRequest": charge_schema, "Charge": CHARGE, "Error": ERROR, **definitions},
+                "responses": {
+                    "Error": json_body({"$ref": "#/components/schemas/Error"}, "An error in the shared shape")
+                },
+            },
+            "paths": {**charge_paths(), **receipt_paths(), **ops_paths(), **settlement_paths(), **regulator_paths()},
+        }
+    )

@@ -1,18 +1,20 @@
 """What the edge defences add to every operation of the OpenAPI document: the signed-request scheme beside the
 bearer key, 401, 429 (with Retry-After) and 503 (signed requests while the nonce store is unreachable) on every
 secured operation, and 413/415 wherever a body is taken."""
+
 from __future__ import annotations
 
 from gateway.web.openapi.shapes import ERROR_RESPONSE
 from gateway.web.request_signing import MAX_SKEW_SECONDS, NONCE_HEADER, SCHEME, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 _SIGNED = {
-    "type": "http", "scheme": SCHEME,
+    "type": "http",
+    "scheme": SCHEME,
     "description": f"`Authorization: {SCHEME} <key id>` with {TIMESTAMP_HEADER} (Unix seconds, within "
-                   f"{MAX_SKEW_SECONDS} s of the gateway's clock), {NONCE_HEADER} (once only) and {SIGNATURE_HEADER}: "
-                   "hex HMAC-SHA256, keyed with SHA-256 of the key's secret, over the lines "
-                   f"'{SCHEME}', method, path with query, timestamp, nonce and the hex SHA-256 of the body. "
-                   "Required for keys issued with --require-signature, which never send their secret.",
+    f"{MAX_SKEW_SECONDS} s of the gateway's clock), {NONCE_HEADER} (once only) and {SIGNATURE_HEADER}: "
+    "hex HMAC-SHA256, keyed with SHA-256 of the key's secret, over the lines "
+    f"'{SCHEME}', method, path with query, timestamp, nonce and the hex SHA-256 of the body. "
+    "Required for keys issued with --require-signature, which never send their secret.",
 }
 _RATE_LIMITED = {
     "description": "Too many requests for this key or terminal; retry after the given seconds",

@@ -7,41 +7,77 @@ from gateway.web.openapi.shapes import JSON_OBJECT, errors, json_body, operation
 _TRACKING = param("tracking_code", "path", {"type": "string", "pattern": "^[0-9]{18}$"})
 _IF_NONE_MATCH = param("If-None-Match", "header", {"type": "string"})
 _CACHING_HEADERS = {
-    "ETag": {"required": True, "schema": {"type": "string"},
-             "description": "Strong validator of this receipt in this form; send it back in If-None-Match"},
-    "Cache-Control": {"required": True, "schema": {"type": "string"},
-                      "description": "private, max-age=31536000, immutable: a receipt never changes"},
+    "ETag": {
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Strong validator of this receipt in this form; send it back in If-None-Match",
+    },
+    "Cache-Control": {
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "private, max-age=31536000, immutable: a receipt never changes",
+    },
 }
 
 
 def _printed_form(description: str, media_type: str) -> dict:
-    return {"200": {"description": description, "headers": _CACHING_HEADERS, "content": {media_type: {}}},
-            "304": {"description": "Not modified: the copy named in If-None-Match is current",
-                    "headers": _CACHING_HEADERS}}
+    return {
+        "200": {"description": description, "headers": _CACHING_HEADERS, "content": {media_type: {}}},
+        "304": {"description": "Not modified: the copy named in If-None-Match is current", "headers": _CACHING_HEADERS},
+    }
 
 
 def receipt_paths() -> dict:
     return {
-            "/v1/receipts/{tracking_code}": {"get": operation(
-                "The signed electronic receipt", {"200": json_body(JSON_OBJECT, "Signed receipt"),
-                                                  **errors(401, 403, 404)}, parameters=[_TRACKING])},
-            "/v1/receipts/{tracking_code}.pdf": {"get": operation(
+        "/v1/receipts/{tracking_code}": {
+            "get": operation(
+                "The signed electronic receipt",
+                {"200": json_body(JSON_OBJECT, "Signed receipt"), **errors(401, 403, 404)},
+                parameters=[_TRACKING],
+            )
+        },
+        "/v1/receipts/{tracking_code}.pdf": {
+            "get": operation(
                 "The printed receipt as a PDF (A5 or 80 mm roll)",
                 {**_printed_form("PDF", "application/pdf"), **errors(400, 401, 403, 404)},
-                parameters=[_TRACKING, param("size", "query", {"enum": ["a5", "80mm"]}), _IF_NONE_MATCH])},
-            "/v1/receipts/{tracking_code}.txt": {"get": operation(
+                parameters=[_TRACKING, param("size", "query", {"enum": ["a5", "80mm"]}), _IF_NONE_MATCH],
+            )
+        },
+        "/v1/receipts/{tracking_code}.txt": {
+            "get": operation(
                 "The receipt for 48-column thermal printers",
                 {**_printed_form("UTF-8 text", "text/plain"), **errors(401, 403, 404)},
-                parameters=[_TRACKING, _IF_NONE_MATCH])},
-            "/v1/receipts/{tracking_code}/verify": {
-                "get": operation("Is this receipt genuine and unaltered, where it sits in its office's chain, which key "
-                           "signed it", {"200": json_body(JSON_OBJECT, "Verification"), **errors(404)},
-                           secured=False, parameters=[_TRACKING]),
-                "post": operation("Check a presented copy: a scanned QR payload or a signed receipt",
-                            {"200": json_body(JSON_OBJECT, "Verification"), **errors(400, 404)}, secured=False,
-                            parameters=[_TRACKING], body={"required": True, "content": {"application/json": {
-                                "schema": {"type": "object", "properties": {
-                                    "qr_payload": {"type": "string"}, "receipt": {"type": "object"}}}}}})},
-            "/v1/keys": {"get": operation("Receipt-signing public keys", {"200": json_body(JSON_OBJECT, "Public keys")},
-                                    secured=False)},
+                parameters=[_TRACKING, _IF_NONE_MATCH],
+            )
+        },
+        "/v1/receipts/{tracking_code}/verify": {
+            "get": operation(
+                "Is this receipt genuine and unaltered, where it sits in its office's chain, which key signed it",
+                {"200": json_body(JSON_OBJECT, "Verification"), **errors(404)},
+                secured=False,
+                parameters=[_TRACKING],
+            ),
+            "post": operation(
+                "Check a presented copy: a scanned QR payload or a signed receipt",
+                {"200": json_body(JSON_OBJECT, "Verification"), **errors(400, 404)},
+                secured=False,
+                parameters=[_TRACKING],
+                body={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"qr_payload": {"type": "string"}, "receipt": {"type": "object"}},
+                            }
+                        }
+                    },
+                },
+            ),
+        },
+        "/v1/keys": {
+            "get": operation(
+                "Receipt-signing public keys", {"200": json_body(JSON_OBJECT, "Public keys")}, secured=False
+            )
+        },
     }

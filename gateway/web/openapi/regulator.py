@@ -20,55 +20,121 @@ _FILTERS = [
 
 
 def _list_of(item: dict) -> dict:
-    return {"type": "object", "required": ["object", "data", "has_more", "next_cursor", "detected_through"],
-            "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": item},
-                           "has_more": {"type": "boolean"}, "next_cursor": {"type": ["string", "null"]},
-                           "detected_through": {"type": ["string", "null"], "format": "date-time",
-                                                "description": "findings are complete up to this instant"},
-                           "filters": {"type": "object"}}}
+    return {
+        "type": "object",
+        "required": ["object", "data", "has_more", "next_cursor", "detected_through"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": item},
+            "has_more": {"type": "boolean"},
+            "next_cursor": {"type": ["string", "null"]},
+            "detected_through": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "findings are complete up to this instant",
+            },
+            "filters": {"type": "object"},
+        },
+    }
 
 
 def _read(summary: str, schema: dict, parameters: list) -> dict:
-    return operation(summary, {"200": json_or_csv(schema, "JSON, or CSV"), **errors(400, 401, 403, 404)},
-                     parameters=parameters)
+    return operation(
+        summary, {"200": json_or_csv(schema, "JSON, or CSV"), **errors(400, 401, 403, 404)}, parameters=parameters
+    )
 
 
-_SUMMARY_ROW = {"type": "object", "properties": {
-    "office_id": {"type": "string"}, "office_name": {"type": ["string", "null"]},
-    "province": {"type": ["string", "null"]}, "operator_id": {"type": ["string", "null"]},
-    "service_code": {"type": ["string", "null"]}, "findings": COUNT, **{code: COUNT for code in VIOLATION_TYPES},
-    "refused_over_cap": {**COUNT, "description": "rials asked over the cap in refused attempts"},
-    "collected_over_cap": {**COUNT, "description": "rials taken over one cap by split charging"},
-    "offbook_amount": {**COUNT, "description": "rials taken on the office's terminals outside the gateway"},
-    "first_at": {"type": "string"}, "last_at": {"type": "string"}}}
-_VIOLATION = {"type": "object", "properties": {
-    "id": COUNT, "object": {"const": "violation"}, "office_id": {"type": "string"},
-    "type": {"enum": list(VIOLATION_TYPES)}, "obligation": {"type": "string"}, "label_fa": {"type": "string"},
-    "money_collected": {"type": "boolean"}, "occurred_at": {"type": "string", "format": "date-time"},
-    "period": {"type": "string"}, "amount": {"type": ["integer", "null"]}, "excess": {"type": ["integer", "null"]},
-    "evidence_key": {"type": "string"}, "evidence": {"type": "object"}}}
-_SCORECARD = {"type": "object", "required": ["office", "period", "indicators", "penalties"], "properties": {
-    "object": {"const": "scorecard"}, "office": {"type": "object"}, "period": {"type": "object"},
-    "detected_through": {"type": ["string", "null"]}, "activity": {"type": "object"},
-    "negative_indicators": COUNT, "indicators": {"type": "array", "items": {"type": "object"}},
-    "penalties": {"type": "array", "items": {"type": "object", "properties": {
-        "obligation": {"type": "string"}, "stage": COUNT, "suggested": COUNT, "year_cap": COUNT,
-        "limited_by_cap": {"type": "boolean"}, "arithmetic": {"type": "array", "items": {"type": "string"}},
-        "earlier_stages": {"type": "array"}}}},
-    "penalty_rules": {"type": "object"}}}
+_SUMMARY_ROW = {
+    "type": "object",
+    "properties": {
+        "office_id": {"type": "string"},
+        "office_name": {"type": ["string", "null"]},
+        "province": {"type": ["string", "null"]},
+        "operator_id": {"type": ["string", "null"]},
+        "service_code": {"type": ["string", "null"]},
+        "findings": COUNT,
+        **dict.fromkeys(VIOLATION_TYPES, COUNT),
+        "refused_over_cap": {**COUNT, "description": "rials asked over the cap in refused attempts"},
+        "collected_over_cap": {**COUNT, "description": "rials taken over one cap by split charging"},
+        "offbook_amount": {**COUNT, "description": "rials taken on the office's terminals outside the gateway"},
+        "first_at": {"type": "string"},
+        "last_at": {"type": "string"},
+    },
+}
+_VIOLATION = {
+    "type": "object",
+    "properties": {
+        "id": COUNT,
+        "object": {"const": "violation"},
+        "office_id": {"type": "string"},
+        "type": {"enum": list(VIOLATION_TYPES)},
+        "obligation": {"type": "string"},
+        "label_fa": {"type": "string"},
+        "money_collected": {"type": "boolean"},
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "period": {"type": "string"},
+        "amount": {"type": ["integer", "null"]},
+        "excess": {"type": ["integer", "null"]},
+        "evidence_key": {"type": "string"},
+        "evidence": {"type": "object"},
+    },
+}
+_SCORECARD = {
+    "type": "object",
+    "required": ["office", "period", "indicators", "penalties"],
+    "properties": {
+        "object": {"const": "scorecard"},
+        "office": {"type": "object"},
+        "period": {"type": "object"},
+        "detected_through": {"type": ["string", "null"]},
+        "activity": {"type": "object"},
+        "negative_indicators": COUNT,
+        "indicators": {"type": "array", "items": {"type": "object"}},
+        "penalties": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "obligation": {"type": "string"},
+                    "stage": COUNT,
+                    "suggested": COUNT,
+                    "year_cap": COUNT,
+                    "limited_by_cap": {"type": "boolean"},
+                    "arithmetic": {"type": "array", "items": {"type": "string"}},
+                    "earlier_stages": {"type": "array"},
+                },
+            },
+        },
+        "penalty_rules": {"type": "object"},
+    },
+}
 
 
 def regulator_paths() -> dict:
     return {
-        "/v1/regulator/excess-fees": {"get": _read(
-            "Findings counted per office, operator and service, with the rials over the cap", _list_of(_SUMMARY_ROW),
-            _FILTERS)},
-        "/v1/regulator/violations": {"get": _read(
-            "Findings against offices, each with its evidence", _list_of(_VIOLATION), _FILTERS)},
-        "/v1/regulator/offices/{office_id}/scorecard": {"get": _read(
-            "An office's negative indicators for a six-month Jalali period, and penalty suggestions", _SCORECARD,
-            [{"name": "office_id", "in": "path", "required": True, "schema": {"type": "string"}},
-             query("period", {"type": "string", "pattern": "^[0-9]{4}-H[12]$"},
-                    "e.g. 1403-H1 (1 Farvardin to 31 Shahrivar); the current period unless given"),
-             query("format", {"enum": ["json", "csv"]}, "or send Accept: text/csv")])},
+        "/v1/regulator/excess-fees": {
+            "get": _read(
+                "Findings counted per office, operator and service, with the rials over the cap",
+                _list_of(_SUMMARY_ROW),
+                _FILTERS,
+            )
+        },
+        "/v1/regulator/violations": {
+            "get": _read("Findings against offices, each with its evidence", _list_of(_VIOLATION), _FILTERS)
+        },
+        "/v1/regulator/offices/{office_id}/scorecard": {
+            "get": _read(
+                "An office's negative indicators for a six-month Jalali period, and penalty suggestions",
+                _SCORECARD,
+                [
+                    {"name": "office_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    query(
+                        "period",
+                        {"type": "string", "pattern": "^[0-9]{4}-H[12]$"},
+                        "e.g. 1403-H1 (1 Farvardin to 31 Shahrivar); the current period unless given",
+                    ),
+                    query("format", {"enum": ["json", "csv"]}, "or send Accept: text/csv"),
+                ],
+            )
+        },
     }

@@ -16,16 +16,19 @@ def json_body(schema: dict, description: str) -> dict:
 
 
 def json_or_csv(schema: dict, description: str) -> dict:
-    return {"description": description,
-            "content": {"application/json": {"schema": schema}, "text/csv": {"schema": CSV_TEXT}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema}, "text/csv": {"schema": CSV_TEXT}},
+    }
 
 
 def errors(*statuses: int) -> dict:
     return {str(status): ERROR_RESPONSE for status in statuses}
 
 
-def operation(summary: str, responses: dict, *, secured: bool = True, parameters: list | None = None,
-              body: dict | None = None) -> dict[str, Any]:
+def operation(
+    summary: str, responses: dict, *, secured: bool = True, parameters: list | None = None, body: dict | None = None
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if secured:
         op["security"] = BEARER
@@ -49,6 +52,13 @@ FORMAT = query("format", {"enum": ["json", "csv"]}, "csv: the whole list as CSV 
 
 
 def list_of(item: dict, **extra_properties: Any) -> dict:
-    return {"type": "object", "required": ["object", "data", "has_more"],
-            "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": item},
-                           "has_more": {"type": "boolean"}, **extra_properties}}
+    return {
+        "type": "object",
+        "required": ["object", "data", "has_more"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": item},
+            "has_more": {"type": "boolean"},
+            **extra_properties,
+        },
+    }

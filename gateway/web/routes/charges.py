@@ -1,4 +1,5 @@
 """POST /v1/charges and GET /v1/charges/{id}."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,15 +29,23 @@ async def create_charge(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > MAX_IDEMPOTENCY_KEY:
         raise IdempotencyKeyMissing(
-            f"The Idempotency-Key header is required (1 to {MAX_IDEMPOTENCY_KEY} characters).", param="Idempotency-Key")
+            f"The Idempotency-Key header is required (1 to {MAX_IDEMPOTENCY_KEY} characters).", param="Idempotency-Key"
+        )
     body = parse_body(ChargeRequest, await request.read())
     if body.terminal_id != caller.terminal_id:
         raise TerminalMismatch(param="terminal_id")
     intent = ChargeIntent(
-        terminal_id=body.terminal_id, operator_id=body.operator_id, service_code=body.service_code,
-        quantity=body.quantity, extras=tuple((e.code, e.quantity) for e in body.extras),
-        recipient_name=body.recipient.name, recipient_national_code=body.recipient.national_code,
-        recipient_mobile=body.recipient.mobile, amount=body.amount, payment_method=body.payment_method)
+        terminal_id=body.terminal_id,
+        operator_id=body.operator_id,
+        service_code=body.service_code,
+        quantity=body.quantity,
+        extras=tuple((e.code, e.quantity) for e in body.extras),
+        recipient_name=body.recipient.name,
+        recipient_national_code=body.recipient.national_code,
+        recipient_mobile=body.recipient.mobile,
+        amount=body.amount,
+        payment_method=body.payment_method,
+    )
     request_hash = hashlib.sha256(orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)).digest()
     charge = await services(request).charges.create(key, intent, request_hash)
     status, answer = charge_answer(charge)

@@ -1,4 +1,5 @@
 """Liveness, readiness, Prometheus metrics and the OpenAPI document."""
+
 from __future__ import annotations
 
 from aiohttp import web
@@ -30,10 +31,9 @@ async def readyz(request: web.Request) -> web.Response:
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
-    checks["registry"] = "ok" if svc.state.registry is not None else "not loaded"
+    checks["registry"] = "ok" if svc.state.loaded else "not loaded"
     ready = all(value == "ok" for value in checks.values())
-    return json_response({"status": "ready" if ready else "not_ready", "checks": checks},
-                         status=200 if ready else 503)
+    return json_response({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)
 
 
 @routes.get("/metrics")

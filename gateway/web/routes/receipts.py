@@ -1,4 +1,5 @@
 """Receipts: the signed electronic receipt, its printed forms, and public verification."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,22 +8,22 @@ from functools import lru_cache
 import orjson
 from aiohttp import web
 
+from gateway.core.errors import InvalidJson
 from gateway.core.identifiers import is_valid_tracking_code
 from gateway.core.text import normalize_persian
+from gateway.receipt_book.store import chain_neighbours, get_receipt
 from gateway.web.auth import require_office, require_role
 from gateway.web.context import principal, services
-from gateway.core.errors import InvalidJson
 from gateway.web.errors import invalid_request, json_response, not_found
-from gateway.receipt_book.store import chain_neighbours, get_receipt
 from receipts.chain import receipt_hash
 from receipts.qr import make_qr_payload
-from receipts.render_pdf import render_pdf
+from receipts.render_pdf import PaperSize, render_pdf
 from receipts.render_text import render_thermal
 from receipts.verification import NotACopy, StoredReceipt, check_presented, verdict
 
 routes = web.RouteTableDef()
 _TRACKING = "{tracking_code:[^/.]+}"
-PAPER_SIZES = ("a5", "80mm")
+PAPER_SIZES: dict[str, PaperSize] = {"a5": "a5", "80mm": "80mm"}
 # A receipt never changes once issued and its printed forms are the same bytes every time, so clients may keep them
 # for good. `private`: they carry the recipient's name and masked card, which no shared cache (proxy, CDN) may
 # store; `Vary: Authorization`: a kept copy answers only the key that fetched it, any other is checked here.
@@ -62,14 +63,14 @@ def _caching(request: web.Request, signed: dict, variant: str) -> tuple[dict[str
 
 
 @lru_cache(maxsize=512)
-def _rendered_pdf(receipt_json: bytes, size: str, qr_payload: str, font_path: str) -> bytes:
+def _rendered_pdf(receipt_json: bytes, size: PaperSize, qr_payload: str, font_path: str) -> bytes:
     return render_pdf(orjson.loads(receipt_json), size, qr_payload, font_path)
 
 
 @routes.get(f"/v1/receipts/{_TRACKING}.pdf")
 async def receipt_pdf(request: web.Request) -> web.Response:
-    size = request.query.get("size", "a5").lower()
-    if size not in PAPER_SIZES:
+    size = PAPER_SIZES.get(request.query.get("size", "a5").lower())
+    if size is None:
         raise invalid_request("`size` must be a5 or 80mm.", param="size")
     row = await _own_receipt(request)
     caching, held = _caching(request, row["signed"], size)
@@ -78,10 +79,18 @@ async def receipt_pdf(request: web.Request) -> web.Response:
     svc = services(request)
     qr = make_qr_payload(row["signed"], svc.keyring)
     body = await asyncio.get_running_loop().run_in_executor(
-        None, _rendered_pdf, orjson.dumps(row["signed"], option=orjson.OPT_SORT_KEYS), size, qr,
-        str(svc.settings.receipt_font))
-    return web.Response(body=body, content_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="receipt-{row["tracking_code"]}-{size}.pdf"', **caching})
+        None,
+        _rendered_pdf,
+        orjson.dumps(row["signed"], option=orjson.OPT_SORT_KEYS),
+        size,
+        qr,
+        str(svc.settings.receipt_font),
+    )
+    return web.Response(
+        body=body,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="receipt-{row["tracking_code"]}-{size}.pdf"', **caching},
+    )
 
 
 @routes.get(f"/v1/receipts/{_TRACKING}.txt")

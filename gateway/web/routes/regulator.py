@@ -9,11 +9,12 @@ Every answer is JSON, or CSV with `?format=csv` or `Accept: text/csv`; a list's 
 `cursor` on, streamed. `from` is inclusive and `to` exclusive; each is an RFC 3339 instant or a day (YYYY-MM-DD
 Gregorian or YYYY/MM/DD Jalali) in Tehran, where a day in `to` is included whole.
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from aiohttp import web
@@ -21,14 +22,14 @@ from aiohttp import web
 from gateway.core.jalali import TEHRAN, day_start_utc, format_jalali_datetime, format_utc, parse_jalali_date
 from gateway.core.periods import HalfYear
 from gateway.core.text import normalize_persian
+from gateway.oversight import store
+from gateway.oversight.catalog import VIOLATION_TYPES
+from gateway.oversight.scorecard import SCORECARD_CSV_COLUMNS, office_scorecard, scorecard_csv_rows
+from gateway.platform.csv_text import csv_text
 from gateway.web.auth import require_role
 from gateway.web.context import principal, services
 from gateway.web.errors import invalid_request, json_response, not_found
-from gateway.oversight.catalog import VIOLATION_TYPES
 from gateway.web.listing import encode_cursor, page_cursor, page_limit, send_csv, wants_csv
-from gateway.oversight.scorecard import SCORECARD_CSV_COLUMNS, office_scorecard, scorecard_csv_rows
-from gateway.platform.csv_text import csv_text
-from gateway.oversight import store
 
 routes = web.RouteTableDef()
 DEFAULT_PAGE = 100
@@ -38,25 +39,28 @@ _OFFICE_ID = re.compile(r"[0-9]{8}")
 
 # ------------------------------------------------------------------ query parameters
 
+
 def _instant(request: web.Request, name: str) -> datetime | None:
     raw = request.query.get(name)
     if raw is None or not raw.strip():
         return None
     text = normalize_persian(raw).strip()
-    problem = invalid_request(f"`{name}` must be an RFC 3339 instant with a time zone, or a day written YYYY-MM-DD "
-                              "or YYYY/MM/DD (Jalali).", param=name)
+    problem = invalid_request(
+        f"`{name}` must be an RFC 3339 instant with a time zone, or a day written YYYY-MM-DD or YYYY/MM/DD (Jalali).",
+        param=name,
+    )
     try:
         if "/" in text:
             day_start = day_start_utc(parse_jalali_date(text))
         elif _GREGORIAN_DAY.fullmatch(text):
-            day_start = datetime.fromisoformat(text).replace(tzinfo=TEHRAN).astimezone(timezone.utc)
+            day_start = datetime.fromisoformat(text).replace(tzinfo=TEHRAN).astimezone(UTC)
         else:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
             if moment.tzinfo is None:
                 raise problem
             return moment
         return day_start + timedelta(days=1) if name == "to" else day_start
-    except (ValueError, OverflowError):   # OverflowError: a day at the very edge of the calendar
+    except (ValueError, OverflowError):  # OverflowError: a day at the very edge of the calendar
         raise problem from None
 
 
@@ -82,8 +86,11 @@ def _types(request: web.Request) -> list[str] | None:
     types = [t.strip() for t in request.query["type"].split(",") if t.strip()]
     unknown = sorted(set(types) - VIOLATION_TYPES.keys())
     if not types or unknown:
-        raise invalid_request(f"`type` must be a comma-separated list of: {', '.join(VIOLATION_TYPES)}.",
-                              param="type", details={"unknown": unknown})
+        raise invalid_request(
+            f"`type` must be a comma-separated list of: {', '.join(VIOLATION_TYPES)}.",
+            param="type",
+            details={"unknown": unknown},
+        )
     return types
 
 
@@ -100,7 +107,7 @@ async def _regulator(request: web.Request) -> None:
 
 # ------------------------------------------------------------------ lists: a page of JSON, or all of it as CSV
 
-QueryOf = Callable[[tuple | None, int | None], store.Query]   # (after, limit or None for all) → the query
+QueryOf = Callable[[tuple | None, int | None], store.Query]  # (after, limit or None for all) → the query
 
 
 async def _csv_rows(request: web.Request, query: store.Query, view: Callable) -> AsyncIterator[dict]:
@@ -109,26 +116,40 @@ async def _csv_rows(request: web.Request, query: store.Query, view: Callable) ->
             yield _flat(view(row))
 
 
-async def _list(request: web.Request, *, kind: str, cursor_types: tuple[type, ...], query: QueryOf, key: Callable,
-                view: Callable, csv_columns: Sequence[str], about: dict) -> web.StreamResponse:
+async def _list(
+    request: web.Request,
+    *,
+    kind: str,
+    cursor_types: tuple[type, ...],
+    query: QueryOf,
+    key: Callable,
+    view: Callable,
+    csv_columns: Sequence[str],
+    about: dict,
+) -> web.StreamResponse:
     after = page_cursor(request, kind, cursor_types)
     if wants_csv(request):
         return await send_csv(request, f"{kind}.csv", csv_columns, _csv_rows(request, query(after, None), view))
     limit = page_limit(request, DEFAULT_PAGE)
-    assert limit is not None
     pool = services(request).pool
     rows = await store.fetch(pool, query(after, limit + 1))
     page = rows[:limit]
-    return json_response({
-        "object": "list", **about, "data": [view(row) for row in page], "has_more": len(rows) > limit,
-        "next_cursor": encode_cursor(kind, key(page[-1])) if len(rows) > limit else None,
-        "detected_through": _utc(await store.detection_reach(pool)),
-    })
+    return json_response(
+        {
+            "object": "list",
+            **about,
+            "data": [view(row) for row in page],
+            "has_more": len(rows) > limit,
+            "next_cursor": encode_cursor(kind, key(page[-1])) if len(rows) > limit else None,
+            "detected_through": _utc(await store.detection_reach(pool)),
+        }
+    )
 
 
 def _flat(view: dict) -> dict:
-    return {name: orjson.dumps(value).decode() if isinstance(value, (dict, list)) else value
-            for name, value in view.items()}
+    return {
+        name: orjson.dumps(value).decode() if isinstance(value, (dict, list)) else value for name, value in view.items()
+    }
 
 
 def _utc(moment: datetime | None) -> str | None:
@@ -136,14 +157,32 @@ def _utc(moment: datetime | None) -> str | None:
 
 
 def _about(where: store.FindingFilter) -> dict:
-    return {"filters": {"from": _utc(where.since), "to": _utc(where.until), "office_ids": where.office_ids,
-                        "types": where.types}}
+    return {
+        "filters": {
+            "from": _utc(where.since),
+            "to": _utc(where.until),
+            "office_ids": where.office_ids,
+            "types": where.types,
+        }
+    }
 
 
 # ------------------------------------------------------------------ excess fees: findings per office, operator, service
 
-SUMMARY_COLUMNS = ("office_id", "office_name", "province", "operator_id", "service_code", "findings",
-                   *VIOLATION_TYPES, "refused_over_cap", "collected_over_cap", "offbook_amount", "first_at", "last_at")
+SUMMARY_COLUMNS = (
+    "office_id",
+    "office_name",
+    "province",
+    "operator_id",
+    "service_code",
+    "findings",
+    *VIOLATION_TYPES,
+    "refused_over_cap",
+    "collected_over_cap",
+    "offbook_amount",
+    "first_at",
+    "last_at",
+)
 
 
 def _summary_view(request: web.Request):
@@ -151,13 +190,21 @@ def _summary_view(request: web.Request):
 
     def view(row) -> dict:
         office = offices.get(row["office_id"])
-        return {"office_id": row["office_id"], "office_name": office.name if office else None,
-                "province": office.province if office else None, "operator_id": row["operator_id"] or None,
-                "service_code": row["service_code"] or None, "findings": row["findings"],
-                **{code: row[code] for code in VIOLATION_TYPES},
-                "refused_over_cap": row["refused_over_cap"], "collected_over_cap": row["collected_over_cap"],
-                "offbook_amount": row["offbook_amount"], "first_at": format_utc(row["first_at"]),
-                "last_at": format_utc(row["last_at"])}
+        return {
+            "office_id": row["office_id"],
+            "office_name": office.name if office else None,
+            "province": office.province if office else None,
+            "operator_id": row["operator_id"] or None,
+            "service_code": row["service_code"] or None,
+            "findings": row["findings"],
+            **{code: row[code] for code in VIOLATION_TYPES},
+            "refused_over_cap": row["refused_over_cap"],
+            "collected_over_cap": row["collected_over_cap"],
+            "offbook_amount": row["offbook_amount"],
+            "first_at": format_utc(row["first_at"]),
+            "last_at": format_utc(row["last_at"]),
+        }
+
     return view
 
 
@@ -166,17 +213,37 @@ async def excess_fees(request: web.Request) -> web.StreamResponse:
     await _regulator(request)
     where = _filter(request)
     return await _list(
-        request, kind="excess-fees", cursor_types=(str, str, str),
+        request,
+        kind="excess-fees",
+        cursor_types=(str, str, str),
         query=lambda after, limit: store.excess_fee_summary_query(where, after, limit),
         key=lambda row: (row["office_id"], row["operator_id"], row["service_code"]),
-        view=_summary_view(request), csv_columns=SUMMARY_COLUMNS, about=_about(where))
+        view=_summary_view(request),
+        csv_columns=SUMMARY_COLUMNS,
+        about=_about(where),
+    )
 
 
 # ------------------------------------------------------------------ violations
 
-VIOLATION_COLUMNS = ("id", "office_id", "province", "type", "obligation", "occurred_at", "occurred_at_jalali",
-                     "period", "terminal_id", "operator_id", "service_code", "amount", "excess", "evidence_key",
-                     "evidence", "detected_at")
+VIOLATION_COLUMNS = (
+    "id",
+    "office_id",
+    "province",
+    "type",
+    "obligation",
+    "occurred_at",
+    "occurred_at_jalali",
+    "period",
+    "terminal_id",
+    "operator_id",
+    "service_code",
+    "amount",
+    "excess",
+    "evidence_key",
+    "evidence",
+    "detected_at",
+)
 
 
 def _violation_view(request: web.Request):
@@ -185,15 +252,28 @@ def _violation_view(request: web.Request):
     def view(row) -> dict:
         kind = VIOLATION_TYPES[row["type"]]
         office = offices.get(row["office_id"])
-        return {"id": row["id"], "object": "violation", "office_id": row["office_id"],
-                "province": office.province if office else None, "type": kind.code, "label_fa": kind.label_fa,
-                "obligation": kind.obligation.code, "money_collected": kind.money_collected,
-                "occurred_at": format_utc(row["occurred_at"]),
-                "occurred_at_jalali": format_jalali_datetime(row["occurred_at"]),
-                "period": HalfYear.containing(row["occurred_at"]).label, "terminal_id": row["terminal_id"],
-                "operator_id": row["operator_id"], "service_code": row["service_code"], "amount": row["amount"],
-                "excess": row["excess"], "evidence_key": row["evidence_key"], "evidence": row["evidence"],
-                "detected_at": format_utc(row["detected_at"])}
+        return {
+            "id": row["id"],
+            "object": "violation",
+            "office_id": row["office_id"],
+            "province": office.province if office else None,
+            "type": kind.code,
+            "label_fa": kind.label_fa,
+            "obligation": kind.obligation.code,
+            "money_collected": kind.money_collected,
+            "occurred_at": format_utc(row["occurred_at"]),
+            "occurred_at_jalali": format_jalali_datetime(row["occurred_at"]),
+            "period": HalfYear.containing(row["occurred_at"]).label,
+            "terminal_id": row["terminal_id"],
+            "operator_id": row["operator_id"],
+            "service_code": row["service_code"],
+            "amount": row["amount"],
+            "excess": row["excess"],
+            "evidence_key": row["evidence_key"],
+            "evidence": row["evidence"],
+            "detected_at": format_utc(row["detected_at"]),
+        }
+
     return view
 
 
@@ -202,13 +282,19 @@ async def violations(request: web.Request) -> web.StreamResponse:
     await _regulator(request)
     where = _filter(request)
     return await _list(
-        request, kind="violations", cursor_types=(str, datetime, int),
+        request,
+        kind="violations",
+        cursor_types=(str, datetime, int),
         query=lambda after, limit: store.violations_query(where, after, limit),
         key=lambda row: (row["office_id"], row["occurred_at"], row["id"]),
-        view=_violation_view(request), csv_columns=VIOLATION_COLUMNS, about=_about(where))
+        view=_violation_view(request),
+        csv_columns=VIOLATION_COLUMNS,
+        about=_about(where),
+    )
 
 
 # ------------------------------------------------------------------ scorecard
+
 
 def _period(request: web.Request) -> HalfYear:
     raw = request.query.get("period")
@@ -217,8 +303,9 @@ def _period(request: web.Request) -> HalfYear:
     try:
         return HalfYear.parse(raw)
     except ValueError:
-        raise invalid_request("`period` must be a six-month Jalali period such as 1403-H1 or 1403-H2.",
-                              param="period") from None
+        raise invalid_request(
+            "`period` must be a six-month Jalali period such as 1403-H1 or 1403-H2.", param="period"
+        ) from None
 
 
 @routes.get("/v1/regulator/offices/{office_id}/scorecard")
@@ -232,6 +319,10 @@ async def scorecard(request: web.Request) -> web.StreamResponse:
     card = await office_scorecard(svc.pool, office, period, svc.oversight.rules, now=svc.clock())
     if wants_csv(request):
         body = csv_text(SCORECARD_CSV_COLUMNS, scorecard_csv_rows(card), header=True)
-        return web.Response(text=body, content_type="text/csv", charset="utf-8", headers={
-            "Content-Disposition": f'attachment; filename="scorecard-{office.id}-{period.label}.csv"'})
+        return web.Response(
+            text=body,
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="scorecard-{office.id}-{period.label}.csv"'},
+        )
     return json_response(card)

@@ -7,29 +7,27 @@
 `date` is a calendar day in Asia/Tehran (YYYY-MM-DD). Statements and reports come as JSON, or as CSV with
 `Accept: text/csv` or `?format=csv`.
 """
+
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 from aiohttp import web
 from aiohttp.multipart import parse_content_disposition
 
-from gateway.core.jalali import format_utc
-from gateway.core.text import normalize_persian
-from gateway.web.auth import require_role
-from gateway.web.context import principal, services
 from gateway.core.errors import SettlementFileRejected
-from gateway.web.errors import invalid_request, json_response, not_found
-from gateway.reconciliation import statement
-from gateway.web.listing import page_limit, send_csv, wants_csv
-from gateway.core.jalali import TehranDay, parse_day
-from psp_adapters.daily_files import FileKind, FileRejected
+from gateway.core.jalali import TehranDay, format_utc, parse_day
+from gateway.reconciliation import statement, store
 from gateway.reconciliation.importer import import_psp_file
 from gateway.reconciliation.reconcile import day_report, day_rows
 from gateway.reconciliation.report import ROW_COLUMNS
-from gateway.reconciliation import store
+from gateway.web.auth import require_role
+from gateway.web.context import principal, services
+from gateway.web.errors import invalid_request, json_response, not_found
+from gateway.web.listing import page_limit, send_csv, wants_csv
+from psp_adapters.daily_files import FileKind, FileRejected
 
 routes = web.RouteTableDef()
 STATEMENT_PAGE = 100
@@ -54,14 +52,16 @@ async def _registered(exists, pool, identifier: str) -> bool:
     return len(identifier) <= _MAX_IDENTIFIER and "\x00" not in identifier and await exists(pool, identifier)
 
 
-async def _statement_cursor(request: web.Request, pool, agency_id: str,
-                            day: TehranDay) -> tuple[datetime, uuid.UUID] | None:
+async def _statement_cursor(
+    request: web.Request, pool, agency_id: str, day: TehranDay
+) -> tuple[datetime, uuid.UUID] | None:
     """The (completed_at, id) position `starting_after` names: a charge on this very statement."""
     raw = request.query.get("starting_after")
     if raw is None:
         return None
-    not_on_statement = invalid_request("`starting_after` must be the charge_id of a row of this statement.",
-                                       param="starting_after")
+    not_on_statement = invalid_request(
+        "`starting_after` must be the charge_id of a row of this statement.", param="starting_after"
+    )
     try:
         charge_id = uuid.UUID(raw)
     except ValueError:
@@ -78,31 +78,48 @@ async def agency_statement(request: web.Request) -> web.StreamResponse:
     require_role(caller, "agency", "regulator")
     agency_id = request.match_info["agency_id"]
     pool = services(request).pool
-    if (caller.role == "agency" and caller.agency_id != agency_id) or not await _registered(store.agency_exists,
-                                                                                          pool, agency_id):
+    if (caller.role == "agency" and caller.agency_id != agency_id) or not await _registered(
+        store.agency_exists, pool, agency_id
+    ):
         raise not_found("agency")
     day = _day(request)
     after = await _statement_cursor(request, pool, agency_id, day)
     as_csv = wants_csv(request)
-    limit = page_limit(request, None if as_csv else STATEMENT_PAGE)
     # One snapshot for the totals and the rows, so that they agree even while the day is still running.
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         totals = statement.statement_totals(await store.statement_totals(conn, agency_id, day.start, day.end))
         if as_csv:
-            rows = store.statement_rows(conn, agency_id, day.start, day.end, after, limit)
+            rows = store.statement_rows(conn, agency_id, day.start, day.end, after, page_limit(request, None))
             return await send_csv(
-                request, f"settlements-{agency_id}-{day.day.isoformat()}.csv", statement.COLUMNS,
+                request,
+                f"settlements-{agency_id}-{day.day.isoformat()}.csv",
+                statement.COLUMNS,
                 (statement.statement_row(row) async for row in rows),
-                {"Pishkhan-Total-Charges": str(totals["charges"]), "Pishkhan-Total-Amount": str(totals["amount"]),
-                 "Pishkhan-Total-Agency-Share": str(totals["agency_share"])})
+                {
+                    "Pishkhan-Total-Charges": str(totals["charges"]),
+                    "Pishkhan-Total-Amount": str(totals["amount"]),
+                    "Pishkhan-Total-Agency-Share": str(totals["agency_share"]),
+                },
+            )
+        limit = page_limit(request, STATEMENT_PAGE)
         page = await store.statement_page(conn, agency_id, day.start, day.end, after, limit + 1)
     data = [statement.statement_row(row) for row in page[:limit]]
     has_more = len(page) > limit
-    return json_response({
-        "object": "agency_statement", "agency_id": agency_id, "date": day.day.isoformat(),
-        "date_jalali": day.jalali, "timezone": "Asia/Tehran", "from": format_utc(day.start),
-        "to": format_utc(day.end), "totals": totals, "data": data, "has_more": has_more,
-        "next_starting_after": data[-1]["charge_id"] if has_more else None})
+    return json_response(
+        {
+            "object": "agency_statement",
+            "agency_id": agency_id,
+            "date": day.day.isoformat(),
+            "date_jalali": day.jalali,
+            "timezone": "Asia/Tehran",
+            "from": format_utc(day.start),
+            "to": format_utc(day.end),
+            "totals": totals,
+            "data": data,
+            "has_more": has_more,
+            "next_starting_after": data[-1]["charge_id"] if has_more else None,
+        }
+    )
 
 
 def _source_name(request: web.Request) -> str:
@@ -121,6 +138,7 @@ async def _upload(request: web.Request, caller) -> AsyncIterator[bytes]:
 
         async def whole() -> AsyncIterator[bytes]:
             yield body
+
         return whole()
     return request.content.iter_chunked(_UPLOAD_CHUNK)
 
@@ -139,12 +157,18 @@ async def import_settlement_file(request: web.Request) -> web.Response:
         raise not_found("PSP")
     async with pool.acquire() as conn:
         try:
-            imported = await import_psp_file(conn, await _upload(request, caller), psp_id=psp_id,
-                                             expected_kind=kind, source=_source_name(request),
-                                             imported_by=f"key:{caller.key_id}")
+            imported = await import_psp_file(
+                conn,
+                await _upload(request, caller),
+                psp_id=psp_id,
+                expected_kind=kind,
+                source=_source_name(request),
+                imported_by=f"key:{caller.key_id}",
+            )
         except FileRejected as rejected:
-            raise SettlementFileRejected(f"Nothing was imported: {rejected}.",
-                           details={"line": rejected.line, "problem": rejected.message}) from None
+            raise SettlementFileRejected(
+                f"Nothing was imported: {rejected}.", details={"line": rejected.line, "problem": rejected.message}
+            ) from None
     return json_response(imported.view(), status=201 if imported.created else 200)
 
 
@@ -160,8 +184,9 @@ async def reconciliation_report(request: web.Request) -> web.StreamResponse:
     if wants_csv(request):
         suffix = f"-{psp_id}" if psp_id else ""
         async with pool.acquire() as conn, conn.transaction():
-            return await send_csv(request, f"reconciliation-{day.day.isoformat()}{suffix}.csv", ROW_COLUMNS,
-                                   day_rows(conn, day, psp_id))
+            return await send_csv(
+                request, f"reconciliation-{day.day.isoformat()}{suffix}.csv", ROW_COLUMNS, day_rows(conn, day, psp_id)
+            )
     limit = page_limit(request, DISCREPANCIES_PAGE)
     async with pool.acquire() as conn:
         return json_response(await day_report(conn, day, psp_id, limit))

@@ -1,7 +1,8 @@
 """Tariffs, quotes and receipt-signing keys."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -38,8 +39,7 @@ def _positive_int(request: web.Request, name: str, default: int) -> int:
 async def tariffs_in_force(request: web.Request) -> web.Response:
     moment = _moment(request)
     tables = services(request).state.tariffs.tables_in_force(moment)
-    return json_response({"at": moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
-                          "data": tables})
+    return json_response({"at": moment.astimezone(UTC).isoformat().replace("+00:00", "Z"), "data": tables})
 
 
 @routes.get("/v1/tariffs/quote")
@@ -51,6 +51,7 @@ async def tariff_quote(request: web.Request) -> web.Response:
         raise invalid_request("`service_code` is required.", param="service_code")
     quantity = _positive_int(request, "quantity", 1)
     state = services(request).state
+    assert caller.office_id is not None  # a terminal key belongs to an office
     office = state.registry.offices[caller.office_id]
     if service_code not in office.services:
         raise ServiceNotAssigned(param="service_code")
