@@ -2,72 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import aiohttp
 import pytest
 
-DELIVERY_DELAY = 0.05  # seconds from acceptance to the handset in the SMS centre
-
-
-def _start(module: str, *args: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", module, "--port", "0", *args], stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    if not line:
-        process.kill()
-        raise RuntimeError(f"{module} exited before listening (code {process.wait()})")
-    return process, f"http://127.0.0.1:{json.loads(line)['port']}"
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+from tests.messaging.support import DELIVERY_DELAY, SimulatorControl, start_process, stop_process
 
 
 @pytest.fixture(scope="session")
 def sms_centre_url() -> Iterator[str]:
-    process, url = _start("simulators.sms_centre", "--delivery-delay", str(DELIVERY_DELAY))
+    process, url = start_process("simulators.sms_centre", "--delivery-delay", str(DELIVERY_DELAY))
     yield url
-    _stop(process)
+    stop_process(process)
 
 
 @pytest.fixture(scope="session")
 def poosheh_url() -> Iterator[str]:
-    process, url = _start("simulators.poosheh_inbox")
+    process, url = start_process("simulators.poosheh_inbox")
     yield url
-    _stop(process)
-
-
-class SimulatorControl:
-    """The control API of one simulator."""
-
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
-        self._session = session
-        self.base_url = base_url
-
-    async def _call(self, method: str, path: str, **kwargs) -> dict:
-        async with self._session.request(method, self.base_url + path, **kwargs) as response:
-            assert response.status in (200, 201), await response.text()
-            return await response.json()
-
-    async def reset(self) -> None:
-        await self._call("POST", "/control/reset")
-
-    async def arm(self, **fault) -> dict:
-        return await self._call("POST", "/control/faults", json=fault)
-
-    async def handset(self, recipient: str) -> list[dict]:
-        return (await self._call("GET", "/control/messages", params={"recipient": recipient}))["messages"]
-
-    async def inbox(self, address: str) -> list[dict]:
-        return (await self._call("GET", f"/control/inbox/{address}"))["documents"]
+    stop_process(process)
 
 
 @pytest.fixture(scope="session")

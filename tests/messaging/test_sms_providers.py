@@ -17,8 +17,7 @@ from gateway.messaging import (
     provider_uid,
     require_4040_line,
 )
-
-from .conftest import DELIVERY_DELAY
+from tests.messaging.support import DELIVERY_DELAY
 
 SENDER = "404012345"
 CREDENTIALS = {

@@ -1,14 +1,12 @@
-"""The money-safety tests reuse the whole-path fixtures, with shorter PSP timeouts so that faults resolve quickly."""
+"""The money-safety tests use the whole-path fixtures with shorter PSP timeouts, so that faults resolve quickly: their
+own settings, and their own gateway served with them."""
 
 import pytest
 
 from gateway.platform.config import Settings
 from simulators.devstack.embedded import free_port
-from tests.integration.conftest import *  # noqa: F403
-
-PSP_TIMEOUT_S = 1.0
-PURCHASE_TIMEOUT_S = 2.0
-RECOVERY_GRACE_S = 4.0
+from tests.money_safety.support import PSP_TIMEOUT_S, PURCHASE_TIMEOUT_S, RECOVERY_GRACE_S
+from tests.stack import served
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +43,9 @@ def gateway_env(database_url, redis_url, psp_hosts, key_dir, db) -> dict[str, st
         "PISHKHAN_RECOVERY_INTERVAL_S": "0.2",
         "PISHKHAN_LOG_LEVEL": "WARNING",
     }
+
+
+@pytest.fixture(scope="session")
+async def gateway(settings, db, http_session):
+    async with served(settings, http_session) as served_gateway:
+        yield served_gateway

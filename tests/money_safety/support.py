@@ -12,9 +12,13 @@ import aiohttp
 
 from gateway.charging.store import PENDING_STATUSES
 from gateway.conservation.check import Report, check, fetch_ledgers
-from tests.integration.conftest import charge_body
+from tests.stack import charge_body
 
 # The demo terminals of licensed offices and PSPs, with an operator of the terminal's office.
+# Shorter PSP timeouts than elsewhere, so that faults resolve quickly.
+PSP_TIMEOUT_S = 1.0
+PURCHASE_TIMEOUT_S = 2.0
+RECOVERY_GRACE_S = 4.0
 TERMINALS = {"10000001": "op-11", "10000002": "op-12", "10000003": "op-21", "10000004": "op-31", "10000006": "op-51"}
 FINAL_HTTP = {201, 402, 502}
 _amounts = itertools.cycle(range(400_000, 560_000, 7_000))  # within every office's cap for service 1101

@@ -9,8 +9,9 @@ import uuid
 import pytest
 
 from gateway.charging.store import PENDING_STATUSES
-from tests.money_safety.conftest import PSP_TIMEOUT_S, PURCHASE_TIMEOUT_S
 from tests.money_safety.support import (
+    PSP_TIMEOUT_S,
+    PURCHASE_TIMEOUT_S,
     assert_conserved,
     assert_replays_agree,
     drive_recovery,

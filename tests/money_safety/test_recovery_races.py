@@ -15,8 +15,8 @@ from gateway.charging import store
 from gateway.charging.recovery import LEASE, RecoveryWorker
 from gateway.web.app import create_app
 from gateway.web.context import SERVICES
-from tests.money_safety.conftest import PURCHASE_TIMEOUT_S
 from tests.money_safety.support import (
+    PURCHASE_TIMEOUT_S,
     TERMINALS,
     assert_conserved,
     assert_replays_agree,

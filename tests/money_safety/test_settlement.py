@@ -10,8 +10,8 @@ import pytest
 
 from gateway.core.registry import RegistryError, parse_registry
 from gateway.core.settlement import ORDINARY_PAYMENT_ID
-from tests.integration.conftest import DEMO_REGISTRY, charge_body
 from tests.money_safety.support import TERMINALS, assert_conserved, charge_of, now, stream
+from tests.stack import DEMO_REGISTRY, charge_body
 
 EXTRAS = [{"code": "scan_page", "quantity": 3}, {"code": "photo", "quantity": 1}]
 

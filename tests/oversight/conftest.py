@@ -1,1 +1,0 @@
-from tests.integration.conftest import *  # noqa: F403

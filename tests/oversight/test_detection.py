@@ -13,10 +13,10 @@ from gateway.oversight.detection import COMMIT_MARGIN, LOCK_ID, detect_range, ru
 from gateway.oversight.runtime import detect_forever
 from gateway.oversight.store import SPLIT_CANDIDATES, record_run
 from gateway.platform.config import PROJECT_ROOT
-from tests.integration.conftest import charge_body
 from tests.oversight.support import WINDOW, detect, recipient, utcnow, violations_of
 from tests.query_plans import plan_nodes
 from tests.reconciliation.support import DirectLine, daily_file, import_file
+from tests.stack import charge_body
 
 KASHAN_IBAN = "IR600560832661663049403269"  # office 31110003
 

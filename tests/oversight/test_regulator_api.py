@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from gateway.core.periods import HalfYear
 from gateway.oversight.penalty_rules import load_penalty_rules
-from tests.integration.conftest import charge_body
 from tests.oversight.support import detect, key_id, recipient, utcnow
+from tests.stack import charge_body
 
 KASHAN = "31110003"
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from gateway.core.jalali import tehran_date
 from gateway.core.psp import Outcome, PspReply, PurchaseRequest, SettlementRow, TxnRef
 from psp_adapters.registry import create_adapter
-from tests.integration.conftest import charge_body
-from tests.psp.sim_support import CAPABILITIES
+from tests.simulators.psp_support import CAPABILITIES
+from tests.stack import charge_body
 
 _offbook_stans = itertools.count(900_001)
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from gateway.access.store import revoke_api_key
-from tests.integration.conftest import charge_body
+from tests.stack import charge_body
 
 TEHRAN = timezone(timedelta(hours=3, minutes=30))
 CALLERS = ("none", "revoked", "terminal_own", "terminal_other", "agency_own", "agency_other", "regulator", "admin")

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.web.app import MAX_BODY_BYTES, create_app
 from gateway.web.request_signing import signed_headers
-from tests.integration.conftest import charge_body
+from tests.stack import charge_body
 
 ERROR_FIELDS = {"type", "code", "message", "param", "details"}
 QUOTE = "/v1/tariffs/quote?service_code=1101"

@@ -10,8 +10,8 @@ import uuid
 
 import aiohttp
 
-from tests.integration.conftest import charge_body
-from tests.security.conftest import serve_gateway
+from tests.security.support import serve_gateway
+from tests.stack import charge_body
 
 TERMINAL = "10000004"
 

@@ -8,7 +8,7 @@ import pytest
 
 from gateway.platform.log_redaction import RedactingFilter, install_log_redaction, redact
 from simulators.psp.cards import TEST_CARDS
-from tests.security.conftest import RecordedLog
+from tests.security.support import RecordedLog
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from simulators.psp.cards import TEST_CARDS
-from tests.security.conftest import PROCESS_LOGS, RECORDED_LOG
+from tests.security.support import PROCESS_LOGS, RECORDED_LOG
 
 API_KEY = re.compile(r"pk_[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{20,}")
 PIN_COLUMN = re.compile(r"(^|_)pin(_|$)|pin_?block")

@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from gateway.web.request_signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
-from tests.integration.conftest import charge_body
 from tests.security.cli import create_key
+from tests.stack import charge_body
 
 QUOTE = "/v1/tariffs/quote?service_code=1101"
 

@@ -7,9 +7,9 @@ import dataclasses
 from aiohttp.test_utils import TestServer
 
 from gateway.web.app import create_app
-from tests.integration.conftest import Gateway
-from tests.outbox.conftest import TERMINAL, body_for, new_recipient
-from tests.outbox.test_dispatcher_processes import wait_for
+from tests.messaging.outbox.support import TERMINAL, body_for, new_recipient
+from tests.messaging.outbox.test_dispatcher_processes import wait_for
+from tests.stack import Gateway
 
 
 async def test_the_gateway_sends_the_sms_and_the_receipt_when_it_runs_workers(

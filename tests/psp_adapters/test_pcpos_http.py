@@ -14,7 +14,7 @@ from psp_adapters import pcpos_spec as spec
 from psp_adapters.pcpos_http import PcPosHttpAdapter
 from psp_adapters.registry import create_adapter
 from simulators.psp.psp_host import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from tests.psp.sim_support import CAPABILITIES, SimulatorControl, new_purchase, start_simulator, txn_ref
+from tests.simulators.psp_support import CAPABILITIES, SimulatorControl, new_purchase, start_simulator, txn_ref
 
 IDENTIFIER_TTL_S = 0.5
 

@@ -12,7 +12,7 @@ from psp_adapters import iso8583_spec as spec
 from psp_adapters import shetab
 from psp_adapters.iso8583_connection import Iso8583Connection, LinkFault
 from psp_adapters.registry import create_adapter
-from tests.psp.sim_support import CAPABILITIES, new_purchase, new_terminal_id
+from tests.simulators.psp_support import CAPABILITIES, new_purchase, new_terminal_id
 
 
 def inquiry(terminal_id: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from psp_adapters.pcpos_http import PcPosHttpAdapter
 from psp_adapters.registry import create_adapter
 from simulators.psp.cards import NO_ANSWER, TEST_CARDS, Deck, parse_answer
 from simulators.psp.faults import DELIVERY_KINDS, FaultKind, FaultPlan, Operation
-from tests.psp.sim_support import CAPABILITIES
+from tests.simulators.psp_support import CAPABILITIES
 
 
 @pytest.mark.parametrize(

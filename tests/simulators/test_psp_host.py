@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from psp_adapters.registry import create_adapter
-from tests.psp.sim_support import CAPABILITIES, SimulatorControl, new_purchase, start_simulator, txn_ref
+from tests.simulators.psp_support import CAPABILITIES, SimulatorControl, new_purchase, start_simulator, txn_ref
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import dataclasses
 import signal
 import time
 
-from tests.outbox.conftest import outbox_rows
+from tests.messaging.outbox.support import outbox_rows
 
 
 async def wait_for(condition, within: float, what: str) -> None:

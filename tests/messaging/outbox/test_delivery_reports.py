@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.outbox.conftest import outbox_rows
-from tests.outbox.test_dispatch import counter
+from tests.messaging.outbox.support import outbox_rows
+from tests.messaging.outbox.test_dispatch import counter
 
 
 async def poll_until_settled(workers, db, charges, within: float = 5.0) -> dict[str, dict]:

@@ -17,7 +17,7 @@ import pytest
 from gateway.core.psp import Outcome, TxnState
 from psp_adapters.registry import create_adapter
 from simulators.psp.psp_host import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from tests.psp.sim_support import (
+from tests.simulators.psp_support import (
     ALREADY_VERIFIED,
     CAPABILITIES,
     SimulatorControl,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
-from tests.psp.sim_support import SimulatorControl, start_simulator
+from tests.simulators.psp_support import SimulatorControl, start_simulator
 
 
 @pytest.fixture(scope="session")
@@ -13,12 +12,6 @@ def psp_host():
     host = start_simulator("--psp-id", "psp-test")
     yield host
     host.stop()
-
-
-@pytest.fixture(scope="session")
-async def http_session():
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from receipts.qr import make_qr_payload
-from tests.integration.conftest import charge_body
+from tests.stack import charge_body
 
 
 def _pishkhan(settings, *args: str) -> subprocess.CompletedProcess:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.integration.conftest import charge_body
+from tests.stack import charge_body
 
 
 async def test_health_and_readiness(gateway):

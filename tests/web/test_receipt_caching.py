@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.web.routes import receipts as routes_receipts
-from tests.integration.conftest import charge_body
+from tests.stack import charge_body
 
 CACHE_CONTROL = "private, max-age=31536000, immutable"
 FORMS = (".pdf?size=a5", ".pdf?size=80mm", ".txt")

@@ -9,7 +9,7 @@ from gateway.core.text import to_persian_digits
 from receipts.audit import verify_chain
 from receipts.qr import make_qr_payload
 from receipts.signing import VerifyingKeyring
-from tests.integration.conftest import charge_body
+from tests.stack import charge_body
 
 PERSONAL = ("علی رضایی", "0012345679", "09121234567")
 

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from gateway.core.clock import system_clock as utcnow
 from gateway.messaging.outbox import store as outbox_store
-from tests.outbox.conftest import TERMINAL, body_for, new_recipient, outbox_rows
+from tests.messaging.outbox.support import TERMINAL, body_for, new_recipient, outbox_rows
 from tests.query_plans import plan_nodes
 
 

@@ -1,19 +1,22 @@
 """The whole path: a fresh database on the real PostgreSQL, real Redis, one simulator process per demo PSP, and the
-gateway application served on a real socket. `make test` provides DATABASE_URL and REDIS_URL (embedded servers)."""
+gateway application served on a real socket. `make test` provides DATABASE_URL and REDIS_URL (embedded servers).
+
+Each folder of tests under tests/ gets a stack of its own (`stack`: its database and PSP simulators, and everything
+built on them), shared by the tests of that folder: what one folder's tests charge, refuse or reconcile never reaches
+another folder's assertions about a day, an office or a ledger. Pytest keeps one instance of each session fixture per
+folder, and the folder shows in each test's id."""
 
 from __future__ import annotations
 
 import os
 import tomllib
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestServer
 
 from gateway.access.store import create_api_key
 from gateway.core.registry import parse_registry
@@ -24,12 +27,12 @@ from gateway.platform.migrate import apply_migrations
 from gateway.registry.store import save_registry
 from gateway.registry.tariff_files import load_tariff_documents
 from gateway.registry.tariff_store import save_tariff_documents
-from gateway.web.app import create_app
 from receipts.keys_files import create_key
 from simulators.psp.psp_host import simulator_options
-from tests.psp.sim_support import SimulatorControl, start_simulator
+from tests.simulators.psp_support import SimulatorControl, start_simulator
+from tests.stack import DEMO_REGISTRY, served
 
-DEMO_REGISTRY = PROJECT_ROOT / "gateway" / "registry" / "demo.toml"
+TESTS = Path(__file__).resolve().parent
 
 
 def _required(name: str) -> str:
@@ -39,8 +42,20 @@ def _required(name: str) -> str:
     return value
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "stack" in metafunc.fixturenames:
+        folder = Path(metafunc.definition.path).relative_to(TESTS).parts[0]
+        metafunc.parametrize("stack", [folder], indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-async def database_url():
+def stack(request: pytest.FixtureRequest) -> str:
+    """The folder of tests the stack serves."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def database_url(stack):
     """A database of its own on the configured server, dropped afterwards."""
     server_url = _required("DATABASE_URL")
     name = f"pishkhan_test_{uuid.uuid4().hex[:10]}"
@@ -76,7 +91,7 @@ def demo_registry():
 
 
 @pytest.fixture(scope="session")
-def psp_hosts(demo_registry):
+def psp_hosts(stack, demo_registry):
     hosts = {psp_id: start_simulator(*simulator_options(psp_id, psp)) for psp_id, psp in demo_registry["psps"].items()}
     yield hosts
     for host in hosts.values():
@@ -118,42 +133,10 @@ def settings(database_url, redis_url, psp_hosts, key_dir) -> Settings:
     )
 
 
-@dataclass
-class Gateway:
-    url: str
-    session: aiohttp.ClientSession
-    app: object
-
-    @property
-    def services(self):
-        from gateway.web.context import SERVICES
-
-        return self.app[SERVICES]
-
-    async def request(
-        self, method: str, path: str, *, key: str | None = None, json=None, data=None, headers: dict | None = None
-    ) -> tuple[int, object]:
-        all_headers = dict(headers or {})
-        if key:
-            all_headers["Authorization"] = f"Bearer {key}"
-        async with self.session.request(method, self.url + path, json=json, data=data, headers=all_headers) as response:
-            body = await response.read()
-            if response.content_type == "application/json":
-                return response.status, await response.json()
-            return response.status, body
-
-    async def charge(self, key: str, body: dict, idempotency_key: str | None = None) -> tuple[int, dict]:
-        return await self.request(
-            "POST", "/v1/charges", key=key, json=body, headers={"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
-        )
-
-
 @pytest.fixture(scope="session")
 async def gateway(settings, db, http_session):
-    server = TestServer(create_app(settings), host="127.0.0.1")
-    await server.start_server()
-    yield Gateway(str(server.make_url("")).rstrip("/"), http_session, server.app)
-    await server.close()
+    async with served(settings, http_session) as served_gateway:
+        yield served_gateway
 
 
 @pytest.fixture(scope="session")
@@ -175,24 +158,3 @@ async def keys(db):
         return cache[name]
 
     return key
-
-
-def charge_body(
-    terminal_id: str = "10000001",
-    operator_id: str = "op-11",
-    service_code: str = "1101",
-    amount: int = 700_000,
-    **overrides,
-) -> dict:
-    body = {
-        "terminal_id": terminal_id,
-        "operator_id": operator_id,
-        "service_code": service_code,
-        "quantity": 1,
-        "extras": [],
-        "recipient": {"name": "علی رضایی", "national_code": "0012345679", "mobile": "09121234567"},
-        "amount": amount,
-        "payment_method": "card",
-    }
-    body.update(overrides)
-    return body

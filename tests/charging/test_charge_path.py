@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from receipts.keys_files import create_key, load_keyring
 from receipts.signing import VerifyingKeyring
 from simulators.psp.cards import TEST_CARDS
-from tests.integration.conftest import charge_body
+from tests.stack import charge_body
 
 REQUIRED_LABELS = [
     "نام خدمت",

@@ -7,7 +7,7 @@ import pytest
 from gateway.messaging import AuthenticityVerdict, PooshehInbox
 from receipts.keys_files import load_keyring
 from receipts.qr import verify_qr_payload
-from tests.outbox.conftest import outbox_rows
+from tests.messaging.outbox.support import outbox_rows
 
 
 async def test_the_receipt_reaches_the_inbox_once_and_the_inbox_vouches_for_the_printed_copy(
