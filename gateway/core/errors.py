@@ -1,7 +1,7 @@
 """Every error the gateway answers with, by name: one class per error code.
 
 Each class carries the error's `type` and `code` of the shared shape `{"error": {"type", "code", "message", "param",
-"details"}}`; the HTTP status of each is decided in one table at the web edge (`gateway/web/errors.py`), so neither
+"details"}}`; the HTTP status of each is decided in one table at the HTTP edge (its errors module), so neither
 the domain nor the service layer knows about HTTP. A refusal stored for an idempotent replay is rebuilt from its
 body with `error_from_body`.
 """
