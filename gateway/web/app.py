@@ -97,7 +97,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             socket_connect_timeout=settings.redis_timeout_s,
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
         )
-        state = RuntimeState()
+        state = RuntimeState(settings.approver_keys)
         psps = PspPool(
             timeout=settings.psp_timeout_s,
             purchase_timeout=settings.purchase_timeout_s,
