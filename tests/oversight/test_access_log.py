@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from gateway.core.access_chain import AccessEntry, BreakKind
-from gateway.oversight.access_log import log_access, sign_head, signed_heads, verify_access_log
+from gateway.oversight.access_log import log_access, sign_head, sign_heads_daily, signed_heads, verify_access_log
 from receipts.keys_files import load_keyring
 from receipts.signing import VerifyingKeyring
 from tests.oversight.support import restart_access_log
@@ -121,3 +121,28 @@ async def test_heads_verify_with_the_published_keys_alone(db, chain, gateway):
     assert (await verify_access_log(db, VerifyingKeyring.from_public_keys(published["data"]))).ok
     other = load_keyring(gateway.services.settings.key_dir.parent / "nowhere").verifying
     assert (await verify_access_log(db, other)).first_break.kind is BreakKind.HEAD_SIGNATURE
+
+
+async def test_the_head_is_signed_again_once_the_newest_signature_is_a_period_old(db, chain, gateway):
+    services = gateway.services
+    period = 0.48  # the worker looks every period / 24 = 20 ms
+
+    async def heads_signed(count: int) -> list[dict]:
+        for _ in range(200):
+            heads = await signed_heads(db)
+            if len(heads) >= count:
+                return heads
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{count} signed heads expected, {len(heads)} found")
+
+    worker = asyncio.create_task(sign_heads_daily(services.pool, lambda: chain, interval=period, clock=services.clock))
+    try:
+        [first] = await heads_signed(1)
+        await log_access(db, key_id="r", method="GET", path="/v1/regulator/violations", query="", status=200)
+        await asyncio.sleep(period / 4)
+        assert await signed_heads(db) == [first]  # not before its period is over
+        later = await heads_signed(2)
+        assert [head["seq"] for head in later] == [6, 7]
+    finally:
+        worker.cancel()
+    assert await _first_break(db, chain) is None
