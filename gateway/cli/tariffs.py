@@ -30,8 +30,8 @@ def _approver_keys(args: argparse.Namespace) -> Path:
 
 def cmd_load(args: argparse.Namespace) -> int:
     directory = Path(args.directory) if args.directory else load_settings().tariff_dir
-    approvers = read_approver_keys(_approver_keys(args))
     try:
+        approvers = read_approver_keys(_approver_keys(args))
         documents = load_tariff_documents(directory)
         verified_book(documents, approvers)  # every file checked before the database is touched
 

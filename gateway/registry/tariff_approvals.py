@@ -56,6 +56,7 @@ def publish_approver_key(path: Path, key: VerifyingKey) -> None:
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as file:
         json.dump({"keys": entries}, file, indent=2)
         file.write("\n")
+    os.chmod(file.name, 0o644)  # public keys: readable by the gateway's user
     os.replace(file.name, path)
 
 
