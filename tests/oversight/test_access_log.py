@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
 from gateway.core.access_chain import AccessEntry, BreakKind
 from gateway.oversight.access_log import log_access, sign_head, sign_heads_daily, signed_heads, verify_access_log
+from gateway.platform.migrate import apply_migrations, migration_files
 from receipts.keys_files import load_keyring
 from receipts.signing import VerifyingKeyring
 from tests.oversight.support import restart_access_log
@@ -146,3 +151,36 @@ async def test_the_head_is_signed_again_once_the_newest_signature_is_a_period_ol
     finally:
         worker.cancel()
     assert await _first_break(db, chain) is None
+
+
+async def test_entries_written_before_the_chain_existed_are_chained_in_the_order_they_were_written():
+    server_url = os.environ["DATABASE_URL"]
+    name = f"pishkhan_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    try:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz)")
+            for path in migration_files():
+                if path.name < "0021":
+                    await conn.execute(path.read_text(encoding="utf-8"))
+                    await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
+            await conn.execute(
+                """INSERT INTO regulator_access_log (key_id, method, path, query, status, at) VALUES
+                   ('r1', 'GET', '/v1/regulator/violations', 'province=تهران', 200, '2025-01-01T08:00:00Z'),
+                   ('r2', 'GET', '/v1/charges/x', '', 404, '2025-01-01T08:00:01Z'),
+                   ('r1', 'GET', '/v1/regulator/excess-fees', 'format=csv', 200, '2025-01-01T08:00:02Z')"""
+            )
+            assert "0021_access_log_chain.sql" in await apply_migrations(url)
+            report = await verify_access_log(conn, VerifyingKeyring([]))
+            assert report.ok and report.entries_checked == 3
+            assert await conn.fetchval("SELECT key_id FROM regulator_access_log WHERE seq = 2") == "r2"
+            await log_access(conn, key_id="r3", method="GET", path="/v1/regulator/violations", query="", status=200)
+            assert (await verify_access_log(conn, VerifyingKeyring([]))).entries_checked == 4
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
