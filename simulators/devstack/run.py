@@ -58,18 +58,19 @@ def _environment(stack: EmbeddedStack | None) -> dict:
     return env
 
 
-def _use_sample_approvals(env: dict) -> None:
+def _use_sample_approvals(env: dict, var_dir: Path) -> None:
     """Unless real approvals are configured, the demo ones, signed by a sample approver key (see sample_approvals)."""
     if "PISHKHAN_TARIFF_DIR" in env or "PISHKHAN_APPROVER_KEYS" in env:
         return
-    tariffs, keys_file = sign_sample_approvals(load_settings().tariff_dir, VAR / "dev" / "sample-approver")
+    tariffs, keys_file = sign_sample_approvals(load_settings().tariff_dir, var_dir / "sample-approver")
     env["PISHKHAN_TARIFF_DIR"], env["PISHKHAN_APPROVER_KEYS"] = str(tariffs), str(keys_file)
     print(f"demo tariff approvals signed by the SAMPLE approver key {SAMPLE_KEY_ID} (not the regulator's)", flush=True)
 
 
-def prepare_database(env: dict, registry_path: Path) -> None:
-    """Migrations, the registry and the tariff approvals; `env` learns where the approvals and their keys are."""
-    _use_sample_approvals(env)
+def prepare_database(env: dict, registry_path: Path, var_dir: Path) -> None:
+    """Migrations, the registry and the tariff approvals; `env` learns where the approvals and their keys are (the
+    demo ones are signed under `var_dir`)."""
+    _use_sample_approvals(env, var_dir)
     _pishkhan("migrate", env=env)
     _pishkhan("registry", "load", str(registry_path), env=env)
     _pishkhan("tariffs", "load", env=env)
@@ -176,7 +177,7 @@ def run() -> int:
     try:
         env = _environment(stack)
         registry_path = load_settings().registry_path
-        prepare_database(env, registry_path)
+        prepare_database(env, registry_path, VAR / "dev")
         _ensure_signing_key(env)
         token = _demo_terminal_key(env)
         processes = _start_simulators(registry_path, env) + _start_messaging_simulators(env)
