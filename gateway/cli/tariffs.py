@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gateway.cli.common import connection, instant
 from gateway.core.tariffs import SIGNATURE_KEY, TariffBook, TariffTableError
+from gateway.core.text import normalize_persian
 from gateway.platform.config import load_settings
 from gateway.registry.tariff_approvals import (
     publish_approver_key,
@@ -50,8 +51,9 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     valid_from: datetime | None = instant(args.valid_from) if args.valid_from else None
     key = create_key(args.key_dir, args.key_id, valid_from)
     if args.publish:
-        publish_approver_key(Path(args.publish), key.verifying_key)
-    print(json.dumps(key.verifying_key.public_entry(), indent=2))
+        publish_approver_key(Path(args.publish), key.verifying_key, normalize_persian(args.approving_body))
+    entry = {**key.verifying_key.public_entry(), "approving_body": normalize_persian(args.approving_body)}
+    print(json.dumps(entry, ensure_ascii=False, indent=2))
     print(f"private key: {Path(args.key_dir) / key.key_id}.pem (keep it with the approving body)")
     return 0
 
@@ -101,6 +103,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     keygen.add_argument("--key-dir", required=True, help="where the private key is written (<key_id>.pem and .json)")
     keygen.add_argument("--key-id", help="default: k-YYYYMMDD-xxxx")
     keygen.add_argument("--valid-from", help="RFC 3339 instant the key is valid from (default: now)")
+    keygen.add_argument(
+        "--approving-body", required=True, help="the body the key belongs to, in Persian, as its approvals name it"
+    )
     keygen.add_argument("--publish", metavar="KEYS_FILE", help="also add the public key to this approver keys file")
     keygen.set_defaults(func=cmd_keygen)
 

@@ -10,9 +10,8 @@ from pathlib import Path
 from gateway.core.registry import Registry
 from gateway.core.tariffs import TariffBook
 from gateway.registry.store import read_registry, registry_version
-from gateway.registry.tariff_approvals import ApprovalRefused, read_approver_keys
+from gateway.registry.tariff_approvals import NO_APPROVER_KEYS, ApprovalRefused, read_approver_keys
 from gateway.registry.tariff_store import read_verified_book, tariff_version
-from receipts.signing import VerifyingKeyring
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ class RuntimeState:
 
     def __init__(self, approver_keys: Path) -> None:
         self._approver_keys_path = approver_keys
-        self.approvers = VerifyingKeyring([])
+        self.approvers = NO_APPROVER_KEYS
         self._registry: Registry | None = None
         self._tariffs: TariffBook | None = None
         self._versions: tuple[int, int] = (-1, -1)

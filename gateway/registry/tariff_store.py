@@ -11,12 +11,11 @@ from typing import Any
 import asyncpg
 
 from gateway.core.tariffs import SIGNATURE_KEY, SOURCE_KEY, TariffBook
-from gateway.registry.tariff_approvals import verified_book
-from receipts.signing import VerifyingKeyring
+from gateway.registry.tariff_approvals import ApproverKeys, verified_book
 
 
 async def save_tariff_documents(
-    conn: asyncpg.Connection, documents: Sequence[Mapping[str, Any]], approvers: VerifyingKeyring
+    conn: asyncpg.Connection, documents: Sequence[Mapping[str, Any]], approvers: ApproverKeys
 ) -> TariffBook:
     """Stores the documents (each with SOURCE_KEY and SIGNATURE_KEY) and returns the book now in force.
 
@@ -54,6 +53,6 @@ async def read_tariff_documents(conn: asyncpg.Connection) -> list[dict]:
     return [{**r["document"], SOURCE_KEY: r["source_file"], SIGNATURE_KEY: r["signature"]} for r in rows]
 
 
-async def read_verified_book(conn: asyncpg.Connection, approvers: VerifyingKeyring) -> TariffBook:
+async def read_verified_book(conn: asyncpg.Connection, approvers: ApproverKeys) -> TariffBook:
     """The stored approvals as a book; ApprovalRefused if any of them fails its signature check."""
     return verified_book(await read_tariff_documents(conn), approvers)

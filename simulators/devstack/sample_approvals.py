@@ -18,6 +18,7 @@ from gateway.registry.tariff_files import load_tariff_document
 from receipts.keys_files import create_key, load_key_file
 
 SAMPLE_KEY_ID = "SAMPLE-demo-approver"
+SAMPLE_APPROVING_BODY = "کمیسیون تنظیم مقررات و ارتباطات رادیویی"  # the body the demo approvals name
 # Valid before the oldest demo approval was approved (1401/12/16), so every demo approval can be signed with it.
 SAMPLE_VALID_FROM = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -30,9 +31,10 @@ def sign_sample_approvals(source: Path, work: Path) -> tuple[Path, Path]:
     keys_file = work / "approver-keys.json"
     if not pem.exists():
         shutil.rmtree(work, ignore_errors=True)
-        key = create_key(pem.parent, SAMPLE_KEY_ID, SAMPLE_VALID_FROM)
-        publish_approver_key(keys_file, key.verifying_key)
+        create_key(pem.parent, SAMPLE_KEY_ID, SAMPLE_VALID_FROM)
     key = load_key_file(pem)
+    keys_file.unlink(missing_ok=True)
+    publish_approver_key(keys_file, key.verifying_key, SAMPLE_APPROVING_BODY)
     tariffs = work / "tariffs"
     shutil.rmtree(tariffs, ignore_errors=True)
     tariffs.mkdir(parents=True)

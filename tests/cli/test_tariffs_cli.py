@@ -34,7 +34,8 @@ def test_an_approving_body_creates_a_key_signs_an_approval_and_anyone_verifies_i
     keys_file = tmp_path / "approver-keys.json"
     made = _pishkhan(
         settings, "tariffs", "keygen", "--key-dir", str(tmp_path / "private"), "--key-id", "cra-2024",
-        "--valid-from", "2024-01-01T00:00:00Z", "--publish", str(keys_file),
+        "--valid-from", "2024-01-01T00:00:00Z", "--approving-body", "کمیسیون تنظیم مقررات و ارتباطات رادیویی",
+        "--publish", str(keys_file),
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert [k["key_id"] for k in json.loads(keys_file.read_text())["keys"]] == ["cra-2024"]
@@ -55,7 +56,7 @@ def test_an_approving_body_creates_a_key_signs_an_approval_and_anyone_verifies_i
 def test_a_key_cannot_sign_an_approval_made_before_it_was_valid(settings, tmp_path):
     made = _pishkhan(
         settings, "tariffs", "keygen", "--key-dir", str(tmp_path), "--key-id", "late",
-        "--valid-from", "2030-01-01T00:00:00Z",
+        "--valid-from", "2030-01-01T00:00:00Z", "--approving-body", "کمیسیون",
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     approval = tmp_path / "1403.toml"

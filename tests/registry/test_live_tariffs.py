@@ -65,7 +65,9 @@ async def test_an_unverified_approval_written_into_the_database_is_never_priced_
 async def test_tariffs_publish_each_approval_with_its_signature_and_the_approver_keys(gateway):
     status, keys = await gateway.request("GET", "/v1/tariffs/keys")
     assert status == 200
-    assert [k["key_id"] for k in keys["data"]] == ["SAMPLE-demo-approver"]
+    assert [(k["key_id"], k["approving_body"]) for k in keys["data"]] == [
+        ("SAMPLE-demo-approver", "کمیسیون تنظیم مقررات و ارتباطات رادیویی")
+    ]
     status, body = await gateway.request("GET", "/v1/tariffs?at=2023-06-01T00:00:00Z")
     [table] = body["data"]
     assert table["reference"] == "CRA-COM-1401-11"

@@ -12,6 +12,7 @@ from gateway.core.jalali import day_start_utc, parse_jalali_date
 from gateway.core.tariffs import SIGNATURE_KEY, SOURCE_KEY
 from gateway.registry.tariff_approvals import (
     ApprovalRefused,
+    ApproverKeys,
     check_approval,
     read_approver_keys,
     sign_approval,
@@ -40,6 +41,7 @@ def _the_1403_approval(documents):
 def test_the_signed_demo_approvals_load_and_publish_what_anyone_can_check_offline(signed, approvers):
     book = verified_book(signed, approvers)
     published_keys = approvers.public_keys()
+    assert [key["approving_body"] for key in published_keys] == ["کمیسیون تنظیم مقررات و ارتباطات رادیویی"]
     for approval in book.approvals():
         signed_approval = approval["signed_approval"]
         assert signed_approval["key_id"] == "SAMPLE-demo-approver"
@@ -77,14 +79,28 @@ def test_an_approval_signed_by_an_unknown_key_is_refused(signed, approvers, stra
         check_approval(document, approvers, "x")
 
 
+def _only(key, body="کمیسیون تنظیم مقررات و ارتباطات رادیویی") -> ApproverKeys:
+    return ApproverKeys.from_entries([{**key.public_entry(), "approving_body": body}])
+
+
 def test_a_key_retired_before_the_approval_day_is_refused(signed, sample_key):
     document = _the_1403_approval(signed)  # approved on 1402/12/20 (2024-03-10)
     retired = dataclasses.replace(sample_key.verifying_key, valid_to=datetime(2024, 3, 9, 20, 30, tzinfo=UTC))
     with pytest.raises(ApprovalRefused, match=r"was not valid on the approval day 1402/12/20"):
-        check_approval(document, VerifyingKeyring([retired]), "x")
+        check_approval(document, _only(retired), "x")
     # Valid for any part of the approval day is enough.
     last_day = dataclasses.replace(sample_key.verifying_key, valid_to=datetime(2024, 3, 9, 21, tzinfo=UTC))
-    check_approval(document, VerifyingKeyring([last_day]), "x")
+    check_approval(document, _only(last_day), "x")
+
+
+def test_a_key_of_another_approving_body_is_refused(signed, sample_key):
+    document = _the_1403_approval(signed)
+    with pytest.raises(
+        ApprovalRefused, match="key 'SAMPLE-demo-approver' belongs to سازمان دیگر, not to the approving"
+    ):
+        check_approval(document, _only(sample_key.verifying_key, "سازمان دیگر"), "x")
+    # The body is compared as Persian text: Arabic yeh and kaf in either spelling are the same body.
+    check_approval(document, _only(sample_key.verifying_key, "كميسيون تنظيم مقررات و ارتباطات راديويي"), "x")
 
 
 def test_a_key_not_yet_valid_cannot_sign(signed, stranger_key):

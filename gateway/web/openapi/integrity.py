@@ -19,10 +19,11 @@ SIGNED_HEAD = {
         "signature": {"type": "string"},
     },
 }
-PUBLIC_KEY = {
+APPROVER_KEY = {
     "type": "object",
-    "required": ["key_id", "algorithm", "public_key", "valid_from", "valid_to"],
+    "required": ["key_id", "algorithm", "public_key", "valid_from", "valid_to", "approving_body"],
     "properties": {
+        "approving_body": {"type": "string", "description": "the body the key belongs to, as its approvals name it"},
         "key_id": {"type": "string"},
         "algorithm": {"const": "Ed25519"},
         "public_key": {"type": "string", "description": "raw 32-byte public key, unpadded base64url"},
@@ -39,7 +40,7 @@ def integrity_paths() -> dict:
                 "The approving bodies' public keys that every tariff approval in force is signed with",
                 {
                     "200": json_body(
-                        {"type": "object", "properties": {"data": {"type": "array", "items": PUBLIC_KEY}}},
+                        {"type": "object", "properties": {"data": {"type": "array", "items": APPROVER_KEY}}},
                         "Approver keys",
                     )
                 },
