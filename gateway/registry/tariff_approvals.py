@@ -68,11 +68,13 @@ NO_APPROVER_KEYS = ApproverKeys(VerifyingKeyring([]), {})
 
 
 def read_approver_keys(path: Path) -> ApproverKeys:
-    """The approvers' public keys; none when the file does not exist (every approval is then refused)."""
+    """The approvers' public keys from an approver keys file (`{"keys": [...]}`) or a saved `GET /v1/tariffs/keys`
+    answer (`{"data": [...]}`); none when the file does not exist (every approval is then refused)."""
     if not path.exists():
         return NO_APPROVER_KEYS
     try:
-        return ApproverKeys.from_entries(json.loads(path.read_text(encoding="utf-8"))["keys"])
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return ApproverKeys.from_entries(document["keys"] if "keys" in document else document["data"])
     except (ValueError, KeyError, TypeError) as error:
         raise TariffTableError(f"{path}: not an approver keys file ({error})") from None
 

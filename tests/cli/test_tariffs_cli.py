@@ -48,6 +48,10 @@ def test_an_approving_body_creates_a_key_signs_an_approval_and_anyone_verifies_i
     checked = _pishkhan(settings, "tariffs", "verify", str(approval), "--keys", str(keys_file))
     assert checked.returncode == 0 and "genuine and unaltered" in checked.stdout
 
+    published = tmp_path / "published-keys.json"  # as GET /v1/tariffs/keys answers
+    published.write_text(json.dumps({"data": json.loads(keys_file.read_text())["keys"]}))
+    assert _pishkhan(settings, "tariffs", "verify", str(approval), "--keys", str(published)).returncode == 0
+
     _raise_a_cap(approval)
     altered = _pishkhan(settings, "tariffs", "verify", str(approval), "--keys", str(keys_file))
     assert altered.returncode == 1 and "does not match the content" in altered.stderr
