@@ -15,6 +15,7 @@ from gateway.oversight.access_log import sign_head, verify_access_log
 from gateway.oversight.command import DetectionBusy, detect_once
 from gateway.platform.config import load_settings
 from receipts.keys_files import load_keyring
+from receipts.signing import NoSigningKeyError
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
@@ -34,7 +35,10 @@ def cmd_sign_access_log(args: argparse.Namespace) -> int:
         async with connection() as conn:
             return await sign_head(conn, load_keyring(load_settings().key_dir), system_clock)
 
-    head = asyncio.run(sign())
+    try:
+        head = asyncio.run(sign())
+    except NoSigningKeyError as missing:
+        sys.exit(f"{missing} (PISHKHAN_KEY_DIR: {load_settings().key_dir})")
     if head is None:
         sys.exit("the access log is empty: there is no head to sign")
     print(json.dumps(head, ensure_ascii=False))
