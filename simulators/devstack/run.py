@@ -84,10 +84,14 @@ def _demo_terminal_key(env: dict) -> str:
 
 
 def _start_simulators(registry_path: Path, env: dict) -> list[subprocess.Popen]:
-    """One PSP host simulator per registry PSP, speaking its protocol on its port (control API on the next)."""
+    """One PSP host simulator per registry PSP, speaking its protocol on its port (control API on the next), its
+    ledger and scripted state kept under var/dev/psp/ as the gateway's data is kept under var/dev/: a restarted
+    stack's PSPs remember every purchase of the earlier runs."""
     from simulators.psp.psp_host import simulator_options
 
     registry = tomllib.loads(registry_path.read_text(encoding="utf-8"))
+    kept = VAR / "dev" / "psp"
+    kept.mkdir(parents=True, exist_ok=True)
     processes = []
     for psp_id, psp in registry["psps"].items():
         port = psp["endpoint"]["port"]
@@ -106,6 +110,10 @@ def _start_simulators(registry_path: Path, env: dict) -> list[subprocess.Popen]:
                     str(port + 1),
                     "--pin-delay-ms",
                     "1500",
+                    "--ledger",
+                    str(kept / f"{psp_id}.ledger.jsonl"),
+                    "--state",
+                    str(kept / f"{psp_id}.state.json"),
                 ],
                 env=env,
                 stdout=subprocess.DEVNULL,
