@@ -42,8 +42,6 @@ from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, PrintedSection, has_rt
 from receipts.qr import qr_modules
 from receipts.wrapping import shorten, wrap
 
-__all__ = ["DEFAULT_FONT_PATH", "PaperSize", "render_pdf"]
-
 PaperSize = Literal["a5", "80mm"]
 _LINE_SPACING = 1.45
 # How an A5 page makes room, tried in turn until the content fits: (font size, most lines per label or value).

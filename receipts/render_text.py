@@ -72,19 +72,23 @@ def _centred(text: str) -> str:
     return " " * (room - room // 2) + text + " " * (room // 2)
 
 
-def _in_reading_order(text: str) -> str:
-    return text if has_rtl_letters(text) else f"{LEFT_TO_RIGHT_MARK}{text}{LEFT_TO_RIGHT_MARK}"
+def _in_reading_order(text: str, right_to_left: bool) -> str:
+    """A piece of a value; one of a value without Persian letters is kept left to right with marks. A piece of a
+    right-to-left value stays as it is even when it holds no Persian letter itself (a continuation line of
+    digits and brackets), so the printer reads it on in the value's direction."""
+    return text if right_to_left else f"{LEFT_TO_RIGHT_MARK}{text}{LEFT_TO_RIGHT_MARK}"
 
 
 def _row_lines(row: PrintedRow) -> Iterator[str]:
-    one_line = f"{row.label}: {_in_reading_order(row.value)}"
+    right_to_left = has_rtl_letters(row.value)
+    one_line = f"{row.label}: {_in_reading_order(row.value, right_to_left)}"
     if columns(one_line) <= WIDTH:
         yield _pad_left(one_line)
         return
     for piece in wrap(f"{row.label}:", columns, WIDTH):
         yield _pad_left(piece)
     for piece in wrap(row.value, columns, WIDTH - 2):
-        yield _pad_left(_in_reading_order(piece))
+        yield _pad_left(_in_reading_order(piece, right_to_left))
 
 
 def render_thermal(

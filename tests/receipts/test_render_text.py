@@ -121,3 +121,15 @@ def test_windows_1256_takes_persian_letters_and_digits_into_the_code_page(keyrin
 def test_unknown_charset_is_refused(signed: dict, qr_payload: str) -> None:
     with pytest.raises(ValueError, match="utf-8, windows-1256"):
         render_thermal(signed, qr_payload, charset="iran-system")
+
+
+def test_continuation_lines_of_a_right_to_left_value_keep_its_direction(keyring: Keyring, qr_payload: str) -> None:
+    numbers = " ".join(f"{n}({n + 1})" for n in range(10, 40))
+    signed = issue_receipt(receipt_input(licence_number=f"پروانه {numbers}"), keyring).signed
+    lines = printed_lines(render_thermal(signed, qr_payload))
+
+    continuation = [line.strip() for line in lines if "(" in line and "پروانه" not in line and ":" not in line]
+    assert len(continuation) >= 3
+    # No left-to-right marks: the printer lays the digits and brackets out in the right-to-left value's order.
+    assert all(LEFT_TO_RIGHT_MARK not in line for line in continuation)
+    assert all(columns(line) == WIDTH for line in lines)
