@@ -20,18 +20,37 @@ from gateway.platform.db import connect
 STACK_VARIABLES = ("DATABASE_URL", "REDIS_URL", "PISHKHAN_SMS_URL", "PISHKHAN_POOSHEH_URL")
 
 
-def write_stack_env(path: Path, env: Mapping[str, str]) -> None:
-    """The stack's addresses as shell assignments (`set -a; . var/dev/stack.env` exports them in a shell)."""
+_WRITER = "# written by pishkhan dev run, process "
+
+
+def write_stack_env(path: Path, env: Mapping[str, str], pid: int) -> None:
+    """The stack's addresses as shell assignments (`set -a; . var/dev/stack.env` exports them in a shell), and the
+    process that runs the stack."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{name}={shlex.quote(env[name])}" for name in STACK_VARIABLES if env.get(name)]
+    lines = [f"{_WRITER}{pid}", *(f"{name}={shlex.quote(env[name])}" for name in STACK_VARIABLES if env.get(name))]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, under another user
+    return True
+
+
 def read_stack_env(path: Path) -> dict[str, str]:
+    """The settings of the stack the file describes, or nothing when there is no file or its stack is gone (a
+    `make run` killed without its clean-up leaves the file behind)."""
     if not path.is_file():
         return {}
-    pairs = (shlex.split(line)[0].partition("=") for line in path.read_text(encoding="utf-8").splitlines() if line)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or not lines[0].startswith(_WRITER) or not _running(int(lines[0].removeprefix(_WRITER))):
+        return {}
+    pairs = (shlex.split(line)[0].partition("=") for line in lines[1:] if line)
     return {name: value for name, _, value in pairs if name in STACK_VARIABLES}
 
 

@@ -182,7 +182,7 @@ def run() -> int:
         token = _demo_terminal_key(env)
         processes = _start_simulators(registry_path, env) + _start_messaging_simulators(env)
         processes.append(subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env))
-        write_stack_env(DEV_STACK_ENV, env)
+        write_stack_env(DEV_STACK_ENV, env, os.getpid())
         print(_first_charge_help(token), flush=True)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         while all(process.poll() is None for process in processes):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -20,7 +21,9 @@ def test_a_command_in_a_second_terminal_reaches_the_running_stack(
     settings, monkeypatch, tmp_path, capsys, no_stack_in_environment
 ):
     stack_env = tmp_path / "stack.env"
-    common.write_stack_env(stack_env, {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url})
+    common.write_stack_env(
+        stack_env, {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}, os.getpid()
+    )
     monkeypatch.setattr(common, "DEV_STACK_ENV", stack_env)
 
     assert cli.main(["keys", "create", "--role", "regulator", "--label", "second terminal"]) == 0
@@ -39,7 +42,7 @@ def test_without_a_running_stack_the_command_names_the_line_to_use(monkeypatch, 
 def test_the_file_is_shell_assignments_that_a_shell_can_export(tmp_path):
     stack_env = tmp_path / "stack.env"
     env = {"DATABASE_URL": "postgresql://nobody@127.0.0.1:55432/pishkhan?x=1&y=2", "REDIS_URL": "redis://h:1/0"}
-    common.write_stack_env(stack_env, {**env, "HOME": "/root"})
+    common.write_stack_env(stack_env, {**env, "HOME": "/root"}, os.getpid())
 
     assert common.read_stack_env(stack_env) == env
     assert stack_env.stat().st_mode & 0o777 == 0o600
@@ -51,7 +54,9 @@ def test_the_file_is_shell_assignments_that_a_shell_can_export(tmp_path):
 
 def test_an_environment_that_sets_the_database_wins_over_the_file(monkeypatch, tmp_path, no_stack_in_environment):
     stack_env = tmp_path / "stack.env"
-    common.write_stack_env(stack_env, {"DATABASE_URL": "postgresql://from-file/db", "REDIS_URL": "redis://file/0"})
+    common.write_stack_env(
+        stack_env, {"DATABASE_URL": "postgresql://from-file/db", "REDIS_URL": "redis://file/0"}, os.getpid()
+    )
     monkeypatch.setattr(common, "DEV_STACK_ENV", stack_env)
     monkeypatch.setenv("DATABASE_URL", "postgresql://given/db")
 
@@ -59,3 +64,15 @@ def test_an_environment_that_sets_the_database_wins_over_the_file(monkeypatch, t
 
     assert common.load_settings().database_url == "postgresql://given/db"
     assert common.load_settings().redis_url == ""
+
+
+def test_a_file_left_behind_by_a_stack_that_is_gone_is_ignored(monkeypatch, tmp_path, no_stack_in_environment):
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    stack_env = tmp_path / "stack.env"
+    common.write_stack_env(stack_env, {"DATABASE_URL": "postgresql://gone/db"}, finished.pid)
+    monkeypatch.setattr(common, "DEV_STACK_ENV", stack_env)
+
+    assert common.read_stack_env(stack_env) == {}
+    with pytest.raises(SystemExit, match="no dev stack is running"):
+        cli.main(["keys", "create", "--role", "regulator"])
