@@ -1,8 +1,9 @@
 """What every command group shares: the running dev stack's settings, the database URL, a connection for the
-length of a command, instants."""
+length of a command, instants, the public keys signatures are checked with."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -15,11 +16,11 @@ import asyncpg
 
 from gateway.platform.config import DEV_STACK_ENV, load_settings
 from gateway.platform.db import connect
+from receipts.keys_files import load_keyring
+from receipts.signing import VerifyingKeyring
 
 # What `pishkhan dev run` (make run) writes for the commands run beside it.
 STACK_VARIABLES = ("DATABASE_URL", "REDIS_URL", "PISHKHAN_SMS_URL", "PISHKHAN_POOSHEH_URL")
-
-
 _WRITER = "# written by pishkhan dev run, process "
 
 
@@ -92,3 +93,11 @@ def instant(text: str) -> datetime:
     if moment is None or moment.tzinfo is None:
         sys.exit(f"{text}: give an RFC 3339 instant with a time zone (e.g. 2025-03-21T00:00:00Z)")
     return moment
+
+
+def public_keys(path: str | None) -> VerifyingKeyring:
+    """From a file holding GET /v1/keys' answer (or its list), else from the configured key directory."""
+    if path:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        return VerifyingKeyring.from_public_keys(document["data"] if isinstance(document, dict) else document)
+    return load_keyring(load_settings().key_dir).verifying
