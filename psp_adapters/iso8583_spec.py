@@ -14,7 +14,14 @@ Fields: 2 masked PAN (first 6 + last 4, `*` between), 3 processing code, 4 amoun
 7 transmission date-time (UTC, MMDDhhmmss), 11 STAN, 12/13 local time/date (Tehran), 37 RRN, 38 auth code,
 39 response code, 41 terminal id (8), 42 merchant id (15, space padded), 44 inquiry answer ("state" or
 "state:original response code"), 48 the gateway's reference, 49 currency "364", 62 settlement rows
-("iban;amount;payment_id" joined by "|"), 63 slip print lines (UTF-8, joined by newlines), 90 original data elements.
+("iban;amount;payment_id" joined by "|"), 63 slip print lines, 90 original data elements.
+
+Every field has the format ISO 8583:1987 gives it, exactly as pyiso8583's stock ASCII spec (`default_ascii`) has
+it: the private fields 44, 48, 62 and 63 are LLLVAR or LLVAR text of ASCII characters (ans). Slip print lines may be
+Persian, so field 63 carries them as UTF-8 percent-encoded (RFC 3986): printable ASCII stays as it is, every other
+byte, the newline between lines included, is written `%XX`. None of the PSPs here deviates from 1987; one whose
+host did (a four-digit length, another character set) would get a spec of its own beside `SPEC`, named by its
+registry entry, and the reasons written there.
 
 Response codes (field 39) are the switch's, listed in `psp_adapters.shetab`.
 """
@@ -24,6 +31,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote, unquote
 
 import iso8583
 from iso8583.specs import default_ascii
@@ -46,37 +54,18 @@ _ROW_SEPARATOR = "|"
 _ROW_FIELD_SEPARATOR = ";"
 _LINE_SEPARATOR = "\n"
 
+# The stock 1987 ASCII spec; only the descriptions say what this dialect puts in its fields.
 SPEC = copy.deepcopy(default_ascii)
-SPEC["2"] = {
-    "data_enc": "ascii",
-    "len_enc": "ascii",
-    "len_type": 2,
-    "max_len": 19,
-    "desc": "Primary Account Number, masked: first 6 and last 4 digits, '*' between",
-}
-SPEC["44"] = {
-    "data_enc": "ascii",
-    "len_enc": "ascii",
-    "len_type": 2,
-    "max_len": 25,
-    "desc": "Inquiry answer: ledger state[:original response code]",
-}
-SPEC["48"] = {"data_enc": "ascii", "len_enc": "ascii", "len_type": 3, "max_len": 999, "desc": "Gateway reference"}
-SPEC["62"] = {
-    "data_enc": "ascii",
-    "len_enc": "ascii",
-    "len_type": 3,
-    "max_len": 999,
-    "desc": "Settlement rows: iban;amount;payment_id joined by |",
-}
-# Persian slip lines take two bytes a character in UTF-8, so this private field gets a four-digit length.
-SPEC["63"] = {
-    "data_enc": "utf-8",
-    "len_enc": "ascii",
-    "len_type": 4,
-    "max_len": 9999,
-    "desc": "Slip print lines, UTF-8, newline separated",
-}
+for _field, _description in {
+    "2": "Primary Account Number, masked: first 6 and last 4 digits, '*' between",
+    "44": "Inquiry answer: ledger state[:original response code]",
+    "48": "Gateway reference",
+    "62": "Settlement rows: iban;amount;payment_id joined by |",
+    "63": "Slip print lines, UTF-8 percent-encoded, %0A between lines",
+}.items():
+    SPEC[_field]["desc"] = _description
+# Printable ASCII but the percent sign itself: what field 63 carries as it is.
+_AS_IS = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) != "%")
 
 
 def encode_message(fields: dict[str, str]) -> bytes:
@@ -157,8 +146,9 @@ def decode_settlement_rows(value: str) -> tuple[SettlementRow, ...]:
 def encode_print_lines(lines: tuple[str, ...]) -> str:
     if any(_LINE_SEPARATOR in line for line in lines):
         raise ValueError("a print line cannot contain a newline")
-    return _LINE_SEPARATOR.join(lines)
+    return quote(_LINE_SEPARATOR.join(lines), safe=_AS_IS)
 
 
 def decode_print_lines(value: str) -> tuple[str, ...]:
-    return tuple(value.split(_LINE_SEPARATOR))
+    """Raises ValueError for a field that is not UTF-8 once its `%XX` are decoded."""
+    return tuple(unquote(value, errors="strict").split(_LINE_SEPARATOR))

@@ -14,6 +14,7 @@ from typing import Any
 from gateway.core.jalali import format_jalali_datetime
 from gateway.core.text import format_rials, to_persian_digits
 from receipts.model import parse_timestamp
+from receipts.printable import DEFAULT_FONT_PATH, REPLACEMENT, CanDraw, font_can_draw, printable
 
 TITLE = "رسید الکترونیکی ارایه خدمت"
 SUBTITLE = "دفتر پیشخوان خدمات دولت"
@@ -59,7 +60,26 @@ def _extra_row(extra: Mapping[str, Any]) -> PrintedRow:
     return PrintedRow(to_persian_digits(f"{extra['name']} ({extra['quantity']} عدد)"), rials(extra["amount"]))
 
 
-def printed_sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
+def printed_sections(
+    signed: Mapping[str, Any], can_draw: CanDraw | None = None, replacement: str = REPLACEMENT
+) -> list[PrintedSection]:
+    """The sections, every label and value made printable (`receipts.printable`) for a target that draws what
+    `can_draw` accepts (by default, the default receipt font)."""
+    if can_draw is None:
+        can_draw = font_can_draw(DEFAULT_FONT_PATH)
+    return [
+        PrintedSection(
+            section.heading,
+            tuple(
+                PrintedRow(printable(row.label, can_draw, replacement), printable(row.value, can_draw, replacement))
+                for row in section.rows
+            ),
+        )
+        for section in _sections(signed)
+    ]
+
+
+def _sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
     document = signed["receipt"]
     breakdown, payment = document["breakdown"], document["payment"]
     return [

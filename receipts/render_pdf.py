@@ -7,13 +7,20 @@ python-bidi's `bidi.algorithm` implementation is used rather than its newer top-
 `get_display`, because only the former mirrors brackets in right-to-left runs (rule L4), without
 which "(۳ عدد)" prints as ")۳ عدد(".
 
-Labels sit in a column on the right, their values right-aligned next to them. A5 content that
-does not fit continues on a further page. The output is deterministic (reportlab's invariant
-mode): the same receipt always gives the same bytes.
+A paragraph with Persian letters is laid out right to left on every one of its lines, a continuation
+line of only digits or Latin letters included, so that a wrapped value reads on in the same order.
+
+Labels sit in a column on the right, their values right-aligned next to them. An A5 receipt is always
+one page: when its content does not fit at 10 pt it is set smaller, down to 6 pt, and if even that is
+too long, the longest labels and values are shortened to a few lines ending in "…". Every text passes
+through `receipts.printable` with the font's own coverage first, so nothing reaches the page that the
+font cannot draw. The output is deterministic (reportlab's invariant mode): the same receipt always
+gives the same bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 from collections.abc import Iterator, Mapping
@@ -30,12 +37,24 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from receipts.printable import DEFAULT_FONT_PATH, REPLACEMENT, font_can_draw
 from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, PrintedSection, has_rtl_letters, printed_sections
 from receipts.qr import qr_modules
+from receipts.wrapping import shorten, wrap
 
 PaperSize = Literal["a5", "80mm"]
-DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 _LINE_SPACING = 1.45
+# How an A5 page makes room, tried in turn until the content fits: (font size, most lines per label or value).
+_A5_FITS: tuple[tuple[float, int | None], ...] = (
+    (10, None),
+    (9, None),
+    (8, None),
+    (7, None),
+    (6, None),
+    (6, 3),
+    (6, 2),
+    (6, 1),
+)
 
 
 @dataclass(frozen=True)
@@ -101,40 +120,37 @@ def _shaped(text: str) -> str:
     return arabic_reshaper.reshape(text)
 
 
-def _visual(text: str) -> str:
-    return get_display(_shaped(text), base_dir="R") if has_rtl_letters(text) else text
+def _visual(text: str, right_to_left: bool | None = None) -> str:
+    """One line in drawing order. `right_to_left` is the direction of the paragraph the line belongs to (by
+    default, whether the line itself has Persian letters)."""
+    if right_to_left is None:
+        right_to_left = has_rtl_letters(text)
+    return get_display(_shaped(text), base_dir="R") if right_to_left else text
 
 
 def _width(text: str, font: str, size: float) -> float:
     return pdfmetrics.stringWidth(_shaped(text), font, size)
 
 
-def _split_word(word: str, font: str, size: float, width: float) -> list[str]:
-    """A word wider than the line, cut between characters into pieces that fit."""
-    pieces = [""]
-    for char in word:
-        if pieces[-1] and _width(pieces[-1] + char, font, size) > width:
-            pieces.append(char)
-        else:
-            pieces[-1] += char
-    return pieces
+@dataclass(frozen=True)
+class _Paragraph:
+    """A label or a value, wrapped in logical order; every line is drawn in the paragraph's direction."""
 
+    lines: tuple[str, ...]
+    right_to_left: bool
 
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """Greedy word wrap in logical order."""
-    lines: list[str] = []
-    current = ""
-    for word in text.split(" "):
-        candidate = f"{current} {word}" if current else word
-        if _width(candidate, font, size) <= width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        *whole_lines, current = _split_word(word, font, size, width)
-        lines.extend(whole_lines)
-    lines.append(current)
-    return lines
+    @classmethod
+    def of(cls, text: str, font: str, size: float, width: float, most_lines: int | None) -> _Paragraph:
+        def measure(line: str) -> float:
+            return _width(line, font, size)
+
+        lines = wrap(text, measure, width)
+        if most_lines is not None:
+            lines = shorten(lines, most_lines, measure, width)
+        return cls(tuple(lines), has_rtl_letters(text))
+
+    def visual_lines(self) -> Iterator[str]:
+        return (_visual(line, self.right_to_left) for line in self.lines)
 
 
 class _Block(Protocol):
@@ -160,19 +176,19 @@ class _Heading:
 
 @dataclass(frozen=True)
 class _Row:
-    label_lines: tuple[str, ...]
-    value_lines: tuple[str, ...]
+    label: _Paragraph
+    value: _Paragraph
 
     def height(self, paper: _Paper) -> float:
-        return max(len(self.label_lines), len(self.value_lines)) * paper.font_size * _LINE_SPACING
+        return max(len(self.label.lines), len(self.value.lines)) * paper.font_size * _LINE_SPACING
 
     def draw(self, canvas: Canvas, paper: _Paper, font: str, top: float) -> None:
         canvas.setFont(font, paper.font_size)
         leading = paper.font_size * _LINE_SPACING
-        for index, line in enumerate(self.label_lines):
-            canvas.drawRightString(paper.right, top - paper.font_size - index * leading, _visual(line))
-        for index, line in enumerate(self.value_lines):
-            canvas.drawRightString(paper.value_right, top - paper.font_size - index * leading, _visual(line))
+        for index, line in enumerate(self.label.visual_lines()):
+            canvas.drawRightString(paper.right, top - paper.font_size - index * leading, line)
+        for index, line in enumerate(self.value.visual_lines()):
+            canvas.drawRightString(paper.value_right, top - paper.font_size - index * leading, line)
 
 
 @dataclass(frozen=True)
@@ -237,7 +253,9 @@ class _Header:
         )
 
 
-def _blocks(sections: list[PrintedSection], qr_payload: str, paper: _Paper, font: str) -> Iterator[_Block]:
+def _blocks(
+    sections: list[PrintedSection], qr_payload: str, paper: _Paper, font: str, most_lines: int | None = None
+) -> Iterator[_Block]:
     qr = _QrCode(qr_payload)
     yield _Header(qr if paper.qr_in_header else None)
     label_room = paper.label_width - paper.font_size
@@ -245,12 +263,26 @@ def _blocks(sections: list[PrintedSection], qr_payload: str, paper: _Paper, font
         yield _Heading(section.heading or "")
         for row in section.rows:
             yield _Row(
-                tuple(_wrap(row.label, font, paper.font_size, label_room)),
-                tuple(_wrap(row.value, font, paper.font_size, paper.value_width)),
+                _Paragraph.of(row.label, font, paper.font_size, label_room, most_lines),
+                _Paragraph.of(row.value, font, paper.font_size, paper.value_width, most_lines),
             )
     if not paper.qr_in_header:
         yield _Heading("")
         yield qr
+
+
+def _laid_out(sections: list[PrintedSection], qr_payload: str, paper: _Paper, font: str) -> tuple[_Paper, list[_Block]]:
+    """The paper (at the font size chosen) and its blocks: for A5, the first of `_A5_FITS` whose content fits on
+    the page (the last one holds everything the API accepts); a roll grows with its content."""
+    if paper.height is None:
+        return paper, list(_blocks(sections, qr_payload, paper, font))
+    room = paper.height - 2 * paper.margin
+    for font_size, most_lines in _A5_FITS:
+        sized = dataclasses.replace(paper, font_size=font_size)
+        blocks = list(_blocks(sections, qr_payload, sized, font, most_lines))
+        if sum(block.height(sized) for block in blocks) <= room:
+            break
+    return sized, blocks
 
 
 def render_pdf(
@@ -262,20 +294,16 @@ def render_pdf(
     """The receipt as a PDF document: `size` "a5" or "80mm"; `font_path` a TrueType font with Persian glyphs."""
     if size not in _PAPERS:
         raise ValueError(f"paper size must be one of {', '.join(_PAPERS)}, not {size!r}")
-    paper = _PAPERS[size]
     font = _font_name(str(font_path))
-    blocks = list(_blocks(printed_sections(signed_receipt), qr_payload, paper, font))
+    sections = printed_sections(signed_receipt, font_can_draw(str(font_path)), REPLACEMENT)
+    paper, blocks = _laid_out(sections, qr_payload, _PAPERS[size], font)
     page_height = paper.height or sum(block.height(paper) for block in blocks) + 2 * paper.margin
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(paper.width, page_height), invariant=True, pageCompression=True)
     canvas.setTitle(f"Receipt {signed_receipt['receipt']['tracking_code']}")
     top = page_height - paper.margin
     for block in blocks:
-        height = block.height(paper)
-        if paper.height is not None and top - height < paper.margin:
-            canvas.showPage()
-            top = page_height - paper.margin
         block.draw(canvas, paper, font, top)
-        top -= height
+        top -= block.height(paper)
     canvas.save()
     return buffer.getvalue()

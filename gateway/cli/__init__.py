@@ -17,10 +17,13 @@ from gateway.cli import (
     serve,
     tariffs,
 )
+from gateway.cli.common import use_running_dev_stack
 from gateway.platform.config import load_settings
 from gateway.platform.log_redaction import install_log_redaction
 
 COMMAND_GROUPS = (serve, registry, tariffs, keys, outbox, oversight, dev, receipts, reconcile, conservation)
+# These start servers and simulators of their own (or take them from the environment as given).
+_STACK_STARTERS = ("dev", "sim")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,5 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=load_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_log_redaction()
     args = build_parser().parse_args(argv)
+    if args.command not in _STACK_STARTERS:
+        use_running_dev_stack()
     result: int = args.func(args)
     return result

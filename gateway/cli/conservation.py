@@ -16,15 +16,18 @@ from gateway.platform.config import load_settings
 
 async def _report(args: argparse.Namespace) -> Report:
     async with connection() as db:
-        ledgers = await gather_ledgers(
-            db, args.psp_control or [], args.transactions, load_settings().psp_endpoint_overrides()
-        )
+
+        async def ledgers():
+            return await gather_ledgers(
+                db, args.psp_control or [], args.transactions, load_settings().psp_endpoint_overrides()
+            )
+
         return await check(db, ledgers, parse_since(args.since) if args.since else None)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """0 when clean, 1 with differences, 2 when a ledger, a transaction file or the database could not be read (or
-    an option is malformed)."""
+    """0 when clean (charges in flight are counted apart, not as differences), 1 with differences, 2 when a ledger,
+    a transaction file or the database could not be read (or an option is malformed)."""
     database_url()
     try:
         report = asyncio.run(_report(args))

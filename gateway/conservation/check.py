@@ -1,6 +1,11 @@
 """The conservation check: every rial a PSP holds for the gateway ends as exactly one completed charge with one
 receipt and one SMS, and every charge the gateway completed is money the PSP holds.
 
+A live stack always has charges in flight: pending in the gateway before their PSP's verify deadline, which the
+request or the recovery worker will still settle. What they show (pending here, open or verified at the PSP) is
+reported apart, as in flight, not as a difference; so are charges that began while the check ran (the gateway's
+charges are read before the ledgers, and a ledger entry of a charge that did not exist yet is looked up again).
+
 The PSP side is each simulator's ledger (its control API, GET /ledger) or, after an incident, a PSP transaction file
 of JSON lines: ledger entries, or the simulator's ledger events (`{"psp_id", "event", "entry": {...}}`, the last
 event of a purchase wins). A PSP entry is matched to a charge by its reference (the charge id the gateway sent).
@@ -13,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +26,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from gateway.conservation.store import charges_for_check
+from gateway.conservation.store import charges_for_check, charges_with_ids
 from gateway.core.charge import PENDING, Status
 from gateway.registry.store import read_registry
 
@@ -44,6 +49,12 @@ KINDS = {
     "unresolved_at_psp": "the PSP still holds the purchase approved but unverified, or pending at the terminal",
     "unresolved_charge": "the charge is still pending in the gateway",
 }
+# What a charge in flight shows until it is settled; any other kind is a difference even then.
+IN_FLIGHT_KINDS = frozenset(
+    {"unresolved_charge", "unresolved_at_psp", "money_without_receipt", "receipt_without_money"}
+)
+
+Ledgers = Mapping[str, Sequence[Mapping]]
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,10 @@ class GatewayCharge:
     settled: bool
     receipts: int
     sms_messages: int
+    verify_deadline: datetime
+
+    def in_flight_at(self, now: datetime) -> bool:
+        return self.status in _PENDING_CHARGE and now < self.verify_deadline
 
 
 @dataclass(frozen=True)
@@ -73,17 +88,25 @@ class Report:
     differences: list[Difference]
     ledger_entries: dict[str, int]  # per PSP, the entries compared
     charges: int  # gateway charges compared
+    in_flight: list[Difference]  # what charges in flight show, by the charges' ids
 
     @property
     def clean(self) -> bool:
+        """No difference; charges in flight may still be open."""
         return not self.differences
+
+    @property
+    def in_flight_charges(self) -> list[str]:
+        return sorted({d.charge_id for d in self.in_flight if d.charge_id})
 
     def as_dict(self) -> dict:
         return {
             "clean": self.clean,
             "ledger_entries": self.ledger_entries,
             "charges": self.charges,
+            "in_flight_charges": self.in_flight_charges,
             "differences": [asdict(d) for d in self.differences],
+            "in_flight": [asdict(d) for d in self.in_flight],
         }
 
     def text(self) -> str:
@@ -93,8 +116,15 @@ class Report:
             f"{self.charges} gateway charges"
         ]
         lines.extend(f"{d.kind}  {d.psp_id}  charge {d.charge_id or '-'}  {d.detail}" for d in self.differences)
+        flying = len(self.in_flight_charges)
+        if flying:
+            lines.append(
+                f"{flying} charges in flight (pending before their PSP's deadline, or begun during the check): "
+                "not differences; check again once they are settled"
+            )
         lines.append(
             "clean: every amount the PSPs hold is one completed charge with one receipt, and nothing else holds money"
+            + (" or is in flight" if flying else "")
             if self.clean
             else f"{len(self.differences)} differences"
         )
@@ -131,6 +161,23 @@ def compare(
         if charge.psp_id in ledgers:
             differences.extend(_charge_differences(charge, held.get(charge.id, [])))
     return sorted(differences, key=lambda d: (d.kind, d.psp_id, d.charge_id or "", d.detail))
+
+
+def split_in_flight(
+    differences: Iterable[Difference],
+    charges: Sequence[GatewayCharge],
+    now: datetime,
+    begun_during: Collection[str] = (),
+) -> tuple[list[Difference], list[Difference]]:
+    """(differences, in flight): what a charge in flight at `now`, or one of the `begun_during` the check, shows
+    while it is still being settled is in flight; everything else stays a difference."""
+    flying = {c.id for c in charges if c.in_flight_at(now)} | set(begun_during)
+    differences_left: list[Difference] = []
+    in_flight: list[Difference] = []
+    for difference in differences:
+        moving = difference.kind in IN_FLIGHT_KINDS and difference.charge_id in flying
+        (in_flight if moving else differences_left).append(difference)
+    return differences_left, in_flight
 
 
 def _created(entry: Mapping) -> datetime:
@@ -195,27 +242,37 @@ def _charge_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[
         yield Difference("settle_mismatch", charge.psp_id, charge.id, "settled here, not at the PSP")
 
 
-async def check(db, ledgers: Mapping[str, Sequence[Mapping]], since: datetime | None = None) -> Report:
-    """Compares the given PSP ledgers with the gateway's charges of those PSPs (created since `since`, if given)."""
-    rows = await charges_for_check(db, sorted(ledgers), since)
-    charges = [
-        GatewayCharge(
-            id=str(r["id"]),
-            psp_id=r["psp_id"],
-            terminal_id=r["terminal_id"],
-            stan=r["stan"],
-            amount=r["amount"],
-            status=r["status"],
-            settlement_rows=r["settlement_rows"],
-            settled=r["settled"],
-            receipts=r["receipts"],
-            sms_messages=r["sms_messages"],
-        )
-        for r in rows
-    ]
-    return Report(
-        compare(ledgers, charges, since), {psp: len(entries) for psp, entries in ledgers.items()}, len(charges)
+def _gateway_charge(r) -> GatewayCharge:
+    return GatewayCharge(
+        id=str(r["id"]),
+        psp_id=r["psp_id"],
+        terminal_id=r["terminal_id"],
+        stan=r["stan"],
+        amount=r["amount"],
+        status=r["status"],
+        settlement_rows=r["settlement_rows"],
+        settled=r["settled"],
+        receipts=r["receipts"],
+        sms_messages=r["sms_messages"],
+        verify_deadline=r["verify_deadline"],
     )
+
+
+async def check(db, read_ledgers: Callable[[], Awaitable[Ledgers]], since: datetime | None = None) -> Report:
+    """Compares the PSP ledgers `read_ledgers` gives with the gateway's charges of those PSPs (created since
+    `since`, if given). The charges are read first, so a charge the ledgers show was either read with them or
+    began during the check (it is then looked up again and counted in flight)."""
+    now = datetime.now(UTC)
+    charges = [_gateway_charge(r) for r in await charges_for_check(db, None, since)]
+    ledgers = await read_ledgers()
+    known = {c.id for c in charges}
+    unknown = {entry["reference"] for entries in ledgers.values() for entry in entries} - known
+    begun = [_gateway_charge(r) for r in await charges_with_ids(db, sorted(unknown), since)]
+    charges = [c for c in charges + begun if c.psp_id in ledgers]
+    differences, in_flight = split_in_flight(
+        compare(ledgers, charges, since), charges, now, begun_during={c.id for c in begun}
+    )
+    return Report(differences, {psp: len(entries) for psp, entries in ledgers.items()}, len(charges), in_flight)
 
 
 async def fetch_ledgers(control_urls: Mapping[str, str], session: aiohttp.ClientSession) -> dict[str, list[dict]]:

@@ -8,14 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from gateway.core.identifiers import InvalidIdentifier, parse_iban
 from gateway.core.psp import PspCapabilities
 from gateway.core.settlement import rows_needed
 from gateway.core.text import normalize_persian
+
+# Longest names and texts a registry may give, in characters. They bound what a receipt prints (its A5 page is
+# laid out to hold the longest of each) and what a confirmation SMS carries: the office name stays in a two-part
+# message beside the largest amount and an 18-digit tracking code, which leaves it 45 UTF-16 code units (a
+# character outside the Basic Multilingual Plane takes two).
+MAX_OFFICE_NAME_LENGTH = 45
+MAX_NAME_LENGTH = 200
+MAX_ADDRESS_LENGTH = 200
+MAX_SHORT_TEXT_LENGTH = 64  # licence numbers, provinces, cities
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SHORT_TEXT_LENGTH)]
 
 
 class RegistryError(ValueError):
@@ -42,8 +54,8 @@ class CapabilitiesDoc(_Strict):
 
 
 class PspDoc(_Strict):
-    name: str
-    cb_licence_number: str
+    name: Name
+    cb_licence_number: ShortText
     licence_valid_from: date
     licence_valid_to: date
     protocol: str
@@ -52,28 +64,34 @@ class PspDoc(_Strict):
 
 
 class AgencyDoc(_Strict):
-    name: str
+    name: Name
     iban: str
     payment_id: str = Field(pattern=r"^[0-9]{1,30}$")
     _check_iban = field_validator("iban")(_iban)
 
 
 class ServiceDoc(_Strict):
-    name: str
+    name: Name
     agency: str
 
 
+def _sms_sized(name: str) -> str:
+    if len(name.encode("utf-16-le", "surrogatepass")) // 2 > MAX_OFFICE_NAME_LENGTH:
+        raise ValueError(f"an office name takes at most {MAX_OFFICE_NAME_LENGTH} SMS (UTF-16) characters")
+    return name
+
+
 class OfficeDoc(_Strict):
-    name: str
+    name: Annotated[str, StringConstraints(min_length=1), AfterValidator(_sms_sized)]
     kind: Literal["counter", "rural_ict"]
-    licence_holder: str
-    licence_number: str
+    licence_holder: Name
+    licence_number: ShortText
     licence_valid_from: date
     licence_valid_to: date
     status: Literal["active", "suspended", "revoked"]
-    address: str
-    province: str
-    city: str
+    address: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ADDRESS_LENGTH)]
+    province: ShortText
+    city: ShortText
     city_class: Literal["metropolis", "province_centre", "city_over_50k", "city", "village"]
     iban: str
     sms_line: str = Field(pattern=r"^4040[0-9]{0,10}$")
@@ -83,7 +101,7 @@ class OfficeDoc(_Strict):
 
 class OperatorDoc(_Strict):
     office: str
-    name: str
+    name: Name
     active: bool = True
 
 
@@ -142,9 +160,9 @@ class Office:
     licence_valid_from: date
     licence_valid_to: date
     status: str
-    address: str
-    province: str
-    city: str
+    address: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ADDRESS_LENGTH)]
+    province: ShortText
+    city: ShortText
     city_class: str
     iban: str
     sms_line: str

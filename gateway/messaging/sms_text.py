@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 from gsm0338.charset import BASIC_CHARACTER_SET, BASIC_CHARACTER_SET_EXTENSION
@@ -66,12 +67,13 @@ def verify_link(verify_base_url: str, tracking_code: str) -> str:
 def render_confirmation(
     *, service_name: str, amount: int, tracking_code: str, office_name: str, verify_base_url: str
 ) -> str:
-    """The confirmation text, at most `MAX_PARTS` parts.
+    """The confirmation text, at most `MAX_PARTS` parts, never cutting a word.
 
-    When the full form is too long, the office name goes first, then the service name is cut short
-    with "…", then dropped, then the link; the amount and the tracking code always stay.
-    Raises ValueError for a negative amount, an empty tracking code, or a tracking code so long
-    that even the shortest form cannot fit.
+    When the full form is too long, the link goes first (the tracking code that stays is what the verify page
+    asks for), then the last words of the service name give way to "…", then the service name; the office name,
+    the amount and the tracking code stay (the registry refuses an office name too long for that; a longer one
+    would lose its last words too). Raises ValueError for a negative amount, an empty tracking code, or a
+    tracking code so long that even the shortest form cannot fit.
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise ValueError(f"amount must be a whole number of rials >= 0, got {amount!r}")
@@ -85,13 +87,9 @@ def render_confirmation(
     amount_line = f"مبلغ اخذ شده: {format_rials(amount)} ریال"
 
     def compose(service: str, office: str, link: str) -> str:
-        if service and office:
-            opening = f"خدمت «{service}» در دفتر پیشخوان {office} ارایه شد."
-        elif service:
-            opening = f"خدمت «{service}» ارایه شد."
-        else:
-            opening = "خدمت ارایه شد."
-        lines = [opening, amount_line, f"شماره رهگیری: {tracking}"]
+        named = f"«{service}» " if service else ""
+        where = f"در {office} " if office else ""
+        lines = [f"خدمت {named}{where}ارایه شد.", amount_line, f"شماره رهگیری: {tracking}"]
         return "\n".join([*lines, link] if link else lines)
 
     for text in _shrinking_forms(compose, service, office, link):
@@ -100,21 +98,19 @@ def render_confirmation(
     raise ValueError(f"tracking code of {len(tracking)} characters cannot fit in {MAX_PARTS} parts")
 
 
-# Every form is UCS-2 (its fixed words are Persian), and a UCS-2 text of more characters than this has more
-# UTF-16 code units than MAX_PARTS parts hold.
-_MAX_CHARACTERS = max(_UCS2_SINGLE, MAX_PARTS * _UCS2_PER_PART)
+def _shortened(text: str) -> Iterator[str]:
+    """`text` without its last word, then without its last two, ..., each ending in "…"."""
+    words = text.split(" ")
+    for keep in range(len(words) - 1, 0, -1):
+        yield " ".join(words[:keep]) + _ELLIPSIS
 
 
-def _shrinking_forms(compose, service: str, office: str, link: str):
+def _shrinking_forms(compose: Callable[[str, str, str], str], service: str, office: str, link: str) -> Iterator[str]:
     yield compose(service, office, link)
-    yield compose(service, "", link)
-    # The service name cut to `keep` characters, longest first. A longer cut than `longest` either makes the
-    # text too long or, once its trailing spaces and ZWNJs are stripped, is the same as the cut at `longest`.
-    longest = min(len(service) - 1, _MAX_CHARACTERS - len(compose(_ELLIPSIS, "", link)))
-    for keep in range(longest, 0, -1):
-        cut = service[:keep].rstrip(" \u200c")
-        if not cut:
-            break  # every shorter cut is empty too
-        yield compose(cut + _ELLIPSIS, "", link)
-    yield compose("", "", link)
+    yield compose(service, office, "")
+    for shorter in _shortened(service):
+        yield compose(shorter, office, "")
+    yield compose("", office, "")
+    for shorter in _shortened(office):
+        yield compose("", shorter, "")
     yield compose("", "", "")

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Written by `pishkhan dev run` (make run) while it runs: its servers' addresses, for commands run beside it.
+DEV_STACK_ENV = PROJECT_ROOT / "var" / "dev" / "stack.env"
 
 
 def _env(name: str, default: str) -> str:

@@ -19,7 +19,8 @@ import time
 import tomllib
 from pathlib import Path
 
-from gateway.platform.config import PROJECT_ROOT, load_settings
+from gateway.cli.common import write_stack_env
+from gateway.platform.config import DEV_STACK_ENV, PROJECT_ROOT, load_settings
 from simulators.devstack.embedded import EmbeddedStack, free_port
 from simulators.devstack.sample_approvals import SAMPLE_KEY_ID, sign_sample_approvals
 
@@ -97,10 +98,14 @@ def _demo_terminal_key(env: dict) -> str:
 
 
 def _start_simulators(registry_path: Path, env: dict) -> list[subprocess.Popen]:
-    """One PSP host simulator per registry PSP, speaking its protocol on its port (control API on the next)."""
+    """One PSP host simulator per registry PSP, speaking its protocol on its port (control API on the next), its
+    ledger and scripted state kept under var/dev/psp/ as the gateway's data is kept under var/dev/: a restarted
+    stack's PSPs remember every purchase of the earlier runs."""
     from simulators.psp.psp_host import simulator_options
 
     registry = tomllib.loads(registry_path.read_text(encoding="utf-8"))
+    kept = VAR / "dev" / "psp"
+    kept.mkdir(parents=True, exist_ok=True)
     processes = []
     for psp_id, psp in registry["psps"].items():
         port = psp["endpoint"]["port"]
@@ -119,6 +124,10 @@ def _start_simulators(registry_path: Path, env: dict) -> list[subprocess.Popen]:
                     str(port + 1),
                     "--pin-delay-ms",
                     "1500",
+                    "--ledger",
+                    str(kept / f"{psp_id}.ledger.jsonl"),
+                    "--state",
+                    str(kept / f"{psp_id}.state.json"),
                 ],
                 env=env,
                 stdout=subprocess.DEVNULL,
@@ -139,6 +148,9 @@ def _start_messaging_simulators(env: dict) -> list[subprocess.Popen]:
     ]
 
 
+_STACK_ENV = DEV_STACK_ENV.relative_to(PROJECT_ROOT)
+
+
 def _first_charge_help(token: str) -> str:
     return f"""
 Pishkhan Gateway is running on http://127.0.0.1:8080 (Ctrl-C stops everything).
@@ -155,6 +167,8 @@ curl -s http://127.0.0.1:8080/v1/charges \\
 The quote for that service:
 curl -s 'http://127.0.0.1:8080/v1/tariffs/quote?service_code=1101' -H 'Authorization: Bearer {token}'
 The terminal simulator asks the cardholder for a PIN for 1.5 s before it answers.
+Commands in another terminal (.venv/bin/pishkhan keys create ..., check-conservation) find this stack through
+{_STACK_ENV}; a shell takes its settings with: set -a; . {_STACK_ENV}; set +a
 The confirmation SMS on the handset: curl -s 'http://127.0.0.1:{SMS_CENTRE_PORT}/control/messages?recipient=09121234567'
 The receipt in the Iran Poosheh inbox: curl -s http://127.0.0.1:{POOSHEH_INBOX_PORT}/control/inbox/iran0012345679
 """
@@ -182,6 +196,7 @@ def run() -> int:
         token = _demo_terminal_key(env)
         processes = _start_simulators(registry_path, env) + _start_messaging_simulators(env)
         processes.append(subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env))
+        write_stack_env(DEV_STACK_ENV, env, os.getpid())
         print(_first_charge_help(token), flush=True)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         while all(process.poll() is None for process in processes):
@@ -190,6 +205,7 @@ def run() -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        DEV_STACK_ENV.unlink(missing_ok=True)
         _stop(processes)
         if stack is not None:
             stack.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 
 
@@ -51,6 +51,7 @@ class FaultPlan:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
+        self.on_change: Callable[[], None] = lambda: None  # told whenever a fault is added, used up or cleared
 
     def add(
         self,
@@ -73,6 +74,7 @@ class FaultPlan:
             delay_ms,
         )
         self._faults.append(fault)
+        self.on_change()
         return fault
 
     def take(self, terminal_id: str, operation: Operation, kinds: Collection[FaultKind]) -> Fault | None:
@@ -85,6 +87,7 @@ class FaultPlan:
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self._faults.remove(fault)
+                self.on_change()
                 return fault
         return None
 
@@ -93,3 +96,4 @@ class FaultPlan:
 
     def clear(self) -> None:
         self._faults.clear()
+        self.on_change()

@@ -80,6 +80,18 @@ class PspHost:
         self._random = random.Random()
         self._rrn_sequence = 0
 
+    def resume(self) -> None:
+        """After a restart on a kept ledger: approved purchases keep their verify deadline (counted from their
+        approval), and retrieval numbers carry on after the highest one issued."""
+        loop = asyncio.get_running_loop()
+        now = datetime.now(UTC)
+        for entry in self.ledger.held():
+            if entry.rrn:
+                self._rrn_sequence = max(self._rrn_sequence, int(entry.rrn[-6:]))
+            if entry.state is TxnState.APPROVED:
+                approved_for = (now - datetime.fromisoformat(entry.updated_at)).total_seconds()
+                loop.call_later(max(0.0, self._verify_deadline_s - approved_for), self._auto_reverse, entry)
+
     async def purchase(self, order: PurchaseOrder) -> HostAnswer | None:
         """The purchase's answer once the cardholder is done, or None when none is ever given (the terminal
         never reports back, or the purchase was reversed while the cardholder was at the terminal)."""

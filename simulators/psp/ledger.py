@@ -1,7 +1,9 @@
 """The simulated PSP host's ledger: every purchase and what became of it.
 
-Kept in memory and, when given a file, appended to it as JSON lines as events happen, so that it outlives the
-process for a post-mortem.
+Kept in memory and, when given a file, appended to it as JSON lines as events happen. A PSP never forgets its
+ledger: a host started on an existing file reads it back first (each purchase as its last event left it, and
+nothing before the last reset), so a restarted simulator answers inquiries and conservation checks about the
+purchases of its earlier runs.
 """
 
 from __future__ import annotations
@@ -55,7 +57,27 @@ class Ledger:
         self._entries: dict[LedgerKey, LedgerEntry] = {}
         self._by_reference: dict[tuple[str, str], LedgerEntry] = {}
         self._changed = asyncio.Event()
+        if path is not None and path.exists():
+            self._read_back(path)
         self._file = path.open("ab") if path else None
+
+    def _read_back(self, path: Path) -> None:
+        with path.open("rb") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                event = orjson.loads(line)
+                if event["event"] == "reset":
+                    self._entries.clear()
+                    self._by_reference.clear()
+                    continue
+                snapshot = event["entry"]
+                key = (snapshot["terminal_id"], snapshot["stan"], snapshot["transmitted"])
+                history = self._entries[key].history if key in self._entries else []
+                entry = LedgerEntry(**{**snapshot, "state": TxnState(snapshot["state"]), "history": history})
+                entry.history.append({"state": entry.state, "at": event["at"], "note": event["note"]})
+                self._entries[key] = entry
+                self._by_reference[entry.terminal_id, entry.reference] = entry
 
     def open(self, entry: LedgerEntry) -> LedgerEntry:
         self._entries[entry.key] = entry
@@ -79,6 +101,9 @@ class Ledger:
         for name, value in changes.items():
             setattr(entry, name, value)
         self._record(entry, note)
+
+    def held(self) -> list[LedgerEntry]:
+        return list(self._entries.values())
 
     def entries(self, reference: str | None = None) -> list[dict]:
         return [

@@ -30,6 +30,7 @@ from simulators.psp.host_rules import PspHost
 from simulators.psp.iso_host import IsoFrontEnd
 from simulators.psp.ledger import Ledger
 from simulators.psp.pcpos_host import PcPosFrontEnd
+from simulators.psp.saved_state import SavedState
 from simulators.psp.terminals import TerminalFleet
 
 log = logging.getLogger("psp_host")
@@ -71,7 +72,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=60.0,
         help="pcpos-http: how long a registered payment request waits for StartPayment",
     )
-    parser.add_argument("--ledger", type=Path, help="append ledger events to this JSON lines file")
+    parser.add_argument(
+        "--ledger",
+        type=Path,
+        help="keep the ledger in this JSON lines file of events: read back at start, appended to as events happen",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="keep the terminals' scripts and PIN delays and the faults still to inject in this JSON file",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -114,16 +124,22 @@ def _front_end(args: argparse.Namespace, host: PspHost) -> FrontEnd:
 
 async def serve(args: argparse.Namespace) -> None:
     ledger = Ledger(args.psp_id, args.ledger)
+    fleet, faults = TerminalFleet(Deck(), args.pin_delay_ms), FaultPlan()
+    if args.state:
+        saved = SavedState(args.state, fleet, faults)
+        saved.read_back()
+        fleet.on_change = faults.on_change = saved.save
     host = PspHost(
         psp_id=args.psp_id,
         ledger=ledger,
-        fleet=TerminalFleet(Deck(), args.pin_delay_ms),
-        faults=FaultPlan(),
+        fleet=fleet,
+        faults=faults,
         already_verified_code=args.already_verified_code,
         verify_deadline_s=args.verify_deadline_s,
         reversal_window_s=args.reversal_window_s,
         split_row_limit=args.split_row_limit,
     )
+    host.resume()
     front_end = _front_end(args, host)
     port = await front_end.listen(args.host, args.port)
     outage = Outage(front_end, args.host, port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simulators.psp.cards import Answer, Deck, DeckCard
@@ -27,6 +28,21 @@ class TerminalFleet:
         self._deck = deck
         self._default_pin_delay_ms = default_pin_delay_ms
         self._terminals: dict[str, Terminal] = {}
+        self.on_change: Callable[[], None] = lambda: None  # told of every change of a script or PIN delay
+
+    def settings(self) -> dict[str, dict]:
+        """Each terminal's script and PIN delay, as JSON-ready data."""
+        return {
+            terminal.terminal_id: {"pin_delay_ms": terminal.pin_delay_ms, "script": list(terminal.script)}
+            for terminal in self._terminals.values()
+            if terminal.script or terminal.pin_delay_ms is not None
+        }
+
+    def restore(self, settings: dict[str, dict]) -> None:
+        for terminal_id, saved in settings.items():
+            terminal = self.terminal(terminal_id)
+            terminal.pin_delay_ms = saved["pin_delay_ms"]
+            terminal.script = deque(saved["script"])
 
     def terminal(self, terminal_id: str) -> Terminal:
         return self._terminals.setdefault(terminal_id, Terminal(terminal_id))
@@ -34,12 +50,15 @@ class TerminalFleet:
     def script(self, terminal_id: str, answers: list[Answer]) -> None:
         """The answers of the next purchases on this terminal, one each; after them the deck deals again."""
         self.terminal(terminal_id).script = deque(answers)
+        self.on_change()
 
     def set_pin_delay(self, terminal_id: str, ms: int) -> None:
         self.terminal(terminal_id).pin_delay_ms = ms
+        self.on_change()
 
     def reset(self) -> None:
         self._terminals.clear()
+        self.on_change()
 
     async def serve_cardholder(self, terminal_id: str) -> DeckCard:
         """The card presented for one purchase, once its holder has finished; raises TerminalBusy."""
@@ -48,7 +67,11 @@ class TerminalFleet:
             raise TerminalBusy(terminal_id)
         terminal.busy = True
         try:
-            card = self._deck.card_for(terminal.script.popleft()) if terminal.script else self._deck.deal()
+            if terminal.script:
+                card = self._deck.card_for(terminal.script.popleft())
+                self.on_change()
+            else:
+                card = self._deck.deal()
             delay_ms = self._default_pin_delay_ms if terminal.pin_delay_ms is None else terminal.pin_delay_ms
             await asyncio.sleep(delay_ms / 1000)
             return card

@@ -26,6 +26,7 @@ def charge(charge_id: str, status: str = "completed", **changes) -> GatewayCharg
         "settled": False,
         "receipts": int(status == "completed"),
         "sms_messages": int(status == "completed"),
+        "verify_deadline": T0 + timedelta(minutes=20),
     }
     return GatewayCharge(**{**fields, **changes})
 

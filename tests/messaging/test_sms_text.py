@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import gateway.registry
 from gateway.core.identifiers import make_tracking_code
+from gateway.core.registry import MAX_NAME_LENGTH, MAX_OFFICE_NAME_LENGTH
 from gateway.core.text import normalize_persian
 from gateway.messaging.sms_text import MAX_PARTS, count_parts, render_confirmation, verify_link
+from gateway.web.schemas import MAX_AMOUNT
 
 BASE = "https://pishkhan.example"
 TRACKING = make_tracking_code("10203040", 1234)
@@ -48,11 +54,11 @@ def test_short_confirmation_carries_every_piece():
         service_name="ثبت نام",
         amount=1_250_000,
         tracking_code="1403123",
-        office_name="۱۲۳",
+        office_name="دفتر ۱۲۳",
         verify_base_url="https://pk.ir/",
     )
     assert text == (
-        "خدمت «ثبت نام» در دفتر پیشخوان 123 ارایه شد.\n"
+        "خدمت «ثبت نام» در دفتر 123 ارایه شد.\n"
         "مبلغ اخذ شده: ۱٬۲۵۰٬۰۰۰ ریال\n"
         "شماره رهگیری: 1403123\n"
         "https://pk.ir/r/1403123"
@@ -60,36 +66,37 @@ def test_short_confirmation_carries_every_piece():
     assert count_parts(text) == 2
 
 
-def test_office_name_goes_first():
+def test_the_link_goes_first_and_the_office_name_stays():
     text = render_confirmation(
         service_name="ثبت نام",
         amount=90_000,
         tracking_code=TRACKING,
-        office_name="دفتر شماره ۱۲۳۴۵ واقع در خیابان ولیعصر تهران",
+        office_name="دفتر پیشخوان خدمات دولت شماره ۱۲۳۴۵ ونک",
         verify_base_url=BASE,
     )
-    assert "«ثبت نام»" in text and "ولیعصر" not in text
+    assert text.splitlines()[0] == "خدمت «ثبت نام» در دفتر پیشخوان خدمات دولت شماره 12345 ونک ارایه شد."
+    assert BASE not in text and text.endswith(f"شماره رهگیری: {TRACKING}")
     assert count_parts(text) <= MAX_PARTS
 
 
-def test_long_service_name_is_cut_with_an_ellipsis():
+def test_a_long_service_name_loses_whole_words_only():
     service = "صدور گواهینامه رانندگی پایه یک برای متقاضیان دارای گواهینامه پایه دو"
     text = render_confirmation(
-        service_name=service, amount=1_250_000, tracking_code=TRACKING, office_name="تهران", verify_base_url=BASE
+        service_name=service, amount=1_250_000, tracking_code=TRACKING, office_name="دفتر تهران", verify_base_url=BASE
     )
     shown = text.split("«", 1)[1].split("»", 1)[0]
-    assert shown.endswith("…") and service.startswith(shown[:-1]) and len(shown) > 5
+    assert shown.endswith("…") and len(shown) > 5
+    assert service.startswith(shown[:-1] + " ")  # cut at a space, never inside a word
+    assert "» در دفتر تهران ارایه شد." in text
     assert f"شماره رهگیری: {TRACKING}" in text and "۱٬۲۵۰٬۰۰۰ ریال" in text
-    assert text.endswith(f"{BASE}/r/{TRACKING}")
     assert count_parts(text) == MAX_PARTS
 
 
-def test_the_link_goes_last_when_nothing_else_fits():
-    long_base = "https://" + "verify." * 12 + "example"
+def test_a_single_word_too_long_to_fit_goes_whole():
     text = render_confirmation(
-        service_name="ثبت نام", amount=5_000, tracking_code=TRACKING, office_name="تهران", verify_base_url=long_base
+        service_name="ن" * 120, amount=5_000, tracking_code=TRACKING, office_name="دفتر تهران", verify_base_url=BASE
     )
-    assert long_base not in text and TRACKING in text and "۵٬۰۰۰" in text
+    assert text.splitlines()[0] == "خدمت در دفتر تهران ارایه شد."
     assert count_parts(text) <= MAX_PARTS
 
 
@@ -131,18 +138,76 @@ def test_any_confirmation_fits_two_parts_with_amount_and_tracking(service, offic
     assert f"شماره رهگیری: {normalize_persian(tracking)}" in text
 
 
-@settings(max_examples=200, deadline=None)
+# Words of any letters a TOML registry can hold (no lone surrogates), separated by single spaces.
+words = st.lists(
+    st.text(alphabet=st.characters(exclude_characters=" ", exclude_categories=["Cs"]), min_size=1, max_size=12),
+    min_size=1,
+)
+office_names = words.map(" ".join).filter(
+    lambda name: 0 < len(normalize_persian(name).encode("utf-16-le")) // 2 <= MAX_OFFICE_NAME_LENGTH
+)
+
+
+def _shown_service(text: str, office: str) -> str:
+    """The service name as the opening line shows it (empty when it shows none)."""
+    opening, ending = text.splitlines()[0], f" در {normalize_persian(office)} ارایه شد."
+    assert opening.endswith(ending)
+    named = opening.removesuffix(ending).removeprefix("خدمت")
+    return named.removeprefix(" «").removesuffix("»")
+
+
+@settings(max_examples=300, deadline=None)
 @given(
-    service=names,
-    office=names,
-    amount=amounts,
+    service=words.map(" ".join),
+    office=office_names,
+    amount=st.integers(min_value=0, max_value=MAX_AMOUNT),
     office_code=st.from_regex(r"[0-9]{8}", fullmatch=True),
     seq=st.integers(1, 999_999_999),
 )
-def test_real_tracking_codes_always_keep_their_link(service, office, amount, office_code, seq):
+def test_office_names_the_registry_accepts_always_stay_whole(service, office, amount, office_code, seq):
     tracking = make_tracking_code(office_code, seq)
     text = render_confirmation(
         service_name=service, amount=amount, tracking_code=tracking, office_name=office, verify_base_url=BASE
     )
     assert count_parts(text) <= MAX_PARTS
-    assert text.endswith(f"\nشماره رهگیری: {tracking}\n{BASE}/r/{tracking}")
+    assert f"\nشماره رهگیری: {tracking}" in text
+    shown, whole = _shown_service(text, office), normalize_persian(service)
+    assert shown in ("", whole) or (shown.endswith("…") and whole.startswith(shown[:-1] + " "))
+
+
+DEMO = tomllib.loads((Path(gateway.registry.__file__).parent / "demo.toml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("service_code", sorted(DEMO["services"]))
+@pytest.mark.parametrize("office_code", sorted(DEMO["offices"]))
+@pytest.mark.parametrize("amount", [700_000, MAX_AMOUNT])
+def test_every_demo_service_in_every_demo_office(service_code, office_code, amount):
+    service, office = DEMO["services"][service_code]["name"], DEMO["offices"][office_code]["name"]
+    tracking = make_tracking_code(office_code, 999_999_999)
+    text = render_confirmation(
+        service_name=service,
+        amount=amount,
+        tracking_code=tracking,
+        office_name=office,
+        verify_base_url="http://127.0.0.1:8080",
+    )
+    assert count_parts(text) <= MAX_PARTS
+    assert f" در {normalize_persian(office)} ارایه شد." in text
+    shown, whole = _shown_service(text, office), normalize_persian(service)
+    assert shown in ("", whole) or whole.startswith(shown[:-1] + " ")
+    if shown != whole:  # words give way only when the whole name does not fit beside the office name
+        opening = text.splitlines()[0]
+        whole_opening = f"خدمت «{whole}» در {normalize_persian(office)} ارایه شد."
+        assert count_parts(text.replace(opening, whole_opening)) > MAX_PARTS
+
+
+def test_the_longest_names_the_registry_accepts():
+    office = " ".join(["دفتر"] * 20)[:MAX_OFFICE_NAME_LENGTH].strip()
+    service = " ".join(["گواهینامه"] * 40)[:MAX_NAME_LENGTH].strip()
+    tracking = make_tracking_code("99999999", 999_999_999)
+    text = render_confirmation(
+        service_name=service, amount=MAX_AMOUNT, tracking_code=tracking, office_name=office, verify_base_url=BASE
+    )
+    assert count_parts(text) <= MAX_PARTS
+    assert f" در {office} ارایه شد." in text and tracking in text
+    assert all(word in ("گواهینامه", "گواهینامه…") for word in _shown_service(text, office).split(" ") if word)

@@ -46,23 +46,27 @@ def reference_render_confirmation(
     link = f"{verify_base_url.rstrip('/')}/r/{quote(tracking, safe='')}"
 
     def compose(service: str, office: str, link: str) -> str:
-        if service and office:
-            opening = f"خدمت «{service}» در دفتر پیشخوان {office} ارایه شد."
-        elif service:
-            opening = f"خدمت «{service}» ارایه شد."
-        else:
-            opening = "خدمت ارایه شد."
-        lines = [opening, f"مبلغ اخذ شده: {format_rials(amount)} ریال", f"شماره رهگیری: {tracking}"]
+        opening = "خدمت"
+        if service:
+            opening += f" «{service}»"
+        if office:
+            opening += f" در {office}"
+        lines = [opening + " ارایه شد.", f"مبلغ اخذ شده: {format_rials(amount)} ریال", f"شماره رهگیری: {tracking}"]
         return "\n".join([*lines, link] if link else lines)
+
+    def without_last_words(text: str):
+        words = text.split(" ")
+        for keep in range(len(words) - 1, 0, -1):
+            yield " ".join(words[:keep]) + "…"
 
     def forms():
         yield compose(service, office, link)
-        yield compose(service, "", link)
-        for keep in range(len(service) - 1, 0, -1):
-            cut = service[:keep].rstrip(" \u200c")
-            if cut:
-                yield compose(cut + "…", "", link)
-        yield compose("", "", link)
+        yield compose(service, office, "")
+        for shorter in without_last_words(service):
+            yield compose(shorter, office, "")
+        yield compose("", office, "")
+        for shorter in without_last_words(office):
+            yield compose("", shorter, "")
         yield compose("", "", "")
 
     for text in forms():

@@ -95,14 +95,17 @@ async def drive_recovery(recovery, db, since: datetime, timeout: float = 40.0) -
 
 
 async def conservation(db, psp_hosts, since: datetime) -> Report:
-    async with aiohttp.ClientSession() as session:
-        ledgers = await fetch_ledgers({psp: host.control_url for psp, host in psp_hosts.items()}, session)
+    async def ledgers():
+        async with aiohttp.ClientSession() as session:
+            return await fetch_ledgers({psp: host.control_url for psp, host in psp_hosts.items()}, session)
+
     return await check(db, ledgers, since)
 
 
 async def assert_conserved(db, psp_hosts, since: datetime) -> Report:
+    """Clean, with nothing left in flight: every charge of the window settled."""
     report = await conservation(db, psp_hosts, since)
-    assert report.clean, report.text()
+    assert report.clean and not report.in_flight, report.text()
     return report
 
 

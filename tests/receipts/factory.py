@@ -89,3 +89,32 @@ def signed_chain(
         chain.append(issued.signed)
         prev_hash = issued.hash
     return chain
+
+
+def _words(word: str, length: int) -> str:
+    """`word` repeated, separated by spaces, to exactly `length` characters."""
+    text = " ".join([word] * length)[:length]
+    return text[:-1] + word[0] if text.endswith(" ") else text
+
+
+def longest_receipt_input(extras: int = 20, **changes) -> ReceiptInput:
+    """The longest values the gateway accepts in every field: the recipient name the API takes (200), the
+    registry's longest names, address and licence number (`gateway.core.registry`), the tariff's longest extra
+    names (200) and reference (64), the API's largest amount and as many extras as asked (the API takes 20)."""
+    listed = [
+        {"code": f"extra_{n}", "name": _words("رونوشت‌برابر‌اصل (برگه)", 200), "quantity": 1000, "amount": 10**11}
+        for n in range(extras)
+    ]
+    amount = 10**13
+    return receipt_input(
+        service_name=_words("صدور گواهینامه رانندگی", 200),
+        recipient_name=_words("محمدحسین میرزاعبدالوهاب‌زاده (Mirza)", 200),
+        licence_holder=_words("عبدالرحیم", 200),
+        licence_number=_words("پ-۴۵۱۲", 64),
+        operator_name=_words("سیدمحمدرضا", 200),
+        office_address=_words("تهران، خیابان ولیعصر (کوچه ۱۲)", 200),
+        tariff_reference="CRA-COM-" + "1" * 56,
+        amount=amount,
+        breakdown={"government_share": amount - (extras + 1) * 10**11, "office_fee": 10**11, "extras": listed},
+        **changes,
+    )

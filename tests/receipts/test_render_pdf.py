@@ -9,12 +9,13 @@ import arabic_reshaper
 import pytest
 from bidi.algorithm import get_display
 
+from gateway.core.text import to_ascii_digits
 from receipts.chain import issue_receipt
 from receipts.model import REQUIRED_FIELDS
 from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, has_rtl_letters, printed_sections
 from receipts.render_pdf import _visual, render_pdf
 from receipts.signing import Keyring
-from tests.receipts.factory import receipt_input
+from tests.receipts.factory import longest_receipt_input, receipt_input
 
 _PRESENTATION_FORMS = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]")
 
@@ -104,27 +105,71 @@ def test_printed_qr_code_scans_back_to_the_payload(rendered: tuple[str, Path], q
     assert run("zbarimg", "-q", "--raw", tmp_path / "page.png").decode().strip() == qr_payload
 
 
-def test_a5_content_that_does_not_fit_continues_on_a_second_page(
+def _word_boxes(path: Path) -> list[tuple[float, float, float, float]]:
+    """Every word pdftotext finds, as (left, top, right, bottom) in points from the top left of the page."""
+    html = run("pdftotext", "-bbox", path, "-").decode("utf-8")
+    return [
+        tuple(float(value) for value in match)
+        for match in re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)"', html)
+    ]
+
+
+@pytest.mark.parametrize("extras", [0, 1, 20])
+def test_the_longest_receipt_is_one_a5_page_with_every_word_inside_the_margins(
+    keyring: Keyring, qr_payload: str, tmp_path: Path, extras: int
+) -> None:
+    signed = issue_receipt(longest_receipt_input(extras), keyring).signed
+    path = tmp_path / "longest.pdf"
+    path.write_bytes(render_pdf(signed, "a5", qr_payload))
+
+    info = run("pdfinfo", path).decode()
+    assert re.search(r"Pages:\s+1\b", info)
+    width, height = map(float, re.search(r"Page size:\s+([\d.]+) x ([\d.]+)", info).groups())
+    boxes = _word_boxes(path)
+    assert len(boxes) > 100
+    margin = 12 * 72 / 25.4 - 1  # 12 mm, less a point for glyph side bearings
+    for left, top, right, bottom in boxes:
+        assert margin <= left and right <= width - margin, (left, right)
+        assert margin <= top and bottom <= height - margin, (top, bottom)
+    text = comparable(run("pdftotext", path, "-").decode("utf-8"))
+    for _, label in REQUIRED_FIELDS:
+        assert comparable(label) in text, label
+    assert comparable("مصوبه تعرفه") in text  # the last row
+    assert text.count(comparable("رونوشت")) >= extras
+
+
+def test_a_long_receipt_with_few_extras_keeps_every_value_whole(
     keyring: Keyring, qr_payload: str, tmp_path: Path
 ) -> None:
-    extras = [{"code": f"copy_{n}", "name": f"رونوشت برگه {n}", "quantity": 1, "amount": 1_000} for n in range(1, 31)]
-    signed = issue_receipt(
-        receipt_input(
-            amount=1_250_000, breakdown={"government_share": 1_000_000, "office_fee": 220_000, "extras": extras}
-        ),
-        keyring,
-    ).signed
+    signed = issue_receipt(longest_receipt_input(1), keyring).signed
     path = tmp_path / "long.pdf"
     path.write_bytes(render_pdf(signed, "a5", qr_payload))
 
-    assert re.search(r"Pages:\s+2\b", run("pdfinfo", path).decode())
-    page_1, page_2 = (
-        comparable(run("pdftotext", "-f", page, "-l", page, path, "-").decode("utf-8")) for page in ("1", "2")
-    )
-    row = comparable("رونوشت برگه")
-    assert page_1.count(row) > 0 and page_2.count(row) > 0
-    assert page_1.count(row) + page_2.count(row) == 30
-    assert comparable("مصوبه تعرفه") in page_2  # the last row
+    text = comparable(run("pdftotext", path, "-").decode("utf-8"))
+    assert "…" not in run("pdftotext", path, "-").decode("utf-8")
+    for section in printed_sections(signed):
+        for row in section.rows:
+            assert comparable(row.value) in text, row.label
+
+
+def test_wrapped_lines_of_a_right_to_left_value_keep_right_to_left_order(
+    keyring: Keyring, qr_payload: str, tmp_path: Path
+) -> None:
+    # A licence number whose continuation lines hold digits and brackets only, no Persian letter.
+    numbers = " ".join(f"{n}({n + 1})" for n in range(10, 40))
+    signed = issue_receipt(receipt_input(licence_number=f"پروانه {numbers}"), keyring).signed
+    path = tmp_path / "rtl.pdf"
+    path.write_bytes(render_pdf(signed, "a5", qr_payload))
+
+    # pdftotext marks the direction of each run it finds with embedding controls; only the characters matter here.
+    lines = [re.sub("[\u202a-\u202e]", "", line).strip() for line in run("pdftotext", path, "-").decode().splitlines()]
+    continuation = [line for line in lines if re.fullmatch(r"[()۰-۹ ]+", line) and "(" in line]
+    assert len(continuation) >= 3
+    for line in continuation:
+        # Drawn right to left: the first pair of the line at the right, each bracket pair the right way round.
+        assert re.fullmatch(r"(\([۰-۹]+\)[۰-۹]+ ?)+", line), line
+        values = [int(to_ascii_digits(number)) for number in re.findall(r"[۰-۹]+", line)]
+        assert values == sorted(values, reverse=True), line
 
 
 def test_unknown_paper_size_is_refused(signed: dict, qr_payload: str) -> None:

@@ -6,7 +6,7 @@ from gateway.web.routes import receipts as routes_receipts
 from tests.stack import charge_body
 
 CACHE_CONTROL = "private, max-age=31536000, immutable"
-FORMS = (".pdf?size=a5", ".pdf?size=80mm", ".txt")
+FORMS = (".pdf?size=a5", ".pdf?size=80mm", ".txt", ".txt?charset=windows-1256")
 
 
 async def _fetch(gateway, path: str, key: str, **headers: str):

@@ -8,6 +8,7 @@ import subprocess
 from gateway.core.text import to_persian_digits
 from receipts.audit import verify_chain
 from receipts.qr import make_qr_payload
+from receipts.render_text import columns
 from receipts.signing import VerifyingKeyring
 from tests.stack import charge_body
 
@@ -34,9 +35,24 @@ async def test_printed_forms_carry_the_receipt(gateway, keys, tmp_path):
         assert to_persian_digits(charge["tracking_code"]) in text or charge["tracking_code"] in text
     status, text = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}.txt", key=key)
     lines = text.decode().splitlines()
-    assert status == 200 and lines and max(len(line) for line in lines) <= 48
+    assert status == 200 and lines and max(columns(line) for line in lines) == 48
     status, error = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}.pdf?size=a4", key=key)
     assert status == 400 and error["error"]["param"] == "size"
+
+
+async def test_thermal_text_in_the_windows_1256_code_page(gateway, keys):
+    charge = await _completed(gateway, keys)
+    path = f"{gateway.url}/v1/receipts/{charge['tracking_code']}.txt"
+    headers = {"Authorization": f"Bearer {await keys('t:10000001')}"}
+    async with gateway.session.get(path, params={"charset": "Windows-1256"}, headers=headers) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/plain; charset=windows-1256"
+        text = (await response.read()).decode("windows-1256")
+    assert "نام خدمت\u200cگيرنده: علي رضايي" in text  # Persian yeh in the code page's form
+    assert charge["tracking_code"] in text  # ASCII digits
+    async with gateway.session.get(path, params={"charset": "iran-system"}, headers=headers) as response:
+        error = await response.json()
+    assert response.status == 400 and error["error"]["param"] == "charset"
 
 
 async def test_public_verification_tells_genuine_chain_and_key_without_personal_data(gateway, keys, db):

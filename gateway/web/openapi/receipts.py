@@ -45,9 +45,9 @@ def receipt_paths() -> dict:
         },
         "/v1/receipts/{tracking_code}.txt": {
             "get": operation(
-                "The receipt for 48-column thermal printers",
-                {**_printed_form("UTF-8 text", "text/plain"), **errors(401, 403, 404)},
-                parameters=[_TRACKING, _IF_NONE_MATCH],
+                "The receipt for 48-column thermal printers, in UTF-8 or the Windows-1256 code page",
+                {**_printed_form("Text in the charset asked for", "text/plain"), **errors(400, 401, 403, 404)},
+                parameters=[_TRACKING, param("charset", "query", {"enum": ["utf-8", "windows-1256"]}), _IF_NONE_MATCH],
             )
         },
         "/v1/receipts/{tracking_code}/verify": {

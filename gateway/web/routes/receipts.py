@@ -18,7 +18,7 @@ from gateway.web.errors import invalid_request, json_response, not_found
 from receipts.chain import receipt_hash
 from receipts.qr import make_qr_payload
 from receipts.render_pdf import PaperSize, render_pdf
-from receipts.render_text import render_thermal
+from receipts.render_text import CHARSETS, render_thermal
 from receipts.verification import NotACopy, StoredReceipt, check_presented, verdict
 
 routes = web.RouteTableDef()
@@ -29,7 +29,7 @@ PAPER_SIZES: dict[str, PaperSize] = {"a5": "a5", "80mm": "80mm"}
 # store; `Vary: Authorization`: a kept copy answers only the key that fetched it, any other is checked here.
 _CACHE_CONTROL = "private, max-age=31536000, immutable"
 # Part of every ETag: raise it when a change to the printed forms changes their bytes for the same receipt.
-_FORMS_VERSION = 1
+_FORMS_VERSION = 2
 
 
 def _tracking_code(request: web.Request) -> str:
@@ -95,12 +95,21 @@ async def receipt_pdf(request: web.Request) -> web.Response:
 
 @routes.get(f"/v1/receipts/{_TRACKING}.txt")
 async def receipt_thermal(request: web.Request) -> web.Response:
+    charset = request.query.get("charset", "utf-8").lower()
+    if charset not in CHARSETS:
+        raise invalid_request(f"`charset` must be one of {', '.join(CHARSETS)}.", param="charset")
     row = await _own_receipt(request)
-    caching, held = _caching(request, row["signed"], "txt")
+    caching, held = _caching(request, row["signed"], "txt" if charset == "utf-8" else f"txt-{charset}")
     if held:
         return web.Response(status=304, headers=caching)
-    text = render_thermal(row["signed"], make_qr_payload(row["signed"], services(request).keyring))
-    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers=caching)
+    svc = services(request)
+    text = render_thermal(
+        row["signed"],
+        make_qr_payload(row["signed"], svc.keyring),
+        charset=charset,
+        font_path=str(svc.settings.receipt_font),
+    )
+    return web.Response(body=text.encode(charset), content_type="text/plain", charset=charset, headers=caching)
 
 
 async def _verification(request: web.Request, presented: dict | None) -> dict:
