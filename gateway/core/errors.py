@@ -99,6 +99,13 @@ class InvalidJson(InvalidRequest):
     default_message = "The request body is not valid JSON."
 
 
+class PaymentMethodInvalid(InvalidRequest):
+    """Not a payment method word as the contract spells it (`card`): missing, empty, padded, another case."""
+
+    code = "payment_method_invalid"
+    default_message = 'payment_method must be exactly "card".'
+
+
 class IdempotencyKeyMissing(InvalidRequest):
     code = "idempotency_key_missing"
 
@@ -131,7 +138,7 @@ class HttpRefused(InvalidRequest):
 
 class TerminalBusy(InvalidRequest):
     code = "terminal_busy"
-    default_message = "The terminal is serving another card; try again when it is free."
+    default_message = "The terminal is serving another card until its charge is final; try again when it is free."
 
 
 class SettlementFileRejected(InvalidRequest):

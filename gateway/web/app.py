@@ -39,6 +39,9 @@ from receipts.keys_files import load_keyring
 
 log = logging.getLogger("pishkhan")
 MAX_BODY_BYTES = 64 * 1024
+# A guard against a lock nobody frees: recovery frees a terminal when it resolves its charge, and a caller finding a
+# final (or never stored) holder takes the terminal over, long before this.
+PENDING_TERMINAL_HOLD_S = 24 * 3600
 
 
 @web.middleware
@@ -107,7 +110,11 @@ def _lifecycle(settings: Settings, clock: Clock):
         await state.refresh(pool)
         keyring = load_keyring(settings.key_dir)
         issuer = ReceiptIssuer(keyring, settings.public_base_url)
-        terminal_locks = TerminalLocks(redis, hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s)
+        terminal_locks = TerminalLocks(
+            redis,
+            hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s,
+            pending_hold_seconds=PENDING_TERMINAL_HOLD_S,
+        )
         charges = ChargeService(
             pool,
             state,
