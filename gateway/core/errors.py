@@ -125,6 +125,16 @@ class RequestTooLarge(InvalidRequest):
     default_message = "The request body is too large."
 
 
+class HeadersTooLarge(InvalidRequest):
+    code = "headers_too_large"
+    default_message = "The request's headers are too large or too many."
+
+
+class RequestTimeout(InvalidRequest):
+    code = "request_timeout"
+    default_message = "The request body did not arrive in time."
+
+
 class UnsupportedMediaType(InvalidRequest):
     code = "unsupported_media_type"
 

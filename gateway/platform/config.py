@@ -81,6 +81,9 @@ class Settings:
         default_factory=lambda: int(_env("PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE", "600"))
     )
     redis_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_REDIS_TIMEOUT_S", "2")))
+    # The edge: how long a request body may take to arrive (408 after), and the per-address limit of the routes that
+    # take no key, with the proxies whose X-Forwarded-For names the client.
+    body_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_BODY_TIMEOUT_S", "15")))
 
     def sms_credentials(self) -> dict[str, str]:
         """The credentials the chosen SMS provider's adapter takes."""

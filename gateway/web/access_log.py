@@ -10,11 +10,10 @@ from aiohttp import web
 from gateway.core.errors import AccessLogUnavailable, GatewayError
 from gateway.oversight.store import log_access
 from gateway.web.context import principal, services
-from gateway.web.errors import error_response
+from gateway.web.errors import CLIENT_GONE, error_response
 
 log = logging.getLogger(__name__)
 _UNIDENTIFIED = (401, 429)  # the caller was not identified, or was refused before being counted
-CLIENT_GONE = 499  # the answer was cut off: the client went away while it was being sent
 
 
 def _storable(text: str) -> str:
@@ -30,6 +29,9 @@ async def _record(request: web.Request, status: int) -> bool:
         caller = await principal(request)  # already resolved by the route, unless the route is public
     except GatewayError:
         return True  # not a valid key: nobody to record
+    except Exception:
+        log.warning("could not tell who queried %s; the query is not answered", request.path, exc_info=True)
+        return False
     if caller.role != "regulator":
         return True
     try:

@@ -30,7 +30,14 @@ from gateway.registry.live import RuntimeState
 from gateway.web.access_log import regulator_access_log
 from gateway.web.auth import Authenticator
 from gateway.web.context import SERVICES, Services
-from gateway.web.errors import error_middleware
+from gateway.web.errors import CLIENT_GONE, error_middleware
+from gateway.web.http_edge import (
+    body_deadline,
+    install_parser_error_shape,
+    name_the_server,
+    readable_request,
+    refuse_oversized_expect,
+)
 from gateway.web.media_types import media_type_middleware
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
@@ -53,18 +60,34 @@ async def metrics_middleware(request: web.Request, handler):
         response = await handler(request)
         status = response.status
         return response
+    except (asyncio.CancelledError, ConnectionResetError):
+        status = CLIENT_GONE  # the client went away; the handler was stopped, not failed
+        raise
     finally:
         metrics.REQUESTS.labels(request.method, route, str(status)).inc()
         metrics.REQUEST_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
+    install_parser_error_shape()
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[metrics_middleware, regulator_access_log, error_middleware, media_type_middleware],
+        middlewares=[
+            metrics_middleware,
+            readable_request,
+            regulator_access_log,
+            error_middleware,
+            media_type_middleware,
+            body_deadline,
+        ],
     )
     for module in (charges, tariffs, receipts, ops, settlements, regulator):
-        app.add_routes(module.routes)
+        for route in module.routes:
+            assert isinstance(route, web.RouteDef)
+            app.router.add_route(
+                route.method, route.path, route.handler, expect_handler=refuse_oversized_expect, **route.kwargs
+            )
+    app.on_response_prepare.append(name_the_server)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app
 

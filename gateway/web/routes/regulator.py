@@ -19,7 +19,15 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from aiohttp import web
 
-from gateway.core.jalali import TEHRAN, day_start_utc, format_jalali_datetime, format_utc, parse_jalali_date
+from gateway.core.jalali import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    TEHRAN,
+    day_start_utc,
+    format_jalali_datetime,
+    format_utc,
+    parse_jalali_date,
+)
 from gateway.core.periods import HalfYear
 from gateway.core.text import normalize_persian
 from gateway.oversight import store
@@ -30,6 +38,7 @@ from gateway.web.auth import require_role
 from gateway.web.context import principal, services
 from gateway.web.errors import invalid_request, json_response, not_found
 from gateway.web.listing import encode_cursor, page_cursor, page_limit, send_csv, wants_csv
+from gateway.web.query import parse_instant
 
 routes = web.RouteTableDef()
 DEFAULT_PAGE = 100
@@ -55,10 +64,9 @@ def _instant(request: web.Request, name: str) -> datetime | None:
         elif _GREGORIAN_DAY.fullmatch(text):
             day_start = datetime.fromisoformat(text).replace(tzinfo=TEHRAN).astimezone(UTC)
         else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                raise problem
-            return moment
+            return parse_instant(text, name)
+        if not FIRST_YEAR <= day_start.year <= LAST_YEAR:
+            raise problem
         return day_start + timedelta(days=1) if name == "to" else day_start
     except (ValueError, OverflowError):  # OverflowError: a day at the very edge of the calendar
         raise problem from None
