@@ -39,6 +39,7 @@ from gateway.web.http_edge import (
     refuse_oversized_expect,
 )
 from gateway.web.media_types import media_type_middleware
+from gateway.web.public_limit import public_rate_limit
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
 from gateway.web.routes import charges, ops, receipts, regulator, settlements, tariffs
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
             readable_request,
             regulator_access_log,
             error_middleware,
+            public_rate_limit,
             media_type_middleware,
             body_deadline,
         ],
@@ -152,7 +154,10 @@ def _lifecycle(settings: Settings, clock: Clock):
             pool,
             SignatureVerifier(redis),
             RateLimiter(
-                redis, per_key=settings.rate_limit_per_minute, per_terminal=settings.terminal_rate_limit_per_minute
+                redis,
+                per_key=settings.rate_limit_per_minute,
+                per_terminal=settings.terminal_rate_limit_per_minute,
+                per_address=settings.public_rate_limit_per_minute,
             ),
         )
         settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s, clock=clock)
