@@ -15,6 +15,8 @@ _POSTGRES_GONE = (
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown, cannot connect now
     asyncpg.exceptions.ConnectionDoesNotExistError,
+    # A connection cut in the middle of an operation leaves asyncpg's protocol in a state it reports this way.
+    asyncpg.exceptions.InternalClientError,
 )
 _REDIS_GONE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.BusyLoadingError)
 # Socket-level failures carry no name of their store: the frames that raised them tell.

@@ -29,9 +29,11 @@ async def _record(request: web.Request, status: int) -> bool:
         caller = await principal(request)  # already resolved by the route, unless the route is public
     except GatewayError:
         return True  # not a valid key: nobody to record
-    except Exception:
-        log.warning("could not tell who queried %s; the query is not answered", request.path, exc_info=True)
-        return False
+    except Exception as exc:
+        # A store is down. An answer that is already a server-side refusal stands (nobody learnt anything); any
+        # other answer is withheld, since it may be a regulator's query that cannot be recorded.
+        log.warning("could not tell who queried %s: %r", request.path, exc)
+        return status >= 500
     if caller.role != "regulator":
         return True
     try:
