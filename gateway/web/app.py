@@ -86,9 +86,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     for module in (charges, tariffs, receipts, ops, settlements, regulator):
         for route in module.routes:
             assert isinstance(route, web.RouteDef)
-            app.router.add_route(
-                route.method, route.path, route.handler, expect_handler=refuse_oversized_expect, **route.kwargs
-            )
+            expecting = {**route.kwargs, "expect_handler": refuse_oversized_expect}
+            web.RouteDef(route.method, route.path, route.handler, expecting).register(app.router)
     app.on_response_prepare.append(name_the_server)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app
