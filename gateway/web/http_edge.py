@@ -64,8 +64,9 @@ async def name_the_server(request: web.Request, response: web.StreamResponse) ->
 
 
 def _unreadable(text: str) -> bool:
-    """Bytes that were not UTF-8 (kept by aiohttp as lone surrogates), or control characters."""
-    return any(0xD800 <= ord(c) <= 0xDFFF or ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+    """Bytes that were not UTF-8 (kept by aiohttp as lone surrogates), or control characters (a tab is whitespace
+    HTTP allows inside a header value)."""
+    return any(0xD800 <= ord(c) <= 0xDFFF or (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in text)
 
 
 @web.middleware
