@@ -58,7 +58,9 @@ def check_presented(presented: Mapping[str, Any], stored: Mapping[str, Any], key
     """Is the presented copy (`{"qr_payload": ...}` or `{"receipt": {...}}`) the stored receipt, unaltered?"""
     if isinstance(presented.get("qr_payload"), str):
         scanned = verify_qr_payload(presented["qr_payload"], keyring.verifying)
-        matches = scanned.content is not None and scanned.content.describes(stored)
+        # Compared only under a valid signature: an unsigned or forged payload must learn nothing about the stored
+        # receipt (its amount, its date) by trying values until one "matches".
+        matches = scanned.ok and scanned.content is not None and scanned.content.describes(stored)
         return {
             "kind": "qr_payload",
             "signature": scanned.result.to_dict(),

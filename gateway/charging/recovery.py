@@ -74,6 +74,12 @@ class RecoveryWorker:
             except Exception:
                 log.exception("recovery of charge %s failed; it stays pending", charge.id)
                 await self._postpone(charge, "recovery error")
+                return
+            try:
+                await self.charges.release_if_final(charge.id)
+            except Exception:
+                # The terminal is not stuck: the next caller finds its holder final and takes it over.
+                log.warning("could not free the terminal of charge %s", charge.id, exc_info=True)
 
     async def resolve(self, charge: Charge) -> None:
         adapter = self.psps.adapter(charge.psp_id)

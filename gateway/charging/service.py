@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -19,7 +20,7 @@ from uuid_utils.compat import uuid7
 from gateway.charging import store
 from gateway.charging.completion import ReceiptIssuer
 from gateway.charging.psp_pool import PspPool
-from gateway.charging.terminal_lock import TerminalLocks
+from gateway.charging.terminal_lock import LockAttempt, TerminalLocks, lock_token
 from gateway.core.charge import FINAL, Charge, ExtraItem, Recipient, Status, status_for_decline
 from gateway.core.charge_rules import ChargeIntent, ChargePlan, Refusal, assess_charge
 from gateway.core.clock import Clock, system_clock
@@ -27,6 +28,15 @@ from gateway.core.errors import IdempotencyKeyReused, TerminalBusy, error_from_b
 from gateway.core.psp import Outcome, PspReply, PurchaseRequest
 from gateway.platform import metrics
 from gateway.registry.live import RuntimeState
+
+# A request stores its charge right after taking the terminal; a holder whose charge is still unstored this long
+# after it took the terminal never will be.
+UNSTORED_HOLDER_GRACE_S = 10.0
+
+
+def uuid7_time(charge_id: uuid.UUID) -> float | None:
+    """When a UUIDv7 was made (Unix seconds, from its leading 48-bit millisecond timestamp)."""
+    return (charge_id.int >> 80) / 1000 if charge_id.version == 7 else None
 
 
 class ChargeService:
@@ -51,32 +61,72 @@ class ChargeService:
         self.replay_wait = replay_wait
         self.clock = clock
 
-    async def create(self, idempotency_key: str, intent: ChargeIntent, request_hash: bytes) -> Charge:
-        """The charge in the state the PSP's answer left it; raises the named error of a broken rule."""
+    async def create(
+        self, idempotency_key: str, intent: ChargeIntent, request_hash: bytes, caller_terminal_id: str
+    ) -> Charge:
+        """The charge in the state the PSP's answer left it; raises the named error of a broken rule (each broken
+        rule recorded for the regulator)."""
         now = self.clock()
         registry = self.state.registry
-        office_id = registry.terminals[intent.terminal_id].office_id
-        decision = assess_charge(intent, registry, self.state.tariffs, now)
+        office_id = registry.terminals[caller_terminal_id].office_id
+        decision = assess_charge(intent, caller_terminal_id, registry, self.state.tariffs, now)
         if isinstance(decision, Refusal):
-            return await self._refuse(decision, intent, office_id, idempotency_key, request_hash, now)
-        lock = await self.terminal_locks.acquire(office_id, intent.terminal_id, idempotency_key)
-        if not lock.taken and lock.holder == idempotency_key:
-            # Our own first attempt holds the terminal and may not have stored its key yet. Once it has, this is a
-            # replay; if it let the terminal go without storing it, this request takes the terminal in its place.
-            await self._await_key(office_id, intent.terminal_id, idempotency_key)
-            lock = await self.terminal_locks.acquire(office_id, intent.terminal_id, idempotency_key)
+            return await self._refuse(
+                decision, intent, caller_terminal_id, office_id, idempotency_key, request_hash, now
+            )
+        charge = self._new_charge(decision, intent, now)
+        lock = await self._take_terminal(office_id, intent.terminal_id, lock_token(charge.id, idempotency_key))
         if not lock.taken:
             if await store.find_idempotency_key(self.pool, office_id, idempotency_key):
                 return await self.replay(office_id, idempotency_key, request_hash)
-            raise TerminalBusy(param="terminal_id")
+            raise TerminalBusy(
+                param="terminal_id", details={"charge_id": str(lock.charge_id) if lock.charge_id else None}
+            )
+        outcome: Charge | None = None
+        stored = False
         try:
-            charge = self._new_charge(decision, intent, now)
             stan = await store.insert_charge(self.pool, charge, idempotency_key, request_hash)
             if stan is None:
                 return await self.replay(office_id, idempotency_key, request_hash)
-            return await self._drive(dataclasses.replace(charge, stan=stan))
+            stored = True
+            outcome = await self._drive(dataclasses.replace(charge, stan=stan))
+            return outcome
         finally:
-            await self.terminal_locks.release(office_id, intent.terminal_id, lock.token)
+            if not stored or (outcome is not None and outcome.status in FINAL):
+                await self.terminal_locks.release(office_id, intent.terminal_id, lock.token)
+            else:
+                # The PSP may still hold the purchase: no second card until recovery makes the charge final.
+                await self.terminal_locks.hold_pending(office_id, intent.terminal_id, lock.token)
+
+    async def _take_terminal(self, office_id: str, terminal_id: str, token: str) -> LockAttempt:
+        """The terminal for this request, unless another charge is actually on it."""
+        lock = await self.terminal_locks.acquire(office_id, terminal_id, token)
+        idempotency_key = LockAttempt(True, token).holder
+        if not lock.taken and lock.holder == idempotency_key:
+            # Our own first attempt holds the terminal and may not have stored its key yet. Once it has, this is a
+            # replay; if it let the terminal go without storing it, this request takes the terminal in its place.
+            await self._await_key(office_id, terminal_id, idempotency_key)
+            lock = await self.terminal_locks.acquire(office_id, terminal_id, token)
+        if not lock.taken and lock.holder != idempotency_key and await self._stale(lock):
+            lock = await self.terminal_locks.take_over(office_id, terminal_id, lock, token)
+        return lock
+
+    async def _stale(self, lock: LockAttempt) -> bool:
+        """Whether the holder has no charge in flight: its charge is final, or was never stored although its
+        request has long had the time to store it (it failed, or its gateway died, before the insert)."""
+        if lock.charge_id is None:
+            return False
+        status = await store.charge_status(self.pool, lock.charge_id)
+        if status is None:
+            taken_at = uuid7_time(lock.charge_id)
+            return taken_at is not None and time.time() - taken_at > UNSTORED_HOLDER_GRACE_S
+        return Status(status) in FINAL
+
+    async def release_if_final(self, charge_id: uuid.UUID) -> None:
+        """Frees the terminal a charge held once the charge is final (called by recovery after it resolves one)."""
+        charge = await store.get_charge(self.pool, charge_id)
+        if charge is not None and charge.status in FINAL:
+            await self.terminal_locks.release_charge(charge.office_id, charge.terminal_id, charge_id)
 
     async def _await_key(self, office_id: str, terminal_id: str, idempotency_key: str) -> None:
         """Until the first attempt has stored its key, or has let the terminal go without storing it."""
@@ -115,29 +165,34 @@ class ChargeService:
         self,
         refusal: Refusal,
         intent: ChargeIntent,
+        terminal_id: str,
         office_id: str,
         idempotency_key: str,
         request_hash: bytes,
         now: datetime,
     ) -> Charge:
-        record = store.RefusalRecord(
-            office_id=office_id,
-            terminal_id=intent.terminal_id,
-            operator_id=intent.operator_id,
-            service_code=intent.service_code,
-            reason=refusal.reason,
-            requested=refusal.requested,
-            cap=refusal.cap,
-            excess=refusal.excess,
-            payment_method=intent.payment_method,
-            recipient_national_code=intent.recipient_national_code,
-            tariff_reference=refusal.tariff_reference,
-            created_at=now,
-            details=refusal.error.details,
-        )
-        if not await store.record_refusal(self.pool, record, idempotency_key, request_hash, refusal.error.body()):
+        records = [
+            store.RefusalRecord(
+                office_id=office_id,
+                terminal_id=terminal_id,
+                operator_id=intent.operator_id,
+                service_code=intent.service_code,
+                reason=broken.reason,
+                requested=broken.requested,
+                cap=broken.cap,
+                excess=broken.excess,
+                payment_method=intent.payment_method,
+                recipient_national_code=intent.recipient_national_code,
+                tariff_reference=broken.tariff_reference,
+                created_at=now,
+                details=broken.error.details,
+            )
+            for broken in (refusal, *refusal.others)
+        ]
+        if not await store.record_refusals(self.pool, records, idempotency_key, request_hash, refusal.error.body()):
             return await self.replay(office_id, idempotency_key, request_hash)
-        metrics.CHARGE_OUTCOMES.labels(outcome=f"refused_{refusal.reason}").inc()
+        for broken in (refusal, *refusal.others):
+            metrics.CHARGE_OUTCOMES.labels(outcome=f"refused_{broken.reason}").inc()
         raise refusal.error
 
     async def _drive(self, charge: Charge) -> Charge:

@@ -134,10 +134,8 @@ class RefusalRecord:
     details: dict
 
 
-async def record_refusal(db, refusal: RefusalRecord, idempotency_key: str, request_hash: bytes, answer: dict) -> bool:
-    """Records the refusal and its error body under the idempotency key; False if the key was already used."""
-    refusal_id = await db.fetchval(
-        _RECORD_REFUSAL,
+def _refusal_args(refusal: RefusalRecord) -> tuple:
+    return (
         refusal.office_id,
         refusal.terminal_id,
         refusal.operator_id,
@@ -150,12 +148,32 @@ async def record_refusal(db, refusal: RefusalRecord, idempotency_key: str, reque
         refusal.recipient_national_code,
         refusal.tariff_reference,
         refusal.created_at,
-        idempotency_key,
-        request_hash,
-        answer,
-        refusal.details,
     )
+
+
+async def record_refusals(
+    pool, refusals: list[RefusalRecord], idempotency_key: str, request_hash: bytes, answer: dict
+) -> bool:
+    """Records every rule a request broke, and the answer (the first one's error body) under its idempotency key,
+    in one transaction; False if the key was already used."""
+    first, others = refusals[0], refusals[1:]
+    async with pool.acquire() as conn, conn.transaction():
+        refusal_id = await conn.fetchval(
+            _RECORD_REFUSAL, *_refusal_args(first), idempotency_key, request_hash, answer, first.details
+        )
+        if refusal_id is not None and others:
+            await conn.executemany(
+                """INSERT INTO refusals (office_id, terminal_id, operator_id, service_code, reason, requested, cap,
+                                         excess, payment_method, recipient_national_code, tariff_reference,
+                                         created_at, details)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
+                [(*_refusal_args(other), other.details) for other in others],
+            )
     return refusal_id is not None
+
+
+async def charge_status(db, charge_id: uuid.UUID) -> str | None:
+    return await db.fetchval("SELECT status FROM charges WHERE id = $1", charge_id)
 
 
 async def find_idempotency_key(db, office_id: str, key: str) -> asyncpg.Record | None:

@@ -1,12 +1,15 @@
-"""One card at a time per physical terminal: a Redis lock held from the push to the terminal until the charge
-is completed or resolved. Keys are hash-tagged by office so they stay on one Redis Cluster slot per office.
+"""One card at a time per physical terminal: a Redis lock held from the push to the terminal until the charge is
+final (completed, declined, reversed, expired...). A charge left pending by its request keeps the terminal; the
+recovery worker lets it go when it resolves the charge. Keys are hash-tagged by office so they stay on one Redis
+Cluster slot per office.
 
-The lock's value names the Idempotency-Key of the request holding it, so a duplicate of that request can tell
-"my own first attempt is on this terminal" from "another card is"."""
+The lock's value is `<charge id>:<Idempotency-Key>`: the charge the terminal is held for (so a refused caller is
+told which one), and the request holding it (so a duplicate of that request can tell "my own first attempt is on
+this terminal" from "another card is")."""
 
 from __future__ import annotations
 
-import secrets
+import uuid
 from dataclasses import dataclass
 
 _ACQUIRE = """
@@ -16,15 +19,34 @@ redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {1, ARGV[1]}
 """
 
+# Replaces exactly the token the caller saw, so two callers that both found the same stale holder cannot both win.
+_TAKE_OVER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
 
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
 
-def _holder_of(token: str) -> str:
-    """The Idempotency-Key of the request whose token this is (`<random>:<key>`)."""
-    return token.partition(":")[2]
+_RELEASE_CHARGE = """
+local held = redis.call('get', KEYS[1])
+if held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def lock_token(charge_id: uuid.UUID, idempotency_key: str) -> str:
+    return f"{charge_id}:{idempotency_key}"
 
 
 @dataclass(frozen=True)
@@ -34,31 +56,58 @@ class LockAttempt:
 
     @property
     def holder(self) -> str:
-        return _holder_of(self.token)
+        """The Idempotency-Key of the request whose token this is."""
+        return self.token.partition(":")[2]
+
+    @property
+    def charge_id(self) -> uuid.UUID | None:
+        """The charge the terminal is held for (None for a token of another form)."""
+        try:
+            return uuid.UUID(self.token.partition(":")[0])
+        except ValueError:
+            return None
 
 
 class TerminalLocks:
-    def __init__(self, redis, hold_seconds: float) -> None:
+    def __init__(self, redis, hold_seconds: float, pending_hold_seconds: float) -> None:
+        """`hold_seconds` bounds a request's own hold (its push and verify); `pending_hold_seconds` bounds the hold
+        of a charge its request left pending, as a guard only: recovery or a stale takeover frees it first."""
         self.redis = redis
         self.hold_ms = int(hold_seconds * 1000)
+        self.pending_hold_ms = int(pending_hold_seconds * 1000)
         self._acquire = redis.register_script(_ACQUIRE)
+        self._take_over = redis.register_script(_TAKE_OVER)
         self._release = redis.register_script(_RELEASE)
+        self._extend = redis.register_script(_EXTEND)
+        self._release_charge = redis.register_script(_RELEASE_CHARGE)
 
     @staticmethod
     def _key(office_id: str, terminal_id: str) -> str:
         return f"pishkhan:{{{office_id}}}:terminal:{terminal_id}:busy"
 
-    async def acquire(self, office_id: str, terminal_id: str, idempotency_key: str) -> LockAttempt:
-        """Takes the terminal for the request with `idempotency_key`; when it is taken already, the attempt is not
-        taken and carries the holder's token."""
-        token = f"{secrets.token_hex(8)}:{idempotency_key}"
+    async def acquire(self, office_id: str, terminal_id: str, token: str) -> LockAttempt:
+        """Takes the terminal with `token`; when it is taken already, the attempt is not taken and carries the
+        holder's token."""
         taken, held = await self._acquire(keys=[self._key(office_id, terminal_id)], args=[token, self.hold_ms])
         return LockAttempt(bool(taken), held.decode() if isinstance(held, bytes) else held)
+
+    async def take_over(self, office_id: str, terminal_id: str, stale: LockAttempt, token: str) -> LockAttempt:
+        """Takes the terminal from a holder found stale, if that holder still has it."""
+        taken = await self._take_over(keys=[self._key(office_id, terminal_id)], args=[stale.token, token, self.hold_ms])
+        return LockAttempt(True, token) if taken else stale
 
     async def holder(self, office_id: str, terminal_id: str) -> str | None:
         """The Idempotency-Key of the request holding the terminal, or None when it is free."""
         token = await self.redis.get(self._key(office_id, terminal_id))
-        return None if token is None else _holder_of(token.decode())
+        return None if token is None else LockAttempt(False, token.decode()).holder
 
     async def release(self, office_id: str, terminal_id: str, token: str) -> None:
         await self._release(keys=[self._key(office_id, terminal_id)], args=[token])
+
+    async def hold_pending(self, office_id: str, terminal_id: str, token: str) -> None:
+        """Keeps the terminal for a charge its request leaves pending."""
+        await self._extend(keys=[self._key(office_id, terminal_id)], args=[token, self.pending_hold_ms])
+
+    async def release_charge(self, office_id: str, terminal_id: str, charge_id: uuid.UUID) -> None:
+        """Lets the terminal go if it is held for this charge (which has become final)."""
+        await self._release_charge(keys=[self._key(office_id, terminal_id)], args=[f"{charge_id}:"])

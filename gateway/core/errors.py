@@ -99,6 +99,13 @@ class InvalidJson(InvalidRequest):
     default_message = "The request body is not valid JSON."
 
 
+class PaymentMethodInvalid(InvalidRequest):
+    """Not a payment method word as the contract spells it (`card`): missing, empty, padded, another case."""
+
+    code = "payment_method_invalid"
+    default_message = 'payment_method must be exactly "card".'
+
+
 class IdempotencyKeyMissing(InvalidRequest):
     code = "idempotency_key_missing"
 
@@ -118,6 +125,16 @@ class RequestTooLarge(InvalidRequest):
     default_message = "The request body is too large."
 
 
+class HeadersTooLarge(InvalidRequest):
+    code = "headers_too_large"
+    default_message = "The request's headers are too large or too many."
+
+
+class RequestTimeout(InvalidRequest):
+    code = "request_timeout"
+    default_message = "The request body did not arrive in time."
+
+
 class UnsupportedMediaType(InvalidRequest):
     code = "unsupported_media_type"
 
@@ -131,7 +148,7 @@ class HttpRefused(InvalidRequest):
 
 class TerminalBusy(InvalidRequest):
     code = "terminal_busy"
-    default_message = "The terminal is serving another card; try again when it is free."
+    default_message = "The terminal is serving another card until its charge is final; try again when it is free."
 
 
 class SettlementFileRejected(InvalidRequest):

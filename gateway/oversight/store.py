@@ -249,6 +249,25 @@ def violations_query(where: FindingFilter, after: tuple[str, datetime, int] | No
     )
 
 
+_REFUSAL_COLUMNS = (
+    "id, office_id, terminal_id, operator_id, service_code, reason, requested, cap, excess, payment_method, "
+    "tariff_reference, details, created_at"
+)
+
+
+def refusals_query(where: FindingFilter, after: tuple[str, datetime, int] | None, limit: int | None) -> Query:
+    """Every refusal the charge path recorded, in (office_id, created_at, id) order; `where.types` are reasons."""
+    args: list = []
+    clauses = where.clauses(args)
+    _after(clauses, args, after, "office_id, occurred_at, id")
+    return _limited(
+        f"SELECT * FROM (SELECT {_REFUSAL_COLUMNS}, created_at AS occurred_at, reason AS type FROM refusals) r "
+        f"WHERE {' AND '.join(clauses) or 'true'} ORDER BY office_id, occurred_at, id",
+        args,
+        limit,
+    )
+
+
 _SUMMARY_COUNTS = ", ".join(
     f"count(*) FILTER (WHERE type = '{code}') AS {code}"
     for code in (*(t.code for t in REFUSAL_TYPES.values()), SPLIT_CHARGING.code, OFFBOOK_TRANSACTION.code)

@@ -91,6 +91,13 @@ class Settings:
     access_log_sign_interval_s: float = field(
         default_factory=lambda: float(_env("PISHKHAN_ACCESS_LOG_SIGN_INTERVAL_S", "86400"))
     )
+    # The edge: how long a request body may take to arrive (408 after), and the per-address limit of the routes that
+    # take no key, with the proxies whose X-Forwarded-For names the client.
+    body_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_BODY_TIMEOUT_S", "15")))
+    public_rate_limit_per_minute: int = field(
+        default_factory=lambda: int(_env("PISHKHAN_PUBLIC_RATE_LIMIT_PER_MINUTE", "120"))
+    )
+    trusted_proxies: str = field(default_factory=lambda: _env("PISHKHAN_TRUSTED_PROXIES", ""))
 
     def sms_credentials(self) -> dict[str, str]:
         """The credentials the chosen SMS provider's adapter takes."""

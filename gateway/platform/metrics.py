@@ -26,3 +26,8 @@ OUTBOX_MESSAGES = Counter(
     "delivery reports delivered, undelivered",
     ["channel", "event"],
 )
+STORE_UNAVAILABLE = Counter(
+    "pishkhan_store_unavailable_total",
+    "Requests answered 503 because PostgreSQL or Redis could not be reached, by store",
+    ["store"],
+)

@@ -11,11 +11,10 @@ from aiohttp import web
 from gateway.core.errors import AccessLogUnavailable, GatewayError
 from gateway.oversight.access_log import log_access
 from gateway.web.context import principal, services
-from gateway.web.errors import error_response
+from gateway.web.errors import CLIENT_GONE, error_response
 
 log = logging.getLogger(__name__)
 _UNIDENTIFIED = (401, 429)  # the caller was not identified, or was refused before being counted
-CLIENT_GONE = 499  # the answer was cut off: the client went away while it was being sent
 
 
 def _storable(text: str) -> str:
@@ -31,6 +30,11 @@ async def _record(request: web.Request, status: int) -> bool:
         caller = await principal(request)  # already resolved by the route, unless the route is public
     except GatewayError:
         return True  # not a valid key: nobody to record
+    except Exception as exc:
+        # A store is down. An answer that is already a server-side refusal stands (nobody learnt anything); any
+        # other answer is withheld, since it may be a regulator's query that cannot be recorded.
+        log.warning("could not tell who queried %s: %r", request.path, exc)
+        return status >= 500
     if caller.role != "regulator":
         return True
     try:

@@ -31,9 +31,17 @@ from gateway.registry.live import RuntimeState
 from gateway.web.access_log import regulator_access_log
 from gateway.web.auth import Authenticator
 from gateway.web.context import SERVICES, Services
-from gateway.web.errors import error_middleware
+from gateway.web.errors import CLIENT_GONE, error_middleware
+from gateway.web.http_edge import (
+    body_deadline,
+    install_parser_error_shape,
+    name_the_server,
+    readable_request,
+    refuse_oversized_expect,
+)
 from gateway.web.media_types import media_type_middleware
 from gateway.web.pages.rendering import page_errors, setup_pages
+from gateway.web.public_limit import public_rate_limit
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
 from gateway.web.routes import charges, ops, receipts, regulator, settlements, tariffs
@@ -41,6 +49,9 @@ from receipts.keys_files import load_keyring
 
 log = logging.getLogger("pishkhan")
 MAX_BODY_BYTES = 64 * 1024
+# A guard against a lock nobody frees: recovery frees a terminal when it resolves its charge, and a caller finding a
+# final (or never stored) holder takes the terminal over, long before this.
+PENDING_TERMINAL_HOLD_S = 24 * 3600
 
 
 @web.middleware
@@ -52,19 +63,36 @@ async def metrics_middleware(request: web.Request, handler):
         response = await handler(request)
         status = response.status
         return response
+    except (asyncio.CancelledError, ConnectionResetError):
+        status = CLIENT_GONE  # the client went away; the handler was stopped, not failed
+        raise
     finally:
         metrics.REQUESTS.labels(request.method, route, str(status)).inc()
         metrics.REQUEST_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
+    install_parser_error_shape()
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[metrics_middleware, regulator_access_log, error_middleware, page_errors, media_type_middleware],
+        middlewares=[
+            metrics_middleware,
+            readable_request,
+            regulator_access_log,
+            error_middleware,
+            page_errors,
+            public_rate_limit,
+            media_type_middleware,
+            body_deadline,
+        ],
     )
     for module in (charges, tariffs, receipts, ops, settlements, regulator):
-        app.add_routes(module.routes)
+        for route in module.routes:
+            assert isinstance(route, web.RouteDef)
+            expecting = {**route.kwargs, "expect_handler": refuse_oversized_expect}
+            web.RouteDef(route.method, route.path, route.handler, expecting).register(app.router)
     setup_pages(app, settings.key_dir)
+    app.on_response_prepare.append(name_the_server)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app
 
@@ -110,7 +138,11 @@ def _lifecycle(settings: Settings, clock: Clock):
         await state.refresh(pool)
         keyring = load_keyring(settings.key_dir)
         issuer = ReceiptIssuer(keyring, settings.public_base_url)
-        terminal_locks = TerminalLocks(redis, hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s)
+        terminal_locks = TerminalLocks(
+            redis,
+            hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s,
+            pending_hold_seconds=PENDING_TERMINAL_HOLD_S,
+        )
         charges = ChargeService(
             pool,
             state,
@@ -125,7 +157,10 @@ def _lifecycle(settings: Settings, clock: Clock):
             pool,
             SignatureVerifier(redis),
             RateLimiter(
-                redis, per_key=settings.rate_limit_per_minute, per_terminal=settings.terminal_rate_limit_per_minute
+                redis,
+                per_key=settings.rate_limit_per_minute,
+                per_terminal=settings.terminal_rate_limit_per_minute,
+                per_address=settings.public_rate_limit_per_minute,
             ),
         )
         settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s, clock=clock)

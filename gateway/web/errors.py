@@ -12,6 +12,8 @@ from aiohttp import web
 
 from gateway.core import errors
 from gateway.core.errors import GatewayError
+from gateway.platform import metrics
+from gateway.platform.dependencies import unavailable_store
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ STATUS: dict[type[GatewayError], int] = {
     errors.MethodNotAllowed: 405,
     errors.TerminalBusy: 409,
     errors.RequestTooLarge: 413,
+    errors.RequestTimeout: 408,
+    errors.HeadersTooLarge: 431,
     errors.UnsupportedMediaType: 415,
     errors.SettlementFileRejected: 422,
     errors.AuthenticationFailed: 401,
@@ -48,6 +52,11 @@ _BY_HTTP_STATUS: dict[int, type[GatewayError]] = {
     413: errors.RequestTooLarge,
     415: errors.UnsupportedMediaType,
 }
+
+CLIENT_GONE = 499  # the client closed the connection before it was answered (nginx's code)
+
+# A store restart takes seconds to a minute or two; a client coming back after this finds it up or asks again.
+STORE_RETRY_AFTER_S = 5
 
 WWW_AUTHENTICATE = 'Bearer realm="pishkhan", PK-HMAC-SHA256 realm="pishkhan"'
 
@@ -93,6 +102,24 @@ async def error_middleware(request: web.Request, handler):
         return error_response(
             named(exc.reason or None), headers=({"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None)
         )
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(errors.InternalError())
+    except Exception as exc:
+        store = unavailable_store(exc)
+        if store is None and isinstance(exc, ConnectionResetError):
+            # The client went away while its request was being read: nobody to answer, and no fault of ours.
+            log.info("client gone on %s %s", request.method, request.path)
+            return web.Response(status=CLIENT_GONE)
+        if store is None:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return error_response(errors.InternalError())
+        metrics.STORE_UNAVAILABLE.labels(store=store).inc()
+        log.warning("%s unreachable on %s %s: %r", store, request.method, request.path, exc)
+        return error_response(store_unavailable(store))
+
+
+def store_unavailable(store: str) -> errors.ServiceUnavailable:
+    return errors.ServiceUnavailable(
+        f"The gateway's {store} store cannot be reached right now; retry shortly with the same Idempotency-Key "
+        "(a charge already under way is never charged twice).",
+        details={"dependency": store},
+        retry_after=STORE_RETRY_AFTER_S,
+    )

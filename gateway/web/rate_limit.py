@@ -34,9 +34,10 @@ return counts
 
 
 class RateLimiter:
-    def __init__(self, redis, *, per_key: int, per_terminal: int, clock=time.time) -> None:
+    def __init__(self, redis, *, per_key: int, per_terminal: int, per_address: int = 0, clock=time.time) -> None:
         self.per_key = per_key
         self.per_terminal = per_terminal
+        self.per_address = per_address
         self.clock = clock
         self._count = redis.register_script(_COUNT)
 
@@ -54,7 +55,18 @@ class RateLimiter:
         """Counts one request; raises 429 with Retry-After once a limit is spent for the current window."""
         now = self.clock()
         window = int(now // WINDOW_S)
-        counters = self._counters(caller, window)
+        await self._spend(self._counters(caller, window), now, window)
+
+    async def check_address(self, address: str) -> None:
+        """Counts one request without a key from this client address (the public routes)."""
+        if self.per_address <= 0:
+            return
+        now = self.clock()
+        window = int(now // WINDOW_S)
+        key = f"pishkhan:{{public:{address}}}:rate:{window}"
+        await self._spend([("address", key, self.per_address)], now, window)
+
+    async def _spend(self, counters: list[tuple[str, str, int]], now: float, window: int) -> None:
         if not counters:
             return
         try:

@@ -245,6 +245,22 @@ class EmbeddedStack:
         with open(self.root / log_name, "ab") as log:
             return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec)
 
+    def stop_server(self, name: str, signum: int = signal.SIGINT) -> None:
+        """Stops one server (`postgres` or `redis`) and waits for it: an outage, for the tests that make one."""
+        for server, process in self._processes:
+            if server == name and process.poll() is None:
+                process.send_signal(signum)
+                process.wait(timeout=30)
+        self._processes = [(server, process) for server, process in self._processes if server != name]
+
+    def start_server(self, name: str) -> None:
+        """Starts a server `stop_server` stopped, on its port and data as before."""
+        user = ServerUser.for_current_process()
+        if name == "postgres":
+            self._start_postgres(user)
+        else:
+            self._start_valkey(user)
+
     def stop(self) -> None:
         for _, process in reversed(self._processes):
             if process.poll() is None:

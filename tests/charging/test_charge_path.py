@@ -6,6 +6,9 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+from uuid_utils.compat import uuid7
+
+from gateway.charging.terminal_lock import lock_token
 from receipts.keys_files import create_key, load_keyring
 from receipts.signing import VerifyingKeyring
 from simulators.psp.cards import TEST_CARDS
@@ -196,7 +199,7 @@ async def test_a_duplicate_that_finds_its_own_first_attempt_on_the_terminal_wait
     key = await keys("t:10000002")
     idem = uuid.uuid4().hex
     locks = gateway.services.charges.terminal_locks
-    first_attempt = await locks.acquire("11110001", "10000002", idem)
+    first_attempt = await locks.acquire("11110001", "10000002", lock_token(uuid7(), idem))
     assert first_attempt.taken
     duplicate = asyncio.create_task(gateway.charge(key, charge_body(terminal_id="10000002"), idem))
     await asyncio.sleep(0.3)

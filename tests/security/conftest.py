@@ -24,7 +24,11 @@ def gateway_logs(tmp_path_factory) -> Path:
 def served_gateway(settings, db, gateway_logs):
     """One long-lived gateway process with the rate limits off, for fuzzing and cross-process checks."""
     gateway = serve_gateway(
-        settings, gateway_logs, PISHKHAN_RATE_LIMIT_PER_MINUTE="0", PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE="0"
+        settings,
+        gateway_logs,
+        PISHKHAN_RATE_LIMIT_PER_MINUTE="0",
+        PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE="0",
+        PISHKHAN_PUBLIC_RATE_LIMIT_PER_MINUTE="0",
     )
     yield gateway
     gateway.stop()

@@ -61,6 +61,26 @@ _SUMMARY_ROW = {
         "last_at": {"type": "string"},
     },
 }
+_REFUSAL = {
+    "type": "object",
+    "required": ["id", "office_id", "terminal_id", "reason", "created_at"],
+    "properties": {
+        "id": COUNT,
+        "office_id": {"type": "string"},
+        "terminal_id": {"type": "string"},
+        "operator_id": {"type": ["string", "null"]},
+        "service_code": {"type": ["string", "null"]},
+        "reason": {"type": "string", "description": "the error code the request was answered with"},
+        "requested": {"type": ["integer", "null"]},
+        "cap": {"type": ["integer", "null"]},
+        "excess": {"type": ["integer", "null"]},
+        "payment_method": {"type": ["string", "null"], "description": "as sent"},
+        "tariff_reference": {"type": ["string", "null"]},
+        "details": {"type": "object"},
+        "created_at": {"type": "string"},
+    },
+}
+
 _VIOLATION = {
     "type": "object",
     "properties": {
@@ -117,6 +137,16 @@ def regulator_paths() -> dict:
                 "Findings counted per office, operator and service, with the rials over the cap",
                 _list_of(_SUMMARY_ROW),
                 _FILTERS,
+            )
+        },
+        "/v1/regulator/refusals": {
+            "get": _read(
+                "Every refused charge request the gateway recorded (each broken rule of a request is a row)",
+                _list_of(_REFUSAL),
+                [
+                    *(p for p in _FILTERS if p["name"] != "type"),
+                    query("reason", {"type": "string"}, "comma-separated refusal codes, e.g. payment_method_invalid"),
+                ],
             )
         },
         "/v1/regulator/violations": {

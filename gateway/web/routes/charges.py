@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.charging.store import get_charge
 from gateway.core.charge_rules import ChargeIntent
-from gateway.core.errors import IdempotencyKeyMissing, TerminalMismatch
+from gateway.core.errors import IdempotencyKeyMissing
 from gateway.messaging.outbox.store import messages_of_charge
 from gateway.web.auth import require_office, require_role
 from gateway.web.charge_view import charge_answer, charge_view
@@ -26,14 +26,13 @@ MAX_IDEMPOTENCY_KEY = 255
 async def create_charge(request: web.Request) -> web.Response:
     caller = await principal(request)
     require_role(caller, "terminal")
+    assert caller.terminal_id is not None, "a terminal key names its terminal"
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > MAX_IDEMPOTENCY_KEY:
         raise IdempotencyKeyMissing(
             f"The Idempotency-Key header is required (1 to {MAX_IDEMPOTENCY_KEY} characters).", param="Idempotency-Key"
         )
     body = parse_body(ChargeRequest, await request.read())
-    if body.terminal_id != caller.terminal_id:
-        raise TerminalMismatch(param="terminal_id")
     intent = ChargeIntent(
         terminal_id=body.terminal_id,
         operator_id=body.operator_id,
@@ -47,7 +46,7 @@ async def create_charge(request: web.Request) -> web.Response:
         payment_method=body.payment_method,
     )
     request_hash = hashlib.sha256(orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)).digest()
-    charge = await services(request).charges.create(key, intent, request_hash)
+    charge = await services(request).charges.create(key, intent, request_hash, caller.terminal_id)
     status, answer = charge_answer(charge)
     return json_response(answer, status=status)
 

@@ -32,8 +32,10 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
     checks["registry"] = "ok" if svc.state.loaded else "not loaded"
-    ready = all(value == "ok" for value in checks.values())
-    return json_response({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)
+    down = [name for name, value in checks.items() if value != "ok"]
+    return json_response(
+        {"status": "not_ready" if down else "ready", "checks": checks, "down": down}, status=503 if down else 200
+    )
 
 
 @routes.get("/metrics")

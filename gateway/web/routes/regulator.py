@@ -5,6 +5,7 @@
     GET /v1/regulator/offices/{office_id}/scorecard?period=1403-H1         indicators and penalty suggestions
     GET /v1/regulator/access-log/heads                                       the access log's signed chain heads
     POST /v1/regulator/access-log/heads                                      sign the current head now
+    GET /v1/regulator/refusals?from=&to=&office_id=&province=&reason=      every refused charge request
 
 Lists come in pages (`limit`, then `cursor` = the `next_cursor` of the page before), in (office, ...) order.
 Every answer is JSON, or CSV with `?format=csv` or `Accept: text/csv`; a list's CSV is the whole list from
@@ -21,7 +22,15 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from aiohttp import web
 
-from gateway.core.jalali import TEHRAN, day_start_utc, format_jalali_datetime, format_utc, parse_jalali_date
+from gateway.core.jalali import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    TEHRAN,
+    day_start_utc,
+    format_jalali_datetime,
+    format_utc,
+    parse_jalali_date,
+)
 from gateway.core.periods import HalfYear
 from gateway.core.text import normalize_persian
 from gateway.oversight import access_log, store
@@ -32,6 +41,7 @@ from gateway.web.auth import require_role
 from gateway.web.context import principal, services
 from gateway.web.errors import invalid_request, json_response, not_found
 from gateway.web.listing import encode_cursor, page_cursor, page_limit, send_csv, wants_csv
+from gateway.web.query import parse_instant
 
 routes = web.RouteTableDef()
 DEFAULT_PAGE = 100
@@ -57,10 +67,9 @@ def _instant(request: web.Request, name: str) -> datetime | None:
         elif _GREGORIAN_DAY.fullmatch(text):
             day_start = datetime.fromisoformat(text).replace(tzinfo=TEHRAN).astimezone(UTC)
         else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                raise problem
-            return moment
+            return parse_instant(text, name)
+        if not FIRST_YEAR <= day_start.year <= LAST_YEAR:
+            raise problem
         return day_start + timedelta(days=1) if name == "to" else day_start
     except (ValueError, OverflowError):  # OverflowError: a day at the very edge of the calendar
         raise problem from None
@@ -222,6 +231,58 @@ async def excess_fees(request: web.Request) -> web.StreamResponse:
         key=lambda row: (row["office_id"], row["operator_id"], row["service_code"]),
         view=_summary_view(request),
         csv_columns=SUMMARY_COLUMNS,
+        about=_about(where),
+    )
+
+
+# ------------------------------------------------------------------ refusals: every refused charge request
+
+REFUSAL_COLUMNS = (
+    "id",
+    "office_id",
+    "terminal_id",
+    "operator_id",
+    "service_code",
+    "reason",
+    "requested",
+    "cap",
+    "excess",
+    "payment_method",
+    "tariff_reference",
+    "details",
+    "created_at",
+)
+_REASON = re.compile(r"[a-z_]{1,64}")
+
+
+def _reasons(request: web.Request) -> list[str] | None:
+    if "reason" not in request.query:
+        return None
+    reasons = [r.strip() for r in request.query["reason"].split(",") if r.strip()]
+    if not reasons or not all(_REASON.fullmatch(r) for r in reasons):
+        raise invalid_request("`reason` must be a comma-separated list of error codes.", param="reason")
+    return reasons
+
+
+def _refusal_view(row) -> dict:
+    return {name: format_utc(row[name]) if name == "created_at" else row[name] for name in REFUSAL_COLUMNS}
+
+
+@routes.get("/v1/regulator/refusals")
+async def refusals(request: web.Request) -> web.StreamResponse:
+    await _regulator(request)
+    since, until = _instant(request, "from"), _instant(request, "to")
+    if since is not None and until is not None and since >= until:
+        raise invalid_request("`from` must be before `to`.", param="from")
+    where = store.FindingFilter(since=since, until=until, office_ids=_office_ids(request), types=_reasons(request))
+    return await _list(
+        request,
+        kind="refusals",
+        cursor_types=(str, datetime, int),
+        query=lambda after, limit: store.refusals_query(where, after, limit),
+        key=lambda row: (row["office_id"], row["created_at"], row["id"]),
+        view=_refusal_view,
+        csv_columns=REFUSAL_COLUMNS,
         about=_about(where),
     )
 

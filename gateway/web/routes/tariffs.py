@@ -11,6 +11,7 @@ from gateway.core.text import normalize_persian
 from gateway.web.auth import require_role
 from gateway.web.context import principal, services
 from gateway.web.errors import invalid_request, json_response
+from gateway.web.query import parse_instant, whole_number
 
 routes = web.RouteTableDef()
 
@@ -19,20 +20,7 @@ def _moment(request: web.Request) -> datetime:
     raw = request.query.get("at")
     if raw is None:
         return services(request).clock()
-    try:
-        moment = datetime.fromisoformat(normalize_persian(raw).replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid_request("`at` must be an RFC 3339 timestamp.", param="at") from None
-    if moment.tzinfo is None:
-        raise invalid_request("`at` must carry a time zone (e.g. ...Z).", param="at")
-    return moment
-
-
-def _positive_int(request: web.Request, name: str, default: int) -> int:
-    raw = normalize_persian(request.query.get(name, str(default)))
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise invalid_request(f"`{name}` must be a whole number from 1 to 1000.", param=name)
-    return int(raw)
+    return parse_instant(raw, "at")
 
 
 @routes.get("/v1/tariffs")
@@ -54,7 +42,7 @@ async def tariff_quote(request: web.Request) -> web.Response:
     service_code = normalize_persian(request.query.get("service_code", ""))
     if not service_code:
         raise invalid_request("`service_code` is required.", param="service_code")
-    quantity = _positive_int(request, "quantity", 1)
+    quantity = whole_number(request.query.get("quantity", "1"), "quantity", 1, 1000)
     state = services(request).state
     assert caller.office_id is not None  # a terminal key belongs to an office
     office = state.registry.offices[caller.office_id]
