@@ -1,4 +1,5 @@
-"""What the conservation check reads from the gateway: each charge with its receipt and SMS counts."""
+"""What the conservation check reads from the gateway: each charge with its receipt and SMS counts, and its void
+with the cancellation receipt and SMS counts."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ async def charges_for_check(db, psp_ids: list[str], since: datetime | None) -> l
     return await db.fetch(
         """SELECT c.id, c.psp_id, c.terminal_id, c.stan, c.amount, c.status, c.settlement_rows,
                   c.settled_at IS NOT NULL AS settled,
-                  (SELECT count(*) FROM receipts r WHERE r.office_id = c.office_id AND r.charge_id = c.id) AS receipts,
-                  (SELECT count(*) FROM outbox o WHERE o.charge_id = c.id AND o.channel = 'sms') AS sms_messages
-           FROM charges c
+                  (SELECT count(*) FROM receipts r
+                   WHERE r.office_id = c.office_id AND r.charge_id = c.id AND r.kind = 'charge') AS receipts,
+                  (SELECT count(*) FROM outbox o
+                   WHERE o.charge_id = c.id AND o.channel = 'sms' AND o.purpose = 'receipt') AS sms_messages,
+                  v.status AS void_status,
+                  (SELECT count(*) FROM receipts r
+                   WHERE r.office_id = c.office_id AND r.charge_id = c.id AND r.kind = 'cancellation')
+                      AS cancellation_receipts,
+                  (SELECT count(*) FROM outbox o
+                   WHERE o.charge_id = c.id AND o.channel = 'sms' AND o.purpose = 'cancellation')
+                      AS cancellation_sms_messages
+           FROM charges c LEFT JOIN voids v ON v.charge_id = c.id
            WHERE c.psp_id = ANY($1::text[]) AND ($2::timestamptz IS NULL OR c.created_at >= $2)""",
         psp_ids,
         since,

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from gateway.core.errors import InvalidJson, ParameterInvalid
 from gateway.core.identifiers import InvalidIdentifier, parse_mobile, parse_national_code
 from gateway.core.text import normalize_persian
+from gateway.core.voids import VoidReason
 
 MAX_AMOUNT = 10**13
 
@@ -67,6 +68,13 @@ class ChargeRequest(_Body):
     recipient: Recipient
     amount: StrictInt = Field(gt=0, le=MAX_AMOUNT, description="Integer rials")
     payment_method: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class VoidRequest(_Body):
+    reason: VoidReason = Field(description="Why the charge is voided, from the fixed list")
+    reason_text: Annotated[str, AfterValidator(normalize_persian), Field(min_length=3, max_length=500)] = Field(
+        description="The office's own words: what happened"
+    )
 
 
 def validation_error(exc: ValidationError) -> ParameterInvalid:

@@ -59,6 +59,11 @@ def _today() -> str:
 MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/charges"): Row(_secured(terminal_own=201, terminal_other=403), json=charge_body()),
     ("GET", "/v1/charges/{charge_id}"): Row(OWN_OFFICE_READ),
+    # The charge is voided when the resources are made, so its own office meets "already voided".
+    ("POST", "/v1/charges/{charge_id}/void"): Row(
+        _secured(terminal_own=422, terminal_other=404), json={"reason": "other", "reason_text": "آزمون دسترسی"}
+    ),
+    ("GET", "/v1/charges/{charge_id}/void"): Row(OWN_OFFICE_READ),
     ("GET", "/v1/tariffs"): Row(_everyone(200)),
     ("GET", "/v1/tariffs/quote"): Row(_secured(terminal_own=200, terminal_other=200), query="service_code=1101"),
     ("GET", "/v1/keys"): Row(_everyone(200)),
@@ -99,6 +104,14 @@ async def callers(keys, db) -> dict[str, dict[str, str]]:
 async def resources(gateway, keys) -> dict[str, str]:
     status, charge = await gateway.charge(await keys("t:10000001"), charge_body(recipient=RECIPIENT))
     assert status == 201, charge
+    status, void = await gateway.request(
+        "POST",
+        f"/v1/charges/{charge['id']}/void",
+        key=await keys("t:10000001"),
+        json={"reason": "wrong_service", "reason_text": "خدمت اشتباه"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert status == 201, void
     return {
         "charge_id": charge["id"],
         "tracking_code": charge["tracking_code"],
