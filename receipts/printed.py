@@ -16,6 +16,7 @@ from gateway.core.text import format_rials, to_persian_digits
 from receipts.model import parse_timestamp
 
 TITLE = "رسید الکترونیکی ارایه خدمت"
+CANCELLATION_TITLE = "رسید ابطال و استرداد وجه"
 SUBTITLE = "دفتر پیشخوان خدمات دولت"
 QR_CAPTION = "رمزینه اصالت‌سنجی رسید"
 
@@ -47,6 +48,11 @@ def jalali_date_time(issued_at: str) -> str:
     return to_persian_digits(f"{day} ساعت {time}")
 
 
+def title_of(document: Mapping[str, Any]) -> str:
+    """The printed title: a service receipt's, or a cancellation's (`receipts.cancellation`)."""
+    return CANCELLATION_TITLE if document.get("kind") == "cancellation" else TITLE
+
+
 def _display_value(key: str, value: Any) -> str:
     if key == "amount":
         return rials(value)
@@ -62,6 +68,7 @@ def _extra_row(extra: Mapping[str, Any]) -> PrintedRow:
 def printed_sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
     document = signed["receipt"]
     breakdown, payment = document["breakdown"], document["payment"]
+    cancellation = document.get("kind") == "cancellation"
     return [
         PrintedSection(
             None,
@@ -70,7 +77,7 @@ def printed_sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
             ),
         ),
         PrintedSection(
-            "جزئیات مبلغ",
+            "جزئیات مبلغ مسترد شده" if cancellation else "جزئیات مبلغ",
             (
                 PrintedRow("سهم دستگاه اجرایی", rials(breakdown["government_share"])),
                 PrintedRow("کارمزد دفتر", rials(breakdown["office_fee"])),
@@ -78,7 +85,7 @@ def printed_sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
             ),
         ),
         PrintedSection(
-            "پرداخت با کارت",
+            "استرداد به کارت" if cancellation else "پرداخت با کارت",
             (
                 PrintedRow("شماره کارت", to_persian_digits(payment["masked_pan"])),
                 PrintedRow("شماره مرجع", to_persian_digits(payment["rrn"])),

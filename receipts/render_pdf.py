@@ -30,7 +30,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, PrintedSection, has_rtl_letters, printed_sections
+from receipts.printed import QR_CAPTION, SUBTITLE, PrintedSection, has_rtl_letters, printed_sections, title_of
 from receipts.qr import qr_modules
 
 PaperSize = Literal["a5", "80mm"]
@@ -214,6 +214,7 @@ class _Header:
     """Title and subtitle, centred in the width the QR code leaves when it sits beside them."""
 
     qr: _QrCode | None
+    title: str
 
     def _title_height(self, paper: _Paper) -> float:
         return (paper.title_size + paper.font_size) * _LINE_SPACING
@@ -230,16 +231,16 @@ class _Header:
         centre = (left + paper.right) / 2
         title_top = top - (self.height(paper) - self._title_height(paper)) / 2
         canvas.setFont(font, paper.title_size)
-        canvas.drawCentredString(centre, title_top - paper.title_size, _visual(TITLE))
+        canvas.drawCentredString(centre, title_top - paper.title_size, _visual(self.title))
         canvas.setFont(font, paper.font_size)
         canvas.drawCentredString(
             centre, title_top - paper.title_size * _LINE_SPACING - paper.font_size, _visual(SUBTITLE)
         )
 
 
-def _blocks(sections: list[PrintedSection], qr_payload: str, paper: _Paper, font: str) -> Iterator[_Block]:
+def _blocks(title: str, sections: list[PrintedSection], qr_payload: str, paper: _Paper, font: str) -> Iterator[_Block]:
     qr = _QrCode(qr_payload)
-    yield _Header(qr if paper.qr_in_header else None)
+    yield _Header(qr if paper.qr_in_header else None, title)
     label_room = paper.label_width - paper.font_size
     for section in sections:
         yield _Heading(section.heading or "")
@@ -264,7 +265,8 @@ def render_pdf(
         raise ValueError(f"paper size must be one of {', '.join(_PAPERS)}, not {size!r}")
     paper = _PAPERS[size]
     font = _font_name(str(font_path))
-    blocks = list(_blocks(printed_sections(signed_receipt), qr_payload, paper, font))
+    title = title_of(signed_receipt["receipt"])
+    blocks = list(_blocks(title, printed_sections(signed_receipt), qr_payload, paper, font))
     page_height = paper.height or sum(block.height(paper) for block in blocks) + 2 * paper.margin
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(paper.width, page_height), invariant=True, pageCompression=True)

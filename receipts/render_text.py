@@ -15,7 +15,7 @@ import textwrap
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, PrintedRow, has_rtl_letters, printed_sections
+from receipts.printed import QR_CAPTION, SUBTITLE, PrintedRow, has_rtl_letters, printed_sections, title_of
 
 WIDTH = 48
 LEFT_TO_RIGHT_MARK = "\u200e"
@@ -42,7 +42,8 @@ def _row_lines(row: PrintedRow) -> Iterator[str]:
 
 def render_thermal(signed_receipt: Mapping[str, Any], qr_payload: str) -> str:
     """The receipt as lines of at most 48 characters, each ending in a newline."""
-    lines = [TITLE.center(WIDTH).rstrip(), SUBTITLE.center(WIDTH).rstrip(), _RULE]
+    title = title_of(signed_receipt["receipt"])
+    lines = [title.center(WIDTH).rstrip(), SUBTITLE.center(WIDTH).rstrip(), _RULE]
     for section in printed_sections(signed_receipt):
         if section.heading:
             lines.append(section.heading.rjust(WIDTH))
