@@ -84,6 +84,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/reconciliation"): Row(_secured(regulator=200, admin=200), query=f"date={_today()}"),
     ("GET", "/v1/regulator/excess-fees"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/violations"): Row(_secured(regulator=200)),
+    ("GET", "/v1/regulator/voids"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/offices/{office_id}/scorecard"): Row(_secured(regulator=200)),
     ("GET", "/healthz"): Row(_everyone(200)),
     ("GET", "/readyz"): Row(_everyone(200)),
