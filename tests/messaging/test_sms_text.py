@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from gateway.core.identifiers import make_tracking_code
 from gateway.core.text import normalize_persian
-from gateway.messaging.sms_text import MAX_PARTS, count_parts, render_confirmation, verify_link
+from gateway.messaging.sms_text import MAX_PARTS, count_parts, render_cancellation, render_confirmation, verify_link
 
 BASE = "https://pishkhan.example"
 TRACKING = make_tracking_code("10203040", 1234)
@@ -146,3 +146,20 @@ def test_real_tracking_codes_always_keep_their_link(service, office, amount, off
     )
     assert count_parts(text) <= MAX_PARTS
     assert text.endswith(f"\nشماره رهگیری: {tracking}\n{BASE}/r/{tracking}")
+
+
+def test_the_cancellation_sms_names_both_receipts_and_the_amount_returned_within_two_parts():
+    text = render_cancellation(
+        cancelled_tracking_code="102030400000000012",
+        amount=1_250_000,
+        tracking_code="102030400000000029",
+        verify_base_url="https://pishkhan.example.ir",
+    )
+    assert "102030400000000012" in text and "102030400000000029" in text and "۱٬۲۵۰٬۰۰۰ ریال" in text
+    assert count_parts(text) <= MAX_PARTS
+    short_link = render_cancellation(
+        cancelled_tracking_code="102030400000000012", amount=1, tracking_code="102030400000000029", verify_base_url="h:"
+    )
+    assert short_link.endswith("h:/r/102030400000000029")
+    with pytest.raises(ValueError):
+        render_cancellation(cancelled_tracking_code="1", amount=0, tracking_code="2", verify_base_url="h:")
