@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from pathlib import Path
-
 from datetime import timedelta
+from pathlib import Path
 
 from gateway.core.identifiers import make_tracking_code
 from receipts.cancellation import CancellationInput, issue_cancellation
