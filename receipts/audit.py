@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from rfc8785 import CanonicalizationError
 
+from receipts.cancellation import is_cancellation
 from receipts.canonical import canonical_bytes
 from receipts.chain import genesis_hash, receipt_hash
 from receipts.model import parse_timestamp
@@ -35,6 +36,10 @@ class FindingKind(StrEnum):
     SEQ_OUT_OF_ORDER = "seq_out_of_order"
     BROKEN_LINK = "broken_link"
     TIME_REVERSED = "time_reversed"
+    # Cancellation receipts (receipts.cancellation).
+    CANCELS_UNKNOWN = "cancels_unknown"  # names a receipt that is not earlier in the export, or is a cancellation
+    CANCELS_MISMATCH = "cancels_mismatch"  # the cancelled receipt's hash is not the one the cancellation signed
+    CANCELLED_TWICE = "cancelled_twice"
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class AuditReport:
     # Inclusive (first, last) runs of sequence numbers never seen between the lowest and highest seen.
     missing_seqs: tuple[tuple[int, int], ...]
     last_hash: str | None  # hash of the last well-formed receipt: the chain head to anchor
+    # The receipts voided by a cancellation in the export: {tracking code: the cancellation's tracking code}.
+    voided: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +88,7 @@ class AuditReport:
             "findings": [finding.to_dict() for finding in self.findings],
             "missing_seqs": [list(run) for run in self.missing_seqs],
             "last_hash": self.last_hash,
+            "voided": dict(self.voided),
         }
 
 
@@ -126,6 +134,10 @@ class _ChainState:
     previous: _Header | None = None
     max_seq: int = 0
     seen: set[int] = field(default_factory=set)
+    # Every receipt so far by tracking code: (hash, is a cancellation); and the receipts cancelled so far.
+    issued: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    voided: dict[str, str] = field(default_factory=dict)
+    anchor_seq: int | None = None
 
     def problems(self, header: _Header) -> Iterator[tuple[FindingKind, str]]:
         previous = self.previous
@@ -147,16 +159,44 @@ class _ChainState:
         if header.issued_at < previous.issued_at:
             yield FindingKind.TIME_REVERSED, f"issued before the preceding receipt (seq {previous.seq})"
 
-    def advance(self, header: _Header) -> None:
+    def cancellation_problems(self, header: _Header, document: Mapping[str, Any]) -> Iterator[tuple[FindingKind, str]]:
+        """A cancellation must name an earlier, non-cancellation receipt of the chain by its exact hash, once. A
+        receipt from before the export's first one cannot be checked and is taken on trust, like the anchor."""
+        cancels = document.get("cancels")
+        if not isinstance(cancels, Mapping) or not isinstance(cancels.get("tracking_code"), str):
+            yield FindingKind.CANCELS_UNKNOWN, "a cancellation that names no receipt"
+            return
+        target = cancels["tracking_code"]
+        if target in self.voided:
+            yield FindingKind.CANCELLED_TWICE, f"{target} was already cancelled by {self.voided[target]}"
+        issued = self.issued.get(target)
+        if issued is None:
+            if not self._before_export(target):
+                yield FindingKind.CANCELS_UNKNOWN, f"cancels {target}, which is not earlier in the chain"
+        elif issued[1]:
+            yield FindingKind.CANCELS_UNKNOWN, f"cancels {target}, which is itself a cancellation"
+        elif issued[0] != cancels.get("hash"):
+            yield FindingKind.CANCELS_MISMATCH, f"{target}'s hash is not the one this cancellation signed"
+        self.voided.setdefault(target, header.tracking_code)
+
+    def _before_export(self, tracking_code: str) -> bool:
+        seq = int(tracking_code[8:17]) if len(tracking_code) == 18 and tracking_code.isdigit() else None
+        return seq is not None and self.anchor_seq is not None and seq < self.anchor_seq
+
+    def advance(self, header: _Header, cancellation: bool) -> None:
         if self.office_code is None:
             self.office_code = header.office_code
+        if self.anchor_seq is None:
+            self.anchor_seq = header.seq
+        self.issued[header.tracking_code] = (header.hash, cancellation)
         self.previous = header
         self.max_seq = max(self.max_seq, header.seq)
         self.seen.add(header.seq)
 
 
 def verify_chain(receipts: Iterable[Any], keyring: VerifyingKeyring | Keyring) -> AuditReport:
-    """Check one office's signed receipts in export order: signatures, keys, sequence, links and time.
+    """Check one office's signed receipts in export order: signatures, keys, sequence, links and time, and that
+    each cancellation receipt names an earlier receipt of the chain by its exact hash, once.
 
     A receipt too malformed to place in the chain is reported and skipped, so the next one is
     linked against the last well-formed receipt. The first receipt of an export that does not
@@ -180,13 +220,20 @@ def verify_chain(receipts: Iterable[Any], keyring: VerifyingKeyring | Keyring) -
         findings.extend(
             Finding(kind, position, header.seq, header.tracking_code, detail) for kind, detail in state.problems(header)
         )
-        state.advance(header)
+        document = signed["receipt"]
+        if is_cancellation(document):
+            findings.extend(
+                Finding(kind, position, header.seq, header.tracking_code, detail)
+                for kind, detail in state.cancellation_problems(header, document)
+            )
+        state.advance(header, is_cancellation(document))
     return AuditReport(
         office_code=state.office_code,
         receipts_checked=checked,
         findings=tuple(findings),
         missing_seqs=_missing_runs(state.seen),
         last_hash=None if state.previous is None else state.previous.hash,
+        voided=state.voided,
     )
 
 

@@ -17,6 +17,7 @@ from receipts.model import parse_timestamp
 from receipts.printable import DEFAULT_FONT_PATH, REPLACEMENT, CanDraw, font_can_draw, printable
 
 TITLE = "رسید الکترونیکی ارایه خدمت"
+CANCELLATION_TITLE = "رسید ابطال و استرداد وجه"
 SUBTITLE = "دفتر پیشخوان خدمات دولت"
 QR_CAPTION = "رمزینه اصالت‌سنجی رسید"
 
@@ -46,6 +47,11 @@ def jalali_date_time(issued_at: str) -> str:
     """`"2026-11-23T08:15:00Z"` → `"۱۴۰۵/۰۹/۰۲ ساعت ۱۱:۴۵:۰۰"` (Tehran wall clock)."""
     day, time = format_jalali_datetime(parse_timestamp(issued_at)).split(" ")
     return to_persian_digits(f"{day} ساعت {time}")
+
+
+def title_of(document: Mapping[str, Any]) -> str:
+    """The printed title: a service receipt's, or a cancellation's (`receipts.cancellation`)."""
+    return CANCELLATION_TITLE if document.get("kind") == "cancellation" else TITLE
 
 
 def _display_value(key: str, value: Any) -> str:
@@ -82,6 +88,7 @@ def printed_sections(
 def _sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
     document = signed["receipt"]
     breakdown, payment = document["breakdown"], document["payment"]
+    cancellation = document.get("kind") == "cancellation"
     return [
         PrintedSection(
             None,
@@ -90,7 +97,7 @@ def _sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
             ),
         ),
         PrintedSection(
-            "جزئیات مبلغ",
+            "جزئیات مبلغ مسترد شده" if cancellation else "جزئیات مبلغ",
             (
                 PrintedRow("سهم دستگاه اجرایی", rials(breakdown["government_share"])),
                 PrintedRow("کارمزد دفتر", rials(breakdown["office_fee"])),
@@ -98,7 +105,7 @@ def _sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
             ),
         ),
         PrintedSection(
-            "پرداخت با کارت",
+            "استرداد به کارت" if cancellation else "پرداخت با کارت",
             (
                 PrintedRow("شماره کارت", to_persian_digits(payment["masked_pan"])),
                 PrintedRow("شماره مرجع", to_persian_digits(payment["rrn"])),

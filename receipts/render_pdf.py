@@ -38,7 +38,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from receipts.printable import DEFAULT_FONT_PATH, REPLACEMENT, font_can_draw
-from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, PrintedSection, has_rtl_letters, printed_sections
+from receipts.printed import QR_CAPTION, SUBTITLE, PrintedSection, has_rtl_letters, printed_sections, title_of
 from receipts.qr import qr_modules
 from receipts.wrapping import shorten, wrap
 
@@ -230,6 +230,7 @@ class _Header:
     """Title and subtitle, centred in the width the QR code leaves when it sits beside them."""
 
     qr: _QrCode | None
+    title: str
 
     def _title_height(self, paper: _Paper) -> float:
         return (paper.title_size + paper.font_size) * _LINE_SPACING
@@ -246,7 +247,7 @@ class _Header:
         centre = (left + paper.right) / 2
         title_top = top - (self.height(paper) - self._title_height(paper)) / 2
         canvas.setFont(font, paper.title_size)
-        canvas.drawCentredString(centre, title_top - paper.title_size, _visual(TITLE))
+        canvas.drawCentredString(centre, title_top - paper.title_size, _visual(self.title))
         canvas.setFont(font, paper.font_size)
         canvas.drawCentredString(
             centre, title_top - paper.title_size * _LINE_SPACING - paper.font_size, _visual(SUBTITLE)
@@ -254,10 +255,15 @@ class _Header:
 
 
 def _blocks(
-    sections: list[PrintedSection], qr_payload: str, paper: _Paper, font: str, most_lines: int | None = None
+    title: str,
+    sections: list[PrintedSection],
+    qr_payload: str,
+    paper: _Paper,
+    font: str,
+    most_lines: int | None = None,
 ) -> Iterator[_Block]:
     qr = _QrCode(qr_payload)
-    yield _Header(qr if paper.qr_in_header else None)
+    yield _Header(qr if paper.qr_in_header else None, title)
     label_room = paper.label_width - paper.font_size
     for section in sections:
         yield _Heading(section.heading or "")
@@ -271,15 +277,17 @@ def _blocks(
         yield qr
 
 
-def _laid_out(sections: list[PrintedSection], qr_payload: str, paper: _Paper, font: str) -> tuple[_Paper, list[_Block]]:
+def _laid_out(
+    title: str, sections: list[PrintedSection], qr_payload: str, paper: _Paper, font: str
+) -> tuple[_Paper, list[_Block]]:
     """The paper (at the font size chosen) and its blocks: for A5, the first of `_A5_FITS` whose content fits on
     the page (the last one holds everything the API accepts); a roll grows with its content."""
     if paper.height is None:
-        return paper, list(_blocks(sections, qr_payload, paper, font))
+        return paper, list(_blocks(title, sections, qr_payload, paper, font))
     room = paper.height - 2 * paper.margin
     for font_size, most_lines in _A5_FITS:
         sized = dataclasses.replace(paper, font_size=font_size)
-        blocks = list(_blocks(sections, qr_payload, sized, font, most_lines))
+        blocks = list(_blocks(title, sections, qr_payload, sized, font, most_lines))
         if sum(block.height(sized) for block in blocks) <= room:
             break
     return sized, blocks
@@ -296,7 +304,8 @@ def render_pdf(
         raise ValueError(f"paper size must be one of {', '.join(_PAPERS)}, not {size!r}")
     font = _font_name(str(font_path))
     sections = printed_sections(signed_receipt, font_can_draw(str(font_path)), REPLACEMENT)
-    paper, blocks = _laid_out(sections, qr_payload, _PAPERS[size], font)
+    title = title_of(signed_receipt["receipt"])
+    paper, blocks = _laid_out(title, sections, qr_payload, _PAPERS[size], font)
     page_height = paper.height or sum(block.height(paper) for block in blocks) + 2 * paper.margin
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(paper.width, page_height), invariant=True, pageCompression=True)

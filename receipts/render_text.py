@@ -26,7 +26,7 @@ from wcwidth import wcswidth
 
 from gateway.core.text import PERSIAN_DIGITS, PERSIAN_THOUSANDS_SEPARATOR
 from receipts.printable import DEFAULT_FONT_PATH, REPLACEMENT, CanDraw, font_can_draw
-from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, PrintedRow, has_rtl_letters, printed_sections
+from receipts.printed import QR_CAPTION, SUBTITLE, PrintedRow, has_rtl_letters, printed_sections, title_of
 from receipts.wrapping import wrap
 
 WIDTH = 48
@@ -101,7 +101,7 @@ def render_thermal(
     code_page = WINDOWS_1256 if charset == WINDOWS_1256.name else None
     can_draw: CanDraw = code_page.can_draw if code_page else font_can_draw(font_path)
     sections = printed_sections(signed_receipt, can_draw, code_page.replacement if code_page else REPLACEMENT)
-    lines = [_centred(TITLE), _centred(SUBTITLE), _RULE]
+    lines = [_centred(title_of(signed_receipt["receipt"])), _centred(SUBTITLE), _RULE]
     for section in sections:
         if section.heading:
             lines.append(_pad_left(section.heading))

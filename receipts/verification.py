@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from receipts.cancellation import is_cancellation
 from receipts.chain import genesis_hash, receipt_hash
+from receipts.model import field_value
 from receipts.qr import verify_qr_payload
 from receipts.signing import Keyring
 
@@ -50,6 +52,36 @@ def verdict(
             "prev_hash": stored.prev_hash,
             "links_to_previous": None if expected_prev is None else expected_prev == stored.prev_hash,
             "next_links_here": None if next_prev_hash is None else next_prev_hash == stored.hash,
+        },
+    }
+
+
+def cancellation_verdict(receipt: Mapping[str, Any], counterpart: Mapping[str, Any] | None) -> dict[str, Any]:
+    """How a receipt stands against cancellation. For a service receipt: `voided` (and by which cancellation, when,
+    and for which fixed reason; the office's own words stay out, they may name people). For a cancellation: the
+    receipt it cancels and whether that receipt's hash is the one the cancellation signed. `counterpart`: the
+    charge's other receipt row (`tracking_code`, `hash`, `signed`), or None."""
+    if is_cancellation(receipt):
+        cancels = receipt.get("cancels", {})
+        return {
+            "kind": "cancellation",
+            "cancels": {
+                "tracking_code": cancels.get("tracking_code"),
+                "hash": cancels.get("hash"),
+                "matches_stored_receipt": counterpart is not None and counterpart["hash"] == cancels.get("hash"),
+            },
+        }
+    if counterpart is None:
+        return {"kind": "receipt", "voided": False, "voided_by": None}
+    cancellation = counterpart["signed"]["receipt"]
+    return {
+        "kind": "receipt",
+        "voided": True,
+        "voided_by": {
+            "tracking_code": counterpart["tracking_code"],
+            "issued_at": cancellation["issued_at"],
+            "reason": cancellation["reason"]["code"],
+            "amount_returned": field_value(cancellation, "amount"),
         },
     }
 

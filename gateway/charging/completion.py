@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from gateway.charging.store import ChainMoved, Completion, chain_head, complete_charge
@@ -21,7 +22,7 @@ from gateway.core.psp import PspReply
 from gateway.core.registry import Registry
 from gateway.messaging.poosheh import inbox_address
 from gateway.messaging.sms_text import render_confirmation
-from receipts.chain import genesis_hash, issue_receipt
+from receipts.chain import IssuedReceipt, genesis_hash, issue_receipt
 from receipts.model import ReceiptInput
 from receipts.signing import Keyring
 
@@ -38,43 +39,60 @@ class ReceiptIssuer:
     async def complete(self, db, charge: Charge, reply: PspReply, registry: Registry, now: datetime) -> dict | None:
         """Returns the signed receipt, or None if the charge had already reached a final state elsewhere or was
         claimed by recovery since it was read (its `claim_epoch`)."""
-        office_id = charge.office_id
         settle_at = now if registry.psps[charge.psp_id].capabilities.settle_is_separate else None
+
+        def sign(seq: int, prev_hash: str, tracking_code: str) -> IssuedReceipt:
+            return issue_receipt(
+                self._receipt_input(charge, reply, registry, seq, prev_hash, tracking_code, now), self.keyring
+            )
+
+        async def write(seq: int, prev_hash: str, tracking_code: str, issued: IssuedReceipt) -> bool:
+            completion = Completion(
+                charge_id=charge.id,
+                rrn=reply.rrn,
+                auth_code=reply.auth_code,
+                masked_pan=reply.masked_pan,
+                completed_at=now,
+                tracking_code=tracking_code,
+                seq=seq,
+                receipt_hash=issued.hash,
+                prev_hash=prev_hash,
+                key_id=issued.signed["receipt"]["key_id"],
+                signed_receipt=issued.signed,
+                messages=self._messages(charge, registry, tracking_code),
+                epoch=charge.claim_epoch,
+                next_settle_at=settle_at,
+            )
+            return await complete_charge(db, completion)
+
+        return await self.issue(db, charge.office_id, sign, write)
+
+    async def issue(
+        self,
+        db,
+        office_id: str,
+        sign: Callable[[int, str, str], IssuedReceipt],
+        write: Callable[[int, str, str, IssuedReceipt], Awaitable[bool]],
+    ) -> dict | None:
+        """Signs the office's next receipt (`sign(seq, prev_hash, tracking_code)`) and stores it with whatever
+        it records (`write`, one statement that raises ChainMoved if the head moved, False if the write is no
+        longer the caller's to make). Returns the signed receipt, or None when `write` said False."""
         async with self._locks[office_id]:
             for _ in range(_MAX_CHAIN_RETRIES):
                 head = self._heads.get(office_id) or await self._read_head(db, office_id)
                 seq, prev_hash = head[0] + 1, head[1]
                 tracking_code = make_tracking_code(office_id, seq)
-                issued = issue_receipt(
-                    self._receipt_input(charge, reply, registry, seq, prev_hash, tracking_code, now), self.keyring
-                )
-                signed, digest = issued.signed, issued.hash
-                completion = Completion(
-                    charge_id=charge.id,
-                    rrn=reply.rrn,
-                    auth_code=reply.auth_code,
-                    masked_pan=reply.masked_pan,
-                    completed_at=now,
-                    tracking_code=tracking_code,
-                    seq=seq,
-                    receipt_hash=digest,
-                    prev_hash=prev_hash,
-                    key_id=signed["receipt"]["key_id"],
-                    signed_receipt=signed,
-                    messages=self._messages(charge, registry, tracking_code),
-                    epoch=charge.claim_epoch,
-                    next_settle_at=settle_at,
-                )
+                issued = sign(seq, prev_hash, tracking_code)
                 try:
-                    completed = await complete_charge(db, completion)
+                    written = await write(seq, prev_hash, tracking_code, issued)
                 except ChainMoved:
                     self._heads.pop(office_id, None)
                     continue
-                if completed:
-                    self._heads[office_id] = (seq, digest)
-                    return signed
+                if written:
+                    self._heads[office_id] = (seq, issued.hash)
+                    return issued.signed
                 return None
-        raise RuntimeError(f"office {office_id}: the receipt chain kept moving; the charge stays pending")
+        raise RuntimeError(f"office {office_id}: the receipt chain kept moving; the receipt was not issued")
 
     async def _read_head(self, db, office_id: str) -> tuple[int, str]:
         head = await chain_head(db, office_id)

@@ -178,7 +178,8 @@ async def charge_status(db, charge_id: uuid.UUID) -> str | None:
 
 async def find_idempotency_key(db, office_id: str, key: str) -> asyncpg.Record | None:
     return await db.fetchrow(
-        "SELECT request_hash, charge_id, response_body FROM idempotency_keys WHERE office_id = $1 AND key = $2",
+        "SELECT request_hash, charge_id, void_id, response_body FROM idempotency_keys "
+        "WHERE office_id = $1 AND key = $2",
         office_id,
         key,
     )
@@ -318,7 +319,7 @@ async def chain_head(db, office_id: str) -> tuple[int, str] | None:
 
 _CHARGE_WITH_RECEIPT = """
 SELECT c.*, r.signed AS receipt
-FROM charges c LEFT JOIN receipts r ON r.office_id = c.office_id AND r.charge_id = c.id
+FROM charges c LEFT JOIN receipts r ON r.office_id = c.office_id AND r.charge_id = c.id AND r.kind = 'charge'
 WHERE c.id = $1
 """
 
@@ -353,11 +354,13 @@ class DueSettlement:
 
 
 async def claim_due_settlements(db, now: datetime, lease_until: datetime, limit: int) -> list[DueSettlement]:
-    """Takes completed charges whose separate settle call is due, under a lease like recovery claims."""
+    """Takes completed charges whose separate settle call is due, under a lease like recovery claims; a charge
+    with a void under way is left alone (its void either cancels the settle or, refused, lets it go ahead)."""
     rows = await db.fetch(
         """UPDATE charges c SET next_settle_at = $2
            FROM (SELECT id FROM charges
                  WHERE next_settle_at <= $1 AND status = 'completed'
+                   AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.charge_id = charges.id AND v.status <> 'refused')
                  ORDER BY next_settle_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE c.id = due.id
            RETURNING c.*""",

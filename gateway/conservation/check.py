@@ -28,11 +28,15 @@ import orjson
 
 from gateway.conservation.store import charges_for_check, charges_with_ids
 from gateway.core.charge import PENDING, Status
+from gateway.core.voids import VOID_PENDING, VoidStatus
 from gateway.registry.store import read_registry
 
 HELD = frozenset({"verified", "settled"})  # the PSP holds the money for the merchant
 OPEN = frozenset({"pending", "approved"})  # the PSP's outcome is not final yet
 _PENDING_CHARGE = frozenset(s.value for s in PENDING)
+_PENDING_VOID = frozenset(s.value for s in VOID_PENDING)
+# A void under way may or may not have reached the PSP yet; a reversed one has returned the money.
+_VOID_RETURNS_MONEY = _PENDING_VOID | {VoidStatus.REVERSED.value}
 
 KINDS = {
     "money_without_receipt": "the PSP holds the money, but the charge is not completed with a receipt",
@@ -48,6 +52,10 @@ KINDS = {
     "settlement_rows_mismatch": "the PSP recorded other settlement rows than the charge carries",
     "unresolved_at_psp": "the PSP still holds the purchase approved but unverified, or pending at the terminal",
     "unresolved_charge": "the charge is still pending in the gateway",
+    "void_without_reversal": "the charge is voided with a cancellation receipt, but the PSP still holds its money",
+    "cancellation_count": "a voided charge without exactly one cancellation receipt and one cancellation SMS, or "
+    "a cancellation receipt for a charge that is not voided",
+    "unresolved_void": "a void of the charge is still pending in the gateway",
 }
 # What a charge in flight shows until it is settled; any other kind is a difference even then.
 IN_FLIGHT_KINDS = frozenset(
@@ -70,6 +78,9 @@ class GatewayCharge:
     receipts: int
     sms_messages: int
     verify_deadline: datetime
+    void_status: str | None = None  # None: never voided
+    cancellation_receipts: int = 0
+    cancellation_sms_messages: int = 0
 
     def in_flight_at(self, now: datetime) -> bool:
         return self.status in _PENDING_CHARGE and now < self.verify_deadline
@@ -227,7 +238,8 @@ def _charge_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[
                 f"{charge.receipts} receipts for a charge that is {charge.status}",
             )
         return
-    if not held:
+    yield from _void_differences(charge, held)
+    if not held and charge.void_status not in _VOID_RETURNS_MONEY:
         yield Difference(
             "receipt_without_money",
             charge.psp_id,
@@ -240,6 +252,33 @@ def _charge_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[
         yield Difference("sms_count", charge.psp_id, charge.id, f"{charge.sms_messages} SMS messages")
     if charge.settled and not any(e["state"] == "settled" for e in held):
         yield Difference("settle_mismatch", charge.psp_id, charge.id, "settled here, not at the PSP")
+
+
+def _void_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[Difference]:
+    if charge.void_status in _PENDING_VOID:
+        yield Difference("unresolved_void", charge.psp_id, charge.id, f"void {charge.void_status} here")
+    if charge.void_status == VoidStatus.REVERSED:
+        if held:
+            yield Difference(
+                "void_without_reversal",
+                charge.psp_id,
+                charge.id,
+                f"voided here, {', '.join(e['state'] for e in held)} at the PSP",
+            )
+        if (charge.cancellation_receipts, charge.cancellation_sms_messages) != (1, 1):
+            yield Difference(
+                "cancellation_count",
+                charge.psp_id,
+                charge.id,
+                f"{charge.cancellation_receipts} cancellation receipts, {charge.cancellation_sms_messages} SMS",
+            )
+    elif charge.cancellation_receipts or charge.cancellation_sms_messages:
+        yield Difference(
+            "cancellation_count",
+            charge.psp_id,
+            charge.id,
+            f"{charge.cancellation_receipts} cancellation receipts for a charge whose void is {charge.void_status}",
+        )
 
 
 def _gateway_charge(r) -> GatewayCharge:
@@ -255,6 +294,9 @@ def _gateway_charge(r) -> GatewayCharge:
         receipts=r["receipts"],
         sms_messages=r["sms_messages"],
         verify_deadline=r["verify_deadline"],
+        void_status=r["void_status"],
+        cancellation_receipts=r["cancellation_receipts"],
+        cancellation_sms_messages=r["cancellation_sms_messages"],
     )
 
 

@@ -333,6 +333,34 @@ class ChargeFailed(PspError):
     code = "charge_failed"
 
 
+# ------------------------------------------------------------------ voids
+
+
+class VoidRefused(GatewayError):
+    """A void the charge's state does not allow; nothing was sent to the PSP."""
+
+    type = "invalid_request_error"
+    code = "void_refused"
+    default_message = "This charge cannot be voided."
+
+
+class ChargeNotCompleted(VoidRefused):
+    code = "charge_not_completed"
+    default_message = "Only a completed charge can be voided."
+
+
+class ChargeAlreadyVoided(VoidRefused):
+    code = "charge_already_voided"
+    default_message = "This charge is already voided, or a void of it is under way."
+
+
+class VoidWindowClosed(VoidRefused):
+    """The PSP no longer reverses this purchase: its money goes back by a refund through settlement."""
+
+    code = "void_window_closed"
+    default_message = "The PSP's reversal window for this charge has closed; the fee must be refunded instead."
+
+
 # ------------------------------------------------------------------ the gateway's own state
 
 

@@ -114,3 +114,17 @@ def _shrinking_forms(compose: Callable[[str, str, str], str], service: str, offi
     for shorter in _shortened(office):
         yield compose("", shorter, "")
     yield compose("", "", "")
+
+
+def render_cancellation(*, cancelled_tracking_code: str, amount: int, tracking_code: str, verify_base_url: str) -> str:
+    """The SMS that a paid fee was returned: which receipt was voided, the amount returned to the card and the
+    cancellation's own tracking code, with its verify link when it fits in `MAX_PARTS` parts."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ValueError(f"amount must be a whole number of rials > 0, got {amount!r}")
+    lines = [
+        f"رسید {normalize_persian(cancelled_tracking_code)} ابطال شد.",
+        f"مبلغ مسترد شده به کارت: {format_rials(amount)} ریال",
+        f"شماره رهگیری ابطال: {normalize_persian(tracking_code)}",
+    ]
+    with_link = "\n".join([*lines, verify_link(verify_base_url, tracking_code)])
+    return with_link if count_parts(with_link) <= MAX_PARTS else "\n".join(lines)

@@ -35,8 +35,24 @@ OFFBOOK_TRANSACTION = ViolationType(
     "offbook_transaction", RECEIPTED_COLLECTION, "تراکنش روی پایانه دفتر خارج از درگاه", True
 )
 
+# Voids are how a paid fee is turned into cash: charge by card, void, take cash across the counter.
+VOID_THEN_RECHARGE = ViolationType(
+    "void_then_recharge", CARD_ONLY, "ابطال تراکنش و دریافت مجدد وجه از همان خدمت‌گیرنده برای همان خدمت", True
+)
+VOID_RATE = ViolationType("void_rate", CARD_ONLY, "نرخ ابطال تراکنش‌های دفتر بیش از حد معمول", True)
+
 VIOLATION_TYPES = {
-    t.code: t for t in (EXCESS_FEE, CASH_PAYMENT, UNLICENSED_PSP, INACTIVE_LICENCE, SPLIT_CHARGING, OFFBOOK_TRANSACTION)
+    t.code: t
+    for t in (
+        EXCESS_FEE,
+        CASH_PAYMENT,
+        UNLICENSED_PSP,
+        INACTIVE_LICENCE,
+        SPLIT_CHARGING,
+        OFFBOOK_TRANSACTION,
+        VOID_THEN_RECHARGE,
+        VOID_RATE,
+    )
 }
 OBLIGATIONS = {o.code: o for o in (NO_EXCESS_FEE, CARD_ONLY, ACTIVE_LICENCE, RECEIPTED_COLLECTION)}
 

@@ -1,4 +1,5 @@
-"""Detection: turns refusals, split charging and off-book terminal activity into findings against offices.
+"""Detection: turns refusals, split charging, off-book terminal activity and void patterns into findings against
+offices.
 
 Each pass covers a time range of when the evidence was recorded (a refusal's time, a charge's completion, an
 off-book row's import) and can run again over the same range: every finding is keyed by its evidence, so nothing
@@ -20,8 +21,9 @@ from gateway.core.identifiers import mask_national_code
 from gateway.core.jalali import format_utc
 from gateway.core.tariffs import TariffBook
 from gateway.oversight import store
-from gateway.oversight.catalog import OFFBOOK_TRANSACTION, SPLIT_CHARGING
+from gateway.oversight.catalog import OFFBOOK_TRANSACTION, SPLIT_CHARGING, VOID_RATE, VOID_THEN_RECHARGE
 from gateway.oversight.split_charging import CompletedCharge, split_finding
+from gateway.oversight.void_patterns import void_findings
 
 log = logging.getLogger(__name__)
 LOCK_ID = 0x4F56_5253  # "OVRS"
@@ -120,6 +122,9 @@ async def detect_range(
     candidates = await store.split_candidates(conn, since, until, window)
     findings = [v for v in (split_violation(row, tariffs, window) for row in candidates) if v is not None]
     found[SPLIT_CHARGING.code] += await store.insert_findings(conn, findings)
+    voided = await void_findings(conn, since, until)
+    for code in (VOID_THEN_RECHARGE.code, VOID_RATE.code):
+        found[code] += await store.insert_findings(conn, [f for f in voided if f.type == code])
     return {code: count for code, count in sorted(found.items()) if count}
 
 

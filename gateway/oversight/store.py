@@ -74,7 +74,8 @@ async def insert_offbook_findings(conn, since: datetime, until: datetime) -> int
 
 
 # A charge completed in the range, with the same recipient's completed charges for the same service at the same
-# office in the window before it, found through charges_split_lookup.
+# office in the window before it, found through charges_split_lookup. A voided charge took nothing in the end: it
+# is not part of a split (a void followed by a new charge is a finding of its own, gateway/oversight/void_patterns.py).
 SPLIT_CANDIDATES = """
 SELECT c.id, c.office_id, o.kind AS office_kind, c.service_code, c.recipient_national_code, c.terminal_id,
        c.operator_id, c.amount, c.quantity, c.extras, c.tracking_code, c.completed_at, e.earlier
@@ -88,6 +89,7 @@ CROSS JOIN LATERAL (
     WHERE p.office_id = c.office_id AND p.status = 'completed'
       AND p.recipient_national_code = c.recipient_national_code AND p.service_code = c.service_code
       AND p.completed_at >= c.completed_at - $3::interval AND (p.completed_at, p.id) < (c.completed_at, c.id)
+      AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.charge_id = p.id AND v.status = 'reversed')
 ) e
 WHERE c.status = 'completed' AND c.completed_at >= $1 AND c.completed_at < $2 AND e.earlier IS NOT NULL
 ORDER BY c.completed_at, c.id
@@ -272,6 +274,27 @@ _SUMMARY_COUNTS = ", ".join(
     f"count(*) FILTER (WHERE type = '{code}') AS {code}"
     for code in (*(t.code for t in REFUSAL_TYPES.values()), SPLIT_CHARGING.code, OFFBOOK_TRANSACTION.code)
 )
+
+
+# Every void, whatever became of it, with the charge it undoes; `occurred_at` is when the office asked for it.
+_VOIDS = """
+SELECT v.id::text AS id, v.charge_id, v.office_id, v.psp_id, v.amount, v.reason, v.reason_text, v.requested_by,
+       v.status, v.response_code, v.tracking_code AS cancellation_tracking_code, v.created_at AS occurred_at,
+       v.finalized_at, c.tracking_code, c.terminal_id, c.operator_id, c.service_code, c.completed_at
+FROM voids v JOIN charges c ON c.id = v.charge_id
+"""
+
+
+def voids_query(where: FindingFilter, after: tuple[str, datetime, str] | None, limit: int | None) -> Query:
+    """Voids in (office_id, occurred_at, id) order, starting after the key `after`; `where.types` does not apply."""
+    args: list = []
+    clauses = FindingFilter(where.since, where.until, where.office_ids).clauses(args)
+    _after(clauses, args, after, "office_id, occurred_at, id")
+    return _limited(
+        f"SELECT * FROM ({_VOIDS}) v WHERE {' AND '.join(clauses) or 'true'} ORDER BY office_id, occurred_at, id",
+        args,
+        limit,
+    )
 
 
 def excess_fee_summary_query(where: FindingFilter, after: tuple[str, str, str] | None, limit: int | None) -> Query:

@@ -19,6 +19,8 @@ PSP_LATENCY = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 90),
 )
 RECOVERY_ACTIONS = Counter("pishkhan_recovery_actions_total", "Recovery worker decisions", ["action"])
+VOID_OUTCOMES = Counter("pishkhan_void_outcomes_total", "Voids requested, and their moves by status", ["outcome"])
+VOID_RECOVERY_ACTIONS = Counter("pishkhan_void_recovery_actions_total", "Void recovery decisions", ["action"])
 OUTBOX_MESSAGES = Counter(
     "pishkhan_outbox_messages_total",
     "Outbox messages by channel and event: sent (accepted "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 async def get_receipt(db, tracking_code: str):
     return await db.fetchrow(
-        "SELECT office_id, seq, tracking_code, charge_id, issued_at, key_id, hash, prev_hash, signed "
+        "SELECT office_id, seq, tracking_code, charge_id, issued_at, key_id, hash, prev_hash, signed, kind "
         "FROM receipts WHERE tracking_code = $1",
         tracking_code,
     )
@@ -41,3 +41,15 @@ async def issued_between(db, office_id: str, start, end) -> list[dict]:
         end,
     )
     return [row["signed"] for row in rows]
+
+
+async def counterpart(db, office_id: str, charge_id, kind: str):
+    """The charge's other receipt: its cancellation for a receipt (None while it is not voided), or the receipt a
+    cancellation cancels."""
+    other = "charge" if kind == "cancellation" else "cancellation"
+    return await db.fetchrow(
+        "SELECT tracking_code, hash, signed FROM receipts WHERE office_id = $1 AND charge_id = $2 AND kind = $3",
+        office_id,
+        charge_id,
+        other,
+    )

@@ -1,8 +1,9 @@
 """The reconciliation report of a day: every settlement row classified, and the totals that balance.
 
-For every row, `difference = collected - settled` (a side with no row counts 0), so for any group of rows
-collected = settled + the sum of the differences. Matched and settled-late rows carry no difference; a row
-settled to the wrong IBAN carries the amounts the two sides name, listed with both IBANs.
+For every row, `difference = collected - settled - returned` (a side with no row counts 0; `returned` is the row of a
+voided charge, gone back to the card), so for any group of rows collected = settled + returned + the sum of the
+differences. Matched, settled-late and returned rows carry no difference; a row settled to the wrong IBAN carries the
+amounts the two sides name, listed with both IBANs; a voided charge's row settled all the same carries minus itself.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Kind(StrEnum):
     AMOUNT_MISMATCH = "amount_mismatch"
     WRONG_IBAN = "wrong_iban"
     SETTLED_LATE = "settled_late"
+    RETURNED = "returned"  # the charge was voided: the row went back to the card, and no PSP file settled it
+    SETTLED_AFTER_VOID = "settled_after_void"  # the charge was voided, and a PSP file settled the row all the same
 
 
 @dataclass(frozen=True)
@@ -48,15 +51,16 @@ def match_scope(day: TehranDay) -> MatchScope:
     )
 
 
-def _bucket(rows: int = 0, collected: int = 0, settled: int = 0) -> dict:
-    return {"rows": rows, "collected": collected, "settled": settled, "difference": collected - settled}
+def _bucket() -> dict:
+    return {"rows": 0, "collected": 0, "settled": 0, "returned": 0, "difference": 0}
 
 
-def _add(into: dict, rows: int, collected: int, settled: int) -> None:
-    into["rows"] += rows
-    into["collected"] += collected
-    into["settled"] += settled
-    into["difference"] += collected - settled
+def _add(into: dict, row: Mapping) -> None:
+    into["rows"] += row["rows"]
+    into["collected"] += row["collected"]
+    into["settled"] += row["settled"]
+    into["returned"] += row["returned"]
+    into["difference"] += row["collected"] - row["settled"] - row["returned"]
 
 
 def _group() -> dict:
@@ -65,7 +69,7 @@ def _group() -> dict:
 
 def summarise(summary_rows: Iterable[Mapping]) -> dict:
     """The totals, per PSP and per agency, from `match_day`'s summary rows (scope, psp_id, agency_id, kind, rows,
-    collected, settled). Per agency, a row counts for the agency it pays; the offices' own rows (payment
+    collected, settled, returned). Per agency, a row counts for the agency it pays; the offices' own rows (payment
     identifier 0) are under agency_id null."""
     totals = _group()
     by_psp: dict[str, dict] = {}
@@ -77,8 +81,8 @@ def summarise(summary_rows: Iterable[Mapping]) -> dict:
             group = by_psp.setdefault(row["psp_id"], _group())
         else:
             group = by_agency.setdefault(row["agency_id"], _group())
-        _add(group, row["rows"], row["collected"], row["settled"])
-        _add(group["by_kind"][row["kind"]], row["rows"], row["collected"], row["settled"])
+        _add(group, row)
+        _add(group["by_kind"][row["kind"]], row)
     return {
         "totals": totals,
         "by_psp": [{"psp_id": psp_id, **group} for psp_id, group in sorted(by_psp.items())],
@@ -105,6 +109,7 @@ ROW_COLUMNS = (
     "settled_iban",
     "collected",
     "settled",
+    "returned",
     "difference",
     "completed_at",
     "transaction_time",
@@ -133,7 +138,8 @@ def row_view(row: Mapping) -> dict:
         "settled_iban": row["settled_iban"],
         "collected": row["collected"],
         "settled": row["settled"],
-        "difference": row["collected"] - row["settled"],
+        "returned": row["returned"],
+        "difference": row["collected"] - row["settled"] - row["returned"],
         "completed_at": format_utc(row["completed_at"]) if row["completed_at"] else None,
         "transaction_time": format_utc(row["transaction_time"]) if row["transaction_time"] else None,
         "settlement_date": row["settlement_date"].isoformat() if row["settlement_date"] else None,

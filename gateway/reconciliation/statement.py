@@ -1,5 +1,6 @@
 """An agency's settlement statement: every completed charge for its services on a day, with the agency's share
-(its row of the split settlement: its IBAN and payment identifier) and the day's totals."""
+(its row of the split settlement: its IBAN and payment identifier), the cancellation receipt of a charge voided
+since (`voided_by`: its share went back to the card, not to the agency), and the day's totals."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ COLUMNS = (
     "agency_share",
     "iban",
     "payment_id",
+    "voided_by",
 )
 
 
@@ -41,8 +43,14 @@ def statement_row(row: Mapping) -> dict:
         "agency_share": row["agency_share"],
         "iban": row["iban"],
         "payment_id": row["payment_id"],
+        "voided_by": row["voided_by"],
     }
 
 
 def statement_totals(row: Mapping) -> dict:
-    return {"charges": row["charges"], "amount": row["amount"], "agency_share": row["agency_share"]}
+    return {
+        "charges": row["charges"],
+        "amount": row["amount"],
+        "agency_share": row["agency_share"],
+        "agency_share_returned": row["agency_share_returned"],
+    }

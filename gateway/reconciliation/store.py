@@ -108,18 +108,20 @@ async def agency_exists(db, agency_id: str) -> bool:
 
 # --- agency statements -----------------------------------------------------------------------------------------
 
-# The agency's row of a charge's split settlement: the one with its payment identifier (ordinary rows carry "0").
+# The agency's row of a charge's split settlement: the one with its payment identifier (ordinary rows carry "0"); and
+# the charge's void, when it was reversed (its share went back to the card).
 _STATEMENT_FROM = """
 FROM charges c
 JOIN services s ON s.code = c.service_code
 LEFT JOIN LATERAL (SELECT r.iban, r.amount, r.payment_id
                    FROM jsonb_to_recordset(c.settlement_rows) AS r(iban text, amount bigint, payment_id text)
                    WHERE r.payment_id <> '0' LIMIT 1) gov ON true
+LEFT JOIN voids v ON v.charge_id = c.id AND v.status = 'reversed'
 WHERE c.status = 'completed' AND c.completed_at >= $2 AND c.completed_at < $3 AND s.agency_id = $1
 """
 _STATEMENT_ROWS = f"""
 SELECT c.id, c.tracking_code, c.completed_at, c.office_id, c.terminal_id, c.psp_id, c.rrn, c.stan, c.service_code,
-       c.amount, coalesce(gov.amount, 0) AS agency_share, gov.iban, gov.payment_id
+       c.amount, coalesce(gov.amount, 0) AS agency_share, gov.iban, gov.payment_id, v.tracking_code AS voided_by
 {_STATEMENT_FROM}
   AND (c.completed_at, c.id) > ($4, $5)
 ORDER BY c.completed_at, c.id
@@ -131,7 +133,9 @@ _NO_CHARGE = uuid.UUID(int=0)
 async def statement_totals(db, agency_id: str, start: datetime, end: datetime) -> asyncpg.Record:
     return await db.fetchrow(
         f"""SELECT count(*) AS charges, coalesce(sum(c.amount), 0)::bigint AS amount,
-                   coalesce(sum(gov.amount), 0)::bigint AS agency_share {_STATEMENT_FROM}""",
+                   coalesce(sum(gov.amount), 0)::bigint AS agency_share,
+                   coalesce(sum(gov.amount) FILTER (WHERE v.id IS NOT NULL), 0)::bigint AS agency_share_returned
+            {_STATEMENT_FROM}""",
         agency_id,
         start,
         end,
@@ -172,16 +176,19 @@ async def statement_rows(
 # each side pairs on the PSP's references (PSP, terminal, RRN, STAN) and the payment identifier. A charge has at
 # most one row per payment identifier (gateway/core/settlement.py merges rows by destination, and an agency's
 # identifier is never the ordinary 0); the PSP's rows with the same references and identifier are numbered, and
-# only the first pairs, so a row the PSP settled twice shows as extra.
+# only the first pairs, so a row the PSP settled twice shows as extra. A row of a voided charge (its void reversed)
+# was returned to the card: it is expected in no settlement file ('returned'), and one that is settled all the same
+# went out twice ('settled_after_void').
 # A pair belongs to the day of the gateway's completion (or, with no charge, of the PSP's transaction time), which
 # follows the PSP's transaction time by at most the pairing margin: so charges are read from the day's start to a
 # margin past its end, and PSP rows from a margin before its start to its end, and pairs across midnight are found.
 _MATCH = """
 WITH gateway_rows AS (
     SELECT c.id AS charge_id, c.psp_id, c.terminal_id, c.office_id, c.rrn, c.stan, c.tracking_code, c.completed_at,
-           s.agency_id, r.iban, r.amount, r.payment_id
+           s.agency_id, r.iban, r.amount, r.payment_id, v.id IS NOT NULL AS voided
     FROM charges c
     JOIN services s ON s.code = c.service_code
+    LEFT JOIN voids v ON v.charge_id = c.id AND v.status = 'reversed'
     CROSS JOIN LATERAL jsonb_to_recordset(c.settlement_rows) AS r(iban text, amount bigint, payment_id text)
     WHERE c.status = 'completed' AND c.completed_at >= $1 AND c.completed_at < $2
       AND ($7::text IS NULL OR c.psp_id = $7)
@@ -193,7 +200,8 @@ WITH gateway_rows AS (
     WHERE p.transaction_time >= $3 AND p.transaction_time < $4 AND ($7::text IS NULL OR p.psp_id = $7)
 ), paired AS (
     SELECT g.charge_id, g.completed_at, g.tracking_code, g.agency_id AS charge_agency_id,
-           g.iban AS expected_iban, g.amount AS collected, p.file_id, p.line, p.iban AS settled_iban,
+           g.iban AS expected_iban, g.amount AS collected, CASE WHEN g.voided THEN g.amount END AS returned,
+           p.file_id, p.line, p.iban AS settled_iban,
            p.amount AS settled, p.settlement_date, p.transaction_time,
            coalesce(g.psp_id, p.psp_id) AS psp_id, coalesce(g.terminal_id, p.terminal_id) AS terminal_id,
            coalesce(g.office_id, p.office_id) AS office_id, coalesce(g.rrn, p.rrn) AS rrn,
@@ -203,7 +211,9 @@ WITH gateway_rows AS (
                         AND p.stan = g.stan AND p.payment_id = g.payment_id AND p.nth = 1
     WHERE coalesce(g.completed_at, p.transaction_time) >= $5 AND coalesce(g.completed_at, p.transaction_time) < $6
 )
-SELECT CASE WHEN x.file_id IS NULL THEN 'missing_at_psp'
+SELECT CASE WHEN x.returned IS NOT NULL THEN CASE WHEN x.file_id IS NULL THEN 'returned'
+                                                  ELSE 'settled_after_void' END
+            WHEN x.file_id IS NULL THEN 'missing_at_psp'
             WHEN x.charge_id IS NULL THEN 'missing_at_gateway'
             WHEN x.settled_iban <> x.expected_iban THEN 'wrong_iban'
             WHEN x.settled <> x.collected THEN 'amount_mismatch'
@@ -215,9 +225,11 @@ SELECT CASE WHEN x.file_id IS NULL THEN 'missing_at_psp'
        END AS agency_id,
        x.office_id, x.terminal_id, x.rrn, x.stan, x.payment_id,
        coalesce(x.charge_id, other.id) AS charge_id,
-       CASE WHEN x.charge_id IS NOT NULL THEN 'completed' ELSE other.status END AS charge_status,
+       CASE WHEN x.returned IS NOT NULL THEN 'voided' WHEN x.charge_id IS NOT NULL THEN 'completed'
+            ELSE other.status END AS charge_status,
        coalesce(x.tracking_code, other.tracking_code) AS tracking_code,
        x.expected_iban, x.settled_iban, coalesce(x.collected, 0) AS collected, coalesce(x.settled, 0) AS settled,
+       coalesce(x.returned, 0) AS returned,
        x.completed_at, x.transaction_time, x.settlement_date, x.file_id, x.line
 FROM paired x
 LEFT JOIN LATERAL (SELECT c.id, c.status, c.tracking_code FROM charges c
@@ -240,18 +252,20 @@ async def _sort_in_memory(conn: asyncpg.Connection) -> None:
 
 async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | None) -> list[asyncpg.Record]:
     """Pairs the day's rows once: returns their counts and sums by kind, overall, per PSP and per agency (`scope`
-    tells which), and keeps the rows that did not match in the temporary table `reconciliation_discrepancies`,
-    dropped at commit. Needs a transaction."""
+    tells which), and keeps the rows that did not match (neither matched nor returned by a void) in the temporary
+    table `reconciliation_discrepancies`, dropped at commit. Needs a transaction."""
     await _sort_in_memory(conn)
     args = _match_args(scope, psp_id)
     await conn.execute(f"CREATE TEMP TABLE reconciliation_discrepancies ON COMMIT DROP AS {_MATCH} WITH NO DATA", *args)
     return await conn.fetch(
         f"""WITH matched AS MATERIALIZED ({_MATCH}),
-                 kept AS (INSERT INTO reconciliation_discrepancies SELECT * FROM matched WHERE kind <> 'matched')
+                 kept AS (INSERT INTO reconciliation_discrepancies
+                         SELECT * FROM matched WHERE kind NOT IN ('matched', 'returned'))
             SELECT CASE WHEN grouping(psp_id) = 0 THEN 'psp' WHEN grouping(agency_id) = 0 THEN 'agency'
                         ELSE 'total' END AS scope,
                    psp_id, agency_id, kind, count(*) AS rows,
-                   sum(collected)::bigint AS collected, sum(settled)::bigint AS settled
+                   sum(collected)::bigint AS collected, sum(settled)::bigint AS settled,
+                   sum(returned)::bigint AS returned
             FROM matched
             GROUP BY GROUPING SETS ((kind), (psp_id, kind), (agency_id, kind))""",
         *args,

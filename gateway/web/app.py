@@ -19,6 +19,8 @@ from gateway.charging.recovery import RecoveryWorker
 from gateway.charging.service import ChargeService
 from gateway.charging.settle_worker import SettlementWorker
 from gateway.charging.terminal_lock import TerminalLocks
+from gateway.charging.void_recovery import VoidRecoveryWorker
+from gateway.charging.voids import VoidService
 from gateway.core.clock import Clock, system_clock
 from gateway.messaging.outbox import OutboxWorkers
 from gateway.oversight.access_log import sign_heads_daily
@@ -44,7 +46,7 @@ from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.public_limit import public_rate_limit
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
-from gateway.web.routes import charges, ops, receipts, regulator, settlements, tariffs
+from gateway.web.routes import charges, ops, receipts, regulator, settlements, tariffs, voids
 from receipts.keys_files import load_keyring
 
 log = logging.getLogger("pishkhan")
@@ -86,7 +88,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
             body_deadline,
         ],
     )
-    for module in (charges, tariffs, receipts, ops, settlements, regulator):
+    for module in (charges, tariffs, receipts, ops, settlements, regulator, voids):
         for route in module.routes:
             assert isinstance(route, web.RouteDef)
             expecting = {**route.kwargs, "expect_handler": refuse_oversized_expect}
@@ -153,6 +155,16 @@ def _lifecycle(settings: Settings, clock: Clock):
             clock=clock,
         )
         recovery = RecoveryWorker(pool, psps, charges, interval=settings.recovery_interval_s, clock=clock)
+        void_service = VoidService(
+            pool,
+            state,
+            psps,
+            issuer,
+            recovery_grace=timedelta(seconds=settings.recovery_grace_s),
+            verify_base_url=settings.public_base_url,
+            clock=clock,
+        )
+        void_recovery = VoidRecoveryWorker(pool, psps, void_service, interval=settings.recovery_interval_s, clock=clock)
         auth = Authenticator(
             pool,
             SignatureVerifier(redis),
@@ -166,7 +178,20 @@ def _lifecycle(settings: Settings, clock: Clock):
         settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s, clock=clock)
         oversight = oversight_from_settings(settings)
         services = Services(
-            settings, clock, pool, redis, state, auth, psps, keyring, charges, recovery, settlement, oversight
+            settings,
+            clock,
+            pool,
+            redis,
+            state,
+            auth,
+            psps,
+            keyring,
+            charges,
+            recovery,
+            settlement,
+            oversight,
+            void_service,
+            void_recovery,
         )
         app[SERVICES] = services
         outbox = OutboxWorkers(settings, pool, lambda: services.keyring, clock=clock)
@@ -176,6 +201,7 @@ def _lifecycle(settings: Settings, clock: Clock):
         ]
         if settings.run_workers:
             tasks.append(asyncio.create_task(recovery.run()))
+            tasks.append(asyncio.create_task(void_recovery.run()))
             tasks.append(asyncio.create_task(settlement.run()))
             tasks.append(asyncio.create_task(outbox.run()))
             tasks.append(

@@ -13,6 +13,8 @@ from gateway.charging.psp_pool import PspPool
 from gateway.charging.recovery import RecoveryWorker
 from gateway.charging.service import ChargeService
 from gateway.charging.settle_worker import SettlementWorker
+from gateway.charging.void_recovery import VoidRecoveryWorker
+from gateway.charging.voids import VoidService
 from gateway.core.clock import Clock
 from gateway.oversight.runtime import Oversight
 from gateway.platform.config import Settings
@@ -35,6 +37,8 @@ class Services:
     recovery: RecoveryWorker
     settlement: SettlementWorker
     oversight: Oversight
+    voids: VoidService
+    void_recovery: VoidRecoveryWorker
 
 
 SERVICES = web.AppKey("services", Services)

@@ -35,6 +35,8 @@ STATUS: dict[type[GatewayError], int] = {
     errors.IdempotencyKeyReused: 409,
     errors.CashForbidden: 422,
     errors.TariffRefusal: 422,
+    errors.VoidWindowClosed: 409,
+    errors.VoidRefused: 422,
     errors.CardError: 402,
     errors.PspError: 502,
     errors.ServiceUnavailable: 503,

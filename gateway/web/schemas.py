@@ -22,6 +22,7 @@ from gateway.core.errors import InvalidJson, ParameterInvalid
 from gateway.core.field_text import refused_character
 from gateway.core.identifiers import InvalidIdentifier, parse_mobile, parse_national_code
 from gateway.core.text import normalize_persian
+from gateway.core.voids import VoidReason
 
 MAX_AMOUNT = 10**13
 
@@ -107,6 +108,13 @@ class ChargeRequest(_Body):
         extra="forbid",
         str_strip_whitespace=True,
         json_schema_extra=lambda schema: schema["required"].append("payment_method"),
+    )
+
+
+class VoidRequest(_Body):
+    reason: VoidReason = Field(description="Why the charge is voided, from the fixed list")
+    reason_text: Annotated[str, AfterValidator(normalize_persian), Field(min_length=3, max_length=500)] = Field(
+        description="The office's own words: what happened"
     )
 
 

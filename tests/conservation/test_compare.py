@@ -137,3 +137,39 @@ def test_psp_pairs_come_from_repeated_options_or_one_list():
     assert parse_pairs([""], "url") == {}
     with pytest.raises(ValueError):
         parse_pairs(["http://h:1"], "url")
+
+
+def voided(charge_id: str, void_status: str = "reversed", **changes) -> GatewayCharge:
+    cancelled = int(void_status == "reversed")
+    fields = {"cancellation_receipts": cancelled, "cancellation_sms_messages": cancelled}
+    return charge(charge_id, void_status=void_status, **{**fields, **changes})
+
+
+def test_a_voided_charge_whose_money_went_back_is_clean():
+    ledger = [entry("v1", "reversed"), entry("v2", "verified"), entry("v3", "reversed")]
+    charges = [voided("v1"), voided("v2", "refused"), voided("v3", "sent")]
+    assert kinds(ledger, charges) == [("unresolved_void", "v3")]
+
+
+def test_a_void_the_psp_never_applied_is_reported():
+    assert kinds([entry("v1", "verified")], [voided("v1")]) == [("void_without_reversal", "v1")]
+    assert kinds([entry("v2", "settled")], [voided("v2")]) == [("void_without_reversal", "v2")]
+
+
+def test_a_reversal_without_a_void_is_still_a_receipt_without_money():
+    assert kinds([entry("c1", "reversed")], [charge("c1")]) == [("receipt_without_money", "c1")]
+    assert kinds([entry("c2", "reversed")], [voided("c2", "refused")]) == [("receipt_without_money", "c2")]
+
+
+def test_cancellation_receipts_and_sms_are_counted():
+    ledger = [entry("v1", "reversed"), entry("v2", "reversed"), entry("c3", "verified")]
+    charges = [
+        voided("v1", cancellation_receipts=0),
+        voided("v2", cancellation_sms_messages=2),
+        charge("c3", cancellation_receipts=1),
+    ]
+    assert kinds(ledger, charges) == [
+        ("cancellation_count", "c3"),
+        ("cancellation_count", "v1"),
+        ("cancellation_count", "v2"),
+    ]

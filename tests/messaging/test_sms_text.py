@@ -11,7 +11,7 @@ import gateway.registry
 from gateway.core.identifiers import make_tracking_code
 from gateway.core.registry import MAX_NAME_LENGTH, MAX_OFFICE_NAME_LENGTH
 from gateway.core.text import normalize_persian
-from gateway.messaging.sms_text import MAX_PARTS, count_parts, render_confirmation, verify_link
+from gateway.messaging.sms_text import MAX_PARTS, count_parts, render_cancellation, render_confirmation, verify_link
 from gateway.web.schemas import MAX_AMOUNT
 
 BASE = "https://pishkhan.example"
@@ -211,3 +211,20 @@ def test_the_longest_names_the_registry_accepts():
     assert count_parts(text) <= MAX_PARTS
     assert f" در {office} ارایه شد." in text and tracking in text
     assert all(word in ("گواهینامه", "گواهینامه…") for word in _shown_service(text, office).split(" ") if word)
+
+
+def test_the_cancellation_sms_names_both_receipts_and_the_amount_returned_within_two_parts():
+    text = render_cancellation(
+        cancelled_tracking_code="102030400000000012",
+        amount=1_250_000,
+        tracking_code="102030400000000029",
+        verify_base_url="https://pishkhan.example.ir",
+    )
+    assert "102030400000000012" in text and "102030400000000029" in text and "۱٬۲۵۰٬۰۰۰ ریال" in text
+    assert count_parts(text) <= MAX_PARTS
+    short_link = render_cancellation(
+        cancelled_tracking_code="102030400000000012", amount=1, tracking_code="102030400000000029", verify_base_url="h:"
+    )
+    assert short_link.endswith("h:/r/102030400000000029")
+    with pytest.raises(ValueError):
+        render_cancellation(cancelled_tracking_code="1", amount=0, tracking_code="2", verify_base_url="h:")

@@ -5,6 +5,7 @@ import."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import UTC, datetime
 
 from gateway.core.jalali import tehran_date
@@ -103,3 +104,16 @@ class DirectLine:
             )
         )
         assert reply.outcome is Outcome.APPROVED, reply
+
+
+async def void_charge(gateway, key: str, charge: dict) -> dict:
+    """Voids a completed charge through the gateway (the PSP reverses it)."""
+    status, void = await gateway.request(
+        "POST",
+        f"/v1/charges/{charge['id']}/void",
+        key=key,
+        json={"reason": "wrong_service", "reason_text": "خدمت اشتباه انتخاب شد"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert status == 201, void
+    return void

@@ -141,18 +141,21 @@ def test_a_day_is_tehran_midnight_to_midnight_in_utc():
 
 
 def test_totals_balance_and_group_per_psp_and_per_agency():
+    # (psp, agency, kind, rows, collected, settled, returned)
     raw = [
-        ("psp-a", "police", Kind.MATCHED, 3, 900, 900),
-        ("psp-a", None, Kind.MISSING_AT_GATEWAY, 1, 0, 150),
-        ("psp-b", "police", Kind.AMOUNT_MISMATCH, 1, 500, 400),
-        ("psp-b", None, Kind.MISSING_AT_PSP, 2, 70, 0),
+        ("psp-a", "police", Kind.MATCHED, 3, 900, 900, 0),
+        ("psp-a", None, Kind.MISSING_AT_GATEWAY, 1, 0, 150, 0),
+        ("psp-b", "police", Kind.AMOUNT_MISMATCH, 1, 500, 400, 0),
+        ("psp-b", None, Kind.MISSING_AT_PSP, 2, 70, 0, 0),
+        ("psp-b", "police", Kind.RETURNED, 2, 300, 0, 300),
     ]
+    names = ("rows", "collected", "settled", "returned")
     summary_rows = []
     for scope, key in (("psp", 0), ("agency", 1)):
         grouped: dict = {}
         for row in raw:
-            bucket = grouped.setdefault((row[key], row[2]), [0, 0, 0])
-            for i in range(3):
+            bucket = grouped.setdefault((row[key], row[2]), [0, 0, 0, 0])
+            for i in range(4):
                 bucket[i] += row[3 + i]
         summary_rows += [
             {
@@ -160,34 +163,39 @@ def test_totals_balance_and_group_per_psp_and_per_agency():
                 "psp_id": k[0] if scope == "psp" else None,
                 "agency_id": k[0] if scope == "agency" else None,
                 "kind": k[1],
-                "rows": v[0],
-                "collected": v[1],
-                "settled": v[2],
+                **dict(zip(names, v, strict=True)),
             }
             for k, v in grouped.items()
         ]
     summary_rows += [
-        {
-            "scope": "total",
-            "psp_id": None,
-            "agency_id": None,
-            "kind": row[2],
-            "rows": row[3],
-            "collected": row[4],
-            "settled": row[5],
-        }
+        {"scope": "total", "psp_id": None, "agency_id": None, "kind": row[2], **dict(zip(names, row[3:], strict=True))}
         for row in raw
     ]
 
     report = summarise(summary_rows)
     totals = report["totals"]
-    assert (totals["rows"], totals["collected"], totals["settled"]) == (7, 1470, 1450)
-    assert totals["collected"] == totals["settled"] + sum(k["difference"] for k in totals["by_kind"].values())
+    assert (totals["rows"], totals["collected"], totals["settled"], totals["returned"]) == (9, 1770, 1450, 300)
+    assert totals["collected"] == totals["settled"] + totals["returned"] + sum(
+        k["difference"] for k in totals["by_kind"].values()
+    )
     assert totals["by_kind"]["missing_at_gateway"]["difference"] == -150
-    assert totals["by_kind"]["settled_late"] == {"rows": 0, "collected": 0, "settled": 0, "difference": 0}
+    assert totals["by_kind"]["returned"] == {
+        "rows": 2,
+        "collected": 300,
+        "settled": 0,
+        "returned": 300,
+        "difference": 0,
+    }
+    assert totals["by_kind"]["settled_late"] == {
+        "rows": 0,
+        "collected": 0,
+        "settled": 0,
+        "returned": 0,
+        "difference": 0,
+    }
     assert [(g["psp_id"], g["difference"]) for g in report["by_psp"]] == [("psp-a", -150), ("psp-b", 170)]
     assert [(g["agency_id"], g["collected"], g["settled"]) for g in report["by_agency"]] == [
-        ("police", 1400, 1300),
+        ("police", 1700, 1300),
         (None, 70, 150),
     ]
 

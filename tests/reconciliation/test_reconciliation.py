@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from gateway.reconciliation.report import Kind
 from psp_adapters.daily_files import FileKind, header_line
-from tests.reconciliation.support import DirectLine, charge_cap, charge_day, daily_file, import_file
+from tests.reconciliation.support import DirectLine, charge_cap, charge_day, daily_file, import_file, void_charge
 
 OFFICE_31110003_IBAN = "IR600560832661663049403269"
 ELSEWHERE_IBAN = "IR870170836791601108436469"  # a valid شبا that is no party to these charges
@@ -31,7 +31,8 @@ def _rows_of(rows: list[dict], rrn: str) -> list[dict]:
 
 
 def _assert_balanced(group: dict) -> None:
-    assert group["collected"] == group["settled"] + sum(kind["difference"] for kind in group["by_kind"].values())
+    differences = sum(kind["difference"] for kind in group["by_kind"].values())
+    assert group["collected"] == group["settled"] + group["returned"] + differences
     assert group["rows"] == sum(kind["rows"] for kind in group["by_kind"].values())
 
 
@@ -46,6 +47,9 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
     late = await charge_cap(gateway, kashan, "10000004", "op-31", "2102")
     undone = await charge_cap(gateway, vanak, "10000001", "op-11", "1102")
     twice = await charge_cap(gateway, vanak, "10000001", "op-11", "1103")
+    voided = await charge_cap(gateway, vanak, "10000001", "op-11", "1101")
+    void_paid = await charge_cap(gateway, kashan, "10000004", "op-31", "1101")
+    await void_charge(gateway, vanak, voided)
     line = DirectLine(mellat, "psp-mellat", demo_registry["psps"]["psp-mellat"])
     try:
         await line.reverse(undone, demo_registry["terminals"]["10000001"]["merchant_id"])
@@ -80,6 +84,7 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
     ]
     settlement += paid_twice + b"\r\n"  # the PSP's file pays the agency's row of one charge twice
     feed = await daily_file(http_session, mellat, "terminal_feed", day)
+    await void_charge(gateway, kashan, void_paid)  # voided after the PSP wrote the file that pays it
 
     admin = await keys("admin")
     status, imported = await import_file(gateway, admin, "psp-mellat", "settlement", settlement)
@@ -107,6 +112,12 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
     (second_payment,) = [row for row in doubled if row["kind"] == "missing_at_gateway"]
     assert (second_payment["charge_id"], second_payment["charge_status"]) == (twice["id"], "completed")
     assert int(second_payment["difference"]) == -twice_agency_row["amount"]
+    returned = _rows_of(rows, voided["rrn"])
+    assert {(row["kind"], row["charge_status"], row["difference"]) for row in returned} == {("returned", "voided", "0")}
+    assert sum(int(row["returned"]) for row in returned) == voided["amount"]
+    paid_anyway = _rows_of(rows, void_paid["rrn"])
+    assert {row["kind"] for row in paid_anyway} == {"settled_after_void"}
+    assert sum(int(row["difference"]) for row in paid_anyway) == -void_paid["amount"]
     (extra,) = _rows_of(rows, offbook.rrn)
     assert extra["kind"] == "missing_at_gateway" and extra["charge_id"] == "" and extra["office_id"] == "31110003"
     assert (int(extra["collected"]), int(extra["settled"]), int(extra["difference"])) == (0, 1_500_000, -1_500_000)
@@ -117,6 +128,8 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
         *((undone["rrn"], r["payment_id"]) for r in undone["settlement_rows"]),
         (offbook.rrn, "0"),
         (twice["rrn"], twice_agency_row["payment_id"]),
+        *((voided["rrn"], r["payment_id"]) for r in voided["settlement_rows"]),
+        *((void_paid["rrn"], r["payment_id"]) for r in void_paid["settlement_rows"]),
     }
     assert {(row["rrn"], row["payment_id"]) for row in rows if row["kind"] != "matched"} == injected
 
@@ -126,7 +139,10 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
     assert status == 200
     totals = report["totals"]
     _assert_balanced(totals)
-    assert totals["difference"] == 1_000 + undone["amount"] - 1_500_000 - twice_agency_row["amount"]
+    assert totals["difference"] == (
+        1_000 + undone["amount"] - 1_500_000 - twice_agency_row["amount"] - void_paid["amount"]
+    )
+    assert totals["returned"] == voided["amount"] + void_paid["amount"]
     assert totals["collected"] == sum(int(row["collected"]) for row in rows)
     assert totals["settled"] == sum(int(row["settled"]) for row in rows)
     assert {kind for kind, bucket in totals["by_kind"].items() if bucket["rows"]} == set(Kind)
@@ -140,6 +156,7 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
         undone["rrn"],
         offbook.rrn,
         twice["rrn"],
+        void_paid["rrn"],
     }
 
     kept = await db.fetch("SELECT * FROM offbook_transactions WHERE source_file_id = $1", feed_imported["id"])

@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 
 from gateway.core.jalali import format_jalali_datetime
-from tests.reconciliation.support import charge_cap, charge_day
+from tests.reconciliation.support import charge_cap, charge_day, void_charge
 
 POLICE_IBAN, POLICE_PAYMENT_ID = "IR560150679290810033907579", "220012345678902"
 
@@ -30,6 +30,8 @@ async def test_a_statement_lists_the_agencys_completed_charges_with_its_share(ga
     passport = await charge_cap(gateway, key, "10000002", "op-12", "2101")
     licence = await charge_cap(gateway, key, "10000002", "op-12", "2102")
     insurance = await charge_cap(gateway, key, "10000002", "op-12", "3101")
+    undone = await charge_cap(gateway, key, "10000002", "op-12", "2101")
+    void = await void_charge(gateway, key, undone)
     day = charge_day(passport)
     path = f"/v1/agencies/police/settlements?date={day}"
 
@@ -51,6 +53,8 @@ async def test_a_statement_lists_the_agencys_completed_charges_with_its_share(ga
         assert row["agency_share"] == charge["breakdown"]["government_share"] > 0
         assert (row["iban"], row["payment_id"]) == (POLICE_IBAN, POLICE_PAYMENT_ID)
         assert row["amount"] == charge["amount"]
+        assert row["voided_by"] is None
+    assert by_charge[undone["id"]]["voided_by"] == void["cancellation_tracking_code"]
     assert rows[0]["completed_at_jalali"] == format_jalali_datetime(datetime.fromisoformat(rows[0]["completed_at"]))
     assert [(row["completed_at"], row["charge_id"]) for row in rows] == sorted(
         (row["completed_at"], row["charge_id"]) for row in rows
@@ -62,7 +66,9 @@ async def test_a_statement_lists_the_agencys_completed_charges_with_its_share(ga
         "charges": len(rows),
         "amount": sum(row["amount"] for row in rows),
         "agency_share": sum(row["agency_share"] for row in rows),
+        "agency_share_returned": sum(row["agency_share"] for row in rows if row["voided_by"]),
     }
+    assert totals[0]["agency_share_returned"] >= undone["breakdown"]["government_share"] > 0
 
 
 async def test_the_statement_as_csv_has_the_same_rows_and_its_totals_in_headers(gateway, keys):

@@ -60,6 +60,11 @@ def _today() -> str:
 MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/charges"): Row(_secured(terminal_own=201, terminal_other=403), json=charge_body()),
     ("GET", "/v1/charges/{charge_id}"): Row(OWN_OFFICE_READ),
+    # The charge is voided when the resources are made, so its own office meets "already voided".
+    ("POST", "/v1/charges/{charge_id}/void"): Row(
+        _secured(terminal_own=422, terminal_other=404), json={"reason": "other", "reason_text": "آزمون دسترسی"}
+    ),
+    ("GET", "/v1/charges/{charge_id}/void"): Row(OWN_OFFICE_READ),
     ("GET", "/v1/tariffs"): Row(_everyone(200)),
     ("GET", "/v1/tariffs/quote"): Row(_secured(terminal_own=200, terminal_other=200), query="service_code=1101"),
     ("GET", "/v1/keys"): Row(_everyone(200)),
@@ -82,6 +87,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/regulator/excess-fees"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/refusals"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/violations"): Row(_secured(regulator=200)),
+    ("GET", "/v1/regulator/voids"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/offices/{office_id}/scorecard"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/access-log/heads"): Row(_secured(regulator=200)),
     # The regulator's queries in the rows above have put entries in the access log, so there is a head to sign.
@@ -106,6 +112,14 @@ async def callers(keys, db) -> dict[str, dict[str, str]]:
 async def resources(gateway, keys) -> dict[str, str]:
     status, charge = await gateway.charge(await keys("t:10000001"), charge_body(recipient=RECIPIENT))
     assert status == 201, charge
+    status, void = await gateway.request(
+        "POST",
+        f"/v1/charges/{charge['id']}/void",
+        key=await keys("t:10000001"),
+        json={"reason": "wrong_service", "reason_text": "خدمت اشتباه"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert status == 201, void
     return {
         "charge_id": charge["id"],
         "tracking_code": charge["tracking_code"],

@@ -14,7 +14,8 @@ from gateway.web.openapi.receipts import receipt_paths
 from gateway.web.openapi.regulator import regulator_paths
 from gateway.web.openapi.settlements import settlement_paths
 from gateway.web.openapi.shapes import json_body
-from gateway.web.schemas import ChargeRequest
+from gateway.web.openapi.voids import VOID, void_paths
+from gateway.web.schemas import ChargeRequest, VoidRequest
 
 ERROR = {
     "type": "object",
@@ -40,6 +41,8 @@ ERROR = {
 def openapi_document() -> dict:
     charge_schema = ChargeRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     definitions = charge_schema.pop("$defs", {})
+    void_schema = VoidRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions |= void_schema.pop("$defs", {})
     return describe_edge(
         {
             "openapi": "3.1.0",
@@ -51,13 +54,21 @@ def openapi_document() -> dict:
             },
             "components": {
                 "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-                "schemas": {"ChargeRequest": charge_schema, "Charge": CHARGE, "Error": ERROR, **definitions},
+                "schemas": {
+                    "ChargeRequest": charge_schema,
+                    "Charge": CHARGE,
+                    "VoidRequest": void_schema,
+                    "Void": VOID,
+                    "Error": ERROR,
+                    **definitions,
+                },
                 "responses": {
                     "Error": json_body({"$ref": "#/components/schemas/Error"}, "An error in the shared shape")
                 },
             },
             "paths": {
                 **charge_paths(),
+                **void_paths(),
                 **receipt_paths(),
                 **ops_paths(),
                 **settlement_paths(),

@@ -52,7 +52,8 @@ def receipt_paths() -> dict:
         },
         "/v1/receipts/{tracking_code}/verify": {
             "get": operation(
-                "Is this receipt genuine and unaltered, where it sits in its office's chain, which key signed it",
+                "Is this receipt genuine and unaltered, where it sits in its office's chain, which key signed it, "
+                "and whether it was voided (or, for a cancellation receipt, which receipt it cancels)",
                 {"200": json_body(JSON_OBJECT, "Verification"), **errors(404)},
                 secured=False,
                 parameters=[_TRACKING],

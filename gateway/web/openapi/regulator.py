@@ -130,6 +130,26 @@ _SCORECARD = {
 }
 
 
+_VOID_FILTERS = [item for item in _FILTERS if item["name"] != "type"]
+_VOID = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "object": {"const": "void"},
+        "office_id": {"type": "string"},
+        "charge_id": {"type": "string", "format": "uuid"},
+        "tracking_code": {"type": "string"},
+        "amount": COUNT,
+        "reason": {"type": "string"},
+        "reason_text": {"type": "string"},
+        "status": {"enum": ["requested", "sent", "reversed", "refused"]},
+        "cancellation_tracking_code": {"type": ["string", "null"]},
+        "requested_at": {"type": "string", "format": "date-time"},
+        "finalized_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+
 def regulator_paths() -> dict:
     return {
         "/v1/regulator/excess-fees": {
@@ -151,6 +171,13 @@ def regulator_paths() -> dict:
         },
         "/v1/regulator/violations": {
             "get": _read("Findings against offices, each with its evidence", _list_of(_VIOLATION), _FILTERS)
+        },
+        "/v1/regulator/voids": {
+            "get": _read(
+                "Every void of a completed charge, whatever became of it, by office and time",
+                _list_of(_VOID),
+                _VOID_FILTERS,
+            )
         },
         "/v1/regulator/offices/{office_id}/scorecard": {
             "get": _read(

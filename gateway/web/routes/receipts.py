@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway.core.errors import InvalidJson
 from gateway.core.identifiers import is_valid_tracking_code
 from gateway.core.text import normalize_persian
-from gateway.receipt_book.store import chain_neighbours, get_receipt
+from gateway.receipt_book.store import chain_neighbours, counterpart, get_receipt
 from gateway.web.auth import require_office, require_role
 from gateway.web.context import principal, services
 from gateway.web.errors import invalid_request, json_response, not_found
@@ -19,7 +19,7 @@ from receipts.chain import receipt_hash
 from receipts.qr import make_qr_payload
 from receipts.render_pdf import PaperSize, render_pdf
 from receipts.render_text import CHARSETS, render_thermal
-from receipts.verification import NotACopy, StoredReceipt, check_presented, verdict
+from receipts.verification import NotACopy, StoredReceipt, cancellation_verdict, check_presented, verdict
 
 routes = web.RouteTableDef()
 _TRACKING = "{tracking_code:[^/.]+}"
@@ -122,6 +122,8 @@ async def _verification(request: web.Request, presented: dict | None) -> dict:
     previous_hash, next_prev_hash = await chain_neighbours(svc.pool, row["office_id"], row["seq"])
     stored = StoredReceipt(row["office_id"], row["seq"], row["hash"], row["prev_hash"], row["signed"])
     answer = verdict(stored, svc.keyring, previous_hash, next_prev_hash, code)
+    other = await counterpart(svc.pool, row["office_id"], row["charge_id"], row["kind"])
+    answer |= cancellation_verdict(row["signed"]["receipt"], other)
     if presented is not None:
         try:
             answer["presented"] = check_presented(presented, row["signed"], svc.keyring)

@@ -6,6 +6,7 @@
     GET /v1/regulator/access-log/heads                                       the access log's signed chain heads
     POST /v1/regulator/access-log/heads                                      sign the current head now
     GET /v1/regulator/refusals?from=&to=&office_id=&province=&reason=      every refused charge request
+    GET /v1/regulator/voids?from=&to=&office_id=&province=                 every void, whatever became of it
 
 Lists come in pages (`limit`, then `cursor` = the `next_cursor` of the page before), in (office, ...) order.
 Every answer is JSON, or CSV with `?format=csv` or `Accept: text/csv`; a list's CSV is the whole list from
@@ -352,6 +353,80 @@ async def violations(request: web.Request) -> web.StreamResponse:
         key=lambda row: (row["office_id"], row["occurred_at"], row["id"]),
         view=_violation_view(request),
         csv_columns=VIOLATION_COLUMNS,
+        about=_about(where),
+    )
+
+
+# ------------------------------------------------------------------ voids
+
+VOID_COLUMNS = (
+    "id",
+    "office_id",
+    "province",
+    "charge_id",
+    "tracking_code",
+    "terminal_id",
+    "operator_id",
+    "service_code",
+    "psp_id",
+    "amount",
+    "reason",
+    "reason_text",
+    "requested_by",
+    "status",
+    "response_code",
+    "cancellation_tracking_code",
+    "charge_completed_at",
+    "requested_at",
+    "requested_at_jalali",
+    "finalized_at",
+)
+
+
+def _void_view(request: web.Request):
+    offices = services(request).state.registry.offices
+
+    def view(row) -> dict:
+        office = offices.get(row["office_id"])
+        return {
+            "id": row["id"],
+            "object": "void",
+            "office_id": row["office_id"],
+            "province": office.province if office else None,
+            "charge_id": str(row["charge_id"]),
+            "tracking_code": row["tracking_code"],
+            "terminal_id": row["terminal_id"],
+            "operator_id": row["operator_id"],
+            "service_code": row["service_code"],
+            "psp_id": row["psp_id"],
+            "amount": row["amount"],
+            "reason": row["reason"],
+            "reason_text": row["reason_text"],
+            "requested_by": row["requested_by"],
+            "status": row["status"],
+            "response_code": row["response_code"],
+            "cancellation_tracking_code": row["cancellation_tracking_code"],
+            "charge_completed_at": _utc(row["completed_at"]),
+            "requested_at": format_utc(row["occurred_at"]),
+            "requested_at_jalali": format_jalali_datetime(row["occurred_at"]),
+            "finalized_at": _utc(row["finalized_at"]),
+        }
+
+    return view
+
+
+@routes.get("/v1/regulator/voids")
+async def voids(request: web.Request) -> web.StreamResponse:
+    await _regulator(request)
+    where = _filter(request)
+    return await _list(
+        request,
+        kind="voids",
+        cursor_types=(str, datetime, str),
+        query=lambda after, limit: store.voids_query(where, after, limit),
+        key=lambda row: (row["office_id"], row["occurred_at"], row["id"]),
+        view=_void_view(request),
+        csv_columns=VOID_COLUMNS,
         about=_about(where),
     )
 

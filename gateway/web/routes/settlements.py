@@ -99,6 +99,7 @@ async def agency_statement(request: web.Request) -> web.StreamResponse:
                     "Pishkhan-Total-Charges": str(totals["charges"]),
                     "Pishkhan-Total-Amount": str(totals["amount"]),
                     "Pishkhan-Total-Agency-Share": str(totals["agency_share"]),
+                    "Pishkhan-Total-Agency-Share-Returned": str(totals["agency_share_returned"]),
                 },
             )
         limit = page_limit(request, STATEMENT_PAGE)

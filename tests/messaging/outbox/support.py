@@ -71,9 +71,9 @@ def outbox_process_env(settings: Settings) -> dict:
 
 
 async def outbox_rows(db, charges: list[dict], channel: str) -> dict[str, dict]:
-    """The outbox row of `channel` for each charge, by charge id."""
+    """The outbox row of `channel` delivering each charge's receipt, by charge id."""
     rows = await db.fetch(
-        "SELECT * FROM outbox WHERE charge_id = ANY($1::uuid[]) AND channel = $2",
+        "SELECT * FROM outbox WHERE charge_id = ANY($1::uuid[]) AND channel = $2 AND purpose = 'receipt'",
         [uuid.UUID(charge["id"]) for charge in charges],
         channel,
     )
