@@ -23,8 +23,19 @@ from gateway.charging.terminal_lock import TerminalLocks
 from gateway.core.charge import FINAL, Charge, ExtraItem, Recipient, Status, status_for_decline
 from gateway.core.charge_rules import ChargeIntent, ChargePlan, Refusal, assess_charge
 from gateway.core.clock import Clock, system_clock
-from gateway.core.errors import IdempotencyKeyReused, TerminalBusy, error_from_body
+from gateway.core.errors import (
+    IdempotencyKeyReused,
+    IdentityMismatch,
+    IdentityUnavailable,
+    ParameterInvalid,
+    TerminalBusy,
+    error_from_body,
+)
+from gateway.core.identity import IdentityCheck, IdentityPolicy, Verdict
 from gateway.core.psp import Outcome, PspReply, PurchaseRequest
+from gateway.core.recipients import RecipientKind
+from gateway.core.registry import Service
+from gateway.identity import IdentityInquiry, Subject
 from gateway.platform import metrics
 from gateway.registry.live import RuntimeState
 
@@ -37,6 +48,7 @@ class ChargeService:
         psps: PspPool,
         issuer: ReceiptIssuer,
         terminal_locks: TerminalLocks,
+        identity: IdentityInquiry,
         *,
         recovery_grace: timedelta,
         replay_wait: float = 30.0,
@@ -47,6 +59,7 @@ class ChargeService:
         self.psps = psps
         self.issuer = issuer
         self.terminal_locks = terminal_locks
+        self.identity = identity
         self.recovery_grace = recovery_grace
         self.replay_wait = replay_wait
         self.clock = clock
@@ -59,6 +72,10 @@ class ChargeService:
         decision = assess_charge(intent, registry, self.state.tariffs, now)
         if isinstance(decision, Refusal):
             return await self._refuse(decision, intent, office_id, idempotency_key, request_hash, now)
+        identity = await self._inquire(decision.service, intent)
+        if identity is not None and identity.refuses:
+            refusal = Refusal(_identity_error(identity))
+            return await self._refuse(refusal, intent, office_id, idempotency_key, request_hash, now)
         lock = await self.terminal_locks.acquire(office_id, intent.terminal_id, idempotency_key)
         if not lock.taken and lock.holder == idempotency_key:
             # Our own first attempt holds the terminal and may not have stored its key yet. Once it has, this is a
@@ -70,7 +87,7 @@ class ChargeService:
                 return await self.replay(office_id, idempotency_key, request_hash)
             raise TerminalBusy(param="terminal_id")
         try:
-            charge = self._new_charge(decision, intent, now)
+            charge = self._new_charge(decision, intent, now, identity)
             stan = await store.insert_charge(self.pool, charge, idempotency_key, request_hash)
             if stan is None:
                 return await self.replay(office_id, idempotency_key, request_hash)
@@ -90,7 +107,25 @@ class ChargeService:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    def _new_charge(self, plan: ChargePlan, intent: ChargeIntent, now: datetime) -> Charge:
+    async def _inquire(self, service: Service, intent: ChargeIntent) -> IdentityCheck | None:
+        """The identity inquiry the service's policy asks for, before the card is pushed; None when it asks none."""
+        if service.identity is IdentityPolicy.OFF:
+            return None
+        if intent.recipient_id.kind is RecipientKind.INDIVIDUAL and intent.recipient_birth_date is None:
+            raise ParameterInvalid(
+                f"recipient.birth_date: service {service.code} looks the recipient up in the civil registry, "
+                "which needs the birth date",
+                param="recipient.birth_date",
+            )
+        subject = Subject(
+            intent.recipient_name, intent.recipient_id, intent.recipient_mobile, intent.recipient_birth_date
+        )
+        with metrics.IDENTITY_LATENCY.time():
+            return await self.identity.check(service.identity, subject)
+
+    def _new_charge(
+        self, plan: ChargePlan, intent: ChargeIntent, now: datetime, identity: IdentityCheck | None
+    ) -> Charge:
         return Charge(
             id=uuid7(),
             office_id=plan.office.id,
@@ -101,7 +136,9 @@ class ChargeService:
             service_code=plan.service.code,
             quantity=intent.quantity,
             extras=tuple(ExtraItem(code, quantity) for code, quantity in intent.extras),
-            recipient=Recipient(intent.recipient_name, intent.recipient_national_code, intent.recipient_mobile),
+            recipient=Recipient(
+                intent.recipient_name, intent.recipient_id.identifier, intent.recipient_mobile, intent.recipient_id.kind
+            ),
             amount=intent.amount,
             breakdown=plan.breakdown,
             tariff_reference=plan.tariff_reference,
@@ -109,6 +146,7 @@ class ChargeService:
             verify_deadline=plan.verify_deadline,
             next_recovery_at=now + self.recovery_grace,
             created_at=now,
+            identity=identity,
         )
 
     async def _refuse(
@@ -130,7 +168,8 @@ class ChargeService:
             cap=refusal.cap,
             excess=refusal.excess,
             payment_method=intent.payment_method,
-            recipient_national_code=intent.recipient_national_code,
+            recipient_kind=intent.recipient_id.kind,
+            recipient_identifier=intent.recipient_id.identifier,
             tariff_reference=refusal.tariff_reference,
             created_at=now,
             details=refusal.error.details,
@@ -250,3 +289,11 @@ class ChargeService:
                 return charge
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+def _identity_error(identity: IdentityCheck) -> IdentityMismatch | IdentityUnavailable:
+    """The refusal of a required inquiry, with its verdicts and track ids for the regulator (never a name)."""
+    details = {"identity": identity.to_document()}
+    if identity.verdict is Verdict.MISMATCHED:
+        return IdentityMismatch(param="recipient", details=details)
+    return IdentityUnavailable(param="recipient", details=details, retry_after=5)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.core.identifiers import InvalidIdentifier, parse_iban
+from gateway.core.identity import IdentityPolicy
 from gateway.core.psp import PspCapabilities
 from gateway.core.settlement import rows_needed
 from gateway.core.text import normalize_persian
@@ -61,6 +62,7 @@ class AgencyDoc(_Strict):
 class ServiceDoc(_Strict):
     name: str
     agency: str
+    identity: IdentityPolicy = IdentityPolicy.OFF
 
 
 class OfficeDoc(_Strict):
@@ -130,6 +132,7 @@ class Service:
     code: str
     name: str
     agency_id: str
+    identity: IdentityPolicy = IdentityPolicy.OFF  # the recipient's identity inquiry (docs/identity.md)
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,10 @@ class Registry:
             "agencies": {
                 a.id: {"name": a.name, "iban": a.iban, "payment_id": a.payment_id} for a in self.agencies.values()
             },
-            "services": {s.code: {"name": s.name, "agency": s.agency_id} for s in self.services.values()},
+            "services": {
+                s.code: {"name": s.name, "agency": s.agency_id, "identity": s.identity.value}
+                for s in self.services.values()
+            },
             "offices": {
                 o.id: {
                     "name": o.name,
@@ -271,7 +277,7 @@ def parse_registry(raw: dict[str, Any]) -> Registry:
             for pid, p in doc.psps.items()
         },
         agencies={aid: Agency(aid, text(a.name), a.iban, a.payment_id) for aid, a in doc.agencies.items()},
-        services={code: Service(code, text(s.name), s.agency) for code, s in doc.services.items()},
+        services={code: Service(code, text(s.name), s.agency, s.identity) for code, s in doc.services.items()},
         offices={
             oid: Office(
                 oid,

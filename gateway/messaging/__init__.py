@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from gateway.messaging.kavenegar import KavenegarProvider
 from gateway.messaging.magfa import MagfaProvider
-from gateway.messaging.poosheh import Authenticity, AuthenticityVerdict, PooshehInbox, inbox_address
+from gateway.messaging.poosheh import Authenticity, AuthenticityVerdict, PooshehInbox
 from gateway.messaging.sms_providers import (
     DeliveryStatus,
     SendOutcome,
@@ -45,7 +45,6 @@ __all__ = [
     "SmsProvider",
     "count_parts",
     "create_sms_provider",
-    "inbox_address",
     "provider_uid",
     "render_confirmation",
     "require_4040_line",

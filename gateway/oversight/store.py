@@ -76,7 +76,8 @@ async def insert_offbook_findings(conn, since: datetime, until: datetime) -> int
 # A charge completed in the range, with the same recipient's completed charges for the same service at the same
 # office in the window before it, found through charges_split_lookup.
 SPLIT_CANDIDATES = """
-SELECT c.id, c.office_id, o.kind AS office_kind, c.service_code, c.recipient_national_code, c.terminal_id,
+SELECT c.id, c.office_id, o.kind AS office_kind, c.service_code, c.recipient_national_code, c.recipient_kind,
+       c.terminal_id,
        c.operator_id, c.amount, c.quantity, c.extras, c.tracking_code, c.completed_at, e.earlier
 FROM charges c
 JOIN offices o ON o.id = c.office_id

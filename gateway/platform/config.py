@@ -81,6 +81,26 @@ class Settings:
         default_factory=lambda: int(_env("PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE", "600"))
     )
     redis_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_REDIS_TIMEOUT_S", "2")))
+    # Identity inquiry (docs/identity.md): the civil registry's KYC provider and Shahkar (the defaults reach the
+    # simulators `make run` starts), the time one inquiry may take, how long an answer is cached (at most a day),
+    # the key of the cache's digests, and each service's circuit breaker (failures in a row, seconds open).
+    civil_registry_url: str = field(
+        default_factory=lambda: _env("PISHKHAN_CIVIL_REGISTRY_URL", "http://127.0.0.1:9303")
+    )
+    civil_registry_client_id: str = field(default_factory=lambda: _env("PISHKHAN_CIVIL_REGISTRY_CLIENT_ID", "pishkhan"))
+    civil_registry_client_secret: str = field(
+        default_factory=lambda: _env("PISHKHAN_CIVIL_REGISTRY_CLIENT_SECRET", "pishkhan")
+    )
+    shahkar_url: str = field(default_factory=lambda: _env("PISHKHAN_SHAHKAR_URL", "http://127.0.0.1:9304"))
+    shahkar_username: str = field(default_factory=lambda: _env("PISHKHAN_SHAHKAR_USERNAME", "pishkhan"))
+    shahkar_password: str = field(default_factory=lambda: _env("PISHKHAN_SHAHKAR_PASSWORD", "pishkhan"))
+    identity_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_IDENTITY_TIMEOUT_S", "2")))
+    identity_cache_ttl_s: int = field(default_factory=lambda: int(_env("PISHKHAN_IDENTITY_CACHE_TTL_S", "3600")))
+    identity_cache_key: str = field(default_factory=lambda: _env("PISHKHAN_IDENTITY_CACHE_KEY", "development only"))
+    identity_breaker_failures: int = field(default_factory=lambda: int(_env("PISHKHAN_IDENTITY_BREAKER_FAILURES", "5")))
+    identity_breaker_open_s: float = field(
+        default_factory=lambda: float(_env("PISHKHAN_IDENTITY_BREAKER_OPEN_S", "30"))
+    )
 
     def sms_credentials(self) -> dict[str, str]:
         """The credentials the chosen SMS provider's adapter takes."""

@@ -20,6 +20,7 @@ from gateway.charging.service import ChargeService
 from gateway.charging.settle_worker import SettlementWorker
 from gateway.charging.terminal_lock import TerminalLocks
 from gateway.core.clock import Clock, system_clock
+from gateway.identity import inquiry_from_settings
 from gateway.messaging.outbox import OutboxWorkers
 from gateway.oversight.runtime import detect_forever, oversight_from_settings
 from gateway.platform import metrics
@@ -108,12 +109,14 @@ def _lifecycle(settings: Settings, clock: Clock):
         keyring = load_keyring(settings.key_dir)
         issuer = ReceiptIssuer(keyring, settings.public_base_url)
         terminal_locks = TerminalLocks(redis, hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s)
+        identity = inquiry_from_settings(settings, redis)
         charges = ChargeService(
             pool,
             state,
             psps,
             issuer,
             terminal_locks,
+            identity,
             recovery_grace=timedelta(seconds=settings.recovery_grace_s),
             clock=clock,
         )
@@ -155,6 +158,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await psps.close()
+        await identity.close()
         await outbox.close()
         await redis.aclose()
         await pool.close()

@@ -30,6 +30,8 @@ STATUS: dict[type[GatewayError], int] = {
     errors.PermissionDenied: 403,
     errors.IdempotencyKeyReused: 409,
     errors.CashForbidden: 422,
+    errors.IdentityMismatch: 422,
+    errors.IdentityUnavailable: 503,
     errors.TariffRefusal: 422,
     errors.CardError: 402,
     errors.PspError: 502,

@@ -70,7 +70,7 @@ class SmsChannel:
 
 
 class PooshehChannel:
-    """Payload `{tracking_code}`, recipient the inbox address `iran<national code>`. The signed receipt is read
+    """Payload `{tracking_code}`, recipient the inbox address (`iran<identifier>`). The signed receipt is read
     from the receipts table and sent with its QR payload, so the inbox can vouch for the printed copy. `keyring`
     gives the signing keys in force, so keys added by rotation are used."""
 
@@ -97,7 +97,7 @@ class PooshehChannel:
             return SendResult.permanent(f"no receipt with tracking code {tracking_code}")
         return await self.inbox.deliver(
             message.message_id,
-            message.recipient.removeprefix("iran"),
+            message.recipient,
             signed,
             tracking_code=tracking_code,
             qr_payload=self._qr_payload(signed),
