@@ -113,11 +113,13 @@ class ReceiptIssuer:
         )
 
     def _messages(self, charge: Charge, registry: Registry, tracking_code: str) -> list[dict]:
-        """The SMS confirmation, and the signed receipt for the citizen's Iran Poosheh inbox (the dispatcher reads
-        the receipt by its tracking code, so the outbox row stays small). A recipient without an inbox (a foreign
-        national known only by passport) gets the SMS alone."""
+        """The SMS confirmation from the line (or mask) of the agency whose service it was, and the signed receipt
+        for the citizen's Iran Poosheh inbox (the dispatcher reads the receipt by its tracking code, so the outbox
+        row stays small). A recipient without an inbox (a foreign national known only by passport) gets the SMS
+        alone."""
         office = registry.offices[charge.office_id]
         service = registry.services[charge.service_code]
+        agency = registry.agencies[service.agency_id]
         text = render_confirmation(
             service_name=service.name,
             amount=charge.amount,
@@ -130,7 +132,7 @@ class ReceiptIssuer:
                 "channel": "sms",
                 "message_id": f"sms-{charge.id.hex}",
                 "recipient": charge.recipient.mobile,
-                "payload": {"sender": office.sms_line, "text": text},
+                "payload": {"sender": agency.sms_line or office.sms_line, "mask": agency.sms_mask, "text": text},
             }
         ]
         inbox = charge.recipient.id.poosheh_address()

@@ -56,6 +56,9 @@ class AgencyDoc(_Strict):
     name: str
     iban: str
     payment_id: str = Field(pattern=r"^[0-9]{1,30}$")
+    # The agency's own Payam Iran line under 4040 and its text mask (001 art. 3); without a line, the office's.
+    sms_line: str | None = Field(default=None, pattern=r"^4040[0-9]{1,10}$")
+    sms_mask: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9]{1,10}$")
     _check_iban = field_validator("iban")(_iban)
 
 
@@ -125,6 +128,8 @@ class Agency:
     name: str
     iban: str
     payment_id: str
+    sms_line: str | None = None
+    sms_mask: str | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,14 @@ class Registry:
                 for p in self.psps.values()
             },
             "agencies": {
-                a.id: {"name": a.name, "iban": a.iban, "payment_id": a.payment_id} for a in self.agencies.values()
+                a.id: {
+                    "name": a.name,
+                    "iban": a.iban,
+                    "payment_id": a.payment_id,
+                    "sms_line": a.sms_line,
+                    "sms_mask": a.sms_mask,
+                }
+                for a in self.agencies.values()
             },
             "services": {
                 s.code: {"name": s.name, "agency": s.agency_id, "identity": s.identity.value}
@@ -276,7 +288,10 @@ def parse_registry(raw: dict[str, Any]) -> Registry:
             )
             for pid, p in doc.psps.items()
         },
-        agencies={aid: Agency(aid, text(a.name), a.iban, a.payment_id) for aid, a in doc.agencies.items()},
+        agencies={
+            aid: Agency(aid, text(a.name), a.iban, a.payment_id, a.sms_line, a.sms_mask)
+            for aid, a in doc.agencies.items()
+        },
         services={code: Service(code, text(s.name), s.agency, s.identity) for code, s in doc.services.items()},
         offices={
             oid: Office(

@@ -55,14 +55,16 @@ class Settings:
             _env("PISHKHAN_PENALTY_RULES", str(PROJECT_ROOT / "gateway" / "oversight" / "penalty_rules.toml"))
         )
     )
-    # Messaging: the SMS provider ("magfa" or "kavenegar") and the Iran Poosheh inbox; the defaults reach the
-    # simulators `make run` starts. Magfa uses username, domain and password; Kavenegar the API key.
-    sms_provider: str = field(default_factory=lambda: _env("PISHKHAN_SMS_PROVIDER", "magfa"))
+    # Messaging: the SMS provider ("payam_iran", the government's channel; or "magfa" or "kavenegar") and the Iran
+    # Poosheh inbox; the defaults reach the simulators `make run` starts. Payam Iran uses the agency token,
+    # Magfa username, domain and password, Kavenegar the API key.
+    sms_provider: str = field(default_factory=lambda: _env("PISHKHAN_SMS_PROVIDER", "payam_iran"))
     sms_url: str = field(default_factory=lambda: _env("PISHKHAN_SMS_URL", "http://127.0.0.1:9301"))
     sms_username: str = field(default_factory=lambda: _env("PISHKHAN_SMS_USERNAME", "pishkhan"))
     sms_domain: str = field(default_factory=lambda: _env("PISHKHAN_SMS_DOMAIN", "pishkhan"))
     sms_password: str = field(default_factory=lambda: _env("PISHKHAN_SMS_PASSWORD", "pishkhan"))
     sms_api_key: str = field(default_factory=lambda: _env("PISHKHAN_SMS_API_KEY", "pishkhan"))
+    sms_token: str = field(default_factory=lambda: _env("PISHKHAN_SMS_TOKEN", "pishkhan"))
     poosheh_url: str = field(default_factory=lambda: _env("PISHKHAN_POOSHEH_URL", "http://127.0.0.1:9302"))
     poosheh_token: str = field(default_factory=lambda: _env("PISHKHAN_POOSHEH_TOKEN", "pishkhan"))
     messaging_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_MESSAGING_TIMEOUT_S", "10")))
@@ -104,6 +106,8 @@ class Settings:
 
     def sms_credentials(self) -> dict[str, str]:
         """The credentials the chosen SMS provider's adapter takes."""
+        if self.sms_provider == "payam_iran":
+            return {"token": self.sms_token}
         if self.sms_provider == "kavenegar":
             return {"api_key": self.sms_api_key}
         return {"username": self.sms_username, "domain": self.sms_domain, "password": self.sms_password}

@@ -41,10 +41,10 @@ async def save_registry(conn: asyncpg.Connection, registry: Registry, source: st
             ],
         )
         await conn.executemany(
-            """INSERT INTO agencies (id, name, iban, payment_id) VALUES ($1, $2, $3, $4)
+            """INSERT INTO agencies (id, name, iban, payment_id, sms_line, sms_mask) VALUES ($1, $2, $3, $4, $5, $6)
                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, iban = EXCLUDED.iban,
-                 payment_id = EXCLUDED.payment_id""",
-            [(a.id, a.name, a.iban, a.payment_id) for a in registry.agencies.values()],
+                 payment_id = EXCLUDED.payment_id, sms_line = EXCLUDED.sms_line, sms_mask = EXCLUDED.sms_mask""",
+            [(a.id, a.name, a.iban, a.payment_id, a.sms_line, a.sms_mask) for a in registry.agencies.values()],
         )
         await conn.executemany(
             """INSERT INTO services (code, name, agency_id, identity_policy) VALUES ($1, $2, $3, $4)
@@ -126,7 +126,7 @@ async def read_registry(conn: asyncpg.Connection) -> Registry:
         for r in await conn.fetch("SELECT * FROM psps")
     }
     agencies = {
-        r["id"]: Agency(r["id"], r["name"], r["iban"], r["payment_id"])
+        r["id"]: Agency(r["id"], r["name"], r["iban"], r["payment_id"], r["sms_line"], r["sms_mask"])
         for r in await conn.fetch("SELECT * FROM agencies")
     }
     services = {

@@ -46,7 +46,8 @@ async def _send_each(
 
 
 class SmsChannel:
-    """Payload `{sender, text}`, recipient the mobile number."""
+    """Payload `{sender, mask, text}` (the agency's 4040 line and text mask, if it has one), recipient the mobile
+    number. A provider that carries masks sends from the mask."""
 
     name: ClassVar[str] = "sms"
     reports_delivery: ClassVar[bool] = True
@@ -61,7 +62,7 @@ class SmsChannel:
         try:
             return await self.provider.send(
                 message.message_id,
-                sender=message.payload["sender"],
+                sender=self.provider.sender_for(message.payload["sender"], message.payload.get("mask")),
                 recipient=message.recipient,
                 text=message.payload["text"],
             )
