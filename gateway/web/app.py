@@ -33,6 +33,7 @@ from gateway.web.auth import Authenticator
 from gateway.web.context import SERVICES, Services
 from gateway.web.errors import error_middleware
 from gateway.web.media_types import media_type_middleware
+from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
 from gateway.web.routes import charges, ops, receipts, regulator, settlements, tariffs
@@ -59,10 +60,11 @@ async def metrics_middleware(request: web.Request, handler):
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[metrics_middleware, regulator_access_log, error_middleware, media_type_middleware],
+        middlewares=[metrics_middleware, regulator_access_log, error_middleware, page_errors, media_type_middleware],
     )
     for module in (charges, tariffs, receipts, ops, settlements, regulator):
         app.add_routes(module.routes)
+    setup_pages(app, settings.key_dir)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app
 
