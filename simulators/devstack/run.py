@@ -157,8 +157,8 @@ The terminal simulator asks the cardholder for a PIN for 1.5 s before it answers
 The confirmation SMS on the handset: curl -s 'http://127.0.0.1:{SMS_CENTRE_PORT}/control/messages?recipient=09121234567'
 The receipt in the Iran Poosheh inbox: curl -s http://127.0.0.1:{POOSHEH_INBOX_PORT}/control/inbox/iran0012345679
 
-Service 1104 looks the recipient up first (identity policy `required`, docs/identity.md): add
-"birth_date": "1370/01/15" to the recipient, "service_code": "1104" and "amount": 330000. The civil registry
+Service 2103 looks the recipient up first (identity policy `required`, docs/identity.md): add
+"birth_date": "1370/01/15" to the recipient, "service_code": "2103" and "amount": 3980000. The civil registry
 (:{CIVIL_REGISTRY_PORT}) and Shahkar (:{SHAHKAR_PORT}) simulators know this demo recipient; any other is a mismatch.
 """
 

@@ -17,7 +17,7 @@ from tests.identity.support import BIRTH_DATE, FIRST_NAME, body_for, fresh_subje
 from tests.oversight.support import detect, utcnow, violations_of
 
 TERMINAL = "10000001"
-POLICIES = {"required": "1104", "advisory": "2104", "off": "1101"}  # gateway/registry/demo.toml
+POLICIES = {"required": "2103", "advisory": "3103", "off": "1101"}  # gateway/registry/demo.toml
 
 
 async def _matched(registry, shahkar, subject):
@@ -85,7 +85,7 @@ async def _psp_entries(sims) -> int:
 async def test_required(answer, script, verdict, gateway, keys, db, sims, caps, registry, shahkar):
     subject = await script(registry, shahkar, fresh_subject())
     before = await _psp_entries(sims)
-    status, reply = await gateway.charge(await keys(f"t:{TERMINAL}"), body_for(subject, "1104", caps["1104"]))
+    status, reply = await gateway.charge(await keys(f"t:{TERMINAL}"), body_for(subject, "2103", caps["2103"]))
 
     if verdict == "matched":
         assert status == 201, reply
@@ -113,7 +113,7 @@ async def test_required(answer, script, verdict, gateway, keys, db, sims, caps, 
 @pytest.mark.parametrize(("answer", "script", "verdict"), ANSWERS, ids=[a[0] for a in ANSWERS])
 async def test_advisory(answer, script, verdict, gateway, keys, db, caps, registry, shahkar):
     subject = await script(registry, shahkar, fresh_subject())
-    status, reply = await gateway.charge(await keys(f"t:{TERMINAL}"), body_for(subject, "2104", caps["2104"]))
+    status, reply = await gateway.charge(await keys(f"t:{TERMINAL}"), body_for(subject, "3103", caps["3103"]))
 
     assert status == 201, reply
     identity = reply["identity"]
@@ -139,7 +139,7 @@ async def test_off_asks_nobody_and_signs_no_authentication(gateway, keys, caps, 
 async def test_a_policy_that_asks_the_registry_needs_the_birth_date(gateway, keys, db, caps, registry, shahkar):
     subject = fresh_subject(birth_date=None)
     before = await db.fetchval("SELECT count(*) FROM refusals")
-    status, reply = await gateway.charge(await keys(f"t:{TERMINAL}"), body_for(subject, "1104", caps["1104"]))
+    status, reply = await gateway.charge(await keys(f"t:{TERMINAL}"), body_for(subject, "2103", caps["2103"]))
     assert (status, reply["error"]["code"], reply["error"]["param"]) == (
         400,
         "parameter_invalid",
@@ -154,7 +154,7 @@ async def test_a_legal_person_under_a_required_policy_is_asked_of_shahkar(gatewa
     subject = fresh_subject(birth_date=None)
     await shahkar.add_line(national_id, subject.mobile)
     recipient = {"kind": "legal_person", "name": "شرکت نمونه", "national_id": national_id, "mobile": subject.mobile}
-    body = body_for(subject, "1104", caps["1104"]) | {"recipient": recipient}
+    body = body_for(subject, "2103", caps["2103"]) | {"recipient": recipient}
     status, reply = await gateway.charge(await keys(f"t:{TERMINAL}"), body)
     assert status == 201, reply
     assert _authentication(reply["receipt"]) == "استعلام شاهکار"
@@ -164,7 +164,7 @@ async def test_a_legal_person_under_a_required_policy_is_asked_of_shahkar(gatewa
 async def test_a_mismatch_is_a_finding_for_the_regulator(gateway, keys, db, caps, registry, shahkar):
     since = utcnow()
     subject = await _another_name(registry, shahkar, fresh_subject())
-    status, _ = await gateway.charge(await keys(f"t:{TERMINAL}"), body_for(subject, "1104", caps["1104"]))
+    status, _ = await gateway.charge(await keys(f"t:{TERMINAL}"), body_for(subject, "2103", caps["2103"]))
     assert status == 422
     refusal_id = await db.fetchval(
         "SELECT id FROM refusals WHERE recipient_national_code = $1", subject.recipient.identifier
@@ -175,7 +175,7 @@ async def test_a_mismatch_is_a_finding_for_the_regulator(gateway, keys, db, caps
     assert (violation["type"], violation["office_id"], violation["service_code"]) == (
         "identity_mismatch",
         "11110001",
-        "1104",
+        "2103",
     )
     status, listed = await gateway.request(
         "GET", f"/v1/regulator/violations?type=identity_mismatch&from={format_utc(since)}", key=await keys("regulator")
