@@ -103,6 +103,14 @@ class Settings:
     identity_breaker_open_s: float = field(
         default_factory=lambda: float(_env("PISHKHAN_IDENTITY_BREAKER_OPEN_S", "30"))
     )
+    # Integrity: the approving bodies' public keys that tariff approvals must be signed with, and how often the
+    # regulator access log's chain head is signed.
+    approver_keys: Path = field(
+        default_factory=lambda: Path(_env("PISHKHAN_APPROVER_KEYS", str(PROJECT_ROOT / "var" / "approver-keys.json")))
+    )
+    access_log_sign_interval_s: float = field(
+        default_factory=lambda: float(_env("PISHKHAN_ACCESS_LOG_SIGN_INTERVAL_S", "86400"))
+    )
 
     def sms_credentials(self) -> dict[str, str]:
         """The credentials the chosen SMS provider's adapter takes."""

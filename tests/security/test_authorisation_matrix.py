@@ -63,6 +63,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/tariffs"): Row(_everyone(200)),
     ("GET", "/v1/tariffs/quote"): Row(_secured(terminal_own=200, terminal_other=200), query="service_code=1101"),
     ("GET", "/v1/keys"): Row(_everyone(200)),
+    ("GET", "/v1/tariffs/keys"): Row(_everyone(200)),
     ("GET", "/v1/receipts/{tracking_code}"): Row(OWN_OFFICE_READ),
     ("GET", "/v1/receipts/{tracking_code}.pdf"): Row(OWN_OFFICE_READ),
     ("GET", "/v1/receipts/{tracking_code}.txt"): Row(OWN_OFFICE_READ),
@@ -81,6 +82,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/regulator/excess-fees"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/violations"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/offices/{office_id}/scorecard"): Row(_secured(regulator=200)),
+    ("GET", "/v1/regulator/access-log/heads"): Row(_secured(regulator=200)),
+    # The regulator's queries in the rows above have put entries in the access log, so there is a head to sign.
+    ("POST", "/v1/regulator/access-log/heads"): Row(_secured(regulator=200)),
     ("GET", "/healthz"): Row(_everyone(200)),
     ("GET", "/readyz"): Row(_everyone(200)),
     ("GET", "/metrics"): Row(_everyone(200)),
