@@ -19,6 +19,7 @@ from gateway.core.jalali import format_utc
 from gateway.core.text import normalize_persian
 
 RECEIPT_VERSION = 1
+AUTHENTICATION_LABEL = "احراز هویت"
 
 # (key, label) in the order of the regulation's sentence.
 REQUIRED_FIELDS: tuple[tuple[str, str], ...] = (
@@ -84,6 +85,9 @@ class ReceiptInput:
     breakdown: Mapping[str, Any]
     charge_id: str
     prev_hash: str
+    # How the recipient was authenticated («استعلام ثبت احوال و شاهکار»), when the service's policy asked for an
+    # identity inquiry; signed with the rest.
+    authentication: str | None = None
 
 
 def _rials(field: str, value: Any) -> int:
@@ -173,7 +177,7 @@ def _validated(inp: ReceiptInput) -> dict[str, Any]:
 def build_receipt(inp: ReceiptInput) -> dict[str, Any]:
     """The unsigned receipt document; raises ReceiptInputError when the input is not a valid receipt."""
     values = _validated(inp)
-    return {
+    document: dict[str, Any] = {
         "version": RECEIPT_VERSION,
         "office_code": inp.office_code,
         "seq": inp.seq,
@@ -188,6 +192,12 @@ def build_receipt(inp: ReceiptInput) -> dict[str, Any]:
         "tariff_reference": values["tariff_reference"],
         "prev_hash": inp.prev_hash,
     }
+    if inp.authentication is not None:
+        document["authentication"] = {
+            "label": AUTHENTICATION_LABEL,
+            "value": _text("authentication", inp.authentication),
+        }
+    return document
 
 
 def parse_timestamp(text: Any) -> datetime:

@@ -8,6 +8,8 @@ SIMULATOR_MODULES = {
     "psp": "simulators.psp.psp_host",
     "sms": "simulators.sms_centre",
     "poosheh": "simulators.poosheh_inbox",
+    "civil-registry": "simulators.civil_registry",
+    "shahkar": "simulators.shahkar",
 }
 
 

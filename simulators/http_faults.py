@@ -81,6 +81,20 @@ async def transport_fault_reply(fault: Fault) -> web.StreamResponse:
     return web.Response(status=504, text="gateway timeout")
 
 
+async def reply_with_fault(fault: Fault | None, answer: Callable[[], web.Response]) -> web.StreamResponse:
+    """`answer()` as a fault changes it: the transport kinds answer in its place, `slow_answer` answers after
+    `delay_s`, `malformed` answers 200 with a body that is not JSON."""
+    if fault is None:
+        return answer()
+    if fault.kind in ("http_5xx", "throttle", "timeout"):
+        return await transport_fault_reply(fault)
+    if fault.kind == "slow_answer":
+        await asyncio.sleep(float(fault.param("delay_s")))
+    if fault.kind == "malformed":
+        return web.Response(status=200, content_type="application/json", text='{"trackId": "')
+    return answer()
+
+
 def add_control_routes(app: web.Application, faults: FaultBook, reset: Callable[[], None]) -> None:
     async def arm_fault(request: web.Request) -> web.Response:
         try:

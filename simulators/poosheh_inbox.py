@@ -28,7 +28,7 @@ from simulators.http_faults import FaultBook, add_control_routes, serve, transpo
 API = "/api/v1"
 _TRANSPORT_FAULTS = ("http_5xx", "throttle", "timeout")
 FAULT_KINDS = (*_TRANSPORT_FAULTS, "slow_answer")
-_ADDRESS = re.compile(r"iran\d{10,11}")
+_ADDRESS = re.compile(r"iran\d{10,12}")
 
 
 class Inbox:

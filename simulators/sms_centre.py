@@ -1,10 +1,12 @@
-"""An SMS centre that speaks both Magfa's HTTP v2 and Kavenegar's REST APIs, with fault injection.
+"""An SMS centre that speaks Payam Iran's REST API (the government's messaging system) and the commercial
+providers' (Magfa's HTTP v2, Kavenegar's REST), with fault injection.
 
 Run `python -m simulators.sms_centre --port 0`: it prints `{"port": N}` once listening.
 
 Every accepted message reaches the handset (or fails to) `--delivery-delay` seconds later. Sends are
 deduplicated by the caller's id (Magfa `uids`, Kavenegar `localid`) per account: a repeat returns the
-first answer and delivers nothing more. Control API (the test oracle):
+first answer and delivers nothing more. Payam Iran sends only from a 4040 line or a text mask (it does not
+know which agency holds which; the gateway's registry does). Control API (the test oracle):
 - `GET /control/messages?recipient=`: every message delivered to a handset so far.
 - `POST /control/faults` `{"kind", "recipient"?, "count"?, ...}` arms a fault for the next `count`
   sends (to `recipient`, or to anyone); kinds:
@@ -34,6 +36,9 @@ from gateway.messaging.sms_text import count_parts
 from simulators.http_faults import Fault, FaultBook, add_control_routes, serve, transport_fault_reply
 
 MAGFA_API = "/api/http/sms/v2"
+PAYAM_IRAN_API = "/payam-iran/api/v1"
+_PAYAM_IRAN_SENDER = re.compile(r"4040\d{1,10}|[A-Za-z][A-Za-z0-9]{1,10}")
+_PAYAM_IRAN_STATUS = {"sent": "SENT", "delivered": "DELIVERED", "undelivered": "UNDELIVERED"}
 FAULT_KINDS = (
     "http_5xx",
     "throttle",
@@ -243,6 +248,59 @@ def _magfa_send_request(body: object) -> tuple[list[str], list[str], list[str], 
     return recipients, messages, senders, uids
 
 
+def payam_iran_routes(centre: SmsCentre) -> web.RouteTableDef:
+    routes = web.RouteTableDef()
+
+    def agency(request: web.Request) -> str | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return token if scheme == "Bearer" and token else None
+
+    def refused(code: str, status: int = 400) -> web.Response:
+        return web.json_response({"error": {"code": code}}, status=status)
+
+    @routes.post(f"{PAYAM_IRAN_API}/messages")
+    async def send(request: web.Request) -> web.StreamResponse:
+        token = agency(request)
+        if token is None:
+            return refused("UNAUTHORIZED", 401)
+        body = await request.json()
+        uid, sender = body.get("clientMessageId"), body.get("sender")
+        recipient, text = str(body.get("recipient")), body.get("body")
+        if type(uid) is not int or not isinstance(sender, str) or not isinstance(text, str):
+            return refused("BAD_REQUEST")
+        fault = centre.request_fault([recipient])
+        if fault and fault.kind not in _AFTER_ACCEPTING:
+            return await transport_fault_reply(fault)
+        key = ("payam_iran", token, uid)
+        if key in centre.by_caller_id:
+            sms, status = centre.by_caller_id[key][0], 200
+        elif not _PAYAM_IRAN_SENDER.fullmatch(sender):
+            return refused("SENDER_NOT_ASSIGNED")
+        elif not text:
+            return refused("EMPTY_BODY")
+        elif centre.refuses(recipient):
+            return refused("INVALID_RECIPIENT")
+        else:
+            sms, status = centre.accept("payam_iran", uid, sender, recipient, text), 201
+            centre.by_caller_id[key] = [sms]
+        answer = web.json_response({"messageId": sms.mid, "clientMessageId": uid, "status": "ACCEPTED"}, status=status)
+        return await _after_request_fault(fault, answer, request)
+
+    @routes.post(f"{PAYAM_IRAN_API}/messages/status")
+    async def statuses(request: web.Request) -> web.Response:
+        token = agency(request)
+        if token is None:
+            return refused("UNAUTHORIZED", 401)
+        now, reports = time.time(), []
+        for uid in (await request.json()).get("clientMessageIds", []):
+            sent = centre.by_caller_id.get(("payam_iran", token, uid)) if type(uid) is int else None
+            status = _PAYAM_IRAN_STATUS[sent[0].state(now)] if sent else "UNKNOWN"
+            reports.append({"clientMessageId": uid, "status": status})
+        return web.json_response({"statuses": reports})
+
+    return routes
+
+
 def kavenegar_routes(centre: SmsCentre) -> web.RouteTableDef:
     routes = web.RouteTableDef()
 
@@ -318,6 +376,7 @@ def kavenegar_routes(centre: SmsCentre) -> web.RouteTableDef:
 def create_app(delivery_delay: float) -> web.Application:
     centre = SmsCentre(delivery_delay)
     app = web.Application()
+    app.add_routes(payam_iran_routes(centre))
     app.add_routes(magfa_routes(centre))
     app.add_routes(kavenegar_routes(centre))
     add_control_routes(app, centre.faults, centre.reset)
@@ -330,7 +389,7 @@ def create_app(delivery_delay: float) -> web.Application:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="SMS centre simulator (Magfa v2 and Kavenegar APIs)")
+    parser = argparse.ArgumentParser(description="SMS centre simulator (Payam Iran, Magfa v2 and Kavenegar APIs)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9301, help="0 binds a free port")
     parser.add_argument(

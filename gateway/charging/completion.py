@@ -20,7 +20,6 @@ from gateway.core.charge import Charge
 from gateway.core.identifiers import make_tracking_code
 from gateway.core.psp import PspReply
 from gateway.core.registry import Registry
-from gateway.messaging.poosheh import inbox_address
 from gateway.messaging.sms_text import render_confirmation
 from receipts.chain import IssuedReceipt, genesis_hash, issue_receipt
 from receipts.model import ReceiptInput
@@ -128,13 +127,17 @@ class ReceiptIssuer:
             breakdown=dict(charge.breakdown),
             charge_id=str(charge.id),
             prev_hash=prev_hash,
+            authentication=charge.identity.receipt_value() if charge.identity is not None else None,
         )
 
     def _messages(self, charge: Charge, registry: Registry, tracking_code: str) -> list[dict]:
-        """The SMS confirmation, and the signed receipt for the citizen's Iran Poosheh inbox (the dispatcher reads
-        the receipt by its tracking code, so the outbox row stays small)."""
+        """The SMS confirmation from the line (or mask) of the agency whose service it was, and the signed receipt
+        for the citizen's Iran Poosheh inbox (the dispatcher reads the receipt by its tracking code, so the outbox
+        row stays small). A recipient without an inbox (a foreign national known only by passport) gets the SMS
+        alone."""
         office = registry.offices[charge.office_id]
         service = registry.services[charge.service_code]
+        agency = registry.agencies[service.agency_id]
         text = render_confirmation(
             service_name=service.name,
             amount=charge.amount,
@@ -142,17 +145,22 @@ class ReceiptIssuer:
             office_name=office.name,
             verify_base_url=self.verify_base_url,
         )
-        return [
+        messages = [
             {
                 "channel": "sms",
                 "message_id": f"sms-{charge.id.hex}",
                 "recipient": charge.recipient.mobile,
-                "payload": {"sender": office.sms_line, "text": text},
-            },
-            {
-                "channel": "poosheh",
-                "message_id": f"poosheh-{charge.id.hex}",
-                "recipient": inbox_address(charge.recipient.national_code),
-                "payload": {"tracking_code": tracking_code},
-            },
+                "payload": {"sender": agency.sms_line or office.sms_line, "mask": agency.sms_mask, "text": text},
+            }
         ]
+        inbox = charge.recipient.id.poosheh_address()
+        if inbox is not None:
+            messages.append(
+                {
+                    "channel": "poosheh",
+                    "message_id": f"poosheh-{charge.id.hex}",
+                    "recipient": inbox,
+                    "payload": {"tracking_code": tracking_code},
+                }
+            )
+        return messages

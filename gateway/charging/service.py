@@ -24,8 +24,19 @@ from gateway.charging.terminal_lock import LockAttempt, TerminalLocks, lock_toke
 from gateway.core.charge import FINAL, Charge, ExtraItem, Recipient, Status, status_for_decline
 from gateway.core.charge_rules import ChargeIntent, ChargePlan, Refusal, assess_charge
 from gateway.core.clock import Clock, system_clock
-from gateway.core.errors import IdempotencyKeyReused, TerminalBusy, error_from_body
+from gateway.core.errors import (
+    IdempotencyKeyReused,
+    IdentityMismatch,
+    IdentityUnavailable,
+    ParameterInvalid,
+    TerminalBusy,
+    error_from_body,
+)
+from gateway.core.identity import IdentityCheck, IdentityPolicy, Verdict
 from gateway.core.psp import Outcome, PspReply, PurchaseRequest
+from gateway.core.recipients import RecipientKind
+from gateway.core.registry import Service
+from gateway.identity import IdentityInquiry, Subject
 from gateway.platform import metrics
 from gateway.registry.live import RuntimeState
 
@@ -47,6 +58,7 @@ class ChargeService:
         psps: PspPool,
         issuer: ReceiptIssuer,
         terminal_locks: TerminalLocks,
+        identity: IdentityInquiry,
         *,
         recovery_grace: timedelta,
         replay_wait: float = 30.0,
@@ -57,6 +69,7 @@ class ChargeService:
         self.psps = psps
         self.issuer = issuer
         self.terminal_locks = terminal_locks
+        self.identity = identity
         self.recovery_grace = recovery_grace
         self.replay_wait = replay_wait
         self.clock = clock
@@ -74,7 +87,13 @@ class ChargeService:
             return await self._refuse(
                 decision, intent, caller_terminal_id, office_id, idempotency_key, request_hash, now
             )
-        charge = self._new_charge(decision, intent, now)
+        identity = await self._inquire(decision.service, intent)
+        if identity is not None and identity.refuses:
+            refusal = Refusal(_identity_error(identity))
+            return await self._refuse(
+                refusal, intent, caller_terminal_id, office_id, idempotency_key, request_hash, now
+            )
+        charge = self._new_charge(decision, intent, now, identity)
         lock = await self._take_terminal(office_id, intent.terminal_id, lock_token(charge.id, idempotency_key))
         if not lock.taken:
             if await store.find_idempotency_key(self.pool, office_id, idempotency_key):
@@ -140,7 +159,25 @@ class ChargeService:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    def _new_charge(self, plan: ChargePlan, intent: ChargeIntent, now: datetime) -> Charge:
+    async def _inquire(self, service: Service, intent: ChargeIntent) -> IdentityCheck | None:
+        """The identity inquiry the service's policy asks for, before the card is pushed; None when it asks none."""
+        if service.identity is IdentityPolicy.OFF:
+            return None
+        if intent.recipient_id.kind is RecipientKind.INDIVIDUAL and intent.recipient_birth_date is None:
+            raise ParameterInvalid(
+                f"recipient.birth_date: service {service.code} looks the recipient up in the civil registry, "
+                "which needs the birth date",
+                param="recipient.birth_date",
+            )
+        subject = Subject(
+            intent.recipient_name, intent.recipient_id, intent.recipient_mobile, intent.recipient_birth_date
+        )
+        with metrics.IDENTITY_LATENCY.time():
+            return await self.identity.check(service.identity, subject)
+
+    def _new_charge(
+        self, plan: ChargePlan, intent: ChargeIntent, now: datetime, identity: IdentityCheck | None
+    ) -> Charge:
         return Charge(
             id=uuid7(),
             office_id=plan.office.id,
@@ -151,7 +188,9 @@ class ChargeService:
             service_code=plan.service.code,
             quantity=intent.quantity,
             extras=tuple(ExtraItem(code, quantity) for code, quantity in intent.extras),
-            recipient=Recipient(intent.recipient_name, intent.recipient_national_code, intent.recipient_mobile),
+            recipient=Recipient(
+                intent.recipient_name, intent.recipient_id.identifier, intent.recipient_mobile, intent.recipient_id.kind
+            ),
             amount=intent.amount,
             breakdown=plan.breakdown,
             tariff_reference=plan.tariff_reference,
@@ -159,6 +198,7 @@ class ChargeService:
             verify_deadline=plan.verify_deadline,
             next_recovery_at=now + self.recovery_grace,
             created_at=now,
+            identity=identity,
         )
 
     async def _refuse(
@@ -182,7 +222,8 @@ class ChargeService:
                 cap=broken.cap,
                 excess=broken.excess,
                 payment_method=intent.payment_method,
-                recipient_national_code=intent.recipient_national_code,
+                recipient_kind=intent.recipient_id.kind,
+                recipient_identifier=intent.recipient_id.identifier,
                 tariff_reference=broken.tariff_reference,
                 created_at=now,
                 details=broken.error.details,
@@ -305,3 +346,11 @@ class ChargeService:
                 return charge
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+def _identity_error(identity: IdentityCheck) -> IdentityMismatch | IdentityUnavailable:
+    """The refusal of a required inquiry, with its verdicts and track ids for the regulator (never a name)."""
+    details = {"identity": identity.to_document()}
+    if identity.verdict is Verdict.MISMATCHED:
+        return IdentityMismatch(param="recipient", details=details)
+    return IdentityUnavailable(param="recipient", details=details, retry_after=5)

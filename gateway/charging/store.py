@@ -15,7 +15,9 @@ from typing import Any
 import asyncpg
 
 from gateway.core.charge import PENDING, Charge, ExtraItem, Recipient, Status
+from gateway.core.identity import IdentityCheck
 from gateway.core.psp import SettlementRow
+from gateway.core.recipients import RecipientKind
 
 PENDING_STATUSES = [s.value for s in PENDING]
 
@@ -33,8 +35,9 @@ WITH idem AS (
 )
 INSERT INTO charges (id, office_id, terminal_id, merchant_id, psp_id, operator_id, service_code, quantity, extras,
                      recipient_name, recipient_national_code, recipient_mobile, amount, breakdown, tariff_reference,
-                     settlement_rows, status, verify_deadline, next_recovery_at, created_at)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'created', $17, $21, $18
+                     settlement_rows, status, verify_deadline, next_recovery_at, created_at, recipient_kind,
+                     identity_check)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'created', $17, $21, $18, $22, $23
 WHERE EXISTS (SELECT 1 FROM idem)
 RETURNING stan
 """
@@ -54,7 +57,7 @@ async def insert_charge(db, charge: Charge, idempotency_key: str, request_hash: 
         charge.quantity,
         [{"code": extra.code, "quantity": extra.quantity} for extra in charge.extras],
         charge.recipient.name,
-        charge.recipient.national_code,
+        charge.recipient.identifier,
         charge.recipient.mobile,
         charge.amount,
         charge.breakdown,
@@ -65,6 +68,8 @@ async def insert_charge(db, charge: Charge, idempotency_key: str, request_hash: 
         idempotency_key,
         request_hash,
         charge.next_recovery_at,
+        charge.recipient.kind.value,
+        charge.identity.to_document() if charge.identity is not None else None,
     )
 
 
@@ -80,7 +85,13 @@ def charge_from_row(row: Mapping[str, Any]) -> Charge:
         service_code=row["service_code"],
         quantity=row["quantity"],
         extras=tuple(ExtraItem(e["code"], e["quantity"]) for e in row["extras"]),
-        recipient=Recipient(row["recipient_name"], row["recipient_national_code"], row["recipient_mobile"]),
+        recipient=Recipient(
+            row["recipient_name"],
+            row["recipient_national_code"],
+            row["recipient_mobile"],
+            RecipientKind(row["recipient_kind"]),
+        ),
+        identity=IdentityCheck.from_document(row["identity_check"]) if row["identity_check"] is not None else None,
         amount=row["amount"],
         breakdown=row["breakdown"],
         tariff_reference=row["tariff_reference"],
@@ -110,8 +121,9 @@ WITH idem AS (
     RETURNING 1
 )
 INSERT INTO refusals (office_id, terminal_id, operator_id, service_code, reason, requested, cap, excess,
-                      payment_method, recipient_national_code, tariff_reference, created_at, details)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $16
+                      payment_method, recipient_national_code, tariff_reference, created_at, details,
+                      recipient_kind)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $16, $17
 WHERE EXISTS (SELECT 1 FROM idem)
 RETURNING id
 """
@@ -128,7 +140,8 @@ class RefusalRecord:
     cap: int | None
     excess: int | None
     payment_method: str | None
-    recipient_national_code: str | None
+    recipient_kind: str | None
+    recipient_identifier: str | None
     tariff_reference: str | None
     created_at: datetime
     details: dict
@@ -145,7 +158,7 @@ def _refusal_args(refusal: RefusalRecord) -> tuple:
         refusal.cap,
         refusal.excess,
         refusal.payment_method,
-        refusal.recipient_national_code,
+        refusal.recipient_identifier,
         refusal.tariff_reference,
         refusal.created_at,
     )
@@ -159,15 +172,21 @@ async def record_refusals(
     first, others = refusals[0], refusals[1:]
     async with pool.acquire() as conn, conn.transaction():
         refusal_id = await conn.fetchval(
-            _RECORD_REFUSAL, *_refusal_args(first), idempotency_key, request_hash, answer, first.details
+            _RECORD_REFUSAL,
+            *_refusal_args(first),
+            idempotency_key,
+            request_hash,
+            answer,
+            first.details,
+            first.recipient_kind,
         )
         if refusal_id is not None and others:
             await conn.executemany(
                 """INSERT INTO refusals (office_id, terminal_id, operator_id, service_code, reason, requested, cap,
                                          excess, payment_method, recipient_national_code, tariff_reference,
-                                         created_at, details)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
-                [(*_refusal_args(other), other.details) for other in others],
+                                         created_at, details, recipient_kind)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
+                [(*_refusal_args(other), other.details, other.recipient_kind) for other in others],
             )
     return refusal_id is not None
 

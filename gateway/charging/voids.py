@@ -22,7 +22,6 @@ from gateway.core.clock import Clock, system_clock
 from gateway.core.errors import ChargeAlreadyVoided, IdempotencyKeyReused, ResourceMissing
 from gateway.core.psp import Outcome
 from gateway.core.voids import REASON_LABELS, Void, VoidReason, VoidStatus, assess_void, window_closes_at
-from gateway.messaging.poosheh import inbox_address
 from gateway.messaging.sms_text import render_cancellation
 from gateway.platform import metrics
 from gateway.registry.live import RuntimeState
@@ -183,20 +182,26 @@ class VoidService:
             tracking_code=tracking_code,
             verify_base_url=self.verify_base_url,
         )
-        return [
+        agency = self.state.registry.agencies[self.state.registry.services[charge.service_code].agency_id]
+        messages = [
             {
                 "channel": "sms",
                 "message_id": f"sms-void-{charge.id.hex}",
                 "recipient": charge.recipient.mobile,
-                "payload": {"sender": office.sms_line, "text": text},
-            },
-            {
-                "channel": "poosheh",
-                "message_id": f"poosheh-void-{charge.id.hex}",
-                "recipient": inbox_address(charge.recipient.national_code),
-                "payload": {"tracking_code": tracking_code},
-            },
+                "payload": {"sender": agency.sms_line or office.sms_line, "mask": agency.sms_mask, "text": text},
+            }
         ]
+        inbox = charge.recipient.id.poosheh_address()
+        if inbox is not None:
+            messages.append(
+                {
+                    "channel": "poosheh",
+                    "message_id": f"poosheh-void-{charge.id.hex}",
+                    "recipient": inbox,
+                    "payload": {"tracking_code": tracking_code},
+                }
+            )
+        return messages
 
     async def _moved(
         self,

@@ -11,7 +11,7 @@ import importlib
 import sys
 from types import ModuleType
 
-SIMULATORS = ("psp", "sms", "poosheh")
+SIMULATORS = ("psp", "sms", "poosheh", "civil-registry", "shahkar")
 
 
 def _simulators_cli() -> ModuleType:
@@ -33,7 +33,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    sim = sub.add_parser("sim", help="start a simulator: psp (terminals and PSP host), sms, poosheh")
+    sim = sub.add_parser(
+        "sim", help="start a simulator: psp (terminals and PSP host), sms, poosheh, civil-registry, shahkar"
+    )
     sim.add_argument("kind", choices=SIMULATORS)
     sim.add_argument("rest", nargs=argparse.REMAINDER, help="the simulator's own options (--help)")
     sim.set_defaults(func=cmd_sim)

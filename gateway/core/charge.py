@@ -15,7 +15,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from gateway.core.identity import IdentityCheck
 from gateway.core.psp import SettlementRow, TxnRef
+from gateway.core.recipients import RecipientId, RecipientKind
 
 
 class Status(StrEnum):
@@ -56,8 +58,13 @@ def status_for_decline(response_code: str | None) -> Status:
 @dataclass(frozen=True)
 class Recipient:
     name: str
-    national_code: str
+    identifier: str  # the identifier of its kind (gateway/core/recipients.py)
     mobile: str
+    kind: RecipientKind = RecipientKind.INDIVIDUAL
+
+    @property
+    def id(self) -> RecipientId:
+        return RecipientId(self.kind, self.identifier)
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ class Charge:
     tracking_code: str | None = None
     completed_at: datetime | None = None
     receipt: Mapping[str, Any] | None = None
+    identity: IdentityCheck | None = None  # the identity inquiry made before the card was pushed
     claim_epoch: int = 0  # the recovery claim this copy was read under (see docs/money-safety.md)
     recovery_attempts: int = 0
     next_recovery_at: datetime | None = None

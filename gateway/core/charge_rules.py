@@ -27,6 +27,7 @@ from gateway.core.errors import (
 )
 from gateway.core.jalali import tehran_date
 from gateway.core.psp import SettlementRow
+from gateway.core.recipients import RecipientId
 from gateway.core.registry import Agency, Office, Operator, Psp, Registry, Service, Terminal
 from gateway.core.settlement import SettlementError, build_settlement_rows
 from gateway.core.tariffs import Charged, Quote, TariffBook
@@ -50,10 +51,11 @@ class ChargeIntent:
     quantity: int
     extras: tuple[tuple[str, int], ...]
     recipient_name: str
-    recipient_national_code: str
+    recipient_id: RecipientId
     recipient_mobile: str
     amount: int
     payment_method: str | None
+    recipient_birth_date: str | None = None  # Jalali, for the civil registry inquiry only; never stored
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,28 @@ class IdempotencyKeyReused(GatewayError):
     default_message = "This Idempotency-Key was already used with a different request body."
 
 
+# ------------------------------------------------------------------ the recipient's identity (docs/identity.md)
+
+
+class IdentityRefusal(GatewayError):
+    """The service's identity policy is `required` and the inquiry did not confirm the recipient."""
+
+    type = "identity_error"
+
+
+class IdentityMismatch(IdentityRefusal):
+    code = "identity_mismatch"
+    default_message = "The civil registry or Shahkar does not confirm the recipient; nothing was charged."
+
+
+class IdentityUnavailable(IdentityRefusal):
+    code = "identity_unavailable"
+    default_message = (
+        "The recipient could not be looked up and this service requires it; nothing was charged. "
+        "Retry shortly with a new Idempotency-Key."
+    )
+
+
 # ------------------------------------------------------------------ the regulator's rules on money
 
 

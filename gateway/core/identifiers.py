@@ -7,6 +7,15 @@ National code (کد ملی): 10 digits; the last is a check digit over the first
 the small function here. One-digit-repeated codes pass that check but are never issued, so they
 are refused.
 
+National ID of a legal person (شناسه ملی اشخاص حقوقی): 11 digits; the last is a check digit over the first
+ten. The published rule: add (tenth digit + 2) to each of the first ten digits, weight them 29, 27, 23, 19, 17
+(twice over), r = sum mod 11, check = 0 if r == 10 else r. Digits 4 to 9 (the registration number) are never all
+zero.
+
+Foreign national identifier (شناسه فراگیر اتباع خارجی): 12 digits. No check-digit rule is published for it, so
+only its shape is checked (and one digit repeated is refused, as for national codes). A foreign national without
+one is identified by passport number and nationality (ISO 3166-1 alpha-2, via pycountry).
+
 Tracking code (شماره رهگیری), 18 digits, printed on every receipt:
 
     OOOOOOOO SSSSSSSSS C
@@ -23,6 +32,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import pycountry
 from stdnum import damm
 from stdnum.iso7064 import mod_97_10
 
@@ -35,6 +45,10 @@ MAX_SEQUENCE = 10**SEQUENCE_LENGTH - 1
 
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
 _NATIONAL_CODE = re.compile(r"[0-9]{10}")
+_LEGAL_PERSON_ID = re.compile(r"[0-9]{11}")
+_LEGAL_PERSON_ID_WEIGHTS = (29, 27, 23, 19, 17, 29, 27, 23, 19, 17)
+_FOREIGN_NATIONAL_ID = re.compile(r"[0-9]{12}")
+_PASSPORT_NUMBER = re.compile(r"[A-Z0-9]{5,20}")
 _MOBILE = re.compile(r"(?:\+98|0098|98|0)?(9[0-9]{9})")
 _IRANIAN_IBAN = re.compile(r"IR[0-9]{24}")
 _OFFICE_CODE = re.compile(rf"[0-9]{{{OFFICE_CODE_LENGTH}}}")
@@ -75,6 +89,59 @@ def parse_national_code(value: str) -> str:
     if code != complete_national_code(code[:9]):
         raise InvalidIdentifier("national_code", "the national code's check digit does not match")
     return code
+
+
+def _legal_person_id_check_digit(first_ten: str) -> str:
+    step = int(first_ten[9]) + 2
+    total = sum((int(digit) + step) * weight for digit, weight in zip(first_ten, _LEGAL_PERSON_ID_WEIGHTS, strict=True))
+    remainder = total % 11
+    return str(0 if remainder == 10 else remainder)
+
+
+def complete_legal_person_id(first_ten: str) -> str:
+    """The legal person's national ID whose first ten digits these are (their check digit appended)."""
+    return first_ten + _legal_person_id_check_digit(first_ten)
+
+
+def parse_legal_person_id(value: str) -> str:
+    """A legal person's national ID (شناسه ملی) as its 11 ASCII digits, or InvalidIdentifier."""
+    national_id = _compact(value)
+    if not _LEGAL_PERSON_ID.fullmatch(national_id):
+        raise InvalidIdentifier("national_id", "a legal person's national ID has exactly 11 digits")
+    if len(set(national_id)) == 1 or national_id[3:9] == "000000":
+        raise InvalidIdentifier("national_id", "no legal person is registered under this national ID")
+    if national_id != complete_legal_person_id(national_id[:10]):
+        raise InvalidIdentifier("national_id", "the national ID's check digit does not match")
+    return national_id
+
+
+def parse_foreign_national_id(value: str) -> str:
+    """A foreign national identifier (شناسه فراگیر اتباع) as its 12 ASCII digits, or InvalidIdentifier."""
+    foreign_id = _compact(value)
+    if not _FOREIGN_NATIONAL_ID.fullmatch(foreign_id):
+        raise InvalidIdentifier("foreign_national_id", "a foreign national identifier has exactly 12 digits")
+    if len(set(foreign_id)) == 1:
+        raise InvalidIdentifier("foreign_national_id", "a foreign national identifier cannot be one digit repeated")
+    return foreign_id
+
+
+def parse_passport_number(value: str) -> str:
+    """A passport number as 5 to 20 upper-case Latin letters and digits, or InvalidIdentifier."""
+    passport = _compact(value).upper()
+    if not _PASSPORT_NUMBER.fullmatch(passport):
+        raise InvalidIdentifier("passport_number", "a passport number is 5 to 20 Latin letters and digits")
+    return passport
+
+
+def parse_nationality(value: str) -> str:
+    """A nationality as its ISO 3166-1 alpha-2 code (from alpha-2 or alpha-3), or InvalidIdentifier."""
+    code = _compact(value).upper()
+    country = pycountry.countries.get(alpha_2=code) if len(code) == 2 else pycountry.countries.get(alpha_3=code)
+    if country is None:
+        raise InvalidIdentifier("nationality", "expected an ISO 3166-1 country code such as AF or AFG")
+    if country.alpha_2 == "IR":
+        raise InvalidIdentifier("nationality", "an Iranian national is identified by national code")
+    return str(country.alpha_2)
 
 
 def parse_mobile(value: str) -> str:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from gateway.core.identifiers import InvalidIdentifier, parse_iban
+from gateway.core.identity import IdentityPolicy
 from gateway.core.psp import PspCapabilities
 from gateway.core.settlement import rows_needed
 from gateway.core.text import normalize_persian
@@ -67,12 +68,16 @@ class AgencyDoc(_Strict):
     name: Name
     iban: str
     payment_id: str = Field(pattern=r"^[0-9]{1,30}$")
+    # The agency's own Payam Iran line under 4040 and its text mask (001 art. 3); without a line, the office's.
+    sms_line: str | None = Field(default=None, pattern=r"^4040[0-9]{1,10}$")
+    sms_mask: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9]{1,10}$")
     _check_iban = field_validator("iban")(_iban)
 
 
 class ServiceDoc(_Strict):
     name: Name
     agency: str
+    identity: IdentityPolicy = IdentityPolicy.OFF
 
 
 def _sms_sized(name: str) -> str:
@@ -141,6 +146,8 @@ class Agency:
     name: str
     iban: str
     payment_id: str
+    sms_line: str | None = None
+    sms_mask: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,7 @@ class Service:
     code: str
     name: str
     agency_id: str
+    identity: IdentityPolicy = IdentityPolicy.OFF  # the recipient's identity inquiry (docs/identity.md)
 
 
 @dataclass(frozen=True)
@@ -223,9 +231,19 @@ class Registry:
                 for p in self.psps.values()
             },
             "agencies": {
-                a.id: {"name": a.name, "iban": a.iban, "payment_id": a.payment_id} for a in self.agencies.values()
+                a.id: {
+                    "name": a.name,
+                    "iban": a.iban,
+                    "payment_id": a.payment_id,
+                    "sms_line": a.sms_line,
+                    "sms_mask": a.sms_mask,
+                }
+                for a in self.agencies.values()
             },
-            "services": {s.code: {"name": s.name, "agency": s.agency_id} for s in self.services.values()},
+            "services": {
+                s.code: {"name": s.name, "agency": s.agency_id, "identity": s.identity.value}
+                for s in self.services.values()
+            },
             "offices": {
                 o.id: {
                     "name": o.name,
@@ -288,8 +306,11 @@ def parse_registry(raw: dict[str, Any]) -> Registry:
             )
             for pid, p in doc.psps.items()
         },
-        agencies={aid: Agency(aid, text(a.name), a.iban, a.payment_id) for aid, a in doc.agencies.items()},
-        services={code: Service(code, text(s.name), s.agency) for code, s in doc.services.items()},
+        agencies={
+            aid: Agency(aid, text(a.name), a.iban, a.payment_id, a.sms_line, a.sms_mask)
+            for aid, a in doc.agencies.items()
+        },
+        services={code: Service(code, text(s.name), s.agency, s.identity) for code, s in doc.services.items()},
         offices={
             oid: Office(
                 oid,

@@ -1,4 +1,5 @@
-"""Messages to the service recipient: the confirmation SMS from the 4040 line and the Iran Poosheh inbox."""
+"""Messages to the service recipient: the confirmation SMS through Payam Iran (or a configured commercial provider)
+from the agency's 4040 line or text mask, and the Iran Poosheh inbox."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Callable
 
 from gateway.messaging.kavenegar import KavenegarProvider
 from gateway.messaging.magfa import MagfaProvider
-from gateway.messaging.poosheh import Authenticity, AuthenticityVerdict, PooshehInbox, inbox_address
+from gateway.messaging.payam_iran import PayamIranProvider
+from gateway.messaging.poosheh import Authenticity, AuthenticityVerdict, PooshehInbox
 from gateway.messaging.sms_providers import (
     DeliveryStatus,
     SendOutcome,
@@ -18,13 +20,14 @@ from gateway.messaging.sms_providers import (
 from gateway.messaging.sms_text import MAX_PARTS, count_parts, render_confirmation, verify_link
 
 _PROVIDERS: dict[str, Callable[[str, dict[str, str], float], SmsProvider]] = {
+    PayamIranProvider.kind: PayamIranProvider,
     MagfaProvider.kind: MagfaProvider,
     KavenegarProvider.kind: KavenegarProvider,
 }
 
 
 def create_sms_provider(kind: str, base_url: str, credentials: dict, timeout: float) -> SmsProvider:
-    """The adapter for `kind` ("magfa": username, domain, password; "kavenegar": api_key)."""
+    """The adapter for `kind` ("payam_iran": token; "magfa": username, domain, password; "kavenegar": api_key)."""
     try:
         provider = _PROVIDERS[kind]
     except KeyError:
@@ -39,13 +42,13 @@ __all__ = [
     "DeliveryStatus",
     "KavenegarProvider",
     "MagfaProvider",
+    "PayamIranProvider",
     "PooshehInbox",
     "SendOutcome",
     "SendResult",
     "SmsProvider",
     "count_parts",
     "create_sms_provider",
-    "inbox_address",
     "provider_uid",
     "render_confirmation",
     "require_4040_line",

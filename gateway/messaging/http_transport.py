@@ -50,9 +50,10 @@ class JsonHttpClient:
         json: Any = None,
         data: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> HttpAnswer:
         body = orjson.dumps(json) if json is not None else None
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        headers = {**({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
         try:
             async with self._shared_session().request(
                 method,

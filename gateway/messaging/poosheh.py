@@ -1,7 +1,8 @@
 """Iran Poosheh (ایران پوشه), the citizen's electronic inbox: delivering signed receipts, checking printed ones.
 
-A person's inbox is addressed `iran<national code>` (004 art. 3.5); counter offices are among its
-agents (001 art. 7). The inbox deduplicates by our message id, so a delivery retried after a timeout
+An inbox is addressed `iran<national code>` for a person and `iran<national ID>` for a legal person (004 art.
+3.5), `iran<foreign national identifier>` for a foreign national (gateway/core/recipients.py); counter offices are
+among its agents (001 art. 7). The inbox deduplicates by our message id, so a delivery retried after a timeout
 is stored once. It also answers whether a printed document is authentic (004 art. 15).
 
 The API spoken here (REST/JSON, `Authorization: Bearer <token>`):
@@ -19,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from gateway.core.identifiers import mask_national_code, parse_national_code
+from gateway.core.recipients import masked_identifier, parse_inbox_address
 from gateway.messaging.http_transport import JsonHttpClient, TransportFault
 from gateway.messaging.sms_providers import SendOutcome, SendResult, unavailable
 
@@ -45,11 +46,6 @@ class Authenticity:
     detail: str | None = None
 
 
-def inbox_address(national_code: str) -> str:
-    """`iran<national code>` for a person; InvalidIdentifier (a ValueError) for an invalid code."""
-    return "iran" + parse_national_code(national_code)
-
-
 class PooshehInbox:
     """The adapter. Long-lived, safe for concurrent use, one pooled session."""
 
@@ -57,11 +53,11 @@ class PooshehInbox:
         self._http = JsonHttpClient(base_url, timeout, headers={"Authorization": f"Bearer {token}"})
 
     async def deliver(
-        self, message_id: str, national_code: str, document: dict, *, tracking_code: str, qr_payload: str | None = None
+        self, message_id: str, address: str, document: dict, *, tracking_code: str, qr_payload: str | None = None
     ) -> SendResult:
-        """Store the signed receipt `document` in the recipient's inbox, keyed by `message_id`."""
+        """Store the signed receipt `document` in the inbox at `address`, keyed by `message_id`."""
         try:
-            address = inbox_address(national_code)
+            address = parse_inbox_address(address)
         except ValueError as error:
             return SendResult.permanent(f"no inbox address: {error}")
         try:
@@ -83,7 +79,7 @@ class PooshehInbox:
             log.warning(
                 "poosheh delivery %s to %s not accepted: %s (%s)",
                 message_id,
-                mask_national_code(national_code),
+                masked_identifier(address),
                 result.outcome,
                 result.detail,
             )

@@ -93,13 +93,22 @@ class SmsProvider(abc.ABC):
     """One provider's HTTP API. Instances are long-lived, safe for concurrent use, and share one session."""
 
     kind: ClassVar[str]
+    accepts_masks: ClassVar[bool] = False  # whether the provider carries an agency's text mask as the sender
 
     def __init__(self, http: JsonHttpClient) -> None:
         self._http = http
 
+    def sender_for(self, line: str, mask: str | None) -> str:
+        """What to send from: the agency's text mask where this provider carries masks, else its 4040 line."""
+        return mask if mask is not None and self.accepts_masks else line
+
+    def check_sender(self, sender: str) -> str:
+        """The sender, or ValueError when this provider may not send from it."""
+        return require_4040_line(sender)
+
     async def send(self, message_id: str, sender: str, recipient: str, text: str) -> SendResult:
-        """Hand one message to the provider. Raises ValueError only for a sender outside 4040."""
-        require_4040_line(sender)
+        """Hand one message to the provider. Raises ValueError only for a sender it may not send from."""
+        self.check_sender(sender)
         try:
             mobile = parse_mobile(recipient)
         except ValueError as error:

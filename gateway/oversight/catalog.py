@@ -22,6 +22,7 @@ class ViolationType:
 NO_EXCESS_FEE = Obligation("no_excess_fee", "عدم اخذ وجه مازاد بر تعرفه مصوب (بند ۶)")
 CARD_ONLY = Obligation("card_only", "دریافت وجه فقط با کارت و از طریق PSP دارای مجوز بانک مرکزی (بند ۷)")
 ACTIVE_LICENCE = Obligation("active_licence", "ارائه خدمت فقط با پروانه معتبر")
+AUTHENTICATED_RECIPIENT = Obligation("authenticated_recipient", "استعلام و احراز اصالت خدمت‌گیرنده (بند ۸)")
 RECEIPTED_COLLECTION = Obligation(
     "receipted_collection", "صدور رسید چاپی و الکترونیکی و ارسال پیامک برای هر وجه دریافتی (بند ۹)"
 )
@@ -30,6 +31,9 @@ EXCESS_FEE = ViolationType("excess_fee", NO_EXCESS_FEE, "تلاش برای در�
 CASH_PAYMENT = ViolationType("cash_payment", CARD_ONLY, "تلاش برای دریافت وجه نقد", False)
 UNLICENSED_PSP = ViolationType("unlicensed_psp", CARD_ONLY, "دریافت وجه با پایانه PSP فاقد مجوز", False)
 INACTIVE_LICENCE = ViolationType("inactive_licence", ACTIVE_LICENCE, "ارائه خدمت با پروانه غیرفعال", False)
+IDENTITY_MISMATCH = ViolationType(
+    "identity_mismatch", AUTHENTICATED_RECIPIENT, "ارائه خدمت به خدمت‌گیرنده‌ای که هویت او با استعلام مغایر است", False
+)
 SPLIT_CHARGING = ViolationType("split_charging", NO_EXCESS_FEE, "دریافت وجه مازاد با تقسیم مبلغ در چند تراکنش", True)
 OFFBOOK_TRANSACTION = ViolationType(
     "offbook_transaction", RECEIPTED_COLLECTION, "تراکنش روی پایانه دفتر خارج از درگاه", True
@@ -48,13 +52,16 @@ VIOLATION_TYPES = {
         CASH_PAYMENT,
         UNLICENSED_PSP,
         INACTIVE_LICENCE,
+        IDENTITY_MISMATCH,
         SPLIT_CHARGING,
         OFFBOOK_TRANSACTION,
         VOID_THEN_RECHARGE,
         VOID_RATE,
     )
 }
-OBLIGATIONS = {o.code: o for o in (NO_EXCESS_FEE, CARD_ONLY, ACTIVE_LICENCE, RECEIPTED_COLLECTION)}
+OBLIGATIONS = {
+    o.code: o for o in (NO_EXCESS_FEE, CARD_ONLY, ACTIVE_LICENCE, AUTHENTICATED_RECIPIENT, RECEIPTED_COLLECTION)
+}
 
 # Refusal reasons recorded by the charge path (gateway/core/charge_rules.py) that are findings against the office.
 REFUSAL_TYPES = {
@@ -62,4 +69,5 @@ REFUSAL_TYPES = {
     "cash_forbidden": CASH_PAYMENT,
     "psp_unlicensed": UNLICENSED_PSP,
     "office_license_inactive": INACTIVE_LICENCE,
+    "identity_mismatch": IDENTITY_MISMATCH,
 }

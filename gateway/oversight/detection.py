@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from gateway.core.clock import Clock, system_clock
-from gateway.core.identifiers import mask_national_code
 from gateway.core.jalali import format_utc
+from gateway.core.recipients import masked_identifier
 from gateway.core.tariffs import TariffBook
 from gateway.oversight import store
 from gateway.oversight.catalog import OFFBOOK_TRANSACTION, SPLIT_CHARGING, VOID_RATE, VOID_THEN_RECHARGE
@@ -72,7 +72,8 @@ def split_violation(row, tariffs: TariffBook, window: timedelta) -> store.NewVio
         "source": "charges",
         "charge_id": charge.id,
         "charge_ids": [c.id for c in finding.window],
-        "recipient_national_code": mask_national_code(row["recipient_national_code"]),
+        "recipient_national_code": masked_identifier(row["recipient_national_code"]),
+        "recipient_kind": row["recipient_kind"],
         "service_code": row["service_code"],
         "window_seconds": int(window.total_seconds()),
         "total": finding.total,

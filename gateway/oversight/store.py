@@ -77,7 +77,8 @@ async def insert_offbook_findings(conn, since: datetime, until: datetime) -> int
 # office in the window before it, found through charges_split_lookup. A voided charge took nothing in the end: it
 # is not part of a split (a void followed by a new charge is a finding of its own, gateway/oversight/void_patterns.py).
 SPLIT_CANDIDATES = """
-SELECT c.id, c.office_id, o.kind AS office_kind, c.service_code, c.recipient_national_code, c.terminal_id,
+SELECT c.id, c.office_id, o.kind AS office_kind, c.service_code, c.recipient_national_code, c.recipient_kind,
+       c.terminal_id,
        c.operator_id, c.amount, c.quantity, c.extras, c.tracking_code, c.completed_at, e.earlier
 FROM charges c
 JOIN offices o ON o.id = c.office_id

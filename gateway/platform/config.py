@@ -57,14 +57,16 @@ class Settings:
             _env("PISHKHAN_PENALTY_RULES", str(PROJECT_ROOT / "gateway" / "oversight" / "penalty_rules.toml"))
         )
     )
-    # Messaging: the SMS provider ("magfa" or "kavenegar") and the Iran Poosheh inbox; the defaults reach the
-    # simulators `make run` starts. Magfa uses username, domain and password; Kavenegar the API key.
-    sms_provider: str = field(default_factory=lambda: _env("PISHKHAN_SMS_PROVIDER", "magfa"))
+    # Messaging: the SMS provider ("payam_iran", the government's channel; or "magfa" or "kavenegar") and the Iran
+    # Poosheh inbox; the defaults reach the simulators `make run` starts. Payam Iran uses the agency token,
+    # Magfa username, domain and password, Kavenegar the API key.
+    sms_provider: str = field(default_factory=lambda: _env("PISHKHAN_SMS_PROVIDER", "payam_iran"))
     sms_url: str = field(default_factory=lambda: _env("PISHKHAN_SMS_URL", "http://127.0.0.1:9301"))
     sms_username: str = field(default_factory=lambda: _env("PISHKHAN_SMS_USERNAME", "pishkhan"))
     sms_domain: str = field(default_factory=lambda: _env("PISHKHAN_SMS_DOMAIN", "pishkhan"))
     sms_password: str = field(default_factory=lambda: _env("PISHKHAN_SMS_PASSWORD", "pishkhan"))
     sms_api_key: str = field(default_factory=lambda: _env("PISHKHAN_SMS_API_KEY", "pishkhan"))
+    sms_token: str = field(default_factory=lambda: _env("PISHKHAN_SMS_TOKEN", "pishkhan"))
     poosheh_url: str = field(default_factory=lambda: _env("PISHKHAN_POOSHEH_URL", "http://127.0.0.1:9302"))
     poosheh_token: str = field(default_factory=lambda: _env("PISHKHAN_POOSHEH_TOKEN", "pishkhan"))
     messaging_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_MESSAGING_TIMEOUT_S", "10")))
@@ -83,6 +85,26 @@ class Settings:
         default_factory=lambda: int(_env("PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE", "600"))
     )
     redis_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_REDIS_TIMEOUT_S", "2")))
+    # Identity inquiry (docs/identity.md): the civil registry's KYC provider and Shahkar (the defaults reach the
+    # simulators `make run` starts), the time one inquiry may take, how long an answer is cached (at most a day),
+    # the key of the cache's digests, and each service's circuit breaker (failures in a row, seconds open).
+    civil_registry_url: str = field(
+        default_factory=lambda: _env("PISHKHAN_CIVIL_REGISTRY_URL", "http://127.0.0.1:9303")
+    )
+    civil_registry_client_id: str = field(default_factory=lambda: _env("PISHKHAN_CIVIL_REGISTRY_CLIENT_ID", "pishkhan"))
+    civil_registry_client_secret: str = field(
+        default_factory=lambda: _env("PISHKHAN_CIVIL_REGISTRY_CLIENT_SECRET", "pishkhan")
+    )
+    shahkar_url: str = field(default_factory=lambda: _env("PISHKHAN_SHAHKAR_URL", "http://127.0.0.1:9304"))
+    shahkar_username: str = field(default_factory=lambda: _env("PISHKHAN_SHAHKAR_USERNAME", "pishkhan"))
+    shahkar_password: str = field(default_factory=lambda: _env("PISHKHAN_SHAHKAR_PASSWORD", "pishkhan"))
+    identity_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_IDENTITY_TIMEOUT_S", "2")))
+    identity_cache_ttl_s: int = field(default_factory=lambda: int(_env("PISHKHAN_IDENTITY_CACHE_TTL_S", "3600")))
+    identity_cache_key: str = field(default_factory=lambda: _env("PISHKHAN_IDENTITY_CACHE_KEY", "development only"))
+    identity_breaker_failures: int = field(default_factory=lambda: int(_env("PISHKHAN_IDENTITY_BREAKER_FAILURES", "5")))
+    identity_breaker_open_s: float = field(
+        default_factory=lambda: float(_env("PISHKHAN_IDENTITY_BREAKER_OPEN_S", "30"))
+    )
     # Integrity: the approving bodies' public keys that tariff approvals must be signed with, and how often the
     # regulator access log's chain head is signed.
     approver_keys: Path = field(
@@ -101,6 +123,8 @@ class Settings:
 
     def sms_credentials(self) -> dict[str, str]:
         """The credentials the chosen SMS provider's adapter takes."""
+        if self.sms_provider == "payam_iran":
+            return {"token": self.sms_token}
         if self.sms_provider == "kavenegar":
             return {"api_key": self.sms_api_key}
         return {"username": self.sms_username, "domain": self.sms_domain, "password": self.sms_password}

@@ -33,3 +33,9 @@ STORE_UNAVAILABLE = Counter(
     "Requests answered 503 because PostgreSQL or Redis could not be reached, by store",
     ["store"],
 )
+
+IDENTITY_LATENCY = Histogram(
+    "pishkhan_identity_inquiry_seconds",
+    "Identity inquiry latency before a card is pushed (every service that applies, asked at once)",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

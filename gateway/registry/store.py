@@ -7,6 +7,7 @@ import hashlib
 import asyncpg
 import orjson
 
+from gateway.core.identity import IdentityPolicy
 from gateway.core.registry import Agency, Office, Operator, Psp, Registry, Service, Terminal, capabilities_from_doc
 
 
@@ -40,15 +41,16 @@ async def save_registry(conn: asyncpg.Connection, registry: Registry, source: st
             ],
         )
         await conn.executemany(
-            """INSERT INTO agencies (id, name, iban, payment_id) VALUES ($1, $2, $3, $4)
+            """INSERT INTO agencies (id, name, iban, payment_id, sms_line, sms_mask) VALUES ($1, $2, $3, $4, $5, $6)
                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, iban = EXCLUDED.iban,
-                 payment_id = EXCLUDED.payment_id""",
-            [(a.id, a.name, a.iban, a.payment_id) for a in registry.agencies.values()],
+                 payment_id = EXCLUDED.payment_id, sms_line = EXCLUDED.sms_line, sms_mask = EXCLUDED.sms_mask""",
+            [(a.id, a.name, a.iban, a.payment_id, a.sms_line, a.sms_mask) for a in registry.agencies.values()],
         )
         await conn.executemany(
-            """INSERT INTO services (code, name, agency_id) VALUES ($1, $2, $3)
-               ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, agency_id = EXCLUDED.agency_id""",
-            [(s.code, s.name, s.agency_id) for s in registry.services.values()],
+            """INSERT INTO services (code, name, agency_id, identity_policy) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, agency_id = EXCLUDED.agency_id,
+                 identity_policy = EXCLUDED.identity_policy""",
+            [(s.code, s.name, s.agency_id, s.identity.value) for s in registry.services.values()],
         )
         await conn.executemany(
             """INSERT INTO offices (id, name, kind, licence_holder, licence_number, licence_valid_from,
@@ -124,11 +126,12 @@ async def read_registry(conn: asyncpg.Connection) -> Registry:
         for r in await conn.fetch("SELECT * FROM psps")
     }
     agencies = {
-        r["id"]: Agency(r["id"], r["name"], r["iban"], r["payment_id"])
+        r["id"]: Agency(r["id"], r["name"], r["iban"], r["payment_id"], r["sms_line"], r["sms_mask"])
         for r in await conn.fetch("SELECT * FROM agencies")
     }
     services = {
-        r["code"]: Service(r["code"], r["name"], r["agency_id"]) for r in await conn.fetch("SELECT * FROM services")
+        r["code"]: Service(r["code"], r["name"], r["agency_id"], IdentityPolicy(r["identity_policy"]))
+        for r in await conn.fetch("SELECT * FROM services")
     }
     assigned: dict[str, set[str]] = {}
     for r in await conn.fetch("SELECT office_id, service_code FROM office_services"):

@@ -22,6 +22,7 @@ from gateway.charging.terminal_lock import TerminalLocks
 from gateway.charging.void_recovery import VoidRecoveryWorker
 from gateway.charging.voids import VoidService
 from gateway.core.clock import Clock, system_clock
+from gateway.identity import inquiry_from_settings
 from gateway.messaging.outbox import OutboxWorkers
 from gateway.oversight.access_log import sign_heads_daily
 from gateway.oversight.runtime import detect_forever, oversight_from_settings
@@ -145,12 +146,14 @@ def _lifecycle(settings: Settings, clock: Clock):
             hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s,
             pending_hold_seconds=PENDING_TERMINAL_HOLD_S,
         )
+        identity = inquiry_from_settings(settings, redis)
         charges = ChargeService(
             pool,
             state,
             psps,
             issuer,
             terminal_locks,
+            identity,
             recovery_grace=timedelta(seconds=settings.recovery_grace_s),
             clock=clock,
         )
@@ -226,6 +229,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await psps.close()
+        await identity.close()
         await outbox.close()
         await redis.aclose()
         await pool.close()

@@ -15,8 +15,9 @@ from gateway.core.errors import (
     ChargeReversed,
     GatewayError,
 )
-from gateway.core.identifiers import mask_mobile, mask_national_code
+from gateway.core.identifiers import mask_mobile
 from gateway.core.jalali import format_utc
+from gateway.core.recipients import POOSHEH_PREFIX, masked_identifier
 from gateway.web.errors import status_of
 
 _UNPAID: Mapping[Status, type[GatewayError]] = {
@@ -35,7 +36,7 @@ def _ts(value: datetime | None) -> str | None:
 def _masked_recipient(channel: str, recipient: str) -> str:
     if channel == "sms":
         return mask_mobile(recipient)
-    return "iran" + mask_national_code(recipient.removeprefix("iran"))
+    return POOSHEH_PREFIX + masked_identifier(recipient.removeprefix(POOSHEH_PREFIX))
 
 
 def message_view(row: Mapping) -> dict:
@@ -82,6 +83,7 @@ def charge_view(charge: Charge, messages: Sequence[Mapping] | None = None) -> di
         "created_at": _ts(charge.created_at),
         "completed_at": _ts(charge.completed_at),
         "receipt": charge.receipt,
+        "identity": charge.identity.to_document() if charge.identity is not None else None,
     }
     if messages is not None:
         view["messages"] = [message_view(message) for message in messages]

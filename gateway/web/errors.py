@@ -34,6 +34,8 @@ STATUS: dict[type[GatewayError], int] = {
     errors.PermissionDenied: 403,
     errors.IdempotencyKeyReused: 409,
     errors.CashForbidden: 422,
+    errors.IdentityMismatch: 422,
+    errors.IdentityUnavailable: 503,
     errors.TariffRefusal: 422,
     errors.VoidWindowClosed: 409,
     errors.VoidRefused: 422,

@@ -4,7 +4,7 @@ The same models give the OpenAPI schemas."""
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Self
 
 import orjson
 from pydantic import (
@@ -16,11 +16,22 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     ValidationError,
+    model_validator,
 )
 
 from gateway.core.errors import InvalidJson, ParameterInvalid
 from gateway.core.field_text import refused_character
-from gateway.core.identifiers import InvalidIdentifier, parse_mobile, parse_national_code
+from gateway.core.identifiers import (
+    InvalidIdentifier,
+    parse_foreign_national_id,
+    parse_legal_person_id,
+    parse_mobile,
+    parse_national_code,
+    parse_nationality,
+    parse_passport_number,
+)
+from gateway.core.jalali import format_jalali_date, parse_jalali_date
+from gateway.core.recipients import RecipientId, RecipientKind
 from gateway.core.text import normalize_persian
 from gateway.core.voids import VoidReason
 
@@ -64,6 +75,28 @@ Code = Annotated[
 ]
 NationalCode = Annotated[str, Field(max_length=40), AfterValidator(_identifier(parse_national_code))]
 Mobile = Annotated[str, Field(max_length=40), AfterValidator(_identifier(parse_mobile))]
+LegalPersonId = Annotated[str, Field(max_length=40), AfterValidator(_identifier(parse_legal_person_id))]
+ForeignNationalId = Annotated[str, Field(max_length=40), AfterValidator(_identifier(parse_foreign_national_id))]
+PassportNumber = Annotated[str, Field(max_length=40), AfterValidator(_identifier(parse_passport_number))]
+Nationality = Annotated[str, Field(max_length=3), AfterValidator(_identifier(parse_nationality))]
+
+
+def _birth_date(value: str) -> str:
+    return format_jalali_date(parse_jalali_date(value))
+
+
+BirthDate = Annotated[
+    str, Field(max_length=20, description="Jalali YYYY/MM/DD", examples=["1370/01/15"]), AfterValidator(_birth_date)
+]
+
+# The identifier fields each kind of recipient carries (gateway/core/recipients.py); a foreign national carries
+# either the first set or the second.
+_KIND_FIELDS: dict[RecipientKind, tuple[frozenset[str], ...]] = {
+    RecipientKind.INDIVIDUAL: (frozenset({"national_code"}),),
+    RecipientKind.LEGAL_PERSON: (frozenset({"national_id"}),),
+    RecipientKind.FOREIGN_NATIONAL: (frozenset({"foreign_national_id"}), frozenset({"passport_number", "nationality"})),
+}
+_IDENTIFIER_FIELDS = frozenset().union(*(fields for options in _KIND_FIELDS.values() for fields in options))
 
 
 class _Body(BaseModel):
@@ -71,9 +104,37 @@ class _Body(BaseModel):
 
 
 class Recipient(_Body):
+    kind: RecipientKind = RecipientKind.INDIVIDUAL
     name: PersianText
-    national_code: NationalCode
+    national_code: NationalCode | None = None
+    national_id: LegalPersonId | None = None
+    foreign_national_id: ForeignNationalId | None = None
+    passport_number: PassportNumber | None = None
+    nationality: Nationality | None = None
+    birth_date: BirthDate | None = Field(
+        default=None, description="An individual's birth date, for services whose identity policy asks the registry"
+    )
     mobile: Mobile
+
+    @model_validator(mode="after")
+    def _identified_by_its_kind(self) -> Self:
+        given = frozenset(name for name in _IDENTIFIER_FIELDS if getattr(self, name) is not None)
+        options = _KIND_FIELDS[self.kind]
+        if given not in options:
+            expected = " or ".join(" + ".join(sorted(fields)) for fields in options)
+            raise ValueError(f"a recipient of kind {self.kind.value} is identified by {expected} alone")
+        if self.birth_date is not None and self.kind is not RecipientKind.INDIVIDUAL:
+            raise ValueError("only an individual recipient carries a birth date")
+        return self
+
+    def recipient_id(self) -> RecipientId:
+        if self.kind is RecipientKind.INDIVIDUAL:
+            return RecipientId(self.kind, str(self.national_code))
+        if self.kind is RecipientKind.LEGAL_PERSON:
+            return RecipientId(self.kind, str(self.national_id))
+        if self.foreign_national_id is not None:
+            return RecipientId(self.kind, self.foreign_national_id)
+        return RecipientId.by_passport(str(self.nationality), str(self.passport_number))
 
 
 class Extra(_Body):

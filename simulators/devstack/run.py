@@ -30,6 +30,8 @@ DEV_REDIS_PORT = 56379
 DEMO_TERMINAL = "10000001"
 SMS_CENTRE_PORT = 9301
 POOSHEH_INBOX_PORT = 9302
+CIVIL_REGISTRY_PORT = 9303
+SHAHKAR_PORT = 9304
 
 
 def _pishkhan(*args: str, env: dict, capture: bool = False) -> str:
@@ -136,15 +138,26 @@ def _start_simulators(registry_path: Path, env: dict) -> list[subprocess.Popen]:
     return processes
 
 
-def _start_messaging_simulators(env: dict) -> list[subprocess.Popen]:
-    """The SMS centre and the Iran Poosheh inbox on fixed ports, with the gateway's settings pointed at them."""
+def _start_http_simulators(env: dict) -> list[subprocess.Popen]:
+    """The SMS centre, the Iran Poosheh inbox, the civil registry and Shahkar on fixed ports, with the gateway's
+    settings pointed at them; the two inquiry simulators know the demo recipient."""
     env.setdefault("PISHKHAN_SMS_URL", f"http://127.0.0.1:{SMS_CENTRE_PORT}")
     env.setdefault("PISHKHAN_POOSHEH_URL", f"http://127.0.0.1:{POOSHEH_INBOX_PORT}")
+    env.setdefault("PISHKHAN_CIVIL_REGISTRY_URL", f"http://127.0.0.1:{CIVIL_REGISTRY_PORT}")
+    env.setdefault("PISHKHAN_SHAHKAR_URL", f"http://127.0.0.1:{SHAHKAR_PORT}")
+    simulators = (
+        ("sms", SMS_CENTRE_PORT, ()),
+        ("poosheh", POOSHEH_INBOX_PORT, ()),
+        ("civil-registry", CIVIL_REGISTRY_PORT, ("--demo",)),
+        ("shahkar", SHAHKAR_PORT, ("--demo",)),
+    )
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "sim", kind, "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+            [sys.executable, "-m", "gateway.cli", "sim", kind, "--port", str(port), *options],
+            env=env,
+            stdout=subprocess.DEVNULL,
         )
-        for kind, port in (("sms", SMS_CENTRE_PORT), ("poosheh", POOSHEH_INBOX_PORT))
+        for kind, port, options in simulators
     ]
 
 
@@ -171,6 +184,10 @@ Commands in another terminal (.venv/bin/pishkhan keys create ..., check-conserva
 {_STACK_ENV}; a shell takes its settings with: set -a; . {_STACK_ENV}; set +a
 The confirmation SMS on the handset: curl -s 'http://127.0.0.1:{SMS_CENTRE_PORT}/control/messages?recipient=09121234567'
 The receipt in the Iran Poosheh inbox: curl -s http://127.0.0.1:{POOSHEH_INBOX_PORT}/control/inbox/iran0012345679
+
+Service 2103 looks the recipient up first (identity policy `required`, docs/identity.md): add
+"birth_date": "1370/01/15" to the recipient, "service_code": "2103" and "amount": 3980000. The civil registry
+(:{CIVIL_REGISTRY_PORT}) and Shahkar (:{SHAHKAR_PORT}) simulators know this demo recipient; any other is a mismatch.
 """
 
 
@@ -194,7 +211,7 @@ def run() -> int:
         prepare_database(env, registry_path, VAR / "dev")
         _ensure_signing_key(env)
         token = _demo_terminal_key(env)
-        processes = _start_simulators(registry_path, env) + _start_messaging_simulators(env)
+        processes = _start_simulators(registry_path, env) + _start_http_simulators(env)
         processes.append(subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env))
         write_stack_env(DEV_STACK_ENV, env, os.getpid())
         print(_first_charge_help(token), flush=True)

@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from gateway.core.identifiers import InvalidIdentifier, make_tracking_code, parse_national_code
-from gateway.messaging import AuthenticityVerdict, PooshehInbox, SendOutcome, inbox_address
+from gateway.core.recipients import parse_inbox_address
+from gateway.messaging import AuthenticityVerdict, PooshehInbox, SendOutcome
 
 _serial = itertools.count(100_000_000)
 
@@ -41,17 +42,19 @@ async def poosheh(inbox) -> PooshehInbox:
     await adapter.close()
 
 
-def test_inbox_address_is_iran_and_the_national_code():
-    assert inbox_address("0012345679") == "iran0012345679"
-    assert inbox_address("۰۰۱۲۳۴۵۶۷۹") == "iran0012345679"
-    with pytest.raises(ValueError):
-        inbox_address("0012345678")
+def test_inbox_address_is_iran_and_an_identifier_valid_for_its_kind():
+    assert parse_inbox_address("iran0012345679") == "iran0012345679"
+    assert parse_inbox_address("iran10380284790") == "iran10380284790"
+    assert parse_inbox_address("iran123456789012") == "iran123456789012"
+    for wrong in ("iran0012345678", "iran10380284791", "0012345679", "iran", "iran00123456790123"):
+        with pytest.raises(ValueError):
+            parse_inbox_address(wrong)
 
 
 async def test_delivered_receipt_lands_in_the_recipients_inbox(poosheh, inbox):
     code = fresh_national_code()
     tracking, document, qr = fresh_receipt()
-    result = await poosheh.deliver("msg-1", code, document, tracking_code=tracking, qr_payload=qr)
+    result = await poosheh.deliver("msg-1", f"iran{code}", document, tracking_code=tracking, qr_payload=qr)
     assert result.outcome is SendOutcome.ACCEPTED
     [stored] = await inbox.inbox(f"iran{code}")
     assert stored["document"] == document and stored["document_id"] == result.provider_message_id
@@ -61,8 +64,8 @@ async def test_delivered_receipt_lands_in_the_recipients_inbox(poosheh, inbox):
 async def test_same_message_id_is_stored_once(poosheh, inbox):
     code = fresh_national_code()
     tracking, document, qr = fresh_receipt()
-    first = await poosheh.deliver("msg-dup", code, document, tracking_code=tracking, qr_payload=qr)
-    again = await poosheh.deliver("msg-dup", code, document, tracking_code=tracking, qr_payload=qr)
+    first = await poosheh.deliver("msg-dup", f"iran{code}", document, tracking_code=tracking, qr_payload=qr)
+    again = await poosheh.deliver("msg-dup", f"iran{code}", document, tracking_code=tracking, qr_payload=qr)
     assert first.accepted and again.accepted
     assert again.provider_message_id == first.provider_message_id
     assert len(await inbox.inbox(f"iran{code}")) == 1
@@ -72,10 +75,10 @@ async def test_server_error_is_retryable_and_the_retry_stores(poosheh, inbox):
     code = fresh_national_code()
     tracking, document, _ = fresh_receipt()
     await inbox.arm(kind="http_5xx", address=f"iran{code}")
-    failed = await poosheh.deliver("msg-5xx", code, document, tracking_code=tracking)
+    failed = await poosheh.deliver("msg-5xx", f"iran{code}", document, tracking_code=tracking)
     assert failed.outcome is SendOutcome.RETRYABLE
     assert await inbox.inbox(f"iran{code}") == []
-    assert (await poosheh.deliver("msg-5xx", code, document, tracking_code=tracking)).accepted
+    assert (await poosheh.deliver("msg-5xx", f"iran{code}", document, tracking_code=tracking)).accepted
     assert len(await inbox.inbox(f"iran{code}")) == 1
 
 
@@ -85,16 +88,16 @@ async def test_timeout_is_retryable_and_nothing_is_stored(inbox):
     tracking, document, _ = fresh_receipt()
     await inbox.arm(kind="timeout", address=f"iran{code}", hold_s=1.0)
     try:
-        result = await impatient.deliver("msg-slow", code, document, tracking_code=tracking)
+        result = await impatient.deliver("msg-slow", f"iran{code}", document, tracking_code=tracking)
     finally:
         await impatient.close()
     assert result.outcome is SendOutcome.RETRYABLE
     assert await inbox.inbox(f"iran{code}") == []
 
 
-async def test_invalid_national_code_is_permanent(poosheh):
+async def test_an_invalid_address_is_permanent(poosheh):
     tracking, document, _ = fresh_receipt()
-    result = await poosheh.deliver("msg-bad", "0012345678", document, tracking_code=tracking)
+    result = await poosheh.deliver("msg-bad", "iran0012345678", document, tracking_code=tracking)
     assert result.outcome is SendOutcome.PERMANENT
 
 
@@ -102,7 +105,7 @@ async def test_missing_token_is_retryable_not_lost(inbox):
     anonymous = PooshehInbox(inbox.base_url, token="", timeout=1.0)
     tracking, document, _ = fresh_receipt()
     try:
-        result = await anonymous.deliver("msg-anon", fresh_national_code(), document, tracking_code=tracking)
+        result = await anonymous.deliver("msg-anon", f"iran{fresh_national_code()}", document, tracking_code=tracking)
     finally:
         await anonymous.close()
     assert result.outcome is SendOutcome.RETRYABLE and "401" in result.detail
@@ -111,7 +114,9 @@ async def test_missing_token_is_retryable_not_lost(inbox):
 async def test_authenticity_of_a_printed_receipt(poosheh):
     tracking, document, qr = fresh_receipt()
     assert (
-        await poosheh.deliver("msg-auth", fresh_national_code(), document, tracking_code=tracking, qr_payload=qr)
+        await poosheh.deliver(
+            "msg-auth", f"iran{fresh_national_code()}", document, tracking_code=tracking, qr_payload=qr
+        )
     ).accepted
 
     genuine = await poosheh.check_authenticity(tracking, qr)
@@ -127,7 +132,7 @@ async def test_authenticity_of_a_printed_receipt(poosheh):
 
 async def test_authenticity_is_unknown_when_the_inbox_fails(poosheh, inbox):
     tracking, document, qr = fresh_receipt()
-    assert (await poosheh.deliver("msg-x", fresh_national_code(), document, tracking_code=tracking)).accepted
+    assert (await poosheh.deliver("msg-x", f"iran{fresh_national_code()}", document, tracking_code=tracking)).accepted
     await inbox.arm(kind="http_5xx")
     assert (await poosheh.check_authenticity(tracking, qr)).verdict is AuthenticityVerdict.UNKNOWN
     assert (await poosheh.check_authenticity(tracking)).verdict is AuthenticityVerdict.AUTHENTIC

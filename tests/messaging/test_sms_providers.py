@@ -1,4 +1,4 @@
-"""SMS provider adapters against the SMS centre simulator, for both APIs it speaks."""
+"""SMS provider adapters against the SMS centre simulator, for every API it speaks: one conformance suite."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tests.messaging.support import DELIVERY_DELAY
 
 SENDER = "404012345"
 CREDENTIALS = {
+    "payam_iran": {"token": "agency-token"},
     "magfa": {"username": "pishkhan", "domain": "magfa", "password": "secret"},
     "kavenegar": {"api_key": "4A2B-TEST-KEY"},
 }
@@ -35,7 +36,7 @@ def fresh_id() -> str:
     return f"sms-{time.monotonic_ns()}"
 
 
-@pytest.fixture(params=["magfa", "kavenegar"])
+@pytest.fixture(params=["payam_iran", "magfa", "kavenegar"])
 async def provider(request, sms_centre) -> SmsProvider:
     adapter = create_sms_provider(request.param, sms_centre.base_url, CREDENTIALS[request.param], timeout=1.0)
     yield adapter
@@ -216,7 +217,7 @@ async def test_status_of_many_with_an_unknown_id(provider):
     assert statuses == {**dict.fromkeys(sent, DeliveryStatus.DELIVERED), never_sent: DeliveryStatus.UNKNOWN}
 
 
-@pytest.mark.parametrize("kind", ["magfa", "kavenegar"])
+@pytest.mark.parametrize("kind", ["payam_iran", "magfa", "kavenegar"])
 async def test_unreachable_provider_never_raises(kind):
     adapter = create_sms_provider(kind, f"http://127.0.0.1:{free_port()}", CREDENTIALS[kind], timeout=1.0)
     try:
@@ -226,3 +227,21 @@ async def test_unreachable_provider_never_raises(kind):
         await adapter.close()
     assert result.outcome is SendOutcome.RETRYABLE
     assert statuses == {"42": DeliveryStatus.UNKNOWN, "43": DeliveryStatus.UNKNOWN}
+
+
+async def test_payam_iran_sends_from_the_agencys_mask_and_other_providers_from_its_line(sms_centre):
+    mobile, mask = fresh_mobile(), "SABTAHVAL"
+    payam_iran = create_sms_provider("payam_iran", sms_centre.base_url, CREDENTIALS["payam_iran"], timeout=1.0)
+    magfa = create_sms_provider("magfa", sms_centre.base_url, CREDENTIALS["magfa"], timeout=1.0)
+    try:
+        assert payam_iran.sender_for(SENDER, mask) == mask and payam_iran.sender_for(SENDER, None) == SENDER
+        assert magfa.sender_for(SENDER, mask) == SENDER
+        assert (await payam_iran.send(fresh_id(), mask, mobile, "x")).accepted
+        with pytest.raises(ValueError):
+            await magfa.send(fresh_id(), mask, mobile, "x")
+    finally:
+        await payam_iran.close()
+        await magfa.close()
+    await asyncio.sleep(DELIVERY_DELAY * 3)
+    [delivered] = await sms_centre.handset(mobile)
+    assert (delivered["api"], delivered["sender"]) == ("payam_iran", mask)

@@ -46,7 +46,8 @@ async def _send_each(
 
 
 class SmsChannel:
-    """Payload `{sender, text}`, recipient the mobile number."""
+    """Payload `{sender, mask, text}` (the agency's 4040 line and text mask, if it has one), recipient the mobile
+    number. A provider that carries masks sends from the mask."""
 
     name: ClassVar[str] = "sms"
     reports_delivery: ClassVar[bool] = True
@@ -61,7 +62,7 @@ class SmsChannel:
         try:
             return await self.provider.send(
                 message.message_id,
-                sender=message.payload["sender"],
+                sender=self.provider.sender_for(message.payload["sender"], message.payload.get("mask")),
                 recipient=message.recipient,
                 text=message.payload["text"],
             )
@@ -70,7 +71,7 @@ class SmsChannel:
 
 
 class PooshehChannel:
-    """Payload `{tracking_code}`, recipient the inbox address `iran<national code>`. The signed receipt is read
+    """Payload `{tracking_code}`, recipient the inbox address (`iran<identifier>`). The signed receipt is read
     from the receipts table and sent with its QR payload, so the inbox can vouch for the printed copy. `keyring`
     gives the signing keys in force, so keys added by rotation are used."""
 
@@ -97,7 +98,7 @@ class PooshehChannel:
             return SendResult.permanent(f"no receipt with tracking code {tracking_code}")
         return await self.inbox.deliver(
             message.message_id,
-            message.recipient.removeprefix("iran"),
+            message.recipient,
             signed,
             tracking_code=tracking_code,
             qr_payload=self._qr_payload(signed),

@@ -44,6 +44,30 @@ CHARGE = {
         "created_at": {"type": ["string", "null"]},
         "completed_at": {"type": ["string", "null"]},
         "receipt": {"type": ["object", "null"]},
+        "identity": {
+            "type": ["object", "null"],
+            "description": "The identity inquiry made before the card was pushed (docs/identity.md): the service's "
+            "policy, the verdict, each service's verdict and track id, and when; null when the policy is off",
+            "required": ["policy", "verdict", "results", "checked_at"],
+            "properties": {
+                "policy": {"enum": ["required", "advisory"]},
+                "verdict": {"enum": ["matched", "mismatched", "unavailable"]},
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["service", "verdict", "track_id", "reason"],
+                        "properties": {
+                            "service": {"enum": ["civil_registry", "shahkar"]},
+                            "verdict": {"enum": ["matched", "mismatched", "unavailable"]},
+                            "track_id": {"type": ["string", "null"]},
+                            "reason": {"type": ["string", "null"]},
+                        },
+                    },
+                },
+                "checked_at": {"type": "string"},
+            },
+        },
         "messages": {
             "type": "array",
             "description": "GET only: the SMS and Iran Poosheh messages of a completed "
@@ -79,7 +103,7 @@ def charge_paths() -> dict:
                     "202": json_body(
                         {"$ref": "#/components/schemas/Charge"}, "Outcome not yet known; retry the same key"
                     ),
-                    **errors(400, 401, 402, 403, 409, 413, 415, 422, 429, 502),
+                    **errors(400, 401, 402, 403, 409, 413, 415, 422, 429, 502, 503),
                 },
                 parameters=[param("Idempotency-Key", "header", {"type": "string", "maxLength": 255}, True)],
                 body={

@@ -40,12 +40,15 @@ async def create_charge(request: web.Request) -> web.Response:
         quantity=body.quantity,
         extras=tuple((e.code, e.quantity) for e in body.extras),
         recipient_name=body.recipient.name,
-        recipient_national_code=body.recipient.national_code,
+        recipient_id=body.recipient.recipient_id(),
+        recipient_birth_date=body.recipient.birth_date,
         recipient_mobile=body.recipient.mobile,
         amount=body.amount,
         payment_method=body.payment_method,
     )
-    request_hash = hashlib.sha256(orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)).digest()
+    request_hash = hashlib.sha256(
+        orjson.dumps(body.model_dump(exclude_none=True), option=orjson.OPT_SORT_KEYS)
+    ).digest()
     charge = await services(request).charges.create(key, intent, request_hash, caller.terminal_id)
     status, answer = charge_answer(charge)
     return json_response(answer, status=status)

@@ -23,7 +23,7 @@ async def poll_until_settled(workers, db, charges, within: float = 5.0) -> dict[
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize("provider_kind", ["magfa", "kavenegar"])
+@pytest.mark.parametrize("provider_kind", ["payam_iran", "magfa", "kavenegar"])
 async def test_reports_reach_the_row_and_the_charge(
     provider_kind, gateway, keys, db, sms_centre, completed_charges, outbox_settings, workers_for
 ):

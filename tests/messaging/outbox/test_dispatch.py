@@ -21,7 +21,12 @@ def counter(channel: str, event: str) -> float:
     return REGISTRY.get_sample_value("pishkhan_outbox_messages_total", {"channel": channel, "event": event}) or 0.0
 
 
-@pytest.mark.parametrize("provider_kind", ["magfa", "kavenegar"])
+# Service 1101 is the civil registry's (gateway/registry/demo.toml): its line, and its mask where the provider carries
+# masks (Payam Iran).
+SENDER_OF = {"payam_iran": "SABTAHVAL", "magfa": "40401100", "kavenegar": "40401100"}
+
+
+@pytest.mark.parametrize("provider_kind", ["payam_iran", "magfa", "kavenegar"])
 async def test_one_sms_per_completed_charge_and_none_for_declined_or_refused(
     provider_kind, gateway, keys, sims, db, sms_centre, inbox, completed_charges, outbox_settings, workers_for
 ):
@@ -43,7 +48,7 @@ async def test_one_sms_per_completed_charge_and_none_for_declined_or_refused(
         assert len(handset) == 1, handset
         assert handset[0]["text"] == rows[charge["id"]]["payload"]["text"]
         assert charge["tracking_code"] in handset[0]["text"]
-        assert handset[0]["sender"] == "40401101"  # the office's line under 4040
+        assert handset[0]["sender"] == SENDER_OF[provider_kind]
         assert handset[0]["api"] == provider_kind
         row = rows[charge["id"]]
         assert (row["status"], row["attempts"], row["delivery_status"]) == ("sent", 1, "queued")
@@ -54,7 +59,7 @@ async def test_one_sms_per_completed_charge_and_none_for_declined_or_refused(
         assert await inbox.inbox(recipient.inbox) == []
 
 
-@pytest.mark.parametrize("provider_kind", ["magfa", "kavenegar"])
+@pytest.mark.parametrize("provider_kind", ["payam_iran", "magfa", "kavenegar"])
 async def test_provider_faults_neither_lose_nor_duplicate(
     provider_kind, db, sms_centre, completed_charges, outbox_settings, workers_for
 ):
