@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from gateway.oversight.catalog import OFFBOOK_TRANSACTION, REFUSAL_TYPES, SPLIT_CHARGING
+from gateway.oversight.catalog import OFFBOOK_TRANSACTION, REFUSAL_TYPES, SPLIT_CHARGING, VIOLATION_TYPES
 
 _UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 INSERT_REFUSAL_FINDINGS = f"""
@@ -271,10 +271,7 @@ def refusals_query(where: FindingFilter, after: tuple[str, datetime, int] | None
     )
 
 
-_SUMMARY_COUNTS = ", ".join(
-    f"count(*) FILTER (WHERE type = '{code}') AS {code}"
-    for code in (*(t.code for t in REFUSAL_TYPES.values()), SPLIT_CHARGING.code, OFFBOOK_TRANSACTION.code)
-)
+_SUMMARY_COUNTS = ", ".join(f"count(*) FILTER (WHERE type = '{code}') AS {code}" for code in VIOLATION_TYPES)
 
 
 # Every void, whatever became of it, with the charge it undoes; `occurred_at` is when the office asked for it.
