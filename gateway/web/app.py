@@ -23,6 +23,7 @@ from gateway.charging.void_recovery import VoidRecoveryWorker
 from gateway.charging.voids import VoidService
 from gateway.core.clock import Clock, system_clock
 from gateway.messaging.outbox import OutboxWorkers
+from gateway.oversight.access_log import sign_heads_daily
 from gateway.oversight.runtime import detect_forever, oversight_from_settings
 from gateway.platform import metrics
 from gateway.platform.config import Settings
@@ -34,6 +35,7 @@ from gateway.web.auth import Authenticator
 from gateway.web.context import SERVICES, Services
 from gateway.web.errors import error_middleware
 from gateway.web.media_types import media_type_middleware
+from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
 from gateway.web.routes import charges, ops, receipts, regulator, settlements, tariffs, voids
@@ -60,10 +62,11 @@ async def metrics_middleware(request: web.Request, handler):
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[metrics_middleware, regulator_access_log, error_middleware, media_type_middleware],
+        middlewares=[metrics_middleware, regulator_access_log, error_middleware, page_errors, media_type_middleware],
     )
     for module in (charges, tariffs, receipts, ops, settlements, regulator, voids):
         app.add_routes(module.routes)
+    setup_pages(app, settings.key_dir)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app
 
@@ -99,7 +102,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             socket_connect_timeout=settings.redis_timeout_s,
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
         )
-        state = RuntimeState()
+        state = RuntimeState(settings.approver_keys)
         psps = PspPool(
             timeout=settings.psp_timeout_s,
             purchase_timeout=settings.purchase_timeout_s,
@@ -166,6 +169,13 @@ def _lifecycle(settings: Settings, clock: Clock):
             tasks.append(asyncio.create_task(void_recovery.run()))
             tasks.append(asyncio.create_task(settlement.run()))
             tasks.append(asyncio.create_task(outbox.run()))
+            tasks.append(
+                asyncio.create_task(
+                    sign_heads_daily(
+                        pool, lambda: services.keyring, interval=settings.access_log_sign_interval_s, clock=clock
+                    )
+                )
+            )
             tasks.append(
                 asyncio.create_task(
                     detect_forever(
