@@ -73,3 +73,49 @@ async def test_a_qr_payload_verifies_offline_with_the_public_keys(gateway, keys,
     assert good.returncode == 0 and json.loads(good.stdout)["content"]["amount"] == charge["amount"]
     bad = _pishkhan(settings, "receipts", "verify-qr", payload[:-3] + "AAA", "--keys", str(keys_file))
     assert bad.returncode == 1
+
+
+async def test_offline_verification_covers_cancellation_receipts(gateway, keys, settings, tmp_path):
+    key = await keys("t:10000001")
+    status, charge = await gateway.charge(key, charge_body(terminal_id="10000001", operator_id="op-11"))
+    assert status == 201
+    status, void = await gateway.request(
+        "POST",
+        f"/v1/charges/{charge['id']}/void",
+        key=key,
+        json={"reason": "duplicate_payment", "reason_text": "پرداخت دو بار انجام شد"},
+        headers={"Idempotency-Key": f"cli-{charge['id']}"},
+    )
+    assert status == 201, void
+    status, _ = await gateway.charge(key, charge_body(terminal_id="10000001", operator_id="op-11"))
+    assert status == 201
+    export = tmp_path / "office.jsonl"
+    window = ("--from", "2020-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z")
+    done = _pishkhan(settings, "receipts", "export", "--office", "11110001", *window, "--output", str(export))
+    assert done.returncode == 0, done.stderr
+    _, published = await gateway.request("GET", "/v1/keys")
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps(published))
+
+    result = _pishkhan(settings, "receipts", "verify", str(export), "--keys", str(keys_file))
+    assert result.returncode == 0, result.stdout
+    assert json.loads(result.stdout)["voided"][charge["tracking_code"]] == void["cancellation_tracking_code"]
+
+    lines = export.read_text(encoding="utf-8").splitlines()
+    position = next(i for i, line in enumerate(lines) if void["cancellation_tracking_code"] in line)
+    without = tmp_path / "without-cancellation.jsonl"
+    without.write_text("\n".join(lines[:position] + lines[position + 1 :]) + "\n", encoding="utf-8")
+    result = _pishkhan(settings, "receipts", "verify", str(without), "--keys", str(keys_file))
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["first_break"]["kind"] == "seq_gap"
+
+    altered = json.loads(lines[position])
+    altered["receipt"]["cancels"]["hash"] = "0" * 64
+    forged = tmp_path / "altered-cancellation.jsonl"
+    forged.write_text(
+        "\n".join([*lines[:position], json.dumps(altered, ensure_ascii=False), *lines[position + 1 :]]) + "\n",
+        encoding="utf-8",
+    )
+    result = _pishkhan(settings, "receipts", "verify", str(forged), "--keys", str(keys_file))
+    assert result.returncode == 1
+    assert {f["kind"] for f in json.loads(result.stdout)["findings"]} >= {"altered", "cancels_mismatch"}
