@@ -4,7 +4,7 @@ protocol), with scripted people and fault injection.
 Run `python -m simulators.civil_registry --port 0`: it prints `{"port": N}` once listening. Control API:
 - `POST /control/people` `{"national_code", "birth_date", "first_name", "last_name", "alive"?}`: the registry holds
   this person (a national code it does not hold answers `NATIONAL_CODE_NOT_FOUND`);
-- `POST /control/faults` `{"kind", "national_code"?, "count"?, ...}`: `slow_answer` (answers `delay_s` late),
+- `POST /control/faults` `{"kind", "national_code"?, "count"?, ...}`: `slow_answer` (answers `hold_s` late),
   `timeout` (holds the request `hold_s` and answers nothing useful), `http_5xx` (`status`), `malformed` (200 with
   a body that is not JSON), `throttle` (429 with `retry_after`);
 - `POST /control/revoke-tokens`: every token issued so far is answered 401 from now on;

@@ -82,14 +82,14 @@ async def transport_fault_reply(fault: Fault) -> web.StreamResponse:
 
 
 async def reply_with_fault(fault: Fault | None, answer: Callable[[], web.Response]) -> web.StreamResponse:
-    """`answer()` as a fault changes it: the transport kinds answer in its place, `slow_answer` answers after
-    `delay_s`, `malformed` answers 200 with a body that is not JSON."""
+    """`answer()` as a fault changes it: the transport kinds answer in its place, `slow_answer` answers `hold_s`
+    late, `malformed` answers 200 with a body that is not JSON."""
     if fault is None:
         return answer()
     if fault.kind in ("http_5xx", "throttle", "timeout"):
         return await transport_fault_reply(fault)
     if fault.kind == "slow_answer":
-        await asyncio.sleep(float(fault.param("delay_s")))
+        await asyncio.sleep(float(fault.param("hold_s")))
     if fault.kind == "malformed":
         return web.Response(status=200, content_type="application/json", text='{"trackId": "')
     return answer()

@@ -58,7 +58,7 @@ ANSWERS = [
     ("matched", _matched, "matched"),
     ("another_name", _another_name, "mismatched"),
     ("not_their_mobile", _not_their_mobile, "mismatched"),
-    ("slow", _registry_fault(kind="slow_answer", delay_s=ADAPTER_TIMEOUT_S * 3), "unavailable"),
+    ("slow", _registry_fault(kind="slow_answer", hold_s=ADAPTER_TIMEOUT_S * 3), "unavailable"),
     ("timeout", _shahkar_fault(kind="timeout", hold_s=ADAPTER_TIMEOUT_S * 3), "unavailable"),
     ("5xx", _registry_fault(kind="http_5xx", status=502), "unavailable"),
     ("malformed", _shahkar_fault(kind="malformed"), "unavailable"),

@@ -62,14 +62,14 @@ async def test_an_unknown_subject_is_mismatched_with_the_providers_track_id(case
 async def test_a_slow_answer_within_the_timeout_still_counts(case):
     subject = fresh_subject()
     await case.know(subject)
-    await case.control.arm(kind="slow_answer", delay_s=ADAPTER_TIMEOUT_S / 5, **case.target(subject))
+    await case.control.arm(kind="slow_answer", hold_s=ADAPTER_TIMEOUT_S / 5, **case.target(subject))
     assert (await case.adapter.inquire(subject)).verdict is Verdict.MATCHED
 
 
 @pytest.mark.parametrize(
     "fault",
     [
-        {"kind": "slow_answer", "delay_s": ADAPTER_TIMEOUT_S * 3},
+        {"kind": "slow_answer", "hold_s": ADAPTER_TIMEOUT_S * 3},
         {"kind": "timeout", "hold_s": ADAPTER_TIMEOUT_S * 3},
         {"kind": "http_5xx", "status": 503},
         {"kind": "http_5xx", "status": 500},
