@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from gateway.oversight.store import Query
+from receipts.audit import AuditReport, verify_chain
+from receipts.signing import Keyring, VerifyingKeyring
 
 CHARGE_COLUMNS = (
     "id, created_at, completed_at, terminal_id, psp_id, operator_id, service_code, quantity, amount, breakdown, "
@@ -75,3 +77,11 @@ async def findings_per_office(
         until,
     )
     return {row["office_id"]: row["findings"] for row in rows}
+
+
+async def audit_office_chain(pool, office_id: str, keyring: Keyring | VerifyingKeyring) -> AuditReport:
+    """The audit of `pishkhan receipts verify` over the office's whole chain, on the server: every signature, link,
+    sequence number, time and key; the report names the first break."""
+    async with pool.acquire() as conn:
+        receipts = [signed async for signed in every_receipt(conn, office_id)]
+    return verify_chain(receipts, keyring)

@@ -95,6 +95,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/signin/code"): Row(_everyone(403)),
     ("POST", "/signout"): Row(_everyone(403)),
     ("GET", "/account"): Row(_everyone(200)),
+    ("GET", "/console"): Row(_everyone(200)),
+    ("GET", "/console/offices"): Row(_everyone(200)),
+    ("GET", "/console/offices/{office_id}"): Row(_everyone(200)),
+    ("GET", "/console/offices/{office_id}/charges.csv"): Row(_everyone(200)),
+    ("GET", "/console/offices/{office_id}/refusals.csv"): Row(_everyone(200)),
+    ("POST", "/console/offices/{office_id}/chain-audit"): Row(_everyone(401)),
+    ("GET", "/console/findings"): Row(_everyone(200)),
+    ("GET", "/console/findings.csv"): Row(_everyone(200)),
 }
 
 

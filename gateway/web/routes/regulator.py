@@ -143,7 +143,7 @@ QueryOf = Callable[[tuple | None, int | None], store.Query]  # (after, limit or 
 async def _csv_rows(request: web.Request, query: store.Query, view: Callable) -> AsyncIterator[dict]:
     async with services(request).pool.acquire() as conn:
         async for row in store.stream(conn, query):
-            yield _flat(view(row))
+            yield flat_row(view(row))
 
 
 async def _list(
@@ -176,7 +176,7 @@ async def _list(
     )
 
 
-def _flat(view: dict) -> dict:
+def flat_row(view: dict) -> dict:
     return {
         name: orjson.dumps(value).decode() if isinstance(value, (dict, list)) else value for name, value in view.items()
     }
@@ -275,7 +275,7 @@ VIOLATION_COLUMNS = (
 )
 
 
-def _violation_view(request: web.Request):
+def violation_view(request: web.Request):
     offices = services(request).state.registry.offices
 
     def view(row) -> dict:
@@ -315,7 +315,7 @@ async def violations(request: web.Request) -> web.StreamResponse:
         cursor_types=(str, datetime, int),
         query=lambda after, limit: store.violations_query(where, after, limit),
         key=lambda row: (row["office_id"], row["occurred_at"], row["id"]),
-        view=_violation_view(request),
+        view=violation_view(request),
         csv_columns=VIOLATION_COLUMNS,
         about=_about(where),
     )
@@ -417,7 +417,7 @@ async def offices(request: web.Request) -> web.StreamResponse:
     today = tehran_date(svc.clock())
     views = [office_view(o, registry, findings.get(o.id, 0), today) for o in page]
     if csv:
-        return await send_csv(request, "offices.csv", OFFICE_COLUMNS, _rows_of([_flat(v) for v in views]))
+        return await send_csv(request, "offices.csv", OFFICE_COLUMNS, _rows_of([flat_row(v) for v in views]))
     more = limit is not None and len(listed) > limit
     return json_response(
         {
