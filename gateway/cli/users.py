@@ -38,6 +38,7 @@ def cmd_create(args: argparse.Namespace) -> int:
                 office_id=args.office,
                 agency_id=args.agency,
                 operator_id=args.operator,
+                mobile=args.mobile,
             )
 
     try:
@@ -93,6 +94,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--office", help="office and operator: the office's 8-digit code")
     create.add_argument("--agency", help="agency: the agency's id in the registry")
     create.add_argument("--operator", help="operator: the operator's id, of --office")
+    create.add_argument("--mobile", help="office: the manager's mobile, for the SMS notice of new findings")
     create.set_defaults(func=cmd_create)
     users.add_parser("list", help="every person, role, scope and state").set_defaults(func=cmd_list)
     unlock = users.add_parser("unlock", help="end a lock-out after failed sign-ins")

@@ -103,6 +103,18 @@ class IdempotencyKeyMissing(InvalidRequest):
     code = "idempotency_key_missing"
 
 
+class ObjectionRefused(InvalidRequest):
+    """An objection that cannot be filed or decided: its seven days are over, it was filed already, it is decided."""
+
+    code = "objection_refused"
+    default_message = "This objection cannot be filed or decided."
+
+
+class AttachmentRefused(InvalidRequest):
+    code = "attachment_refused"
+    default_message = "An attachment is a PDF, PNG or JPEG file within the size limit."
+
+
 class ResourceMissing(InvalidRequest):
     code = "resource_missing"
     default_message = "No such resource."

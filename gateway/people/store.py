@@ -33,11 +33,11 @@ def _person(row) -> Person:
     )
 
 
-async def insert_person(db, person: Person, *, password_hash: str, totp_secret: str) -> bool:
+async def insert_person(db, person: Person, *, password_hash: str, totp_secret: str, mobile: str | None = None) -> bool:
     """False when the username is taken."""
     result = await db.execute(
-        f"""INSERT INTO people ({_COLUMNS}, password_hash, totp_secret)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (username) DO NOTHING""",
+        f"""INSERT INTO people ({_COLUMNS}, password_hash, totp_secret, mobile)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (username) DO NOTHING""",
         person.username,
         person.role,
         person.display_name,
@@ -47,6 +47,7 @@ async def insert_person(db, person: Person, *, password_hash: str, totp_secret: 
         person.operator_id,
         password_hash,
         totp_secret,
+        mobile,
     )
     return bool(result.endswith(" 1"))
 

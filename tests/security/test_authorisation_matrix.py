@@ -103,6 +103,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/console/offices/{office_id}/chain-audit"): Row(_everyone(401)),
     ("GET", "/console/findings"): Row(_everyone(200)),
     ("GET", "/console/findings.csv"): Row(_everyone(200)),
+    ("GET", "/console/objections"): Row(_everyone(200)),
+    ("POST", "/console/objections/{objection_id}/decision"): Row(_everyone(401)),
+    ("GET", "/console/attachments/{attachment_id}"): Row(_everyone(200)),
+    ("GET", "/office"): Row(_everyone(200)),
+    ("POST", "/office/findings/{violation_id}/objection"): Row(_everyone(401)),
+    ("GET", "/office/attachments/{attachment_id}"): Row(_everyone(200)),
 }
 
 
@@ -124,6 +130,9 @@ async def resources(gateway, keys) -> dict[str, str]:
         "agency_id": "civil-registration",
         "psp_id": "psp-mellat",
         "office_id": "11110001",
+        "violation_id": "1",
+        "objection_id": "1",
+        "attachment_id": "1",
     }
 
 
