@@ -1,5 +1,7 @@
 """The regulator's overview for a period and a set of offices: findings by type and by office (the page sums the
-offices into provinces), the rials refused and collected over the cap, the weekly trend, and complaints by status."""
+offices into provinces), the rials refused and collected over the cap, the weekly trend, and complaints by status.
+Read from `finding_day_totals` (findings by Tehran day, office and type, kept current by the statement that records
+them), so the cost follows the days and offices asked about, however many charges and findings are stored."""
 
 from __future__ import annotations
 
@@ -34,26 +36,28 @@ class Overview:
     complaints: dict[str, int] | None  # by status; None while complaints are not recorded
 
 
-async def overview(db, office_ids: Sequence[str], since: datetime, until: datetime) -> Overview:
+async def overview(
+    db, office_ids: Sequence[str], first: date, last: date, since: datetime, until: datetime
+) -> Overview:
+    """The Tehran days `first` to `last` (both included), which are the instants [since, until)."""
     total, by_office = Totals(), dict[str, Totals]()
     for row in await db.fetch(
-        """SELECT office_id, type, count(*) AS findings, coalesce(sum(excess), 0)::bigint AS excess
-           FROM violations WHERE office_id = ANY($1::text[]) AND occurred_at >= $2 AND occurred_at < $3
+        """SELECT office_id, type, sum(findings)::bigint AS findings, sum(excess)::bigint AS excess
+           FROM finding_day_totals WHERE office_id = ANY($1::text[]) AND day BETWEEN $2 AND $3
            GROUP BY office_id, type""",
         list(office_ids),
-        since,
-        until,
+        first,
+        last,
     ):
         total.add(row["type"], row["findings"], row["excess"])
         by_office.setdefault(row["office_id"], Totals()).add(row["type"], row["findings"], row["excess"])
     weekly = await db.fetch(
-        """SELECT local_day - ((extract(dow FROM local_day)::int + 1) % 7) AS week, count(*) AS findings
-           FROM (SELECT (occurred_at AT TIME ZONE 'Asia/Tehran')::date AS local_day FROM violations
-                 WHERE office_id = ANY($1::text[]) AND occurred_at >= $2 AND occurred_at < $3) AS days
+        """SELECT day - ((extract(dow FROM day)::int + 1) % 7) AS week, sum(findings)::bigint AS findings
+           FROM finding_day_totals WHERE office_id = ANY($1::text[]) AND day BETWEEN $2 AND $3
            GROUP BY week ORDER BY week""",
         list(office_ids),
-        since,
-        until,
+        first,
+        last,
     )
     return Overview(
         total,
@@ -61,6 +65,18 @@ async def overview(db, office_ids: Sequence[str], since: datetime, until: dateti
         [(row["week"], row["findings"]) for row in weekly],
         await complaints_by_status(db, office_ids, since, until),
     )
+
+
+async def findings_per_office(db, office_ids: Sequence[str], first: date, last: date) -> dict[str, int]:
+    """The offices' findings on the Tehran days `first` to `last`, from the day totals."""
+    rows = await db.fetch(
+        """SELECT office_id, sum(findings)::bigint AS findings FROM finding_day_totals
+           WHERE office_id = ANY($1::text[]) AND day BETWEEN $2 AND $3 GROUP BY office_id""",
+        list(office_ids),
+        first,
+        last,
+    )
+    return {row["office_id"]: row["findings"] for row in rows}
 
 
 async def complaints_by_status(

@@ -125,7 +125,14 @@ async def console_overview(request: web.Request) -> web.Response:
     person = await require_person(request, INSPECTORS)
     period = _period(request)
     offices = _offices_in_scope(request, person)
-    summary = await overview.overview(services(request).pool, [o.id for o in offices], period.since, period.until)
+    summary = await overview.overview(
+        services(request).pool,
+        [o.id for o in offices],
+        period.first.togregorian(),
+        period.last.togregorian(),
+        period.since,
+        period.until,
+    )
     provinces: dict[str, overview.Totals] = {}
     for office in offices:
         totals = summary.by_office.get(office.id)
@@ -163,8 +170,8 @@ async def console_offices(request: web.Request) -> web.Response:
     for name, value in chosen.items():
         if value:
             offices = [o for o in offices if getattr(o, name) == value]
-    findings = await office_records.findings_per_office(
-        services(request).pool, [o.id for o in offices], period.since, period.until
+    findings = await overview.findings_per_office(
+        services(request).pool, [o.id for o in offices], period.first.togregorian(), period.last.togregorian()
     )
     if request.query.get("findings") == "some":
         offices = [o for o in offices if findings.get(o.id)]
