@@ -66,6 +66,11 @@ async def test_an_excess_fee_attempt_shows_in_the_overview_and_on_the_office_pag
     assert [int(row["id"]) for row in page_csv] == [row["id"] for row in api["data"]]
     assert [row["requested"] for row in page_csv] == [str(row["requested"] or "") for row in api["data"]]
 
+    viewed = await db.fetch("SELECT path FROM regulator_access_log WHERE username = $1", username)
+    assert {f"/console/offices/{TEHRAN_OFFICE}", f"/console/offices/{TEHRAN_OFFICE}/refusals.csv"} <= {
+        row["path"] for row in viewed
+    }
+
     await page.click("#chain-audit")
     assert "زنجیره سالم است" in await page.text_content("#audit-verdict")
     assert await axe_violations(page) == []
