@@ -124,7 +124,7 @@ def checked_uploads(uploads: Sequence[Upload]) -> list[tuple[Upload, str]]:
 async def file_objection(
     pool, *, violation_id: int, office_id: str, username: str, text: str, uploads: Sequence[Upload], now: datetime
 ) -> int:
-    text = text.strip()
+    text = text.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     if not text or len(text) > MAX_TEXT:
         raise ObjectionRefused(f"The objection's text is 1 to {MAX_TEXT} characters.", param="text")
     attachments = checked_uploads(uploads)
@@ -152,7 +152,7 @@ async def file_objection(
                 """INSERT INTO objection_attachments (objection_id, filename, media_type, size, sha256, content)
                    VALUES ($1, $2, $3, $4, $5, $6)""",
                 objection_id,
-                upload.filename[:200],
+                upload.filename.replace("\x00", "")[:200],
                 media_type,
                 len(upload.content),
                 hashlib.sha256(upload.content).hexdigest(),
@@ -166,7 +166,7 @@ async def decide(
     pool, *, objection_id: int, office_ids: Sequence[str], upheld: bool, reason: str, username: str, now: datetime
 ) -> None:
     """The regulator's decision on an open objection of one of `office_ids`, with its reason."""
-    reason = reason.strip()
+    reason = reason.replace("\x00", "").strip()
     if not reason or len(reason) > MAX_TEXT:
         raise ObjectionRefused(f"A decision gives its reason (1 to {MAX_TEXT} characters).", param="reason")
     state = "upheld" if upheld else "rejected"

@@ -35,7 +35,7 @@ class SignIn:
 
     async def check_password(self, username: str, password: str, *, path: str) -> str:
         """The ticket for the second step; SignInFailed or AccountLocked otherwise."""
-        username = username.strip().lower()[:MAX_USERNAME_LOGGED]
+        username = username.replace("\x00", "").strip().lower()[:MAX_USERNAME_LOGGED]
         account = await store.account(self.pool, username)
         if account is not None and self._locked(account.locked_until):
             await self._log(username, path, 401, "signin.locked")

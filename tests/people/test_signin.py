@@ -104,3 +104,8 @@ async def test_a_disabled_person_loses_their_session_at_the_next_request(db, sig
     _, token = await signin.check_code(ticket, pyotp.TOTP(secret).at(clock()), path="/signin/code")
     await db.execute("UPDATE people SET disabled_at = now() WHERE username = $1", username)
     assert await signin.person(token) is None
+
+
+async def test_a_username_with_a_nul_is_refused_not_a_server_error(db, signin):
+    with pytest.raises(SignInFailed):
+        await signin.check_password("some\x00one", PASSWORD, path="/signin")
