@@ -236,6 +236,10 @@ async def office_context(request: web.Request, person: Person, office: Office) -
         office=office,
         terminals=[(t, registry.psps[t.psp_id]) for t in terminals],
         licence_active=office.licence_active_on(tehran_date(svc.clock())),
+        licence_dates=[
+            format_jalali_date(jdatetime.date.fromgregorian(date=day))
+            for day in (office.licence_valid_from, office.licence_valid_to)
+        ],
         scorecard=card,
         scorecard_period=period,
         findings=[violation_view(request)(row) | {"occurred": row["occurred_at"]} for row in findings],

@@ -53,6 +53,9 @@ async def test_an_excess_fee_attempt_shows_in_the_overview_and_on_the_office_pag
     assert any("excess_fee" in row for row in refusal_rows)
     assert await page.locator("#negative-indicators").text_content() != "۰"
     await screenshot(page, "console-office")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await screenshot(page, "console-office-desktop")
+    await page.set_viewport_size({"width": 360, "height": 740})
 
     async with page.expect_download() as download_info:
         await page.click("#refusals-csv")
