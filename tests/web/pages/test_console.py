@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gateway.access.store import create_api_key
-from gateway.oversight.detection import detect_range
+from gateway.oversight.detection import run_detection
 from tests.oversight.support import recipient
 from tests.stack import charge_body
 from tests.web.pages.support import axe_violations, screenshot, scrolls_sideways, sign_in
@@ -27,7 +27,9 @@ async def _refused_over_cap_then_detected(gateway, keys, db) -> dict:
     assert (await gateway.charge(terminal, charge_body(recipient=recipient())))[0] == 201
     status, answer = await gateway.charge(terminal, charge_body(recipient=recipient(), amount=4_200_000))
     assert status == 422 and answer["error"]["code"] == "excess_fee"
-    await detect_range(db, gateway.services.state.tariffs, WINDOW, since, datetime.now(UTC))
+    # The detection pass the gateway's background process runs every PISHKHAN_OVERSIGHT_INTERVAL_S.
+    report = await run_detection(db, gateway.services.state.tariffs, window=WINDOW, rescan=timedelta(minutes=10))
+    assert report is not None and report.scanned_to >= since
     return answer["error"]["details"]
 
 
