@@ -114,17 +114,24 @@ async def list_people(db) -> list[tuple[Person, datetime | None, datetime | None
     return [(_person(row), row["locked_until"], row["disabled_at"]) for row in rows]
 
 
+PERSON_PREFIX = "person:"  # a person's entries in the access log, beside the API keys' ids
+
+
+def access_log_name(username: str) -> str:
+    return PERSON_PREFIX + username
+
+
 async def log_person_access(
     db, *, username: str, method: str, path: str, query: str, status: int, event: str | None = None
 ) -> None:
-    """An entry in the access log made by a person (a page, an export, a sign-in attempt)."""
-    await db.execute(
-        """INSERT INTO regulator_access_log (username, method, path, query, status, event)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        username,
+    """An entry in the chained access log made by a person (a page, an export, a sign-in attempt), through the chain's
+    one writer, `pishkhan_log_regulator_access` (migration 0021). A sign-in attempt's outcome is its query string,
+    `event=...`, so it is hashed into the chain with the rest."""
+    await db.fetchval(
+        "SELECT pishkhan_log_regulator_access($1, $2, $3, $4, $5)",
+        access_log_name(username),
         method,
         path,
-        query,
+        f"event={event}" if event else query,
         status,
-        event,
     )

@@ -1,6 +1,7 @@
 """Every query the regulator makes, on any route, is written to regulator_access_log: who (API key id), what
-(method, path and query string), when, and the status it was answered with. So is every page a signed-in person
-opens (by username), and every sign-in attempt (written by the sign-in itself)."""
+(method, path and query string), when, and the status it was answered with, each entry chained to the one before
+(gateway/oversight/access_log.py). So is every page a signed-in person opens (as `person:<username>`), and every
+sign-in attempt (written by the sign-in itself)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 from aiohttp import web
 
 from gateway.core.errors import AccessLogUnavailable, GatewayError
-from gateway.oversight.store import log_access
+from gateway.oversight.access_log import log_access
 from gateway.people.store import log_person_access
 from gateway.web.context import principal, services
 from gateway.web.errors import error_response

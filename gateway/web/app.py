@@ -21,6 +21,7 @@ from gateway.charging.settle_worker import SettlementWorker
 from gateway.charging.terminal_lock import TerminalLocks
 from gateway.core.clock import Clock, system_clock
 from gateway.messaging.outbox import OutboxWorkers
+from gateway.oversight.access_log import sign_heads_daily
 from gateway.oversight.runtime import detect_forever, oversight_from_settings
 from gateway.platform import metrics
 from gateway.platform.config import Settings
@@ -103,7 +104,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             socket_connect_timeout=settings.redis_timeout_s,
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
         )
-        state = RuntimeState()
+        state = RuntimeState(settings.approver_keys)
         psps = PspPool(
             timeout=settings.psp_timeout_s,
             purchase_timeout=settings.purchase_timeout_s,
@@ -146,6 +147,13 @@ def _lifecycle(settings: Settings, clock: Clock):
             tasks.append(asyncio.create_task(recovery.run()))
             tasks.append(asyncio.create_task(settlement.run()))
             tasks.append(asyncio.create_task(outbox.run()))
+            tasks.append(
+                asyncio.create_task(
+                    sign_heads_daily(
+                        pool, lambda: services.keyring, interval=settings.access_log_sign_interval_s, clock=clock
+                    )
+                )
+            )
             tasks.append(
                 asyncio.create_task(
                     detect_forever(

@@ -21,8 +21,10 @@ async def enrolled(db, username: str, **account) -> str:
 
 
 async def log_events(db, username: str) -> list[tuple[str, int]]:
-    rows = await db.fetch("SELECT event, status FROM regulator_access_log WHERE username = $1 ORDER BY id", username)
-    return [(row["event"], row["status"]) for row in rows]
+    rows = await db.fetch(
+        "SELECT query, status FROM regulator_access_log WHERE key_id = $1 ORDER BY seq", "person:" + username
+    )
+    return [(row["query"].removeprefix("event="), row["status"]) for row in rows]
 
 
 async def test_password_then_code_signs_in_and_the_session_names_the_person(db, signin, clock, username):

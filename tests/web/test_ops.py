@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aiohttp import web
-
+from gateway.web.pages.rendering import is_page_route
 from tests.stack import charge_body
 
 
@@ -31,18 +30,13 @@ def _spec_path(route_path: str) -> str:
     return re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", route_path)
 
 
-def _is_page(route) -> bool:
-    """The pages people use and their static files are not part of the API."""
-    return isinstance(route.resource, web.StaticResource) or route.handler.__module__.startswith("gateway.web.pages")
-
-
 async def test_openapi_describes_exactly_the_served_routes(gateway):
     status, spec = await gateway.request("GET", "/openapi.json")
     assert status == 200 and spec["openapi"].startswith("3.1")
     served = {
         (route.method.lower(), _spec_path(route.resource.canonical))
         for route in gateway.app.router.routes()
-        if route.method != "HEAD" and not _is_page(route)
+        if route.method != "HEAD" and not is_page_route(route)
     }
     described = {(method, path) for path, operations in spec["paths"].items() for method in operations}
     assert served == described

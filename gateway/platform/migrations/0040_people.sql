@@ -1,5 +1,5 @@
--- People who sign in to the pages (inspectors, office managers, agency staff, counter operators), and the access
--- log's entries made by people: every sign-in attempt and every page or export a person opened.
+-- People who sign in to the pages (inspectors, office managers, agency staff, counter operators). Their sign-in
+-- attempts and the pages they open go to the chained access log as key `person:<username>`.
 -- Design: docs/security.md ("People and sign-in").
 
 -- Scope columns by role: a regulator has a province (a provincial inspector) or none (national); an office
@@ -25,13 +25,3 @@ CREATE TABLE people (
     CHECK ((agency_id IS NOT NULL) = (role = 'agency')),
     CHECK ((operator_id IS NOT NULL) = (role = 'operator'))
 );
-
--- A person's entries in the access log: key_id is for API keys, username for people; `event` names what a
--- sign-in attempt came to (signin.succeeded, signin.password_failed, signin.code_failed, signin.locked, signout)
--- and is NULL for an ordinary page or export.
-ALTER TABLE regulator_access_log
-    ALTER COLUMN key_id DROP NOT NULL,
-    ADD COLUMN username text,
-    ADD COLUMN event text,
-    ADD CONSTRAINT regulator_access_log_who CHECK (key_id IS NOT NULL OR username IS NOT NULL);
-CREATE INDEX regulator_access_log_username_at ON regulator_access_log (username, at) WHERE username IS NOT NULL;

@@ -10,6 +10,8 @@
 
 A regulator key of one province (`pishkhan keys create --role regulator --province ...`) sees only that province's
 offices: another province's office is answered 404, and lists leave them out.
+    GET /v1/regulator/access-log/heads                                       the access log's signed chain heads
+    POST /v1/regulator/access-log/heads                                      sign the current head now
 
 Lists come in pages (`limit`, then `cursor` = the `next_cursor` of the page before), in (office, ...) order.
 Every answer is JSON, or CSV with `?format=csv` or `Accept: text/csv`; a list's CSV is the whole list from
@@ -39,7 +41,7 @@ from gateway.core.jalali import (
 from gateway.core.periods import HalfYear
 from gateway.core.registry import Office
 from gateway.core.text import normalize_persian
-from gateway.oversight import office_records, store
+from gateway.oversight import access_log, office_records, store
 from gateway.oversight.catalog import VIOLATION_TYPES
 from gateway.oversight.scorecard import SCORECARD_CSV_COLUMNS, office_scorecard, scorecard_csv_rows
 from gateway.platform.csv_text import csv_text
@@ -566,3 +568,24 @@ async def office_receipts(request: web.Request) -> web.Response:
         charset="utf-8",
         headers=headers,
     )
+
+
+# ------------------------------------------------------------------ the access log's signed heads
+
+
+@routes.get("/v1/regulator/access-log/heads")
+async def access_log_heads(request: web.Request) -> web.Response:
+    await _regulator(request)
+    return json_response({"data": await access_log.signed_heads(services(request).pool)})
+
+
+@routes.post("/v1/regulator/access-log/heads")
+async def sign_access_log_head(request: web.Request) -> web.Response:
+    """Signs the head now (the same head twice gives the same signed head): a fixed point for the regulator to keep."""
+    await _regulator(request)
+    svc = services(request)
+    async with svc.pool.acquire() as db:
+        head = await access_log.sign_head(db, svc.keyring, svc.clock)
+    if head is None:
+        raise not_found("access log entry")
+    return json_response(head)

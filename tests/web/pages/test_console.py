@@ -71,7 +71,7 @@ async def test_an_excess_fee_attempt_shows_in_the_overview_and_on_the_office_pag
     assert [int(row["id"]) for row in page_csv] == [row["id"] for row in api["data"]]
     assert [row["requested"] for row in page_csv] == [str(row["requested"] or "") for row in api["data"]]
 
-    viewed = await db.fetch("SELECT path FROM regulator_access_log WHERE username = $1", username)
+    viewed = await db.fetch("SELECT path FROM regulator_access_log WHERE key_id = $1", "person:" + username)
     assert {f"/console/offices/{TEHRAN_OFFICE}", f"/console/offices/{TEHRAN_OFFICE}/refusals.csv"} <= {
         row["path"] for row in viewed
     }

@@ -39,8 +39,10 @@ async def test_sign_in_with_password_and_code_then_out(gateway, page, person, db
     assert page.url == gateway.url + "/signin"
     await page.goto(gateway.url + "/account")
     assert page.url.startswith(gateway.url + "/signin")
-    events = await db.fetch("SELECT event, path FROM regulator_access_log WHERE username = $1 ORDER BY id", username)
-    assert [row["event"] for row in events] == [
+    events = await db.fetch(
+        "SELECT query, path FROM regulator_access_log WHERE key_id = $1 ORDER BY seq", "person:" + username
+    )
+    assert [row["query"].removeprefix("event=") or None for row in events] == [
         "signin.password_failed",
         "signin.password_accepted",
         "signin.succeeded",
