@@ -9,6 +9,8 @@ N completed charges over DAYS days (one in a hundred a second charge of the same
 later: split charging), N/10 refusals and N/10 findings; the small one covers a tenth of the days. Queries that
 look at the same recent stretch therefore have the same result in both, and only the table size differs.
 Generation is not timed. Each query runs once (reported as `first`), then REPEAT times; the median is reported.
+The console's pages are measured too (the overview and the offices list from the day totals, an office's page);
+`--charges 10000000` is the ten-million-charge measurement of docs/oversight.md.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from gateway.core.jalali import tehran_date, tehran_day
 from gateway.core.periods import HalfYear
 from gateway.core.registry import Office
 from gateway.core.tariffs import TariffBook
-from gateway.oversight import store
+from gateway.oversight import office_records, overview, store
 from gateway.oversight.catalog import REFUSAL_TYPES
 from gateway.oversight.detection import detect_range
 from gateway.oversight.penalty_rules import load_penalty_rules
@@ -180,9 +183,45 @@ def _queries(conn, end: datetime, tariffs: TariffBook, busy: Office, rules) -> d
         conn, summary(store.FindingFilter(since=last(30), office_ids=busy_only))
     )
     queries["scorecard, busy office, current period"] = scorecard
+    queries["console overview, national, current six-month period"] = lambda: console_overview(conn, end)
+    queries["console offices list, national, current six-month period"] = lambda: console_offices(conn, end)
+    queries["console office page, busy office, today"] = lambda: console_office_page(conn, end, busy, rules)
     queries["detection, last hour (first run records, repeats find nothing new)"] = lambda: detect(1 / 24)
     queries["detection, last day (first run records, repeats find nothing new)"] = lambda: detect(1)
     return queries
+
+
+ALL_OFFICES = [f"{70000000 + n}" for n in range(OFFICES)]
+
+
+def _tehran_days(end: datetime) -> tuple[date, date, datetime, datetime]:
+    """The current six-month period up to today, as the console's overview asks for it by default."""
+    period = HalfYear.containing(end)
+    today = tehran_date(end)
+    return period.first_day.togregorian(), today, period.starts_at, tehran_day(today).end
+
+
+async def console_overview(conn, end: datetime) -> int:
+    first, last, since, until = _tehran_days(end)
+    summary = await overview.overview(conn, ALL_OFFICES, first, last, since, until)
+    return summary.total.findings
+
+
+async def console_offices(conn, end: datetime) -> int:
+    first, last, _since, _until = _tehran_days(end)
+    return len(await overview.findings_per_office(conn, ALL_OFFICES, first, last))
+
+
+async def console_office_page(conn, end: datetime, busy: Office, rules) -> int:
+    """What /console/offices/{busy office} reads: today's charges and refusals (a page of 500 each), the scorecard
+    and the period's findings (200)."""
+    day = tehran_day(tehran_date(end))
+    period = HalfYear.containing(end)
+    rows = len(await store.fetch(conn, office_records.charges_query(busy.id, day.start, day.end, None, 500)))
+    rows += len(await store.fetch(conn, office_records.refusals_query(busy.id, day.start, day.end, None, 500)))
+    await office_scorecard(conn, busy, period, rules, now=end)
+    where = store.FindingFilter(since=period.starts_at, until=period.ends_before, office_ids=[busy.id])
+    return rows + len(await store.fetch(conn, store.violations_query(where, None, 200)))
 
 
 async def _explain(conn, end: datetime) -> None:

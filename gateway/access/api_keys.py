@@ -19,6 +19,7 @@ class Principal:
     office_id: str | None = None
     agency_id: str | None = None
     require_signature: bool = False
+    province: str | None = None  # a regulator key of one province's offices; None: every province
 
 
 @dataclass(frozen=True)

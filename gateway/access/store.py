@@ -13,12 +13,13 @@ async def create_api_key(
     agency_id: str | None = None,
     label: str = "",
     require_signature: bool = False,
+    province: str | None = None,
 ) -> str:
     """Stores a new key's hash and returns the key itself, which is never stored."""
     key = generate_key()
     await db.execute(
-        "INSERT INTO api_keys (id, key_hash, role, terminal_id, agency_id, label, require_signature) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO api_keys (id, key_hash, role, terminal_id, agency_id, label, require_signature, province) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         key.key_id,
         key.secret_hash,
         role,
@@ -26,6 +27,7 @@ async def create_api_key(
         agency_id,
         label,
         require_signature,
+        province,
     )
     return key.token
 

@@ -16,12 +16,13 @@ from gateway.cli import (
     registry,
     serve,
     tariffs,
+    users,
 )
 from gateway.cli.common import use_running_dev_stack
 from gateway.platform.config import load_settings
 from gateway.platform.log_redaction import install_log_redaction
 
-COMMAND_GROUPS = (serve, registry, tariffs, keys, outbox, oversight, dev, receipts, reconcile, conservation)
+COMMAND_GROUPS = (serve, registry, tariffs, keys, outbox, oversight, dev, receipts, reconcile, conservation, users)
 # These start servers and simulators of their own (or take them from the environment as given).
 _STACK_STARTERS = ("dev", "sim")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gateway.access.store import create_api_key, revoke_api_key
 from gateway.cli.common import connection
+from gateway.core.text import normalize_persian
 from gateway.platform.config import load_settings
 from receipts.keys_files import create_key
 
@@ -17,6 +18,8 @@ from receipts.keys_files import create_key
 def cmd_create(args: argparse.Namespace) -> int:
     if (args.role == "terminal") != bool(args.terminal_id) or (args.role == "agency") != bool(args.agency_id):
         sys.exit("--terminal-id goes with --role terminal, and --agency-id with --role agency")
+    if args.province and args.role != "regulator":
+        sys.exit("--province goes with --role regulator")
 
     async def create() -> str:
         async with connection() as conn:
@@ -27,6 +30,7 @@ def cmd_create(args: argparse.Namespace) -> int:
                 agency_id=args.agency_id,
                 label=args.label or "",
                 require_signature=args.require_signature,
+                province=normalize_persian(args.province).strip() if args.province else None,
             )
 
     token = asyncio.run(create())
@@ -62,6 +66,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--terminal-id")
     create.add_argument("--agency-id")
     create.add_argument("--label")
+    create.add_argument("--province", help="a regulator key that sees only this province's offices")
     create.add_argument(
         "--require-signature",
         action="store_true",

@@ -110,6 +110,18 @@ class IdempotencyKeyMissing(InvalidRequest):
     code = "idempotency_key_missing"
 
 
+class ObjectionRefused(InvalidRequest):
+    """An objection that cannot be filed or decided: its seven days are over, it was filed already, it is decided."""
+
+    code = "objection_refused"
+    default_message = "This objection cannot be filed or decided."
+
+
+class AttachmentRefused(InvalidRequest):
+    code = "attachment_refused"
+    default_message = "An attachment is a PDF, PNG or JPEG file within the size limit."
+
+
 class ResourceMissing(InvalidRequest):
     code = "resource_missing"
     default_message = "No such resource."
@@ -189,6 +201,21 @@ class SignatureInvalid(AuthenticationFailed):
 class NonceReplayed(AuthenticationFailed):
     code = "nonce_replayed"
     default_message = "This nonce was already used: a request is accepted once."
+
+
+class SignInRequired(AuthenticationFailed):
+    code = "signin_required"
+    default_message = "Sign in to open this page."
+
+
+class SignInFailed(AuthenticationFailed):
+    code = "signin_failed"
+    default_message = "The username, password or code is not right."
+
+
+class AccountLocked(AuthenticationFailed):
+    code = "account_locked"
+    default_message = "Too many failed attempts: this account is locked for a while."
 
 
 class RateLimited(GatewayError):

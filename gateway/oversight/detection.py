@@ -22,6 +22,7 @@ from gateway.core.recipients import masked_identifier
 from gateway.core.tariffs import TariffBook
 from gateway.oversight import store
 from gateway.oversight.catalog import OFFBOOK_TRANSACTION, SPLIT_CHARGING, VOID_RATE, VOID_THEN_RECHARGE
+from gateway.oversight.objections import NOTICE_BATCH, notify_new_findings
 from gateway.oversight.split_charging import CompletedCharge, split_finding
 from gateway.oversight.void_patterns import void_findings
 
@@ -165,11 +166,16 @@ async def run_detection(
         reach = await store.detection_reach(conn)
         if reach is None:
             first = await store.earliest_evidence(conn)
-            return await detect_between(
+            report = await detect_between(
                 conn, tariffs, window, first if first is not None else now - rescan, now, clock=clock
             )
-        return await detect_between(
-            conn, tariffs, window, reach - COMMIT_MARGIN, now, feed_since=reach - rescan, clock=clock
-        )
+        else:
+            report = await detect_between(
+                conn, tariffs, window, reach - COMMIT_MARGIN, now, feed_since=reach - rescan, clock=clock
+            )
+        # The offices hear of their new findings at once: their seven days to object start now.
+        while await notify_new_findings(conn, clock()) == NOTICE_BATCH:
+            pass
+        return report
     finally:
         await store.release_detection_lock(conn, LOCK_ID)

@@ -335,7 +335,8 @@ async def office_period_totals(db, office_id: str, since: datetime, until: datet
     return await db.fetch(
         """SELECT type, count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount,
                   coalesce(sum(excess), 0)::bigint AS excess
-           FROM violations WHERE office_id = $1 AND occurred_at >= $2 AND occurred_at < $3 GROUP BY type""",
+           FROM violations WHERE office_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND set_aside_at IS NULL
+           GROUP BY type""",
         office_id,
         since,
         until,
@@ -343,7 +344,9 @@ async def office_period_totals(db, office_id: str, since: datetime, until: datet
 
 
 async def office_first_finding(db, office_id: str) -> datetime | None:
-    return await db.fetchval("SELECT min(occurred_at) FROM violations WHERE office_id = $1", office_id)
+    return await db.fetchval(
+        "SELECT min(occurred_at) FROM violations WHERE office_id = $1 AND set_aside_at IS NULL", office_id
+    )
 
 
 BREACHED_PERIODS = """
@@ -351,7 +354,8 @@ SELECT p.n - 1 AS period, t.type
 FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS p(since, until, n)
 CROSS JOIN unnest($4::text[]) AS t(type)
 WHERE EXISTS (SELECT 1 FROM violations v WHERE v.office_id = $1 AND v.type = t.type
-                                          AND v.occurred_at >= p.since AND v.occurred_at < p.until)
+                                          AND v.occurred_at >= p.since AND v.occurred_at < p.until
+                                          AND v.set_aside_at IS NULL)
 """
 
 

@@ -27,7 +27,8 @@ from gateway.web.request_signing import SignatureVerifier
 _PRINCIPAL = web.RequestKey("principal", Principal)
 _REFUSAL = web.RequestKey("refusal", GatewayError)
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_KEY_ROW = """SELECT k.key_hash, k.role, k.terminal_id, t.office_id, k.agency_id, k.require_signature, k.revoked_at
+_KEY_ROW = """SELECT k.key_hash, k.role, k.terminal_id, t.office_id, k.agency_id, k.require_signature, k.revoked_at,
+                     k.province
               FROM api_keys k LEFT JOIN terminals t ON t.terminal_id = k.terminal_id WHERE k.id = $1"""
 
 
@@ -111,6 +112,7 @@ def _principal(key_id: str, row) -> Principal:
         office_id=row["office_id"],
         agency_id=row["agency_id"],
         require_signature=row["require_signature"],
+        province=row["province"],
     )
 
 

@@ -89,6 +89,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/regulator/violations"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/voids"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/offices/{office_id}/scorecard"): Row(_secured(regulator=200)),
+    ("GET", "/v1/regulator/offices"): Row(_secured(regulator=200)),
+    ("GET", "/v1/regulator/offices/{office_id}/charges"): Row(_secured(regulator=200)),
+    ("GET", "/v1/regulator/offices/{office_id}/refusals"): Row(_secured(regulator=200)),
+    ("GET", "/v1/regulator/offices/{office_id}/receipts"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/access-log/heads"): Row(_secured(regulator=200)),
     # The regulator's queries in the rows above have put entries in the access log, so there is a head to sign.
     ("POST", "/v1/regulator/access-log/heads"): Row(_secured(regulator=200)),
@@ -96,7 +100,28 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/readyz"): Row(_everyone(200)),
     ("GET", "/metrics"): Row(_everyone(200)),
     ("GET", "/openapi.json"): Row(_everyone(200)),
+    # Pages for people: an API key is no session, so a page sends every caller to the sign-in form (followed here to
+    # its 200), and a form posted without its CSRF token is refused.
     ("GET", "/"): Row(_everyone(200)),
+    ("GET", "/signin"): Row(_everyone(200)),
+    ("POST", "/signin"): Row(_everyone(403)),
+    ("POST", "/signin/code"): Row(_everyone(403)),
+    ("POST", "/signout"): Row(_everyone(403)),
+    ("GET", "/account"): Row(_everyone(200)),
+    ("GET", "/console"): Row(_everyone(200)),
+    ("GET", "/console/offices"): Row(_everyone(200)),
+    ("GET", "/console/offices/{office_id}"): Row(_everyone(200)),
+    ("GET", "/console/offices/{office_id}/charges.csv"): Row(_everyone(200)),
+    ("GET", "/console/offices/{office_id}/refusals.csv"): Row(_everyone(200)),
+    ("POST", "/console/offices/{office_id}/chain-audit"): Row(_everyone(401)),
+    ("GET", "/console/findings"): Row(_everyone(200)),
+    ("GET", "/console/findings.csv"): Row(_everyone(200)),
+    ("GET", "/console/objections"): Row(_everyone(200)),
+    ("POST", "/console/objections/{objection_id}/decision"): Row(_everyone(401)),
+    ("GET", "/console/attachments/{attachment_id}"): Row(_everyone(200)),
+    ("GET", "/office"): Row(_everyone(200)),
+    ("POST", "/office/findings/{violation_id}/objection"): Row(_everyone(401)),
+    ("GET", "/office/attachments/{attachment_id}"): Row(_everyone(200)),
 }
 
 
@@ -126,6 +151,9 @@ async def resources(gateway, keys) -> dict[str, str]:
         "agency_id": "civil-registration",
         "psp_id": "psp-mellat",
         "office_id": "11110001",
+        "violation_id": "1",
+        "objection_id": "1",
+        "attachment_id": "1",
     }
 
 

@@ -20,7 +20,7 @@ import asyncpg
 class ClaimedMessage:
     id: int
     office_id: str
-    charge_id: uuid.UUID
+    charge_id: uuid.UUID | None  # None for a notice to an office, which no charge made
     channel: str
     message_id: str
     recipient: str

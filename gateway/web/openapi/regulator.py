@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway.oversight.catalog import VIOLATION_TYPES
 from gateway.web.listing import MAX_PAGE
 from gateway.web.openapi.shapes import COUNT, errors, json_or_csv, operation, query
-from gateway.web.routes.regulator import DEFAULT_PAGE
+from gateway.web.routes.regulator import DEFAULT_PAGE, MAX_RECEIPT_PAGE, RECEIPT_PAGE
 
 _FILTERS = [
     query("from", {"type": "string"}, "inclusive: an RFC 3339 instant, or a Tehran day YYYY-MM-DD / YYYY/MM/DD"),
@@ -148,10 +148,138 @@ _VOID = {
         "finalized_at": {"type": ["string", "null"], "format": "date-time"},
     },
 }
+_OFFICE_ID = {
+    "name": "office_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9]{8}$"},
+}
+_PAGING = _FILTERS[-3:]
+_DAY_RANGE = [
+    query("from", {"type": "string"}, "inclusive: an RFC 3339 instant or a Tehran day; with `to`, or neither (today)"),
+    query("to", {"type": "string"}, "exclusive: an RFC 3339 instant, or a Tehran day (included whole)"),
+]
+_OFFICE = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "office"},
+        "name": {"type": "string"},
+        "kind": {"enum": ["counter", "rural_ict"]},
+        "province": {"type": "string"},
+        "city": {"type": "string"},
+        "status": {"enum": ["active", "suspended", "revoked"]},
+        "licence_holder": {"type": "string"},
+        "licence_number": {"type": "string"},
+        "licence_valid_from": {"type": "string", "format": "date"},
+        "licence_valid_to": {"type": "string", "format": "date"},
+        "licence_active": {"type": "boolean", "description": "active and within its dates today (Tehran)"},
+        "terminals": COUNT,
+        "psps": {"type": "array", "items": {"type": "string"}},
+        "findings": {**COUNT, "description": "findings in [from, to) (all time when neither is given)"},
+    },
+}
+_CHARGE_ROW = {
+    "type": "object",
+    "description": "a charge in any state, without the recipient's personal data",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "object": {"const": "charge"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "completed_at": {"type": ["string", "null"], "format": "date-time"},
+        "terminal_id": {"type": "string"},
+        "psp_id": {"type": "string"},
+        "operator_id": {"type": "string"},
+        "service_code": {"type": "string"},
+        "quantity": COUNT,
+        "amount": {**COUNT, "description": "rials"},
+        "breakdown": {"type": "object"},
+        "tariff_reference": {"type": "string"},
+        "status": {"type": "string"},
+        "decline_code": {"type": ["string", "null"]},
+        "tracking_code": {"type": ["string", "null"]},
+        "masked_pan": {"type": ["string", "null"]},
+        "rrn": {"type": ["string", "null"]},
+    },
+}
+_REFUSAL_ROW = {
+    "type": "object",
+    "description": "a refused attempt: its kind (`reason`), what was asked and the cap",
+    "properties": {
+        "id": COUNT,
+        "object": {"const": "refusal"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "terminal_id": {"type": "string"},
+        "operator_id": {"type": ["string", "null"]},
+        "service_code": {"type": ["string", "null"]},
+        "reason": {"type": "string", "description": "the error code the attempt was refused with"},
+        "requested": {"type": ["integer", "null"]},
+        "cap": {"type": ["integer", "null"]},
+        "excess": {"type": ["integer", "null"]},
+        "payment_method": {"type": ["string", "null"]},
+        "tariff_reference": {"type": ["string", "null"]},
+        "details": {"type": "object"},
+    },
+}
+
+
+def _office_paths() -> dict:
+    return {
+        "/v1/regulator/offices": {
+            "get": _read(
+                "Offices in the caller's scope: licence, terminals, PSPs and findings",
+                _list_of(_OFFICE),
+                [
+                    *_FILTERS[:2],
+                    query("province", {"type": "string"}, "the offices of one province, as the registry names it"),
+                    query("kind", {"enum": ["counter", "rural_ict"]}, "one kind of office"),
+                    query("status", {"enum": ["active", "suspended", "revoked"]}, "one licence status"),
+                    *_PAGING,
+                ],
+            )
+        },
+        "/v1/regulator/offices/{office_id}/charges": {
+            "get": _read(
+                "An office's charges (every state), by default today's",
+                _list_of(_CHARGE_ROW),
+                [_OFFICE_ID, *_DAY_RANGE, *_PAGING],
+            )
+        },
+        "/v1/regulator/offices/{office_id}/refusals": {
+            "get": _read(
+                "An office's refused attempts (every kind), by default today's",
+                _list_of(_REFUSAL_ROW),
+                [_OFFICE_ID, *_DAY_RANGE, *_PAGING],
+            )
+        },
+        "/v1/regulator/offices/{office_id}/receipts": {
+            "get": operation(
+                "An office's signed receipts as JSON lines, in chain order (verify with `pishkhan receipts verify`)",
+                {
+                    "200": {
+                        "description": "one signed receipt a line; a full page names the next in "
+                        '`Link: <...>; rel="next"` and `Pishkhan-Next-From-Seq`',
+                        "content": {"application/jsonl": {"schema": {"type": "string"}}},
+                    },
+                    **errors(400, 401, 403, 404),
+                },
+                parameters=[
+                    _OFFICE_ID,
+                    query("from_seq", {"type": "integer", "minimum": 1}, "the first sequence number, 1 unless given"),
+                    query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_RECEIPT_PAGE},
+                        f"receipts a page, {RECEIPT_PAGE} unless given",
+                    ),
+                ],
+            )
+        },
+    }
 
 
 def regulator_paths() -> dict:
     return {
+        **_office_paths(),
         "/v1/regulator/excess-fees": {
             "get": _read(
                 "Findings counted per office, operator and service, with the rials over the cap",

@@ -3,6 +3,13 @@
     GET /v1/regulator/excess-fees?from=&to=&office_id=&province=&type=     findings per office, operator, service
     GET /v1/regulator/violations?from=&to=&office_id=&province=&type=      findings with their evidence
     GET /v1/regulator/offices/{office_id}/scorecard?period=1403-H1         indicators and penalty suggestions
+    GET /v1/regulator/offices?province=&kind=&status=&from=&to=            offices, licence and findings
+    GET /v1/regulator/offices/{office_id}/charges?from=&to=                the office's charges (default: today)
+    GET /v1/regulator/offices/{office_id}/refusals?from=&to=               its refused attempts (default: today)
+    GET /v1/regulator/offices/{office_id}/receipts?from_seq=&limit=        its signed receipts, JSON lines
+
+A regulator key of one province (`pishkhan keys create --role regulator --province ...`) sees only that province's
+offices: another province's office is answered 404, and lists leave them out.
     GET /v1/regulator/access-log/heads                                       the access log's signed chain heads
     POST /v1/regulator/access-log/heads                                      sign the current head now
     GET /v1/regulator/refusals?from=&to=&office_id=&province=&reason=      every refused charge request
@@ -23,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from aiohttp import web
 
+from gateway.access.api_keys import Principal
 from gateway.core.jalali import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -31,10 +39,13 @@ from gateway.core.jalali import (
     format_jalali_datetime,
     format_utc,
     parse_jalali_date,
+    tehran_date,
+    tehran_day,
 )
 from gateway.core.periods import HalfYear
+from gateway.core.registry import Office
 from gateway.core.text import normalize_persian
-from gateway.oversight import access_log, store
+from gateway.oversight import access_log, office_records, store
 from gateway.oversight.catalog import VIOLATION_TYPES
 from gateway.oversight.scorecard import SCORECARD_CSV_COLUMNS, office_scorecard, scorecard_csv_rows
 from gateway.platform.csv_text import csv_text
@@ -43,6 +54,7 @@ from gateway.web.context import principal, services
 from gateway.web.errors import invalid_request, json_response, not_found
 from gateway.web.listing import encode_cursor, page_cursor, page_limit, send_csv, wants_csv
 from gateway.web.query import parse_instant
+from receipts.audit import export_lines
 
 routes = web.RouteTableDef()
 DEFAULT_PAGE = 100
@@ -76,15 +88,17 @@ def _instant(request: web.Request, name: str) -> datetime | None:
         raise problem from None
 
 
-def _office_ids(request: web.Request) -> list[str] | None:
-    """The offices the `office_id` and `province` filters leave (None: every office)."""
+def _office_ids(request: web.Request, caller: Principal) -> list[str] | None:
+    """The offices the `office_id` and `province` filters and the caller's scope leave (None: every office)."""
     offices = services(request).state.registry.offices
     chosen: set[str] | None = None
+    if caller.province is not None:
+        chosen = {office.id for office in offices.values() if office.province == caller.province}
     if "office_id" in request.query:
         office_id = normalize_persian(request.query["office_id"]).strip()
         if not _OFFICE_ID.fullmatch(office_id):
             raise invalid_request("`office_id` must be an 8-digit office code.", param="office_id")
-        chosen = {office_id}
+        chosen = {office_id} if chosen is None else chosen & {office_id}
     if "province" in request.query:
         province = normalize_persian(request.query["province"]).strip()
         in_province = {office.id for office in offices.values() if office.province == province}
@@ -106,15 +120,25 @@ def _types(request: web.Request) -> list[str] | None:
     return types
 
 
-def _filter(request: web.Request) -> store.FindingFilter:
+def _filter(request: web.Request, caller: Principal) -> store.FindingFilter:
     since, until = _instant(request, "from"), _instant(request, "to")
     if since is not None and until is not None and since >= until:
         raise invalid_request("`from` must be before `to`.", param="from")
-    return store.FindingFilter(since=since, until=until, office_ids=_office_ids(request), types=_types(request))
+    return store.FindingFilter(since=since, until=until, office_ids=_office_ids(request, caller), types=_types(request))
 
 
-async def _regulator(request: web.Request) -> None:
-    require_role(await principal(request), "regulator")
+async def _regulator(request: web.Request) -> Principal:
+    caller = await principal(request)
+    require_role(caller, "regulator")
+    return caller
+
+
+def _office_in_scope(request: web.Request, caller: Principal) -> Office:
+    """The office of the path, if the caller may see it; another province's office is as missing as none."""
+    office = services(request).state.registry.offices.get(request.match_info["office_id"])
+    if office is None or (caller.province is not None and office.province != caller.province):
+        raise not_found("office")
+    return office
 
 
 # ------------------------------------------------------------------ lists: a page of JSON, or all of it as CSV
@@ -125,7 +149,7 @@ QueryOf = Callable[[tuple | None, int | None], store.Query]  # (after, limit or 
 async def _csv_rows(request: web.Request, query: store.Query, view: Callable) -> AsyncIterator[dict]:
     async with services(request).pool.acquire() as conn:
         async for row in store.stream(conn, query):
-            yield _flat(view(row))
+            yield flat_row(view(row))
 
 
 async def _list(
@@ -158,7 +182,7 @@ async def _list(
     )
 
 
-def _flat(view: dict) -> dict:
+def flat_row(view: dict) -> dict:
     return {
         name: orjson.dumps(value).decode() if isinstance(value, (dict, list)) else value for name, value in view.items()
     }
@@ -222,8 +246,7 @@ def _summary_view(request: web.Request):
 
 @routes.get("/v1/regulator/excess-fees")
 async def excess_fees(request: web.Request) -> web.StreamResponse:
-    await _regulator(request)
-    where = _filter(request)
+    where = _filter(request, await _regulator(request))
     return await _list(
         request,
         kind="excess-fees",
@@ -271,11 +294,13 @@ def _refusal_view(row) -> dict:
 
 @routes.get("/v1/regulator/refusals")
 async def refusals(request: web.Request) -> web.StreamResponse:
-    await _regulator(request)
+    caller = await _regulator(request)
     since, until = _instant(request, "from"), _instant(request, "to")
     if since is not None and until is not None and since >= until:
         raise invalid_request("`from` must be before `to`.", param="from")
-    where = store.FindingFilter(since=since, until=until, office_ids=_office_ids(request), types=_reasons(request))
+    where = store.FindingFilter(
+        since=since, until=until, office_ids=_office_ids(request, caller), types=_reasons(request)
+    )
     return await _list(
         request,
         kind="refusals",
@@ -310,7 +335,7 @@ VIOLATION_COLUMNS = (
 )
 
 
-def _violation_view(request: web.Request):
+def violation_view(request: web.Request):
     offices = services(request).state.registry.offices
 
     def view(row) -> dict:
@@ -343,15 +368,14 @@ def _violation_view(request: web.Request):
 
 @routes.get("/v1/regulator/violations")
 async def violations(request: web.Request) -> web.StreamResponse:
-    await _regulator(request)
-    where = _filter(request)
+    where = _filter(request, await _regulator(request))
     return await _list(
         request,
         kind="violations",
         cursor_types=(str, datetime, int),
         query=lambda after, limit: store.violations_query(where, after, limit),
         key=lambda row: (row["office_id"], row["occurred_at"], row["id"]),
-        view=_violation_view(request),
+        view=violation_view(request),
         csv_columns=VIOLATION_COLUMNS,
         about=_about(where),
     )
@@ -417,8 +441,7 @@ def _void_view(request: web.Request):
 
 @routes.get("/v1/regulator/voids")
 async def voids(request: web.Request) -> web.StreamResponse:
-    await _regulator(request)
-    where = _filter(request)
+    where = _filter(request, await _regulator(request))
     return await _list(
         request,
         kind="voids",
@@ -448,10 +471,7 @@ def _period(request: web.Request) -> HalfYear:
 
 @routes.get("/v1/regulator/offices/{office_id}/scorecard")
 async def scorecard(request: web.Request) -> web.StreamResponse:
-    await _regulator(request)
-    office = services(request).state.registry.offices.get(request.match_info["office_id"])
-    if office is None:
-        raise not_found("office")
+    office = _office_in_scope(request, await _regulator(request))
     period = _period(request)
     svc = services(request)
     card = await office_scorecard(svc.pool, office, period, svc.oversight.rules, now=svc.clock())
@@ -464,6 +484,221 @@ async def scorecard(request: web.Request) -> web.StreamResponse:
             headers={"Content-Disposition": f'attachment; filename="scorecard-{office.id}-{period.label}.csv"'},
         )
     return json_response(card)
+
+
+# ------------------------------------------------------------------ offices; an office's charges, refusals, receipts
+
+OFFICE_COLUMNS = (
+    "id",
+    "name",
+    "kind",
+    "province",
+    "city",
+    "status",
+    "licence_holder",
+    "licence_number",
+    "licence_valid_from",
+    "licence_valid_to",
+    "licence_active",
+    "terminals",
+    "psps",
+    "findings",
+)
+_OFFICE_FILTERS = {"province": "province", "kind": "kind", "status": "status"}
+
+
+def office_view(office: Office, registry, findings: int, today) -> dict:
+    terminals = [t for t in registry.terminals.values() if t.office_id == office.id]
+    return {
+        "id": office.id,
+        "object": "office",
+        "name": office.name,
+        "kind": office.kind,
+        "province": office.province,
+        "city": office.city,
+        "status": office.status,
+        "licence_holder": office.licence_holder,
+        "licence_number": office.licence_number,
+        "licence_valid_from": office.licence_valid_from.isoformat(),
+        "licence_valid_to": office.licence_valid_to.isoformat(),
+        "licence_active": office.licence_active_on(today),
+        "terminals": len(terminals),
+        "psps": sorted({t.psp_id for t in terminals}),
+        "findings": findings,
+    }
+
+
+@routes.get("/v1/regulator/offices")
+async def offices(request: web.Request) -> web.StreamResponse:
+    caller = await _regulator(request)
+    svc = services(request)
+    registry = svc.state.registry
+    since, until = _instant(request, "from"), _instant(request, "to")
+    chosen = _office_ids(request, caller)
+    listed = [o for o in sorted(registry.offices.values(), key=lambda o: o.id) if chosen is None or o.id in chosen]
+    for param, attribute in _OFFICE_FILTERS.items():
+        if param in request.query:
+            wanted = normalize_persian(request.query[param]).strip()
+            listed = [o for o in listed if getattr(o, attribute) == wanted]
+    after = page_cursor(request, "offices", (str,))
+    if after is not None:
+        listed = [o for o in listed if o.id > after[0]]
+    csv = wants_csv(request)
+    limit = None if csv else page_limit(request, DEFAULT_PAGE)
+    page = listed if limit is None else listed[:limit]
+    findings = await office_records.findings_per_office(svc.pool, [o.id for o in page], since, until)
+    today = tehran_date(svc.clock())
+    views = [office_view(o, registry, findings.get(o.id, 0), today) for o in page]
+    if csv:
+        return await send_csv(request, "offices.csv", OFFICE_COLUMNS, _rows_of([flat_row(v) for v in views]))
+    more = limit is not None and len(listed) > limit
+    return json_response(
+        {
+            "object": "list",
+            "filters": {"from": _utc(since), "to": _utc(until), "office_ids": chosen},
+            "data": views,
+            "has_more": more,
+            "next_cursor": encode_cursor("offices", (page[-1].id,)) if more else None,
+            "detected_through": _utc(await store.detection_reach(svc.pool)),
+        }
+    )
+
+
+async def _rows_of(rows: list[dict]) -> AsyncIterator[dict]:
+    for row in rows:
+        yield row
+
+
+def _day_range(request: web.Request) -> tuple[datetime, datetime]:
+    """`from` and `to`, by default today in Tehran."""
+    since, until = _instant(request, "from"), _instant(request, "to")
+    if since is None and until is None:
+        today = tehran_day(tehran_date(services(request).clock()))
+        since, until = today.start, today.end
+    if since is None or until is None:
+        raise invalid_request("Give both `from` and `to`, or neither (today).", param="from" if since is None else "to")
+    if since >= until:
+        raise invalid_request("`from` must be before `to`.", param="from")
+    return since, until
+
+
+CHARGE_COLUMNS = (
+    "id",
+    "created_at",
+    "completed_at",
+    "terminal_id",
+    "psp_id",
+    "operator_id",
+    "service_code",
+    "quantity",
+    "amount",
+    "breakdown",
+    "tariff_reference",
+    "status",
+    "decline_code",
+    "tracking_code",
+    "masked_pan",
+    "rrn",
+)
+
+
+def charge_row_view(row) -> dict:
+    return {
+        **{name: row[name] for name in CHARGE_COLUMNS},
+        "object": "charge",
+        "id": str(row["id"]),
+        "created_at": format_utc(row["created_at"]),
+        "completed_at": _utc(row["completed_at"]),
+    }
+
+
+@routes.get("/v1/regulator/offices/{office_id}/charges")
+async def office_charges(request: web.Request) -> web.StreamResponse:
+    office = _office_in_scope(request, await _regulator(request))
+    since, until = _day_range(request)
+    return await _list(
+        request,
+        kind="office-charges",
+        cursor_types=(datetime, str),
+        query=lambda after, limit: office_records.charges_query(office.id, since, until, after, limit),
+        key=lambda row: (row["created_at"], str(row["id"])),
+        view=charge_row_view,
+        csv_columns=CHARGE_COLUMNS,
+        about={"office_id": office.id, "filters": {"from": _utc(since), "to": _utc(until)}},
+    )
+
+
+OFFICE_REFUSAL_COLUMNS = (
+    "id",
+    "created_at",
+    "terminal_id",
+    "operator_id",
+    "service_code",
+    "reason",
+    "requested",
+    "cap",
+    "excess",
+    "payment_method",
+    "tariff_reference",
+    "details",
+)
+
+
+def refusal_row_view(row) -> dict:
+    return {
+        **{name: row[name] for name in OFFICE_REFUSAL_COLUMNS},
+        "object": "refusal",
+        "created_at": format_utc(row["created_at"]),
+    }
+
+
+@routes.get("/v1/regulator/offices/{office_id}/refusals")
+async def office_refusals(request: web.Request) -> web.StreamResponse:
+    office = _office_in_scope(request, await _regulator(request))
+    since, until = _day_range(request)
+    return await _list(
+        request,
+        kind="office-refusals",
+        cursor_types=(datetime, int),
+        query=lambda after, limit: office_records.refusals_query(office.id, since, until, after, limit),
+        key=lambda row: (row["created_at"], row["id"]),
+        view=refusal_row_view,
+        csv_columns=OFFICE_REFUSAL_COLUMNS,
+        about={"office_id": office.id, "filters": {"from": _utc(since), "to": _utc(until)}},
+    )
+
+
+RECEIPT_PAGE = 1000
+MAX_RECEIPT_PAGE = 10_000
+
+
+def _from_seq(request: web.Request) -> int:
+    raw = normalize_persian(request.query.get("from_seq", "1")).strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12 and int(raw) >= 1):
+        raise invalid_request("`from_seq` must be a receipt sequence number, 1 or more.", param="from_seq")
+    return int(raw)
+
+
+@routes.get("/v1/regulator/offices/{office_id}/receipts")
+async def office_receipts(request: web.Request) -> web.Response:
+    """JSON lines, one signed receipt a line in chain order, as `pishkhan receipts export` writes them; a full page
+    names the next one in `Link: <...>; rel="next"` and `Pishkhan-Next-From-Seq`."""
+    office = _office_in_scope(request, await _regulator(request))
+    from_seq = _from_seq(request)
+    limit = page_limit(request, RECEIPT_PAGE, MAX_RECEIPT_PAGE)
+    rows = await office_records.receipts_from(services(request).pool, office.id, from_seq, limit + 1)
+    page = rows[:limit]
+    headers = {"Content-Disposition": f'attachment; filename="receipts-{office.id}-from-{from_seq}.jsonl"'}
+    if len(rows) > limit:
+        following = rows[limit]["seq"]
+        headers["Pishkhan-Next-From-Seq"] = str(following)
+        headers["Link"] = f'<{request.path}?from_seq={following}&limit={limit}>; rel="next"'
+    return web.Response(
+        text="".join(export_lines(row["signed"] for row in page)),
+        content_type="application/jsonl",
+        charset="utf-8",
+        headers=headers,
+    )
 
 
 # ------------------------------------------------------------------ the access log's signed heads
