@@ -25,7 +25,7 @@ from gateway.core.jalali import tehran_date
 from gateway.core.psp import SettlementRow
 from gateway.core.registry import Agency, Office, Operator, Psp, Registry, Service, Terminal
 from gateway.core.settlement import SettlementError, build_settlement_rows
-from gateway.core.tariffs import TariffBook
+from gateway.core.tariffs import Quote, TariffBook
 
 # The regulator's own words (000: letter 100/15131, items 6 and 7).
 RULE_NO_EXCESS_FA = "اخذ هرگونه وجه مازاد ممنوع است"
@@ -183,6 +183,26 @@ def assess_charge(intent: ChargeIntent, registry: Registry, tariffs: TariffBook,
         rows,
         now + psp.capabilities.verify_deadline,
     )
+
+
+def quote_for_office(
+    registry: Registry,
+    tariffs: TariffBook,
+    office_id: str,
+    service_code: str,
+    quantity: int,
+    extras: list[tuple[str, int]],
+    at: datetime,
+) -> Quote:
+    """The cap and its breakdown for a service this office offers, priced as a charge of it would be."""
+    office = registry.offices[office_id]
+    if service_code not in office.services:
+        raise ServiceNotAssigned(param="service_code", details={"service_code": service_code})
+    try:
+        return tariffs.quote(service_code, quantity, extras, office.kind, at)
+    except TariffRefusal as error:
+        error.param = _TARIFF_PARAMS.get(error.code)
+        raise
 
 
 _TARIFF_PARAMS = {
