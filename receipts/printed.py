@@ -18,6 +18,19 @@ from receipts.model import parse_timestamp
 TITLE = "رسید الکترونیکی ارایه خدمت"
 SUBTITLE = "دفتر پیشخوان خدمات دولت"
 QR_CAPTION = "رمزینه اصالت‌سنجی رسید"
+COPY_MARK = "رونوشت"
+
+
+@dataclass(frozen=True)
+class Reprint:
+    """A print of a receipt after its first: the paper says it is a copy, which one, and when it was printed."""
+
+    number: int  # of the print: the first print is 1 (the original), so print 2 is copy 1
+    printed_at: str  # UTC, RFC 3339
+
+    @property
+    def copy_number(self) -> int:
+        return self.number - 1
 
 
 @dataclass(frozen=True)
@@ -59,10 +72,23 @@ def _extra_row(extra: Mapping[str, Any]) -> PrintedRow:
     return PrintedRow(to_persian_digits(f"{extra['name']} ({extra['quantity']} عدد)"), rials(extra["amount"]))
 
 
-def printed_sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
+def _copy_section(reprint: Reprint) -> PrintedSection:
+    return PrintedSection(
+        COPY_MARK,
+        (
+            PrintedRow("شماره رونوشت", to_persian_digits(str(reprint.copy_number))),
+            PrintedRow("زمان چاپ رونوشت", jalali_date_time(reprint.printed_at)),
+        ),
+    )
+
+
+def printed_sections(signed: Mapping[str, Any], reprint: Reprint | None = None) -> list[PrintedSection]:
+    """The sections of the paper; a reprint's paper opens with the copy mark («رونوشت»), the original has none."""
     document = signed["receipt"]
     breakdown, payment = document["breakdown"], document["payment"]
+    copy = [] if reprint is None else [_copy_section(reprint)]
     return [
+        *copy,
         PrintedSection(
             None,
             tuple(

@@ -30,7 +30,15 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, PrintedSection, has_rtl_letters, printed_sections
+from receipts.printed import (
+    QR_CAPTION,
+    SUBTITLE,
+    TITLE,
+    PrintedSection,
+    Reprint,
+    has_rtl_letters,
+    printed_sections,
+)
 from receipts.qr import qr_modules
 
 PaperSize = Literal["a5", "80mm"]
@@ -258,13 +266,15 @@ def render_pdf(
     size: PaperSize,
     qr_payload: str,
     font_path: str = DEFAULT_FONT_PATH,
+    reprint: Reprint | None = None,
 ) -> bytes:
-    """The receipt as a PDF document: `size` "a5" or "80mm"; `font_path` a TrueType font with Persian glyphs."""
+    """The receipt as a PDF document: `size` "a5" or "80mm"; `font_path` a TrueType font with Persian glyphs;
+    a `reprint` is marked as a copy on the paper."""
     if size not in _PAPERS:
         raise ValueError(f"paper size must be one of {', '.join(_PAPERS)}, not {size!r}")
     paper = _PAPERS[size]
     font = _font_name(str(font_path))
-    blocks = list(_blocks(printed_sections(signed_receipt), qr_payload, paper, font))
+    blocks = list(_blocks(printed_sections(signed_receipt, reprint), qr_payload, paper, font))
     page_height = paper.height or sum(block.height(paper) for block in blocks) + 2 * paper.margin
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(paper.width, page_height), invariant=True, pageCompression=True)

@@ -15,7 +15,7 @@ import textwrap
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, PrintedRow, has_rtl_letters, printed_sections
+from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, PrintedRow, Reprint, has_rtl_letters, printed_sections
 
 WIDTH = 48
 LEFT_TO_RIGHT_MARK = "\u200e"
@@ -40,10 +40,10 @@ def _row_lines(row: PrintedRow) -> Iterator[str]:
         yield _in_reading_order(piece).rjust(WIDTH)
 
 
-def render_thermal(signed_receipt: Mapping[str, Any], qr_payload: str) -> str:
-    """The receipt as lines of at most 48 characters, each ending in a newline."""
+def render_thermal(signed_receipt: Mapping[str, Any], qr_payload: str, reprint: Reprint | None = None) -> str:
+    """The receipt as lines of at most 48 characters, each ending in a newline; a `reprint` is marked as a copy."""
     lines = [TITLE.center(WIDTH).rstrip(), SUBTITLE.center(WIDTH).rstrip(), _RULE]
-    for section in printed_sections(signed_receipt):
+    for section in printed_sections(signed_receipt, reprint):
         if section.heading:
             lines.append(section.heading.rjust(WIDTH))
         for row in section.rows:

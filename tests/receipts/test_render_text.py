@@ -3,7 +3,7 @@ from __future__ import annotations
 import copy
 
 from receipts.model import REQUIRED_FIELDS
-from receipts.printed import printed_sections
+from receipts.printed import COPY_MARK, Reprint, printed_sections
 from receipts.render_text import LEFT_TO_RIGHT_MARK, WIDTH, render_thermal
 
 
@@ -65,3 +65,14 @@ def test_qr_payload_can_be_read_back_from_the_last_lines(signed: dict, qr_payloa
 
 def test_extras_are_listed_with_their_quantity(signed: dict, qr_payload: str) -> None:
     assert "اسکن صفحه (۳ عدد): ۳۰٬۰۰۰ ریال" in render_thermal(signed, qr_payload)
+
+
+def test_a_reprint_opens_with_the_copy_mark_within_48_columns(signed: dict, qr_payload: str) -> None:
+    original = render_thermal(signed, qr_payload)
+    reprinted = render_thermal(signed, qr_payload, Reprint(2, "2026-11-23T16:40:00Z"))
+
+    assert COPY_MARK not in original
+    lines = reprinted.splitlines()
+    assert lines[3].strip() == COPY_MARK and f"شماره رونوشت: {LEFT_TO_RIGHT_MARK}۱{LEFT_TO_RIGHT_MARK}" in reprinted
+    assert all(len(line) <= WIDTH for line in lines)
+    assert lines[7:] == original.splitlines()[3:]  # after the title, the copy mark, then the same paper
