@@ -16,11 +16,12 @@ from gateway.cli import (
     registry,
     serve,
     tariffs,
+    users,
 )
 from gateway.platform.config import load_settings
 from gateway.platform.log_redaction import install_log_redaction
 
-COMMAND_GROUPS = (serve, registry, tariffs, keys, outbox, oversight, dev, receipts, reconcile, conservation)
+COMMAND_GROUPS = (serve, registry, tariffs, keys, outbox, oversight, dev, receipts, reconcile, conservation, users)
 
 
 def build_parser() -> argparse.ArgumentParser:

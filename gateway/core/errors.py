@@ -174,6 +174,21 @@ class NonceReplayed(AuthenticationFailed):
     default_message = "This nonce was already used: a request is accepted once."
 
 
+class SignInRequired(AuthenticationFailed):
+    code = "signin_required"
+    default_message = "Sign in to open this page."
+
+
+class SignInFailed(AuthenticationFailed):
+    code = "signin_failed"
+    default_message = "The username, password or code is not right."
+
+
+class AccountLocked(AuthenticationFailed):
+    code = "account_locked"
+    default_message = "Too many failed attempts: this account is locked for a while."
+
+
 class RateLimited(GatewayError):
     type = "rate_limit_error"
     code = "rate_limited"

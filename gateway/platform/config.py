@@ -82,6 +82,13 @@ class Settings:
     )
     redis_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_REDIS_TIMEOUT_S", "2")))
 
+    # People's sign-in (docs/security.md): a session ends after this many seconds without a request, and this many
+    # after it began whatever the activity; this many failed attempts in a row lock an account for this long.
+    session_idle_s: int = field(default_factory=lambda: int(_env("PISHKHAN_SESSION_IDLE_S", "900")))
+    session_absolute_s: int = field(default_factory=lambda: int(_env("PISHKHAN_SESSION_ABSOLUTE_S", "28800")))
+    signin_max_failures: int = field(default_factory=lambda: int(_env("PISHKHAN_SIGNIN_MAX_FAILURES", "5")))
+    signin_lockout_s: int = field(default_factory=lambda: int(_env("PISHKHAN_SIGNIN_LOCKOUT_S", "900")))
+
     def sms_credentials(self) -> dict[str, str]:
         """The credentials the chosen SMS provider's adapter takes."""
         if self.sms_provider == "kavenegar":

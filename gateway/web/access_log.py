@@ -1,5 +1,6 @@
 """Every query the regulator makes, on any route, is written to regulator_access_log: who (API key id), what
-(method, path and query string), when, and the status it was answered with."""
+(method, path and query string), when, and the status it was answered with. So is every page a signed-in person
+opens (by username), and every sign-in attempt (written by the sign-in itself)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from aiohttp import web
 
 from gateway.core.errors import AccessLogUnavailable, GatewayError
 from gateway.oversight.store import log_access
+from gateway.people.store import log_person_access
 from gateway.web.context import principal, services
 from gateway.web.errors import error_response
+from gateway.web.pages.signin import PERSON
 
 log = logging.getLogger(__name__)
 _UNIDENTIFIED = (401, 429)  # the caller was not identified, or was refused before being counted
@@ -23,7 +26,10 @@ def _storable(text: str) -> str:
 
 
 async def _record(request: web.Request, status: int) -> bool:
-    """Writes the entry if the caller is a regulator; False only when such an entry could not be written."""
+    """Writes the entry if the caller is a regulator, or a signed-in person on a page; False only when such an entry
+    could not be written."""
+    if PERSON in request:
+        return await _record_person(request, status)
     if "Authorization" not in request.headers or status in _UNIDENTIFIED:
         return True
     try:
@@ -43,6 +49,22 @@ async def _record(request: web.Request, status: int) -> bool:
         )
     except Exception:
         log.exception("could not record a regulator query to %s", request.path)
+        return False
+    return True
+
+
+async def _record_person(request: web.Request, status: int) -> bool:
+    try:
+        await log_person_access(
+            services(request).pool,
+            username=request[PERSON].username,
+            method=request.method,
+            path=_storable(request.path),
+            query=_storable(request.query_string),
+            status=status,
+        )
+    except Exception:
+        log.exception("could not record a page of %s", request.path)
         return False
     return True
 

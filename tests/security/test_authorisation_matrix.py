@@ -84,6 +84,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/readyz"): Row(_everyone(200)),
     ("GET", "/metrics"): Row(_everyone(200)),
     ("GET", "/openapi.json"): Row(_everyone(200)),
+    # Pages for people: an API key is no session, so a page sends every caller to the sign-in form (followed here to
+    # its 200), and a form posted without its CSRF token is refused.
+    ("GET", "/signin"): Row(_everyone(200)),
+    ("POST", "/signin"): Row(_everyone(403)),
+    ("POST", "/signin/code"): Row(_everyone(403)),
+    ("POST", "/signout"): Row(_everyone(403)),
+    ("GET", "/account"): Row(_everyone(200)),
 }
 
 

@@ -4,9 +4,12 @@ session, a fresh context (cookies, storage) per test, sized like a 360 px wide p
 from __future__ import annotations
 
 import shutil
+import uuid
 
 import pytest
 from playwright.async_api import async_playwright
+
+from gateway.people.enrolment import enrol
 
 # Chromium as root, with nothing that reaches for the internet (this machine has none).
 CHROMIUM_ARGS = [
@@ -39,3 +42,17 @@ async def page(browser):
     page = await context.new_page()
     yield page
     await context.close()
+
+
+@pytest.fixture
+def person(db):
+    """A factory of people who can sign in: `await person("regulator", province=...)` → (username, password, secret)."""
+    names = iter(range(1, 10_000))
+
+    async def make(role: str, **scope) -> tuple[str, str, str]:
+        username = f"{role}-{next(names)}-{uuid.uuid4().hex[:8]}"
+        password = "a long pass phrase " + uuid.uuid4().hex[:6]
+        enrolled = await enrol(db, password=password, username=username, role=role, **scope)
+        return username, password, enrolled.totp_secret
+
+    return make

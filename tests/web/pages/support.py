@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pyotp
+
 from gateway.platform.config import PROJECT_ROOT
 
 AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -32,3 +34,14 @@ async def screenshot(page, name: str) -> None:
     """A full-page PNG under docs/screenshots/, for the docs (kept in the repository, looked at by people)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def sign_in(page, base_url: str, username: str, password: str, secret: str, path: str = "/account") -> None:
+    """Opens `path`, is sent to sign in, and signs in with the password and the TOTP code of the moment."""
+    await page.goto(base_url + path)
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("button[type=submit]")
+    await page.fill("#code", pyotp.TOTP(secret).now())
+    await page.click("button[type=submit]")
+    await page.wait_for_load_state()
