@@ -32,7 +32,7 @@ from gateway.web.auth import Authenticator
 from gateway.web.context import SERVICES, Services
 from gateway.web.errors import error_middleware
 from gateway.web.media_types import media_type_middleware
-from gateway.web.pages import signin
+from gateway.web.pages import counter, signin
 from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
@@ -66,6 +66,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
         app.add_routes(module.routes)
     setup_pages(app, settings.key_dir)
     app.add_routes(signin.routes)
+    app.add_routes(counter.routes)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app
 

@@ -22,6 +22,27 @@ routes = web.RouteTableDef()
 MAX_IDEMPOTENCY_KEY = 255
 
 
+def charge_intent(body: ChargeRequest) -> ChargeIntent:
+    """The charge a validated request asks for (the API's and the counter page's alike)."""
+    return ChargeIntent(
+        terminal_id=body.terminal_id,
+        operator_id=body.operator_id,
+        service_code=body.service_code,
+        quantity=body.quantity,
+        extras=tuple((e.code, e.quantity) for e in body.extras),
+        recipient_name=body.recipient.name,
+        recipient_national_code=body.recipient.national_code,
+        recipient_mobile=body.recipient.mobile,
+        amount=body.amount,
+        payment_method=body.payment_method,
+    )
+
+
+def request_fingerprint(body: ChargeRequest) -> bytes:
+    """What an Idempotency-Key is bound to: a replay must ask for exactly the same charge."""
+    return hashlib.sha256(orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)).digest()
+
+
 @routes.post("/v1/charges")
 async def create_charge(request: web.Request) -> web.Response:
     caller = await principal(request)
@@ -34,19 +55,7 @@ async def create_charge(request: web.Request) -> web.Response:
     body = parse_body(ChargeRequest, await request.read())
     if body.terminal_id != caller.terminal_id:
         raise TerminalMismatch(param="terminal_id")
-    intent = ChargeIntent(
-        terminal_id=body.terminal_id,
-        operator_id=body.operator_id,
-        service_code=body.service_code,
-        quantity=body.quantity,
-        extras=tuple((e.code, e.quantity) for e in body.extras),
-        recipient_name=body.recipient.name,
-        recipient_national_code=body.recipient.national_code,
-        recipient_mobile=body.recipient.mobile,
-        amount=body.amount,
-        payment_method=body.payment_method,
-    )
-    request_hash = hashlib.sha256(orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)).digest()
+    intent, request_hash = charge_intent(body), request_fingerprint(body)
     charge = await services(request).charges.create(key, intent, request_hash)
     status, answer = charge_answer(charge)
     return json_response(answer, status=status)
