@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from aiohttp import web
 
 from gateway.access.store import revoke_api_key
 from tests.stack import charge_body
@@ -66,6 +67,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/receipts/{tracking_code}.pdf"): Row(OWN_OFFICE_READ),
     ("GET", "/v1/receipts/{tracking_code}.txt"): Row(OWN_OFFICE_READ),
     ("GET", "/v1/receipts/{tracking_code}/verify"): Row(_everyone(200)),
+    ("POST", "/v1/receipts/{tracking_code}/prints"): Row(
+        _secured(terminal_own=201, terminal_other=404), json={"form": "a5"}
+    ),
+    ("GET", "/v1/receipts/{tracking_code}/prints"): Row(OWN_OFFICE_READ),
     ("POST", "/v1/receipts/{tracking_code}/verify"): Row(_everyone(200), json={"qr_payload": "not a receipt"}),
     ("GET", "/v1/agencies/{agency_id}/settlements"): Row(
         _secured(agency_own=200, agency_other=404, regulator=200), query=f"date={_today()}"
@@ -86,11 +91,24 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/openapi.json"): Row(_everyone(200)),
     # Pages for people: an API key is no session, so a page sends every caller to the sign-in form (followed here to
     # its 200), and a form posted without its CSRF token is refused.
+    ("GET", "/"): Row(_everyone(200)),
     ("GET", "/signin"): Row(_everyone(200)),
     ("POST", "/signin"): Row(_everyone(403)),
     ("POST", "/signin/code"): Row(_everyone(403)),
     ("POST", "/signout"): Row(_everyone(403)),
     ("GET", "/account"): Row(_everyone(200)),
+    # The counter, for operators signed in (tests/web/pages/test_counter.py has their scope).
+    ("GET", "/counter"): Row(_everyone(200)),
+    ("GET", "/counter/terminal"): Row(_everyone(200)),
+    ("POST", "/counter/terminal"): Row(_everyone(403)),
+    ("GET", "/counter/services"): Row(_everyone(200)),
+    ("GET", "/counter/quote"): Row(_everyone(200), query="service_code=1101"),
+    ("POST", "/counter/charges"): Row(_everyone(403)),
+    ("GET", "/counter/charges/{charge_id}"): Row(_everyone(200)),
+    ("POST", "/counter/receipts/{tracking_code}/prints"): Row(_everyone(403)),
+    ("GET", "/counter/receipts/{tracking_code}/prints/{number}"): Row(_everyone(200)),
+    ("GET", "/counter/receipts/{tracking_code}/prints/{number}.pdf"): Row(_everyone(200)),
+    ("GET", "/counter/today"): Row(_everyone(200)),
 }
 
 
@@ -112,12 +130,15 @@ async def resources(gateway, keys) -> dict[str, str]:
         "agency_id": "civil-registration",
         "psp_id": "psp-mellat",
         "office_id": "11110001",
+        "number": "1",
     }
 
 
 def test_every_served_route_has_a_row(gateway):
     served = {
-        (route.method, route.resource.canonical) for route in gateway.app.router.routes() if route.method != "HEAD"
+        (route.method, route.resource.canonical)
+        for route in gateway.app.router.routes()
+        if route.method != "HEAD" and not isinstance(route.resource, web.StaticResource)  # files, no caller's data
     }
     assert served - MATRIX.keys() == set(), "routes without an authorisation row"
     assert MATRIX.keys() - served == set(), "rows for routes the application does not serve"

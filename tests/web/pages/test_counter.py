@@ -86,6 +86,30 @@ async def test_charge_print_and_reprint(gateway, page, person, sims, tmp_path):
     assert COPY_MARK in pdf_text(await copy.body(), tmp_path, "copy.pdf")
     await screenshot(page, "counter-print")
 
+    await page.click("#back")
+    await page.keyboard.press("Alt+d")
+    await page.wait_for_url(gateway.url + "/counter/today")
+    assert f"/counter/charges/{charge_id}" in await page.inner_html("#charges")
+    totals = await page.locator("#totals tbody tr").all_inner_texts()
+    assert any(row.startswith("۱۱۰۱") for row in totals)
+    assert await page.get_attribute("nav.counter a[data-shortcut=t]", "href") == f"/offices/{OFFICE}/tariffs"
+    assert await axe_violations(page) == []
+    await screenshot(page, "counter-today")
+
+
+async def test_a_charge_without_a_clear_answer_says_what_happens_next(gateway, page, person, sims):
+    await operator_signed_in(page, gateway, person, office="31110003", operator="op-31", terminal="10000004")
+    await sims["psp-mellat"].script("10000004", "no_answer")
+    await pick_service(page, "1101")
+    await fill_recipient(page)
+    await page.click("#send")
+    await page.wait_for_selector("#outcome[data-state=sent]", timeout=20_000)
+    assert "دوباره مبلغ نگیرید" in await page.text_content("main")
+    await page.wait_for_event("load", timeout=10_000)  # the page reads the charge again until its answer is known
+    assert await page.get_attribute("#outcome", "data-state") == "sent"
+    assert await axe_violations(page) == []
+    await screenshot(page, "counter-pending")
+
 
 async def test_a_double_submit_and_a_double_click_make_one_charge(gateway, page, person, sims):
     await operator_signed_in(page, gateway, person)
