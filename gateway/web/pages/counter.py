@@ -31,7 +31,7 @@ from gateway.core.errors import GatewayError, ResourceMissing
 from gateway.core.jalali import tehran_date, tehran_day
 from gateway.core.registry import Service, Terminal
 from gateway.core.service_search import search_services
-from gateway.core.text import normalize_persian
+from gateway.core.text import format_rials, normalize_persian
 from gateway.people.accounts import Person
 from gateway.receipt_book.prints import get_print, record_print
 from gateway.receipt_book.store import get_receipt
@@ -64,6 +64,7 @@ REFUSALS_FA = {
     "invalid_quantity": "تعداد باید عددی از ۱ تا ۱۰۰۰ باشد.",
     "idempotency_error": "این فرم پیش‌تر با اطلاعات دیگری فرستاده شده است؛ فرم تازه‌ای پر کنید.",
     "settlement_rows_exceeded": "تسهیم این مبلغ در این پایانه ممکن نیست.",
+    "service_unavailable": "سامانه موقتاً در دسترس نیست؛ چند لحظه بعد دوباره بفرستید.",
 }
 FIELDS_FA = {
     "service_code": "خدمت را برگزینید.",
@@ -272,7 +273,8 @@ async def send_charge(request: web.Request) -> web.Response:
         message = REFUSALS_FA.get(refused.code, refused.message)
         if refused.code == "excess_fee":
             details = refused.details
-            message = f"{message} سقف: {details['cap']:,} ریال؛ درخواست: {details['requested']:,} ریال."
+            cap, requested = format_rials(details["cap"]), format_rials(details["requested"])
+            message = f"{message} سقف: {cap} ریال؛ درخواست: {requested} ریال."
         return _form_page(request, person, terminal, values=form, refusal=message, status=422)
     raise web.HTTPSeeOther(f"/counter/charges/{charge.id}")
 

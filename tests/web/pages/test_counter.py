@@ -164,14 +164,16 @@ async def test_an_amount_over_the_cap_cannot_be_sent(gateway, page, person, sims
     await fill_recipient(page)
     refused = "SELECT count(*) FROM refusals WHERE office_id = $1 AND reason = 'excess_fee'"
     refusals = await db.fetchval(refused, OFFICE)
-    status = await page.evaluate(
+    status, text = await page.evaluate(
         """async () => {
             const data = new URLSearchParams(new FormData(document.getElementById('charge-form')));
             data.set('amount', '800000');
-            return (await fetch('/counter/charges', {method: 'POST', body: data})).status;
+            const response = await fetch('/counter/charges', {method: 'POST', body: data});
+            return [response.status, await response.text()];
         }"""
     )
     assert status == 422  # sent around the form, the server refuses it and records the attempt for the regulator
+    assert "پرداخت فرستاده نشد: مبلغ از سقف تعرفهٔ مصوب بیشتر است" in text and "سقف: ۷۰۰٬۰۰۰ ریال" in text
     assert await db.fetchval(refused, OFFICE) == refusals + 1
     assert len(await sims["psp-mellat"].ledger()) == before + 1
 

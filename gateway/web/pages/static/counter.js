@@ -113,16 +113,18 @@ document.addEventListener("DOMContentLoaded", () => {
     return answer;
   }
 
-  async function pick(code, name) {
+  async function pick(code, name, moveOn = true) {
     serviceCode.value = code;
     service.value = `${code} — ${name}`;
     chosen.textContent = `خدمت برگزیده: ${persianDigits(code)} — ${name}`;
     results.replaceChildren();
-    amountTyped = false;
+    amountTyped = !moveOn && amount.value !== "";
     const answer = await refreshQuote();
     if (answer && answer.extras_offered) showExtras(answer.extras_offered);
-    quantity.focus();
-    quantity.select();
+    if (moveOn) {
+      quantity.focus();
+      quantity.select();
+    }
   }
 
   function checkAmount() {
@@ -178,5 +180,7 @@ document.addEventListener("DOMContentLoaded", () => {
     $("send").setAttribute("aria-disabled", "true");
     $("waiting").hidden = false;
   });
-  if (service.value && !serviceCode.value) search();
+  // A form sent back with why it was refused keeps its service, and the amount typed is checked against the cap again.
+  if (serviceCode.value) pick(serviceCode.value, service.value.split(" — ")[1] || "", false);
+  else if (service.value) search();
 });
