@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from aiohttp import web
 
 from gateway.access.store import revoke_api_key
 from tests.stack import charge_body
@@ -91,7 +90,6 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/openapi.json"): Row(_everyone(200)),
     # Pages for people: an API key is no session, so a page sends every caller to the sign-in form (followed here to
     # its 200), and a form posted without its CSRF token is refused.
-    ("GET", "/"): Row(_everyone(200)),
     ("GET", "/signin"): Row(_everyone(200)),
     ("POST", "/signin"): Row(_everyone(403)),
     ("POST", "/signin/code"): Row(_everyone(403)),
@@ -136,9 +134,7 @@ async def resources(gateway, keys) -> dict[str, str]:
 
 def test_every_served_route_has_a_row(gateway):
     served = {
-        (route.method, route.resource.canonical)
-        for route in gateway.app.router.routes()
-        if route.method != "HEAD" and not isinstance(route.resource, web.StaticResource)  # files, no caller's data
+        (route.method, route.resource.canonical) for route in gateway.app.router.routes() if route.method != "HEAD"
     }
     assert served - MATRIX.keys() == set(), "routes without an authorisation row"
     assert MATRIX.keys() - served == set(), "rows for routes the application does not serve"
