@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from aiohttp import web
 
 from gateway.access.store import revoke_api_key
 from tests.stack import charge_body
@@ -88,6 +89,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/readyz"): Row(_everyone(200)),
     ("GET", "/metrics"): Row(_everyone(200)),
     ("GET", "/openapi.json"): Row(_everyone(200)),
+    ("GET", "/"): Row(_everyone(200)),
     # Pages for people: an API key is no session, so a page sends every caller to the sign-in form (followed here to
     # its 200), and a form posted without its CSRF token is refused.
     ("GET", "/signin"): Row(_everyone(200)),
@@ -134,7 +136,9 @@ async def resources(gateway, keys) -> dict[str, str]:
 
 def test_every_served_route_has_a_row(gateway):
     served = {
-        (route.method, route.resource.canonical) for route in gateway.app.router.routes() if route.method != "HEAD"
+        (route.method, route.resource.canonical)
+        for route in gateway.app.router.routes()
+        if route.method != "HEAD" and not isinstance(route.resource, web.StaticResource)
     }
     assert served - MATRIX.keys() == set(), "routes without an authorisation row"
     assert MATRIX.keys() - served == set(), "rows for routes the application does not serve"

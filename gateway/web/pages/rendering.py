@@ -123,6 +123,11 @@ async def checked_form(request: web.Request) -> dict[str, str]:
     return form
 
 
+def is_page_route(route: web.AbstractRoute) -> bool:
+    """A page or a static file (outside the API's contract in /openapi.json): a handler of this package, or a file."""
+    return isinstance(route.resource, web.StaticResource) or route.handler.__module__.startswith(__package__ or "")
+
+
 def wants_page(request: web.Request) -> bool:
     return not request.path.startswith(_MACHINE_PATHS) and "text/html" in request.headers.get("Accept", "")
 
