@@ -20,6 +20,19 @@ TITLE = "رسید الکترونیکی ارایه خدمت"
 CANCELLATION_TITLE = "رسید ابطال و استرداد وجه"
 SUBTITLE = "دفتر پیشخوان خدمات دولت"
 QR_CAPTION = "رمزینه اصالت‌سنجی رسید"
+COPY_MARK = "رونوشت"
+
+
+@dataclass(frozen=True)
+class Reprint:
+    """A print of a receipt after its first: the paper says it is a copy, which one, and when it was printed."""
+
+    number: int  # of the print: the first print is 1 (the original), so print 2 is copy 1
+    printed_at: str  # UTC, RFC 3339
+
+    @property
+    def copy_number(self) -> int:
+        return self.number - 1
 
 
 @dataclass(frozen=True)
@@ -66,11 +79,25 @@ def _extra_row(extra: Mapping[str, Any]) -> PrintedRow:
     return PrintedRow(to_persian_digits(f"{extra['name']} ({extra['quantity']} عدد)"), rials(extra["amount"]))
 
 
+def _copy_section(reprint: Reprint) -> PrintedSection:
+    return PrintedSection(
+        COPY_MARK,
+        (
+            PrintedRow("شماره رونوشت", to_persian_digits(str(reprint.copy_number))),
+            PrintedRow("زمان چاپ رونوشت", jalali_date_time(reprint.printed_at)),
+        ),
+    )
+
+
 def printed_sections(
-    signed: Mapping[str, Any], can_draw: CanDraw | None = None, replacement: str = REPLACEMENT
+    signed: Mapping[str, Any],
+    can_draw: CanDraw | None = None,
+    replacement: str = REPLACEMENT,
+    reprint: Reprint | None = None,
 ) -> list[PrintedSection]:
     """The sections, every label and value made printable (`receipts.printable`) for a target that draws what
-    `can_draw` accepts (by default, the default receipt font)."""
+    `can_draw` accepts (by default, the default receipt font); a reprint's paper opens with the copy mark
+    («رونوشت»), the original has none."""
     if can_draw is None:
         can_draw = font_can_draw(DEFAULT_FONT_PATH)
     return [
@@ -81,15 +108,17 @@ def printed_sections(
                 for row in section.rows
             ),
         )
-        for section in _sections(signed)
+        for section in _sections(signed, reprint)
     ]
 
 
-def _sections(signed: Mapping[str, Any]) -> list[PrintedSection]:
+def _sections(signed: Mapping[str, Any], reprint: Reprint | None) -> list[PrintedSection]:
     document = signed["receipt"]
     breakdown, payment = document["breakdown"], document["payment"]
     cancellation = document.get("kind") == "cancellation"
+    copy = [] if reprint is None else [_copy_section(reprint)]
     return [
+        *copy,
         PrintedSection(
             None,
             tuple(

@@ -38,7 +38,15 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from receipts.printable import DEFAULT_FONT_PATH, REPLACEMENT, font_can_draw
-from receipts.printed import QR_CAPTION, SUBTITLE, PrintedSection, has_rtl_letters, printed_sections, title_of
+from receipts.printed import (
+    QR_CAPTION,
+    SUBTITLE,
+    PrintedSection,
+    Reprint,
+    has_rtl_letters,
+    printed_sections,
+    title_of,
+)
 from receipts.qr import qr_modules
 from receipts.wrapping import shorten, wrap
 
@@ -298,12 +306,14 @@ def render_pdf(
     size: PaperSize,
     qr_payload: str,
     font_path: str = DEFAULT_FONT_PATH,
+    reprint: Reprint | None = None,
 ) -> bytes:
-    """The receipt as a PDF document: `size` "a5" or "80mm"; `font_path` a TrueType font with Persian glyphs."""
+    """The receipt as a PDF document: `size` "a5" or "80mm"; `font_path` a TrueType font with Persian glyphs;
+    a `reprint` is marked as a copy on the paper."""
     if size not in _PAPERS:
         raise ValueError(f"paper size must be one of {', '.join(_PAPERS)}, not {size!r}")
     font = _font_name(str(font_path))
-    sections = printed_sections(signed_receipt, font_can_draw(str(font_path)), REPLACEMENT)
+    sections = printed_sections(signed_receipt, font_can_draw(str(font_path)), REPLACEMENT, reprint)
     title = title_of(signed_receipt["receipt"])
     paper, blocks = _laid_out(title, sections, qr_payload, _PAPERS[size], font)
     page_height = paper.height or sum(block.height(paper) for block in blocks) + 2 * paper.margin

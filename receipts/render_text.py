@@ -26,7 +26,7 @@ from wcwidth import wcswidth
 
 from gateway.core.text import PERSIAN_DIGITS, PERSIAN_THOUSANDS_SEPARATOR
 from receipts.printable import DEFAULT_FONT_PATH, REPLACEMENT, CanDraw, font_can_draw
-from receipts.printed import QR_CAPTION, SUBTITLE, PrintedRow, has_rtl_letters, printed_sections, title_of
+from receipts.printed import QR_CAPTION, SUBTITLE, PrintedRow, Reprint, has_rtl_letters, printed_sections, title_of
 from receipts.wrapping import wrap
 
 WIDTH = 48
@@ -92,15 +92,20 @@ def _row_lines(row: PrintedRow) -> Iterator[str]:
 
 
 def render_thermal(
-    signed_receipt: Mapping[str, Any], qr_payload: str, *, charset: str = "utf-8", font_path: str = DEFAULT_FONT_PATH
+    signed_receipt: Mapping[str, Any],
+    qr_payload: str,
+    reprint: Reprint | None = None,
+    *,
+    charset: str = "utf-8",
+    font_path: str = DEFAULT_FONT_PATH,
 ) -> str:
     """The receipt as 48-column lines, each ending in a newline, holding only characters of `charset` (one of
-    `CHARSETS`): `render_thermal(...).encode(charset)` never fails."""
+    `CHARSETS`): `render_thermal(...).encode(charset)` never fails; a `reprint` is marked as a copy."""
     if charset not in CHARSETS:
         raise ValueError(f"charset must be one of {', '.join(CHARSETS)}, not {charset!r}")
     code_page = WINDOWS_1256 if charset == WINDOWS_1256.name else None
     can_draw: CanDraw = code_page.can_draw if code_page else font_can_draw(font_path)
-    sections = printed_sections(signed_receipt, can_draw, code_page.replacement if code_page else REPLACEMENT)
+    sections = printed_sections(signed_receipt, can_draw, code_page.replacement if code_page else REPLACEMENT, reprint)
     lines = [_centred(title_of(signed_receipt["receipt"])), _centred(SUBTITLE), _RULE]
     for section in sections:
         if section.heading:

@@ -409,3 +409,31 @@ async def record_settlements(
         [p[1] for p in postponed],
         [p[2] for p in postponed],
     )
+
+
+async def office_charges_between(
+    db, office_id: str, start: datetime, end: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """An office's charges created in [start, end), newest first: what the counter lists for the day (no card
+    numbers are stored; the masked one is all there is)."""
+    return await db.fetch(
+        "SELECT id, created_at, terminal_id, operator_id, service_code, amount, status, tracking_code, masked_pan "
+        "FROM charges WHERE office_id = $1 AND created_at >= $2 AND created_at < $3 "
+        "ORDER BY created_at DESC LIMIT $4",
+        office_id,
+        start,
+        end,
+        limit,
+    )
+
+
+async def office_totals_between(db, office_id: str, start: datetime, end: datetime) -> list[asyncpg.Record]:
+    """Per service, the office's completed charges created in [start, end): how many and how many rials."""
+    return await db.fetch(
+        "SELECT service_code, count(*) AS charges, sum(amount)::bigint AS amount FROM charges "
+        "WHERE office_id = $1 AND created_at >= $2 AND created_at < $3 AND status = 'completed' "
+        "GROUP BY service_code ORDER BY service_code",
+        office_id,
+        start,
+        end,
+    )

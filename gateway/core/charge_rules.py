@@ -252,6 +252,26 @@ def _together(refusals: list[Refusal]) -> Refusal:
     return dataclasses.replace(first, others=others)
 
 
+def quote_for_office(
+    registry: Registry,
+    tariffs: TariffBook,
+    office_id: str,
+    service_code: str,
+    quantity: int,
+    extras: list[tuple[str, int]],
+    at: datetime,
+) -> Quote:
+    """The cap and its breakdown for a service this office offers, priced as a charge of it would be."""
+    office = registry.offices[office_id]
+    if service_code not in office.services:
+        raise ServiceNotAssigned(param="service_code", details={"service_code": service_code})
+    try:
+        return tariffs.quote(service_code, quantity, extras, office.kind, at)
+    except TariffRefusal as error:
+        error.param = _TARIFF_PARAMS.get(error.code)
+        raise
+
+
 _TARIFF_PARAMS = {
     "invalid_quantity": "quantity",
     "unknown_extra": "extras",

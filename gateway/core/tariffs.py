@@ -505,6 +505,18 @@ class TariffBook:
             extras=tuple(lines),
         )
 
+    def extras_offered(self, service_code: str, office_kind: OfficeKind | str, at: datetime) -> list[ExtraLine]:
+        """The priced extras of a service at `at` for this kind of office, one unit each, in code order."""
+        table = self.table_for(service_code, at)
+        if table is None:
+            return []
+        tariff = table.document.services[service_code]
+        kind = OfficeKind(office_kind)
+        return [
+            ExtraLine(code, extra.name, 1, tariff.extra_unit_cap_for(code, kind), tariff.extra_unit_cap_for(code, kind))
+            for code, extra in sorted(tariff.extras.items())
+        ]
+
     def tables_in_force(self, at: datetime) -> list[dict[str, Any]]:
         require_aware(at)
         return [table.as_dict() for table in self._tables if table.period.contains(at)]

@@ -65,6 +65,13 @@ def normalize_persian(s: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def matching_form(s: str) -> str:
+    """The form two typings of one text share when they are compared or searched, not stored: `normalize_persian`
+    (ی/ي, ک/ك, digits' script, invisible marks), then without ZWNJ or spaces, case-folded.
+    «کارت ملی», «كارت‌ملي» and «کارتملی» are one text here."""
+    return normalize_persian(s).replace(ZWNJ, "").replace(" ", "").casefold()
+
+
 def format_rials(amount: int, persian_digits: bool = True) -> str:
     """`1250000` → `"۱٬۲۵۰٬۰۰۰"` (or `"1,250,000"` with ASCII digits)."""
     if isinstance(amount, bool) or not isinstance(amount, int):

@@ -43,7 +43,7 @@ from gateway.web.http_edge import (
     refuse_oversized_expect,
 )
 from gateway.web.media_types import media_type_middleware
-from gateway.web.pages import console, objections, signin
+from gateway.web.pages import console, counter, objections, signin
 from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.public_limit import public_rate_limit
 from gateway.web.rate_limit import RateLimiter
@@ -99,6 +99,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     app.add_routes(signin.routes)
     app.add_routes(console.routes)
     app.add_routes(objections.routes)
+    app.add_routes(counter.routes)
     app.on_response_prepare.append(name_the_server)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app

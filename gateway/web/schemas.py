@@ -4,7 +4,7 @@ The same models give the OpenAPI schemas."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 import orjson
 from pydantic import (
@@ -224,3 +224,9 @@ def parse_body(model: type[BaseModel], raw: bytes):
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise InvalidJson() from None
         raise validation_error(exc) from exc
+
+
+class PrintRequest(_Body):
+    """POST /v1/receipts/{tracking_code}/prints: which paper form is printed."""
+
+    form: Literal["a5", "80mm", "txt"]

@@ -430,3 +430,13 @@ def test_any_accepted_amount_splits_exactly_within_every_cap(government_fee, off
     with pytest.raises(ExcessFee) as caught:
         q.check(q.cap + excess)
     assert caught.value.details["excess"] == excess
+
+
+def test_extras_offered_are_the_service_extras_priced_for_the_kind_of_office(book):
+    def offered(kind, code="1101", at=NOW):
+        return [(line.code, line.unit_cap) for line in book.extras_offered(code, kind, at)]
+
+    assert offered("counter") == [("print_page", 10_000), ("scan_page", 20_000)]
+    assert offered("rural_ict") == [("print_page", 10_000), ("scan_page", 15_000)]
+    assert offered("counter", code="9999") == []
+    assert offered("counter", at=datetime(2020, 1, 1, tzinfo=UTC)) == []

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.core.text import format_rials, normalize_persian, to_ascii_digits, to_persian_digits
+from gateway.core.text import format_rials, matching_form, normalize_persian, to_ascii_digits, to_persian_digits
 
 ZWNJ = "\u200c"
 INVISIBLE = [
@@ -119,3 +119,10 @@ def test_format_rials(amount, persian, ascii_):
 def test_format_rials_refuses_anything_but_integer_rials(amount):
     with pytest.raises(TypeError):
         format_rials(amount)
+
+
+def test_matching_form_ignores_letters_digits_zwnj_and_spaces_of_the_keyboard():
+    assert matching_form("كارت ملي") == matching_form("کارت‌ملی") == matching_form("کارتملی")
+    assert matching_form("۱۱۰۱") == matching_form("١١٠١") == "1101"
+    assert matching_form("PK-Ab") == "pk-ab"
+    assert matching_form("کارت") != matching_form("کارد")

@@ -12,7 +12,7 @@ from bidi.algorithm import get_display
 from gateway.core.text import to_ascii_digits
 from receipts.chain import issue_receipt
 from receipts.model import REQUIRED_FIELDS
-from receipts.printed import QR_CAPTION, SUBTITLE, TITLE, has_rtl_letters, printed_sections
+from receipts.printed import COPY_MARK, QR_CAPTION, SUBTITLE, TITLE, Reprint, has_rtl_letters, printed_sections
 from receipts.render_pdf import _visual, render_pdf
 from receipts.signing import Keyring
 from tests.receipts.factory import longest_receipt_input, receipt_input
@@ -190,3 +190,24 @@ def test_lines_are_shaped_and_ordered_as_arabic_reshaper_and_python_bidi_give_th
     for text in texts * 2:  # the second time from what was remembered
         expected = get_display(reshaper.reshape(text), base_dir="R") if has_rtl_letters(text) else text
         assert _visual(text) == expected, text
+
+
+@pytest.mark.parametrize("size", ["a5", "80mm"])
+def test_a_reprint_is_marked_as_a_copy_and_the_original_is_not(
+    size: str, signed: dict, qr_payload: str, tmp_path: Path
+) -> None:
+    def text_of(reprint: Reprint | None) -> str:
+        path = tmp_path / f"{size}-{reprint}.pdf"
+        path.write_bytes(render_pdf(signed, size, qr_payload, reprint=reprint))
+        return comparable(run("pdftotext", path, "-").decode("utf-8"))
+
+    reprint = Reprint(3, "2026-11-23T16:40:00Z")
+    copy = text_of(reprint)
+    (mark,) = [section for section in printed_sections(signed, reprint) if section.heading == COPY_MARK]
+    assert [(row.label, row.value) for row in mark.rows] == [
+        ("شماره رونوشت", "۲"),  # print 3 is the second copy
+        ("زمان چاپ رونوشت", "۱۴۰۵/۰۹/۰۲ ساعت ۲۰:۱۰:۰۰"),  # Tehran time
+    ]
+    for row in mark.rows:
+        assert comparable(row.label) in copy and comparable(row.value) in copy
+    assert comparable(COPY_MARK) not in text_of(None)

@@ -6,7 +6,7 @@ import pytest
 
 from receipts.chain import issue_receipt
 from receipts.model import REQUIRED_FIELDS
-from receipts.printed import printed_sections
+from receipts.printed import COPY_MARK, Reprint, printed_sections
 from receipts.render_text import CHARSETS, LEFT_TO_RIGHT_MARK, WIDTH, columns, render_thermal
 from receipts.signing import Keyring
 from tests.receipts.factory import longest_receipt_input, receipt_input
@@ -133,3 +133,14 @@ def test_continuation_lines_of_a_right_to_left_value_keep_its_direction(keyring:
     # No left-to-right marks: the printer lays the digits and brackets out in the right-to-left value's order.
     assert all(LEFT_TO_RIGHT_MARK not in line for line in continuation)
     assert all(columns(line) == WIDTH for line in lines)
+
+
+def test_a_reprint_opens_with_the_copy_mark_within_48_columns(signed: dict, qr_payload: str) -> None:
+    original = render_thermal(signed, qr_payload)
+    reprinted = render_thermal(signed, qr_payload, Reprint(2, "2026-11-23T16:40:00Z"))
+
+    assert COPY_MARK not in original
+    lines = reprinted.splitlines()
+    assert lines[3].strip() == COPY_MARK and f"شماره رونوشت: {LEFT_TO_RIGHT_MARK}۱{LEFT_TO_RIGHT_MARK}" in reprinted
+    assert all(len(line) <= WIDTH for line in lines)
+    assert lines[7:] == original.splitlines()[3:]  # after the title, the copy mark, then the same paper

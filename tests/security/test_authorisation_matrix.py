@@ -73,6 +73,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/receipts/{tracking_code}.pdf"): Row(OWN_OFFICE_READ),
     ("GET", "/v1/receipts/{tracking_code}.txt"): Row(OWN_OFFICE_READ),
     ("GET", "/v1/receipts/{tracking_code}/verify"): Row(_everyone(200)),
+    ("POST", "/v1/receipts/{tracking_code}/prints"): Row(
+        _secured(terminal_own=201, terminal_other=404), json={"form": "a5"}
+    ),
+    ("GET", "/v1/receipts/{tracking_code}/prints"): Row(OWN_OFFICE_READ),
     ("POST", "/v1/receipts/{tracking_code}/verify"): Row(_everyone(200), json={"qr_payload": "not a receipt"}),
     ("GET", "/v1/agencies/{agency_id}/settlements"): Row(
         _secured(agency_own=200, agency_other=404, regulator=200), query=f"date={_today()}"
@@ -100,9 +104,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/readyz"): Row(_everyone(200)),
     ("GET", "/metrics"): Row(_everyone(200)),
     ("GET", "/openapi.json"): Row(_everyone(200)),
+    ("GET", "/"): Row(_everyone(200)),
     # Pages for people: an API key is no session, so a page sends every caller to the sign-in form (followed here to
     # its 200), and a form posted without its CSRF token is refused.
-    ("GET", "/"): Row(_everyone(200)),
     ("GET", "/signin"): Row(_everyone(200)),
     ("POST", "/signin"): Row(_everyone(403)),
     ("POST", "/signin/code"): Row(_everyone(403)),
@@ -122,6 +126,18 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/office"): Row(_everyone(200)),
     ("POST", "/office/findings/{violation_id}/objection"): Row(_everyone(401)),
     ("GET", "/office/attachments/{attachment_id}"): Row(_everyone(200)),
+    # The counter, for operators signed in (tests/web/pages/test_counter.py has their scope).
+    ("GET", "/counter"): Row(_everyone(200)),
+    ("GET", "/counter/terminal"): Row(_everyone(200)),
+    ("POST", "/counter/terminal"): Row(_everyone(403)),
+    ("GET", "/counter/services"): Row(_everyone(200)),
+    ("GET", "/counter/quote"): Row(_everyone(200), query="service_code=1101"),
+    ("POST", "/counter/charges"): Row(_everyone(403)),
+    ("GET", "/counter/charges/{charge_id}"): Row(_everyone(200)),
+    ("POST", "/counter/receipts/{tracking_code}/prints"): Row(_everyone(403)),
+    ("GET", "/counter/receipts/{tracking_code}/prints/{number}"): Row(_everyone(200)),
+    ("GET", "/counter/receipts/{tracking_code}/prints/{number}.pdf"): Row(_everyone(200)),
+    ("GET", "/counter/today"): Row(_everyone(200)),
 }
 
 
@@ -154,6 +170,7 @@ async def resources(gateway, keys) -> dict[str, str]:
         "violation_id": "1",
         "objection_id": "1",
         "attachment_id": "1",
+        "number": "1",
     }
 
 

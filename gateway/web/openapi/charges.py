@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.web.openapi.shapes import JSON_OBJECT, errors, json_body, operation, param
 
+_EXTRA = "[a-z][a-z0-9_]{0,39}:[0-9]{1,4}"
 CHARGE = {
     "type": "object",
     "required": ["id", "object", "status", "amount", "office_id", "terminal_id", "service_code", "breakdown"],
@@ -136,11 +137,20 @@ def charge_paths() -> dict:
         },
         "/v1/tariffs/quote": {
             "get": operation(
-                "The cap for a service now, with its breakdown",
+                "The cap for a service, quantity and extras now, with its breakdown and the extras the service offers",
                 {"200": json_body(JSON_OBJECT, "The quote"), **errors(400, 401, 403, 422)},
                 parameters=[
                     param("service_code", "query", {"type": "string"}, True),
                     param("quantity", "query", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                    param(
+                        "extras",
+                        "query",
+                        {
+                            "type": "string",
+                            "pattern": "^([a-z][a-z0-9_]{0,39}:[0-9]{1,4})(,[a-z][a-z0-9_]{0,39}:[0-9]{1,4}){0,19}$",
+                        },
+                        description="priced extras as code:quantity, comma-separated (e.g. scan_page:3,photo:1)",
+                    ),
                 ],
             )
         },

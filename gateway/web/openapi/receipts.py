@@ -6,6 +6,12 @@ from gateway.web.openapi.shapes import JSON_OBJECT, errors, json_body, operation
 
 _TRACKING = param("tracking_code", "path", {"type": "string", "pattern": "^[0-9]{18}$"})
 _IF_NONE_MATCH = param("If-None-Match", "header", {"type": "string"})
+_PRINT = param(
+    "print",
+    "query",
+    {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+    description="the number of a recorded print (POST .../prints): print 2 and later carry the copy mark «رونوشت»",
+)
 _CACHING_HEADERS = {
     "ETag": {
         "required": True,
@@ -40,15 +46,48 @@ def receipt_paths() -> dict:
             "get": operation(
                 "The printed receipt as a PDF (A5 or 80 mm roll)",
                 {**_printed_form("PDF", "application/pdf"), **errors(400, 401, 403, 404)},
-                parameters=[_TRACKING, param("size", "query", {"enum": ["a5", "80mm"]}), _IF_NONE_MATCH],
+                parameters=[_TRACKING, param("size", "query", {"enum": ["a5", "80mm"]}), _PRINT, _IF_NONE_MATCH],
             )
         },
         "/v1/receipts/{tracking_code}.txt": {
             "get": operation(
                 "The receipt for 48-column thermal printers, in UTF-8 or the Windows-1256 code page",
                 {**_printed_form("Text in the charset asked for", "text/plain"), **errors(400, 401, 403, 404)},
-                parameters=[_TRACKING, param("charset", "query", {"enum": ["utf-8", "windows-1256"]}), _IF_NONE_MATCH],
+                parameters=[
+                    _TRACKING,
+                    _PRINT,
+                    param("charset", "query", {"enum": ["utf-8", "windows-1256"]}),
+                    _IF_NONE_MATCH,
+                ],
             )
+        },
+        "/v1/receipts/{tracking_code}/prints": {
+            "post": operation(
+                "Record a paper print: the first is the original, every later one a copy marked «رونوشت»",
+                {
+                    "201": json_body(JSON_OBJECT, "The recorded print, with the url of its paper"),
+                    **errors(400, 401, 403, 404),
+                },
+                parameters=[_TRACKING],
+                body={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["form"],
+                                "additionalProperties": False,
+                                "properties": {"form": {"enum": ["a5", "80mm", "txt"]}},
+                            }
+                        }
+                    },
+                },
+            ),
+            "get": operation(
+                "Every recorded print of the receipt: who, when, which form",
+                {"200": json_body(JSON_OBJECT, "The prints, first to last"), **errors(401, 403, 404)},
+                parameters=[_TRACKING],
+            ),
         },
         "/v1/receipts/{tracking_code}/verify": {
             "get": operation(

@@ -22,18 +22,9 @@ routes = web.RouteTableDef()
 MAX_IDEMPOTENCY_KEY = 255
 
 
-@routes.post("/v1/charges")
-async def create_charge(request: web.Request) -> web.Response:
-    caller = await principal(request)
-    require_role(caller, "terminal")
-    assert caller.terminal_id is not None, "a terminal key names its terminal"
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
-        raise IdempotencyKeyMissing(
-            f"The Idempotency-Key header is required (1 to {MAX_IDEMPOTENCY_KEY} characters).", param="Idempotency-Key"
-        )
-    body = parse_body(ChargeRequest, await request.read())
-    intent = ChargeIntent(
+def charge_intent(body: ChargeRequest) -> ChargeIntent:
+    """The charge a validated request asks for (the API's and the counter page's alike)."""
+    return ChargeIntent(
         terminal_id=body.terminal_id,
         operator_id=body.operator_id,
         service_code=body.service_code,
@@ -46,9 +37,25 @@ async def create_charge(request: web.Request) -> web.Response:
         amount=body.amount,
         payment_method=body.payment_method,
     )
-    request_hash = hashlib.sha256(
-        orjson.dumps(body.model_dump(exclude_none=True), option=orjson.OPT_SORT_KEYS)
-    ).digest()
+
+
+def request_fingerprint(body: ChargeRequest) -> bytes:
+    """What an Idempotency-Key is bound to: a replay must ask for exactly the same charge."""
+    return hashlib.sha256(orjson.dumps(body.model_dump(exclude_none=True), option=orjson.OPT_SORT_KEYS)).digest()
+
+
+@routes.post("/v1/charges")
+async def create_charge(request: web.Request) -> web.Response:
+    caller = await principal(request)
+    require_role(caller, "terminal")
+    assert caller.terminal_id is not None, "a terminal key names its terminal"
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise IdempotencyKeyMissing(
+            f"The Idempotency-Key header is required (1 to {MAX_IDEMPOTENCY_KEY} characters).", param="Idempotency-Key"
+        )
+    body = parse_body(ChargeRequest, await request.read())
+    intent, request_hash = charge_intent(body), request_fingerprint(body)
     charge = await services(request).charges.create(key, intent, request_hash, caller.terminal_id)
     status, answer = charge_answer(charge)
     return json_response(answer, status=status)

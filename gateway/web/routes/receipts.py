@@ -11,11 +11,14 @@ from aiohttp import web
 from gateway.core.errors import InvalidJson
 from gateway.core.identifiers import is_valid_tracking_code
 from gateway.core.text import normalize_persian
+from gateway.receipt_book.prints import ReceiptPrint, get_print, prints_of, record_print
 from gateway.receipt_book.store import chain_neighbours, counterpart, get_receipt
 from gateway.web.auth import require_office, require_role
 from gateway.web.context import principal, services
 from gateway.web.errors import invalid_request, json_response, not_found
+from gateway.web.schemas import PrintRequest, parse_body
 from receipts.chain import receipt_hash
+from receipts.printed import Reprint
 from receipts.qr import make_qr_payload
 from receipts.render_pdf import PaperSize, render_pdf
 from receipts.render_text import CHARSETS, render_thermal
@@ -30,6 +33,7 @@ PAPER_SIZES: dict[str, PaperSize] = {"a5": "a5", "80mm": "80mm"}
 _CACHE_CONTROL = "private, max-age=31536000, immutable"
 # Part of every ETag: raise it when a change to the printed forms changes their bytes for the same receipt.
 _FORMS_VERSION = 2
+MAX_PRINT_NUMBER = 10**6
 
 
 def _tracking_code(request: web.Request) -> str:
@@ -63,8 +67,57 @@ def _caching(request: web.Request, signed: dict, variant: str) -> tuple[dict[str
 
 
 @lru_cache(maxsize=512)
-def _rendered_pdf(receipt_json: bytes, size: PaperSize, qr_payload: str, font_path: str) -> bytes:
-    return render_pdf(orjson.loads(receipt_json), size, qr_payload, font_path)
+def _rendered_pdf(
+    receipt_json: bytes, size: PaperSize, qr_payload: str, font_path: str, reprint: Reprint | None
+) -> bytes:
+    return render_pdf(orjson.loads(receipt_json), size, qr_payload, font_path, reprint)
+
+
+async def _recorded_print(request: web.Request, row, form: str) -> ReceiptPrint | None:
+    """The print named by `?print=N` (None without it): a print of this receipt recorded for this form."""
+    raw = request.query.get("print")
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= MAX_PRINT_NUMBER):
+        raise invalid_request("`print` is the number of a recorded print of this receipt.", param="print")
+    recorded = await get_print(services(request).pool, row["office_id"], row["tracking_code"], int(raw))
+    if recorded is None:
+        raise not_found("print of this receipt")
+    if recorded.form != form:
+        raise invalid_request(f"Print {recorded.number} was recorded for the {recorded.form} form.", param="print")
+    return recorded
+
+
+async def printed_form(
+    request: web.Request, row, form: str, recorded: ReceiptPrint | None, charset: str = "utf-8"
+) -> web.Response:
+    """A printed form of a receipt (A5 or 80 mm PDF, or thermal text); a recorded print after the first is marked
+    as a copy. Each variant is the same bytes every time, so it is cached by the client for good."""
+    reprint = recorded.reprint if recorded is not None else None
+    variant = form if charset == "utf-8" else f"{form}-{charset}"
+    variant = variant if recorded is None else f"{variant}-p{recorded.number}"
+    caching, held = _caching(request, row["signed"], variant)
+    if held:
+        return web.Response(status=304, headers=caching)
+    svc = services(request)
+    qr = make_qr_payload(row["signed"], svc.keyring)
+    if form == "txt":
+        text = render_thermal(row["signed"], qr, reprint, charset=charset, font_path=str(svc.settings.receipt_font))
+        return web.Response(body=text.encode(charset), content_type="text/plain", charset=charset, headers=caching)
+    body = await asyncio.get_running_loop().run_in_executor(
+        None,
+        _rendered_pdf,
+        orjson.dumps(row["signed"], option=orjson.OPT_SORT_KEYS),
+        PAPER_SIZES[form],
+        qr,
+        str(svc.settings.receipt_font),
+        reprint,
+    )
+    return web.Response(
+        body=body,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="receipt-{row["tracking_code"]}-{variant}.pdf"', **caching},
+    )
 
 
 @routes.get(f"/v1/receipts/{_TRACKING}.pdf")
@@ -73,24 +126,7 @@ async def receipt_pdf(request: web.Request) -> web.Response:
     if size is None:
         raise invalid_request("`size` must be a5 or 80mm.", param="size")
     row = await _own_receipt(request)
-    caching, held = _caching(request, row["signed"], size)
-    if held:
-        return web.Response(status=304, headers=caching)
-    svc = services(request)
-    qr = make_qr_payload(row["signed"], svc.keyring)
-    body = await asyncio.get_running_loop().run_in_executor(
-        None,
-        _rendered_pdf,
-        orjson.dumps(row["signed"], option=orjson.OPT_SORT_KEYS),
-        size,
-        qr,
-        str(svc.settings.receipt_font),
-    )
-    return web.Response(
-        body=body,
-        content_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="receipt-{row["tracking_code"]}-{size}.pdf"', **caching},
-    )
+    return await printed_form(request, row, size, await _recorded_print(request, row, size))
 
 
 @routes.get(f"/v1/receipts/{_TRACKING}.txt")
@@ -99,17 +135,36 @@ async def receipt_thermal(request: web.Request) -> web.Response:
     if charset not in CHARSETS:
         raise invalid_request(f"`charset` must be one of {', '.join(CHARSETS)}.", param="charset")
     row = await _own_receipt(request)
-    caching, held = _caching(request, row["signed"], "txt" if charset == "utf-8" else f"txt-{charset}")
-    if held:
-        return web.Response(status=304, headers=caching)
+    return await printed_form(request, row, "txt", await _recorded_print(request, row, "txt"), charset)
+
+
+def print_path(recorded: ReceiptPrint) -> str:
+    """Where the paper of a recorded print is fetched."""
+    code = recorded.tracking_code
+    if recorded.form == "txt":
+        return f"/v1/receipts/{code}.txt?print={recorded.number}"
+    return f"/v1/receipts/{code}.pdf?size={recorded.form}&print={recorded.number}"
+
+
+@routes.post(f"/v1/receipts/{_TRACKING}/prints")
+async def print_receipt(request: web.Request) -> web.Response:
+    """Records a print of the receipt: the first is the original, every later one a copy («رونوشت») on the paper."""
+    caller = await principal(request)
+    require_role(caller, "terminal")
+    form = parse_body(PrintRequest, await request.read()).form
+    row = await _own_receipt(request)
     svc = services(request)
-    text = render_thermal(
-        row["signed"],
-        make_qr_payload(row["signed"], svc.keyring),
-        charset=charset,
-        font_path=str(svc.settings.receipt_font),
+    recorded = await record_print(
+        svc.pool, row["office_id"], row["tracking_code"], form, f"key:{caller.key_id}", svc.clock()
     )
-    return web.Response(body=text.encode(charset), content_type="text/plain", charset=charset, headers=caching)
+    return json_response({**recorded.as_dict(), "url": print_path(recorded)}, status=201)
+
+
+@routes.get(f"/v1/receipts/{_TRACKING}/prints")
+async def receipt_prints(request: web.Request) -> web.Response:
+    row = await _own_receipt(request)
+    prints = await prints_of(services(request).pool, row["office_id"], row["tracking_code"])
+    return json_response({"data": [recorded.as_dict() for recorded in prints]})
 
 
 async def _verification(request: web.Request, presented: dict | None) -> dict:
