@@ -107,9 +107,14 @@ async def body_deadline(request: web.Request, handler):
     connection and its handler open. Streamed bodies are read by their route as they come."""
     resource = request.match_info.route.resource
     if request.body_exists and not (resource is not None and resource.canonical in STREAMED_BODY_PATHS):
+        # aiohttp parses a multipart form straight from the stream, so its handler reads it within the deadline;
+        # any other body is read here and kept by aiohttp for the handler's own read.
+        multipart = request.content_type.startswith("multipart/")
         try:
             async with asyncio.timeout(services(request).settings.body_timeout_s):
-                await request.read()  # kept by aiohttp for the handler's own read
+                if multipart:
+                    return await handler(request)
+                await request.read()
         except TimeoutError:
             response = error_response(errors.RequestTimeout())
             response.force_close()  # the rest of the body is not waited for

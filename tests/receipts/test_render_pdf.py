@@ -203,7 +203,7 @@ def test_a_reprint_is_marked_as_a_copy_and_the_original_is_not(
 
     reprint = Reprint(3, "2026-11-23T16:40:00Z")
     copy = text_of(reprint)
-    (mark,) = [section for section in printed_sections(signed, reprint) if section.heading == COPY_MARK]
+    (mark,) = [section for section in printed_sections(signed, reprint=reprint) if section.heading == COPY_MARK]
     assert [(row.label, row.value) for row in mark.rows] == [
         ("شماره رونوشت", "۲"),  # print 3 is the second copy
         ("زمان چاپ رونوشت", "۱۴۰۵/۰۹/۰۲ ساعت ۲۰:۱۰:۰۰"),  # Tehran time

@@ -142,5 +142,5 @@ def test_a_reprint_opens_with_the_copy_mark_within_48_columns(signed: dict, qr_p
     assert COPY_MARK not in original
     lines = reprinted.splitlines()
     assert lines[3].strip() == COPY_MARK and f"شماره رونوشت: {LEFT_TO_RIGHT_MARK}۱{LEFT_TO_RIGHT_MARK}" in reprinted
-    assert all(len(line) <= WIDTH for line in lines)
+    assert all(columns(line) == WIDTH for line in printed_lines(reprinted))
     assert lines[7:] == original.splitlines()[3:]  # after the title, the copy mark, then the same paper
