@@ -11,12 +11,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-# Debian packages: pdftoppm/pdftotext (receipt rendering tests), zbarimg (reading printed QR codes back in the tests)
-# and the DejaVu font (Persian and Latin glyphs).
+# The web pages' font and scripts, from the npm registry (package-lock.json); the gateway serves them itself.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian packages: pdftoppm/pdftotext (receipt rendering tests), zbarimg (reading printed QR codes back in the tests),
+# the DejaVu font (Persian and Latin glyphs) and chromium (the pages' tests drive it with playwright).
 system-packages:
 	@missing=""; \
 	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	command -v zbarimg >/dev/null 2>&1 || missing="$$missing zbar-tools"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -24,7 +30,7 @@ system-packages:
 	  else echo "please install:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 
-install: $(VENV)/.installed system-packages
+install: $(VENV)/.installed node_modules/.installed system-packages
 
 run: install
 	$(BIN)/pishkhan dev run
@@ -47,4 +53,4 @@ bench: install
 	$(BIN)/python -m loadtests.bench
 
 clean:
-	rm -rf $(VENV) var/test
+	rm -rf $(VENV) node_modules var/test

@@ -326,7 +326,7 @@ def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> Be
         registry_path = root / "registry.toml"
         today = date.today()
         terminals = write_fleet_registry(registry_path, offices, terminals_per_office, today)
-        prepare_database(env, registry_path)
+        prepare_database(env, registry_path, root)
         if not any((root / "keys").glob("*.json")):
             create_key(root / "keys")
         psps = demo_registry()["psps"]

@@ -60,6 +60,12 @@ def _load_key(key_dir: Path, metadata_path: Path) -> SigningKey:
     )
 
 
+def load_key_file(pem_path: str | os.PathLike[str]) -> SigningKey:
+    """One key from its `<key_id>.pem`, with the `<key_id>.json` beside it."""
+    path = Path(pem_path)
+    return _load_key(path.parent, path.with_suffix(".json"))
+
+
 def load_keyring(key_dir: str | os.PathLike[str]) -> Keyring:
     """Every key in the directory; an empty keyring when the directory is empty or absent."""
     directory = Path(key_dir)

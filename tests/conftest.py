@@ -20,14 +20,15 @@ import pytest
 
 from gateway.access.store import create_api_key
 from gateway.core.registry import parse_registry
-from gateway.core.tariffs import SOURCE_KEY
 from gateway.platform.config import PROJECT_ROOT, Settings
 from gateway.platform.db import connect
 from gateway.platform.migrate import apply_migrations
 from gateway.registry.store import save_registry
+from gateway.registry.tariff_approvals import read_approver_keys
 from gateway.registry.tariff_files import load_tariff_documents
 from gateway.registry.tariff_store import save_tariff_documents
 from receipts.keys_files import create_key
+from simulators.devstack.sample_approvals import sign_sample_approvals
 from simulators.psp.psp_host import simulator_options
 from tests.simulators.psp_support import SimulatorControl, start_simulator
 from tests.stack import DEMO_REGISTRY, served
@@ -75,12 +76,18 @@ def redis_url():
 
 
 @pytest.fixture(scope="session")
-async def db(database_url):
+def sample_approvals(tmp_path_factory) -> tuple[Path, Path]:
+    """The demo tariff approvals signed by the sample approver key: (their directory, the approver keys file)."""
+    return sign_sample_approvals(PROJECT_ROOT / "tariff_tables", tmp_path_factory.mktemp("sample-approver"))
+
+
+@pytest.fixture(scope="session")
+async def db(database_url, sample_approvals):
     conn = await connect(database_url)
     registry = parse_registry(tomllib.loads(DEMO_REGISTRY.read_text(encoding="utf-8")))
     await save_registry(conn, registry, str(DEMO_REGISTRY))
-    documents = load_tariff_documents(PROJECT_ROOT / "tariff_tables")
-    await save_tariff_documents(conn, [(d["approval"]["reference"], d[SOURCE_KEY], d) for d in documents])
+    tariff_dir, approver_keys = sample_approvals
+    await save_tariff_documents(conn, load_tariff_documents(tariff_dir), read_approver_keys(approver_keys))
     yield conn
     await conn.close()
 
@@ -117,12 +124,14 @@ def key_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url, redis_url, psp_hosts, key_dir) -> Settings:
+def settings(database_url, redis_url, psp_hosts, key_dir, sample_approvals) -> Settings:
     endpoints = ",".join(f"{psp_id}=127.0.0.1:{host.port}" for psp_id, host in psp_hosts.items())
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
         key_dir=key_dir,
+        tariff_dir=sample_approvals[0],
+        approver_keys=sample_approvals[1],
         psp_endpoints=endpoints,
         psp_timeout_s=2.0,
         purchase_timeout_s=3.0,

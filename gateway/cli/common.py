@@ -1,16 +1,21 @@
-"""What every command group shares: the database URL, a connection for the length of a command, instants."""
+"""What every command group shares: the database URL, a connection for the length of a command, instants, the
+public keys signatures are checked with."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 import asyncpg
 
 from gateway.platform.config import load_settings
 from gateway.platform.db import connect
+from receipts.keys_files import load_keyring
+from receipts.signing import VerifyingKeyring
 
 
 def database_url() -> str:
@@ -38,3 +43,11 @@ def instant(text: str) -> datetime:
     if moment is None or moment.tzinfo is None:
         sys.exit(f"{text}: give an RFC 3339 instant with a time zone (e.g. 2025-03-21T00:00:00Z)")
     return moment
+
+
+def public_keys(path: str | None) -> VerifyingKeyring:
+    """From a file holding GET /v1/keys' answer (or its list), else from the configured key directory."""
+    if path:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        return VerifyingKeyring.from_public_keys(document["data"] if isinstance(document, dict) else document)
+    return load_keyring(load_settings().key_dir).verifying

@@ -7,23 +7,11 @@ import contextlib
 import json
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
-from gateway.cli.common import connection
-from gateway.platform.config import load_settings
+from gateway.cli.common import connection, public_keys
 from gateway.receipt_book.store import issued_between
 from receipts.audit import export_lines, read_lines, verify_chain
-from receipts.keys_files import load_keyring
 from receipts.qr import verify_qr_payload
-from receipts.signing import VerifyingKeyring
-
-
-def _public_keys(path: str | None) -> VerifyingKeyring:
-    """From a file holding GET /v1/keys' answer (or its list), else from the configured key directory."""
-    if path:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-        return VerifyingKeyring.from_public_keys(document["data"] if isinstance(document, dict) else document)
-    return load_keyring(load_settings().key_dir).verifying
 
 
 def _moment(text: str) -> datetime:
@@ -46,7 +34,7 @@ def export(args) -> int:
 
 def verify(args) -> int:
     with open(args.file, encoding="utf-8") as lines:
-        report = verify_chain(read_lines(lines), _public_keys(args.keys))
+        report = verify_chain(read_lines(lines), public_keys(args.keys))
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     if report.first_break:
         brk = report.first_break
@@ -58,7 +46,7 @@ def verify(args) -> int:
 
 
 def verify_qr(args) -> int:
-    result = verify_qr_payload(args.payload, _public_keys(args.keys))
+    result = verify_qr_payload(args.payload, public_keys(args.keys))
     content = result.content
     print(
         json.dumps(

@@ -205,6 +205,13 @@ class PermissionDenied(GatewayError):
     default_message = "This request is not allowed."
 
 
+class CsrfTokenInvalid(PermissionDenied):
+    """A form sent without the token of the page that showed it (or with a forged or stale one)."""
+
+    code = "csrf_token_invalid"
+    default_message = "The form has expired or did not come from this site; reload the page and send it again."
+
+
 class RoleNotAllowed(PermissionDenied):
     code = "role_not_allowed"
 

@@ -49,6 +49,8 @@ from gateway.core.jalali import (
 from gateway.core.text import normalize_persian
 
 SOURCE_KEY = "_source"  # where a document came from; set by the file loader, used in error messages
+# The approving body's detached signature of a document, carried beside it for publication (checked by the loader).
+SIGNATURE_KEY = "_signature"
 MAX_QUANTITY = 1000  # most units of a service, or of one extra, in one charge
 MAX_UNIT_AMOUNT = 10**10  # rials; a larger per-unit figure in a table is a typing mistake
 
@@ -91,6 +93,9 @@ _NO_OTHER_KEYS: dict[str, Any] = {"additionalProperties": False}
 class ApprovalHeader(_Strict):
     reference: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")] = Field(
         description="the commission's reference for this approval"
+    )
+    approving_body: PersianText = Field(
+        description="who approved it: the regulator's commission, or the law that sets the fee, in Persian"
     )
     session: PersianText = Field(description="the commission session that approved it, in Persian")
     approved_on: JalaliDate
@@ -215,6 +220,8 @@ class ApprovalTable:
     document: TariffDocument
     period: EffectivePeriod
     source: str
+    # {"document": the approval exactly as signed, "algorithm", "key_id", "signature"}; None if unsigned
+    signed: Mapping[str, Any] | None = None
 
     @property
     def reference(self) -> str:
@@ -225,6 +232,7 @@ class ApprovalTable:
         header = self.document.approval
         return {
             "reference": header.reference,
+            "approving_body": header.approving_body,
             "session": header.session,
             "approved_on": header.approved_on,
             **self.period.as_dict(),
@@ -233,6 +241,7 @@ class ApprovalTable:
                 code: tariff.model_dump(mode="json", exclude_none=True)
                 for code, tariff in sorted(self.document.services.items())
             },
+            "signed_approval": self.signed,
         }
 
 
@@ -423,16 +432,20 @@ class TariffBook:
 
     @classmethod
     def from_documents(cls, documents: Sequence[Mapping[str, Any]]) -> TariffBook:
-        """Validate every document (`SOURCE_KEY` names its origin in errors) and build the book."""
+        """Validate every document (`SOURCE_KEY` names its origin in errors) and build the book.
+
+        A document's `SIGNATURE_KEY` is published beside it as given: checking it is the loader's job."""
         tables = []
         for position, raw in enumerate(documents, start=1):
             document = dict(raw)
             source = str(document.pop(SOURCE_KEY, f"document {position}"))
+            signature = document.pop(SIGNATURE_KEY, None)
             try:
                 parsed = TariffDocument.model_validate(document)
             except ValidationError as error:
                 raise TariffTableError(f"{source}: {_validation_summary(error)}") from None
-            tables.append(ApprovalTable(parsed, EffectivePeriod.of(parsed.approval), source))
+            signed = None if signature is None else {"document": document, **signature}
+            tables.append(ApprovalTable(parsed, EffectivePeriod.of(parsed.approval), source, signed))
         return cls(tables)
 
     def table_for(self, service_code: str, at: datetime) -> ApprovalTable | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from gateway.core.clock import Clock, system_clock
-from gateway.core.tariffs import TariffBook
 from gateway.oversight.detection import DetectionReport, detect_between, run_detection
 from gateway.oversight.runtime import oversight_from_settings
 from gateway.platform.config import Settings
 from gateway.platform.db import connect
-from gateway.registry.tariff_store import read_tariff_documents
+from gateway.registry.tariff_approvals import read_approver_keys
+from gateway.registry.tariff_store import read_verified_book
 
 
 class DetectionBusy(RuntimeError):
@@ -25,7 +25,7 @@ async def detect_once(
     now = clock()
     conn = await connect(settings.database_url)
     try:
-        tariffs = TariffBook.from_documents(await read_tariff_documents(conn))
+        tariffs = await read_verified_book(conn, read_approver_keys(settings.approver_keys))
         if since is None and until is None:
             report = await run_detection(
                 conn, tariffs, window=oversight.split_window, rescan=oversight.rescan, clock=clock

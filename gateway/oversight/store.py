@@ -352,14 +352,3 @@ async def office_activity(db, office_id: str, since: datetime, until: datetime) 
         since,
         until,
     )
-
-
-async def log_access(db, *, key_id: str, method: str, path: str, query: str, status: int) -> None:
-    await db.execute(
-        "INSERT INTO regulator_access_log (key_id, method, path, query, status) VALUES ($1, $2, $3, $4, $5)",
-        key_id,
-        method,
-        path,
-        query,
-        status,
-    )

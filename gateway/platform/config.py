@@ -81,6 +81,14 @@ class Settings:
         default_factory=lambda: int(_env("PISHKHAN_TERMINAL_RATE_LIMIT_PER_MINUTE", "600"))
     )
     redis_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_REDIS_TIMEOUT_S", "2")))
+    # Integrity: the approving bodies' public keys that tariff approvals must be signed with, and how often the
+    # regulator access log's chain head is signed.
+    approver_keys: Path = field(
+        default_factory=lambda: Path(_env("PISHKHAN_APPROVER_KEYS", str(PROJECT_ROOT / "var" / "approver-keys.json")))
+    )
+    access_log_sign_interval_s: float = field(
+        default_factory=lambda: float(_env("PISHKHAN_ACCESS_LOG_SIGN_INTERVAL_S", "86400"))
+    )
     # The edge: how long a request body may take to arrive (408 after), and the per-address limit of the routes that
     # take no key, with the proxies whose X-Forwarded-For names the client.
     body_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_BODY_TIMEOUT_S", "15")))

@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from gateway.core.registry import Registry
 from gateway.core.tariffs import TariffBook
 from gateway.registry.store import read_registry, registry_version
-from gateway.registry.tariff_store import read_tariff_documents, tariff_version
+from gateway.registry.tariff_approvals import ApprovalRefused, read_approver_keys
+from gateway.registry.tariff_store import read_verified_book, tariff_version
+from receipts.signing import VerifyingKeyring
 
 log = logging.getLogger(__name__)
 
 
 class RuntimeState:
-    def __init__(self) -> None:
+    """`approver_keys`: the file of the approving bodies' public keys; a tariff version in which any approval fails
+    its signature check is not taken (the previous book stays in force, and a gateway starting on it fails)."""
+
+    def __init__(self, approver_keys: Path) -> None:
+        self._approver_keys_path = approver_keys
+        self.approvers = VerifyingKeyring([])
         self._registry: Registry | None = None
         self._tariffs: TariffBook | None = None
         self._versions: tuple[int, int] = (-1, -1)
@@ -44,8 +52,10 @@ class RuntimeState:
             if versions == self._versions:
                 return False
             registry = await read_registry(conn)
-            tariffs = TariffBook.from_documents(await read_tariff_documents(conn))
+            approvers = read_approver_keys(self._approver_keys_path)
+            tariffs = await read_verified_book(conn, approvers)
         self._registry, self._tariffs, self._versions = registry, tariffs, versions
+        self.approvers = approvers
         for listener in self.listeners:
             listener(registry)
         log.info("registry version %s and tariff version %s in force", *versions)
@@ -56,5 +66,7 @@ class RuntimeState:
             await asyncio.sleep(interval)
             try:
                 await self.refresh(pool)
+            except ApprovalRefused as refused:
+                log.error("stored tariff approvals refused, the tariffs in force stay as they were: %s", refused)
             except Exception:
                 log.exception("registry refresh failed; keeping the previous snapshot")

@@ -6,27 +6,37 @@ pydantic model (a unit test fails whenever the shipped schema and the model diff
 
 from __future__ import annotations
 
+import json
 import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from gateway.core.tariffs import SOURCE_KEY, TariffTableError, tariff_schema_json
+from gateway.core.tariffs import SIGNATURE_KEY, SOURCE_KEY, TariffTableError, tariff_schema_json
+from gateway.registry.tariff_approvals import signature_path
 
 SCHEMA_FILE_NAME = "schema.json"
 
 
-def load_tariff_documents(directory: Path) -> list[dict[str, Any]]:
-    """Every `*.toml` in `directory`, parsed, in file-name order, each carrying its file name under SOURCE_KEY."""
-    documents = []
-    for path in sorted(Path(directory).glob("*.toml")):
+def load_tariff_document(path: Path) -> dict[str, Any]:
+    """One approval file, parsed, with its file name under SOURCE_KEY and its `.sig` (if any) under SIGNATURE_KEY."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise TariffTableError(f"{path.name}: not valid TOML: {error}") from None
+    document[SOURCE_KEY] = path.name
+    sig = signature_path(path)
+    if sig.exists():
         try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as error:
-            raise TariffTableError(f"{path.name}: not valid TOML: {error}") from None
-        document[SOURCE_KEY] = path.name
-        documents.append(document)
-    return documents
+            document[SIGNATURE_KEY] = json.loads(sig.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise TariffTableError(f"{sig.name}: not valid JSON: {error}") from None
+    return document
+
+
+def load_tariff_documents(directory: Path) -> list[dict[str, Any]]:
+    """Every `*.toml` in `directory` (see load_tariff_document), in file-name order."""
+    return [load_tariff_document(path) for path in sorted(Path(directory).glob("*.toml"))]
 
 
 def write_schema(directory: Path) -> Path:

@@ -1,5 +1,6 @@
 """Every query the regulator makes, on any route, is written to regulator_access_log: who (API key id), what
-(method, path and query string), when, and the status it was answered with."""
+(method, path and query string), when, and the status it was answered with, each entry chained to the one before
+(gateway/oversight/access_log.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from aiohttp import web
 
 from gateway.core.errors import AccessLogUnavailable, GatewayError
-from gateway.oversight.store import log_access
+from gateway.oversight.access_log import log_access
 from gateway.web.context import principal, services
 from gateway.web.errors import CLIENT_GONE, error_response
 

@@ -21,6 +21,7 @@ from gateway.charging.settle_worker import SettlementWorker
 from gateway.charging.terminal_lock import TerminalLocks
 from gateway.core.clock import Clock, system_clock
 from gateway.messaging.outbox import OutboxWorkers
+from gateway.oversight.access_log import sign_heads_daily
 from gateway.oversight.runtime import detect_forever, oversight_from_settings
 from gateway.platform import metrics
 from gateway.platform.config import Settings
@@ -39,6 +40,7 @@ from gateway.web.http_edge import (
     refuse_oversized_expect,
 )
 from gateway.web.media_types import media_type_middleware
+from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.public_limit import public_rate_limit
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
@@ -78,6 +80,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
             readable_request,
             regulator_access_log,
             error_middleware,
+            page_errors,
             public_rate_limit,
             media_type_middleware,
             body_deadline,
@@ -88,6 +91,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
             assert isinstance(route, web.RouteDef)
             expecting = {**route.kwargs, "expect_handler": refuse_oversized_expect}
             web.RouteDef(route.method, route.path, route.handler, expecting).register(app.router)
+    setup_pages(app, settings.key_dir)
     app.on_response_prepare.append(name_the_server)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app
@@ -124,7 +128,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             socket_connect_timeout=settings.redis_timeout_s,
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
         )
-        state = RuntimeState()
+        state = RuntimeState(settings.approver_keys)
         psps = PspPool(
             timeout=settings.psp_timeout_s,
             purchase_timeout=settings.purchase_timeout_s,
@@ -174,6 +178,13 @@ def _lifecycle(settings: Settings, clock: Clock):
             tasks.append(asyncio.create_task(recovery.run()))
             tasks.append(asyncio.create_task(settlement.run()))
             tasks.append(asyncio.create_task(outbox.run()))
+            tasks.append(
+                asyncio.create_task(
+                    sign_heads_daily(
+                        pool, lambda: services.keyring, interval=settings.access_log_sign_interval_s, clock=clock
+                    )
+                )
+            )
             tasks.append(
                 asyncio.create_task(
                     detect_forever(

@@ -1,7 +1,8 @@
 """`make run` and `make test`: the embedded servers, the simulators and the gateway, started and stopped together.
 
-`run`: PostgreSQL and Valkey under ./var/dev (kept between runs), migrations, the demo registry and tariffs, a
-development signing key, one PSP simulator per demo PSP, the gateway on 127.0.0.1:8080, and a first curl line.
+`run`: PostgreSQL and Valkey under ./var/dev (kept between runs), migrations, the demo registry and tariffs
+(signed by a sample approver key), a development signing key, one PSP simulator per demo PSP, the gateway on
+127.0.0.1:8080, and a first curl line.
 `exec_with_stack`: fresh servers under ./var/test/run-<pid> (removed afterwards), DATABASE_URL and REDIS_URL
 exported, then the given command.
 Either uses DATABASE_URL / REDIS_URL as given instead of starting its own server.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from gateway.platform.config import PROJECT_ROOT, load_settings
 from simulators.devstack.embedded import EmbeddedStack, free_port
+from simulators.devstack.sample_approvals import SAMPLE_KEY_ID, sign_sample_approvals
 
 VAR = PROJECT_ROOT / "var"
 DEV_PG_PORT = 55432
@@ -56,7 +58,19 @@ def _environment(stack: EmbeddedStack | None) -> dict:
     return env
 
 
-def prepare_database(env: dict, registry_path: Path) -> None:
+def _use_sample_approvals(env: dict, var_dir: Path) -> None:
+    """Unless real approvals are configured, the demo ones, signed by a sample approver key (see sample_approvals)."""
+    if "PISHKHAN_TARIFF_DIR" in env or "PISHKHAN_APPROVER_KEYS" in env:
+        return
+    tariffs, keys_file = sign_sample_approvals(load_settings().tariff_dir, var_dir / "sample-approver")
+    env["PISHKHAN_TARIFF_DIR"], env["PISHKHAN_APPROVER_KEYS"] = str(tariffs), str(keys_file)
+    print(f"demo tariff approvals signed by the SAMPLE approver key {SAMPLE_KEY_ID} (not the regulator's)", flush=True)
+
+
+def prepare_database(env: dict, registry_path: Path, var_dir: Path) -> None:
+    """Migrations, the registry and the tariff approvals; `env` learns where the approvals and their keys are (the
+    demo ones are signed under `var_dir`)."""
+    _use_sample_approvals(env, var_dir)
     _pishkhan("migrate", env=env)
     _pishkhan("registry", "load", str(registry_path), env=env)
     _pishkhan("tariffs", "load", env=env)
@@ -163,7 +177,7 @@ def run() -> int:
     try:
         env = _environment(stack)
         registry_path = load_settings().registry_path
-        prepare_database(env, registry_path)
+        prepare_database(env, registry_path, VAR / "dev")
         _ensure_signing_key(env)
         token = _demo_terminal_key(env)
         processes = _start_simulators(registry_path, env) + _start_messaging_simulators(env)

@@ -122,6 +122,7 @@ def test_rows_always_sum_to_the_amount_collected(government_fee, office_fee_cap,
             {
                 "approval": {
                     "reference": "T-1",
+                    "approving_body": "آزمایشی",
                     "session": "آزمایشی",
                     "approved_on": "1402/12/20",
                     "effective_from": "1403/01/01",

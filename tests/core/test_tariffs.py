@@ -41,6 +41,7 @@ def service(government_fee=300_000, office_fee_cap=250_000, **more):
 def document(reference="T-1", effective_from="1403/01/01", effective_to=None, services=None):
     approval = {
         "reference": reference,
+        "approving_body": "کمیسیون آزمایشی",
         "session": "جلسه آزمایشی",
         "approved_on": "1402/12/20",
         "effective_from": effective_from,
@@ -161,7 +162,7 @@ def test_tables_in_force_report_the_period_as_jalali_days_and_utc_instants(shipp
 def test_loader_names_the_file_in_errors(tmp_path):
     (tmp_path / "good.toml").write_text((TARIFF_DIR / "1403-sample.toml").read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "typo.toml").write_text(
-        '[approval]\nreference = "X-1"\nsession = "s"\napproved_on = "1404/01/01"\n'
+        '[approval]\nreference = "X-1"\napproving_body = "b"\nsession = "s"\napproved_on = "1404/01/01"\n'
         'effective_from = "1404/01/01"\n[services."1101"]\ngovernment_fee = 1\noffice_fee_cap = 1\nofice_fee = 3\n',
         encoding="utf-8",
     )

@@ -7,8 +7,10 @@ The run takes well under a minute; the timeout leaves room for a machine busy wi
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import uuid
 
 import orjson
 import pytest
@@ -16,8 +18,18 @@ import pytest
 from gateway.platform.config import PROJECT_ROOT
 
 
+@pytest.fixture
+def var_dir():
+    """The run's servers keep their data under the project's var/, not pytest's temporary directory: the embedded
+    PostgreSQL runs as an unprivileged user, and pytest makes its own temporary root private again whenever another
+    test session starts."""
+    path = PROJECT_ROOT / "var" / "test" / f"smoke-{uuid.uuid4().hex[:8]}"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.timeout(240)
-def test_a_smoke_run_measures_every_phase(tmp_path):
+def test_a_smoke_run_measures_every_phase(tmp_path, var_dir):
     reports = tmp_path / "reports"
     run = subprocess.run(
         [
@@ -28,7 +40,7 @@ def test_a_smoke_run_measures_every_phase(tmp_path):
             "--workers",
             "2",
             "--var-dir",
-            str(tmp_path / "var"),
+            str(var_dir),
             "--report-dir",
             str(reports),
         ],

@@ -10,12 +10,14 @@ from tests.stack import served
 
 
 @pytest.fixture(scope="session")
-def settings(database_url, redis_url, psp_hosts, key_dir) -> Settings:
+def settings(database_url, redis_url, psp_hosts, key_dir, sample_approvals) -> Settings:
     endpoints = ",".join(f"{psp_id}=127.0.0.1:{host.port}" for psp_id, host in psp_hosts.items())
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
         key_dir=key_dir,
+        tariff_dir=sample_approvals[0],
+        approver_keys=sample_approvals[1],
         psp_endpoints=endpoints,
         psp_timeout_s=PSP_TIMEOUT_S,
         purchase_timeout_s=PURCHASE_TIMEOUT_S,
@@ -28,13 +30,14 @@ def settings(database_url, redis_url, psp_hosts, key_dir) -> Settings:
 
 
 @pytest.fixture
-def gateway_env(database_url, redis_url, psp_hosts, key_dir, db) -> dict[str, str]:
+def gateway_env(database_url, redis_url, psp_hosts, key_dir, db, sample_approvals) -> dict[str, str]:
     """The environment of `pishkhan serve` as two processes sharing a port, plus the background process."""
     return {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "PISHKHAN_PORT": str(free_port()),
         "PISHKHAN_KEY_DIR": str(key_dir),
+        "PISHKHAN_APPROVER_KEYS": str(sample_approvals[1]),
         "PISHKHAN_WORKERS": "2",
         "PISHKHAN_RUN_WORKERS": "1",
         "PISHKHAN_PSP_ENDPOINTS": ",".join(f"{p}=127.0.0.1:{h.port}" for p, h in psp_hosts.items()),

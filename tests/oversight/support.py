@@ -38,3 +38,28 @@ async def violations_of(db, *evidence_keys: str) -> dict[str, dict]:
 
 def key_id(token: str) -> str:
     return token.removeprefix("pk_").partition(".")[0]
+
+
+async def restart_access_log(db) -> None:
+    """An empty access log chain, for tests that tamper with it (the folder's earlier entries are not needed again)."""
+    await db.execute(
+        """TRUNCATE regulator_access_log, regulator_access_log_signed_heads;
+           UPDATE regulator_access_log_head SET seq = 0, hash = repeat('0', 64)"""
+    )
+
+
+async def rewrite_access_log_consistently(db) -> None:
+    """What an operator with the database to hand can do: recompute every hash and the head after a change."""
+    await db.execute(
+        """DO $$
+           DECLARE entry record; previous text := repeat('0', 64); last bigint := 0;
+           BEGIN
+             FOR entry IN SELECT * FROM regulator_access_log ORDER BY seq LOOP
+               UPDATE regulator_access_log SET prev_hash = previous,
+                 hash = pishkhan_access_entry_hash(previous, entry.seq, entry.at, entry.key_id, entry.method,
+                                                   entry.path, entry.query, entry.status)
+                 WHERE id = entry.id RETURNING hash, seq INTO previous, last;
+             END LOOP;
+             UPDATE regulator_access_log_head SET seq = last, hash = previous;
+           END $$"""
+    )

@@ -119,7 +119,7 @@ async def test_repeated_real_charges_over_one_cap_are_split_charging(gateway, ke
 
 
 async def test_card_reader_activity_outside_the_gateway_is_found_in_the_terminal_feed(
-    gateway, keys, db, psp_hosts, http_session, demo_registry, database_url
+    gateway, keys, db, psp_hosts, http_session, demo_registry, database_url, settings
 ):
     since = utcnow()
     mellat = psp_hosts["psp-mellat"]
@@ -141,7 +141,7 @@ async def test_card_reader_activity_outside_the_gateway_is_found_in_the_terminal
 
     command = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "oversight", "detect", "--since", since.isoformat()],
-        env={**os.environ, "DATABASE_URL": database_url},
+        env={**os.environ, "DATABASE_URL": database_url, "PISHKHAN_APPROVER_KEYS": str(settings.approver_keys)},
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

@@ -91,6 +91,7 @@ def serve_gateway(settings: Settings, log_dir: Path, **environment: str) -> Serv
         "PISHKHAN_HOST": "127.0.0.1",
         "PISHKHAN_PORT": str(port),
         "PISHKHAN_KEY_DIR": str(settings.key_dir),
+        "PISHKHAN_APPROVER_KEYS": str(settings.approver_keys),
         "PISHKHAN_PSP_ENDPOINTS": settings.psp_endpoints,
         "PISHKHAN_PSP_TIMEOUT_S": str(settings.psp_timeout_s),
         "PISHKHAN_PURCHASE_TIMEOUT_S": str(settings.purchase_timeout_s),

@@ -8,6 +8,7 @@ from functools import cache
 
 from gateway.web.openapi.charges import CHARGE, charge_paths
 from gateway.web.openapi.edge import describe_edge
+from gateway.web.openapi.integrity import integrity_paths
 from gateway.web.openapi.ops import ops_paths
 from gateway.web.openapi.receipts import receipt_paths
 from gateway.web.openapi.regulator import regulator_paths
@@ -55,6 +56,13 @@ def openapi_document() -> dict:
                     "Error": json_body({"$ref": "#/components/schemas/Error"}, "An error in the shared shape")
                 },
             },
-            "paths": {**charge_paths(), **receipt_paths(), **ops_paths(), **settlement_paths(), **regulator_paths()},
+            "paths": {
+                **charge_paths(),
+                **receipt_paths(),
+                **ops_paths(),
+                **settlement_paths(),
+                **regulator_paths(),
+                **integrity_paths(),
+            },
         }
     )

@@ -98,7 +98,14 @@ def charge_paths() -> dict:
         "/v1/tariffs": {
             "get": operation(
                 "Tariff tables in force now or at a past moment",
-                {"200": json_body(JSON_OBJECT, "Tables in force"), **errors(400)},
+                {
+                    "200": json_body(
+                        JSON_OBJECT,
+                        "Tables in force; each carries `signed_approval`: the approval document exactly as signed, "
+                        "with `algorithm`, `key_id` and `signature` (check it with the keys of /v1/tariffs/keys)",
+                    ),
+                    **errors(400),
+                },
                 secured=False,
                 parameters=[param("at", "query", {"type": "string", "format": "date-time"})],
             )

@@ -3,6 +3,8 @@
     GET /v1/regulator/excess-fees?from=&to=&office_id=&province=&type=     findings per office, operator, service
     GET /v1/regulator/violations?from=&to=&office_id=&province=&type=      findings with their evidence
     GET /v1/regulator/offices/{office_id}/scorecard?period=1403-H1         indicators and penalty suggestions
+    GET /v1/regulator/access-log/heads                                       the access log's signed chain heads
+    POST /v1/regulator/access-log/heads                                      sign the current head now
     GET /v1/regulator/refusals?from=&to=&office_id=&province=&reason=      every refused charge request
 
 Lists come in pages (`limit`, then `cursor` = the `next_cursor` of the page before), in (office, ...) order.
@@ -31,7 +33,7 @@ from gateway.core.jalali import (
 )
 from gateway.core.periods import HalfYear
 from gateway.core.text import normalize_persian
-from gateway.oversight import store
+from gateway.oversight import access_log, store
 from gateway.oversight.catalog import VIOLATION_TYPES
 from gateway.oversight.scorecard import SCORECARD_CSV_COLUMNS, office_scorecard, scorecard_csv_rows
 from gateway.platform.csv_text import csv_text
@@ -387,3 +389,24 @@ async def scorecard(request: web.Request) -> web.StreamResponse:
             headers={"Content-Disposition": f'attachment; filename="scorecard-{office.id}-{period.label}.csv"'},
         )
     return json_response(card)
+
+
+# ------------------------------------------------------------------ the access log's signed heads
+
+
+@routes.get("/v1/regulator/access-log/heads")
+async def access_log_heads(request: web.Request) -> web.Response:
+    await _regulator(request)
+    return json_response({"data": await access_log.signed_heads(services(request).pool)})
+
+
+@routes.post("/v1/regulator/access-log/heads")
+async def sign_access_log_head(request: web.Request) -> web.Response:
+    """Signs the head now (the same head twice gives the same signed head): a fixed point for the regulator to keep."""
+    await _regulator(request)
+    svc = services(request)
+    async with svc.pool.acquire() as db:
+        head = await access_log.sign_head(db, svc.keyring, svc.clock)
+    if head is None:
+        raise not_found("access log entry")
+    return json_response(head)

@@ -1,4 +1,4 @@
-"""Tariffs, quotes and receipt-signing keys."""
+"""Tariffs (each approval with its approving body's signature), quotes, and the public keys to check them."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ async def tariffs_in_force(request: web.Request) -> web.Response:
     moment = _moment(request)
     tables = services(request).state.tariffs.tables_in_force(moment)
     return json_response({"at": moment.astimezone(UTC).isoformat().replace("+00:00", "Z"), "data": tables})
+
+
+@routes.get("/v1/tariffs/keys")
+async def approver_keys(request: web.Request) -> web.Response:
+    return json_response({"data": services(request).state.approvers.public_keys()})
 
 
 @routes.get("/v1/tariffs/quote")

@@ -1,0 +1,34 @@
+"""What the pages' tests check on any page: axe-core's verdict, horizontal scroll, and screenshots for docs/."""
+
+from __future__ import annotations
+
+from gateway.platform.config import PROJECT_ROOT
+
+AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+
+
+async def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
+    """axe-core's violations of the page as shown, of the given impacts, as {id, impact, help, targets}."""
+    await page.add_script_tag(path=str(AXE_SCRIPT))
+    result = await page.evaluate("async () => await axe.run(document)")
+    return [
+        {
+            "id": violation["id"],
+            "impact": violation["impact"],
+            "help": violation["help"],
+            "targets": [node["target"] for node in violation["nodes"]],
+        }
+        for violation in result["violations"]
+        if violation["impact"] in impacts
+    ]
+
+
+async def scrolls_sideways(page) -> bool:
+    return await page.evaluate("() => document.documentElement.scrollWidth > document.documentElement.clientWidth")
+
+
+async def screenshot(page, name: str) -> None:
+    """A full-page PNG under docs/screenshots/, for the docs (kept in the repository, looked at by people)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
