@@ -78,12 +78,20 @@ async def readable_request(request: web.Request, handler):
                 return error_response(errors.InvalidApiKey("The Authorization header is not UTF-8 text."))
             return error_response(errors.BadRequest(f"The {name} header is not UTF-8 text.", param=name))
     try:
-        unreadable = _unreadable(request.path) or _unreadable(request.query_string)
+        path, query = request.path, request.query_string
     except UnicodeDecodeError:
-        unreadable = True
-    if unreadable:
         return error_response(errors.BadRequest("The URL is not UTF-8 text."))
+    if _not_utf8(path) or _not_utf8(query):
+        return error_response(errors.BadRequest("The URL is not UTF-8 text."))
+    if "\x00" in path:
+        return error_response(errors.ResourceMissing())  # no resource is named with a NUL
+    if "\x00" in query:
+        return error_response(errors.BadRequest("The query string holds a NUL."))
     return await handler(request)
+
+
+def _not_utf8(text: str) -> bool:
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
 async def refuse_oversized_expect(request: web.Request) -> web.StreamResponse | None:

@@ -33,7 +33,8 @@ def client_address(request: web.Request, trusted_proxies: str) -> str:
 
 @web.middleware
 async def public_rate_limit(request: web.Request, handler):
-    if "Authorization" not in request.headers and request.path not in _UNLIMITED:
+    static_file = isinstance(request.match_info.route.resource, web.StaticResource)  # fonts and scripts of pages
+    if "Authorization" not in request.headers and request.path not in _UNLIMITED and not static_file:
         svc = services(request)
         await svc.auth.limiter.check_address(client_address(request, svc.settings.trusted_proxies))
     return await handler(request)

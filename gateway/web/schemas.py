@@ -148,7 +148,7 @@ ServiceCode = Annotated[str, Field(pattern=r"^[0-9]{1,10}$"), _AsciiDigits]
 
 def _published_as_card(schema: dict) -> None:
     schema.clear()
-    schema.update({"type": "string", "enum": ["card"], "title": "Payment Method"})
+    schema.update({"type": "string", "enum": ["card"], "maxLength": 32, "title": "Payment Method"})
 
 
 class ChargeRequest(_Body):
@@ -161,7 +161,7 @@ class ChargeRequest(_Body):
     amount: StrictInt = Field(gt=0, le=MAX_AMOUNT, description="Integer rials")
     # As sent, neither trimmed nor normalised: the charge rules compare it exactly and record a refused one (a
     # missing one too, which is why the model lets it be absent while the published schema requires it).
-    payment_method: Annotated[str | None, StringConstraints(strip_whitespace=False)] = Field(
+    payment_method: Annotated[str | None, StringConstraints(strip_whitespace=False, max_length=32)] = Field(
         default=None, json_schema_extra=_published_as_card
     )
 

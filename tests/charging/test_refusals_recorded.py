@@ -22,6 +22,7 @@ async def _last_refusal_id(db) -> int:
 @pytest.mark.parametrize("method", [" card", "card ", "card\u00a0", "\u200bcard", "CARD", "Card", "کارت", "ｃａｒｄ"])
 async def test_a_payment_method_not_spelt_exactly_card_is_invalid_and_recorded(gateway, keys, db, sims, method):
     before_ledger = len(await sims["psp-mellat"].ledger())
+    before_charges = await db.fetchval("SELECT count(*) FROM charges")
     since = await _last_refusal_id(db)
 
     status, error = await gateway.charge(await keys("t:10000001"), charge_body(payment_method=method))
@@ -32,7 +33,7 @@ async def test_a_payment_method_not_spelt_exactly_card_is_invalid_and_recorded(g
     assert refusal["reason"] == "payment_method_invalid" and refusal["payment_method"] == method
     assert refusal["terminal_id"] == "10000001" and refusal["office_id"] == "11110001"
     assert len(await sims["psp-mellat"].ledger()) == before_ledger
-    assert await db.fetchval("SELECT count(*) FROM charges WHERE created_at > now() - interval '1 second'") == 0
+    assert await db.fetchval("SELECT count(*) FROM charges") == before_charges
 
 
 @pytest.mark.parametrize("method", [None, ""])

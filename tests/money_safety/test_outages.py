@@ -20,11 +20,11 @@ import pytest
 
 from gateway.access.store import create_api_key
 from gateway.core.registry import parse_registry
-from gateway.core.tariffs import SOURCE_KEY
 from gateway.platform.config import PROJECT_ROOT
 from gateway.platform.db import connect
 from gateway.platform.migrate import apply_migrations
 from gateway.registry.store import save_registry
+from gateway.registry.tariff_approvals import read_approver_keys
 from gateway.registry.tariff_files import load_tariff_documents
 from gateway.registry.tariff_store import save_tariff_documents
 from simulators.devstack.embedded import EmbeddedStack, free_port
@@ -38,7 +38,7 @@ RECOVERED_WITHIN_S = RECOVERY_GRACE_S + 6.0
 
 
 @pytest.fixture
-async def own_stores():
+async def own_stores(sample_approvals):
     # Under the project (as `make test`'s own stores are): the servers may run as another user, who cannot enter
     # pytest's private temporary folders.
     root = PROJECT_ROOT / "var" / "test" / f"outage-{uuid.uuid4().hex[:8]}"
@@ -49,8 +49,8 @@ async def own_stores():
         conn = await connect(stack.database_url)
         registry = parse_registry(tomllib.loads(DEMO_REGISTRY.read_text(encoding="utf-8")))
         await save_registry(conn, registry, str(DEMO_REGISTRY))
-        documents = load_tariff_documents(PROJECT_ROOT / "tariff_tables")
-        await save_tariff_documents(conn, [(d["approval"]["reference"], d[SOURCE_KEY], d) for d in documents])
+        tariff_dir, approver_keys = sample_approvals
+        await save_tariff_documents(conn, load_tariff_documents(tariff_dir), read_approver_keys(approver_keys))
         keys = {t: await create_api_key(conn, role="terminal", terminal_id=t, label="outage") for t in TERMINALS}
         await conn.close()
         yield stack, keys

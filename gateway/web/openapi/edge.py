@@ -1,6 +1,7 @@
 """What the edge defences add to every operation of the OpenAPI document: the signed-request scheme beside the
 bearer key, 401, 429 (with Retry-After) and 503 (signed requests while the nonce store is unreachable) on every
-secured operation, and 413/415 wherever a body is taken."""
+secured operation; on every operation 400 (a header or URL that is not UTF-8 text) and 503 (PostgreSQL or Redis
+unreachable), 429 on the public ones too (limited per client address); and 413/415/408 wherever a body is taken."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ _SIGNED = {
     f"'{SCHEME}', method, path with query, timestamp, nonce and the hex SHA-256 of the body. "
     "Required for keys issued with --require-signature, which never send their secret.",
 }
+_MONITORING = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})  # never rate-limited
 _RATE_LIMITED = {
-    "description": "Too many requests for this key or terminal; retry after the given seconds",
+    "description": "Too many requests for this key, terminal or client address; retry after the given seconds",
     "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
@@ -27,9 +29,13 @@ def describe_edge(document: dict) -> dict:
     components = document["components"]
     components["securitySchemes"]["signed"] = _SIGNED
     components["responses"]["RateLimited"] = _RATE_LIMITED
-    for operations in document["paths"].values():
+    for path, operations in document["paths"].items():
         for operation in operations.values():
             responses = operation["responses"]
+            responses.setdefault("400", ERROR_RESPONSE)
+            responses.setdefault("503", ERROR_RESPONSE)
+            if path not in _MONITORING:
+                responses.setdefault("429", {"$ref": "#/components/responses/RateLimited"})
             if operation.get("security"):
                 operation["security"] = [*operation["security"], {"signed": []}]
                 responses.setdefault("401", ERROR_RESPONSE)
@@ -38,4 +44,5 @@ def describe_edge(document: dict) -> dict:
             if "requestBody" in operation:
                 responses.setdefault("413", ERROR_RESPONSE)
                 responses.setdefault("415", ERROR_RESPONSE)
+                responses.setdefault("408", ERROR_RESPONSE)
     return document

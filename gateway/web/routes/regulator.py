@@ -7,13 +7,13 @@
     GET /v1/regulator/offices/{office_id}/charges?from=&to=                the office's charges (default: today)
     GET /v1/regulator/offices/{office_id}/refusals?from=&to=               its refused attempts (default: today)
     GET /v1/regulator/offices/{office_id}/receipts?from_seq=&limit=        its signed receipts, JSON lines
-
-A regulator key of one province (`pishkhan keys create --role regulator --province ...`) sees only that province's
-offices: another province's office is answered 404, and lists leave them out.
     GET /v1/regulator/access-log/heads                                       the access log's signed chain heads
     POST /v1/regulator/access-log/heads                                      sign the current head now
     GET /v1/regulator/refusals?from=&to=&office_id=&province=&reason=      every refused charge request
     GET /v1/regulator/voids?from=&to=&office_id=&province=                 every void, whatever became of it
+
+A regulator key of one province (`pishkhan keys create --role regulator --province ...`) sees only that province's
+offices: another province's office is answered 404, and lists leave them out.
 
 Lists come in pages (`limit`, then `cursor` = the `next_cursor` of the page before), in (office, ...) order.
 Every answer is JSON, or CSV with `?format=csv` or `Accept: text/csv`; a list's CSV is the whole list from
