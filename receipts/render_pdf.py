@@ -70,7 +70,7 @@ _PAPERS: dict[str, _Paper] = {
         font_size=10,
         title_size=14,
         label_width=48 * mm,
-        qr_size=32 * mm,
+        qr_size=36 * mm,
         qr_in_header=True,
     ),
     "80mm": _Paper(

@@ -26,12 +26,14 @@ from gateway.platform import metrics
 from gateway.platform.config import Settings
 from gateway.platform.db import create_pool
 from gateway.platform.gc_pauses import freeze_start_up
+from gateway.receipt_book.links import ReceiptLinks
 from gateway.registry.live import RuntimeState
 from gateway.web.access_log import regulator_access_log
 from gateway.web.auth import Authenticator
 from gateway.web.context import SERVICES, Services
 from gateway.web.errors import error_middleware
 from gateway.web.media_types import media_type_middleware
+from gateway.web.pages import receipts as receipt_pages
 from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
@@ -64,6 +66,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     for module in (charges, tariffs, receipts, ops, settlements, regulator):
         app.add_routes(module.routes)
     setup_pages(app, settings.key_dir)
+    app.add_routes(receipt_pages.routes)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app
 
@@ -108,7 +111,8 @@ def _lifecycle(settings: Settings, clock: Clock):
         state.listeners.append(psps.sync)
         await state.refresh(pool)
         keyring = load_keyring(settings.key_dir)
-        issuer = ReceiptIssuer(keyring, settings.public_base_url)
+        links = ReceiptLinks.kept_in(settings.key_dir, settings.public_base_url)
+        issuer = ReceiptIssuer(keyring, links)
         terminal_locks = TerminalLocks(redis, hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s)
         charges = ChargeService(
             pool,
@@ -130,7 +134,7 @@ def _lifecycle(settings: Settings, clock: Clock):
         settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s, clock=clock)
         oversight = oversight_from_settings(settings)
         services = Services(
-            settings, clock, pool, redis, state, auth, psps, keyring, charges, recovery, settlement, oversight
+            settings, clock, pool, redis, state, auth, psps, keyring, charges, recovery, settlement, oversight, links
         )
         app[SERVICES] = services
         outbox = OutboxWorkers(settings, pool, lambda: services.keyring, clock=clock)

@@ -44,6 +44,11 @@ CHARGE = {
         "created_at": {"type": ["string", "null"]},
         "completed_at": {"type": ["string", "null"]},
         "receipt": {"type": ["object", "null"]},
+        "qr_url": {
+            "type": "string",
+            "description": "What the printed receipt's QR code holds (the receipt page on the gateway); not signed. "
+            "Present once the receipt is issued.",
+        },
         "messages": {
             "type": "array",
             "description": "GET only: the SMS and Iran Poosheh messages of a completed "

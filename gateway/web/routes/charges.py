@@ -47,8 +47,11 @@ async def create_charge(request: web.Request) -> web.Response:
         payment_method=body.payment_method,
     )
     request_hash = hashlib.sha256(orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)).digest()
-    charge = await services(request).charges.create(key, intent, request_hash)
+    svc = services(request)
+    charge = await svc.charges.create(key, intent, request_hash)
     status, answer = charge_answer(charge)
+    if charge.receipt is not None:
+        answer["qr_url"] = svc.links.qr_url(charge.receipt, svc.keyring)
     return json_response(answer, status=status)
 
 

@@ -16,7 +16,6 @@ from gateway.web.auth import require_office, require_role
 from gateway.web.context import principal, services
 from gateway.web.errors import invalid_request, json_response, not_found
 from receipts.chain import receipt_hash
-from receipts.qr import make_qr_payload
 from receipts.render_pdf import PaperSize, render_pdf
 from receipts.render_text import render_thermal
 from receipts.verification import NotACopy, StoredReceipt, check_presented, verdict
@@ -29,7 +28,7 @@ PAPER_SIZES: dict[str, PaperSize] = {"a5": "a5", "80mm": "80mm"}
 # store; `Vary: Authorization`: a kept copy answers only the key that fetched it, any other is checked here.
 _CACHE_CONTROL = "private, max-age=31536000, immutable"
 # Part of every ETag: raise it when a change to the printed forms changes their bytes for the same receipt.
-_FORMS_VERSION = 1
+_FORMS_VERSION = 2
 
 
 def _tracking_code(request: web.Request) -> str:
@@ -51,7 +50,10 @@ async def _own_receipt(request: web.Request):
 
 @routes.get(f"/v1/receipts/{_TRACKING}")
 async def read_receipt(request: web.Request) -> web.Response:
-    return json_response((await _own_receipt(request))["signed"])
+    """The signed receipt, and beside it (not signed) the URL its QR code carries."""
+    signed = (await _own_receipt(request))["signed"]
+    svc = services(request)
+    return json_response({**signed, "qr_url": svc.links.qr_url(signed, svc.keyring)})
 
 
 def _caching(request: web.Request, signed: dict, variant: str) -> tuple[dict[str, str], bool]:
@@ -63,8 +65,8 @@ def _caching(request: web.Request, signed: dict, variant: str) -> tuple[dict[str
 
 
 @lru_cache(maxsize=512)
-def _rendered_pdf(receipt_json: bytes, size: PaperSize, qr_payload: str, font_path: str) -> bytes:
-    return render_pdf(orjson.loads(receipt_json), size, qr_payload, font_path)
+def _rendered_pdf(receipt_json: bytes, size: PaperSize, qr_text: str, font_path: str) -> bytes:
+    return render_pdf(orjson.loads(receipt_json), size, qr_text, font_path)
 
 
 @routes.get(f"/v1/receipts/{_TRACKING}.pdf")
@@ -77,7 +79,7 @@ async def receipt_pdf(request: web.Request) -> web.Response:
     if held:
         return web.Response(status=304, headers=caching)
     svc = services(request)
-    qr = make_qr_payload(row["signed"], svc.keyring)
+    qr = svc.links.qr_url(row["signed"], svc.keyring)
     body = await asyncio.get_running_loop().run_in_executor(
         None,
         _rendered_pdf,
@@ -99,7 +101,8 @@ async def receipt_thermal(request: web.Request) -> web.Response:
     caching, held = _caching(request, row["signed"], "txt")
     if held:
         return web.Response(status=304, headers=caching)
-    text = render_thermal(row["signed"], make_qr_payload(row["signed"], services(request).keyring))
+    svc = services(request)
+    text = render_thermal(row["signed"], svc.links.qr_url(row["signed"], svc.keyring))
     return web.Response(text=text, content_type="text/plain", charset="utf-8", headers=caching)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+
 from gateway.platform.config import PROJECT_ROOT
 
 AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -32,3 +35,19 @@ async def screenshot(page, name: str) -> None:
     """A full-page PNG under docs/screenshots/, for the docs (kept in the repository, looked at by people)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def new_mobile() -> str:
+    """A mobile number no other test sends to."""
+    return f"0919{secrets.randbelow(10_000_000):07d}"
+
+
+async def sms_texts(sms_centre, mobile: str, count: int = 1, timeout: float = 15.0) -> list[str]:
+    """The texts of the first `count` messages delivered to `mobile`, waiting for them to arrive."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        messages = await sms_centre.handset(mobile)
+        if len(messages) >= count:
+            return [message["text"] for message in messages]
+        assert asyncio.get_running_loop().time() < deadline, f"{len(messages)} of {count} messages reached {mobile}"
+        await asyncio.sleep(0.1)
