@@ -279,3 +279,9 @@ def render_pdf(
         top -= height
     canvas.save()
     return buffer.getvalue()
+
+
+# What other printed documents of the gateway (the office's tariff poster) draw Persian with.
+registered_font = _font_name
+visual_text = _visual
+wrapped_lines = _wrap

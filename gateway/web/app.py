@@ -34,6 +34,7 @@ from gateway.web.context import SERVICES, Services
 from gateway.web.errors import error_middleware
 from gateway.web.media_types import media_type_middleware
 from gateway.web.pages import receipts as receipt_pages
+from gateway.web.pages import tariffs as tariff_pages
 from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
         app.add_routes(module.routes)
     setup_pages(app, settings.key_dir)
     app.add_routes(receipt_pages.routes)
+    app.add_routes(tariff_pages.routes)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app
 
