@@ -25,6 +25,7 @@ def _details(request: web.Request, standing: Standing) -> dict:
         "service_name": field_value(document, "service_name"),
         "amount": field_value(document, "amount"),
         "issued_at": parse_timestamp(field_value(document, "issued_at")),
+        "office_id": standing.office_id,
         "office_name": office.name if office else None,
         "licence_holder": field_value(document, "licence_holder"),
         "licence_number": field_value(document, "licence_number"),

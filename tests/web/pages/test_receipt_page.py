@@ -61,6 +61,9 @@ async def test_the_sms_link_and_the_printed_qr_open_a_genuine_receipt_with_its_a
     assert link.startswith(f"{gateway.url}/r/{charge['tracking_code']}/")
     text = await _shows_genuine_receipt(page, link)
     assert SERVICE in text
+    await page.click("text=تعرفه‌های مصوب این دفتر")
+    assert page.url == f"{gateway.url}/offices/11110001/tariffs"
+    await page.go_back()
     await screenshot(page, "receipt-page")
 
     key = await keys("t:10000001")

@@ -19,7 +19,7 @@ async def test_the_tariff_page_lists_the_assigned_services_with_the_approval_in_
     assert "CRA-COM-1402-07" in text and "۱۴۰۳/۰۱/۰۱" in text
     assert "ثبت‌نام کارت هوشمند ملی" in text and "۷۰۰٬۰۰۰ ریال" in text and "۳۵۰٬۰۰۰ ریال" in text
     assert await page.locator("section.tariff").count() == 12
-    assert await page.get_attribute("a[href='/complaints/new']", "href") == "/complaints/new"
+    assert await page.get_attribute("main a[href$='tariffs.pdf']", "href") == f"/offices/{OFFICE}/tariffs.pdf"
     assert not await scrolls_sideways(page)
     assert await axe_violations(page) == []
     await screenshot(page, "tariff-sheet")
