@@ -19,6 +19,8 @@ from gateway.charging.recovery import RecoveryWorker
 from gateway.charging.service import ChargeService
 from gateway.charging.settle_worker import SettlementWorker
 from gateway.charging.terminal_lock import TerminalLocks
+from gateway.complaints.otp import ComplaintCodes
+from gateway.complaints.service import Complaints
 from gateway.core.clock import Clock, system_clock
 from gateway.messaging.outbox import OutboxWorkers
 from gateway.oversight.runtime import detect_forever, oversight_from_settings
@@ -26,6 +28,7 @@ from gateway.platform import metrics
 from gateway.platform.config import Settings
 from gateway.platform.db import create_pool
 from gateway.platform.gc_pauses import freeze_start_up
+from gateway.platform.kept_secrets import kept_secret
 from gateway.receipt_book.links import ReceiptLinks
 from gateway.registry.live import RuntimeState
 from gateway.web.access_log import regulator_access_log
@@ -33,12 +36,13 @@ from gateway.web.auth import Authenticator
 from gateway.web.context import SERVICES, Services
 from gateway.web.errors import error_middleware
 from gateway.web.media_types import media_type_middleware
+from gateway.web.pages import complaints as complaint_pages
 from gateway.web.pages import receipts as receipt_pages
 from gateway.web.pages import tariffs as tariff_pages
 from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
-from gateway.web.routes import charges, ops, receipts, regulator, settlements, tariffs
+from gateway.web.routes import charges, complaints, ops, receipts, regulator, settlements, tariffs
 from receipts.keys_files import load_keyring
 
 log = logging.getLogger("pishkhan")
@@ -64,11 +68,12 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
         client_max_size=MAX_BODY_BYTES,
         middlewares=[metrics_middleware, regulator_access_log, error_middleware, page_errors, media_type_middleware],
     )
-    for module in (charges, tariffs, receipts, ops, settlements, regulator):
+    for module in (charges, tariffs, receipts, ops, settlements, regulator, complaints):
         app.add_routes(module.routes)
     setup_pages(app, settings.key_dir)
     app.add_routes(receipt_pages.routes)
     app.add_routes(tariff_pages.routes)
+    app.add_routes(complaint_pages.routes)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app
 
@@ -136,7 +141,20 @@ def _lifecycle(settings: Settings, clock: Clock):
         settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s, clock=clock)
         oversight = oversight_from_settings(settings)
         services = Services(
-            settings, clock, pool, redis, state, auth, psps, keyring, charges, recovery, settlement, oversight, links
+            settings,
+            clock,
+            pool,
+            redis,
+            state,
+            auth,
+            psps,
+            keyring,
+            charges,
+            recovery,
+            settlement,
+            oversight,
+            links,
+            Complaints(pool, ComplaintCodes(redis, kept_secret(settings.key_dir, "complaint-code-key"))),
         )
         app[SERVICES] = services
         outbox = OutboxWorkers(settings, pool, lambda: services.keyring, clock=clock)

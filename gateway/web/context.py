@@ -13,6 +13,7 @@ from gateway.charging.psp_pool import PspPool
 from gateway.charging.recovery import RecoveryWorker
 from gateway.charging.service import ChargeService
 from gateway.charging.settle_worker import SettlementWorker
+from gateway.complaints.service import Complaints
 from gateway.core.clock import Clock
 from gateway.oversight.runtime import Oversight
 from gateway.platform.config import Settings
@@ -37,6 +38,7 @@ class Services:
     settlement: SettlementWorker
     oversight: Oversight
     links: ReceiptLinks
+    complaints: Complaints
 
 
 SERVICES = web.AppKey("services", Services)
