@@ -7,6 +7,8 @@ from __future__ import annotations
 from functools import cache
 
 from gateway.web.openapi.charges import CHARGE, charge_paths
+from gateway.web.openapi.citizen_pages import citizen_page_paths
+from gateway.web.openapi.complaints import complaint_paths
 from gateway.web.openapi.edge import describe_edge
 from gateway.web.openapi.ops import ops_paths
 from gateway.web.openapi.receipts import receipt_paths
@@ -55,6 +57,14 @@ def openapi_document() -> dict:
                     "Error": json_body({"$ref": "#/components/schemas/Error"}, "An error in the shared shape")
                 },
             },
-            "paths": {**charge_paths(), **receipt_paths(), **ops_paths(), **settlement_paths(), **regulator_paths()},
+            "paths": {
+                **charge_paths(),
+                **receipt_paths(),
+                **ops_paths(),
+                **settlement_paths(),
+                **regulator_paths(),
+                **complaint_paths(),
+                **citizen_page_paths(),
+            },
         }
     )

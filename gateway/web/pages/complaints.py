@@ -62,7 +62,7 @@ async def file_complaint(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/complaints/{number}")
 
 
-@routes.get("/complaints/{number}")
+@routes.get("/complaints/{number:[Cc]-[^/]+}")
 async def complaint_status(request: web.Request) -> web.Response:
     row = await get_complaint(services(request).pool, request.match_info["number"].upper())
     if row is None:

@@ -11,7 +11,8 @@ from gateway.core.identifiers import is_valid_tracking_code
 from gateway.core.text import normalize_persian
 from gateway.receipt_book.standing import Standing, standing_of, standing_of_scan
 from gateway.web.context import services
-from gateway.web.pages.rendering import render
+from gateway.web.errors import not_found
+from gateway.web.pages.rendering import render, wants_page
 from receipts.model import field_value, parse_timestamp
 
 routes = web.RouteTableDef()
@@ -47,6 +48,9 @@ def _page(request: web.Request, standing: Standing, *, genuine: bool, detailed: 
 
 
 def _unknown(request: web.Request) -> web.Response:
+    """A Persian page for a browser; machines get the JSON error shape like everywhere else."""
+    if not wants_page(request):
+        raise not_found("receipt")
     return render(request, "receipt_unknown.html", status=404)
 
 

@@ -75,7 +75,7 @@ async def file_complaint(request: web.Request) -> web.Response:
     return json_response(public_view(await get_complaint(svc.pool, number)), status=201)
 
 
-@routes.get("/v1/complaints/{number}")
+@routes.get("/v1/complaints/{number:[Cc]-[^/]+}")
 async def read_complaint(request: web.Request) -> web.Response:
     row = await get_complaint(services(request).pool, request.match_info["number"].upper())
     if row is None:
@@ -124,7 +124,7 @@ async def regulator_complaints(request: web.Request) -> web.StreamResponse:
     return await _listed(request, _filter(request, _office_ids(request)))
 
 
-@routes.patch("/v1/regulator/complaints/{number}")
+@routes.patch("/v1/regulator/complaints/{number:[Cc]-[^/]+}")
 async def decide_complaint(request: web.Request) -> web.Response:
     require_role(await principal(request), "regulator", "admin")
     fields = await _json(request)
