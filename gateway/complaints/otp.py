@@ -1,5 +1,6 @@
 """One-time codes for filing a complaint, kept in Redis: six digits, stored as an HMAC (never in clear), valid for
-a few minutes and a few tries, and asked for at most so often per mobile and per client address."""
+a few minutes and a few tries, and asked for at most so often per mobile and per client address. Redis keys name
+mobiles only by an HMAC."""
 
 from __future__ import annotations
 
@@ -37,9 +38,12 @@ class ComplaintCodes:
         message = f"{tracking_code}:{mobile}:{code}".encode()
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
-    @staticmethod
-    def _slot(tracking_code: str, mobile: str) -> str:
-        return f"pishkhan:complaint-code:{tracking_code}:{mobile}"
+    def _pseudonym(self, text: str) -> str:
+        """Keys name no mobile in clear."""
+        return hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _slot(self, tracking_code: str, mobile: str) -> str:
+        return f"pishkhan:complaint-code:{self._pseudonym(f'{tracking_code}:{mobile}')}"
 
     async def _count(self, key: str, limit: int) -> None:
         count = await self.redis.incr(key)
@@ -53,7 +57,7 @@ class ComplaintCodes:
 
     async def count_request(self, mobile: str, client_address: str) -> None:
         """Counts a request for a code, whatever comes of it; RateLimited over either limit."""
-        await self._count(f"pishkhan:complaint-code-mobile:{mobile}", PER_MOBILE_PER_HOUR)
+        await self._count(f"pishkhan:complaint-code-mobile:{self._pseudonym(mobile)}", PER_MOBILE_PER_HOUR)
         await self._count(f"pishkhan:complaint-code-address:{client_address}", PER_ADDRESS_PER_HOUR)
 
     async def issue(self, tracking_code: str, mobile: str) -> str:
