@@ -56,6 +56,7 @@ def _today() -> str:
     return datetime.now(TEHRAN).date().isoformat()
 
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/charges"): Row(_secured(terminal_own=201, terminal_other=403), json=charge_body()),
     ("GET", "/v1/charges/{charge_id}"): Row(OWN_OFFICE_READ),
@@ -91,8 +92,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/offices/{office_id}/tariffs"): Row(_everyone(200)),
     ("GET", "/offices/{office_id}/tariffs.pdf"): Row(_everyone(200)),
     ("GET", "/complaints/new"): Row(_everyone(200)),
-    ("POST", "/complaints/new/code"): Row(_everyone(403), data=b"tracking_code=1&mobile=2"),
-    ("POST", "/complaints"): Row(_everyone(403), data=b"tracking_code=1&mobile=2"),
+    ("POST", "/complaints/new/code"): Row(_everyone(403), data=b"tracking_code=1&mobile=2", headers=FORM),
+    ("POST", "/complaints"): Row(_everyone(403), data=b"tracking_code=1&mobile=2", headers=FORM),
     ("GET", "/complaints/{number}"): Row(_everyone(404)),
     ("POST", "/v1/complaints/otp"): Row(_everyone(400), json={"tracking_code": "1", "mobile": "2"}),
     ("POST", "/v1/complaints"): Row(_everyone(400), json={}),
