@@ -7,6 +7,10 @@ seconds (uint32), amount in rials (uint64), the first 16 bytes of the receipt's 
 hash, then the key id in ASCII to the end. The Ed25519 signature covers the ASCII text
 `PK1.<base64url(fields)>`, so the version prefix is signed too. With a 15-character key id the
 payload is 159 characters: a version 9 QR code at error correction level M, with data mask 2.
+
+Printed forms carry it as a URL that a phone's camera opens, `{public base URL}/q/PK1.…` (the gateway's receipt
+page); with a base URL of up to `MAX_QR_BASE_URL` characters the symbol stays at version 10 or less. Verification
+accepts the URL or the bare payload.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ QR_ERROR_LEVEL = "m"
 # of about the same quality: a fixed one spares scoring all eight on every render.
 QR_MASK = 2
 _FIXED = struct.Struct(">IIIQ16s")
+QR_PATH = "/q/"
+MAX_QR_VERSION = 10
+# Version 10 at level M holds 213 bytes; a payload with a 15-character key id is 159 and the path 3 more.
+MAX_QR_BASE_URL = 213 - 159 - len(QR_PATH)
 _ONE_SECOND = timedelta(seconds=1)
 
 
@@ -104,9 +112,26 @@ def make_qr_payload(signed: Mapping[str, Any], keyring: Keyring) -> str:
     return f"{signed_part}.{b64url_encode(signature)}"
 
 
+def qr_url(public_base_url: str, payload: str) -> str:
+    """What the printed QR holds: the receipt page of this payload on the gateway."""
+    base = public_base_url.rstrip("/")
+    if len(base) > MAX_QR_BASE_URL:
+        raise ValueError(f"a public base URL over {MAX_QR_BASE_URL} characters makes the QR code too dense to print")
+    return f"{base}{QR_PATH}{payload}"
+
+
+def bare_payload(scanned: str) -> str:
+    """The PK1 payload of a scanned text: the text itself, or what follows /q/ in a receipt page URL."""
+    text = scanned.strip()
+    _, found, after = text.rpartition(QR_PATH)
+    return after.partition("#")[0].partition("?")[0] if found else text
+
+
 def verify_qr_payload(payload: str, keyring: VerifyingKeyring) -> QrVerification:
-    """Check a scanned payload's signature and key validity; `content` tells what it vouches for."""
+    """Check a scanned payload's signature and key validity (the bare payload or its URL); `content` tells what it
+    vouches for."""
     try:
+        payload = bare_payload(payload)
         signed_part, _, signature_text = payload.rpartition(".")
         prefix, _, fields_text = signed_part.partition(".")
         if prefix != PREFIX:

@@ -97,7 +97,7 @@ _PAPERS: dict[str, _Paper] = {
         font_size=10,
         title_size=14,
         label_width=48 * mm,
-        qr_size=32 * mm,
+        qr_size=36 * mm,
         qr_in_header=True,
     ),
     "80mm": _Paper(
@@ -326,3 +326,13 @@ def render_pdf(
         top -= block.height(paper)
     canvas.save()
     return buffer.getvalue()
+
+
+# What other printed documents of the gateway (the office's tariff poster) draw Persian with.
+registered_font = _font_name
+visual_text = _visual
+
+
+def wrapped_lines(text: str, font: str, size: float, width: float) -> list[str]:
+    """`text` wrapped in logical order to lines no wider than `width` in `font` at `size`."""
+    return wrap(text, lambda line: _width(line, font, size), width)

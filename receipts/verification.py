@@ -31,6 +31,11 @@ class NotACopy(ValueError):
     """A presented document that is neither a QR payload nor a signed receipt."""
 
 
+def is_genuine(signed: Mapping[str, Any], stored_hash: str, keyring: Keyring) -> bool:
+    """A stored receipt is genuine when its signature holds and it still hashes to what its chain recorded."""
+    return keyring.verify(signed).ok and receipt_hash(signed) == stored_hash
+
+
 def verdict(
     stored: StoredReceipt, keyring: Keyring, previous_hash: str | None, next_prev_hash: str | None, tracking_code: str
 ) -> dict[str, Any]:
@@ -41,7 +46,7 @@ def verdict(
     receipt = stored.signed["receipt"]
     return {
         "tracking_code": tracking_code,
-        "genuine": signature.ok and receipt_hash(stored.signed) == stored.hash,
+        "genuine": is_genuine(stored.signed, stored.hash, keyring),
         "signature": signature.to_dict(),
         "key_id": receipt.get("key_id"),
         "issued_at": receipt.get("issued_at"),
@@ -100,7 +105,8 @@ def check_presented(presented: Mapping[str, Any], stored: Mapping[str, Any], key
             "altered": not (scanned.ok and matches),
         }
     if isinstance(presented.get("receipt"), dict):
-        copy = presented["receipt"]
+        # A copy as GET /v1/receipts answers it carries its unsigned `qr_url` beside the signed parts.
+        copy = {key: value for key, value in presented["receipt"].items() if key != "qr_url"}
         result = keyring.verify(copy)
         matches = result.ok and receipt_hash(copy) == receipt_hash(stored)
         return {

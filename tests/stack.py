@@ -48,9 +48,9 @@ class Gateway:
 
 
 @asynccontextmanager
-async def served(settings: Settings, session: aiohttp.ClientSession) -> AsyncIterator[Gateway]:
-    """The gateway application with these settings on a free local port, for as long as the block runs."""
-    server = TestServer(create_app(settings), host="127.0.0.1")
+async def served(settings: Settings, session: aiohttp.ClientSession, port: int | None = None) -> AsyncIterator[Gateway]:
+    """The gateway application with these settings on `port` (a free local port if None), while the block runs."""
+    server = TestServer(create_app(settings), host="127.0.0.1", port=port)
     await server.start_server()
     try:
         yield Gateway(str(server.make_url("")).rstrip("/"), session, server.app)

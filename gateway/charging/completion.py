@@ -21,6 +21,7 @@ from gateway.core.identifiers import make_tracking_code
 from gateway.core.psp import PspReply
 from gateway.core.registry import Registry
 from gateway.messaging.sms_text import render_confirmation
+from gateway.receipt_book.links import ReceiptLinks
 from receipts.chain import IssuedReceipt, genesis_hash, issue_receipt
 from receipts.model import ReceiptInput
 from receipts.signing import Keyring
@@ -29,9 +30,9 @@ _MAX_CHAIN_RETRIES = 20
 
 
 class ReceiptIssuer:
-    def __init__(self, keyring: Keyring, verify_base_url: str) -> None:
+    def __init__(self, keyring: Keyring, links: ReceiptLinks) -> None:
         self.keyring = keyring
-        self.verify_base_url = verify_base_url
+        self.links = links
         self._heads: dict[str, tuple[int, str]] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -143,7 +144,8 @@ class ReceiptIssuer:
             amount=charge.amount,
             tracking_code=tracking_code,
             office_name=office.name,
-            verify_base_url=self.verify_base_url,
+            verify_base_url=self.links.public_base_url,
+            link_secret=self.links.secret(tracking_code),
         )
         messages = [
             {

@@ -1,4 +1,5 @@
-"""`pishkhan tariffs load|keygen|sign|verify`: signed tariff approvals, from the approving body to the database."""
+"""`pishkhan tariffs load|keygen|sign|verify|sheet`: signed tariff approvals, from the approving body to the
+database, and an office's tariff sheet to hang on its wall."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway.cli.common import connection, instant
+from gateway.core.clock import system_clock
+from gateway.core.tariff_sheet import tariff_sheet
 from gateway.core.tariffs import SIGNATURE_KEY, TariffBook, TariffTableError
 from gateway.core.text import normalize_persian
 from gateway.platform.config import load_settings
+from gateway.registry.store import read_registry
 from gateway.registry.tariff_approvals import (
     publish_approver_key,
     read_approver_keys,
@@ -21,7 +25,8 @@ from gateway.registry.tariff_approvals import (
     verified_book,
 )
 from gateway.registry.tariff_files import load_tariff_document, load_tariff_documents
-from gateway.registry.tariff_store import save_tariff_documents
+from gateway.registry.tariff_poster import render_poster, sheet_url
+from gateway.registry.tariff_store import read_tariff_documents, save_tariff_documents
 from receipts.keys_files import create_key, load_key_file
 
 
@@ -88,8 +93,31 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sheet(args: argparse.Namespace) -> int:
+    settings = load_settings()
+
+    async def read() -> tuple:
+        async with connection() as conn:
+            return await read_registry(conn), TariffBook.from_documents(await read_tariff_documents(conn))
+
+    registry, book = asyncio.run(read())
+    at = instant(args.at) if args.at else system_clock()
+    try:
+        sheet = tariff_sheet(registry, book, args.office, at)
+    except KeyError:
+        sys.exit(f"no office {args.office} in the registry")
+    pdf = render_poster(sheet, sheet_url(settings.public_base_url, args.office), str(settings.receipt_font))
+    output = Path(args.output or f"tariffs-{args.office}.pdf")
+    output.write_bytes(pdf)
+    approvals = ", ".join(f"{a.reference} (from {a.effective_from})" for a in sheet.approvals) or "none"
+    print(f"tariff sheet of office {args.office} for {sheet.day} written to {output}; approvals: {approvals}")
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    tariffs = sub.add_parser("tariffs", help="signed tariff approvals").add_subparsers(dest="action", required=True)
+    tariffs = sub.add_parser("tariffs", help="signed tariff approvals; an office's tariff sheet").add_subparsers(
+        dest="action", required=True
+    )
     keys_help = "the approvers' public keys file (default: PISHKHAN_APPROVER_KEYS)"
 
     load = tariffs.add_parser(
@@ -118,3 +146,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("file")
     verify.add_argument("--keys", help=keys_help)
     verify.set_defaults(func=cmd_verify)
+
+    sheet = tariffs.add_parser("sheet", help="the office's tariff sheet as an A4 poster (PDF) to hang in the office")
+    sheet.add_argument("--office", required=True, help="office id")
+    sheet.add_argument("--output", help="PDF file to write (default: tariffs-OFFICE.pdf)")
+    sheet.add_argument("--at", help="RFC 3339 instant to show the tariffs of (default: now)")
+    sheet.set_defaults(func=cmd_sheet)

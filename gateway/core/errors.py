@@ -426,3 +426,15 @@ class AccessLogUnavailable(GatewayError):
 class InternalError(GatewayError):
     code = "internal_error"
     default_message = "The gateway could not complete the request; it is safe to retry with the same Idempotency-Key."
+
+
+# ------------------------------------------------------------------ complaints
+
+
+class ComplaintCodeInvalid(InvalidRequest):
+    """Wrong, expired or used up: never says whether the tracking code or the mobile was the wrong part."""
+
+    code = "complaint_code_invalid"
+    default_message = (
+        "The code is wrong or has expired; ask for a new one. / کد نادرست است یا منقضی شده است؛ کد تازه بخواهید."
+    )

@@ -59,13 +59,21 @@ def _packed_parts(costs: list[int], single: int, per_part: int) -> int:
     return parts
 
 
-def verify_link(verify_base_url: str, tracking_code: str) -> str:
-    """The short link to the receipt's public verify page: `{base}/r/{tracking}`."""
-    return f"{verify_base_url.rstrip('/')}/r/{quote(tracking_code, safe='')}"
+def verify_link(verify_base_url: str, tracking_code: str, secret: str = "") -> str:
+    """The short link to the receipt's public page: `{base}/r/{tracking}/{secret}`; without the secret the page only
+    tells whether such a receipt exists and is genuine."""
+    link = f"{verify_base_url.rstrip('/')}/r/{quote(tracking_code, safe='')}"
+    return f"{link}/{quote(secret, safe='')}" if secret else link
 
 
 def render_confirmation(
-    *, service_name: str, amount: int, tracking_code: str, office_name: str, verify_base_url: str
+    *,
+    service_name: str,
+    amount: int,
+    tracking_code: str,
+    office_name: str,
+    verify_base_url: str,
+    link_secret: str = "",
 ) -> str:
     """The confirmation text, at most `MAX_PARTS` parts, never cutting a word.
 
@@ -82,7 +90,7 @@ def render_confirmation(
         raise ValueError("tracking code is empty")
     # Registry names may carry line breaks, runs of spaces or direction marks; a message line must not.
     service, office = normalize_persian(service_name), normalize_persian(office_name)
-    link = verify_link(verify_base_url, tracking)
+    link = verify_link(verify_base_url, tracking, link_secret)
 
     amount_line = f"مبلغ اخذ شده: {format_rials(amount)} ریال"
 

@@ -21,6 +21,8 @@ from gateway.charging.settle_worker import SettlementWorker
 from gateway.charging.terminal_lock import TerminalLocks
 from gateway.charging.void_recovery import VoidRecoveryWorker
 from gateway.charging.voids import VoidService
+from gateway.complaints.otp import ComplaintCodes
+from gateway.complaints.service import Complaints
 from gateway.core.clock import Clock, system_clock
 from gateway.identity import inquiry_from_settings
 from gateway.messaging.outbox import OutboxWorkers
@@ -30,6 +32,8 @@ from gateway.platform import metrics
 from gateway.platform.config import Settings
 from gateway.platform.db import create_pool
 from gateway.platform.gc_pauses import freeze_start_up
+from gateway.platform.kept_secrets import kept_secret
+from gateway.receipt_book.links import ReceiptLinks
 from gateway.registry.live import RuntimeState
 from gateway.web.access_log import regulator_access_log
 from gateway.web.auth import Authenticator
@@ -43,12 +47,15 @@ from gateway.web.http_edge import (
     refuse_oversized_expect,
 )
 from gateway.web.media_types import media_type_middleware
+from gateway.web.pages import complaints as complaint_pages
 from gateway.web.pages import console, counter, objections, signin
+from gateway.web.pages import receipts as receipt_pages
+from gateway.web.pages import tariffs as tariff_pages
 from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.public_limit import public_rate_limit
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
-from gateway.web.routes import charges, ops, receipts, regulator, settlements, tariffs, voids
+from gateway.web.routes import charges, complaints, ops, receipts, regulator, settlements, tariffs, voids
 from receipts.keys_files import load_keyring
 
 log = logging.getLogger("pishkhan")
@@ -90,12 +97,15 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
             body_deadline,
         ],
     )
-    for module in (charges, tariffs, receipts, ops, settlements, regulator, voids):
+    for module in (charges, tariffs, receipts, ops, settlements, regulator, voids, complaints):
         for route in module.routes:
             assert isinstance(route, web.RouteDef)
             expecting = {**route.kwargs, "expect_handler": refuse_oversized_expect}
             web.RouteDef(route.method, route.path, route.handler, expecting).register(app.router)
     setup_pages(app, settings.key_dir)
+    app.add_routes(receipt_pages.routes)
+    app.add_routes(tariff_pages.routes)
+    app.add_routes(complaint_pages.routes)
     app.add_routes(signin.routes)
     app.add_routes(console.routes)
     app.add_routes(objections.routes)
@@ -145,7 +155,8 @@ def _lifecycle(settings: Settings, clock: Clock):
         state.listeners.append(psps.sync)
         await state.refresh(pool)
         keyring = load_keyring(settings.key_dir)
-        issuer = ReceiptIssuer(keyring, settings.public_base_url)
+        links = ReceiptLinks.kept_in(settings.key_dir, settings.public_base_url)
+        issuer = ReceiptIssuer(keyring, links)
         terminal_locks = TerminalLocks(
             redis,
             hold_seconds=settings.purchase_timeout_s + 4 * settings.psp_timeout_s,
@@ -200,6 +211,8 @@ def _lifecycle(settings: Settings, clock: Clock):
             oversight,
             void_service,
             void_recovery,
+            links,
+            Complaints(pool, ComplaintCodes(redis, kept_secret(settings.key_dir, "complaint-code-key"))),
         )
         app[SERVICES] = services
         outbox = OutboxWorkers(settings, pool, lambda: services.keyring, clock=clock)

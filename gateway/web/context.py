@@ -15,9 +15,11 @@ from gateway.charging.service import ChargeService
 from gateway.charging.settle_worker import SettlementWorker
 from gateway.charging.void_recovery import VoidRecoveryWorker
 from gateway.charging.voids import VoidService
+from gateway.complaints.service import Complaints
 from gateway.core.clock import Clock
 from gateway.oversight.runtime import Oversight
 from gateway.platform.config import Settings
+from gateway.receipt_book.links import ReceiptLinks
 from gateway.registry.live import RuntimeState
 from gateway.web.auth import Authenticator
 from receipts.signing import Keyring
@@ -39,6 +41,8 @@ class Services:
     oversight: Oversight
     voids: VoidService
     void_recovery: VoidRecoveryWorker
+    links: ReceiptLinks
+    complaints: Complaints
 
 
 SERVICES = web.AppKey("services", Services)

@@ -73,6 +73,10 @@ async def test_a_qr_payload_verifies_offline_with_the_public_keys(gateway, keys,
     assert good.returncode == 0 and json.loads(good.stdout)["content"]["amount"] == charge["amount"]
     bad = _pishkhan(settings, "receipts", "verify-qr", payload[:-3] + "AAA", "--keys", str(keys_file))
     assert bad.returncode == 1
+    assert charge["qr_url"].endswith("/q/" + payload)
+    scanned_url = _pishkhan(settings, "receipts", "verify-qr", charge["qr_url"], "--keys", str(keys_file))
+    assert scanned_url.returncode == 0
+    assert json.loads(scanned_url.stdout)["content"]["seq"] == charge["receipt"]["receipt"]["seq"]
 
 
 async def test_offline_verification_covers_cancellation_receipts(gateway, keys, settings, tmp_path):

@@ -10,7 +10,19 @@ import segno
 
 from receipts.canonical import b64url_decode, b64url_encode
 from receipts.chain import issue_receipt, receipt_hash
-from receipts.qr import QR_MASK, QrContent, make_qr_payload, qr_modules, qr_png, qr_svg, verify_qr_payload
+from receipts.qr import (
+    MAX_QR_BASE_URL,
+    MAX_QR_VERSION,
+    QR_MASK,
+    QrContent,
+    bare_payload,
+    make_qr_payload,
+    qr_modules,
+    qr_png,
+    qr_svg,
+    qr_url,
+    verify_qr_payload,
+)
 from receipts.signing import Keyring, Verdict, VerifyingKeyring
 from tests.receipts.factory import receipt_input, seeded_key, signed_chain
 
@@ -42,6 +54,18 @@ def test_payload_is_compact_ascii_for_a_small_qr_code(qr_payload: str) -> None:
     assert len(qr_payload) <= 170
     symbol = segno.make_qr(qr_payload, error="m")
     assert symbol.version <= 9  # 53 modules: about 0.7 mm each in 42 mm of an 80 mm slip
+
+
+def test_the_printed_url_stays_at_version_10_level_m_and_verifies_like_the_bare_payload(
+    printed_qr: str, qr_payload: str, public: VerifyingKeyring
+) -> None:
+    symbol = segno.make_qr(printed_qr, error="m")
+    assert symbol.version <= MAX_QR_VERSION  # 57 modules: about 0.65 mm each in 42 mm of an 80 mm slip
+    assert bare_payload(printed_qr) == bare_payload(qr_payload) == qr_payload
+    assert bare_payload(f" https://pk.example/q/{qr_payload}#seen ") == qr_payload
+    assert verify_qr_payload(printed_qr, public).ok
+    with pytest.raises(ValueError, match="too dense"):
+        qr_url("https://" + "p" * MAX_QR_BASE_URL, qr_payload)
 
 
 def test_payload_of_another_receipt_does_not_describe_this_one(

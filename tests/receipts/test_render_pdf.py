@@ -36,10 +36,10 @@ def run(*command: str | Path) -> bytes:
 
 @pytest.fixture(scope="module", params=["a5", "80mm"])
 def rendered(
-    request: pytest.FixtureRequest, signed: dict, qr_payload: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, signed: dict, printed_qr: str, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, Path]:
     path = tmp_path_factory.mktemp("pdf") / f"receipt-{request.param}.pdf"
-    path.write_bytes(render_pdf(signed, request.param, qr_payload))
+    path.write_bytes(render_pdf(signed, request.param, printed_qr))
     return request.param, path
 
 
@@ -98,11 +98,14 @@ def test_renders_to_png(rendered: tuple[str, Path], tmp_path: Path) -> None:
     assert (tmp_path / "page.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_printed_qr_code_scans_back_to_the_payload(rendered: tuple[str, Path], qr_payload: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("dpi", ["100", "300"])
+def test_printed_qr_code_scans_back_even_at_100_dpi(
+    rendered: tuple[str, Path], printed_qr: str, dpi: str, tmp_path: Path
+) -> None:
     _, path = rendered
-    run("pdftoppm", "-png", "-r", "300", "-singlefile", path, tmp_path / "page")
+    run("pdftoppm", "-png", "-r", dpi, "-singlefile", path, tmp_path / "page")
 
-    assert run("zbarimg", "-q", "--raw", tmp_path / "page.png").decode().strip() == qr_payload
+    assert run("zbarimg", "-q", "--raw", tmp_path / "page.png").decode().strip() == printed_qr
 
 
 def _word_boxes(path: Path) -> list[tuple[float, float, float, float]]:

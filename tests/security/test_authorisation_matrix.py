@@ -57,6 +57,7 @@ def _today() -> str:
     return datetime.now(TEHRAN).date().isoformat()
 
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/charges"): Row(_secured(terminal_own=201, terminal_other=403), json=charge_body()),
     ("GET", "/v1/charges/{charge_id}"): Row(OWN_OFFICE_READ),
@@ -138,6 +139,22 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/counter/receipts/{tracking_code}/prints/{number}"): Row(_everyone(200)),
     ("GET", "/counter/receipts/{tracking_code}/prints/{number}.pdf"): Row(_everyone(200)),
     ("GET", "/counter/today"): Row(_everyone(200)),
+    # The citizen's pages and complaints: public, apart from the regulator's list and decision and an office's list.
+    ("GET", "/r/{tracking_code}"): Row(_everyone(200)),
+    ("GET", "/r/{tracking_code}/{secret}"): Row(_everyone(200)),
+    ("GET", "/q/{payload}"): Row(_everyone(404)),
+    ("GET", "/offices/{office_id}/tariffs"): Row(_everyone(200)),
+    ("GET", "/offices/{office_id}/tariffs.pdf"): Row(_everyone(200)),
+    ("GET", "/complaints/new"): Row(_everyone(200)),
+    ("POST", "/complaints/new/code"): Row(_everyone(403), data=b"tracking_code=1&mobile=2", headers=FORM),
+    ("POST", "/complaints"): Row(_everyone(403), data=b"tracking_code=1&mobile=2", headers=FORM),
+    ("GET", "/complaints/{number}"): Row(_everyone(404)),
+    ("POST", "/v1/complaints/otp"): Row(_everyone(400), json={"tracking_code": "1", "mobile": "2"}),
+    ("POST", "/v1/complaints"): Row(_everyone(400), json={}),
+    ("GET", "/v1/complaints/{number}"): Row(_everyone(404)),
+    ("GET", "/v1/regulator/complaints"): Row(_secured(regulator=200)),
+    ("PATCH", "/v1/regulator/complaints/{number}"): Row(_secured(regulator=404, admin=404), json={"status": "upheld"}),
+    ("GET", "/v1/offices/{office_id}/complaints"): Row(OWN_OFFICE_READ),
 }
 
 
@@ -170,7 +187,9 @@ async def resources(gateway, keys) -> dict[str, str]:
         "violation_id": "1",
         "objection_id": "1",
         "attachment_id": "1",
-        "number": "1",
+        "secret": "not-the-secret",
+        "payload": "PK1.not.signed",
+        "number": "C-2222-2222-2222",
     }
 
 

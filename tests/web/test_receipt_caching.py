@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.receipt_book.links import ReceiptLinks
 from gateway.web.routes import receipts as routes_receipts
 from tests.stack import charge_body
 
@@ -49,8 +50,9 @@ async def test_a_held_copy_is_answered_304_without_rendering(gateway, keys, monk
     def refuse(*args, **kwargs):
         raise AssertionError("signed or rendered although the client holds the current copy")
 
-    for name in ("make_qr_payload", "render_thermal", "_rendered_pdf"):
+    for name in ("render_thermal", "_rendered_pdf"):
         monkeypatch.setattr(routes_receipts, name, refuse)
+    monkeypatch.setattr(ReceiptLinks, "qr_url", refuse)
     for form, etag in etags.items():
         for held in (etag, f"W/{etag}", f'"elsewhere", {etag}', "*"):
             status, headers, body = await _fetch(gateway, f"/v1/receipts/{code}{form}", key, **{"If-None-Match": held})

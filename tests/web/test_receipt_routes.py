@@ -80,6 +80,9 @@ async def test_a_scanned_qr_payload_is_checked_and_a_forged_one_caught(gateway, 
     path = f"/v1/receipts/{charge['tracking_code']}/verify"
     status, answer = await gateway.request("POST", path, json={"qr_payload": payload})
     assert status == 200 and answer["presented"]["altered"] is False
+    assert charge["qr_url"] == f"{gateway.services.settings.public_base_url}/q/{payload}"
+    status, answer = await gateway.request("POST", path, json={"qr_payload": charge["qr_url"]})
+    assert status == 200 and answer["presented"]["altered"] is False
     forged = payload[:-6] + ("A" if payload[-6] != "A" else "B") + payload[-5:]
     _, answer = await gateway.request("POST", path, json={"qr_payload": forged})
     assert answer["presented"]["altered"] is True
@@ -89,6 +92,17 @@ async def test_a_scanned_qr_payload_is_checked_and_a_forged_one_caught(gateway, 
     }
     _, answer = await gateway.request("POST", path, json={"receipt": altered_copy})
     assert answer["presented"]["altered"] is True
+
+
+async def test_the_electronic_receipt_carries_its_qr_url_outside_what_is_signed(gateway, keys):
+    charge = await _completed(gateway, keys)
+    status, body = await gateway.request("GET", f"/v1/receipts/{charge['tracking_code']}", key=await keys("t:10000001"))
+    assert status == 200
+    assert body["qr_url"] == charge["qr_url"]
+    assert {key: body[key] for key in ("receipt", "signature")} == charge["receipt"]
+    path = f"/v1/receipts/{charge['tracking_code']}/verify"
+    _, answer = await gateway.request("POST", path, json={"receipt": body})
+    assert answer["presented"]["altered"] is False
 
 
 async def test_a_receipt_altered_in_storage_is_reported_not_genuine(gateway, keys, db):

@@ -69,6 +69,11 @@ CHARGE = {
                 "checked_at": {"type": "string"},
             },
         },
+        "qr_url": {
+            "type": "string",
+            "description": "What the printed receipt's QR code holds (the receipt page on the gateway); not signed. "
+            "Present once the receipt is issued.",
+        },
         "messages": {
             "type": "array",
             "description": "GET only: the SMS and Iran Poosheh messages of a completed "

@@ -38,7 +38,25 @@ def receipt_paths() -> dict:
         "/v1/receipts/{tracking_code}": {
             "get": operation(
                 "The signed electronic receipt",
-                {"200": json_body(JSON_OBJECT, "Signed receipt"), **errors(401, 403, 404)},
+                {
+                    "200": json_body(
+                        {
+                            "type": "object",
+                            "required": ["receipt", "signature", "qr_url"],
+                            "properties": {
+                                "receipt": JSON_OBJECT,
+                                "signature": {"type": "string"},
+                                "qr_url": {
+                                    "type": "string",
+                                    "description": "What the printed QR code holds; beside the signed parts, "
+                                    "not signed",
+                                },
+                            },
+                        },
+                        "Signed receipt and its QR URL",
+                    ),
+                    **errors(401, 403, 404),
+                },
                 parameters=[_TRACKING],
             )
         },
@@ -108,7 +126,13 @@ def receipt_paths() -> dict:
                         "application/json": {
                             "schema": {
                                 "type": "object",
-                                "properties": {"qr_payload": {"type": "string"}, "receipt": {"type": "object"}},
+                                "properties": {
+                                    "qr_payload": {
+                                        "type": "string",
+                                        "description": "The scanned QR: the receipt page URL or the bare PK1 payload",
+                                    },
+                                    "receipt": {"type": "object"},
+                                },
                             }
                         }
                     },

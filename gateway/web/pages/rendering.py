@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from gateway.core.errors import GatewayError
 from gateway.core.jalali import format_jalali_datetime
 from gateway.core.text import format_rials, to_persian_digits
 from gateway.platform.config import PROJECT_ROOT
+from gateway.platform.kept_secrets import kept_secret
 from gateway.web.errors import status_of
 from gateway.web.pages import csrf
 
@@ -59,17 +59,7 @@ def page_secret(key_dir: Path) -> bytes:
     process of one deployment signs alike."""
     if configured := os.environ.get("PISHKHAN_PAGE_SECRET"):
         return configured.encode()
-    path = key_dir / "page-secret"
-    if not path.exists():
-        key_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another serving process made it first
-        else:
-            with os.fdopen(fd, "w") as file:
-                file.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    return kept_secret(key_dir, "page-secret")
 
 
 def persian_digits(value: Any) -> str:

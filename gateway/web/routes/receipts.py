@@ -19,7 +19,6 @@ from gateway.web.errors import invalid_request, json_response, not_found
 from gateway.web.schemas import PrintRequest, parse_body
 from receipts.chain import receipt_hash
 from receipts.printed import Reprint
-from receipts.qr import make_qr_payload
 from receipts.render_pdf import PaperSize, render_pdf
 from receipts.render_text import CHARSETS, render_thermal
 from receipts.verification import NotACopy, StoredReceipt, cancellation_verdict, check_presented, verdict
@@ -55,7 +54,10 @@ async def _own_receipt(request: web.Request):
 
 @routes.get(f"/v1/receipts/{_TRACKING}")
 async def read_receipt(request: web.Request) -> web.Response:
-    return json_response((await _own_receipt(request))["signed"])
+    """The signed receipt, and beside it (not signed) the URL its QR code carries."""
+    signed = (await _own_receipt(request))["signed"]
+    svc = services(request)
+    return json_response({**signed, "qr_url": svc.links.qr_url(signed, svc.keyring)})
 
 
 def _caching(request: web.Request, signed: dict, variant: str) -> tuple[dict[str, str], bool]:
@@ -100,7 +102,7 @@ async def printed_form(
     if held:
         return web.Response(status=304, headers=caching)
     svc = services(request)
-    qr = make_qr_payload(row["signed"], svc.keyring)
+    qr = svc.links.qr_url(row["signed"], svc.keyring)
     if form == "txt":
         text = render_thermal(row["signed"], qr, reprint, charset=charset, font_path=str(svc.settings.receipt_font))
         return web.Response(body=text.encode(charset), content_type="text/plain", charset=charset, headers=caching)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+
 import pyotp
 
 from gateway.platform.config import PROJECT_ROOT
@@ -45,3 +48,19 @@ async def sign_in(page, base_url: str, username: str, password: str, secret: str
     await page.fill("#code", pyotp.TOTP(secret).now())
     await page.click("button[type=submit]")
     await page.wait_for_load_state()
+
+
+def new_mobile() -> str:
+    """A mobile number no other test sends to."""
+    return f"0919{secrets.randbelow(10_000_000):07d}"
+
+
+async def sms_texts(sms_centre, mobile: str, count: int = 1, timeout: float = 15.0) -> list[str]:
+    """The texts of the first `count` messages delivered to `mobile`, waiting for them to arrive."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        messages = await sms_centre.handset(mobile)
+        if len(messages) >= count:
+            return [message["text"] for message in messages]
+        assert asyncio.get_running_loop().time() < deadline, f"{len(messages)} of {count} messages reached {mobile}"
+        await asyncio.sleep(0.1)
