@@ -77,8 +77,9 @@ def render_confirmation(
 ) -> str:
     """The confirmation text, at most `MAX_PARTS` parts, never cutting a word.
 
-    When the full form is too long, the link goes first (the tracking code that stays is what the verify page
-    asks for), then the last words of the service name give way to "…", then the service name; the office name,
+    When the full form is too long, the last words of the service name give way to "…", then the service name
+    (the receipt page behind the link names it); only when even that does not fit does the link go (the tracking
+    code that stays is what the verify page asks for), and the service name is tried again; the office name,
     the amount and the tracking code stay (the registry refuses an office name too long for that; a longer one
     would lose its last words too). Raises ValueError for a negative amount, an empty tracking code, or a
     tracking code so long that even the shortest form cannot fit.
@@ -114,11 +115,11 @@ def _shortened(text: str) -> Iterator[str]:
 
 
 def _shrinking_forms(compose: Callable[[str, str, str], str], service: str, office: str, link: str) -> Iterator[str]:
-    yield compose(service, office, link)
-    yield compose(service, office, "")
-    for shorter in _shortened(service):
-        yield compose(shorter, office, "")
-    yield compose("", office, "")
+    for kept_link in dict.fromkeys((link, "")):
+        yield compose(service, office, kept_link)
+        for shorter in _shortened(service):
+            yield compose(shorter, office, kept_link)
+        yield compose("", office, kept_link)
     for shorter in _shortened(office):
         yield compose("", shorter, "")
     yield compose("", "", "")

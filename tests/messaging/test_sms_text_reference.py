@@ -60,11 +60,11 @@ def reference_render_confirmation(
             yield " ".join(words[:keep]) + "…"
 
     def forms():
-        yield compose(service, office, link)
-        yield compose(service, office, "")
-        for shorter in without_last_words(service):
-            yield compose(shorter, office, "")
-        yield compose("", office, "")
+        for kept_link in (link, ""):
+            yield compose(service, office, kept_link)
+            for shorter in without_last_words(service):
+                yield compose(shorter, office, kept_link)
+            yield compose("", office, kept_link)
         for shorter in without_last_words(office):
             yield compose("", shorter, "")
         yield compose("", "", "")

@@ -136,8 +136,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/counter/charges"): Row(_everyone(403)),
     ("GET", "/counter/charges/{charge_id}"): Row(_everyone(200)),
     ("POST", "/counter/receipts/{tracking_code}/prints"): Row(_everyone(403)),
-    ("GET", "/counter/receipts/{tracking_code}/prints/{number}"): Row(_everyone(200)),
-    ("GET", "/counter/receipts/{tracking_code}/prints/{number}.pdf"): Row(_everyone(200)),
+    ("GET", "/counter/receipts/{tracking_code}/prints/{print_number}"): Row(_everyone(200)),
+    ("GET", "/counter/receipts/{tracking_code}/prints/{print_number}.pdf"): Row(_everyone(200)),
     ("GET", "/counter/today"): Row(_everyone(200)),
     # The citizen's pages and complaints: public, apart from the regulator's list and decision and an office's list.
     ("GET", "/r/{tracking_code}"): Row(_everyone(200)),
@@ -187,6 +187,7 @@ async def resources(gateway, keys) -> dict[str, str]:
         "violation_id": "1",
         "objection_id": "1",
         "attachment_id": "1",
+        "print_number": "1",
         "secret": "not-the-secret",
         "payload": "PK1.not.signed",
         "number": "C-2222-2222-2222",

@@ -7,7 +7,6 @@ from __future__ import annotations
 from functools import cache
 
 from gateway.web.openapi.charges import CHARGE, charge_paths
-from gateway.web.openapi.citizen_pages import citizen_page_paths
 from gateway.web.openapi.complaints import complaint_paths
 from gateway.web.openapi.edge import describe_edge
 from gateway.web.openapi.integrity import integrity_paths
@@ -77,7 +76,6 @@ def openapi_document() -> dict:
                 **regulator_paths(),
                 **integrity_paths(),
                 **complaint_paths(),
-                **citizen_page_paths(),
             },
         }
     )

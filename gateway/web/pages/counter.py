@@ -338,7 +338,7 @@ async def print_receipt(request: web.Request) -> web.Response:
 
 async def _recorded(request: web.Request, person: Person):
     row = await _office_receipt(request, person)
-    number = request.match_info["number"]
+    number = request.match_info["print_number"]
     recorded = (
         await get_print(services(request).pool, row["office_id"], row["tracking_code"], int(number))
         if number.isascii() and number.isdigit() and len(number) <= 7
@@ -349,7 +349,7 @@ async def _recorded(request: web.Request, person: Person):
     return row, recorded
 
 
-@routes.get("/counter/receipts/{tracking_code}/prints/{number:[0-9]+}")
+@routes.get("/counter/receipts/{tracking_code}/prints/{print_number:[0-9]+}")
 async def print_page(request: web.Request) -> web.Response:
     person = await require_operator(request)
     row, recorded = await _recorded(request, person)
@@ -365,7 +365,7 @@ async def print_page(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/counter/receipts/{tracking_code}/prints/{number:[0-9]+}.pdf")
+@routes.get("/counter/receipts/{tracking_code}/prints/{print_number:[0-9]+}.pdf")
 async def print_paper(request: web.Request) -> web.Response:
     person = await require_operator(request)
     row, recorded = await _recorded(request, person)
