@@ -78,9 +78,9 @@ def render_confirmation(
     """The confirmation text, at most `MAX_PARTS` parts, never cutting a word.
 
     When the full form is too long, the last words of the service name give way to "…", then the service name
-    (the receipt page behind the link names it); only when even that does not fit does the link go (the tracking
-    code that stays is what the verify page asks for), and the service name is tried again; the office name,
-    the amount and the tracking code stay (the registry refuses an office name too long for that; a longer one
+    (the receipt page behind the link names it); then the line naming the tracking code goes, as the link shows
+    it; only then does the link go, and the service name is tried again beside the tracking code line; the office
+    name, the amount and the tracking code stay (the registry refuses an office name too long for that; a longer one
     would lose its last words too). Raises ValueError for a negative amount, an empty tracking code, or a
     tracking code so long that even the shortest form cannot fit.
     """
@@ -95,13 +95,18 @@ def render_confirmation(
 
     amount_line = f"مبلغ اخذ شده: {format_rials(amount)} ریال"
 
-    def compose(service: str, office: str, link: str) -> str:
+    tracking_line = f"شماره رهگیری: {tracking}"
+    endings = [f"{tracking_line}\n{link}"]
+    if tracking in link:  # the link shows the tracking code, so it may stand in for the line that names it
+        endings.append(link)
+    endings.append(tracking_line)
+
+    def compose(service: str, office: str, ending: str) -> str:
         named = f"«{service}» " if service else ""
         where = f"در {office} " if office else ""
-        lines = [f"خدمت {named}{where}ارایه شد.", amount_line, f"شماره رهگیری: {tracking}"]
-        return "\n".join([*lines, link] if link else lines)
+        return "\n".join([f"خدمت {named}{where}ارایه شد.", amount_line, ending])
 
-    for text in _shrinking_forms(compose, service, office, link):
+    for text in _shrinking_forms(compose, service, office, endings):
         if count_parts(text) <= MAX_PARTS:
             return text
     raise ValueError(f"tracking code of {len(tracking)} characters cannot fit in {MAX_PARTS} parts")
@@ -114,15 +119,17 @@ def _shortened(text: str) -> Iterator[str]:
         yield " ".join(words[:keep]) + _ELLIPSIS
 
 
-def _shrinking_forms(compose: Callable[[str, str, str], str], service: str, office: str, link: str) -> Iterator[str]:
-    for kept_link in dict.fromkeys((link, "")):
-        yield compose(service, office, kept_link)
+def _shrinking_forms(
+    compose: Callable[[str, str, str], str], service: str, office: str, endings: list[str]
+) -> Iterator[str]:
+    for ending in endings:
+        yield compose(service, office, ending)
         for shorter in _shortened(service):
-            yield compose(shorter, office, kept_link)
-        yield compose("", office, kept_link)
+            yield compose(shorter, office, ending)
+        yield compose("", office, ending)
     for shorter in _shortened(office):
-        yield compose("", shorter, "")
-    yield compose("", "", "")
+        yield compose("", shorter, endings[-1])
+    yield compose("", "", endings[-1])
 
 
 def render_cancellation(*, cancelled_tracking_code: str, amount: int, tracking_code: str, verify_base_url: str) -> str:

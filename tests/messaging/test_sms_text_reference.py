@@ -45,14 +45,13 @@ def reference_render_confirmation(
     service, office = normalize_persian(service_name), normalize_persian(office_name)
     link = f"{verify_base_url.rstrip('/')}/r/{quote(tracking, safe='')}"
 
-    def compose(service: str, office: str, link: str) -> str:
+    def compose(service: str, office: str, ending: str) -> str:
         opening = "خدمت"
         if service:
             opening += f" «{service}»"
         if office:
             opening += f" در {office}"
-        lines = [opening + " ارایه شد.", f"مبلغ اخذ شده: {format_rials(amount)} ریال", f"شماره رهگیری: {tracking}"]
-        return "\n".join([*lines, link] if link else lines)
+        return "\n".join([opening + " ارایه شد.", f"مبلغ اخذ شده: {format_rials(amount)} ریال", ending])
 
     def without_last_words(text: str):
         words = text.split(" ")
@@ -60,14 +59,16 @@ def reference_render_confirmation(
             yield " ".join(words[:keep]) + "…"
 
     def forms():
-        for kept_link in (link, ""):
-            yield compose(service, office, kept_link)
+        line = f"شماره رهگیری: {tracking}"
+        endings = [line + "\n" + link, *([link] if tracking in link else []), line]
+        for ending in endings:
+            yield compose(service, office, ending)
             for shorter in without_last_words(service):
-                yield compose(shorter, office, kept_link)
-            yield compose("", office, kept_link)
+                yield compose(shorter, office, ending)
+            yield compose("", office, ending)
         for shorter in without_last_words(office):
-            yield compose("", shorter, "")
-        yield compose("", "", "")
+            yield compose("", shorter, line)
+        yield compose("", "", line)
 
     for text in forms():
         if reference_count_parts(text) <= 2:
