@@ -27,6 +27,7 @@ from gateway.platform import metrics
 from gateway.platform.config import Settings
 from gateway.platform.db import create_pool
 from gateway.platform.gc_pauses import freeze_start_up
+from gateway.platform.replica import LaggingReads
 from gateway.registry.live import RuntimeState
 from gateway.web.access_log import regulator_access_log
 from gateway.web.auth import Authenticator
@@ -130,8 +131,21 @@ def _lifecycle(settings: Settings, clock: Clock):
         )
         settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s, clock=clock)
         oversight = oversight_from_settings(settings)
+        lagging_reads = await LaggingReads.open(pool, settings.database_replica_url, settings.db_pool_size)
         services = Services(
-            settings, clock, pool, redis, state, auth, psps, keyring, charges, recovery, settlement, oversight
+            settings,
+            clock,
+            pool,
+            redis,
+            state,
+            auth,
+            psps,
+            keyring,
+            charges,
+            recovery,
+            settlement,
+            oversight,
+            lagging_reads,
         )
         app[SERVICES] = services
         outbox = OutboxWorkers(settings, pool, lambda: services.keyring, clock=clock)
@@ -167,6 +181,7 @@ def _lifecycle(settings: Settings, clock: Clock):
         await psps.close()
         await outbox.close()
         await redis.aclose()
+        await lagging_reads.close()
         await pool.close()
 
     return lifecycle

@@ -16,6 +16,7 @@ from gateway.charging.settle_worker import SettlementWorker
 from gateway.core.clock import Clock
 from gateway.oversight.runtime import Oversight
 from gateway.platform.config import Settings
+from gateway.platform.replica import LaggingReads
 from gateway.registry.live import RuntimeState
 from gateway.web.auth import Authenticator
 from receipts.signing import Keyring
@@ -35,6 +36,7 @@ class Services:
     recovery: RecoveryWorker
     settlement: SettlementWorker
     oversight: Oversight
+    lagging_reads: LaggingReads  # the replica when there is one: for reads that may lag, never a terminal's own
 
 
 SERVICES = web.AppKey("services", Services)
