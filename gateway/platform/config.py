@@ -17,6 +17,7 @@ def _env(name: str, default: str) -> str:
 class Settings:
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
+    redis_cluster: bool = field(default_factory=lambda: _env("PISHKHAN_REDIS_CLUSTER", "0") == "1")
     host: str = field(default_factory=lambda: _env("PISHKHAN_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PISHKHAN_PORT", "8080")))
     workers: int = field(default_factory=lambda: int(_env("PISHKHAN_WORKERS", "1")))

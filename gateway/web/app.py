@@ -8,10 +8,7 @@ import logging
 import time
 from datetime import timedelta
 
-import redis.asyncio as aioredis
 from aiohttp import web
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 
 from gateway.charging.completion import ReceiptIssuer
 from gateway.charging.psp_pool import PspPool
@@ -27,6 +24,7 @@ from gateway.platform import metrics
 from gateway.platform.config import Settings
 from gateway.platform.db import create_pool
 from gateway.platform.gc_pauses import freeze_start_up
+from gateway.platform.redis_client import open_redis
 from gateway.platform.replica import LaggingReads
 from gateway.registry.live import RuntimeState
 from gateway.web.access_log import regulator_access_log
@@ -93,14 +91,7 @@ async def _keep_keys_fresh(services: Services, issuer: ReceiptIssuer, interval: 
 def _lifecycle(settings: Settings, clock: Clock):
     async def lifecycle(app: web.Application):
         pool = await create_pool(settings.database_url, settings.db_pool_size)
-        # One quick retry: an unreachable Redis costs a request about twice the timeout, not redis-py's default of
-        # ten retries.
-        redis = aioredis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_timeout_s,
-            socket_connect_timeout=settings.redis_timeout_s,
-            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
-        )
+        redis = open_redis(settings)
         state = RuntimeState(settings.approver_keys)
         psps = PspPool(
             timeout=settings.psp_timeout_s,

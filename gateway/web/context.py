@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.asyncio.cluster import RedisCluster
 
 from gateway.access.api_keys import Principal
 from gateway.charging.psp_pool import PspPool
@@ -27,7 +28,7 @@ class Services:
     settings: Settings
     clock: Clock
     pool: asyncpg.Pool
-    redis: aioredis.Redis
+    redis: aioredis.Redis | RedisCluster
     state: RuntimeState
     auth: Authenticator
     psps: PspPool

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from tests.platform.streaming_replica import StreamingReplica
+from tests.platform.valkey_cluster import ValkeyCluster
 from tests.stack import served
 
 
@@ -36,3 +37,14 @@ async def gateway_with_replica(settings, replica_up, http_session):
     async with served(dataclasses.replace(settings, database_replica_url=replica_up.url), http_session) as gateway:
         gateway.services.lagging_reads.retry_after_s = 0.5
         yield gateway
+
+
+@pytest.fixture(scope="module")
+async def valkey_cluster(tmp_path_factory):
+    cluster = ValkeyCluster(tmp_path_factory.mktemp("valkey-cluster"))
+    cluster.start()
+    try:
+        await cluster.form()
+        yield cluster
+    finally:
+        cluster.stop()
