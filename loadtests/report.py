@@ -193,6 +193,7 @@ def markdown(results: dict) -> str:
             "## Cost of one completed charge (peak run)",
             "",
             f"PostgreSQL transactions (round trips in autocommit): {cost['pg_transactions']}; "
+            f"PostgreSQL WAL (what each replica replays): {cost.get('wal_bytes', 'n/a')} bytes; "
             f"Redis commands, those run inside Lua scripts included: {cost['redis_commands']} ("
             + ", ".join(f"{name} {calls}" for name, calls in cost["redis_by_command"].items())
             + ").",

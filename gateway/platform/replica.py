@@ -3,9 +3,11 @@ public receipt verification) go to a PostgreSQL streaming replica when `DATABASE
 terminal reads back after writing it stays on the primary pool; this object is only handed to the lagging reads.
 
 A replica that cannot be reached is not asked again for `retry_after_s` and its reads go to the primary meanwhile:
-a read that fails for the connection (refused, cut, the server shutting down) is run again on the primary, so the
-replica going away fails no request. A streamed export that had already begun on the replica when it went away is
-the one exception: its rows are half sent, and the client asks again.
+a single read that fails for the connection (refused, cut, the server shutting down) is run again on the primary,
+and a connection for several statements (`acquire`) is taken from the primary when the replica cannot give one (a
+pooled connection whose server went away is reconnected on acquiring, which fails). So the replica going away fails
+no request, except one whose connection it cuts between two of its statements, such as an export half streamed:
+the client asks again.
 """
 
 from __future__ import annotations
