@@ -475,14 +475,19 @@ async def _wait_until_idle(stack: BenchStack, timeout: float = 180, busy: float 
     return timeout
 
 
-async def _table_sizes(database_url: str) -> dict[str, str]:
+async def _table_sizes(database_url: str) -> dict:
+    """Each charge table's bytes on disk (rows, TOAST and indexes: pg_total_relation_size) and the charges stored,
+    from which the report gives the bytes one stored charge costs."""
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch(
-            "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) AS size FROM pg_class "
+            "SELECT relname, pg_total_relation_size(oid) AS size FROM pg_class "
             "WHERE relname IN ('charges', 'receipts', 'outbox', 'idempotency_keys') ORDER BY relname"
         )
-        return {row["relname"]: row["size"] for row in rows}
+        return {
+            "charges_stored": await conn.fetchval("SELECT count(*) FROM charges"),
+            "bytes": {row["relname"]: row["size"] for row in rows},
+        }
     finally:
         await conn.close()
 

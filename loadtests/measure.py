@@ -112,6 +112,7 @@ def rss_bytes(processes: list[psutil.Process]) -> int:
 class Snapshot:
     at: float
     pg_transactions: int
+    wal_bytes: int  # WAL written so far: what the replicas replay and the archive keeps
     redis_commands: dict[str, int]
     cpu_s: dict[str, float]
 
@@ -124,6 +125,7 @@ async def snapshot(stack: BenchStack) -> Snapshot:
         transactions = await conn.fetchval(
             "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
         )
+        wal_bytes = int(await conn.fetchval("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn"))
     finally:
         await conn.close()
     redis = aioredis.Redis.from_url(stack.embedded.redis_url)
@@ -136,6 +138,7 @@ async def snapshot(stack: BenchStack) -> Snapshot:
     return Snapshot(
         time.monotonic(),
         transactions,
+        wal_bytes,
         commands,
         {name: cpu_seconds(tree) for name, tree in stack.component_trees().items()},
     )
@@ -170,6 +173,7 @@ def per_charge(idle_start: Snapshot, start: Snapshot, end: Snapshot, charges: in
     }
     return {
         "pg_transactions": round(cost(start.pg_transactions, end.pg_transactions, idle_start.pg_transactions), 2),
+        "wal_bytes": round(cost(start.wal_bytes, end.wal_bytes, idle_start.wal_bytes)),
         "redis_commands": round(sum(redis.values()), 2),
         "redis_by_command": redis,
         "cpu_ms": cpu,

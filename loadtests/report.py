@@ -98,6 +98,18 @@ def _latency_row(name: str, run: dict | None) -> str:
     )
 
 
+def _sizes_line(sizes: dict) -> str:
+    """On disk, rows, TOAST and indexes together, and per stored charge (history and the run's own charges)."""
+    stored = sizes["charges_stored"] or 1
+    total = sum(sizes["bytes"].values())
+    parts = [f"{name} {size / 2**20:,.1f} MiB ({size / stored:,.0f} B)" for name, size in sizes["bytes"].items()]
+    return (
+        f"On disk with indexes, per stored charge in brackets ({sizes['charges_stored']:,} charges): "
+        + ", ".join(parts)
+        + f"; {total / 2**20:,.1f} MiB in all, {total / stored:,.0f} bytes per stored charge."
+    )
+
+
 def _database_growth(empty: dict | None, loaded: dict | None) -> list[str]:
     """PostgreSQL's statements and index reads per charge, empty database against loaded."""
     if not empty or not loaded:
@@ -181,6 +193,7 @@ def markdown(results: dict) -> str:
             "## Cost of one completed charge (peak run)",
             "",
             f"PostgreSQL transactions (round trips in autocommit): {cost['pg_transactions']}; "
+            f"PostgreSQL WAL (what each replica replays): {cost.get('wal_bytes', 'n/a')} bytes; "
             f"Redis commands, those run inside Lua scripts included: {cost['redis_commands']} ("
             + ", ".join(f"{name} {calls}" for name, calls in cost["redis_by_command"].items())
             + ").",
@@ -212,9 +225,7 @@ def markdown(results: dict) -> str:
             "## Growth",
             "",
             f"{growth['history_rows']:,} completed charges (with receipts, idempotency keys and outbox rows) "
-            f"generated in {growth['fill_seconds']} s. Sizes: "
-            + ", ".join(f"{name} {size}" for name, size in growth["table_sizes"].items())
-            + ".",
+            f"generated in {growth['fill_seconds']} s. " + _sizes_line(growth["table_sizes"]),
         ]
         lines += _database_growth(growth["empty"].get("database"), growth["loaded"].get("database"))
     rendering = results.get("rendering")

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from gateway.core.errors import ComplaintCodeInvalid, RateLimited
 
@@ -31,7 +32,7 @@ return digest
 
 @dataclass
 class ComplaintCodes:
-    redis: aioredis.Redis
+    redis: aioredis.Redis | RedisCluster
     key: bytes  # HMAC key of the stored digests
 
     def _digest(self, tracking_code: str, mobile: str, code: str) -> str:

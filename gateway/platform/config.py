@@ -19,10 +19,13 @@ def _env(name: str, default: str) -> str:
 class Settings:
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
+    redis_cluster: bool = field(default_factory=lambda: _env("PISHKHAN_REDIS_CLUSTER", "0") == "1")
     host: str = field(default_factory=lambda: _env("PISHKHAN_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PISHKHAN_PORT", "8080")))
     workers: int = field(default_factory=lambda: int(_env("PISHKHAN_WORKERS", "1")))
     db_pool_size: int = field(default_factory=lambda: int(_env("PISHKHAN_DB_POOL_SIZE", "10")))
+    # A streaming replica for the reads that may lag (docs/scaling.md); empty: every read goes to the primary.
+    database_replica_url: str = field(default_factory=lambda: _env("DATABASE_REPLICA_URL", ""))
     registry_path: Path = field(
         default_factory=lambda: Path(
             _env("PISHKHAN_REGISTRY", str(PROJECT_ROOT / "gateway" / "registry" / "demo.toml"))

@@ -33,10 +33,10 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """Nothing to reset: see the module's docstring."""
 
 
-async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
+async def create_pool(database_url: str, size: int, min_size: int = 2) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         database_url,
-        min_size=min(2, size),
+        min_size=min(min_size, size),
         max_size=size,
         init=_init_connection,
         reset=_keep_session,

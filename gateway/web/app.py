@@ -8,10 +8,7 @@ import logging
 import time
 from datetime import timedelta
 
-import redis.asyncio as aioredis
 from aiohttp import web
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 
 from gateway.charging.completion import ReceiptIssuer
 from gateway.charging.psp_pool import PspPool
@@ -33,6 +30,8 @@ from gateway.platform.config import Settings
 from gateway.platform.db import create_pool
 from gateway.platform.gc_pauses import freeze_start_up
 from gateway.platform.kept_secrets import kept_secret
+from gateway.platform.redis_client import open_redis
+from gateway.platform.replica import LaggingReads
 from gateway.receipt_book.links import ReceiptLinks
 from gateway.registry.live import RuntimeState
 from gateway.web.access_log import regulator_access_log
@@ -138,14 +137,7 @@ async def _keep_keys_fresh(services: Services, issuer: ReceiptIssuer, interval: 
 def _lifecycle(settings: Settings, clock: Clock):
     async def lifecycle(app: web.Application):
         pool = await create_pool(settings.database_url, settings.db_pool_size)
-        # One quick retry: an unreachable Redis costs a request about twice the timeout, not redis-py's default of
-        # ten retries.
-        redis = aioredis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_timeout_s,
-            socket_connect_timeout=settings.redis_timeout_s,
-            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
-        )
+        redis = open_redis(settings)
         state = RuntimeState(settings.approver_keys)
         psps = PspPool(
             timeout=settings.psp_timeout_s,
@@ -196,6 +188,7 @@ def _lifecycle(settings: Settings, clock: Clock):
         )
         settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s, clock=clock)
         oversight = oversight_from_settings(settings)
+        lagging_reads = await LaggingReads.open(pool, settings.database_replica_url, settings.db_pool_size)
         services = Services(
             settings,
             clock,
@@ -213,6 +206,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             void_recovery,
             links,
             Complaints(pool, ComplaintCodes(redis, kept_secret(settings.key_dir, "complaint-code-key"))),
+            lagging_reads,
         )
         app[SERVICES] = services
         outbox = OutboxWorkers(settings, pool, lambda: services.keyring, clock=clock)
@@ -250,6 +244,7 @@ def _lifecycle(settings: Settings, clock: Clock):
         await identity.close()
         await outbox.close()
         await redis.aclose()
+        await lagging_reads.close()
         await pool.close()
 
     return lifecycle

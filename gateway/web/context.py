@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.asyncio.cluster import RedisCluster
 
 from gateway.access.api_keys import Principal
 from gateway.charging.psp_pool import PspPool
@@ -19,6 +20,7 @@ from gateway.complaints.service import Complaints
 from gateway.core.clock import Clock
 from gateway.oversight.runtime import Oversight
 from gateway.platform.config import Settings
+from gateway.platform.replica import LaggingReads
 from gateway.receipt_book.links import ReceiptLinks
 from gateway.registry.live import RuntimeState
 from gateway.web.auth import Authenticator
@@ -30,7 +32,7 @@ class Services:
     settings: Settings
     clock: Clock
     pool: asyncpg.Pool
-    redis: aioredis.Redis
+    redis: aioredis.Redis | RedisCluster
     state: RuntimeState
     auth: Authenticator
     psps: PspPool
@@ -43,6 +45,7 @@ class Services:
     void_recovery: VoidRecoveryWorker
     links: ReceiptLinks
     complaints: Complaints
+    lagging_reads: LaggingReads  # the replica when there is one: for reads that may lag, never a terminal's own
 
 
 SERVICES = web.AppKey("services", Services)

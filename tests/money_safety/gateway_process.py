@@ -69,10 +69,12 @@ class GatewayProcess:
 class OfficeClients:
     """One client per terminal, charging one card after another until told to stop. A request that got no answer
     (connection refused or cut, a 5xx other than the final 502) or met a busy terminal or a rate limit is sent again
-    with the same key and body, as a counter's POS client does."""
+    with the same key and body, as a counter's POS client does. With several gateway hosts the terminals are spread
+    over them, and a request that got no answer goes to the next host, as a load balancer's health check would
+    route it."""
 
-    def __init__(self, base_url: str, keys: dict[str, str], session: aiohttp.ClientSession) -> None:
-        self.base_url = base_url
+    def __init__(self, base_urls: list[str], keys: dict[str, str], session: aiohttp.ClientSession) -> None:
+        self.base_urls = base_urls
         self.keys = keys
         self.session = session
         self.sent: list[Sent] = []
@@ -81,7 +83,7 @@ class OfficeClients:
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._run(terminal_id)) for terminal_id in self.keys]
+        self._tasks = [asyncio.create_task(self._run(terminal_id, host)) for host, terminal_id in enumerate(self.keys)]
 
     async def stop(self) -> list[Sent]:
         """Lets each client finish the charge it is on (its gateway must be up), then returns every request."""
@@ -89,22 +91,38 @@ class OfficeClients:
         await asyncio.gather(*self._tasks)
         return self.sent
 
-    async def _run(self, terminal_id: str) -> None:
+    async def _run(self, terminal_id: str, host: int) -> None:
         while not self._stopping.is_set():
             body, idem = new_body(terminal_id), uuid.uuid4().hex
-            status, answer = await self._until_answered(terminal_id, body, idem)
+            status, answer, host = await self._until_answered(terminal_id, body, idem, host)
             self.sent.append(Sent(terminal_id, idem, body, status, answer))
             await asyncio.sleep(random.uniform(0, 0.1))
 
-    async def _until_answered(self, terminal_id: str, body: dict, idem: str) -> tuple[int, dict]:
+    async def _until_answered(self, terminal_id: str, body: dict, idem: str, host: int) -> tuple[int, dict, int]:
+        """The final answer and the host that gave it."""
         headers = {"Authorization": f"Bearer {self.keys[terminal_id]}", "Idempotency-Key": idem}
         while True:
+            url = self.base_urls[host % len(self.base_urls)] + "/v1/charges"
             try:
-                async with self.session.post(self.base_url + "/v1/charges", json=body, headers=headers) as response:
+                async with self.session.post(url, json=body, headers=headers) as response:
                     status, answer = response.status, await response.json()
                 busy = status == 429 or (status == 409 and answer["error"]["code"] == "terminal_busy")
                 if (status < 500 or status in FINAL_HTTP) and not busy:
-                    return status, answer
+                    return status, answer, host
             except (TimeoutError, aiohttp.ClientError):
                 self.unanswered += 1
+                host += 1
             await asyncio.sleep(0.2)
+
+
+class ChargesThrough:
+    """`gateway.charge` through a gateway process at `base_url`, for the replay check."""
+
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+        self.base_url = base_url
+        self.session = session
+
+    async def charge(self, key: str, body: dict, idempotency_key: str) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": idempotency_key}
+        async with self.session.post(self.base_url + "/v1/charges", json=body, headers=headers) as response:
+            return response.status, await response.json()

@@ -94,6 +94,15 @@ async def pending_notes(db, since: datetime) -> list[tuple]:
     ]
 
 
+async def wait_until_final(db, since: datetime, timeout: float = 60.0) -> None:
+    """Waits for the gateway's own recovery to bring every charge created since `since` to a final status."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while pending := await pending_notes(db, since):
+        assert loop.time() < deadline, f"recovery left charges pending: {pending}"
+        await asyncio.sleep(0.2)
+
+
 async def drive_recovery(recovery, db, since: datetime, timeout: float = 40.0) -> int:
     """Runs recovery passes, bringing each pending charge's next attempt forward, until none created since `since`
     is pending. Returns the number of charges the passes claimed."""

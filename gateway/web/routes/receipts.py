@@ -173,10 +173,15 @@ async def _verification(request: web.Request, presented: dict | None) -> dict:
     """What anyone may learn about a receipt (receipts/verification.py); nothing personal."""
     code = _tracking_code(request)
     svc = services(request)
-    row = await get_receipt(svc.pool, code)
+    # A receipt printed a moment ago may not have reached the replica yet: the primary is asked for it then.
+    reads = svc.lagging_reads
+    row = await get_receipt(reads, code)
+    if row is None:
+        reads = svc.pool
+        row = await get_receipt(reads, code)
     if row is None:
         raise not_found("receipt")
-    previous_hash, next_prev_hash = await chain_neighbours(svc.pool, row["office_id"], row["seq"])
+    previous_hash, next_prev_hash = await chain_neighbours(reads, row["office_id"], row["seq"])
     stored = StoredReceipt(row["office_id"], row["seq"], row["hash"], row["prev_hash"], row["signed"])
     answer = verdict(stored, svc.keyring, previous_hash, next_prev_hash, code)
     other = await counterpart(svc.pool, row["office_id"], row["charge_id"], row["kind"])

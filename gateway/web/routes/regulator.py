@@ -147,7 +147,7 @@ QueryOf = Callable[[tuple | None, int | None], store.Query]  # (after, limit or 
 
 
 async def _csv_rows(request: web.Request, query: store.Query, view: Callable) -> AsyncIterator[dict]:
-    async with services(request).pool.acquire() as conn:
+    async with services(request).lagging_reads.acquire() as conn:
         async for row in store.stream(conn, query):
             yield flat_row(view(row))
 
@@ -167,7 +167,7 @@ async def _list(
     if wants_csv(request):
         return await send_csv(request, f"{kind}.csv", csv_columns, _csv_rows(request, query(after, None), view))
     limit = page_limit(request, DEFAULT_PAGE)
-    pool = services(request).pool
+    pool = services(request).lagging_reads
     rows = await store.fetch(pool, query(after, limit + 1))
     page = rows[:limit]
     return json_response(
@@ -474,7 +474,7 @@ async def scorecard(request: web.Request) -> web.StreamResponse:
     office = _office_in_scope(request, await _regulator(request))
     period = _period(request)
     svc = services(request)
-    card = await office_scorecard(svc.pool, office, period, svc.oversight.rules, now=svc.clock())
+    card = await office_scorecard(svc.lagging_reads, office, period, svc.oversight.rules, now=svc.clock())
     if wants_csv(request):
         body = csv_text(SCORECARD_CSV_COLUMNS, scorecard_csv_rows(card), header=True)
         return web.Response(

@@ -77,7 +77,7 @@ async def agency_statement(request: web.Request) -> web.StreamResponse:
     caller = await principal(request)
     require_role(caller, "agency", "regulator")
     agency_id = request.match_info["agency_id"]
-    pool = services(request).pool
+    pool = services(request).lagging_reads
     if (caller.role == "agency" and caller.agency_id != agency_id) or not await _registered(
         store.agency_exists, pool, agency_id
     ):
@@ -179,7 +179,7 @@ async def reconciliation_report(request: web.Request) -> web.StreamResponse:
     require_role(caller, "admin", "regulator")
     day = _day(request)
     psp_id = request.query.get("psp_id")
-    pool = services(request).pool
+    pool = services(request).lagging_reads
     if psp_id is not None and not await _registered(store.psp_exists, pool, psp_id):
         raise not_found("PSP")
     if wants_csv(request):
