@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from gateway.charging.terminal_lock import TerminalLocks
+from gateway.charging.terminal_lock import TerminalLocks, lock_token
 from gateway.platform.redis_client import open_redis
 from gateway.web.request_signing import signed_headers
 from tests.security.cli import create_key
@@ -39,11 +39,11 @@ async def _slots(redis: RedisCluster) -> set[int]:
 
 async def test_the_keys_of_one_office_spread_over_the_nodes_but_meet_in_one_slot(cluster_settings):
     redis = open_redis(cluster_settings)
-    locks = TerminalLocks(redis, hold_seconds=5)
+    locks = TerminalLocks(redis, hold_seconds=5, pending_hold_seconds=60)
     try:
         offices = [f"{70000000 + n}" for n in range(30)]
         for office in offices:
-            assert (await locks.acquire(office, f"{office}-t", "k")).taken
+            assert (await locks.acquire(office, f"{office}-t", lock_token(uuid.uuid4(), "k"))).taken
         owners = {redis.get_node_from_key(locks._key(office, "x")).port for office in offices}
         assert len(owners) == 3  # thirty offices land on every node of the cluster
         for office in offices:
@@ -54,11 +54,11 @@ async def test_the_keys_of_one_office_spread_over_the_nodes_but_meet_in_one_slot
 
 async def test_a_terminal_lock_is_taken_once_and_names_its_holder(cluster_settings):
     redis = open_redis(cluster_settings)
-    locks = TerminalLocks(redis, hold_seconds=5)
+    locks = TerminalLocks(redis, hold_seconds=5, pending_hold_seconds=60)
     office, terminal = "71234567", f"t-{uuid.uuid4().hex[:8]}"
     try:
-        first = await locks.acquire(office, terminal, "first-key")
-        second = await locks.acquire(office, terminal, "second-key")
+        first = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "first-key"))
+        second = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "second-key"))
         assert first.taken and not second.taken and second.holder == "first-key"
         assert await locks.holder(office, terminal) == "first-key"
         await locks.release(office, terminal, first.token)
