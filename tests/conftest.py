@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,6 +31,8 @@ from gateway.registry.tariff_store import save_tariff_documents
 from receipts.keys_files import create_key
 from simulators.devstack.sample_approvals import sign_sample_approvals
 from simulators.psp.psp_host import simulator_options
+from tests.identity.support import InquiryControl
+from tests.messaging.support import start_process, stop_process
 from tests.simulators.psp_support import SimulatorControl, start_simulator
 from tests.stack import DEMO_REGISTRY, served
 
@@ -168,3 +171,38 @@ async def keys(db):
         return cache[name]
 
     return key
+
+
+# The identity inquiry's simulators (civil registry, Shahkar), started when a test asks for them.
+@pytest.fixture(scope="session")
+def civil_registry_url() -> Iterator[str]:
+    process, url = start_process("simulators.civil_registry")
+    yield url
+    stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def shahkar_url() -> Iterator[str]:
+    process, url = start_process("simulators.shahkar")
+    yield url
+    stop_process(process)
+
+
+@pytest.fixture(scope="session")
+async def control_session() -> aiohttp.ClientSession:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        yield session
+
+
+@pytest.fixture
+async def registry(control_session, civil_registry_url) -> InquiryControl:
+    control = InquiryControl(control_session, civil_registry_url)
+    await control.reset()
+    return control
+
+
+@pytest.fixture
+async def shahkar(control_session, shahkar_url) -> InquiryControl:
+    control = InquiryControl(control_session, shahkar_url)
+    await control.reset()
+    return control

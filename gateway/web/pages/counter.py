@@ -65,6 +65,10 @@ REFUSALS_FA = {
     "idempotency_error": "این فرم پیش‌تر با اطلاعات دیگری فرستاده شده است؛ فرم تازه‌ای پر کنید.",
     "settlement_rows_exceeded": "تسهیم این مبلغ در این پایانه ممکن نیست.",
     "service_unavailable": "سامانه موقتاً در دسترس نیست؛ چند لحظه بعد دوباره بفرستید.",
+    "identity_mismatch": (
+        "استعلام هویت خدمت‌گیرنده با اطلاعات واردشده نمی‌خواند؛ نام، کد ملی، تاریخ تولد و شمارهٔ همراه را بررسی کنید."
+    ),
+    "identity_unavailable": "استعلام هویت خدمت‌گیرنده اکنون پاسخ نمی‌دهد؛ چند لحظه بعد با فرم تازه دوباره بفرستید.",
 }
 FIELDS_FA = {
     "service_code": "خدمت را برگزینید.",
@@ -73,6 +77,9 @@ FIELDS_FA = {
     "recipient.name": "نام خدمت‌گیرنده را وارد کنید.",
     "recipient.national_code": "کد ملی درست نیست (۱۰ رقم با رقم کنترل درست).",
     "recipient.mobile": "شمارهٔ همراه درست نیست (مانند ۰۹۱۲۱۲۳۴۵۶۷).",
+    "recipient.birth_date": (
+        "این خدمت استعلام ثبت احوال دارد: تاریخ تولد را به تقویم شمسی وارد کنید (مانند ۱۳۷۰/۰۱/۱۵)."
+    ),
 }
 # The card's answer, by the PSP's response code.
 DECLINES_FA = {
@@ -257,6 +264,7 @@ async def send_charge(request: web.Request) -> web.Response:
                 "recipient": {
                     "name": form.get("recipient_name", ""),
                     "national_code": form.get("national_code", ""),
+                    "birth_date": form.get("birth_date", "").strip() or None,
                     "mobile": form.get("mobile", ""),
                 },
                 "amount": _number(form.get("amount", "")),
@@ -272,7 +280,7 @@ async def send_charge(request: web.Request) -> web.Response:
             key, charge_intent(body), request_fingerprint(body), terminal.terminal_id
         )
     except GatewayError as refused:
-        message = REFUSALS_FA.get(refused.code, refused.message)
+        message = REFUSALS_FA.get(refused.code) or FIELDS_FA.get(refused.param or "", refused.message)
         if refused.code == "excess_fee":
             details = refused.details
             cap, requested = format_rials(details["cap"]), format_rials(details["requested"])

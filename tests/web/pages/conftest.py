@@ -83,7 +83,7 @@ async def sms_centre(http_session, sms_centre_url) -> SimulatorControl:
 
 
 @pytest.fixture(scope="session")
-async def gateway(settings, db, http_session, sms_centre_url, poosheh_url):
+async def gateway(settings, db, http_session, sms_centre_url, poosheh_url, civil_registry_url, shahkar_url):
     """The pages' gateway: served on a port known in advance, so the links it sends by SMS and prints in QR codes
     lead back to it, with its background workers sending the outbox to the SMS centre and Iran Poosheh simulators."""
     with socket.socket() as probe:
@@ -99,6 +99,8 @@ async def gateway(settings, db, http_session, sms_centre_url, poosheh_url):
         messaging_timeout_s=2.0,
         outbox_interval_s=0.05,
         outbox_retry_base_s=0.05,
+        civil_registry_url=civil_registry_url,
+        shahkar_url=shahkar_url,
     )
     async with served(citizen, http_session, port=port) as served_gateway:
         yield served_gateway

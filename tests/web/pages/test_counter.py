@@ -11,7 +11,9 @@ import uuid
 
 import pyotp
 
+from gateway.core.text import to_persian_digits
 from receipts.printed import COPY_MARK
+from tests.identity.support import fresh_subject, known_to_both
 from tests.money_safety.support import resolve_now
 from tests.web.pages.support import axe_violations, screenshot, scrolls_sideways, sign_in
 
@@ -197,6 +199,29 @@ async def test_an_amount_over_the_cap_cannot_be_sent(gateway, page, person, sims
     assert "پرداخت فرستاده نشد: مبلغ از سقف تعرفهٔ مصوب بیشتر است" in text and "سقف: ۷۰۰٬۰۰۰ ریال" in text
     assert await db.fetchval(refused, OFFICE) == refusals + 1
     assert len(await sims["psp-mellat"].ledger()) == before + 1
+
+
+async def test_a_service_with_an_identity_inquiry_asks_the_birth_date_then_charges(
+    gateway, page, person, registry, shahkar
+):
+    subject = fresh_subject()
+    await known_to_both(registry, shahkar, subject)
+    await operator_signed_in(page, gateway, person)  # the office offers 2103, whose recipient is looked up
+    await page.fill("#service", "2103")
+    await page.click(".results button.pick[data-code='2103']")
+    await page.wait_for_function("document.getElementById('amount').value !== ''")
+    await page.fill("#national-code", subject.recipient.identifier)
+    await page.fill("#recipient-name", subject.name)
+    await page.fill("#mobile", subject.mobile)
+    await page.click("#send")
+    await page.wait_for_selector("text=تاریخ تولد را به تقویم شمسی وارد کنید")
+    assert (await registry.calls(), await shahkar.calls()) == (0, 0)  # nothing asked, nothing pushed
+
+    await page.fill("#birth-date", to_persian_digits(subject.birth_date or ""))
+    await page.click("#send")
+    await page.wait_for_selector("#outcome[data-state=completed]")
+    assert await registry.calls() >= 1 and await shahkar.calls() >= 1
+    assert await axe_violations(page) == []
 
 
 async def test_a_declined_card_shows_the_decline_in_persian(gateway, page, person, sims):
