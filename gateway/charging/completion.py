@@ -132,13 +132,11 @@ class ReceiptIssuer:
         )
 
     def _messages(self, charge: Charge, registry: Registry, tracking_code: str) -> list[dict]:
-        """The SMS confirmation from the line (or mask) of the agency whose service it was, and the signed receipt
-        for the citizen's Iran Poosheh inbox (the dispatcher reads the receipt by its tracking code, so the outbox
-        row stays small). A recipient without an inbox (a foreign national known only by passport) gets the SMS
-        alone."""
+        """The SMS confirmation and the signed receipt for the citizen's Iran Poosheh inbox (the dispatcher reads the
+        receipt by its tracking code, so the outbox row stays small). A recipient without an inbox (a foreign
+        national known only by passport) gets the SMS alone."""
         office = registry.offices[charge.office_id]
         service = registry.services[charge.service_code]
-        agency = registry.agencies[service.agency_id]
         text = render_confirmation(
             service_name=service.name,
             amount=charge.amount,
@@ -147,22 +145,31 @@ class ReceiptIssuer:
             verify_base_url=self.links.public_base_url,
             link_secret=self.links.secret(tracking_code),
         )
-        messages = [
+        return recipient_messages(charge, registry, text, tracking_code, kind="")
+
+
+def recipient_messages(charge: Charge, registry: Registry, text: str, tracking_code: str, *, kind: str) -> list[dict]:
+    """The outbox rows that tell a charge's recipient of a receipt: `text` by SMS from the line (or mask) of the
+    agency whose service it was, and the receipt `tracking_code` to their Iran Poosheh inbox when they have one.
+    `kind` keeps each receipt's message ids apart ("" for the charge's own receipt, "void-" for its cancellation)."""
+    office = registry.offices[charge.office_id]
+    agency = registry.agencies[registry.services[charge.service_code].agency_id]
+    messages = [
+        {
+            "channel": "sms",
+            "message_id": f"sms-{kind}{charge.id.hex}",
+            "recipient": charge.recipient.mobile,
+            "payload": {"sender": agency.sms_line or office.sms_line, "mask": agency.sms_mask, "text": text},
+        }
+    ]
+    inbox = charge.recipient.id.poosheh_address()
+    if inbox is not None:
+        messages.append(
             {
-                "channel": "sms",
-                "message_id": f"sms-{charge.id.hex}",
-                "recipient": charge.recipient.mobile,
-                "payload": {"sender": agency.sms_line or office.sms_line, "mask": agency.sms_mask, "text": text},
+                "channel": "poosheh",
+                "message_id": f"poosheh-{kind}{charge.id.hex}",
+                "recipient": inbox,
+                "payload": {"tracking_code": tracking_code},
             }
-        ]
-        inbox = charge.recipient.id.poosheh_address()
-        if inbox is not None:
-            messages.append(
-                {
-                    "channel": "poosheh",
-                    "message_id": f"poosheh-{charge.id.hex}",
-                    "recipient": inbox,
-                    "payload": {"tracking_code": tracking_code},
-                }
-            )
-        return messages
+        )
+    return messages

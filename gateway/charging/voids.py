@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from uuid_utils.compat import uuid7
 
 from gateway.charging import store, void_store
-from gateway.charging.completion import ReceiptIssuer
+from gateway.charging.completion import ReceiptIssuer, recipient_messages
 from gateway.charging.psp_pool import PspPool
 from gateway.core.charge import Charge
 from gateway.core.clock import Clock, system_clock
@@ -175,33 +175,13 @@ class VoidService:
         return void.moved_to(VoidStatus.REVERSED, tracking_code=signed["receipt"]["tracking_code"], finalized_at=now)
 
     def _messages(self, charge: Charge, cancelled_tracking_code: str, tracking_code: str) -> list[dict]:
-        office = self.state.registry.offices[charge.office_id]
         text = render_cancellation(
             cancelled_tracking_code=cancelled_tracking_code,
             amount=charge.amount,
             tracking_code=tracking_code,
             verify_base_url=self.verify_base_url,
         )
-        agency = self.state.registry.agencies[self.state.registry.services[charge.service_code].agency_id]
-        messages = [
-            {
-                "channel": "sms",
-                "message_id": f"sms-void-{charge.id.hex}",
-                "recipient": charge.recipient.mobile,
-                "payload": {"sender": agency.sms_line or office.sms_line, "mask": agency.sms_mask, "text": text},
-            }
-        ]
-        inbox = charge.recipient.id.poosheh_address()
-        if inbox is not None:
-            messages.append(
-                {
-                    "channel": "poosheh",
-                    "message_id": f"poosheh-void-{charge.id.hex}",
-                    "recipient": inbox,
-                    "payload": {"tracking_code": tracking_code},
-                }
-            )
-        return messages
+        return recipient_messages(charge, self.state.registry, text, tracking_code, kind="void-")
 
     async def _moved(
         self,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import aiohttp
 import pytest
 
 from tests.messaging.support import DELIVERY_DELAY, SimulatorControl, start_process, stop_process
@@ -22,12 +21,6 @@ def poosheh_url() -> Iterator[str]:
     process, url = start_process("simulators.poosheh_inbox")
     yield url
     stop_process(process)
-
-
-@pytest.fixture(scope="session")
-async def control_session() -> aiohttp.ClientSession:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-        yield session
 
 
 @pytest.fixture

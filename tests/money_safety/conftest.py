@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from gateway.platform.config import Settings
 from simulators.devstack.embedded import free_port
-from tests.messaging.conftest import control_session, inbox, poosheh_url, sms_centre, sms_centre_url  # noqa: F401
+from tests.messaging.conftest import inbox, poosheh_url, sms_centre, sms_centre_url  # noqa: F401
 from tests.money_safety.support import PSP_TIMEOUT_S, PURCHASE_TIMEOUT_S, RECOVERY_GRACE_S, TERMINALS
 from tests.stack import served
 
