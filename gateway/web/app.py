@@ -46,6 +46,7 @@ from gateway.web.http_edge import (
     refuse_oversized_expect,
 )
 from gateway.web.media_types import media_type_middleware
+from gateway.web.pages import agency as agency_pages
 from gateway.web.pages import complaints as complaint_pages
 from gateway.web.pages import console, counter, objections, signin
 from gateway.web.pages import receipts as receipt_pages
@@ -109,6 +110,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     app.add_routes(console.routes)
     app.add_routes(objections.routes)
     app.add_routes(counter.routes)
+    app.add_routes(agency_pages.routes)
     app.on_response_prepare.append(name_the_server)
     app.cleanup_ctx.append(_lifecycle(settings, clock))
     return app

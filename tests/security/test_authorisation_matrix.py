@@ -127,6 +127,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/office"): Row(_everyone(200)),
     ("POST", "/office/findings/{violation_id}/objection"): Row(_everyone(401)),
     ("GET", "/office/attachments/{attachment_id}"): Row(_everyone(200)),
+    ("GET", "/agency"): Row(_everyone(200)),
+    ("GET", "/agency/statement.csv"): Row(_everyone(200)),
     # The counter, for operators signed in (tests/web/pages/test_counter.py has their scope).
     ("GET", "/counter"): Row(_everyone(200)),
     ("GET", "/counter/terminal"): Row(_everyone(200)),

@@ -31,7 +31,7 @@ SESSION_COOKIE = "pishkhan_session"
 TICKET_COOKIE = "pishkhan_signin"
 PERSON = web.RequestKey("person", Person)
 # Where each role lands after signing in, unless it was on its way to another page.
-HOME_OF_ROLE = {"regulator": "/console", "office": "/office", "agency": "/account", "operator": "/counter"}
+HOME_OF_ROLE = {"regulator": "/console", "office": "/office", "agency": "/agency", "operator": "/counter"}
 ROLE_NAMES = {
     "regulator": "بازرس نهاد ناظر",
     "office": "مدیر دفتر",

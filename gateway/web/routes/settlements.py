@@ -72,6 +72,47 @@ async def _statement_cursor(
     return completed_at, charge_id
 
 
+STATEMENT_TOTAL_HEADERS = {
+    "charges": "Pishkhan-Total-Charges",
+    "amount": "Pishkhan-Total-Amount",
+    "agency_share": "Pishkhan-Total-Agency-Share",
+    "agency_share_returned": "Pishkhan-Total-Agency-Share-Returned",
+}
+
+
+async def statement_page(
+    pool, agency_id: str, day: TehranDay, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> tuple[dict, list[dict], bool]:
+    """The day's totals and up to `limit` rows after `after`, and whether more follow. One snapshot for the totals
+    and the rows, so that they agree even while the day is still running."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        totals = statement.statement_totals(await store.statement_totals(conn, agency_id, day.start, day.end))
+        page = await store.statement_page(conn, agency_id, day.start, day.end, after, limit + 1)
+    return totals, [statement.statement_row(row) for row in page[:limit]], len(page) > limit
+
+
+async def statement_csv(
+    request: web.Request,
+    pool,
+    agency_id: str,
+    day: TehranDay,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
+) -> web.StreamResponse:
+    """The statement as CSV (the totals in headers), streamed from one snapshot: the API's answer and the agency
+    page's download alike."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        totals = statement.statement_totals(await store.statement_totals(conn, agency_id, day.start, day.end))
+        rows = store.statement_rows(conn, agency_id, day.start, day.end, after, limit)
+        return await send_csv(
+            request,
+            f"settlements-{agency_id}-{day.day.isoformat()}.csv",
+            statement.COLUMNS,
+            (statement.statement_row(row) async for row in rows),
+            {header: str(totals[name]) for name, header in STATEMENT_TOTAL_HEADERS.items()},
+        )
+
+
 @routes.get("/v1/agencies/{agency_id}/settlements")
 async def agency_statement(request: web.Request) -> web.StreamResponse:
     caller = await principal(request)
@@ -84,28 +125,9 @@ async def agency_statement(request: web.Request) -> web.StreamResponse:
         raise not_found("agency")
     day = _day(request)
     after = await _statement_cursor(request, pool, agency_id, day)
-    as_csv = wants_csv(request)
-    # One snapshot for the totals and the rows, so that they agree even while the day is still running.
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-        totals = statement.statement_totals(await store.statement_totals(conn, agency_id, day.start, day.end))
-        if as_csv:
-            rows = store.statement_rows(conn, agency_id, day.start, day.end, after, page_limit(request, None))
-            return await send_csv(
-                request,
-                f"settlements-{agency_id}-{day.day.isoformat()}.csv",
-                statement.COLUMNS,
-                (statement.statement_row(row) async for row in rows),
-                {
-                    "Pishkhan-Total-Charges": str(totals["charges"]),
-                    "Pishkhan-Total-Amount": str(totals["amount"]),
-                    "Pishkhan-Total-Agency-Share": str(totals["agency_share"]),
-                    "Pishkhan-Total-Agency-Share-Returned": str(totals["agency_share_returned"]),
-                },
-            )
-        limit = page_limit(request, STATEMENT_PAGE)
-        page = await store.statement_page(conn, agency_id, day.start, day.end, after, limit + 1)
-    data = [statement.statement_row(row) for row in page[:limit]]
-    has_more = len(page) > limit
+    if wants_csv(request):
+        return await statement_csv(request, pool, agency_id, day, after, page_limit(request, None))
+    totals, data, has_more = await statement_page(pool, agency_id, day, after, page_limit(request, STATEMENT_PAGE))
     return json_response(
         {
             "object": "agency_statement",
