@@ -69,7 +69,8 @@ async def findings_per_office(
 ) -> dict[str, int]:
     rows = await db.fetch(
         """SELECT office_id, count(*) AS findings FROM violations
-           WHERE office_id = ANY($1::text[]) AND ($2::timestamptz IS NULL OR occurred_at >= $2)
+           WHERE office_id = ANY($1::text[]) AND set_aside_at IS NULL
+                 AND ($2::timestamptz IS NULL OR occurred_at >= $2)
                  AND ($3::timestamptz IS NULL OR occurred_at < $3)
            GROUP BY office_id""",
         list(office_ids),

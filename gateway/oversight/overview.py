@@ -1,7 +1,8 @@
 """The regulator's overview for a period and a set of offices: findings by type and by office (the page sums the
 offices into provinces), the rials refused and collected over the cap, the weekly trend, and complaints by status.
 Read from `finding_day_totals` (findings by Tehran day, office and type, kept current by the statement that records
-them), so the cost follows the days and offices asked about, however many charges and findings are stored."""
+them), so the cost follows the days and offices asked about, however many charges and findings are stored. A finding
+set aside by an upheld objection is in none of the counts and sums; the overview counts those apart (`set_aside`)."""
 
 from __future__ import annotations
 
@@ -34,21 +35,24 @@ class Overview:
     by_office: dict[str, Totals]
     weekly: list[tuple[date, int]]  # (the Saturday a Tehran week begins on, findings)
     complaints: dict[str, int]  # by status
+    set_aside: int  # findings set aside by an upheld objection
 
 
 async def overview(
     db, office_ids: Sequence[str], first: date, last: date, since: datetime, until: datetime
 ) -> Overview:
     """The Tehran days `first` to `last` (both included), which are the instants [since, until)."""
-    total, by_office = Totals(), dict[str, Totals]()
+    total, by_office, set_aside = Totals(), dict[str, Totals](), 0
     for row in await db.fetch(
-        """SELECT office_id, type, sum(findings)::bigint AS findings, sum(excess)::bigint AS excess
+        """SELECT office_id, type, sum(findings)::bigint AS findings, sum(excess)::bigint AS excess,
+                  sum(set_aside)::bigint AS set_aside
            FROM finding_day_totals WHERE office_id = ANY($1::text[]) AND day BETWEEN $2 AND $3
            GROUP BY office_id, type""",
         list(office_ids),
         first,
         last,
     ):
+        set_aside += row["set_aside"]
         total.add(row["type"], row["findings"], row["excess"])
         by_office.setdefault(row["office_id"], Totals()).add(row["type"], row["findings"], row["excess"])
     weekly = await db.fetch(
@@ -64,6 +68,7 @@ async def overview(
         by_office,
         [(row["week"], row["findings"]) for row in weekly],
         await complaints_by_status(db, office_ids, since, until),
+        set_aside,
     )
 
 

@@ -194,6 +194,7 @@ class FindingFilter:
     until: datetime | None = None
     office_ids: Sequence[str] | None = None  # None: every office
     types: Sequence[str] | None = None  # None: every type
+    set_aside: bool | None = None  # True: only findings set aside by an upheld objection; False: none of them
 
     def clauses(self, args: list) -> list[str]:
         """SQL conditions for the filters that are set, appending their parameters to `args`."""
@@ -211,6 +212,8 @@ class FindingFilter:
             clauses.append(f"occurred_at < {param(self.until)}")
         if self.types is not None:
             clauses.append(f"type = ANY({param(list(self.types))}::text[])")
+        if self.set_aside is not None:
+            clauses.append("set_aside_at IS NOT NULL" if self.set_aside else "set_aside_at IS NULL")
         return clauses
 
 
@@ -233,9 +236,13 @@ def _limited(sql: str, args: list, limit: int | None) -> Query:
     return f"{sql} LIMIT ${len(args)}", args
 
 
+# A finding set aside by an upheld objection stays in the lists, marked, with the objection that set it aside (one
+# probe of the objections' unique violation index, for set-aside findings only).
 _VIOLATION_COLUMNS = (
     "id, office_id, type, evidence_key, evidence, occurred_at, terminal_id, operator_id, "
-    "service_code, amount, excess, detected_at"
+    "service_code, amount, excess, detected_at, set_aside_at, "
+    "CASE WHEN set_aside_at IS NOT NULL THEN (SELECT o.id FROM objections o WHERE o.violation_id = violations.id "
+    "AND o.state = 'upheld') END AS set_aside_objection_id"
 )
 
 
@@ -271,7 +278,10 @@ def refusals_query(where: FindingFilter, after: tuple[str, datetime, int] | None
     )
 
 
-_SUMMARY_COUNTS = ", ".join(f"count(*) FILTER (WHERE type = '{code}') AS {code}" for code in VIOLATION_TYPES)
+_COUNTED = "set_aside_at IS NULL"  # a finding set aside by an upheld objection is counted apart
+_SUMMARY_COUNTS = ", ".join(
+    f"count(*) FILTER (WHERE type = '{code}' AND {_COUNTED}) AS {code}" for code in VIOLATION_TYPES
+)
 
 
 # Every void, whatever became of it, with the charge it undoes; `occurred_at` is when the office asked for it.
@@ -297,17 +307,21 @@ def voids_query(where: FindingFilter, after: tuple[str, datetime, str] | None, l
 
 def excess_fee_summary_query(where: FindingFilter, after: tuple[str, str, str] | None, limit: int | None) -> Query:
     """Findings counted per office, operator and service (an empty string where a finding names none), with the
-    rials asked over the cap (refused), taken over the cap (split charging) and taken off the books."""
+    rials asked over the cap (refused), taken over the cap (split charging) and taken off the books; findings set
+    aside by an upheld objection are counted apart (`set_aside`), in none of the other figures."""
     args: list = []
     clauses = where.clauses(args)
     _after(clauses, args, after, "office_id, coalesce(operator_id, ''), coalesce(service_code, '')")
     return _limited(
         f"""
         SELECT office_id, coalesce(operator_id, '') AS operator_id, coalesce(service_code, '') AS service_code,
-               count(*) AS findings, {_SUMMARY_COUNTS},
-               coalesce(sum(excess) FILTER (WHERE type = 'excess_fee'), 0)::bigint AS refused_over_cap,
-               coalesce(sum(excess) FILTER (WHERE type = '{SPLIT_CHARGING.code}'), 0)::bigint AS collected_over_cap,
-               coalesce(sum(amount) FILTER (WHERE type = '{OFFBOOK_TRANSACTION.code}'), 0)::bigint AS offbook_amount,
+               count(*) FILTER (WHERE {_COUNTED}) AS findings, {_SUMMARY_COUNTS},
+               count(*) FILTER (WHERE NOT {_COUNTED}) AS set_aside,
+               coalesce(sum(excess) FILTER (WHERE type = 'excess_fee' AND {_COUNTED}), 0)::bigint AS refused_over_cap,
+               coalesce(sum(excess) FILTER (WHERE type = '{SPLIT_CHARGING.code}' AND {_COUNTED}), 0)::bigint
+                   AS collected_over_cap,
+               coalesce(sum(amount) FILTER (WHERE type = '{OFFBOOK_TRANSACTION.code}' AND {_COUNTED}), 0)::bigint
+                   AS offbook_amount,
                min(occurred_at) AS first_at, max(occurred_at) AS last_at
         FROM violations WHERE {" AND ".join(clauses) or "true"}
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",

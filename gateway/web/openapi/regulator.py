@@ -54,6 +54,10 @@ _SUMMARY_ROW = {
         "service_code": {"type": ["string", "null"]},
         "findings": COUNT,
         **dict.fromkeys(VIOLATION_TYPES, COUNT),
+        "set_aside": {
+            **COUNT,
+            "description": "findings set aside by an upheld objection: in none of the other counts and sums",
+        },
         "refused_over_cap": {**COUNT, "description": "rials asked over the cap in refused attempts"},
         "collected_over_cap": {**COUNT, "description": "rials taken over one cap by split charging"},
         "offbook_amount": {**COUNT, "description": "rials taken on the office's terminals outside the gateway"},
@@ -97,6 +101,12 @@ _VIOLATION = {
         "excess": {"type": ["integer", "null"]},
         "evidence_key": {"type": "string"},
         "evidence": {"type": "object"},
+        "set_aside": {
+            "type": "boolean",
+            "description": "set aside by an upheld objection: listed, but left out of counts, scorecards and penalties",
+        },
+        "set_aside_at": {"type": ["string", "null"], "format": "date-time"},
+        "set_aside_objection_id": {"type": ["integer", "null"], "description": "the upheld objection"},
     },
 }
 _SCORECARD = {
@@ -176,7 +186,11 @@ _OFFICE = {
         "licence_active": {"type": "boolean", "description": "active and within its dates today (Tehran)"},
         "terminals": COUNT,
         "psps": {"type": "array", "items": {"type": "string"}},
-        "findings": {**COUNT, "description": "findings in [from, to) (all time when neither is given)"},
+        "findings": {
+            **COUNT,
+            "description": "findings in [from, to) (all time when neither is given), less those set aside by an upheld "
+            "objection",
+        },
     },
 }
 _CHARGE_ROW = {

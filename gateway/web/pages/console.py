@@ -50,6 +50,8 @@ DAY_ROWS = 500  # a day's charges or refusals shown on the page; the CSV has all
 FINDING_ROWS = 200
 KINDS = {"counter": "دفتر پیشخوان", "rural_ict": "دفتر ICT روستایی"}
 STATUSES = {"active": "فعال", "suspended": "تعلیق", "revoked": "لغو"}
+# The findings list's `set_aside`: the overview's counts link to `exclude`, its count of set-aside findings to `only`.
+SET_ASIDE_FILTERS = {"exclude": False, "only": True}
 SORTS = {
     "id": lambda o, n: o.id,
     "name": lambda o, n: o.name,
@@ -111,6 +113,11 @@ def _office(request: web.Request, person: Person) -> Office:
     if office is None or not person.sees_office(office):
         raise ResourceMissing("No such office.")
     return office
+
+
+def finding_item(view: Callable, row) -> dict:
+    """A finding as the API lists it, with its instants for the page's Jalali dates."""
+    return view(row) | {"occurred": row["occurred_at"], "set_aside_on": row["set_aside_at"]}
 
 
 def _common(person: Person, **context) -> dict:
@@ -226,6 +233,7 @@ async def office_context(request: web.Request, person: Person, office: Office) -
     registry = svc.state.registry
     period = _scorecard_period(request)
     card = await office_scorecard(svc.pool, office, period, svc.oversight.rules, now=svc.clock())
+    view = violation_view(request)
     where = store.FindingFilter(since=period.starts_at, until=period.ends_before, office_ids=[office.id])
     findings = await store.fetch(svc.pool, store.violations_query(where, None, FINDING_ROWS))
     terminals = sorted(
@@ -242,7 +250,7 @@ async def office_context(request: web.Request, person: Person, office: Office) -
         ],
         scorecard=card,
         scorecard_period=period,
-        findings=[violation_view(request)(row) | {"occurred": row["occurred_at"]} for row in findings],
+        findings=[finding_item(view, row) for row in findings],
         today=tehran_date(svc.clock()),
     )
 
@@ -315,7 +323,8 @@ def _finding_filter(request: web.Request, person: Person, period: Period) -> sto
         offices = [o for o in offices if o.id == office_id]
     finding_type = request.query.get("type", "")
     types = [finding_type] if finding_type in VIOLATION_TYPES else None
-    return store.FindingFilter(period.since, period.until, [o.id for o in offices], types)
+    set_aside = SET_ASIDE_FILTERS.get(request.query.get("set_aside", ""))
+    return store.FindingFilter(period.since, period.until, [o.id for o in offices], types, set_aside)
 
 
 @routes.get("/console/findings")
@@ -331,7 +340,8 @@ async def console_findings(request: web.Request) -> web.Response:
         _common(
             person,
             period=period,
-            findings=[view(row) | {"occurred": row["occurred_at"]} for row in rows[:FINDING_ROWS]],
+            findings=[finding_item(view, row) for row in rows[:FINDING_ROWS]],
+            set_aside_filter=where.set_aside,
             more=len(rows) > FINDING_ROWS,
             query_string=request.query_string,
             chosen_type=request.query.get("type", ""),

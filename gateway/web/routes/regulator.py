@@ -213,6 +213,7 @@ SUMMARY_COLUMNS = (
     "service_code",
     "findings",
     *VIOLATION_TYPES,
+    "set_aside",
     "refused_over_cap",
     "collected_over_cap",
     "offbook_amount",
@@ -234,6 +235,7 @@ def _summary_view(request: web.Request):
             "service_code": row["service_code"] or None,
             "findings": row["findings"],
             **{code: row[code] for code in VIOLATION_TYPES},
+            "set_aside": row["set_aside"],
             "refused_over_cap": row["refused_over_cap"],
             "collected_over_cap": row["collected_over_cap"],
             "offbook_amount": row["offbook_amount"],
@@ -332,6 +334,9 @@ VIOLATION_COLUMNS = (
     "evidence_key",
     "evidence",
     "detected_at",
+    "set_aside",
+    "set_aside_at",
+    "set_aside_objection_id",
 )
 
 
@@ -361,6 +366,9 @@ def violation_view(request: web.Request):
             "evidence_key": row["evidence_key"],
             "evidence": row["evidence"],
             "detected_at": format_utc(row["detected_at"]),
+            "set_aside": row["set_aside_at"] is not None,
+            "set_aside_at": _utc(row["set_aside_at"]),
+            "set_aside_objection_id": row["set_aside_objection_id"],
         }
 
     return view

@@ -91,6 +91,17 @@ async def test_an_office_objects_and_the_regulator_upholds(gateway, keys, db, br
     await objection.locator("button[type=submit]").click()
     await page.goto(gateway.url + "/console/objections?state=upheld")
     assert "پذیرفته شد" in await page.text_content("main")
+    # The finding stays on the office's page, marked, and the overview counts it apart.
+    await page.goto(gateway.url + f"/console/offices/{RASHT}")
+    mark = page.locator(f"article.finding:has(#finding-{finding_id}) .set-aside")
+    assert "کنارگذاشته با پذیرش اعتراض" in await mark.text_content()
+    assert await page.locator("article.finding .set-aside").count() == 1
+    await page.goto(gateway.url + "/console")
+    assert await page.text_content("#set-aside-count") != "۰"
+    await page.click("#set-aside-count")
+    assert await page.locator("article.finding").count() == await page.locator("article.finding .set-aside").count()
+    assert await page.locator(f"#finding-{finding_id}").count() == 1
+    assert await axe_violations(page) == []
     await regulator_context.close()
 
     assert await _negative_indicators(gateway, keys) == before - 1
