@@ -11,7 +11,9 @@ How it is applied here:
 - stage 1 suggests `first_stage_share` of its year's cap; each repeat at least doubles the previous stage's penalty;
 - the penalties of one obligation within one Jalali year never add up to more than that year's cap, so a doubled
   minimum that does not fit is cut to what is left and flagged `limited_by_cap` (the regulator decides what follows).
-Amounts are whole rials, rounded down. Pure: the rules document is passed in.
+Amounts are whole rials, rounded down. Every line of the arithmetic is written twice: in English for the API
+(`arithmetic`) and in Persian, with Persian digits, for the pages (`arithmetic_fa`). Pure: the rules document is
+passed in.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from gateway.core.periods import HalfYear
+from gateway.core.text import format_rials, to_persian_digits
 
 RULE_FA = (
     "سقف جریمه تخطی از هر یک از تعهدات دارنده پروانه دفتر پیشخوان خدمات برای هر سال، مبلغ یک میلیارد ریال "
@@ -65,11 +68,20 @@ def _rials(amount: int) -> str:
     return f"{amount:,}"
 
 
+def _fa(value: object) -> str:
+    return to_persian_digits(str(value))
+
+
+def _period_fa(period: HalfYear) -> str:
+    return f"{'نیمهٔ نخست' if period.half == 1 else 'نیمهٔ دوم'} {_fa(period.year)}"
+
+
 @dataclass(frozen=True)
 class YearCap:
     year: int
     amount: int
     arithmetic: str
+    arithmetic_fa: str
 
 
 @dataclass(frozen=True)
@@ -105,18 +117,24 @@ class PenaltyRules:
                 year,
                 self.base_cap,
                 f"cap for {year} = base cap set in {self.base_year} = {_rials(self.base_cap)} rials",
+                f"سقف سال {_fa(year)} = سقف پایهٔ مصوب سال {_fa(self.base_year)} = {format_rials(self.base_cap)} ریال",
             )
         known = [y for y in self.index if y <= year]
         used = known[-1]
         ratio = Fraction(self.index[used]) / Fraction(base_index)
         amount = math.floor(self.base_cap * ratio)
         note = "" if used == year else f" (no index for {year} yet; the latest, {used}, is used)"
+        note_fa = (
+            "" if used == year else f" (شاخص سال {_fa(year)} هنوز نیامده؛ آخرین شاخص، سال {_fa(used)}، به کار رفت)"
+        )
         return YearCap(
             year,
             amount,
             f"cap for {year} = {_rials(self.base_cap)} × index {used} "
             f"{self.index[used]} ÷ index {self.base_year} {base_index} = "
             f"{_rials(amount)} rials{note}",
+            f"سقف سال {_fa(year)} = {format_rials(self.base_cap)} × شاخص سال {_fa(used)} ({_fa(self.index[used])}) "
+            f"÷ شاخص سال {_fa(self.base_year)} ({_fa(base_index)}) = {format_rials(amount)} ریال{note_fa}",
         )
 
 
@@ -129,6 +147,7 @@ class StagePenalty:
     room: int  # what the obligation's penalties of this year leave under the cap
     amount: int  # the suggestion
     arithmetic: tuple[str, ...]
+    arithmetic_fa: tuple[str, ...]  # the same lines in Persian
 
     @property
     def limited_by_cap(self) -> bool:
@@ -144,6 +163,7 @@ class StagePenalty:
             "suggested": self.amount,
             "limited_by_cap": self.limited_by_cap,
             "arithmetic": list(self.arithmetic),
+            "arithmetic_fa": list(self.arithmetic_fa),
         }
 
 
@@ -154,11 +174,16 @@ def penalty_stages(periods: Sequence[HalfYear], rules: PenaltyRules) -> list[Sta
     for number, period in enumerate(sorted(set(periods)), start=1):
         cap = rules.year_cap(period.year)
         lines = [cap.arithmetic]
+        lines_fa = [cap.arithmetic_fa]
         if number == 1:
             minimum = math.floor(cap.amount * rules.first_stage_share)
             lines.append(
                 f"stage 1 ({period.label}): first breach = {rules.first_stage_share} × "
                 f"{_rials(cap.amount)} = {_rials(minimum)} rials"
+            )
+            lines_fa.append(
+                f"مرحلهٔ ۱ ({_period_fa(period)}): نخستین تخلف = {_fa(rules.first_stage_share)} × "
+                f"{format_rials(cap.amount)} = {format_rials(minimum)} ریال"
             )
         else:
             previous = stages[-1]
@@ -167,6 +192,11 @@ def penalty_stages(periods: Sequence[HalfYear], rules: PenaltyRules) -> list[Sta
                 f"stage {number} ({period.label}): repeat, at least {REPEAT_FACTOR} × "
                 f"{_rials(previous.amount)} (stage {previous.stage}, {previous.period.label}) = "
                 f"{_rials(minimum)} rials"
+            )
+            lines_fa.append(
+                f"مرحلهٔ {_fa(number)} ({_period_fa(period)}): تکرار، دست‌کم {_fa(REPEAT_FACTOR)} × "
+                f"{format_rials(previous.amount)} (مرحلهٔ {_fa(previous.stage)}، {_period_fa(previous.period)}) = "
+                f"{format_rials(minimum)} ریال"
             )
         same_year = [s for s in stages if s.period.year == period.year]
         spent = sum(s.amount for s in same_year)
@@ -177,13 +207,23 @@ def penalty_stages(periods: Sequence[HalfYear], rules: PenaltyRules) -> list[Sta
                 f" = {_rials(spent)}; left under the cap: {_rials(cap.amount)} − {_rials(spent)} = "
                 f"{_rials(room)} rials"
             )
+            lines_fa.append(
+                f"پیشنهادشده در سال {_fa(period.year)}: {' + '.join(format_rials(s.amount) for s in same_year)}"
+                f" = {format_rials(spent)}؛ باقی‌مانده تا سقف: {format_rials(cap.amount)} − {format_rials(spent)} = "
+                f"{format_rials(room)} ریال"
+            )
         amount = min(minimum, room)
         if minimum > room:
             lines.append(
                 f"suggested = {_rials(room)} rials: the doubled minimum {_rials(minimum)} is above what "
                 f"the yearly cap allows"
             )
+            lines_fa.append(
+                f"پیشنهاد = {format_rials(room)} ریال: حداقل دوبرابرشده، {format_rials(minimum)} ریال، "
+                f"از آنچه سقف سالانه اجازه می‌دهد بیشتر است"
+            )
         else:
             lines.append(f"suggested = {_rials(amount)} rials")
-        stages.append(StagePenalty(period, number, cap, minimum, room, amount, tuple(lines)))
+            lines_fa.append(f"پیشنهاد = {format_rials(amount)} ریال")
+        stages.append(StagePenalty(period, number, cap, minimum, room, amount, tuple(lines), tuple(lines_fa)))
     return stages

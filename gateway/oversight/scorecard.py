@@ -49,6 +49,7 @@ def _penalties(breached: Mapping[str, set[HalfYear]], period: HalfYear, rules: P
                 "year_cap": current.year_cap.amount,
                 "limited_by_cap": current.limited_by_cap,
                 "arithmetic": list(current.arithmetic),
+                "arithmetic_fa": list(current.arithmetic_fa),
                 "earlier_stages": [
                     {"period": s.period.label, "stage": s.stage, "suggested": s.amount} for s in stages[:-1]
                 ],

@@ -1,4 +1,5 @@
 import itertools
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from gateway.core.penalties import PenaltyRules, PenaltyRulesError, penalty_stages
 from gateway.core.periods import HalfYear
+from gateway.core.text import format_rials
 from gateway.oversight.penalty_rules import load_penalty_rules
 from gateway.platform.config import Settings
 
@@ -132,3 +134,17 @@ def test_an_unreadable_rules_file_names_itself(tmp_path: Path):
     broken.write_text("base_year = ", encoding="utf-8")
     with pytest.raises(PenaltyRulesError, match=r"rules\.toml"):
         load_penalty_rules(broken)
+
+
+def test_every_line_of_the_arithmetic_is_also_written_in_persian():
+    rules = load_penalty_rules()
+    stages = penalty_stages([HalfYear(1403, 1), HalfYear(1403, 2), HalfYear(1404, 1)], rules)
+    for stage in stages:
+        assert len(stage.arithmetic_fa) == len(stage.arithmetic)
+        for line in stage.arithmetic_fa:
+            assert not re.search("[A-Za-z0-9]", line), line  # Persian words and digits only
+    cap_1403 = rules.year_cap(1403).amount
+    assert stages[1].arithmetic_fa[1] == (
+        f"مرحلهٔ ۲ (نیمهٔ دوم ۱۴۰۳): تکرار، دست‌کم ۲ × {format_rials(cap_1403 // 10)} "
+        f"(مرحلهٔ ۱، نیمهٔ نخست ۱۴۰۳) = {format_rials(2 * (cap_1403 // 10))} ریال"
+    )

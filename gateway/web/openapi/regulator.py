@@ -131,6 +131,11 @@ _SCORECARD = {
                     "year_cap": COUNT,
                     "limited_by_cap": {"type": "boolean"},
                     "arithmetic": {"type": "array", "items": {"type": "string"}},
+                    "arithmetic_fa": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "the same lines in Persian, as the pages show them",
+                    },
                     "earlier_stages": {"type": "array"},
                 },
             },

@@ -32,6 +32,7 @@ from gateway.oversight.scorecard import office_scorecard
 from gateway.people.accounts import Person
 from gateway.web.context import services
 from gateway.web.listing import send_csv
+from gateway.web.pages.labels import LICENCE_STATUSES, OFFICE_KINDS
 from gateway.web.pages.rendering import checked_form, render
 from gateway.web.pages.signin import require_person
 from gateway.web.routes.regulator import (
@@ -48,8 +49,6 @@ routes = web.RouteTableDef()
 INSPECTORS = ("regulator",)
 DAY_ROWS = 500  # a day's charges or refusals shown on the page; the CSV has all
 FINDING_ROWS = 200
-KINDS = {"counter": "دفتر پیشخوان", "rural_ict": "دفتر ICT روستایی"}
-STATUSES = {"active": "فعال", "suspended": "تعلیق", "revoked": "لغو"}
 # The findings list's `set_aside`: the overview's counts link to `exclude`, its count of set-aside findings to `only`.
 SET_ASIDE_FILTERS = {"exclude": False, "only": True}
 SORTS = {
@@ -121,7 +120,7 @@ def finding_item(view: Callable, row) -> dict:
 
 
 def _common(person: Person, **context) -> dict:
-    return {"person": person, "types": VIOLATION_TYPES, "kinds": KINDS, "statuses": STATUSES, **context}
+    return {"person": person, "types": VIOLATION_TYPES, "kinds": OFFICE_KINDS, "statuses": LICENCE_STATUSES, **context}
 
 
 # ------------------------------------------------------------------ overview

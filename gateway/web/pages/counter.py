@@ -404,7 +404,6 @@ async def today(request: web.Request) -> web.Response:
             "total_amount": sum(row["amount"] for row in totals),
             "total_count": sum(row["charges"] for row in totals),
             "service_names": {code: s.name for code, s in svc.state.registry.services.items()},
-            "status_names": {status.value: name for status, name in STATUS_FA.items()},
             "limit": DAY_LIST_LIMIT,
         },
     )

@@ -23,6 +23,7 @@ from gateway.oversight.scorecard import office_scorecard
 from gateway.people.accounts import Person
 from gateway.web.context import services
 from gateway.web.pages import csrf
+from gateway.web.pages.labels import OBJECTION_EVENTS, OBJECTION_STATES
 from gateway.web.pages.rendering import PAGE_SECRET, checked_form, render
 from gateway.web.pages.signin import require_person
 
@@ -30,13 +31,6 @@ routes = web.RouteTableDef()
 MANAGERS = ("office",)
 INSPECTORS = ("regulator",)
 FINDING_ROWS = 200
-STATE_NAMES = {"open": "در انتظار رسیدگی", "upheld": "پذیرفته شد", "rejected": "رد شد"}
-EVENT_NAMES = {
-    "notified": "اطلاع‌رسانی به دفتر",
-    "filed": "ثبت اعتراض",
-    "upheld": "پذیرش اعتراض",
-    "rejected": "رد اعتراض",
-}
 _FIELD_LIMIT = 8 * 1024  # the text fields of the objection form
 
 
@@ -74,8 +68,8 @@ async def _office_page(request: web.Request, person: Person, *, message: str | N
             "office": office,
             "findings": findings,
             "scorecard": card,
-            "states": STATE_NAMES,
-            "events": EVENT_NAMES,
+            "states": OBJECTION_STATES,
+            "events": OBJECTION_EVENTS,
             "message": message,
             "max_attachments": MAX_ATTACHMENTS,
             "max_megabytes": MAX_ATTACHMENT_BYTES // (1024 * 1024),
@@ -181,7 +175,7 @@ async def console_objections(request: web.Request) -> web.Response:
     svc = services(request)
     offices = {o.id: o for o in person.offices_seen(svc.state.registry)}
     state = request.query.get("state") or None
-    rows = await objections.objections_of(svc.pool, list(offices), state if state in STATE_NAMES else None, 200)
+    rows = await objections.objections_of(svc.pool, list(offices), state if state in OBJECTION_STATES else None, 200)
     histories = await objections.history(svc.pool, [row["violation_id"] for row in rows])
     return render(
         request,
@@ -197,8 +191,8 @@ async def console_objections(request: web.Request) -> web.Response:
                 }
                 for row in rows
             ],
-            "states": STATE_NAMES,
-            "events": EVENT_NAMES,
+            "states": OBJECTION_STATES,
+            "events": OBJECTION_EVENTS,
             "chosen_state": state or "",
         },
     )

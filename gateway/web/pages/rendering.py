@@ -21,6 +21,7 @@ from gateway.platform.config import PROJECT_ROOT
 from gateway.platform.kept_secrets import kept_secret
 from gateway.web.errors import status_of
 from gateway.web.pages import csrf
+from gateway.web.pages.labels import label
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def setup_pages(app: web.Application, key_dir: Path) -> None:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(fa=persian_digits, rials=format_rials, jalali=jalali_datetime)
+    environment.filters.update(fa=persian_digits, rials=format_rials, jalali=jalali_datetime, label=label)
     app[PAGE_SECRET] = page_secret(key_dir)
     app.router.add_static("/assets/site", STATIC_DIR, name="site", append_version=True)
     for prefix, directory in VENDOR_DIRS.items():

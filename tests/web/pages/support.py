@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 
 import pyotp
 
 from gateway.platform.config import PROJECT_ROOT
+from gateway.web.pages.labels import LABELS
 
 AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
@@ -64,3 +66,16 @@ async def sms_texts(sms_centre, mobile: str, count: int = 1, timeout: float = 15
             return [message["text"] for message in messages]
         assert asyncio.get_running_loop().time() < deadline, f"{len(messages)} of {count} messages reached {mobile}"
         await asyncio.sleep(0.1)
+
+
+_RAW_CODES = re.compile(r"\b(" + "|".join(sorted({code for table in LABELS.values() for code in table})) + r")\b")
+
+
+async def raw_codes_shown(page) -> list[str]:
+    """Machine codes (a charge status, a refusal reason, ...) the page shows as text instead of their Persian names;
+    a finding's evidence (the raw record, in a details element) aside."""
+    text = await page.evaluate(
+        """() => { const main = document.querySelector('main').cloneNode(true);
+                   main.querySelectorAll('details').forEach(e => e.remove()); return main.innerText; }"""
+    )
+    return _RAW_CODES.findall(text)

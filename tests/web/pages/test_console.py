@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from gateway.access.store import create_api_key
 from gateway.oversight.detection import run_detection
 from tests.oversight.support import recipient
 from tests.stack import charge_body
-from tests.web.pages.support import axe_violations, screenshot, scrolls_sideways, sign_in
+from tests.web.pages.support import axe_violations, raw_codes_shown, screenshot, scrolls_sideways, sign_in
 
 TEHRAN_OFFICE = "11110001"
 WINDOW = timedelta(minutes=30)
@@ -41,6 +42,7 @@ async def test_an_excess_fee_attempt_shows_in_the_overview_and_on_the_office_pag
     await page.wait_for_function("document.getElementById('trend-chart')?.dataset !== undefined")
     assert await axe_violations(page) == []
     assert not await scrolls_sideways(page)
+    assert await raw_codes_shown(page) == []
     await screenshot(page, "console-overview")
 
     await page.click("a[href^='/console/findings?type=excess_fee']")
@@ -52,8 +54,13 @@ async def test_an_excess_fee_attempt_shows_in_the_overview_and_on_the_office_pag
     await page.goto(gateway.url + f"/console/offices/{TEHRAN_OFFICE}")
     assert await axe_violations(page) == []
     refusal_rows = await page.locator("#refusals tbody tr").all_text_contents()
-    assert any("excess_fee" in row for row in refusal_rows)
+    assert any("مبلغ بیش از سقف تعرفه" in row for row in refusal_rows)
+    charge_states = await page.locator("#charges tbody td:nth-child(5)").all_text_contents()
+    assert "انجام شد" in charge_states
     assert await page.locator("#negative-indicators").text_content() != "۰"
+    arithmetic = await page.locator("ol.arithmetic li").all_text_contents()
+    assert arithmetic and not any(re.search("[A-Za-z0-9]", line) for line in arithmetic), arithmetic
+    assert await raw_codes_shown(page) == []
     await screenshot(page, "console-office")
     await page.set_viewport_size({"width": 1280, "height": 900})
     await screenshot(page, "console-office-desktop")

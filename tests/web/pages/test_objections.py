@@ -15,7 +15,7 @@ from gateway.oversight.detection import detect_range
 from gateway.oversight.objections import notify_new_findings
 from tests.oversight.support import recipient
 from tests.stack import charge_body
-from tests.web.pages.support import axe_violations, screenshot, sign_in
+from tests.web.pages.support import axe_violations, raw_codes_shown, screenshot, sign_in
 
 RASHT = "21110002"
 MANAGER_MOBILE = "09121110002"
@@ -71,6 +71,7 @@ async def test_an_office_objects_and_the_regulator_upholds(gateway, keys, db, br
     assert await finding.locator(".objection-state").text_content() == "در انتظار رسیدگی"
     assert await finding.locator("form.objection").count() == 0
     assert await axe_violations(page) == []
+    assert await raw_codes_shown(page) == []
     await screenshot(page, "office-objection")
     await office_context.close()
 
