@@ -4,12 +4,23 @@ vanished replica fails no request."""
 from __future__ import annotations
 
 import asyncio
+import random
+import uuid
 
+import pyotp
+
+from gateway.core.text import format_rials
+from gateway.people.enrolment import enrol
+from gateway.people.sessions import SessionPolicy
+from gateway.people.signin import SignIn, SignInPolicy
 from gateway.platform.db import create_pool
 from gateway.platform.replica import LaggingReads
+from gateway.web.pages.signin import SESSION_COOKIE
 from tests.reconciliation.support import charge_cap, charge_day
+from tests.stack import charge_body
 
 TERMINAL, OPERATOR, POLICE_SERVICE = "10000002", "op-12", "2101"
+OFFICE = "11110001"
 
 
 async def _statement_ids(gateway, keys, day: str) -> set[str]:
@@ -74,3 +85,47 @@ async def test_the_replica_going_away_and_coming_back_fails_no_read(gateway_with
     await replica_up.until_ready()
     await asyncio.sleep(0.6)  # the replica is asked again once its retry time has passed
     assert await gateway.services.lagging_reads.fetchval("SELECT pg_is_in_recovery()") is True
+
+
+async def _inspector_session(gateway, db) -> str:
+    """A national inspector signed in, as the sign-in pages do it: the session cookie's value."""
+    username, password = f"inspector-{uuid.uuid4().hex[:8]}", "a long pass phrase"
+    secret = (await enrol(db, password=password, username=username, role="regulator")).totp_secret
+    svc = gateway.services
+    policy = SignInPolicy(max_failures=5, lockout_s=900, session=SessionPolicy(idle_s=900, absolute_s=900))
+    signin = SignIn(svc.pool, svc.redis, policy, svc.clock)
+    ticket = await signin.check_password(username, password, path="/signin")
+    return (await signin.check_code(ticket, pyotp.TOTP(secret).now(), path="/signin/code"))[1]
+
+
+async def _seen(gateway, keys, session: str, requested: int) -> tuple[bool, bool]:
+    """Whether the refused attempt for `requested` rials shows in the regulator's refusals list and on the console's
+    office page."""
+    status, listed = await gateway.request(
+        "GET", f"/v1/regulator/offices/{OFFICE}/refusals?limit=1000", key=await keys("regulator")
+    )
+    assert status == 200, listed
+    headers = {"Cookie": f"{SESSION_COOKIE}={session}", "Accept": "text/html"}
+    async with gateway.session.get(f"{gateway.url}/console/offices/{OFFICE}", headers=headers) as response:
+        assert response.status == 200
+        page = await response.text()
+    return any(row["requested"] == requested for row in listed["data"]), format_rials(requested) in page
+
+
+async def test_the_regulator_s_lists_and_the_console_read_the_replica_and_fall_back(
+    gateway_with_replica, replica_up, keys, db
+):
+    gateway = gateway_with_replica
+    session = await _inspector_session(gateway, db)
+    requested = 9_000_000 + random.randrange(1_000_000)
+    await replica_up.pause_replay(True)
+    body = charge_body(terminal_id=TERMINAL, operator_id=OPERATOR, service_code=POLICE_SERVICE, amount=requested)
+    assert (await gateway.charge(await keys(f"t:{TERMINAL}"), body))[0] == 422
+    assert await _seen(gateway, keys, session, requested) == (False, False)  # the replica has not replayed it
+
+    await replica_up.pause_replay(False)
+    await replica_up.caught_up(db)
+    assert await _seen(gateway, keys, session, requested) == (True, True)
+
+    replica_up.stop()
+    assert await _seen(gateway, keys, session, requested) == (True, True)  # from the primary meanwhile

@@ -30,6 +30,7 @@ from gateway.oversight import office_records, overview, store
 from gateway.oversight.catalog import VIOLATION_TYPES
 from gateway.oversight.scorecard import office_scorecard
 from gateway.people.accounts import Person
+from gateway.platform.replica import LaggingReads
 from gateway.web.context import services
 from gateway.web.listing import send_csv
 from gateway.web.pages.labels import LICENCE_STATUSES, OFFICE_KINDS
@@ -102,6 +103,12 @@ def _period(request: web.Request) -> Period:
     return period
 
 
+def _reads(request: web.Request) -> LaggingReads:
+    """The console only reads, and may lag: the streaming replica when there is one (docs/scaling.md). The
+    objections' pages, which show an inspector's own decision right after it, read the primary."""
+    return services(request).lagging_reads
+
+
 def _offices_in_scope(request: web.Request, person: Person) -> list[Office]:
     return sorted(person.offices_seen(services(request).state.registry), key=lambda o: o.id)
 
@@ -132,7 +139,7 @@ async def console_overview(request: web.Request) -> web.Response:
     period = _period(request)
     offices = _offices_in_scope(request, person)
     summary = await overview.overview(
-        services(request).pool,
+        _reads(request),
         [o.id for o in offices],
         period.first.togregorian(),
         period.last.togregorian(),
@@ -177,7 +184,7 @@ async def console_offices(request: web.Request) -> web.Response:
         if value:
             offices = [o for o in offices if getattr(o, name) == value]
     findings = await overview.findings_per_office(
-        services(request).pool, [o.id for o in offices], period.first.togregorian(), period.last.togregorian()
+        _reads(request), [o.id for o in offices], period.first.togregorian(), period.last.togregorian()
     )
     if request.query.get("findings") == "some":
         offices = [o for o in offices if findings.get(o.id)]
@@ -231,10 +238,10 @@ async def office_context(request: web.Request, person: Person, office: Office) -
     svc = services(request)
     registry = svc.state.registry
     period = _scorecard_period(request)
-    card = await office_scorecard(svc.pool, office, period, svc.oversight.rules, now=svc.clock())
+    card = await office_scorecard(svc.lagging_reads, office, period, svc.oversight.rules, now=svc.clock())
     view = violation_view(request)
     where = store.FindingFilter(since=period.starts_at, until=period.ends_before, office_ids=[office.id])
-    findings = await store.fetch(svc.pool, store.violations_query(where, None, FINDING_ROWS))
+    findings = await store.fetch(svc.lagging_reads, store.violations_query(where, None, FINDING_ROWS))
     terminals = sorted(
         (t for t in registry.terminals.values() if t.office_id == office.id), key=lambda t: t.terminal_id
     )
@@ -259,7 +266,7 @@ async def console_office(request: web.Request) -> web.Response:
     person = await require_person(request, INSPECTORS)
     office = _office(request, person)
     day, since, until = _day(request)
-    pool = services(request).pool
+    pool = _reads(request)
     charges = await store.fetch(pool, office_records.charges_query(office.id, since, until, None, DAY_ROWS))
     refusals = await store.fetch(pool, office_records.refusals_query(office.id, since, until, None, DAY_ROWS))
     context = await office_context(request, person, office)
@@ -278,7 +285,7 @@ async def console_office(request: web.Request) -> web.Response:
 
 
 async def _csv_of(request: web.Request, query, view: Callable) -> AsyncIterator[dict]:
-    async with services(request).pool.acquire() as conn:
+    async with _reads(request).acquire() as conn:
         async for row in store.stream(conn, query):
             yield flat_row(view(row))
 
@@ -307,7 +314,7 @@ async def console_chain_audit(request: web.Request) -> web.Response:
     await checked_form(request)
     office = _office(request, person)
     svc = services(request)
-    report = await office_records.audit_office_chain(svc.pool, office.id, svc.keyring)
+    report = await office_records.audit_office_chain(svc.lagging_reads, office.id, svc.keyring)
     return render(request, "console_chain_audit.html", _common(person, office=office, report=report))
 
 
@@ -331,7 +338,7 @@ async def console_findings(request: web.Request) -> web.Response:
     person = await require_person(request, INSPECTORS)
     period = _period(request)
     where = _finding_filter(request, person, period)
-    rows = await store.fetch(services(request).pool, store.violations_query(where, None, FINDING_ROWS + 1))
+    rows = await store.fetch(_reads(request), store.violations_query(where, None, FINDING_ROWS + 1))
     view = violation_view(request)
     return render(
         request,

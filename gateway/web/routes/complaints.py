@@ -94,7 +94,7 @@ def _filter(request: web.Request, office_ids: list[str] | None) -> ComplaintFilt
 
 
 async def _listed(request: web.Request, where: ComplaintFilter) -> web.StreamResponse:
-    pool = services(request).pool
+    pool = services(request).lagging_reads  # lists that may lag: nothing the caller just wrote
     after = page_cursor(request, _KIND, (datetime, str))
     if wants_csv(request):
         rows = await list_complaints(pool, where, after, None)

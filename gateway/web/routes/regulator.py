@@ -12,6 +12,10 @@
     GET /v1/regulator/refusals?from=&to=&office_id=&province=&reason=      every refused charge request
     GET /v1/regulator/voids?from=&to=&office_id=&province=                 every void, whatever became of it
 
+Every read goes to the streaming replica when there is one (`lagging_reads`, docs/scaling.md), except the access
+log's signed heads, which the regulator may have just asked to be signed; the access log itself is written on the
+primary.
+
 A regulator key of one province (`pishkhan keys create --role regulator --province ...`) sees only that province's
 offices: another province's office is answered 404, and lists leave them out.
 
@@ -554,7 +558,7 @@ async def offices(request: web.Request) -> web.StreamResponse:
     csv = wants_csv(request)
     limit = None if csv else page_limit(request, DEFAULT_PAGE)
     page = listed if limit is None else listed[:limit]
-    findings = await office_records.findings_per_office(svc.pool, [o.id for o in page], since, until)
+    findings = await office_records.findings_per_office(svc.lagging_reads, [o.id for o in page], since, until)
     today = tehran_date(svc.clock())
     views = [office_view(o, registry, findings.get(o.id, 0), today) for o in page]
     if csv:
@@ -567,7 +571,7 @@ async def offices(request: web.Request) -> web.StreamResponse:
             "data": views,
             "has_more": more,
             "next_cursor": encode_cursor("offices", (page[-1].id,)) if more else None,
-            "detected_through": _utc(await store.detection_reach(svc.pool)),
+            "detected_through": _utc(await store.detection_reach(svc.lagging_reads)),
         }
     )
 
@@ -694,7 +698,7 @@ async def office_receipts(request: web.Request) -> web.Response:
     office = _office_in_scope(request, await _regulator(request))
     from_seq = _from_seq(request)
     limit = page_limit(request, RECEIPT_PAGE, MAX_RECEIPT_PAGE)
-    rows = await office_records.receipts_from(services(request).pool, office.id, from_seq, limit + 1)
+    rows = await office_records.receipts_from(services(request).lagging_reads, office.id, from_seq, limit + 1)
     page = rows[:limit]
     headers = {"Content-Disposition": f'attachment; filename="receipts-{office.id}-from-{from_seq}.jsonl"'}
     if len(rows) > limit:
