@@ -7,7 +7,8 @@ Run as a process of its own so that its CPU and sockets are its own:
     python -m loadtests.loadgen SPEC.json      # writes the result to SPEC.result.json
 
 The spec: {"mode": "closed"|"open"|"burst", "base_url": "http://127.0.0.1:PORT", "target": "charge"|"hello",
-"clients": [[terminal_id, operator_id, api_key], ...], "charge": {"service_code": ..., "amount": ...},
+"clients": [[terminal_id, operator_id, api_key], ...], "charge": {"service_code": ..., "amount": ..., "birth_date":
+... (optional: every recipient's, for a service whose identity policy asks the civil registry)},
 "duration_s", "warmup_s" (closed, open), "rate" (open), "ramp_s" (burst), "timeout_s", "local_host" (optional:
 the source address, e.g. 127.0.0.2)}.
 A charge counts as done when it answers 201 with status "completed"; anything else is counted by its kind.
@@ -66,13 +67,17 @@ class ChargeTarget:
     """POST /v1/charges with a fresh Idempotency-Key and a fresh citizen each time (a body kept per terminal would
     charge one citizen over and over, which oversight rightly reads as split charging)."""
 
-    def __init__(self, base_url: str, service_code: str, amount: int) -> None:
+    def __init__(self, base_url: str, service_code: str, amount: int, birth_date: str | None = None) -> None:
         self.url = base_url + "/v1/charges"
         self.service_code = service_code
         self.amount = amount
+        self.birth_date = birth_date
 
     def _body(self, client: Client) -> bytes:
-        return orjson.dumps(charge_body(client, self.service_code, self.amount))
+        body = charge_body(client, self.service_code, self.amount)
+        if self.birth_date is not None:
+            body["recipient"]["birth_date"] = self.birth_date
+        return orjson.dumps(body)
 
     async def call(self, session: aiohttp.ClientSession, client: Client) -> str | None:
         headers = {
@@ -231,7 +236,8 @@ async def _run(spec: dict) -> dict:
     if spec["target"] == "hello":
         target = HelloTarget(base_url)
     else:
-        target = ChargeTarget(base_url, spec["charge"]["service_code"], spec["charge"]["amount"])
+        charge = spec["charge"]
+        target = ChargeTarget(base_url, charge["service_code"], charge["amount"], charge.get("birth_date"))
     # A source address of its own gives each generator the whole ephemeral port range (28,000 ports here) for
     # its connections to the one gateway address.
     local_addr = (spec["local_host"], 0) if spec.get("local_host") else None

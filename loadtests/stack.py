@@ -215,6 +215,32 @@ def start_messaging_simulators(root: Path, env: dict, services: list[ServiceProc
         _wait_for_listener(port, services[-1])
 
 
+# The identity inquiry's services, each answering at once for any recipient (`--population`): a service whose policy
+# requires the inquiry costs its full round trips on every charge of the load's fresh recipients.
+IDENTITY_SIMULATORS = (("civil-registry", "PISHKHAN_CIVIL_REGISTRY_URL"), ("shahkar", "PISHKHAN_SHAHKAR_URL"))
+
+
+def start_identity_simulators(root: Path, env: dict, services: list[ServiceProcess]) -> None:
+    """The civil registry and Shahkar simulators on free ports, added to `services`; `env` gets their URLs."""
+    for kind, setting in IDENTITY_SIMULATORS:
+        port = free_port()
+        services.append(
+            start_module(
+                kind,
+                "gateway.cli",
+                "sim",
+                kind,
+                "--port",
+                str(port),
+                "--population",
+                env=env,
+                log_path=root / "identity.log",
+            )
+        )
+        env[setting] = f"http://127.0.0.1:{port}"
+        _wait_for_listener(port, services[-1])
+
+
 def _wait_for_listener(port: int, service: ServiceProcess, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -234,6 +260,7 @@ class BenchStack:
     terminals: list[FleetTerminal]
     simulators: Simulators
     messaging: list[ServiceProcess] = field(default_factory=list)
+    identity: list[ServiceProcess] = field(default_factory=list)
     gateway: ServiceProcess | None = None
     gateway_port: int = 0
     servers: dict[str, psutil.Process | None] = field(default_factory=dict)
@@ -275,6 +302,7 @@ class BenchStack:
             "valkey": process_tree(self._server("valkey", self.embedded.redis_port)),
             "psp_simulators": self.simulators.tree(),
             "messaging_simulators": [p for service in self.messaging for p in service.tree()],
+            "identity_simulators": [p for service in self.identity for p in service.tree()],
         }
 
     def _server(self, name: str, port: int) -> psutil.Process | None:
@@ -285,7 +313,7 @@ class BenchStack:
     def stop(self) -> None:
         self.stop_gateway()
         self.simulators.stop()
-        for service in self.messaging:
+        for service in [*self.messaging, *self.identity]:
             service.stop()
         self.embedded.stop()
 
@@ -315,6 +343,7 @@ def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> Be
     )
     embedded.start()
     messaging: list[ServiceProcess] = []
+    identity: list[ServiceProcess] = []
     try:
         env = dict(
             os.environ,
@@ -333,11 +362,12 @@ def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> Be
         licensed = licensed_psps(demo_registry(), today)
         deadlines = {psp_id: psps[psp_id]["capabilities"]["verify_deadline_minutes"] * 60 for psp_id in licensed}
         start_messaging_simulators(root, env, messaging)
+        start_identity_simulators(root, env, identity)
         simulators = Simulators(root, deadlines, {psp_id: psps[psp_id]["protocol"] for psp_id in licensed}, env)
         simulators.start(pin_delay_ms=0)
     except BaseException:
-        for service in messaging:
+        for service in [*messaging, *identity]:
             service.stop()
         embedded.stop()
         raise
-    return BenchStack(root, embedded, env, terminals, simulators, messaging)
+    return BenchStack(root, embedded, env, terminals, simulators, messaging, identity)

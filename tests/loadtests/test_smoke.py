@@ -62,6 +62,12 @@ def test_a_smoke_run_measures_every_phase(tmp_path, var_dir):
     assert all(cost[part] > 0 for part in ("gateway", "postgres", "psp_simulators", "load_generator"))
     assert results["half_peak"]["ok"] > 0 and not results["half_peak"]["failures"]
 
+    identity = results["identity"]  # every charge of a service that requires the inquiry asks both services once
+    assert identity["peak"]["ok"] > 0 and not identity["peak"]["failures"]
+    assert identity["half_peak"]["ok"] > 0 and not identity["half_peak"]["failures"]
+    assert identity["inquiries_per_charge"] == {"civil-registry": 1.0, "shahkar": 1.0}
+    assert identity["peak"]["per_charge"]["cpu_ms"]["identity_simulators"] > 0
+
     burst = results["concurrency"]
     assert burst["ok"] == burst["charges"] and not burst["failures"]
     assert burst["max_in_flight"] == burst["charges"]
@@ -80,5 +86,6 @@ def test_a_smoke_run_measures_every_phase(tmp_path, var_dir):
     assert {t["target"] for t in results["targets"]} >= {
         "pipeline throughput / hello-world baseline",
         "p99 at half of peak",
+        "p99 at half of peak, identity inquiry required",
     }
     assert "## Targets" in markdown_report.read_text(encoding="utf-8")
