@@ -5,6 +5,7 @@
 3. half_peak  latency at half of peak (open loop at a fixed rate);
    identity   peak and half of peak again for a service whose policy requires the identity inquiry
               (loadtests/identity_cost.py);
+   two_hosts  two gateway hosts on one PostgreSQL and Valkey, one killed under load (loadtests/two_hosts.py);
 4. concurrency  N charges in flight at once while the simulator holds each card for a PIN-entry delay;
                 gateway memory (all processes) and errors;
 5. growth     peak again with M generated charges in the database, against the empty-database peak;
@@ -42,7 +43,7 @@ import redis.asyncio as aioredis
 
 from gateway.core.charge import PENDING as PENDING_STATUSES
 from gateway.platform.config import PROJECT_ROOT
-from loadtests import database_statistics, identity_cost, profiling
+from loadtests import database_statistics, identity_cost, profiling, two_hosts
 from loadtests.fleet import FleetTerminal, spread_over_offices
 from loadtests.history import add_history
 from loadtests.measure import cpu_seconds, per_charge, rss_bytes, run_generators, snapshot, split, summarise
@@ -625,6 +626,11 @@ async def run(args: argparse.Namespace) -> dict:
             log(f"half peak: {results['half_peak']['rps']} charges/s, p99 {results['half_peak']['p99_ms']} ms")
         if "identity" in args.phases:
             results["identity"] = await identity_cost.measure(bench, results["peak"])
+        if "two_hosts" in args.phases:
+            results["two_hosts"] = await two_hosts.measure(
+                bench, results["peak"]["clients"], _wait_for_settled, conservation_check
+            )
+            log(f"two hosts: after / before the kill {results['two_hosts']['ratio']}")
         if args.profile:
             log(f"profile: py-spy on the gateway for {args.profile_seconds:.0f} s")
             results["profile"] = await bench.profile(results["peak"]["clients"])
@@ -656,7 +662,7 @@ async def run(args: argparse.Namespace) -> dict:
     return results
 
 
-PHASES = ("baseline", "half_peak", "identity", "concurrency", "growth", "rendering")
+PHASES = ("baseline", "half_peak", "identity", "two_hosts", "concurrency", "growth", "rendering")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

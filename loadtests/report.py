@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from loadtests import identity_cost
+from loadtests import identity_cost, two_hosts
 
 TARGET_IN_FLIGHT = 30_000
 TARGET_HISTORY = 10_000_000
@@ -45,6 +45,7 @@ def targets(results: dict) -> list[dict]:
             )
         )
     rows += identity_cost.targets(results)
+    rows += two_hosts.targets(results)
     burst = results.get("concurrency")
     if burst:
         failures = sum(burst["failures"].values())
@@ -207,6 +208,7 @@ def markdown(results: dict) -> str:
         lines += [f"| {name} | {ms} |" for name, ms in cost["cpu_ms"].items()]
         lines.append(f"| all | {cost['cpu_ms_total']} |")
     lines += identity_cost.markdown(results)
+    lines += two_hosts.markdown(results)
     burst = results.get("concurrency")
     if burst:
         lines += [

@@ -57,6 +57,13 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def kill(self) -> None:
+        """SIGKILL to every process of the tree at once, as a host losing power would stop them."""
+        for process in self.tree():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        self.process.wait()
+
     def stop(self, timeout: float = 40) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -252,6 +259,15 @@ def _wait_for_listener(port: int, service: ServiceProcess, timeout: float = 30) 
     raise RuntimeError(f"the {service.name} simulator did not listen on port {port} within {timeout:.0f} s")
 
 
+async def start_gateway_host(name: str, env: dict, workers: int, log_path: Path) -> ServiceProcess:
+    """`pishkhan serve` with `env`, once it answers /readyz and every worker process has loaded the registry."""
+    host = start_module(name, "gateway.cli", "serve", env=env, log_path=log_path)
+    await wait_until_ready(f"http://127.0.0.1:{env['PISHKHAN_PORT']}/readyz", host)
+    # Every worker process must have loaded the registry before load starts, not only the first to answer.
+    await asyncio.sleep(1.0 + 0.2 * workers)
+    return host
+
+
 @dataclass
 class BenchStack:
     root: Path
@@ -273,21 +289,23 @@ class BenchStack:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
 
-    async def start_gateway(self, workers: int, extra_env: dict[str, str]) -> None:
-        self.gateway_port = self.gateway_port or free_port()
-        env = {
+    def gateway_env(self, port: int, workers: int, extra_env: dict[str, str]) -> dict:
+        """The environment of a gateway host serving on `port` with `workers` processes."""
+        return {
             **self.env,
-            "PISHKHAN_PORT": str(self.gateway_port),
+            "PISHKHAN_PORT": str(port),
             "PISHKHAN_WORKERS": str(workers),
             "PISHKHAN_PSP_ENDPOINTS": self.simulators.endpoints,
-            "PISHKHAN_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.gateway_port}",
+            "PISHKHAN_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             **QUICK_RECOVERY,
             **extra_env,
         }
-        self.gateway = start_module("gateway", "gateway.cli", "serve", env=env, log_path=self.root / "gateway.log")
-        await wait_until_ready(self.base_url + "/readyz", self.gateway)
-        # Every worker process must have loaded the registry before load starts, not only the first to answer.
-        await asyncio.sleep(1.0 + 0.2 * workers)
+
+    async def start_gateway(self, workers: int, extra_env: dict[str, str]) -> None:
+        self.gateway_port = self.gateway_port or free_port()
+        self.gateway = await start_gateway_host(
+            "gateway", self.gateway_env(self.gateway_port, workers, extra_env), workers, self.root / "gateway.log"
+        )
 
     def stop_gateway(self) -> None:
         if self.gateway is not None:
