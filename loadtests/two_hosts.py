@@ -226,7 +226,8 @@ def markdown(results: dict) -> list[str]:
     messages = phase["messages"]
     return [
         "",
-        f"## Two gateway hosts ({phase['workers_per_host']} serving processes each), one killed",
+        f"## Two gateway hosts ({phase['workers_per_host']} serving process"
+        f"{'' if phase['workers_per_host'] == 1 else 'es'} each), one killed",
         "",
         "| run | charges/s | p50 ms | p99 ms | clients | failures |",
         "|---|---|---|---|---|---|",

@@ -3,7 +3,8 @@ tiny counts. It checks that every phase produced figures, that the run left noth
 found no split charging in traffic where every charge is for a different citizen, and that the conservation check
 found it clean; the figures themselves belong in the benchmark report, not here.
 
-The run takes well under a minute; the timeout leaves room for a machine busy with other work."""
+The run takes a minute or two (the two-host phase waits for recovery to resolve what the killed host left); the
+timeout leaves room for a machine busy with other work."""
 
 from __future__ import annotations
 
