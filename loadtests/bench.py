@@ -3,6 +3,9 @@
 1. baseline   an aiohttp hello-world JSON endpoint, same processes, same load generator;
 2. peak       charge-pipeline throughput with p50/p99 (closed loop, one client per terminal, many offices);
 3. half_peak  latency at half of peak (open loop at a fixed rate);
+   identity   peak and half of peak again for a service whose policy requires the identity inquiry
+              (loadtests/identity_cost.py);
+   two_hosts  two gateway hosts on one PostgreSQL and Valkey, one killed under load (loadtests/two_hosts.py);
 4. concurrency  N charges in flight at once while the simulator holds each card for a PIN-entry delay;
                 gateway memory (all processes) and errors;
 5. growth     peak again with M generated charges in the database, against the empty-database peak;
@@ -40,7 +43,7 @@ import redis.asyncio as aioredis
 
 from gateway.core.charge import PENDING as PENDING_STATUSES
 from gateway.platform.config import PROJECT_ROOT
-from loadtests import database_statistics, profiling
+from loadtests import database_statistics, identity_cost, profiling, two_hosts
 from loadtests.fleet import FleetTerminal, spread_over_offices
 from loadtests.history import add_history
 from loadtests.measure import cpu_seconds, per_charge, rss_bytes, run_generators, snapshot, split, summarise
@@ -78,6 +81,7 @@ class Bench:
         self.keys = keys
         self.work = work
         self.amount = 0
+        self.charge_fields: dict = {}  # what a phase charges instead of SERVICE_CODE at self.amount
 
     def clients(self, terminals: list[FleetTerminal]) -> list[list[str]]:
         return [[t.terminal_id, t.operator_id, self.keys[t.terminal_id]] for t in terminals]
@@ -88,7 +92,7 @@ class Bench:
             "base_url": base_url,
             "target": target,
             "clients": clients,
-            "charge": {"service_code": SERVICE_CODE, "amount": self.amount},
+            "charge": {"service_code": SERVICE_CODE, "amount": self.amount, **self.charge_fields},
             **fields,
         }
 
@@ -100,14 +104,14 @@ class Bench:
         ]
         return await run_generators(specs, self.work)
 
-    async def quote_amount(self) -> int:
+    async def quote_amount(self, service_code: str = SERVICE_CODE) -> int:
         """The full cap of the service at a fleet office now, asked of the gateway as a terminal would."""
         terminal = self.stack.terminals[0]
         async with (
             aiohttp.ClientSession() as session,
             session.get(
                 f"{self.stack.base_url}/v1/tariffs/quote",
-                params={"service_code": SERVICE_CODE},
+                params={"service_code": service_code},
                 headers={"Authorization": f"Bearer {self.keys[terminal.terminal_id]}"},
             ) as response,
         ):
@@ -620,6 +624,13 @@ async def run(args: argparse.Namespace) -> dict:
         if "half_peak" in args.phases:
             results["half_peak"] = await bench.half_peak(results["peak"]["sustained_rps"] or 1.0)
             log(f"half peak: {results['half_peak']['rps']} charges/s, p99 {results['half_peak']['p99_ms']} ms")
+        if "identity" in args.phases:
+            results["identity"] = await identity_cost.measure(bench, results["peak"])
+        if "two_hosts" in args.phases:
+            results["two_hosts"] = await two_hosts.measure(
+                bench, results["peak"]["clients"], _wait_for_settled, conservation_check
+            )
+            log(f"two hosts: after / before the kill {results['two_hosts']['ratio']}")
         if args.profile:
             log(f"profile: py-spy on the gateway for {args.profile_seconds:.0f} s")
             results["profile"] = await bench.profile(results["peak"]["clients"])
@@ -651,7 +662,7 @@ async def run(args: argparse.Namespace) -> dict:
     return results
 
 
-PHASES = ("baseline", "half_peak", "concurrency", "growth", "rendering")
+PHASES = ("baseline", "half_peak", "identity", "two_hosts", "concurrency", "growth", "rendering")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -7,9 +7,12 @@ Run as a process of its own so that its CPU and sockets are its own:
     python -m loadtests.loadgen SPEC.json      # writes the result to SPEC.result.json
 
 The spec: {"mode": "closed"|"open"|"burst", "base_url": "http://127.0.0.1:PORT", "target": "charge"|"hello",
-"clients": [[terminal_id, operator_id, api_key], ...], "charge": {"service_code": ..., "amount": ...},
+"clients": [[terminal_id, operator_id, api_key], ...], "charge": {"service_code": ..., "amount": ..., "birth_date":
+... (optional: every recipient's, for a service whose identity policy asks the civil registry)},
 "duration_s", "warmup_s" (closed, open), "rate" (open), "ramp_s" (burst), "timeout_s", "local_host" (optional:
-the source address, e.g. 127.0.0.2)}.
+the source address, e.g. 127.0.0.2), "fallback_url" (optional: another gateway host; a client whose request met a
+closed or cut connection sends its later requests there, as a load balancer's health check would route them),
+"pause_after_failure_s" (optional, closed loop: how long a client waits after a failed request)}.
 A charge counts as done when it answers 201 with status "completed"; anything else is counted by its kind.
 """
 
@@ -66,13 +69,26 @@ class ChargeTarget:
     """POST /v1/charges with a fresh Idempotency-Key and a fresh citizen each time (a body kept per terminal would
     charge one citizen over and over, which oversight rightly reads as split charging)."""
 
-    def __init__(self, base_url: str, service_code: str, amount: int) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        service_code: str,
+        amount: int,
+        birth_date: str | None = None,
+        fallback_url: str | None = None,
+    ) -> None:
         self.url = base_url + "/v1/charges"
         self.service_code = service_code
         self.amount = amount
+        self.birth_date = birth_date
+        self.fallback_url = fallback_url + "/v1/charges" if fallback_url else None
+        self.moved: set[str] = set()  # terminals whose host went away: they charge through the fallback
 
     def _body(self, client: Client) -> bytes:
-        return orjson.dumps(charge_body(client, self.service_code, self.amount))
+        body = charge_body(client, self.service_code, self.amount)
+        if self.birth_date is not None:
+            body["recipient"]["birth_date"] = self.birth_date
+        return orjson.dumps(body)
 
     async def call(self, session: aiohttp.ClientSession, client: Client) -> str | None:
         headers = {
@@ -80,8 +96,14 @@ class ChargeTarget:
             "Idempotency-Key": uuid.uuid4().hex,
             "Content-Type": "application/json",
         }
-        async with session.post(self.url, data=self._body(client), headers=headers) as response:
-            payload = await response.read()
+        url = self.fallback_url if client.terminal_id in self.moved else self.url
+        try:
+            async with session.post(url, data=self._body(client), headers=headers) as response:
+                payload = await response.read()
+        except aiohttp.ClientConnectionError:
+            if self.fallback_url is not None:
+                self.moved.add(client.terminal_id)
+            raise
         if response.status == 201 and b'"status":"completed"' in payload:
             return None
         if response.status < 300:
@@ -141,8 +163,11 @@ async def _attempt(target, session, client) -> str | None:
         return f"client:{type(error).__name__}"
 
 
-async def closed_loop(target, session, clients: list[Client], duration: float, warmup: float) -> dict:
-    """Each client sends its next request as soon as the previous one answers."""
+async def closed_loop(
+    target, session, clients: list[Client], duration: float, warmup: float, pause_after_failure: float = 0.0
+) -> dict:
+    """Each client sends its next request as soon as the previous one answers (or `pause_after_failure` seconds
+    after a failed one)."""
     now = time.monotonic
     start = now()
     tally = Tally(start + warmup, start + warmup + duration)
@@ -151,6 +176,8 @@ async def closed_loop(target, session, clients: list[Client], duration: float, w
         while (started := now()) < tally.window_end:
             failure = await _attempt(target, session, client)
             tally.record(started, now(), failure)
+            if failure is not None and pause_after_failure:
+                await asyncio.sleep(pause_after_failure)
 
     await asyncio.gather(*(client_loop(client) for client in clients))
     return tally.result(clients=len(clients))
@@ -231,7 +258,10 @@ async def _run(spec: dict) -> dict:
     if spec["target"] == "hello":
         target = HelloTarget(base_url)
     else:
-        target = ChargeTarget(base_url, spec["charge"]["service_code"], spec["charge"]["amount"])
+        charge = spec["charge"]
+        target = ChargeTarget(
+            base_url, charge["service_code"], charge["amount"], charge.get("birth_date"), spec.get("fallback_url")
+        )
     # A source address of its own gives each generator the whole ephemeral port range (28,000 ports here) for
     # its connections to the one gateway address.
     local_addr = (spec["local_host"], 0) if spec.get("local_host") else None
@@ -240,7 +270,8 @@ async def _run(spec: dict) -> dict:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, skip_auto_headers=["User-Agent"]) as session:
         mode = spec["mode"]
         if mode == "closed":
-            return await closed_loop(target, session, clients, spec["duration_s"], spec.get("warmup_s", 0))
+            pause = spec.get("pause_after_failure_s", 0.0)
+            return await closed_loop(target, session, clients, spec["duration_s"], spec.get("warmup_s", 0), pause)
         if mode == "open":
             return await open_loop(target, session, clients, spec["rate"], spec["duration_s"], spec.get("warmup_s", 0))
         if mode == "burst":

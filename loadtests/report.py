@@ -6,6 +6,8 @@ from pathlib import Path
 
 import orjson
 
+from loadtests import identity_cost, two_hosts
+
 TARGET_IN_FLIGHT = 30_000
 TARGET_HISTORY = 10_000_000
 MEMORY_LIMIT_MIB = 2048
@@ -42,6 +44,8 @@ def targets(results: dict) -> list[dict]:
                 f"failures: {half['failures']}" if half["failures"] else "",
             )
         )
+    rows += identity_cost.targets(results)
+    rows += two_hosts.targets(results)
     burst = results.get("concurrency")
     if burst:
         failures = sum(burst["failures"].values())
@@ -203,6 +207,8 @@ def markdown(results: dict) -> str:
         ]
         lines += [f"| {name} | {ms} |" for name, ms in cost["cpu_ms"].items()]
         lines.append(f"| all | {cost['cpu_ms_total']} |")
+    lines += identity_cost.markdown(results)
+    lines += two_hosts.markdown(results)
     burst = results.get("concurrency")
     if burst:
         lines += [

@@ -57,6 +57,13 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def kill(self) -> None:
+        """SIGKILL to every process of the tree at once, as a host losing power would stop them."""
+        for process in self.tree():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        self.process.wait()
+
     def stop(self, timeout: float = 40) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -215,6 +222,32 @@ def start_messaging_simulators(root: Path, env: dict, services: list[ServiceProc
         _wait_for_listener(port, services[-1])
 
 
+# The identity inquiry's services, each answering at once for any recipient (`--population`): a service whose policy
+# requires the inquiry costs its full round trips on every charge of the load's fresh recipients.
+IDENTITY_SIMULATORS = (("civil-registry", "PISHKHAN_CIVIL_REGISTRY_URL"), ("shahkar", "PISHKHAN_SHAHKAR_URL"))
+
+
+def start_identity_simulators(root: Path, env: dict, services: list[ServiceProcess]) -> None:
+    """The civil registry and Shahkar simulators on free ports, added to `services`; `env` gets their URLs."""
+    for kind, setting in IDENTITY_SIMULATORS:
+        port = free_port()
+        services.append(
+            start_module(
+                kind,
+                "gateway.cli",
+                "sim",
+                kind,
+                "--port",
+                str(port),
+                "--population",
+                env=env,
+                log_path=root / "identity.log",
+            )
+        )
+        env[setting] = f"http://127.0.0.1:{port}"
+        _wait_for_listener(port, services[-1])
+
+
 def _wait_for_listener(port: int, service: ServiceProcess, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -226,6 +259,15 @@ def _wait_for_listener(port: int, service: ServiceProcess, timeout: float = 30) 
     raise RuntimeError(f"the {service.name} simulator did not listen on port {port} within {timeout:.0f} s")
 
 
+async def start_gateway_host(name: str, env: dict, workers: int, log_path: Path) -> ServiceProcess:
+    """`pishkhan serve` with `env`, once it answers /readyz and every worker process has loaded the registry."""
+    host = start_module(name, "gateway.cli", "serve", env=env, log_path=log_path)
+    await wait_until_ready(f"http://127.0.0.1:{env['PISHKHAN_PORT']}/readyz", host)
+    # Every worker process must have loaded the registry before load starts, not only the first to answer.
+    await asyncio.sleep(1.0 + 0.2 * workers)
+    return host
+
+
 @dataclass
 class BenchStack:
     root: Path
@@ -234,6 +276,7 @@ class BenchStack:
     terminals: list[FleetTerminal]
     simulators: Simulators
     messaging: list[ServiceProcess] = field(default_factory=list)
+    identity: list[ServiceProcess] = field(default_factory=list)
     gateway: ServiceProcess | None = None
     gateway_port: int = 0
     servers: dict[str, psutil.Process | None] = field(default_factory=dict)
@@ -246,21 +289,23 @@ class BenchStack:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
 
-    async def start_gateway(self, workers: int, extra_env: dict[str, str]) -> None:
-        self.gateway_port = self.gateway_port or free_port()
-        env = {
+    def gateway_env(self, port: int, workers: int, extra_env: dict[str, str]) -> dict:
+        """The environment of a gateway host serving on `port` with `workers` processes."""
+        return {
             **self.env,
-            "PISHKHAN_PORT": str(self.gateway_port),
+            "PISHKHAN_PORT": str(port),
             "PISHKHAN_WORKERS": str(workers),
             "PISHKHAN_PSP_ENDPOINTS": self.simulators.endpoints,
-            "PISHKHAN_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.gateway_port}",
+            "PISHKHAN_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             **QUICK_RECOVERY,
             **extra_env,
         }
-        self.gateway = start_module("gateway", "gateway.cli", "serve", env=env, log_path=self.root / "gateway.log")
-        await wait_until_ready(self.base_url + "/readyz", self.gateway)
-        # Every worker process must have loaded the registry before load starts, not only the first to answer.
-        await asyncio.sleep(1.0 + 0.2 * workers)
+
+    async def start_gateway(self, workers: int, extra_env: dict[str, str]) -> None:
+        self.gateway_port = self.gateway_port or free_port()
+        self.gateway = await start_gateway_host(
+            "gateway", self.gateway_env(self.gateway_port, workers, extra_env), workers, self.root / "gateway.log"
+        )
 
     def stop_gateway(self) -> None:
         if self.gateway is not None:
@@ -275,6 +320,7 @@ class BenchStack:
             "valkey": process_tree(self._server("valkey", self.embedded.redis_port)),
             "psp_simulators": self.simulators.tree(),
             "messaging_simulators": [p for service in self.messaging for p in service.tree()],
+            "identity_simulators": [p for service in self.identity for p in service.tree()],
         }
 
     def _server(self, name: str, port: int) -> psutil.Process | None:
@@ -285,7 +331,7 @@ class BenchStack:
     def stop(self) -> None:
         self.stop_gateway()
         self.simulators.stop()
-        for service in self.messaging:
+        for service in [*self.messaging, *self.identity]:
             service.stop()
         self.embedded.stop()
 
@@ -315,6 +361,7 @@ def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> Be
     )
     embedded.start()
     messaging: list[ServiceProcess] = []
+    identity: list[ServiceProcess] = []
     try:
         env = dict(
             os.environ,
@@ -333,11 +380,12 @@ def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> Be
         licensed = licensed_psps(demo_registry(), today)
         deadlines = {psp_id: psps[psp_id]["capabilities"]["verify_deadline_minutes"] * 60 for psp_id in licensed}
         start_messaging_simulators(root, env, messaging)
+        start_identity_simulators(root, env, identity)
         simulators = Simulators(root, deadlines, {psp_id: psps[psp_id]["protocol"] for psp_id in licensed}, env)
         simulators.start(pin_delay_ms=0)
     except BaseException:
-        for service in messaging:
+        for service in [*messaging, *identity]:
             service.stop()
         embedded.stop()
         raise
-    return BenchStack(root, embedded, env, terminals, simulators, messaging)
+    return BenchStack(root, embedded, env, terminals, simulators, messaging, identity)

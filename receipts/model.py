@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.core.identifiers import MAX_SEQUENCE, make_tracking_code
+from gateway.core.identity import RECEIPT_LABEL
 from gateway.core.jalali import format_utc
 from gateway.core.text import normalize_persian
 
 RECEIPT_VERSION = 1
-AUTHENTICATION_LABEL = "احراز هویت"
 
 # (key, label) in the order of the regulation's sentence.
 REQUIRED_FIELDS: tuple[tuple[str, str], ...] = (
@@ -85,8 +85,8 @@ class ReceiptInput:
     breakdown: Mapping[str, Any]
     charge_id: str
     prev_hash: str
-    # How the recipient was authenticated («استعلام ثبت احوال و شاهکار»), when the service's policy asked for an
-    # identity inquiry; signed with the rest.
+    # How the recipient was authenticated («تأیید با استعلام ثبت احوال و شاهکار»), when the service's policy asked
+    # for an identity inquiry; signed with the rest under the label «احراز اصالت خدمت‌گیرنده».
     authentication: str | None = None
 
 
@@ -194,7 +194,7 @@ def build_receipt(inp: ReceiptInput) -> dict[str, Any]:
     }
     if inp.authentication is not None:
         document["authentication"] = {
-            "label": AUTHENTICATION_LABEL,
+            "label": RECEIPT_LABEL,
             "value": _text("authentication", inp.authentication),
         }
     return document

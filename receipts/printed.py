@@ -1,7 +1,8 @@
 """What the printed forms show, in logical order with Persian digits: shared by the PDF and thermal renderers.
 
-The nine required fields come first, with the labels the signed document carries, then the fee
-breakdown, the payment references and the office references.
+The nine required fields come first, with the labels the signed document carries, then on a service receipt how
+the recipient was authenticated (the signed `authentication` line, or «بدون استعلام» when the service's policy asks
+nobody and the document has none), then the fee breakdown, the payment references and the office references.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.core.identity import NOT_ASKED_RECEIPT_VALUE, RECEIPT_LABEL
 from gateway.core.jalali import format_jalali_datetime
 from gateway.core.text import format_rials, to_persian_digits
 from receipts.model import parse_timestamp
@@ -79,6 +81,14 @@ def _extra_row(extra: Mapping[str, Any]) -> PrintedRow:
     return PrintedRow(to_persian_digits(f"{extra['name']} ({extra['quantity']} عدد)"), rials(extra["amount"]))
 
 
+def _authentication_row(document: Mapping[str, Any]) -> PrintedRow:
+    """A service receipt's authentication line as signed, or that its service asks nobody."""
+    signed = document.get("authentication")
+    if signed is None:
+        return PrintedRow(RECEIPT_LABEL, NOT_ASKED_RECEIPT_VALUE)
+    return PrintedRow(signed["label"], to_persian_digits(signed["value"]))
+
+
 def _copy_section(reprint: Reprint) -> PrintedSection:
     return PrintedSection(
         COPY_MARK,
@@ -121,8 +131,13 @@ def _sections(signed: Mapping[str, Any], reprint: Reprint | None) -> list[Printe
         *copy,
         PrintedSection(
             None,
-            tuple(
-                PrintedRow(field["label"], _display_value(field["key"], field["value"])) for field in document["fields"]
+            (
+                *(
+                    PrintedRow(field["label"], _display_value(field["key"], field["value"]))
+                    for field in document["fields"]
+                ),
+                # A cancellation repeats no inquiry: it has no such line.
+                *(() if cancellation else (_authentication_row(document),)),
             ),
         ),
         PrintedSection(

@@ -10,6 +10,9 @@ Run `python -m simulators.civil_registry --port 0`: it prints `{"port": N}` once
 - `POST /control/revoke-tokens`: every token issued so far is answered 401 from now on;
 - `GET /control/calls`: how many person inquiries were answered or faulted;
 - `POST /control/reset`: forgets people, tokens, calls and faults.
+
+With `--population` (the benchmark's load) every national code the registry does not hold is `POPULATION_PERSON`,
+alive: the load generator's recipients are drawn at random and each is asked once.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ TOKEN_LIFETIME_S = 3600
 
 
 class Registry:
-    def __init__(self, client_id: str, client_secret: str) -> None:
+    def __init__(self, client_id: str, client_secret: str, population: bool) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
+        self.population = population
         self.faults = FaultBook(FAULT_KINDS, target_field="national_code")
         self.reset()
 
@@ -59,10 +63,14 @@ DEMO_PERSON = {
     "last_name": "رضایی",
     "alive": True,
 }
+# Everyone with --population: the name the benchmark's load generator gives every recipient (loadtests/loadgen.py).
+POPULATION_PERSON = {"birth_date": "1370/01/15", "first_name": "مریم", "last_name": "احمدی", "alive": True}
 
 
-def create_app(client_id: str = "pishkhan", client_secret: str = "pishkhan", *, demo: bool = False) -> web.Application:
-    registry = Registry(client_id, client_secret)
+def create_app(
+    client_id: str = "pishkhan", client_secret: str = "pishkhan", *, demo: bool = False, population: bool = False
+) -> web.Application:
+    registry = Registry(client_id, client_secret, population)
     if demo:
         registry.people[str(DEMO_PERSON["national_code"])] = dict(DEMO_PERSON)
     app = web.Application()
@@ -109,7 +117,7 @@ def create_app(client_id: str = "pishkhan", client_secret: str = "pishkhan", *, 
 
 
 def _person_answer(registry: Registry, request: web.Request, national_code: str, track_id: str) -> web.Response:
-    person = registry.people.get(national_code)
+    person = registry.people.get(national_code) or (POPULATION_PERSON if registry.population else None)
     if person is None:
         return _failed(track_id, "NATIONAL_CODE_NOT_FOUND", "national code not found")
     if request.query.get("birthDate") != person["birth_date"]:
@@ -136,8 +144,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client-id", default="pishkhan")
     parser.add_argument("--client-secret", default="pishkhan")
     parser.add_argument("--demo", action="store_true", help="know the demo recipient of make run")
+    parser.add_argument(
+        "--population", action="store_true", help="for load: every national code not held is the same living person"
+    )
     args = parser.parse_args(argv)
-    serve(create_app(args.client_id, args.client_secret, demo=args.demo), args.host, args.port)
+    app = create_app(args.client_id, args.client_secret, demo=args.demo, population=args.population)
+    serve(app, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ Run `python -m simulators.shahkar --port 0`: it prints `{"port": N}` once listen
   `throttle`, as the civil registry simulator;
 - `GET /control/calls`: how many inquiries were answered or faulted;
 - `POST /control/reset`: forgets lines, calls and faults.
+
+With `--population` (the benchmark's load) every line is registered to whoever asks about it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ PASSPORT = 1
 
 
 class Lines:
-    def __init__(self) -> None:
+    def __init__(self, population: bool) -> None:
+        self.population = population
         self.faults = FaultBook(FAULT_KINDS, target_field="mobile")
         self.reset()
 
@@ -35,8 +38,10 @@ class Lines:
 DEMO_LINE = ("0012345679", "09121234567")  # the demo recipient of `make run` (README), known with --demo
 
 
-def create_app(username: str = "pishkhan", password: str = "pishkhan", *, demo: bool = False) -> web.Application:
-    lines = Lines()
+def create_app(
+    username: str = "pishkhan", password: str = "pishkhan", *, demo: bool = False, population: bool = False
+) -> web.Application:
+    lines = Lines(population)
     if demo:
         lines.owned.add(DEMO_LINE)
     app = web.Application()
@@ -72,7 +77,7 @@ def _ownership_answer(lines: Lines, body: dict) -> web.Response:
     request_id = body.get("requestId")
     if body.get("serviceType") != 2 or not isinstance(request_id, str):
         return web.json_response({"requestId": request_id, "response": 400, "result": "bad request"}, status=400)
-    if (identification, body.get("serviceNumber")) in lines.owned:
+    if lines.population or (identification, body.get("serviceNumber")) in lines.owned:
         return web.json_response({"requestId": request_id, "response": 200, "result": "OK."})
     comment = "service number is not registered to this identification"
     return web.json_response({"requestId": request_id, "response": 600, "result": "NOK", "comment": comment})
@@ -85,8 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--username", default="pishkhan")
     parser.add_argument("--password", default="pishkhan")
     parser.add_argument("--demo", action="store_true", help="know the demo recipient's line of make run")
+    parser.add_argument("--population", action="store_true", help="for load: every line is its asker's")
     args = parser.parse_args(argv)
-    serve(create_app(args.username, args.password, demo=args.demo), args.host, args.port)
+    serve(create_app(args.username, args.password, demo=args.demo, population=args.population), args.host, args.port)
 
 
 if __name__ == "__main__":

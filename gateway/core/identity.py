@@ -38,6 +38,13 @@ class InquiryService(StrEnum):
 _SERVICE_FA = {InquiryService.CIVIL_REGISTRY: "ثبت احوال", InquiryService.SHAHKAR: "شاهکار"}
 _VERDICT_FA = {Verdict.MATCHED: "تطابق", Verdict.MISMATCHED: "مغایرت", Verdict.UNAVAILABLE: "بی‌پاسخ"}
 
+# The receipt's line, in the words of letter 100/15131 item 8 («استعلام و احراز اصالت خدمت‌گیرنده») and of the
+# Karpousheh directive (seed 004, art. 23: «در صورت مغایرت»).
+RECEIPT_LABEL = "احراز اصالت خدمت‌گیرنده"
+_NOT_REQUIRED = "برای این خدمت الزامی نیست"
+# What a printed service receipt says when its service asks nobody (policy `off`: the signed receipt has no line).
+NOT_ASKED_RECEIPT_VALUE = f"بدون استعلام؛ {_NOT_REQUIRED}"
+
 
 @dataclass(frozen=True)
 class InquiryResult:
@@ -84,11 +91,13 @@ class IdentityCheck:
         return self.policy is IdentityPolicy.REQUIRED and self.verdict is not Verdict.MATCHED
 
     def receipt_value(self) -> str:
-        """«استعلام ثبت احوال و شاهکار» when every service matched; otherwise each service with its verdict."""
-        services = [_SERVICE_FA[result.service] for result in self.results]
+        """«تأیید با استعلام ثبت احوال و شاهکار» when every service matched. Otherwise (only an advisory policy
+        lets such a charge through) each service with its verdict, and that a match is not required:
+        «استعلام ثبت احوال: مغایرت، شاهکار: تطابق؛ تطابق برای این خدمت الزامی نیست»."""
         if self.verdict is Verdict.MATCHED:
-            return "استعلام " + " و ".join(services)
-        return "استعلام " + "، ".join(f"{_SERVICE_FA[r.service]}: {_VERDICT_FA[r.verdict]}" for r in self.results)
+            return "تأیید با استعلام " + " و ".join(_SERVICE_FA[result.service] for result in self.results)
+        verdicts = "، ".join(f"{_SERVICE_FA[r.service]}: {_VERDICT_FA[r.verdict]}" for r in self.results)
+        return f"استعلام {verdicts}؛ تطابق {_NOT_REQUIRED}"
 
     def to_document(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,8 @@ import pytest
 from gateway.identity import CivilRegistryInquiry, ShahkarInquiry
 
 ADAPTER_TIMEOUT_S = 0.5
+TERMINAL = "10000001"
+POLICIES = {"required": "2103", "advisory": "3103", "off": "1101"}  # gateway/registry/demo.toml
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +38,15 @@ async def shahkar_adapter(shahkar_url):
     adapter = ShahkarInquiry(shahkar_url, "pishkhan", "pishkhan", ADAPTER_TIMEOUT_S)
     yield adapter
     await adapter.close()
+
+
+@pytest.fixture(scope="module")
+async def caps(gateway, keys) -> dict[str, int]:
+    """The cap of each policy's demo service, quoted for TERMINAL."""
+    key = await keys(f"t:{TERMINAL}")
+    found = {}
+    for code in POLICIES.values():
+        status, quote = await gateway.request("GET", f"/v1/tariffs/quote?service_code={code}", key=key)
+        assert status == 200, quote
+        found[code] = quote["cap"]
+    return found

@@ -12,12 +12,9 @@ import orjson
 import pytest
 
 from gateway.core.jalali import format_utc
-from tests.identity.conftest import ADAPTER_TIMEOUT_S
+from tests.identity.conftest import ADAPTER_TIMEOUT_S, TERMINAL
 from tests.identity.support import BIRTH_DATE, FIRST_NAME, body_for, fresh_subject, known_to_both
 from tests.oversight.support import detect, utcnow, violations_of
-
-TERMINAL = "10000001"
-POLICIES = {"required": "2103", "advisory": "3103", "off": "1101"}  # gateway/registry/demo.toml
 
 
 async def _matched(registry, shahkar, subject):
@@ -66,17 +63,6 @@ ANSWERS = [
 ]
 
 
-@pytest.fixture(scope="module")
-async def caps(gateway, keys) -> dict[str, int]:
-    key = await keys(f"t:{TERMINAL}")
-    found = {}
-    for code in POLICIES.values():
-        status, quote = await gateway.request("GET", f"/v1/tariffs/quote?service_code={code}", key=key)
-        assert status == 200, quote
-        found[code] = quote["cap"]
-    return found
-
-
 async def _psp_entries(sims) -> int:
     return len(await sims["psp-mellat"].ledger())
 
@@ -90,7 +76,7 @@ async def test_required(answer, script, verdict, gateway, keys, db, sims, caps, 
     if verdict == "matched":
         assert status == 201, reply
         assert reply["identity"]["verdict"] == "matched"
-        assert _authentication(reply["receipt"]) == "استعلام ثبت احوال و شاهکار"
+        assert _authentication(reply["receipt"]) == "تأیید با استعلام ثبت احوال و شاهکار"
         return
     expected = {"mismatched": (422, "identity_mismatch"), "unavailable": (503, "identity_unavailable")}[verdict]
     assert (status, reply["error"]["code"]) == expected, reply
@@ -120,7 +106,7 @@ async def test_advisory(answer, script, verdict, gateway, keys, db, caps, regist
     assert (identity["policy"], identity["verdict"]) == ("advisory", verdict)
     authentication = _authentication(reply["receipt"])
     if verdict == "matched":
-        assert authentication == "استعلام ثبت احوال و شاهکار"
+        assert authentication == "تأیید با استعلام ثبت احوال و شاهکار"
     else:
         assert {"مغایرت": "mismatched", "بی‌پاسخ": "unavailable"}[_worst(authentication)] == verdict
     stored = await db.fetchval("SELECT identity_check FROM charges WHERE id = $1", uuid.UUID(reply["id"]))
@@ -157,7 +143,7 @@ async def test_a_legal_person_under_a_required_policy_is_asked_of_shahkar(gatewa
     body = body_for(subject, "2103", caps["2103"]) | {"recipient": recipient}
     status, reply = await gateway.charge(await keys(f"t:{TERMINAL}"), body)
     assert status == 201, reply
-    assert _authentication(reply["receipt"]) == "استعلام شاهکار"
+    assert _authentication(reply["receipt"]) == "تأیید با استعلام شاهکار"
     assert await registry.calls() == 0
 
 
@@ -185,7 +171,7 @@ async def test_a_mismatch_is_a_finding_for_the_regulator(gateway, keys, db, caps
 
 def _authentication(receipt: dict) -> str:
     field = receipt["receipt"]["authentication"] if "receipt" in receipt else receipt["authentication"]
-    assert field["label"] == "احراز هویت"
+    assert field["label"] == "احراز اصالت خدمت‌گیرنده"
     return field["value"]
 
 

@@ -38,7 +38,7 @@ async def test_both_services_are_asked_and_both_verdicts_kept(inquiry_for, regis
     check = await inquiry_for().check(IdentityPolicy.REQUIRED, subject)
     assert check.verdict is Verdict.MATCHED and not check.refuses
     assert [r.service for r in check.results] == [InquiryService.CIVIL_REGISTRY, InquiryService.SHAHKAR]
-    assert check.receipt_value() == "استعلام ثبت احوال و شاهکار"
+    assert check.receipt_value() == "تأیید با استعلام ثبت احوال و شاهکار"
 
 
 async def test_a_legal_person_is_asked_of_shahkar_alone(inquiry_for, registry, shahkar):
@@ -48,7 +48,7 @@ async def test_a_legal_person_is_asked_of_shahkar_alone(inquiry_for, registry, s
     await shahkar.add_line("10380284790", subject.mobile)
     check = await inquiry_for().check(IdentityPolicy.REQUIRED, subject)
     assert [r.service for r in check.results] == [InquiryService.SHAHKAR]
-    assert check.verdict is Verdict.MATCHED and check.receipt_value() == "استعلام شاهکار"
+    assert check.verdict is Verdict.MATCHED and check.receipt_value() == "تأیید با استعلام شاهکار"
     assert await registry.calls() == 0
 
 
@@ -122,4 +122,4 @@ async def test_a_timeout_is_unavailable_within_the_inquiry_timeout(inquiry_for, 
     await shahkar.arm(kind="timeout", hold_s=2, mobile=subject.mobile)
     check = await inquiry_for(timeout=0.2).check(IdentityPolicy.REQUIRED, subject)
     assert check.verdict is Verdict.UNAVAILABLE and check.refuses
-    assert check.receipt_value() == "استعلام ثبت احوال: تطابق، شاهکار: بی‌پاسخ"
+    assert check.receipt_value() == "استعلام ثبت احوال: تطابق، شاهکار: بی‌پاسخ؛ تطابق برای این خدمت الزامی نیست"

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.core.identifiers import make_tracking_code
+from gateway.core.identity import IdentityCheck, IdentityPolicy, InquiryResult, InquiryService, Verdict
 from receipts.chain import genesis_hash, issue_receipt
 from receipts.model import ReceiptInput
 from receipts.signing import Keyring, SigningKey
@@ -91,6 +92,20 @@ def signed_chain(
     return chain
 
 
+def authentication(policy: IdentityPolicy, *verdicts: tuple[InquiryService, Verdict]) -> str:
+    """The signed authentication line of a charge whose inquiry gave these verdicts."""
+    results = tuple(InquiryResult(service, verdict, "track") for service, verdict in verdicts)
+    return IdentityCheck(policy, results, ISSUED_AT).receipt_value()
+
+
+# The longest authentication line: an advisory charge that neither service confirmed.
+LONGEST_AUTHENTICATION = authentication(
+    IdentityPolicy.ADVISORY,
+    (InquiryService.CIVIL_REGISTRY, Verdict.MISMATCHED),
+    (InquiryService.SHAHKAR, Verdict.UNAVAILABLE),
+)
+
+
 def _words(word: str, length: int) -> str:
     """`word` repeated, separated by spaces, to exactly `length` characters."""
     text = " ".join([word] * length)[:length]
@@ -100,7 +115,8 @@ def _words(word: str, length: int) -> str:
 def longest_receipt_input(extras: int = 20, **changes) -> ReceiptInput:
     """The longest values the gateway accepts in every field: the recipient name the API takes (200), the
     registry's longest names, address and licence number (`gateway.core.registry`), the tariff's longest extra
-    names (200) and reference (64), the API's largest amount and as many extras as asked (the API takes 20)."""
+    names (200) and reference (64), the API's largest amount, as many extras as asked (the API takes 20) and the
+    longest authentication line."""
     listed = [
         {"code": f"extra_{n}", "name": _words("رونوشت‌برابر‌اصل (برگه)", 200), "quantity": 1000, "amount": 10**11}
         for n in range(extras)
@@ -116,5 +132,5 @@ def longest_receipt_input(extras: int = 20, **changes) -> ReceiptInput:
         tariff_reference="CRA-COM-" + "1" * 56,
         amount=amount,
         breakdown={"government_share": amount - (extras + 1) * 10**11, "office_fee": 10**11, "extras": listed},
-        **changes,
+        **({"authentication": LONGEST_AUTHENTICATION} | changes),
     )

@@ -1,5 +1,6 @@
-"""Regenerate docs/receipt-a5.png and docs/receipt-80mm.png from the demo receipt, and docs/cancellation-80mm.png
-from its cancellation receipt.
+"""Regenerate docs/receipt-a5.png and docs/receipt-80mm.png from the demo receipt (a service whose policy asked the
+civil registry and Shahkar, both confirming the recipient), and docs/cancellation-80mm.png from its cancellation
+receipt.
 
     .venv/bin/python -m tests.receipts.make_demo_images
 
@@ -14,11 +15,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from gateway.core.identifiers import make_tracking_code
+from gateway.core.identity import IdentityPolicy, InquiryService, Verdict
 from receipts.cancellation import CancellationInput, issue_cancellation
 from receipts.chain import issue_receipt
 from receipts.qr import make_qr_payload
 from receipts.render_pdf import render_pdf
-from tests.receipts.factory import ISSUED_AT, OFFICE, demo_keyring, receipt_input
+from tests.receipts.factory import ISSUED_AT, OFFICE, authentication, demo_keyring, receipt_input
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -32,7 +34,12 @@ def _png(signed: dict, payload: str, size: str, resolution: str, name: str, scra
 
 def main() -> None:
     keyring = demo_keyring()
-    issued = issue_receipt(receipt_input(), keyring)
+    confirmed = authentication(
+        IdentityPolicy.REQUIRED,
+        (InquiryService.CIVIL_REGISTRY, Verdict.MATCHED),
+        (InquiryService.SHAHKAR, Verdict.MATCHED),
+    )
+    issued = issue_receipt(receipt_input(authentication=confirmed), keyring)
     signed = issued.signed
     cancellation = issue_cancellation(
         CancellationInput(
