@@ -100,6 +100,7 @@ async def agency_statement(request: web.Request) -> web.StreamResponse:
                     "Pishkhan-Total-Amount": str(totals["amount"]),
                     "Pishkhan-Total-Agency-Share": str(totals["agency_share"]),
                     "Pishkhan-Total-Agency-Share-Returned": str(totals["agency_share_returned"]),
+                    "Pishkhan-Total-Agency-Share-Refund-Pending": str(totals["agency_share_refund_pending"]),
                 },
             )
         limit = page_limit(request, STATEMENT_PAGE)
