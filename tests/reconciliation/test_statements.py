@@ -67,6 +67,7 @@ async def test_a_statement_lists_the_agencys_completed_charges_with_its_share(ga
         "amount": sum(row["amount"] for row in rows),
         "agency_share": sum(row["agency_share"] for row in rows),
         "agency_share_returned": sum(row["agency_share"] for row in rows if row["voided_by"]),
+        "agency_share_refund_pending": 0,
     }
     assert totals[0]["agency_share_returned"] >= undone["breakdown"]["government_share"] > 0
 
