@@ -216,3 +216,31 @@ async def test_another_offices_terminal_cannot_refund_or_read(gateway, keys, rev
     read_status, _ = await gateway.request("GET", f"/v1/charges/{charge['id']}/refund", key=await keys("t:10000004"))
 
     assert (status, answer["error"]["code"], read_status) == (404, "resource_missing", 404)
+
+
+async def test_every_refund_is_visible_to_the_regulator(gateway, keys, reversal_windows_closed):
+    since = now().isoformat().replace("+00:00", "Z")
+    charge = await paid(gateway, keys, "10000002")
+    _, answer = await refund(gateway, keys, "10000002", charge["id"])
+
+    status, listed = await gateway.request(
+        "GET", f"/v1/regulator/refunds?office_id=11110001&from={since}", key=await keys("regulator")
+    )
+    status_csv, csv_body = await gateway.request(
+        "GET", f"/v1/regulator/refunds?office_id=11110001&from={since}&format=csv", key=await keys("regulator")
+    )
+
+    assert status == 200 and status_csv == 200
+    (row,) = [row for row in listed["data"] if row["charge_id"] == charge["id"]]
+    assert (row["object"], row["status"], row["rrn"], row["cancellation_tracking_code"]) == (
+        "refund",
+        "instructed",
+        answer["rrn"],
+        answer["cancellation_tracking_code"],
+    )
+    assert (row["tracking_code"], row["amount"], row["reason"]) == (
+        charge["tracking_code"],
+        charge["amount"],
+        REASON["reason"],
+    )
+    assert charge["id"] in csv_body.decode()

@@ -100,6 +100,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/regulator/refusals"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/violations"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/voids"): Row(_secured(regulator=200)),
+    ("GET", "/v1/regulator/refunds"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/offices/{office_id}/scorecard"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/offices"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/offices/{office_id}/charges"): Row(_secured(regulator=200)),
