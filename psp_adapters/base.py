@@ -39,6 +39,12 @@ class PspAdapter(abc.ABC):
         """Undo a purchase whose outcome the gateway will not complete."""
 
     @abc.abstractmethod
+    async def refund(self, ref: TxnRef) -> PspReply:
+        """Instruct the PSP to return a verified purchase's whole amount to the card through settlement, taking
+        back every settlement row it paid (after the reversal window). Idempotent: the same purchase answers the
+        same refund. An approval carries the refund's own RRN, which the PSP's settlement file lines carry."""
+
+    @abc.abstractmethod
     async def inquire(self, ref: TxnRef) -> PspReply:
         """Ask what the PSP holds for this purchase; the answer is in `state`."""
 

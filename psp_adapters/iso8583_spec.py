@@ -1,12 +1,14 @@
 """The ISO 8583 (1987) dialect spoken between the gateway and PSP hosts, shared by the adapter and the simulator.
 
-Messages (request → reply); every message concerns one purchase, so field 3 is always "000000" and the MTI says
-what is asked:
+Messages (request → reply); every message concerns one purchase, so field 3 is "000000" and the MTI says what
+is asked, except for the refund, which is a financial transaction of its own kind (processing code 20):
     0200 → 0210  purchase: the host pushes the amount to the terminal and answers once the cardholder is done
     0220 → 0230  advice, used as verify: confirms an approved purchase so the host does not reverse it
     0500 → 0510  settle one verified purchase (its own MTI, so it never shares a reply slot with a verify)
     0400 → 0410  reversal
     0600 → 0610  inquiry (administrative): what the host holds for a purchase
+    0200 → 0210  with processing code 200000: refund (ISO 8583's "returns") of a purchase past its reversal
+                 window, named in field 90; the reply's field 37 is the refund's own RRN
 Follow-up messages carry the original purchase's STAN in field 11 and identify it in field 90.
 Replies are matched to requests by (request MTI, terminal id, STAN).
 
@@ -46,6 +48,7 @@ SETTLE = "0500"
 INQUIRY = "0600"
 
 PROCESSING_CODE = "000000"
+REFUND_PROCESSING_CODE = "200000"
 CURRENCY_RIAL = "364"
 
 

@@ -67,6 +67,14 @@ class Iso8583TcpAdapter(PspAdapter):
     async def reverse(self, ref: TxnRef) -> PspReply:
         return await self._call(_follow_up(spec.REVERSAL, ref), self.timeout, _APPROVED_ONLY)
 
+    async def refund(self, ref: TxnRef) -> PspReply:
+        message = _follow_up(spec.PURCHASE, ref)
+        message["3"] = spec.REFUND_PROCESSING_CODE
+        reply = await self._call(message, self.timeout, _APPROVED_ONLY)
+        if reply.outcome is Outcome.APPROVED and (not reply.rrn or reply.rrn == ref.rrn):
+            return PspReply(Outcome.UNKNOWN, stan=ref.stan, detail="refund approved without its own RRN")
+        return reply
+
     async def inquire(self, ref: TxnRef) -> PspReply:
         """Outcome APPROVED means the host answered and `state` holds its answer (NOT_FOUND included);
         `response_code` is then the original purchase's code (None while pending, 25 when not found).

@@ -99,6 +99,20 @@ class PcPosHttpAdapter(PspAdapter):
     async def reverse(self, ref: TxnRef) -> PspReply:
         return await self._follow_up(spec.REVERSE_PATH, ref, _APPROVED_ONLY)
 
+    async def refund(self, ref: TxnRef) -> PspReply:
+        body = spec.FollowUpRequest(terminal_id=ref.terminal_id, res_num=ref.reference, amount=ref.amount)
+        try:
+            answer = await self._post(spec.REFUND_PATH, body, self.timeout)
+            reply = _transaction_reply(answer, ref.reference, ref.amount, ref.stan, _APPROVED_ONLY)
+            if reply.outcome is not Outcome.APPROVED:
+                return reply
+            refund_rrn = _transaction(answer, ref.reference, ref.amount).refund_rrn
+            if not refund_rrn:
+                raise _NoAnswer("refund approved without its own RRN")
+            return dataclasses.replace(reply, rrn=refund_rrn)
+        except _NoAnswer as fault:
+            return PspReply(Outcome.UNKNOWN, stan=ref.stan, detail=str(fault))
+
     async def inquire(self, ref: TxnRef) -> PspReply:
         """Outcome APPROVED means the PSP answered and `state` holds its answer (NOT_FOUND included);
         `response_code` is then the original purchase's code (None while pending, 25 when not found).

@@ -59,6 +59,7 @@ INQUIRY_PATH = f"{_API}/Inquiry"
 VERIFY_PATH = f"{_API}/Verify"
 SETTLE_PATH = f"{_API}/Settle"
 REVERSE_PATH = f"{_API}/Reverse"
+REFUND_PATH = f"{_API}/Refund"
 
 SCOPE = "CentralPcPos"
 GRANT_TYPE = "client_credentials"
@@ -133,6 +134,7 @@ class Transaction(WireModel):
     rrn: str | None = Field(default=None, alias="RRN")
     auth_code: str | None = None
     card_mask_number: str | None = None
+    refund_rrn: str | None = Field(default=None, alias="RefundRRN")  # the refund's own RRN, once refunded
     create_on: datetime
     update_on: datetime
 

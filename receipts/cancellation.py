@@ -3,6 +3,11 @@ returned to the card. It is one more link in the office's chain, with its own se
 and it names the receipt it cancels by tracking code and receipt hash, so an auditor holding the chain can pair
 them without the gateway.
 
+The money goes back one of two ways, which the document signs as `returned_by`: a reversal of the purchase at the
+PSP within its reversal window (a void: back to the card at once), or a refund instructed after it (back to the card
+through the PSP's settlement, taken from the accounts the charge's split settlement paid). A receipt has at most one
+cancellation, whichever way its money went back.
+
 It is built from the original signed receipt: the service, the recipient, the office and the payment references
 are the original's, so a cancellation cannot describe a payment other than the one it undoes.
 """
@@ -24,6 +29,7 @@ from receipts.model import RECEIPT_VERSION, ReceiptInputError, field_value
 from receipts.signing import Keyring
 
 KIND = "cancellation"
+RETURNED_BY = ("reversal", "refund")
 
 # The nine fields of the original with the labels of a cancellation, then what it cancels and why.
 CANCELLATION_LABELS: tuple[tuple[str, str], ...] = (
@@ -54,6 +60,7 @@ class CancellationInput:
     reason_label: str  # the fixed reason as printed
     reason_text: str  # the office's own words
     prev_hash: str
+    returned_by: str = "reversal"  # one of RETURNED_BY
 
 
 def is_cancellation(document: Mapping[str, Any]) -> bool:
@@ -70,6 +77,8 @@ def build_cancellation(inp: CancellationInput) -> dict[str, Any]:
         raise ReceiptInputError("tracking_code", "must be a later place in the original's office chain")
     if not _SHA256_HEX.fullmatch(inp.original_hash) or not _SHA256_HEX.fullmatch(inp.prev_hash):
         raise ReceiptInputError("prev_hash", "hashes must be 64 lowercase hex digits")
+    if inp.returned_by not in RETURNED_BY:
+        raise ReceiptInputError("returned_by", f"must be one of {', '.join(RETURNED_BY)}")
     if inp.issued_at.utcoffset() is None:
         raise ReceiptInputError("issued_at", "must be a timezone-aware datetime")
     reason_text = normalize_persian(inp.reason_text)
@@ -97,6 +106,7 @@ def build_cancellation(inp: CancellationInput) -> dict[str, Any]:
             "issued_at": original["issued_at"],
         },
         "reason": {"code": inp.reason_code, "text": reason_text},
+        "returned_by": inp.returned_by,
         "charge_id": original["charge_id"],
         "service_code": original["service_code"],
         "operator_id": original["operator_id"],

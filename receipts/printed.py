@@ -122,10 +122,17 @@ def printed_sections(
     ]
 
 
+def _payment_heading(cancellation: bool, refunded: bool) -> str:
+    if refunded:
+        return "استرداد به کارت از طریق تسویه"  # the PSP returns it in its settlement, after the reversal window
+    return "استرداد به کارت" if cancellation else "پرداخت با کارت"
+
+
 def _sections(signed: Mapping[str, Any], reprint: Reprint | None) -> list[PrintedSection]:
     document = signed["receipt"]
     breakdown, payment = document["breakdown"], document["payment"]
     cancellation = document.get("kind") == "cancellation"
+    refunded = cancellation and document.get("returned_by") == "refund"
     copy = [] if reprint is None else [_copy_section(reprint)]
     return [
         *copy,
@@ -149,7 +156,7 @@ def _sections(signed: Mapping[str, Any], reprint: Reprint | None) -> list[Printe
             ),
         ),
         PrintedSection(
-            "استرداد به کارت" if cancellation else "پرداخت با کارت",
+            _payment_heading(cancellation, refunded),
             (
                 PrintedRow("شماره کارت", to_persian_digits(payment["masked_pan"])),
                 PrintedRow("شماره مرجع", to_persian_digits(payment["rrn"])),

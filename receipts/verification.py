@@ -63,9 +63,10 @@ def verdict(
 
 def cancellation_verdict(receipt: Mapping[str, Any], counterpart: Mapping[str, Any] | None) -> dict[str, Any]:
     """How a receipt stands against cancellation. For a service receipt: `voided` (and by which cancellation, when,
-    and for which fixed reason; the office's own words stay out, they may name people). For a cancellation: the
-    receipt it cancels and whether that receipt's hash is the one the cancellation signed. `counterpart`: the
-    charge's other receipt row (`tracking_code`, `hash`, `signed`), or None."""
+    for which fixed reason, and how the money went back: `returned_by` reversal or refund, then `refunded`; the
+    office's own words stay out, they may name people). For a cancellation: the receipt it cancels and whether that
+    receipt's hash is the one the cancellation signed. `counterpart`: the charge's other receipt row
+    (`tracking_code`, `hash`, `signed`), or None."""
     if is_cancellation(receipt):
         cancels = receipt.get("cancels", {})
         return {
@@ -77,16 +78,19 @@ def cancellation_verdict(receipt: Mapping[str, Any], counterpart: Mapping[str, A
             },
         }
     if counterpart is None:
-        return {"kind": "receipt", "voided": False, "voided_by": None}
+        return {"kind": "receipt", "voided": False, "refunded": False, "voided_by": None}
     cancellation = counterpart["signed"]["receipt"]
+    returned_by = cancellation.get("returned_by", "reversal")
     return {
         "kind": "receipt",
         "voided": True,
+        "refunded": returned_by == "refund",
         "voided_by": {
             "tracking_code": counterpart["tracking_code"],
             "issued_at": cancellation["issued_at"],
             "reason": cancellation["reason"]["code"],
             "amount_returned": field_value(cancellation, "amount"),
+            "returned_by": returned_by,
         },
     }
 

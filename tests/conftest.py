@@ -8,11 +8,14 @@ folder, and the folder shows in each test's id."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -206,3 +209,19 @@ async def shahkar(control_session, shahkar_url) -> InquiryControl:
     control = InquiryControl(control_session, shahkar_url)
     await control.reset()
     return control
+
+
+@pytest.fixture
+def reversal_windows_closed(gateway, monkeypatch):
+    """The refund path sees every PSP's reversal window as closed (length zero), as it would for a charge hours old.
+    The charge itself stays as the PSP knows it: its creation time is how the PSP's host finds the purchase."""
+    registry = gateway.services.refunds.state.registry
+    closed = {
+        psp_id: dataclasses.replace(
+            psp, capabilities=dataclasses.replace(psp.capabilities, reversal_window=timedelta(0))
+        )
+        for psp_id, psp in registry.psps.items()
+    }
+    monkeypatch.setattr(
+        gateway.services.refunds, "state", SimpleNamespace(registry=dataclasses.replace(registry, psps=closed))
+    )

@@ -197,7 +197,7 @@ async def charge_status(db, charge_id: uuid.UUID) -> str | None:
 
 async def find_idempotency_key(db, office_id: str, key: str) -> asyncpg.Record | None:
     return await db.fetchrow(
-        "SELECT request_hash, charge_id, void_id, response_body FROM idempotency_keys "
+        "SELECT request_hash, charge_id, void_id, refund_id, response_body FROM idempotency_keys "
         "WHERE office_id = $1 AND key = $2",
         office_id,
         key,

@@ -28,6 +28,7 @@ import orjson
 
 from gateway.conservation.store import charges_for_check, charges_with_ids
 from gateway.core.charge import PENDING, Status
+from gateway.core.refunds import REFUND_ACCEPTED, REFUND_PENDING
 from gateway.core.voids import VOID_PENDING, VoidStatus
 from gateway.registry.store import read_registry
 
@@ -37,6 +38,8 @@ _PENDING_CHARGE = frozenset(s.value for s in PENDING)
 _PENDING_VOID = frozenset(s.value for s in VOID_PENDING)
 # A void under way may or may not have reached the PSP yet; a reversed one has returned the money.
 _VOID_RETURNS_MONEY = _PENDING_VOID | {VoidStatus.REVERSED.value}
+_PENDING_REFUND = frozenset(s.value for s in REFUND_PENDING)
+_REFUND_ACCEPTED = frozenset(s.value for s in REFUND_ACCEPTED)
 
 KINDS = {
     "money_without_receipt": "the PSP holds the money, but the charge is not completed with a receipt",
@@ -56,6 +59,9 @@ KINDS = {
     "cancellation_count": "a voided charge without exactly one cancellation receipt and one cancellation SMS, or "
     "a cancellation receipt for a charge that is not voided",
     "unresolved_void": "a void of the charge is still pending in the gateway",
+    "refund_not_at_psp": "the charge is refunded with a cancellation receipt, but the PSP holds no refund of it",
+    "refund_without_record": "the PSP holds a refund of the charge that the gateway did not record as accepted",
+    "unresolved_refund": "a refund of the charge is still pending in the gateway",
 }
 # What a charge in flight shows until it is settled; any other kind is a difference even then.
 IN_FLIGHT_KINDS = frozenset(
@@ -81,6 +87,12 @@ class GatewayCharge:
     void_status: str | None = None  # None: never voided
     cancellation_receipts: int = 0
     cancellation_sms_messages: int = 0
+    refund_status: str | None = None  # None: never refunded
+
+    @property
+    def money_returned(self) -> bool:
+        """A void reversed it, or the PSP accepted its refund: it has its one cancellation receipt."""
+        return self.void_status == VoidStatus.REVERSED or self.refund_status in _REFUND_ACCEPTED
 
     def in_flight_at(self, now: datetime) -> bool:
         return self.status in _PENDING_CHARGE and now < self.verify_deadline
@@ -239,6 +251,7 @@ def _charge_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[
             )
         return
     yield from _void_differences(charge, held)
+    yield from _refund_differences(charge, held)
     if not held and charge.void_status not in _VOID_RETURNS_MONEY:
         yield Difference(
             "receipt_without_money",
@@ -257,14 +270,14 @@ def _charge_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[
 def _void_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[Difference]:
     if charge.void_status in _PENDING_VOID:
         yield Difference("unresolved_void", charge.psp_id, charge.id, f"void {charge.void_status} here")
-    if charge.void_status == VoidStatus.REVERSED:
-        if held:
-            yield Difference(
-                "void_without_reversal",
-                charge.psp_id,
-                charge.id,
-                f"voided here, {', '.join(e['state'] for e in held)} at the PSP",
-            )
+    if charge.void_status == VoidStatus.REVERSED and held:
+        yield Difference(
+            "void_without_reversal",
+            charge.psp_id,
+            charge.id,
+            f"voided here, {', '.join(e['state'] for e in held)} at the PSP",
+        )
+    if charge.money_returned:
         if (charge.cancellation_receipts, charge.cancellation_sms_messages) != (1, 1):
             yield Difference(
                 "cancellation_count",
@@ -277,7 +290,22 @@ def _void_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[Di
             "cancellation_count",
             charge.psp_id,
             charge.id,
-            f"{charge.cancellation_receipts} cancellation receipts for a charge whose void is {charge.void_status}",
+            f"{charge.cancellation_receipts} cancellation receipts for a charge whose void is {charge.void_status} "
+            f"and refund {charge.refund_status}",
+        )
+
+
+def _refund_differences(charge: GatewayCharge, held: list[Mapping]) -> Iterable[Difference]:
+    """A refund goes back through settlement: the PSP keeps holding the purchase (verified or settled) with the
+    refund recorded on it."""
+    refunded_at_psp = any(entry.get("refund") for entry in held)
+    if charge.refund_status in _PENDING_REFUND:
+        yield Difference("unresolved_refund", charge.psp_id, charge.id, f"refund {charge.refund_status} here")
+    elif charge.refund_status in _REFUND_ACCEPTED and held and not refunded_at_psp:
+        yield Difference("refund_not_at_psp", charge.psp_id, charge.id, f"refund {charge.refund_status} here")
+    elif refunded_at_psp and charge.refund_status not in _REFUND_ACCEPTED:
+        yield Difference(
+            "refund_without_record", charge.psp_id, charge.id, f"refunded at the PSP; refund {charge.refund_status}"
         )
 
 
@@ -297,6 +325,7 @@ def _gateway_charge(r) -> GatewayCharge:
         void_status=r["void_status"],
         cancellation_receipts=r["cancellation_receipts"],
         cancellation_sms_messages=r["cancellation_sms_messages"],
+        refund_status=r["refund_status"],
     )
 
 

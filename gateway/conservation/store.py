@@ -1,5 +1,5 @@
-"""What the conservation check reads from the gateway: each charge with its receipt and SMS counts, and its void
-with the cancellation receipt and SMS counts."""
+"""What the conservation check reads from the gateway: each charge with its receipt and SMS counts, its void or
+refund, and the cancellation receipt and SMS counts."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ _COLUMNS = """c.id, c.psp_id, c.terminal_id, c.stan, c.amount, c.status, c.settl
     (SELECT count(*) FROM receipts r
      WHERE r.office_id = c.office_id AND r.charge_id = c.id AND r.kind = 'cancellation') AS cancellation_receipts,
     (SELECT count(*) FROM outbox o
-     WHERE o.charge_id = c.id AND o.channel = 'sms' AND o.purpose = 'cancellation') AS cancellation_sms_messages"""
-_FROM = "charges c LEFT JOIN voids v ON v.charge_id = c.id"
+     WHERE o.charge_id = c.id AND o.channel = 'sms' AND o.purpose = 'cancellation') AS cancellation_sms_messages,
+    f.status AS refund_status"""
+_FROM = "charges c LEFT JOIN voids v ON v.charge_id = c.id LEFT JOIN refunds f ON f.charge_id = c.id"
 
 
 async def charges_for_check(db, psp_ids: list[str] | None, since: datetime | None) -> list[asyncpg.Record]:

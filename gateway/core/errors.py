@@ -438,3 +438,23 @@ class ComplaintCodeInvalid(InvalidRequest):
     default_message = (
         "The code is wrong or has expired; ask for a new one. / کد نادرست است یا منقضی شده است؛ کد تازه بخواهید."
     )
+
+
+class RefundRefused(GatewayError):
+    """A refund the charge's state does not allow; nothing was stored nor sent to the PSP."""
+
+    type = "invalid_request_error"
+    code = "refund_refused"
+    default_message = "This charge cannot be refunded."
+
+
+class ChargeAlreadyRefunded(RefundRefused):
+    code = "charge_already_refunded"
+    default_message = "This charge already has a refund; a charge is refunded once."
+
+
+class VoidWindowOpen(RefundRefused):
+    """The PSP still reverses this purchase: a void returns the money at once, with nothing to settle."""
+
+    code = "void_window_open"
+    default_message = "The PSP's reversal window for this charge is still open; void it instead."

@@ -293,16 +293,37 @@ FROM voids v JOIN charges c ON c.id = v.charge_id
 """
 
 
-def voids_query(where: FindingFilter, after: tuple[str, datetime, str] | None, limit: int | None) -> Query:
-    """Voids in (office_id, occurred_at, id) order, starting after the key `after`; `where.types` does not apply."""
+# Every refund (after the reversal window), likewise; `occurred_at` is when the office asked for it.
+_REFUNDS = """
+SELECT f.id::text AS id, f.charge_id, f.office_id, f.psp_id, f.amount, f.reason, f.reason_text, f.requested_by,
+       f.status, f.response_code, f.tracking_code AS cancellation_tracking_code, f.created_at AS occurred_at,
+       f.finalized_at, f.rrn, f.instructed_at, f.settled_at,
+       c.tracking_code, c.terminal_id, c.operator_id, c.service_code, c.completed_at
+FROM refunds f JOIN charges c ON c.id = f.charge_id
+"""
+
+
+def _undone_query(
+    source: str, where: FindingFilter, after: tuple[str, datetime, str] | None, limit: int | None
+) -> Query:
+    """Voids or refunds in (office_id, occurred_at, id) order, starting after the key `after`; `where.types` does
+    not apply."""
     args: list = []
     clauses = FindingFilter(where.since, where.until, where.office_ids).clauses(args)
     _after(clauses, args, after, "office_id, occurred_at, id")
     return _limited(
-        f"SELECT * FROM ({_VOIDS}) v WHERE {' AND '.join(clauses) or 'true'} ORDER BY office_id, occurred_at, id",
+        f"SELECT * FROM ({source}) v WHERE {' AND '.join(clauses) or 'true'} ORDER BY office_id, occurred_at, id",
         args,
         limit,
     )
+
+
+def voids_query(where: FindingFilter, after: tuple[str, datetime, str] | None, limit: int | None) -> Query:
+    return _undone_query(_VOIDS, where, after, limit)
+
+
+def refunds_query(where: FindingFilter, after: tuple[str, datetime, str] | None, limit: int | None) -> Query:
+    return _undone_query(_REFUNDS, where, after, limit)
 
 
 def excess_fee_summary_query(where: FindingFilter, after: tuple[str, str, str] | None, limit: int | None) -> Query:

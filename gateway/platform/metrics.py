@@ -21,6 +21,7 @@ PSP_LATENCY = Histogram(
 RECOVERY_ACTIONS = Counter("pishkhan_recovery_actions_total", "Recovery worker decisions", ["action"])
 VOID_OUTCOMES = Counter("pishkhan_void_outcomes_total", "Voids requested, and their moves by status", ["outcome"])
 VOID_RECOVERY_ACTIONS = Counter("pishkhan_void_recovery_actions_total", "Void recovery decisions", ["action"])
+REFUND_OUTCOMES = Counter("pishkhan_refund_outcomes_total", "Refunds requested, and their moves by status", ["outcome"])
 OUTBOX_MESSAGES = Counter(
     "pishkhan_outbox_messages_total",
     "Outbox messages by channel and event: sent (accepted "

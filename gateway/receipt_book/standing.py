@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.core.identifiers import make_tracking_code
-from gateway.receipt_book.store import get_receipt
+from gateway.receipt_book.store import counterpart, get_receipt
 from receipts.qr import verify_qr_payload
 from receipts.signing import Keyring
-from receipts.verification import is_genuine
+from receipts.verification import cancellation_verdict, is_genuine
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,9 @@ class Standing:
     office_id: str
     genuine: bool
     signed: Mapping[str, Any]
+    # receipts.verification.cancellation_verdict: for a receipt, whether it was voided and how its money went back;
+    # for a cancellation, the receipt it cancels.
+    cancellation: Mapping[str, Any]
 
 
 async def standing_of(db, keyring: Keyring, tracking_code: str) -> Standing | None:
@@ -26,7 +30,14 @@ async def standing_of(db, keyring: Keyring, tracking_code: str) -> Standing | No
     row = await get_receipt(db, tracking_code)
     if row is None:
         return None
-    return Standing(tracking_code, row["office_id"], is_genuine(row["signed"], row["hash"], keyring), row["signed"])
+    other = await counterpart(db, row["office_id"], row["charge_id"], row["kind"])
+    return Standing(
+        tracking_code,
+        row["office_id"],
+        is_genuine(row["signed"], row["hash"], keyring),
+        row["signed"],
+        cancellation_verdict(row["signed"]["receipt"], other),
+    )
 
 
 @dataclass(frozen=True)
@@ -48,5 +59,5 @@ async def standing_of_scan(db, keyring: Keyring, scanned: str) -> ScannedStandin
     code = make_tracking_code(checked.content.office_code, checked.content.seq)
     standing = await standing_of(db, keyring, code)
     if standing is not None and not checked.content.describes(standing.signed):
-        standing = Standing(standing.tracking_code, standing.office_id, False, standing.signed)
+        standing = dataclasses.replace(standing, genuine=False)
     return ScannedStanding(checked.ok, standing)

@@ -60,7 +60,7 @@ def _iban(text: str) -> str:
 
 def _amount(text: str) -> int:
     if int(text) == 0:
-        raise _Invalid("must be a positive whole number of rials")
+        raise _Invalid("must not be zero")
     return int(text)
 
 
@@ -79,6 +79,8 @@ _TIME = _Field(
     _time,
 )
 _AMOUNT = _Field("[0-9]{1,18}", "must be a positive whole number of rials", _amount)
+# A settlement line is negative when a refund takes its row back.
+_SETTLED_AMOUNT = _Field("-?[0-9]{1,18}", "must be a whole number of rials (negative for a refund)", _amount)
 _REFERENCE = _Field(
     "[ -~]{0,255}",
     "must be at most 255 printable ASCII characters",
@@ -90,7 +92,7 @@ _FIELDS: dict[FileKind, tuple[_Field, ...]] = {
         _PSP,
         _DATE,
         _Field("IR[0-9]{24}", "must be an Iranian IBAN (IR and 24 digits)", _iban),
-        _AMOUNT,
+        _SETTLED_AMOUNT,
         _digits(1, 30),
         _digits(12),
         _digits(6),

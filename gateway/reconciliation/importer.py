@@ -143,6 +143,7 @@ async def import_psp_file(
                 raise _AlreadyImported()
             if opening.kind is FileKind.SETTLEMENT:
                 await store.keep_settlement_rows(conn, file_id)
+                await store.settle_refunds(conn, file_id)
                 offbook = 0
             else:
                 offbook = await store.keep_offbook_transactions(conn, file_id)

@@ -1,9 +1,11 @@
 """The reconciliation report of a day: every settlement row classified, and the totals that balance.
 
 For every row, `difference = collected - settled - returned` (a side with no row counts 0; `returned` is the row of a
-voided charge, gone back to the card), so for any group of rows collected = settled + returned + the sum of the
-differences. Matched, settled-late and returned rows carry no difference; a row settled to the wrong IBAN carries the
-amounts the two sides name, listed with both IBANs; a voided charge's row settled all the same carries minus itself.
+voided charge, gone back to the card, or a row a refund takes back), so for any group of rows collected = settled +
+returned + the sum of the differences. Matched, settled-late and returned rows carry no difference; a row settled to
+the wrong IBAN carries the amounts the two sides name, listed with both IBANs; a voided charge's row settled all the
+same carries minus itself. A refund's row collects nothing and the PSP's refund line settles it negatively, so a
+refunded row carries no difference, and a refund's row that no file has taken back yet carries minus itself.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Kind(StrEnum):
     SETTLED_LATE = "settled_late"
     RETURNED = "returned"  # the charge was voided: the row went back to the card, and no PSP file settled it
     SETTLED_AFTER_VOID = "settled_after_void"  # the charge was voided, and a PSP file settled the row all the same
+    REFUNDED = "refunded"  # a refund's row, taken back by the PSP's negative line under the refund's RRN
+    REFUND_PENDING = "refund_pending"  # a refund's row the PSP's files have not taken back (yet)
 
 
 @dataclass(frozen=True)

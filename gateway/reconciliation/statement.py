@@ -1,6 +1,9 @@
 """An agency's settlement statement: every completed charge for its services on a day, with the agency's share
 (its row of the split settlement: its IBAN and payment identifier), the cancellation receipt of a charge voided
-since (`voided_by`: its share went back to the card, not to the agency), and the day's totals."""
+since (`voided_by`: its share went back to the card, not to the agency), the cancellation receipt of a charge
+refunded since (`refunded_by`, with `refund_status`: `instructed` while the PSP has still to take the share back in
+a settlement, `settled` once a PSP file did), and the day's totals: the share returned counts voids and settled
+refunds, the share pending return the refunds not settled yet."""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ COLUMNS = (
     "iban",
     "payment_id",
     "voided_by",
+    "refunded_by",
+    "refund_status",
 )
 
 
@@ -44,6 +49,8 @@ def statement_row(row: Mapping) -> dict:
         "iban": row["iban"],
         "payment_id": row["payment_id"],
         "voided_by": row["voided_by"],
+        "refunded_by": row["refunded_by"],
+        "refund_status": row["refund_status"],
     }
 
 
@@ -53,4 +60,5 @@ def statement_totals(row: Mapping) -> dict:
         "amount": row["amount"],
         "agency_share": row["agency_share"],
         "agency_share_returned": row["agency_share_returned"],
+        "agency_share_refund_pending": row["agency_share_refund_pending"],
     }

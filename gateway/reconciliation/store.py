@@ -98,6 +98,27 @@ async def keep_offbook_transactions(conn: asyncpg.Connection, file_id: int) -> i
     return int(result.split()[-1])
 
 
+async def settle_refunds(conn: asyncpg.Connection, file_id: int) -> int:
+    """Marks settled every instructed refund whose rows this file takes back, each by a negative line of the same
+    amount to the same IBAN under the refund's RRN; a refund with a row missing or different stays instructed, and
+    the reconciliation report shows the row."""
+    result = await conn.execute(
+        """UPDATE refunds f SET settled_file_id = $1, status = 'settled',
+                                settled_at = (SELECT imported_at FROM psp_files WHERE id = $1)
+           WHERE f.status = 'instructed'
+             AND (f.psp_id, f.terminal_id, f.rrn) IN (SELECT p.psp_id, p.terminal_id, p.rrn FROM psp_settlement_rows p
+                                                      WHERE p.file_id = $1 AND p.amount < 0)
+             AND NOT EXISTS (
+                 SELECT 1 FROM jsonb_to_recordset(f.rows) AS r(iban text, amount bigint, payment_id text)
+                 WHERE NOT EXISTS (SELECT 1 FROM psp_settlement_rows p
+                                   WHERE p.file_id = $1 AND p.psp_id = f.psp_id AND p.terminal_id = f.terminal_id
+                                     AND p.rrn = f.rrn AND p.stan = f.stan AND p.payment_id = r.payment_id
+                                     AND p.iban = r.iban AND p.amount = -r.amount))""",
+        file_id,
+    )
+    return int(result.split()[-1])
+
+
 async def psp_exists(db, psp_id: str) -> bool:
     return await db.fetchval("SELECT EXISTS (SELECT 1 FROM psps WHERE id = $1)", psp_id)
 
@@ -109,7 +130,8 @@ async def agency_exists(db, agency_id: str) -> bool:
 # --- agency statements -----------------------------------------------------------------------------------------
 
 # The agency's row of a charge's split settlement: the one with its payment identifier (ordinary rows carry "0"); and
-# the charge's void, when it was reversed (its share went back to the card).
+# the charge's void, when it was reversed (its share went back to the card); and its refund, once the PSP took it
+# (its share is taken back in a settlement: pending until a PSP file carried it, then returned).
 _STATEMENT_FROM = """
 FROM charges c
 JOIN services s ON s.code = c.service_code
@@ -117,11 +139,13 @@ LEFT JOIN LATERAL (SELECT r.iban, r.amount, r.payment_id
                    FROM jsonb_to_recordset(c.settlement_rows) AS r(iban text, amount bigint, payment_id text)
                    WHERE r.payment_id <> '0' LIMIT 1) gov ON true
 LEFT JOIN voids v ON v.charge_id = c.id AND v.status = 'reversed'
+LEFT JOIN refunds f ON f.charge_id = c.id AND f.status IN ('instructed', 'settled')
 WHERE c.status = 'completed' AND c.completed_at >= $2 AND c.completed_at < $3 AND s.agency_id = $1
 """
 _STATEMENT_ROWS = f"""
 SELECT c.id, c.tracking_code, c.completed_at, c.office_id, c.terminal_id, c.psp_id, c.rrn, c.stan, c.service_code,
-       c.amount, coalesce(gov.amount, 0) AS agency_share, gov.iban, gov.payment_id, v.tracking_code AS voided_by
+       c.amount, coalesce(gov.amount, 0) AS agency_share, gov.iban, gov.payment_id, v.tracking_code AS voided_by,
+       f.tracking_code AS refunded_by, f.status AS refund_status
 {_STATEMENT_FROM}
   AND (c.completed_at, c.id) > ($4, $5)
 ORDER BY c.completed_at, c.id
@@ -134,7 +158,10 @@ async def statement_totals(db, agency_id: str, start: datetime, end: datetime) -
     return await db.fetchrow(
         f"""SELECT count(*) AS charges, coalesce(sum(c.amount), 0)::bigint AS amount,
                    coalesce(sum(gov.amount), 0)::bigint AS agency_share,
-                   coalesce(sum(gov.amount) FILTER (WHERE v.id IS NOT NULL), 0)::bigint AS agency_share_returned
+                   coalesce(sum(gov.amount) FILTER (WHERE v.id IS NOT NULL OR f.status = 'settled'), 0)::bigint
+                       AS agency_share_returned,
+                   coalesce(sum(gov.amount) FILTER (WHERE f.status = 'instructed'), 0)::bigint
+                       AS agency_share_refund_pending
             {_STATEMENT_FROM}""",
         agency_id,
         start,
@@ -178,20 +205,31 @@ async def statement_rows(
 # identifier is never the ordinary 0); the PSP's rows with the same references and identifier are numbered, and
 # only the first pairs, so a row the PSP settled twice shows as extra. A row of a voided charge (its void reversed)
 # was returned to the card: it is expected in no settlement file ('returned'), and one that is settled all the same
-# went out twice ('settled_after_void').
+# went out twice ('settled_after_void'). A refund adds rows of its own: each row of the charge taken back, which the
+# PSP's file carries as a negative line under the refund's RRN ('refunded'; none yet: 'refund_pending').
 # A pair belongs to the day of the gateway's completion (or, with no charge, of the PSP's transaction time), which
 # follows the PSP's transaction time by at most the pairing margin: so charges are read from the day's start to a
 # margin past its end, and PSP rows from a margin before its start to its end, and pairs across midnight are found.
 _MATCH = """
 WITH gateway_rows AS (
     SELECT c.id AS charge_id, c.psp_id, c.terminal_id, c.office_id, c.rrn, c.stan, c.tracking_code, c.completed_at,
-           s.agency_id, r.iban, r.amount, r.payment_id, v.id IS NOT NULL AS voided
+           s.agency_id, r.iban, r.amount, r.payment_id, v.id IS NOT NULL AS voided, false AS refund
     FROM charges c
     JOIN services s ON s.code = c.service_code
     LEFT JOIN voids v ON v.charge_id = c.id AND v.status = 'reversed'
     CROSS JOIN LATERAL jsonb_to_recordset(c.settlement_rows) AS r(iban text, amount bigint, payment_id text)
     WHERE c.status = 'completed' AND c.completed_at >= $1 AND c.completed_at < $2
       AND ($7::text IS NULL OR c.psp_id = $7)
+    UNION ALL
+    -- A refund the PSP accepted takes each row back under its own RRN, on the day it was instructed.
+    SELECT f.charge_id, f.psp_id, f.terminal_id, f.office_id, f.rrn, f.stan, f.tracking_code, f.instructed_at,
+           s.agency_id, r.iban, -r.amount, r.payment_id, false, true
+    FROM refunds f
+    JOIN charges c ON c.id = f.charge_id
+    JOIN services s ON s.code = c.service_code
+    CROSS JOIN LATERAL jsonb_to_recordset(f.rows) AS r(iban text, amount bigint, payment_id text)
+    WHERE f.status IN ('instructed', 'settled') AND f.instructed_at >= $1 AND f.instructed_at < $2
+      AND ($7::text IS NULL OR f.psp_id = $7)
 ), psp_rows AS (
     -- (The RRN first: it tells rows apart soonest, which makes this sort several times faster.)
     SELECT p.*, row_number() OVER (PARTITION BY p.rrn, p.stan, p.payment_id, p.terminal_id, p.psp_id
@@ -200,7 +238,8 @@ WITH gateway_rows AS (
     WHERE p.transaction_time >= $3 AND p.transaction_time < $4 AND ($7::text IS NULL OR p.psp_id = $7)
 ), paired AS (
     SELECT g.charge_id, g.completed_at, g.tracking_code, g.agency_id AS charge_agency_id,
-           g.iban AS expected_iban, g.amount AS collected, CASE WHEN g.voided THEN g.amount END AS returned,
+           g.iban AS expected_iban, CASE WHEN g.refund THEN 0 ELSE g.amount END AS collected,
+           CASE WHEN g.voided THEN g.amount WHEN g.refund THEN -g.amount END AS returned, g.refund,
            p.file_id, p.line, p.iban AS settled_iban,
            p.amount AS settled, p.settlement_date, p.transaction_time,
            coalesce(g.psp_id, p.psp_id) AS psp_id, coalesce(g.terminal_id, p.terminal_id) AS terminal_id,
@@ -211,7 +250,11 @@ WITH gateway_rows AS (
                         AND p.stan = g.stan AND p.payment_id = g.payment_id AND p.nth = 1
     WHERE coalesce(g.completed_at, p.transaction_time) >= $5 AND coalesce(g.completed_at, p.transaction_time) < $6
 )
-SELECT CASE WHEN x.returned IS NOT NULL THEN CASE WHEN x.file_id IS NULL THEN 'returned'
+SELECT CASE WHEN x.refund THEN CASE WHEN x.file_id IS NULL THEN 'refund_pending'
+                                    WHEN x.settled_iban <> x.expected_iban THEN 'wrong_iban'
+                                    WHEN x.settled <> -x.returned THEN 'amount_mismatch'
+                                    ELSE 'refunded' END
+            WHEN x.returned IS NOT NULL THEN CASE WHEN x.file_id IS NULL THEN 'returned'
                                                   ELSE 'settled_after_void' END
             WHEN x.file_id IS NULL THEN 'missing_at_psp'
             WHEN x.charge_id IS NULL THEN 'missing_at_gateway'
@@ -225,7 +268,8 @@ SELECT CASE WHEN x.returned IS NOT NULL THEN CASE WHEN x.file_id IS NULL THEN 'r
        END AS agency_id,
        x.office_id, x.terminal_id, x.rrn, x.stan, x.payment_id,
        coalesce(x.charge_id, other.id) AS charge_id,
-       CASE WHEN x.returned IS NOT NULL THEN 'voided' WHEN x.charge_id IS NOT NULL THEN 'completed'
+       CASE WHEN x.refund THEN 'refunded' WHEN x.returned IS NOT NULL THEN 'voided'
+            WHEN x.charge_id IS NOT NULL THEN 'completed'
             ELSE other.status END AS charge_status,
        coalesce(x.tracking_code, other.tracking_code) AS tracking_code,
        x.expected_iban, x.settled_iban, coalesce(x.collected, 0) AS collected, coalesce(x.settled, 0) AS settled,
@@ -260,7 +304,7 @@ async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | N
     return await conn.fetch(
         f"""WITH matched AS MATERIALIZED ({_MATCH}),
                  kept AS (INSERT INTO reconciliation_discrepancies
-                         SELECT * FROM matched WHERE kind NOT IN ('matched', 'returned'))
+                         SELECT * FROM matched WHERE kind NOT IN ('matched', 'returned', 'refunded'))
             SELECT CASE WHEN grouping(psp_id) = 0 THEN 'psp' WHEN grouping(agency_id) = 0 THEN 'agency'
                         ELSE 'total' END AS scope,
                    psp_id, agency_id, kind, count(*) AS rows,

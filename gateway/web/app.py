@@ -13,6 +13,8 @@ from aiohttp import web
 from gateway.charging.completion import ReceiptIssuer
 from gateway.charging.psp_pool import PspPool
 from gateway.charging.recovery import RecoveryWorker
+from gateway.charging.refund_recovery import RefundRecoveryWorker
+from gateway.charging.refunds import RefundService
 from gateway.charging.service import ChargeService
 from gateway.charging.settle_worker import SettlementWorker
 from gateway.charging.terminal_lock import TerminalLocks
@@ -55,7 +57,7 @@ from gateway.web.pages.rendering import page_errors, setup_pages
 from gateway.web.public_limit import public_rate_limit
 from gateway.web.rate_limit import RateLimiter
 from gateway.web.request_signing import SignatureVerifier
-from gateway.web.routes import charges, complaints, ops, receipts, regulator, settlements, tariffs, voids
+from gateway.web.routes import charges, complaints, ops, receipts, refunds, regulator, settlements, tariffs, voids
 from receipts.keys_files import load_keyring
 
 log = logging.getLogger("pishkhan")
@@ -97,7 +99,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
             body_deadline,
         ],
     )
-    for module in (charges, tariffs, receipts, ops, settlements, regulator, voids, complaints):
+    for module in (charges, tariffs, receipts, ops, settlements, regulator, voids, refunds, complaints):
         for route in module.routes:
             assert isinstance(route, web.RouteDef)
             expecting = {**route.kwargs, "expect_handler": refuse_oversized_expect}
@@ -178,6 +180,16 @@ def _lifecycle(settings: Settings, clock: Clock):
             clock=clock,
         )
         void_recovery = VoidRecoveryWorker(pool, psps, void_service, interval=settings.recovery_interval_s, clock=clock)
+        refund_service = RefundService(
+            pool,
+            state,
+            psps,
+            issuer,
+            recovery_grace=timedelta(seconds=settings.recovery_grace_s),
+            verify_base_url=settings.public_base_url,
+            clock=clock,
+        )
+        refund_recovery = RefundRecoveryWorker(pool, refund_service, interval=settings.recovery_interval_s, clock=clock)
         auth = Authenticator(
             pool,
             SignatureVerifier(redis),
@@ -209,6 +221,8 @@ def _lifecycle(settings: Settings, clock: Clock):
             links,
             Complaints(pool, ComplaintCodes(redis, kept_secret(settings.key_dir, "complaint-code-key"))),
             lagging_reads,
+            refund_service,
+            refund_recovery,
         )
         app[SERVICES] = services
         outbox = OutboxWorkers(settings, pool, lambda: services.keyring, clock=clock)
@@ -219,6 +233,7 @@ def _lifecycle(settings: Settings, clock: Clock):
         if settings.run_workers:
             tasks.append(asyncio.create_task(recovery.run()))
             tasks.append(asyncio.create_task(void_recovery.run()))
+            tasks.append(asyncio.create_task(refund_recovery.run()))
             tasks.append(asyncio.create_task(settlement.run()))
             tasks.append(asyncio.create_task(outbox.run()))
             tasks.append(

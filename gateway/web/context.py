@@ -12,6 +12,8 @@ from redis.asyncio.cluster import RedisCluster
 from gateway.access.api_keys import Principal
 from gateway.charging.psp_pool import PspPool
 from gateway.charging.recovery import RecoveryWorker
+from gateway.charging.refund_recovery import RefundRecoveryWorker
+from gateway.charging.refunds import RefundService
 from gateway.charging.service import ChargeService
 from gateway.charging.settle_worker import SettlementWorker
 from gateway.charging.void_recovery import VoidRecoveryWorker
@@ -46,6 +48,8 @@ class Services:
     links: ReceiptLinks
     complaints: Complaints
     lagging_reads: LaggingReads  # the replica when there is one: for reads that may lag, never a terminal's own
+    refunds: RefundService
+    refund_recovery: RefundRecoveryWorker
 
 
 SERVICES = web.AppKey("services", Services)

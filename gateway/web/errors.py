@@ -39,6 +39,8 @@ STATUS: dict[type[GatewayError], int] = {
     errors.TariffRefusal: 422,
     errors.VoidWindowClosed: 409,
     errors.VoidRefused: 422,
+    errors.VoidWindowOpen: 409,
+    errors.RefundRefused: 422,
     errors.CardError: 402,
     errors.PspError: 502,
     errors.ServiceUnavailable: 503,

@@ -10,10 +10,12 @@
 
 `date` is the business day in Asia/Tehran: the file covers the purchases the host received that day. The
 settlement file settles every verified (or settled) purchase to the rows it carried; a purchase that carried no
-settlement rows has no account on record here and is left out. The terminal feed lists every purchase in
-whatever state it is. Adjustments make the PSP get a purchase's settlement wrong, as real files sometimes do:
-leave a row out, settle another amount, to another IBAN, or on another date (`row` picks one settlement row of
-the purchase, counting from 0; without it the change applies to all of them).
+settlement rows has no account on record here and is left out. A refund instructed that day takes every row back:
+one line per row with the amount negative, the refund's own RRN, and its time as the transaction time. The
+terminal feed lists every purchase in whatever state it is. Adjustments make the PSP get a purchase's settlement
+wrong, as real files sometimes do: leave a row out, settle another amount, to another IBAN, or on another date
+(`row` picks one settlement row of the purchase, counting from 0; without it the change applies to all of them;
+a refund's lines are addressed by the refund's RRN).
 """
 
 from __future__ import annotations
@@ -96,29 +98,47 @@ def settlement_file(
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS[FileKind.SETTLEMENT])
+    entries = list(entries)
     for entry in _of_day(entries, day):
-        if entry["state"] not in states:
-            continue
-        for index, row in enumerate(entry["settlement_rows"]):
-            line = _adjusted(
-                SettlementLine(row["iban"], row["amount"], row["payment_id"], paid_on), adjustments, entry["rrn"], index
-            )
-            if line is not None:
-                writer.writerow(
-                    (
-                        psp_id,
-                        line.settlement_date.isoformat(),
-                        line.iban,
-                        line.amount,
-                        line.payment_id,
-                        entry["rrn"],
-                        entry["stan"],
-                        entry["terminal_id"],
-                        _utc_text(_instant(entry["created_at"])),
-                        entry["reference"],
-                    )
-                )
+        if entry["state"] in states:
+            _write_lines(writer, psp_id, entry, entry["rrn"], _instant(entry["created_at"]), 1, paid_on, adjustments)
+    for entry in entries:
+        refund = entry.get("refund")
+        if refund and tehran_date(_instant(refund["at"])) == day:
+            _write_lines(writer, psp_id, entry, refund["rrn"], _instant(refund["at"]), -1, paid_on, adjustments)
     return buffer.getvalue()
+
+
+def _write_lines(
+    writer,
+    psp_id: str,
+    entry: Mapping,
+    rrn: str,
+    transacted: datetime,
+    sign: int,
+    paid_on: date,
+    adjustments: Sequence[Adjustment],
+) -> None:
+    """One line per settlement row of the purchase: paid to its account (sign 1), or taken back by a refund (-1)."""
+    for index, row in enumerate(entry["settlement_rows"]):
+        line = _adjusted(
+            SettlementLine(row["iban"], sign * row["amount"], row["payment_id"], paid_on), adjustments, rrn, index
+        )
+        if line is not None:
+            writer.writerow(
+                (
+                    psp_id,
+                    line.settlement_date.isoformat(),
+                    line.iban,
+                    line.amount,
+                    line.payment_id,
+                    rrn,
+                    entry["stan"],
+                    entry["terminal_id"],
+                    _utc_text(transacted),
+                    entry["reference"],
+                )
+            )
 
 
 def terminal_feed(psp_id: str, entries: Iterable[Mapping], day: date) -> str:

@@ -22,6 +22,7 @@ class Operation(enum.StrEnum):
     SETTLE = "settle"
     REVERSE = "reverse"
     INQUIRY = "inquiry"
+    REFUND = "refund"
 
 
 class FaultKind(enum.StrEnum):

@@ -7,6 +7,8 @@ Rules: a busy terminal answers 09; verify turns approved into verified and a rep
 reversal is idempotent, refused (12) once settled or once the reversal window has passed, and a reversal that
 arrives while the cardholder is still at the terminal voids the purchase (its outcome is then never recorded nor
 answered); reversing a declined purchase has nothing to undo and answers 00; settle needs a verified purchase.
+A refund (past the reversal window) needs a verified or settled purchase that carried settlement rows; it gets an
+RRN of its own, is idempotent (the same refund again), and a refunded purchase is no longer reversible.
 Codes are the switch's (`psp_adapters.shetab`).
 """
 
@@ -33,6 +35,7 @@ _REVERSIBLE = (TxnState.PENDING, TxnState.APPROVED, TxnState.VERIFIED)
 # Nothing was charged, or it is already undone: a reversal has nothing left to do and says so with success.
 _NOTHING_TO_REVERSE = (TxnState.DECLINED, TxnState.REVERSED)
 _REVERSED = frozenset({TxnState.REVERSED})
+_REFUNDABLE = (TxnState.VERIFIED, TxnState.SETTLED)
 # A late reply with no delay of its own waits at most this long for the reversal.
 LATE_REPLY_LIMIT_S = 60.0
 
@@ -54,6 +57,7 @@ class PurchaseOrder:
 class HostAnswer:
     code: str
     entry: LedgerEntry | None = None
+    refund_rrn: str | None = None  # a refund's own retrieval number
 
 
 class PspHost:
@@ -86,8 +90,9 @@ class PspHost:
         loop = asyncio.get_running_loop()
         now = datetime.now(UTC)
         for entry in self.ledger.held():
-            if entry.rrn:
-                self._rrn_sequence = max(self._rrn_sequence, int(entry.rrn[-6:]))
+            for rrn in (entry.rrn, (entry.refund or {}).get("rrn")):
+                if rrn:
+                    self._rrn_sequence = max(self._rrn_sequence, int(rrn[-6:]))
             if entry.state is TxnState.APPROVED:
                 approved_for = (now - datetime.fromisoformat(entry.updated_at)).total_seconds()
                 loop.call_later(max(0.0, self._verify_deadline_s - approved_for), self._auto_reverse, entry)
@@ -173,6 +178,8 @@ class PspHost:
         entry = _original(named, amount)
         if isinstance(entry, HostAnswer):
             return entry
+        if entry.refund is not None:
+            return HostAnswer(shetab.INVALID_TRANSACTION, entry)
         if entry.state in _NOTHING_TO_REVERSE:
             return HostAnswer(shetab.APPROVED, entry)
         if entry.state not in _REVERSIBLE:
@@ -181,6 +188,18 @@ class PspHost:
             return HostAnswer(shetab.INVALID_TRANSACTION, entry)
         self.ledger.move(entry, TxnState.REVERSED, "reversal requested")
         return HostAnswer(shetab.APPROVED, entry)
+
+    def refund(self, named: LedgerEntry | None, amount: int) -> HostAnswer:
+        entry = _original(named, amount)
+        if isinstance(entry, HostAnswer):
+            return entry
+        if entry.refund is None:
+            if entry.state not in _REFUNDABLE or not entry.settlement_rows:
+                return HostAnswer(shetab.INVALID_TRANSACTION, entry)
+            refund = {"rrn": self._next_rrn(), "at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+            self.ledger.move(entry, entry.state, "refund instructed", refund=refund)
+        assert entry.refund is not None
+        return HostAnswer(shetab.APPROVED, entry, refund_rrn=entry.refund["rrn"])
 
     async def hold_reply(self, fault: Fault, entry: LedgerEntry | None) -> None:
         """The wait a SLOW_REPLY or LATE_REPLY fault puts before a reply."""

@@ -89,7 +89,7 @@ class IsoFrontEnd:
             writer.close()
 
     async def _serve(self, request: dict[str, str], writer: asyncio.StreamWriter) -> None:
-        operation = _OPERATIONS.get(request.get("t", ""))
+        operation = _operation(request)
         if operation is None:
             log.warning("dropped a request with unsupported MTI %r", request.get("t"))
             return
@@ -129,6 +129,8 @@ class IsoFrontEnd:
                 return self.host.settle(entry, int(request["4"]))
             case Operation.REVERSE:
                 return self.host.reverse(entry, int(request["4"]))
+            case Operation.REFUND:
+                return self.host.refund(entry, int(request["4"]))
         return HostAnswer(shetab.APPROVED if entry is not None else shetab.NOT_FOUND, entry)
 
     async def _deliver(
@@ -181,7 +183,16 @@ def _reply(request: dict[str, str], operation: Operation, answer: HostAnswer) ->
         )
         if operation is Operation.INQUIRY:
             reply["44"] = _inquiry_answer(entry)
+    if answer.refund_rrn:
+        reply["37"] = answer.refund_rrn
     return reply
+
+
+def _operation(request: dict[str, str]) -> Operation | None:
+    """What the request asks: its MTI says, but for a refund, a 0200 whose processing code says so."""
+    if request.get("t") == spec.PURCHASE and request.get("3") == spec.REFUND_PROCESSING_CODE:
+        return Operation.REFUND
+    return _OPERATIONS.get(request.get("t", ""))
 
 
 def _inquiry_answer(entry: LedgerEntry) -> str:
@@ -193,7 +204,7 @@ def _malformed(request: dict[str, str]) -> bool:
         return True
     if request["49"] != spec.CURRENCY_RIAL:
         return True
-    if request["t"] == spec.PURCHASE:
+    if request["t"] == spec.PURCHASE and request["3"] != spec.REFUND_PROCESSING_CODE:
         return False
     try:
         spec.parse_original_data(request["90"])

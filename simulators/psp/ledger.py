@@ -39,6 +39,7 @@ class LedgerEntry:
     rrn: str | None = None
     auth_code: str | None = None
     masked_pan: str | None = None
+    refund: dict | None = None  # {"rrn", "at"}: the refund instructed for this purchase, in the settlement files
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
     history: list[dict] = field(default_factory=list)  # {"state", "at", "note"} per change
@@ -96,7 +97,7 @@ class Ledger:
         """False once a reset has dropped the entry."""
         return self._entries.get(entry.key) is entry
 
-    def move(self, entry: LedgerEntry, state: TxnState, note: str | None = None, **changes: str) -> None:
+    def move(self, entry: LedgerEntry, state: TxnState, note: str | None = None, **changes: object) -> None:
         entry.state = state
         for name, value in changes.items():
             setattr(entry, name, value)

@@ -39,6 +39,7 @@ _FOLLOW_UPS = {
     spec.VERIFY_PATH: Operation.VERIFY,
     spec.SETTLE_PATH: Operation.SETTLE,
     spec.REVERSE_PATH: Operation.REVERSE,
+    spec.REFUND_PATH: Operation.REFUND,
 }
 # How often a reply held for a gateway that may have gone looks again.
 _GONE_CHECK_S = 0.1
@@ -228,6 +229,8 @@ class PcPosFrontEnd:
             answer = self.host.verify(entry, body.amount)
         elif operation is Operation.SETTLE:
             answer = self.host.settle(entry, body.amount)
+        elif operation is Operation.REFUND:
+            answer = self.host.refund(entry, body.amount)
         else:
             answer = self.host.reverse(entry, body.amount)
         return await self._deliver(request, operation, body.terminal_id, payment, answer)
@@ -303,6 +306,7 @@ def _transaction(payment: _PaymentRequest, entry: LedgerEntry | None) -> spec.Tr
         rrn=entry.rrn if entry is not None else None,
         auth_code=entry.auth_code if entry is not None else None,
         card_mask_number=entry.masked_pan if entry is not None else None,
+        refund_rrn=(entry.refund or {}).get("rrn") if entry is not None else None,
         create_on=entry.created_at if entry is not None else payment.registered_at,
         update_on=entry.updated_at if entry is not None else payment.registered_at,
     )

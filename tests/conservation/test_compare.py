@@ -173,3 +173,34 @@ def test_cancellation_receipts_and_sms_are_counted():
         ("cancellation_count", "v1"),
         ("cancellation_count", "v2"),
     ]
+
+
+REFUND_AT_PSP = {"rrn": "506008000099", "at": T0.isoformat()}
+
+
+def refunded(charge_id: str, refund_status: str = "instructed", **changes) -> GatewayCharge:
+    receipted = int(refund_status in ("instructed", "settled"))
+    fields = {"cancellation_receipts": receipted, "cancellation_sms_messages": receipted}
+    return charge(charge_id, refund_status=refund_status, **{**fields, **changes})
+
+
+def test_a_refunded_charge_the_psp_holds_with_its_refund_is_clean():
+    ledger = [entry("r1", refund=REFUND_AT_PSP), entry("r2", "settled", refund=REFUND_AT_PSP), entry("r3")]
+    charges = [refunded("r1"), refunded("r2", "settled", settled=True), refunded("r3", "failed")]
+    assert kinds(ledger, charges) == []
+
+
+def test_a_refund_one_side_does_not_know_of_is_reported():
+    ledger = [entry("r1"), entry("r2", refund=REFUND_AT_PSP), entry("r3", refund=REFUND_AT_PSP)]
+    charges = [refunded("r1"), charge("r2"), refunded("r3", "failed")]
+    assert kinds(ledger, charges) == [
+        ("refund_not_at_psp", "r1"),
+        ("refund_without_record", "r2"),
+        ("refund_without_record", "r3"),
+    ]
+
+
+def test_a_refund_under_way_is_unresolved_and_a_refunded_charge_has_one_cancellation():
+    ledger = [entry("r1", refund=REFUND_AT_PSP), entry("r2", refund=REFUND_AT_PSP)]
+    charges = [refunded("r1", "sent"), refunded("r2", cancellation_sms_messages=0)]
+    assert kinds(ledger, charges) == [("cancellation_count", "r2"), ("unresolved_refund", "r1")]

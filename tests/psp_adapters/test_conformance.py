@@ -208,6 +208,49 @@ async def test_reverse_after_approve_is_idempotent(adapter, simulator):
     )
 
 
+async def test_refund_of_a_verified_purchase_has_its_own_rrn_and_is_idempotent(adapter, simulator):
+    request = new_purchase()
+    reply = await adapter.purchase(request)
+    ref = txn_ref(request, reply)
+    await adapter.verify(ref)
+
+    first = await adapter.refund(ref)
+    second = await adapter.refund(ref)
+
+    assert (first.outcome, first.response_code) == (Outcome.APPROVED, "00")
+    assert re.fullmatch(r"\d{12}", first.rrn) and first.rrn != reply.rrn
+    assert (second.outcome, second.rrn) == (Outcome.APPROVED, first.rrn)
+    entry = await simulator.entry(request.reference)
+    assert (entry["state"], entry["refund"]["rrn"]) == ("verified", first.rrn)
+    no_longer_reversible = await adapter.reverse(ref)
+    assert (no_longer_reversible.outcome, no_longer_reversible.response_code) == (Outcome.DECLINED, "12")
+
+
+async def test_refund_needs_a_purchase_whose_money_the_psp_holds(adapter, simulator):
+    approved, reversed_ = new_purchase(), new_purchase()
+    approved_ref = txn_ref(approved, await adapter.purchase(approved))
+    reversed_ref = txn_ref(reversed_, await adapter.purchase(reversed_))
+    await adapter.reverse(reversed_ref)
+
+    replies = [await adapter.refund(approved_ref), await adapter.refund(reversed_ref)]
+
+    assert [(reply.outcome, reply.response_code) for reply in replies] == [(Outcome.DECLINED, "12")] * 2
+    assert (await simulator.entry(reversed_.reference))["refund"] is None
+
+
+async def test_a_lost_refund_answer_is_unknown_and_sending_again_gets_the_same_refund(adapter, simulator):
+    request = new_purchase()
+    ref = txn_ref(request, await adapter.purchase(request))
+    await adapter.verify(ref)
+    await simulator.fault("drop_reply", request.terminal_id, operation="refund")
+
+    lost = await adapter.refund(ref)
+    again = await adapter.refund(ref)
+
+    assert lost.outcome is Outcome.UNKNOWN
+    assert (again.outcome, again.rrn) == (Outcome.APPROVED, (await simulator.entry(request.reference))["refund"]["rrn"])
+
+
 async def test_second_verify_counts_as_approved(adapter, simulator):
     request = new_purchase()
     ref = txn_ref(request, await adapter.purchase(request))
@@ -229,9 +272,14 @@ async def test_inquiry_of_an_unknown_purchase_is_not_found(adapter):
 async def test_follow_ups_of_an_unknown_purchase_are_declined(adapter):
     ref = txn_ref(new_purchase())
 
-    replies = [await adapter.verify(ref), await adapter.settle(ref), await adapter.reverse(ref)]
+    replies = [
+        await adapter.verify(ref),
+        await adapter.settle(ref),
+        await adapter.reverse(ref),
+        await adapter.refund(ref),
+    ]
 
-    assert [(reply.outcome, reply.response_code) for reply in replies] == [(Outcome.DECLINED, "25")] * 3
+    assert [(reply.outcome, reply.response_code) for reply in replies] == [(Outcome.DECLINED, "25")] * 4
 
 
 async def test_busy_terminal_declines_a_second_card(adapter, simulator):

@@ -157,11 +157,38 @@ def test_verification_says_voided_by_which_cancellation(chain_with_cancellation)
         "issued_at": cancellation["receipt"]["issued_at"],
         "reason": "wrong_service",
         "amount_returned": field_value(original["receipt"], "amount"),
+        "returned_by": "reversal",
     }
-    assert cancellation_verdict(original["receipt"], None) == {"kind": "receipt", "voided": False, "voided_by": None}
+    assert cancellation_verdict(original["receipt"], row)["refunded"] is False
+    assert cancellation_verdict(original["receipt"], None) == {
+        "kind": "receipt",
+        "voided": False,
+        "refunded": False,
+        "voided_by": None,
+    }
     original_row = {
         "tracking_code": original["receipt"]["tracking_code"],
         "hash": receipt_hash(original),
         "signed": original,
     }
     assert cancellation_verdict(cancellation["receipt"], original_row)["cancels"]["matches_stored_receipt"] is True
+
+
+def test_a_refunds_cancellation_says_so_in_its_signed_data_print_and_verification(keyring):
+    chain = signed_chain(keyring, 3)
+    refund = cancel(chain[1], chain[2], keyring, returned_by="refund")
+    reversal = cancel(chain[1], chain[2], keyring)
+
+    assert (refund["receipt"]["returned_by"], reversal["receipt"]["returned_by"]) == ("refund", "reversal")
+    assert not verify_chain([*chain, refund], keyring.verifying).findings
+    assert "استرداد به کارت از طریق تسویه" in render_thermal(refund, make_qr_payload(refund, keyring))
+    assert "از طریق تسویه" not in render_thermal(reversal, make_qr_payload(reversal, keyring))
+    row = {"tracking_code": refund["receipt"]["tracking_code"], "hash": receipt_hash(refund), "signed": refund}
+    verdict = cancellation_verdict(chain[1]["receipt"], row)
+    assert (verdict["voided"], verdict["refunded"], verdict["voided_by"]["returned_by"]) == (True, True, "refund")
+
+
+def test_money_goes_back_by_a_reversal_or_a_refund_only(keyring):
+    chain = signed_chain(keyring, 2)
+    with pytest.raises(ReceiptInputError, match="returned_by"):
+        cancel(chain[0], chain[1], keyring, returned_by="cash")

@@ -117,3 +117,16 @@ async def void_charge(gateway, key: str, charge: dict) -> dict:
     )
     assert status == 201, void
     return void
+
+
+async def refund_charge(gateway, key: str, charge: dict) -> dict:
+    """Refunds a completed charge through the gateway (the PSP takes the instruction; its rows come back later)."""
+    status, refund = await gateway.request(
+        "POST",
+        f"/v1/charges/{charge['id']}/refund",
+        key=key,
+        json={"reason": "service_not_delivered", "reason_text": "خدمت ارایه نشد"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert status == 201, refund
+    return refund

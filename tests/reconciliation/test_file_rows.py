@@ -56,6 +56,11 @@ async def test_lines_become_typed_records_that_start_with_their_line_number():
     assert other[0] == 4 and other[-1] is None  # the blank line 3 is skipped; an empty reference is none
 
 
+async def test_a_refund_line_takes_its_row_back_with_a_negative_amount():
+    (refund,) = await _read(_file(FileKind.SETTLEMENT, SETTLEMENT.replace(",500000,", ",-500000,")))
+    assert refund[4] == -500_000
+
+
 async def test_chunk_boundaries_change_nothing():
     data = _file(FileKind.SETTLEMENT, *[SETTLEMENT] * 40)
     assert await _read(data, chunk=7) == await _read(data)
@@ -77,9 +82,10 @@ async def test_a_feed_line_keeps_its_state_and_masked_card():
         (SETTLEMENT.replace("2025-03-05", "05/03/2025"), "settlement_date must be a date written YYYY-MM-DD"),
         (SETTLEMENT.replace("IR56", "IR57"), "iban has wrong check digits"),
         (SETTLEMENT.replace("IR56", "IB56"), "iban must be an Iranian IBAN (IR and 24 digits)"),
-        (SETTLEMENT.replace(",500000,", ",5000.5,"), "amount must be a positive whole number of rials"),
-        (SETTLEMENT.replace(",500000,", ",0,"), "amount must be a positive whole number of rials"),
-        (SETTLEMENT.replace(",500000,", ",۵۰۰۰۰۰,"), "amount must be a positive whole number of rials"),
+        (SETTLEMENT.replace(",500000,", ",5000.5,"), "amount must be a whole number of rials (negative for a refund)"),
+        (SETTLEMENT.replace(",500000,", ",0,"), "amount must not be zero"),
+        (SETTLEMENT.replace(",500000,", ",-0,"), "amount must not be zero"),
+        (SETTLEMENT.replace(",500000,", ",۵۰۰۰۰۰,"), "amount must be a whole number of rials (negative for a refund)"),
         (SETTLEMENT.replace("500063000001", "50006300001"), "rrn must be 12 digits"),
         (SETTLEMENT.replace("T08:15:00.250Z", "T08:15:00"), "transaction_time must be an RFC 3339 time with an offset"),
         (SETTLEMENT.replace(",000001,", ",,"), "stan is missing"),

@@ -70,6 +70,26 @@ def test_the_settlement_file_settles_the_days_verified_purchases_row_by_row():
     assert {line["rrn"] for line in only_settled} == {"500001000002"}
 
 
+def test_a_refund_takes_every_row_back_on_the_day_it_was_instructed_under_its_own_rrn():
+    # Bought on 2025-03-01, refunded on 2025-03-04 (Tehran): only the refund is in the 2025-03-04 file.
+    refund = {"rrn": "500001000009", "at": "2025-03-04T09:00:00.000+00:00"}
+    bought = entry("500001000008", "verified", "2025-03-01T09:00:00.000+00:00", refund=refund)
+
+    refund_day = lines(settlement_file("psp-mellat", [bought], date(2025, 3, 4)))
+    purchase_day = lines(settlement_file("psp-mellat", [bought], date(2025, 3, 1)))
+    omitted = lines(
+        settlement_file("psp-mellat", [bought], date(2025, 3, 4), adjustments=[Adjustment("500001000009", omit=True)])
+    )
+
+    assert [(line["rrn"], line["iban"], int(line["amount"]), line["stan"]) for line in refund_day] == [
+        ("500001000009", AGENCY["iban"], -AGENCY["amount"], "000042"),
+        ("500001000009", OFFICE["iban"], -OFFICE["amount"], "000042"),
+    ]
+    assert {line["transaction_time"] for line in refund_day} == {"2025-03-04T09:00:00.000Z"}
+    assert {line["rrn"] for line in purchase_day} == {"500001000008"}
+    assert omitted == []
+
+
 def test_adjustments_get_one_row_or_all_rows_of_a_purchase_wrong():
     adjusted = lines(
         settlement_file(

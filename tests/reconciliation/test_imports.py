@@ -74,7 +74,7 @@ def _field(index: int, value: str):
     [
         (_field(2, "IR000000000000000000000000"), "iban"),
         (_field(0, "psp-saman"), "psp_id"),
-        (_field(3, "-5"), "amount"),
+        (_field(3, "0"), "amount"),
         (lambda line: line.rsplit(",", 2)[0], "fields expected"),
     ],
 )

@@ -10,7 +10,15 @@ from datetime import date, timedelta
 
 from gateway.reconciliation.report import Kind
 from psp_adapters.daily_files import FileKind, header_line
-from tests.reconciliation.support import DirectLine, charge_cap, charge_day, daily_file, import_file, void_charge
+from tests.reconciliation.support import (
+    DirectLine,
+    charge_cap,
+    charge_day,
+    daily_file,
+    import_file,
+    refund_charge,
+    void_charge,
+)
 
 OFFICE_31110003_IBAN = "IR600560832661663049403269"
 ELSEWHERE_IBAN = "IR870170836791601108436469"  # a valid شبا that is no party to these charges
@@ -37,7 +45,7 @@ def _assert_balanced(group: dict) -> None:
 
 
 async def test_every_discrepancy_kind_is_caught_and_classified(
-    gateway, keys, psp_hosts, http_session, demo_registry, db
+    gateway, keys, psp_hosts, http_session, demo_registry, db, reversal_windows_closed
 ):
     mellat = psp_hosts["psp-mellat"]
     vanak, kashan = await keys("t:10000001"), await keys("t:10000004")
@@ -50,6 +58,8 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
     voided = await charge_cap(gateway, vanak, "10000001", "op-11", "1101")
     void_paid = await charge_cap(gateway, kashan, "10000004", "op-31", "1101")
     await void_charge(gateway, vanak, voided)
+    refunded = await refund_charge(gateway, vanak, await charge_cap(gateway, vanak, "10000001", "op-11", "1104"))
+    refund_unpaid = await refund_charge(gateway, vanak, await charge_cap(gateway, vanak, "10000001", "op-11", "2104"))
     line = DirectLine(mellat, "psp-mellat", demo_registry["psps"]["psp-mellat"])
     try:
         await line.reverse(undone, demo_registry["terminals"]["10000001"]["merchant_id"])
@@ -74,6 +84,7 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
             },
             {"rrn": misdirected["rrn"], "row": _row_index(misdirected, agency=False), "iban": ELSEWHERE_IBAN},
             {"rrn": late["rrn"], "settlement_date": late_date},
+            {"rrn": refund_unpaid["rrn"], "omit": True},  # the PSP has not taken this refund's rows back yet
         ],
     )
     twice_agency_row = twice["settlement_rows"][_row_index(twice, agency=True)]
@@ -118,6 +129,15 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
     paid_anyway = _rows_of(rows, void_paid["rrn"])
     assert {row["kind"] for row in paid_anyway} == {"settled_after_void"}
     assert sum(int(row["difference"]) for row in paid_anyway) == -void_paid["amount"]
+    taken_back = _rows_of(rows, refunded["rrn"])
+    assert {(row["kind"], row["charge_status"], row["difference"]) for row in taken_back} == {
+        ("refunded", "refunded", "0")
+    }
+    assert sum(int(row["settled"]) for row in taken_back) == -refunded["amount"]
+    assert sum(int(row["returned"]) for row in taken_back) == refunded["amount"]
+    not_yet = _rows_of(rows, refund_unpaid["rrn"])
+    assert {(row["kind"], row["file_id"]) for row in not_yet} == {("refund_pending", "")}
+    assert sum(int(row["difference"]) for row in not_yet) == -refund_unpaid["amount"]
     (extra,) = _rows_of(rows, offbook.rrn)
     assert extra["kind"] == "missing_at_gateway" and extra["charge_id"] == "" and extra["office_id"] == "31110003"
     assert (int(extra["collected"]), int(extra["settled"]), int(extra["difference"])) == (0, 1_500_000, -1_500_000)
@@ -130,6 +150,8 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
         (twice["rrn"], twice_agency_row["payment_id"]),
         *((voided["rrn"], r["payment_id"]) for r in voided["settlement_rows"]),
         *((void_paid["rrn"], r["payment_id"]) for r in void_paid["settlement_rows"]),
+        *((refunded["rrn"], r["payment_id"]) for r in refunded["rows"]),
+        *((refund_unpaid["rrn"], r["payment_id"]) for r in refund_unpaid["rows"]),
     }
     assert {(row["rrn"], row["payment_id"]) for row in rows if row["kind"] != "matched"} == injected
 
@@ -140,9 +162,14 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
     totals = report["totals"]
     _assert_balanced(totals)
     assert totals["difference"] == (
-        1_000 + undone["amount"] - 1_500_000 - twice_agency_row["amount"] - void_paid["amount"]
+        1_000
+        + undone["amount"]
+        - 1_500_000
+        - twice_agency_row["amount"]
+        - void_paid["amount"]
+        - refund_unpaid["amount"]
     )
-    assert totals["returned"] == voided["amount"] + void_paid["amount"]
+    assert totals["returned"] == voided["amount"] + void_paid["amount"] + refunded["amount"] + refund_unpaid["amount"]
     assert totals["collected"] == sum(int(row["collected"]) for row in rows)
     assert totals["settled"] == sum(int(row["settled"]) for row in rows)
     assert {kind for kind, bucket in totals["by_kind"].items() if bucket["rows"]} == set(Kind)
@@ -157,6 +184,7 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
         offbook.rrn,
         twice["rrn"],
         void_paid["rrn"],
+        refund_unpaid["rrn"],
     }
 
     kept = await db.fetch("SELECT * FROM offbook_transactions WHERE source_file_id = $1", feed_imported["id"])

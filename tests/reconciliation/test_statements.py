@@ -66,7 +66,10 @@ async def test_a_statement_lists_the_agencys_completed_charges_with_its_share(ga
         "charges": len(rows),
         "amount": sum(row["amount"] for row in rows),
         "agency_share": sum(row["agency_share"] for row in rows),
-        "agency_share_returned": sum(row["agency_share"] for row in rows if row["voided_by"]),
+        "agency_share_returned": sum(
+            row["agency_share"] for row in rows if row["voided_by"] or row["refund_status"] == "settled"
+        ),
+        "agency_share_refund_pending": sum(row["agency_share"] for row in rows if row["refund_status"] == "instructed"),
     }
     assert totals[0]["agency_share_returned"] >= undone["breakdown"]["government_share"] > 0
 

@@ -66,6 +66,13 @@ MATRIX: dict[tuple[str, str], Row] = {
         _secured(terminal_own=422, terminal_other=404), json={"reason": "other", "reason_text": "آزمون دسترسی"}
     ),
     ("GET", "/v1/charges/{charge_id}/void"): Row(OWN_OFFICE_READ),
+    # A voided charge is never refunded, and has no refund to read.
+    ("POST", "/v1/charges/{charge_id}/refund"): Row(
+        _secured(terminal_own=422, terminal_other=404), json={"reason": "other", "reason_text": "آزمون دسترسی"}
+    ),
+    ("GET", "/v1/charges/{charge_id}/refund"): Row(
+        _secured(terminal_own=404, terminal_other=404, regulator=404, admin=404)
+    ),
     ("GET", "/v1/tariffs"): Row(_everyone(200)),
     ("GET", "/v1/tariffs/quote"): Row(_secured(terminal_own=200, terminal_other=200), query="service_code=1101"),
     ("GET", "/v1/keys"): Row(_everyone(200)),
@@ -93,6 +100,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/regulator/refusals"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/violations"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/voids"): Row(_secured(regulator=200)),
+    ("GET", "/v1/regulator/refunds"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/offices/{office_id}/scorecard"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/offices"): Row(_secured(regulator=200)),
     ("GET", "/v1/regulator/offices/{office_id}/charges"): Row(_secured(regulator=200)),

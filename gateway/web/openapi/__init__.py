@@ -12,6 +12,7 @@ from gateway.web.openapi.edge import describe_edge
 from gateway.web.openapi.integrity import integrity_paths
 from gateway.web.openapi.ops import ops_paths
 from gateway.web.openapi.receipts import receipt_paths
+from gateway.web.openapi.refunds import REFUND, refund_paths
 from gateway.web.openapi.regulator import regulator_paths
 from gateway.web.openapi.settlements import settlement_paths
 from gateway.web.openapi.shapes import json_body
@@ -60,6 +61,7 @@ def openapi_document() -> dict:
                     "Charge": CHARGE,
                     "VoidRequest": void_schema,
                     "Void": VOID,
+                    "Refund": REFUND,
                     "Error": ERROR,
                     **definitions,
                 },
@@ -70,6 +72,7 @@ def openapi_document() -> dict:
             "paths": {
                 **charge_paths(),
                 **void_paths(),
+                **refund_paths(),
                 **receipt_paths(),
                 **ops_paths(),
                 **settlement_paths(),

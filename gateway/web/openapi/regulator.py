@@ -146,21 +146,32 @@ _SCORECARD = {
 
 
 _VOID_FILTERS = [item for item in _FILTERS if item["name"] != "type"]
+_VOID_PROPERTIES: dict[str, dict] = {
+    "id": {"type": "string", "format": "uuid"},
+    "object": {"const": "void"},
+    "office_id": {"type": "string"},
+    "charge_id": {"type": "string", "format": "uuid"},
+    "tracking_code": {"type": "string"},
+    "amount": COUNT,
+    "reason": {"type": "string"},
+    "reason_text": {"type": "string"},
+    "status": {"enum": ["requested", "sent", "reversed", "refused"]},
+    "cancellation_tracking_code": {"type": ["string", "null"]},
+    "requested_at": {"type": "string", "format": "date-time"},
+}
 _VOID = {
     "type": "object",
+    "properties": {**_VOID_PROPERTIES, "finalized_at": {"type": ["string", "null"], "format": "date-time"}},
+}
+_REFUND = {
+    "type": "object",
     "properties": {
-        "id": {"type": "string", "format": "uuid"},
-        "object": {"const": "void"},
-        "office_id": {"type": "string"},
-        "charge_id": {"type": "string", "format": "uuid"},
-        "tracking_code": {"type": "string"},
-        "amount": COUNT,
-        "reason": {"type": "string"},
-        "reason_text": {"type": "string"},
-        "status": {"enum": ["requested", "sent", "reversed", "refused"]},
-        "cancellation_tracking_code": {"type": ["string", "null"]},
-        "requested_at": {"type": "string", "format": "date-time"},
-        "finalized_at": {"type": ["string", "null"], "format": "date-time"},
+        **_VOID_PROPERTIES,
+        "object": {"const": "refund"},
+        "status": {"enum": ["requested", "sent", "instructed", "settled", "failed"]},
+        "rrn": {"type": ["string", "null"]},
+        "instructed_at": {"type": ["string", "null"], "format": "date-time"},
+        "settled_at": {"type": ["string", "null"], "format": "date-time"},
     },
 }
 _OFFICE_ID = {
@@ -323,6 +334,13 @@ def regulator_paths() -> dict:
             "get": _read(
                 "Every void of a completed charge, whatever became of it, by office and time",
                 _list_of(_VOID),
+                _VOID_FILTERS,
+            )
+        },
+        "/v1/regulator/refunds": {
+            "get": _read(
+                "Every refund of a charge past its reversal window, whatever became of it, by office and time",
+                _list_of(_REFUND),
                 _VOID_FILTERS,
             )
         },

@@ -43,6 +43,7 @@ def _page(request: web.Request, standing: Standing, *, genuine: bool, detailed: 
             "genuine": genuine,
             "details": _details(request, standing) if genuine and detailed else None,
             "limited": not detailed,
+            "cancellation": standing.cancellation if genuine else None,
         },
     )
 

@@ -11,6 +11,7 @@
     POST /v1/regulator/access-log/heads                                      sign the current head now
     GET /v1/regulator/refusals?from=&to=&office_id=&province=&reason=      every refused charge request
     GET /v1/regulator/voids?from=&to=&office_id=&province=                 every void, whatever became of it
+    GET /v1/regulator/refunds?from=&to=&office_id=&province=               every refund, whatever became of it
 
 Every read goes to the streaming replica when there is one (`lagging_reads`, docs/scaling.md), except the access
 log's signed heads, which the regulator may have just asked to be signed; the access log itself is written on the
@@ -462,6 +463,42 @@ async def voids(request: web.Request) -> web.StreamResponse:
         key=lambda row: (row["office_id"], row["occurred_at"], row["id"]),
         view=_void_view(request),
         csv_columns=VOID_COLUMNS,
+        about=_about(where),
+    )
+
+
+# ------------------------------------------------------------------ refunds
+
+REFUND_COLUMNS = (*VOID_COLUMNS[:-1], "rrn", "instructed_at", "settled_at")
+
+
+def _refund_view(request: web.Request):
+    as_void = _void_view(request)
+
+    def view(row) -> dict:
+        answer = as_void(row)
+        del answer["finalized_at"]
+        return answer | {
+            "object": "refund",
+            "rrn": row["rrn"],
+            "instructed_at": _utc(row["instructed_at"]),
+            "settled_at": _utc(row["settled_at"]),
+        }
+
+    return view
+
+
+@routes.get("/v1/regulator/refunds")
+async def refunds(request: web.Request) -> web.StreamResponse:
+    where = _filter(request, await _regulator(request))
+    return await _list(
+        request,
+        kind="refunds",
+        cursor_types=(str, datetime, str),
+        query=lambda after, limit: store.refunds_query(where, after, limit),
+        key=lambda row: (row["office_id"], row["occurred_at"], row["id"]),
+        view=_refund_view(request),
+        csv_columns=REFUND_COLUMNS,
         about=_about(where),
     )
 

@@ -77,6 +77,7 @@ STATEMENT_TOTAL_HEADERS = {
     "amount": "Pishkhan-Total-Amount",
     "agency_share": "Pishkhan-Total-Agency-Share",
     "agency_share_returned": "Pishkhan-Total-Agency-Share-Returned",
+    "agency_share_refund_pending": "Pishkhan-Total-Agency-Share-Refund-Pending",
 }
 
 

@@ -20,23 +20,28 @@ from gateway.web.void_view import void_answer, void_view
 routes = web.RouteTableDef()
 
 
-def _charge_id(request: web.Request) -> uuid.UUID:
+def charge_id_of(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["charge_id"])
     except ValueError:
         raise not_found("charge") from None
 
 
-@routes.post("/v1/charges/{charge_id}/void")
-async def void_charge(request: web.Request) -> web.Response:
-    caller = await principal(request)
-    require_role(caller, "terminal")
+def idempotency_key_of(request: web.Request) -> str:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > MAX_IDEMPOTENCY_KEY:
         raise IdempotencyKeyMissing(
             f"The Idempotency-Key header is required (1 to {MAX_IDEMPOTENCY_KEY} characters).", param="Idempotency-Key"
         )
-    charge_id = _charge_id(request)
+    return key
+
+
+@routes.post("/v1/charges/{charge_id}/void")
+async def void_charge(request: web.Request) -> web.Response:
+    caller = await principal(request)
+    require_role(caller, "terminal")
+    key = idempotency_key_of(request)
+    charge_id = charge_id_of(request)
     body = parse_body(VoidRequest, await request.read())
     request_hash = hashlib.sha256(
         orjson.dumps({"void": str(charge_id), **body.model_dump()}, option=orjson.OPT_SORT_KEYS)
@@ -58,7 +63,7 @@ async def void_charge(request: web.Request) -> web.Response:
 async def read_void(request: web.Request) -> web.Response:
     caller = await principal(request)
     require_role(caller, "terminal", "regulator", "admin")
-    void = await void_of_charge(services(request).pool, _charge_id(request))
+    void = await void_of_charge(services(request).pool, charge_id_of(request))
     if void is None or (caller.role == "terminal" and void.office_id != caller.office_id):
         raise not_found("void")
     return json_response(void_view(void))

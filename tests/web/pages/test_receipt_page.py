@@ -6,6 +6,7 @@ import re
 import subprocess
 
 from gateway.core.identifiers import make_tracking_code
+from gateway.core.text import to_persian_digits
 from tests.stack import charge_body
 from tests.web.pages.support import axe_violations, new_mobile, screenshot, scrolls_sideways, sms_texts
 
@@ -125,3 +126,28 @@ async def test_unknown_receipts_get_a_persian_404_page(gateway, page):
         assert await page.text_content("h1") == "رسید پیدا نشد"
     assert not await scrolls_sideways(page)
     assert await axe_violations(page) == []
+
+
+async def test_a_refunded_receipt_says_it_is_void_and_how_the_money_comes_back(
+    gateway, keys, page, reversal_windows_closed
+):
+    charge = await _charge(gateway, keys, new_mobile())
+    status, refund = await gateway.request(
+        "POST",
+        f"/v1/charges/{charge['id']}/refund",
+        key=await keys("t:10000001"),
+        json={"reason": "agency_system_down", "reason_text": "سامانه دستگاه پس از پرداخت قطع شد"},
+        headers={"Idempotency-Key": new_mobile()},
+    )
+    assert status == 201, refund
+
+    response = await page.goto(f"{gateway.url}/r/{charge['tracking_code']}")
+
+    assert response.status == 200
+    text = await page.inner_text("main")
+    assert GENUINE in text and "این رسید باطل شده است" in text and "از طریق تسویه" in text
+    assert to_persian_digits(refund["cancellation_tracking_code"]) in text
+    assert await axe_violations(page) == []
+    await screenshot(page, "receipt-page-refunded")
+    await page.goto(f"{gateway.url}/r/{refund['cancellation_tracking_code']}")
+    assert f"ابطالِ رسید {to_persian_digits(charge['tracking_code'])}" in await page.inner_text("main")
