@@ -197,8 +197,11 @@ WITH gateway_rows AS (
       AND ($7::text IS NULL OR c.psp_id = $7)
 ), psp_rows AS (
     -- (The RRN first: it tells rows apart soonest, which makes this sort several times faster.)
-    SELECT p.*, row_number() OVER (PARTITION BY p.rrn, p.stan, p.payment_id, p.terminal_id, p.psp_id
-                                   ORDER BY p.iban, p.file_id, p.line) AS nth
+    -- (Only the columns the pairing reads: the narrower the rows, the quicker the sort.)
+    SELECT p.file_id, p.line, p.psp_id, p.terminal_id, p.rrn, p.stan, p.payment_id, p.iban, p.amount,
+           p.settlement_date, p.transaction_time,
+           row_number() OVER (PARTITION BY p.rrn, p.stan, p.payment_id, p.terminal_id, p.psp_id
+                              ORDER BY p.iban, p.file_id, p.line) AS nth
     FROM psp_settlement_rows p
     WHERE p.transaction_time >= $3 AND p.transaction_time < $4 AND ($7::text IS NULL OR p.psp_id = $7)
 ), paired AS (
