@@ -1,5 +1,5 @@
-"""Imports one PSP daily file, streamed: the bytes are hashed and checked line by line as they arrive, and the
-checked records go on to PostgreSQL's COPY at once. All of the file is kept or none of it: a line that breaks a
+"""Imports one PSP daily file, streamed: the bytes are hashed and checked as they arrive, and the checked lines go
+on to PostgreSQL's COPY at once. All of the file is kept or none of it: a line that breaks a
 rule aborts the transaction, and a file whose digest was imported before for the same PSP changes nothing."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import asyncpg
 
 from gateway.core.jalali import format_utc
 from gateway.reconciliation import store
-from gateway.reconciliation.file_rows import file_records
+from gateway.reconciliation.file_rows import FileReader
 from psp_adapters.daily_files import FileKind, FileRejected, kind_of_header
 
 _MAX_HEADER_BYTES = 4096
@@ -126,11 +126,13 @@ async def import_psp_file(
     digest = _Digest()
     try:
         async with conn.transaction():
-            rows = await store.stage_records(
-                conn, opening.kind, file_records(digest.passing(opening.buffered, stream), opening.kind, psp_id)
+            file_id = await store.new_file_id(conn)
+            rows = await store.copy_lines(
+                conn, FileReader(opening.kind, psp_id, file_id), digest.passing(opening.buffered, stream)
             )
-            file_id = await store.record_file(
+            recorded = await store.record_file(
                 conn,
+                file_id=file_id,
                 psp_id=psp_id,
                 kind=opening.kind,
                 digest=digest.sha256.hexdigest(),
@@ -139,14 +141,13 @@ async def import_psp_file(
                 source=source,
                 imported_by=imported_by,
             )
-            if file_id is None:
+            if not recorded:
                 raise _AlreadyImported()
             if opening.kind is FileKind.SETTLEMENT:
-                await store.keep_settlement_rows(conn, file_id)
                 await store.settle_refunds(conn, file_id)
-                offbook = 0
-            else:
-                offbook = await store.keep_offbook_transactions(conn, file_id)
+            offbook = (
+                await store.keep_offbook_transactions(conn, file_id) if opening.kind is FileKind.TERMINAL_FEED else 0
+            )
             record = await store.get_file(conn, file_id)
     except _AlreadyImported:
         return _imported(await store.find_file(conn, psp_id, digest.sha256.hexdigest()), created=False)

@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 
 import pytest
 
+from gateway.reconciliation.importer import import_psp_file
+from psp_adapters.daily_files import FileKind, header_line
 from tests.reconciliation.support import charge_cap, charge_day, daily_file, import_file
 
 PISHKHAN = [sys.executable, "-m", "gateway.cli"]
@@ -129,3 +132,39 @@ async def test_the_command_line_imports_and_reports(gateway, keys, psp_hosts, ht
     )
     assert status == 200 and report.stdout.splitlines() == served.decode().splitlines()
     assert len(served.splitlines()) > 2 and served.startswith(b"kind,psp_id,agency_id")
+
+
+async def test_kept_rows_carry_their_line_numbers_and_typed_values(db):
+    line = (
+        "psp-sadad,2024-01-11,IR560150679290810033907579,500000,220012345678902,{rrn},000001,10000003,"
+        "2024-01-10T08:15:00.250+03:30,{reference}"
+    )
+    lines = [
+        line.format(rrn="400110000001", reference="8f14e45f-ceea-467a-9575-0a7c4b1f1e2d"),
+        "",
+        line.format(rrn="400110000002", reference=""),
+        line.format(rrn="400110000003", reference='"a, quoted ""reference"""'),
+    ]
+    data = "\r\n".join([header_line(FileKind.SETTLEMENT), *lines]).encode() + b"\r\n"
+
+    async def body():
+        yield data
+
+    imported = await import_psp_file(
+        db, body(), psp_id=None, expected_kind=None, source="typed.csv", imported_by="test"
+    )
+
+    assert imported.created and imported.rows == 3
+    kept = await db.fetch(
+        "SELECT line, settlement_date, amount, rrn, transaction_time, reference FROM psp_settlement_rows "
+        "WHERE file_id = $1 ORDER BY line",
+        imported.file_id,
+    )
+    assert [(row["line"], row["rrn"], row["reference"]) for row in kept] == [
+        (2, "400110000001", "8f14e45f-ceea-467a-9575-0a7c4b1f1e2d"),
+        (4, "400110000002", None),
+        (5, "400110000003", 'a, quoted "reference"'),
+    ]
+    first = kept[0]
+    assert (first["settlement_date"], first["amount"]) == (date(2024, 1, 11), 500_000)
+    assert first["transaction_time"] == datetime(2024, 1, 10, 4, 45, 0, 250_000, UTC)
