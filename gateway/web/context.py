@@ -57,3 +57,8 @@ def services(request: web.Request) -> Services:
 
 async def principal(request: web.Request) -> Principal:
     return await services(request).auth.principal(request)
+
+
+async def write_principal(request: web.Request) -> Principal:
+    """The caller of a route whose persisting statement refuses a revoked key itself (see Authenticator)."""
+    return await services(request).auth.write_principal(request)

@@ -15,7 +15,7 @@ from gateway.core.errors import IdempotencyKeyMissing
 from gateway.messaging.outbox.store import messages_of_charge
 from gateway.web.auth import require_office, require_role
 from gateway.web.charge_view import charge_answer, charge_view
-from gateway.web.context import principal, services
+from gateway.web.context import principal, services, write_principal
 from gateway.web.errors import json_response, not_found
 from gateway.web.schemas import ChargeRequest, parse_body
 
@@ -47,7 +47,7 @@ def request_fingerprint(body: ChargeRequest) -> bytes:
 
 @routes.post("/v1/charges")
 async def create_charge(request: web.Request) -> web.Response:
-    caller = await principal(request)
+    caller = await write_principal(request)
     require_role(caller, "terminal")
     assert caller.terminal_id is not None, "a terminal key names its terminal"
     key = request.headers.get("Idempotency-Key", "").strip()
@@ -58,7 +58,7 @@ async def create_charge(request: web.Request) -> web.Response:
     body = parse_body(ChargeRequest, await request.read())
     intent, request_hash = charge_intent(body), request_fingerprint(body)
     svc = services(request)
-    charge = await svc.charges.create(key, intent, request_hash, caller.terminal_id)
+    charge = await svc.charges.create(key, intent, request_hash, caller.terminal_id, key_id=caller.key_id)
     status, answer = charge_answer(charge)
     if charge.receipt is not None:
         # Signed by the key that signed the receipt. The money is taken by now: a process without that key (a
