@@ -2,9 +2,10 @@
 
 Key rows are read from PostgreSQL on every request (a primary-key lookup), so a revoked key is refused by every
 gateway process from the moment the revocation commits; docs/security.md gives the measured cost. The one
-exception is the charge route (`write_principal`): it takes an active key's row from memory after its first use,
+exception is the charge route (`charge_principal`): it takes an active key's row from memory after its first use,
 and the charge's own persisting statement refuses a revoked key in the same transaction, so a revoked key still
-moves no money and changes nothing, for one PostgreSQL round trip less per charge.
+moves no money and changes nothing, for one PostgreSQL round trip less per charge; and its request is counted
+against the rate limits by the terminal lock's script (RateLimiter.pending), one Redis round trip less.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from gateway.web.request_signing import SignatureVerifier
 _PRINCIPAL = web.RequestKey("principal", Principal)
 _REFUSAL = web.RequestKey("refusal", GatewayError)
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_REMEMBERED_KEYS = 200_000  # active key rows kept for write_principal: one per terminal and more
+_REMEMBERED_KEYS = 200_000  # active key rows kept for charge_principal: one per terminal and more
 _KEY_ROW = """SELECT k.key_hash, k.role, k.terminal_id, t.office_id, k.agency_id, k.require_signature, k.revoked_at,
                      k.province
               FROM api_keys k LEFT JOIN terminals t ON t.terminal_id = k.terminal_id WHERE k.id = $1"""
@@ -46,50 +47,52 @@ class Authenticator:
         self.pool = pool
         self.signatures = signatures
         self.limiter = limiter
-        self._active_rows: dict[str, Record] = {}  # key rows found active, for write_principal
+        self._active_rows: dict[str, Record] = {}  # key rows found active, for charge_principal
 
     async def principal(self, request: web.Request) -> Principal:
         """The caller, its key row read from PostgreSQL for this request."""
-        return await self._once(request, remembered=False)
+        return await self._once(request, charge_route=False)
 
-    async def write_principal(self, request: web.Request) -> Principal:
-        """The caller of a route whose persisting statement itself refuses a revoked key (the caller must pass
-        `key_id` down to it): an active key's row may come from memory."""
-        return await self._once(request, remembered=True)
+    async def charge_principal(self, request: web.Request) -> Principal:
+        """The charge route's caller: an active key's row may come from memory (the route passes `key_id` to the
+        charge's insert, which refuses a revoked key), and the request is not yet counted (the route spends
+        `limiter.pending(caller)` on every path)."""
+        return await self._once(request, charge_route=True)
 
-    async def _once(self, request: web.Request, *, remembered: bool) -> Principal:
+    async def _once(self, request: web.Request, *, charge_route: bool) -> Principal:
         if _PRINCIPAL in request:
             return request[_PRINCIPAL]
         if _REFUSAL in request:
             raise request[_REFUSAL]
         try:
-            request[_PRINCIPAL] = await self._identify(request, remembered)
+            request[_PRINCIPAL] = await self._identify(request, charge_route)
         except GatewayError as refusal:
             request[_REFUSAL] = refusal
             raise
         return request[_PRINCIPAL]
 
-    async def _identify(self, request: web.Request, remembered: bool) -> Principal:
+    async def _identify(self, request: web.Request, charge_route: bool) -> Principal:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         credentials = credentials.strip()
         if scheme.lower() == "bearer" and credentials:
-            caller = await self._bearer(credentials, remembered)
+            caller = await self._bearer(credentials, from_memory=charge_route)
         elif scheme.upper() == SIGNED_SCHEME and credentials:
-            caller = await self._signed(request, credentials, remembered)
+            caller = await self._signed(request, credentials, from_memory=charge_route)
         else:
             raise InvalidApiKey(
                 "Send an API key as 'Authorization: Bearer <key>', or sign the request "
                 f"('Authorization: {SIGNED_SCHEME} <key id>')."
             )
-        await self.limiter.check(caller)
+        if not charge_route:
+            await self.limiter.check(caller)
         return caller
 
-    async def _bearer(self, token: str, remembered: bool) -> Principal:
+    async def _bearer(self, token: str, *, from_memory: bool) -> Principal:
         parts = split_token(token)
         if parts is None:
             raise InvalidApiKey("The API key is malformed.")
         key_id, secret = parts
-        row = await self._active_key(key_id, remembered)
+        row = await self._active_key(key_id, from_memory)
         if not secret_matches(secret, row["key_hash"]):
             raise InvalidApiKey()
         if row["require_signature"]:
@@ -99,10 +102,10 @@ class Authenticator:
             )
         return _principal(key_id, row)
 
-    async def _signed(self, request: web.Request, key_id: str, remembered: bool) -> Principal:
+    async def _signed(self, request: web.Request, key_id: str, *, from_memory: bool) -> Principal:
         if not _KEY_ID.fullmatch(key_id):
             raise InvalidApiKey("The key id is malformed.")
-        row = await self._active_key(key_id, remembered)
+        row = await self._active_key(key_id, from_memory)
         try:
             await self.signatures.verify(request, key_id, row["key_hash"])
         except RedisError:
@@ -112,8 +115,8 @@ class Authenticator:
             ) from None
         return _principal(key_id, row)
 
-    async def _active_key(self, key_id: str, remembered: bool) -> Record:
-        if remembered and key_id in self._active_rows:
+    async def _active_key(self, key_id: str, from_memory: bool) -> Record:
+        if from_memory and key_id in self._active_rows:
             return self._active_rows[key_id]
         row = await self.pool.fetchrow(_KEY_ROW, key_id)
         if row is None or row["revoked_at"] is not None:

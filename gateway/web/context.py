@@ -59,6 +59,6 @@ async def principal(request: web.Request) -> Principal:
     return await services(request).auth.principal(request)
 
 
-async def write_principal(request: web.Request) -> Principal:
-    """The caller of a route whose persisting statement refuses a revoked key itself (see Authenticator)."""
-    return await services(request).auth.write_principal(request)
+async def charge_principal(request: web.Request) -> Principal:
+    """The charge route's caller, its request not yet counted against the rate limits (see Authenticator)."""
+    return await services(request).auth.charge_principal(request)
