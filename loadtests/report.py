@@ -231,6 +231,11 @@ def markdown(results: dict) -> str:
         ]
         lines += [f"| {name} | {ms} |" for name, ms in cost["cpu_ms"].items()]
         lines.append(f"| all | {cost['cpu_ms_total']} |")
+        if "gateway_background_cpu_ms" in cost:
+            lines.append(
+                f"| of the gateway's, its background process (outbox, settlement, recovery, oversight) | "
+                f"{cost['gateway_background_cpu_ms']} |"
+            )
     burst = results.get("concurrency")
     if burst:
         lines += [
