@@ -134,10 +134,13 @@ class Bench:
         )
         try:
             await wait_until_ready(f"http://127.0.0.1:{port}/hello", hello)
-            runs = [
-                summarise(await self.closed(f"http://127.0.0.1:{port}", "hello", concurrency, self.args.duration))
-                for concurrency in self.args.concurrency
-            ]
+            runs = []
+            for concurrency in self.args.concurrency:
+                cpu_before = cpu_seconds(hello.tree())
+                result = await self.closed(f"http://127.0.0.1:{port}", "hello", concurrency, self.args.duration)
+                # Same measure as the gateway's CPU per charge: every process of the server, warmup included.
+                cpu_ms = 1000 * (cpu_seconds(hello.tree()) - cpu_before) / max(result["ok_all"], 1)
+                runs.append({**summarise(result), "cpu_ms_per_request": round(cpu_ms, 4)})
         finally:
             hello.stop()
         return _best(runs)
@@ -451,7 +454,16 @@ def _best(runs: list[dict]) -> dict:
         "runs": [
             {
                 k: run[k]
-                for k in ("clients", "rps", "sustained_rps", "drained_s", "p50_ms", "p99_ms", "failures")
+                for k in (
+                    "clients",
+                    "rps",
+                    "sustained_rps",
+                    "drained_s",
+                    "p50_ms",
+                    "p99_ms",
+                    "failures",
+                    "cpu_ms_per_request",
+                )
                 if k in run
             }
             for run in runs

@@ -98,6 +98,18 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
+def background_processes(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """The gateway's background process (recovery, settlement, outbox, oversight): the one at a raised nice value."""
+    found = []
+    for process in processes:
+        try:
+            if process.nice() > 0:
+                found.append(process)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
 def rss_bytes(processes: list[psutil.Process]) -> int:
     total = 0
     for process in processes:
@@ -115,6 +127,7 @@ class Snapshot:
     wal_bytes: int  # WAL written so far: what the replicas replay and the archive keeps
     redis_commands: dict[str, int]
     cpu_s: dict[str, float]
+    gateway_background_cpu_s: float  # of cpu_s["gateway"]: the background process's share
 
 
 async def snapshot(stack: BenchStack) -> Snapshot:
@@ -135,12 +148,14 @@ async def snapshot(stack: BenchStack) -> Snapshot:
         }
     finally:
         await redis.aclose()
+    trees = stack.component_trees()
     return Snapshot(
         time.monotonic(),
         transactions,
         wal_bytes,
         commands,
-        {name: cpu_seconds(tree) for name, tree in stack.component_trees().items()},
+        {name: cpu_seconds(tree) for name, tree in trees.items()},
+        cpu_seconds(background_processes(trees["gateway"])),
     )
 
 
@@ -171,8 +186,10 @@ def per_charge(idle_start: Snapshot, start: Snapshot, end: Snapshot, charges: in
         for name, calls in end.redis_commands.items()
         if calls != start.redis_commands.get(name, 0)
     }
+    background = cost(start.gateway_background_cpu_s, end.gateway_background_cpu_s, idle_start.gateway_background_cpu_s)
     return {
         "pg_transactions": round(cost(start.pg_transactions, end.pg_transactions, idle_start.pg_transactions), 2),
+        "gateway_background_cpu_ms": round(1000 * background, 3),
         "wal_bytes": round(cost(start.wal_bytes, end.wal_bytes, idle_start.wal_bytes)),
         "redis_commands": round(sum(redis.values()), 2),
         "redis_by_command": redis,

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from uuid_utils.compat import uuid7
 
+from gateway.access.rate_counts import PendingCount
 from gateway.charging import store
 from gateway.charging.completion import ReceiptIssuer
 from gateway.charging.psp_pool import PspPool
@@ -28,6 +29,7 @@ from gateway.core.errors import (
     IdempotencyKeyReused,
     IdentityMismatch,
     IdentityUnavailable,
+    InvalidApiKey,
     ParameterInvalid,
     TerminalBusy,
     error_from_body,
@@ -75,18 +77,47 @@ class ChargeService:
         self.clock = clock
 
     async def create(
-        self, idempotency_key: str, intent: ChargeIntent, request_hash: bytes, caller_terminal_id: str
+        self,
+        idempotency_key: str,
+        intent: ChargeIntent,
+        request_hash: bytes,
+        caller_terminal_id: str,
+        *,
+        key_id: str | None = None,
+        rate: PendingCount | None = None,
     ) -> Charge:
         """The charge in the state the PSP's answer left it; raises the named error of a broken rule (each broken
-        rule recorded for the regulator)."""
+        rule recorded for the regulator). `key_id` names the caller's API key, whose row may have come from memory
+        (gateway/web/auth.py): the charge path refuses it, changing nothing, once it is revoked. `rate` is the
+        request's rate-limit count, spent before anything is written or asked (with the terminal, in the same
+        round trip, on the common path)."""
+        try:
+            return await self._create(idempotency_key, intent, request_hash, caller_terminal_id, key_id, rate)
+        except store.KeyRevoked:
+            raise InvalidApiKey() from None
+
+    async def _create(
+        self,
+        idempotency_key: str,
+        intent: ChargeIntent,
+        request_hash: bytes,
+        caller_terminal_id: str,
+        key_id: str | None,
+        rate: PendingCount | None,
+    ) -> Charge:
         now = self.clock()
         registry = self.state.registry
         office_id = registry.terminals[caller_terminal_id].office_id
         decision = assess_charge(intent, caller_terminal_id, registry, self.state.tariffs, now)
         if isinstance(decision, Refusal):
+            await _spend(rate)
+            await self._ensure_key_active(key_id)
             return await self._refuse(
                 decision, intent, caller_terminal_id, office_id, idempotency_key, request_hash, now
             )
+        if decision.service.identity is not IdentityPolicy.OFF:
+            await _spend(rate)
+            await self._ensure_key_active(key_id)  # an inquiry is asked of the civil registry only for a live key
         identity = await self._inquire(decision.service, intent)
         if identity is not None and identity.refuses:
             refusal = Refusal(_identity_error(identity))
@@ -94,8 +125,9 @@ class ChargeService:
                 refusal, intent, caller_terminal_id, office_id, idempotency_key, request_hash, now
             )
         charge = self._new_charge(decision, intent, now, identity)
-        lock = await self._take_terminal(office_id, intent.terminal_id, lock_token(charge.id, idempotency_key))
+        lock = await self._take_terminal(office_id, intent.terminal_id, lock_token(charge.id, idempotency_key), rate)
         if not lock.taken:
+            await self._ensure_key_active(key_id)
             if await store.find_idempotency_key(self.pool, office_id, idempotency_key):
                 return await self.replay(office_id, idempotency_key, request_hash)
             raise TerminalBusy(
@@ -104,7 +136,7 @@ class ChargeService:
         outcome: Charge | None = None
         stored = False
         try:
-            stan = await store.insert_charge(self.pool, charge, idempotency_key, request_hash)
+            stan = await store.insert_charge(self.pool, charge, idempotency_key, request_hash, key_id=key_id)
             if stan is None:
                 return await self.replay(office_id, idempotency_key, request_hash)
             stored = True
@@ -117,9 +149,17 @@ class ChargeService:
                 # The PSP may still hold the purchase: no second card until recovery makes the charge final.
                 await self.terminal_locks.hold_pending(office_id, intent.terminal_id, lock.token)
 
-    async def _take_terminal(self, office_id: str, terminal_id: str, token: str) -> LockAttempt:
-        """The terminal for this request, unless another charge is actually on it."""
-        lock = await self.terminal_locks.acquire(office_id, terminal_id, token)
+    async def _ensure_key_active(self, key_id: str | None) -> None:
+        """The revocation check of the charge path's rarer turns (the common one makes it in its insert)."""
+        if await store.key_revoked(self.pool, key_id):
+            raise store.KeyRevoked()
+
+    async def _take_terminal(
+        self, office_id: str, terminal_id: str, token: str, rate: PendingCount | None
+    ) -> LockAttempt:
+        """The terminal for this request, unless another charge is actually on it (or the request is over its
+        rate limit: 429, the terminal untaken)."""
+        lock = await self.terminal_locks.acquire(office_id, terminal_id, token, rate)
         idempotency_key = LockAttempt(True, token).holder
         if not lock.taken and lock.holder == idempotency_key:
             # Our own first attempt holds the terminal and may not have stored its key yet. Once it has, this is a
@@ -346,6 +386,11 @@ class ChargeService:
                 return charge
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+async def _spend(rate: PendingCount | None) -> None:
+    if rate is not None:
+        await rate.spend()
 
 
 def _identity_error(identity: IdentityCheck) -> IdentityMismatch | IdentityUnavailable:

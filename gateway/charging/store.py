@@ -26,26 +26,39 @@ class ChainMoved(Exception):
     """The office's receipt chain head moved under us: re-read it and sign again."""
 
 
+class KeyRevoked(Exception):
+    """The caller's API key was revoked: nothing was written."""
+
+
+# $24: the caller's API key, whose row may have come from memory (gateway/web/auth.py), re-checked here in the same
+# transaction; NULL when the caller was not authenticated by a key (the counter page's signed-in operator).
 _INSERT_CHARGE = """
-WITH idem AS (
+WITH revoked AS (
+    SELECT 1 FROM api_keys WHERE id = $24 AND revoked_at IS NOT NULL
+), idem AS (
     INSERT INTO idempotency_keys (office_id, key, request_hash, charge_id, created_at)
-    VALUES ($2, $19, $20, $1, $18)
+    SELECT $2, $19, $20, $1, $18 WHERE NOT EXISTS (SELECT 1 FROM revoked)
     ON CONFLICT (office_id, key) DO NOTHING
     RETURNING 1
+), charge AS (
+    INSERT INTO charges (id, office_id, terminal_id, merchant_id, psp_id, operator_id, service_code, quantity,
+                         extras, recipient_name, recipient_national_code, recipient_mobile, amount, breakdown,
+                         tariff_reference, settlement_rows, status, verify_deadline, next_recovery_at, created_at,
+                         recipient_kind, identity_check)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'created', $17, $21, $18, $22, $23
+    WHERE EXISTS (SELECT 1 FROM idem)
+    RETURNING stan
 )
-INSERT INTO charges (id, office_id, terminal_id, merchant_id, psp_id, operator_id, service_code, quantity, extras,
-                     recipient_name, recipient_national_code, recipient_mobile, amount, breakdown, tariff_reference,
-                     settlement_rows, status, verify_deadline, next_recovery_at, created_at, recipient_kind,
-                     identity_check)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'created', $17, $21, $18, $22, $23
-WHERE EXISTS (SELECT 1 FROM idem)
-RETURNING stan
+SELECT (SELECT stan FROM charge) AS stan, EXISTS (SELECT 1 FROM revoked) AS key_revoked
 """
 
 
-async def insert_charge(db, charge: Charge, idempotency_key: str, request_hash: bytes) -> str | None:
-    """Persists the new charge under its idempotency key; returns its STAN, or None if the key was already used."""
-    return await db.fetchval(
+async def insert_charge(
+    db, charge: Charge, idempotency_key: str, request_hash: bytes, *, key_id: str | None = None
+) -> str | None:
+    """Persists the new charge under its idempotency key; returns its STAN, or None if the key was already used.
+    Raises KeyRevoked, writing nothing, if `key_id` names a revoked API key."""
+    row = await db.fetchrow(
         _INSERT_CHARGE,
         charge.id,
         charge.office_id,
@@ -70,6 +83,17 @@ async def insert_charge(db, charge: Charge, idempotency_key: str, request_hash: 
         charge.next_recovery_at,
         charge.recipient.kind.value,
         charge.identity.to_document() if charge.identity is not None else None,
+        key_id,
+    )
+    if row["key_revoked"]:
+        raise KeyRevoked()
+    return row["stan"]
+
+
+async def key_revoked(db, key_id: str | None) -> bool:
+    """Whether `key_id` names a revoked API key (for the charge path's rarer turns; see _INSERT_CHARGE)."""
+    return key_id is not None and bool(
+        await db.fetchval("SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = $1", key_id)
     )
 
 

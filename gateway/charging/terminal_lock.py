@@ -5,19 +5,31 @@ Cluster slot per office.
 
 The lock's value is `<charge id>:<Idempotency-Key>`: the charge the terminal is held for (so a refused caller is
 told which one), and the request holding it (so a duplicate of that request can tell "my own first attempt is on
-this terminal" from "another card is")."""
+this terminal" from "another card is").
+
+Taking the terminal can also spend the charge request's rate-limit count (gateway/access/rate_counts.py) in the
+same script: one Redis round trip for both. A request over its limit does not take the terminal."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-_ACQUIRE = """
+from gateway.access.rate_counts import COUNT_LUA, WINDOW_S, PendingCount
+
+# KEYS[1] the terminal, KEYS[2..] the rate counters; ARGV: token, hold ms, window ms, then each counter's allowance.
+_ACQUIRE = (
+    COUNT_LUA % {"first": 2, "window_arg": 3}
+    + """
+for i, count in ipairs(counts) do
+  if count > tonumber(ARGV[3 + i]) then return {0, '', counts} end
+end
 local held = redis.call('get', KEYS[1])
-if held then return {0, held} end
+if held then return {0, held, counts} end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {1, ARGV[1]}
+return {1, ARGV[1], counts}
 """
+)
 
 # Replaces exactly the token the caller saw, so two callers that both found the same stale holder cannot both win.
 _TAKE_OVER = """
@@ -85,10 +97,24 @@ class TerminalLocks:
     def _key(office_id: str, terminal_id: str) -> str:
         return f"pishkhan:{{{office_id}}}:terminal:{terminal_id}:busy"
 
-    async def acquire(self, office_id: str, terminal_id: str, token: str) -> LockAttempt:
+    async def acquire(
+        self, office_id: str, terminal_id: str, token: str, count: PendingCount | None = None
+    ) -> LockAttempt:
         """Takes the terminal with `token`; when it is taken already, the attempt is not taken and carries the
-        holder's token."""
-        taken, held = await self._acquire(keys=[self._key(office_id, terminal_id)], args=[token, self.hold_ms])
+        holder's token. Spends `count` first, in the same round trip when its counters are on the terminal's
+        Redis Cluster slot; raises 429 (the terminal untaken) when a limit is spent."""
+        counters = []
+        if count is not None and not count.spent:
+            if count.hash_tag == office_id:
+                counters = count.counters
+            else:
+                await count.spend()
+        taken, held, counts = await self._acquire(
+            keys=[self._key(office_id, terminal_id), *(counter.key for counter in counters)],
+            args=[token, self.hold_ms, WINDOW_S * 1000, *(counter.allowed for counter in counters)],
+        )
+        if count is not None and counters:
+            count.spent_in_script(counts)
         return LockAttempt(bool(taken), held.decode() if isinstance(held, bytes) else held)
 
     async def take_over(self, office_id: str, terminal_id: str, stale: LockAttempt, token: str) -> LockAttempt:

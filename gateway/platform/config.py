@@ -75,7 +75,7 @@ class Settings:
     messaging_timeout_s: float = field(default_factory=lambda: float(_env("PISHKHAN_MESSAGING_TIMEOUT_S", "10")))
     # The outbox dispatcher: rows per claim, attempts before the dead letter, how long a claim is held (longer than
     # the messaging timeout), the first retry delay (doubling, with jitter), and how often it looks for due rows.
-    outbox_batch: int = field(default_factory=lambda: int(_env("PISHKHAN_OUTBOX_BATCH", "50")))
+    outbox_batch: int = field(default_factory=lambda: int(_env("PISHKHAN_OUTBOX_BATCH", "200")))
     outbox_max_attempts: int = field(default_factory=lambda: int(_env("PISHKHAN_OUTBOX_MAX_ATTEMPTS", "15")))
     outbox_lease_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OUTBOX_LEASE_S", "60")))
     outbox_retry_base_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OUTBOX_RETRY_BASE_S", "2")))

@@ -1,7 +1,11 @@
 """Who is calling: bearer keys and signed requests, the per-key and per-terminal rate limits, and role/scope checks.
 
 Key rows are read from PostgreSQL on every request (a primary-key lookup), so a revoked key is refused by every
-gateway process from the moment the revocation commits; docs/security.md gives the measured cost.
+gateway process from the moment the revocation commits; docs/security.md gives the measured cost. The one
+exception is the charge route (`charge_principal`): it takes an active key's row from memory after its first use,
+and the charge's own persisting statement refuses a revoked key in the same transaction, so a revoked key still
+moves no money and changes nothing, for one PostgreSQL round trip less per charge; and its request is counted
+against the rate limits by the terminal lock's script (RateLimiter.pending), one Redis round trip less.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
+from asyncpg import Record
 from redis.exceptions import RedisError
 
 from gateway.access.api_keys import Principal, secret_matches, split_token
@@ -27,6 +32,7 @@ from gateway.web.request_signing import SignatureVerifier
 _PRINCIPAL = web.RequestKey("principal", Principal)
 _REFUSAL = web.RequestKey("refusal", GatewayError)
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_REMEMBERED_KEYS = 200_000  # active key rows kept for charge_principal: one per terminal and more
 _KEY_ROW = """SELECT k.key_hash, k.role, k.terminal_id, t.office_id, k.agency_id, k.require_signature, k.revoked_at,
                      k.province
               FROM api_keys k LEFT JOIN terminals t ON t.terminal_id = k.terminal_id WHERE k.id = $1"""
@@ -41,40 +47,52 @@ class Authenticator:
         self.pool = pool
         self.signatures = signatures
         self.limiter = limiter
+        self._active_rows: dict[str, Record] = {}  # key rows found active, for charge_principal
 
     async def principal(self, request: web.Request) -> Principal:
+        """The caller, its key row read from PostgreSQL for this request."""
+        return await self._once(request, charge_route=False)
+
+    async def charge_principal(self, request: web.Request) -> Principal:
+        """The charge route's caller: an active key's row may come from memory (the route passes `key_id` to the
+        charge's insert, which refuses a revoked key), and the request is not yet counted (the route spends
+        `limiter.pending(caller)` on every path)."""
+        return await self._once(request, charge_route=True)
+
+    async def _once(self, request: web.Request, *, charge_route: bool) -> Principal:
         if _PRINCIPAL in request:
             return request[_PRINCIPAL]
         if _REFUSAL in request:
             raise request[_REFUSAL]
         try:
-            request[_PRINCIPAL] = await self._identify(request)
+            request[_PRINCIPAL] = await self._identify(request, charge_route)
         except GatewayError as refusal:
             request[_REFUSAL] = refusal
             raise
         return request[_PRINCIPAL]
 
-    async def _identify(self, request: web.Request) -> Principal:
+    async def _identify(self, request: web.Request, charge_route: bool) -> Principal:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         credentials = credentials.strip()
         if scheme.lower() == "bearer" and credentials:
-            caller = await self._bearer(credentials)
+            caller = await self._bearer(credentials, from_memory=charge_route)
         elif scheme.upper() == SIGNED_SCHEME and credentials:
-            caller = await self._signed(request, credentials)
+            caller = await self._signed(request, credentials, from_memory=charge_route)
         else:
             raise InvalidApiKey(
                 "Send an API key as 'Authorization: Bearer <key>', or sign the request "
                 f"('Authorization: {SIGNED_SCHEME} <key id>')."
             )
-        await self.limiter.check(caller)
+        if not charge_route:
+            await self.limiter.check(caller)
         return caller
 
-    async def _bearer(self, token: str) -> Principal:
+    async def _bearer(self, token: str, *, from_memory: bool) -> Principal:
         parts = split_token(token)
         if parts is None:
             raise InvalidApiKey("The API key is malformed.")
         key_id, secret = parts
-        row = await self._active_key(key_id)
+        row = await self._active_key(key_id, from_memory)
         if not secret_matches(secret, row["key_hash"]):
             raise InvalidApiKey()
         if row["require_signature"]:
@@ -84,10 +102,10 @@ class Authenticator:
             )
         return _principal(key_id, row)
 
-    async def _signed(self, request: web.Request, key_id: str) -> Principal:
+    async def _signed(self, request: web.Request, key_id: str, *, from_memory: bool) -> Principal:
         if not _KEY_ID.fullmatch(key_id):
             raise InvalidApiKey("The key id is malformed.")
-        row = await self._active_key(key_id)
+        row = await self._active_key(key_id, from_memory)
         try:
             await self.signatures.verify(request, key_id, row["key_hash"])
         except RedisError:
@@ -97,10 +115,17 @@ class Authenticator:
             ) from None
         return _principal(key_id, row)
 
-    async def _active_key(self, key_id: str):
+    async def _active_key(self, key_id: str, from_memory: bool) -> Record:
+        if from_memory and key_id in self._active_rows:
+            return self._active_rows[key_id]
         row = await self.pool.fetchrow(_KEY_ROW, key_id)
         if row is None or row["revoked_at"] is not None:
+            self._active_rows.pop(key_id, None)
             raise InvalidApiKey()
+        # Only the revocation ever changes a key row, and the remembered rows serve only routes that re-check it.
+        if len(self._active_rows) >= _REMEMBERED_KEYS:
+            self._active_rows.clear()
+        self._active_rows[key_id] = row
         return row
 
 

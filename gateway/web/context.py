@@ -61,3 +61,8 @@ def services(request: web.Request) -> Services:
 
 async def principal(request: web.Request) -> Principal:
     return await services(request).auth.principal(request)
+
+
+async def charge_principal(request: web.Request) -> Principal:
+    """The charge route's caller, its request not yet counted against the rate limits (see Authenticator)."""
+    return await services(request).auth.charge_principal(request)

@@ -3,7 +3,8 @@
 Fixed one-minute windows: a counter per key and per terminal, named after the window, incremented by one Lua script
 (one round trip) and expiring with its window. Only authenticated requests count, so nobody can spend another
 client's allowance by sending its key id with a wrong secret. Terminal counters are hash-tagged by office, like every
-other office key, so one script touches one Redis Cluster slot.
+other office key, so one script touches one Redis Cluster slot. The charge route spends its count inside the
+terminal lock's script instead, in the same round trip (`pending`, gateway/access/rate_counts.py).
 
 When Redis cannot be reached the request goes through (and a warning is logged): the limit protects capacity and
 must not itself take the gateway down.
@@ -12,25 +13,16 @@ must not itself take the gateway down.
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 from redis.exceptions import RedisError
 
 from gateway.access.api_keys import Principal
-from gateway.core.errors import RateLimited
+from gateway.access.rate_counts import COUNT_LUA, WINDOW_S, Counter, PendingCount, check_counts
 
 log = logging.getLogger(__name__)
-WINDOW_S = 60
 
-_COUNT = """
-local counts = {}
-for i, key in ipairs(KEYS) do
-  counts[i] = redis.call('INCR', key)
-  if counts[i] == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
-end
-return counts
-"""
+_COUNT = COUNT_LUA % {"first": 1, "window_arg": 1} + "return counts\n"
 
 
 class RateLimiter:
@@ -41,44 +33,41 @@ class RateLimiter:
         self.clock = clock
         self._count = redis.register_script(_COUNT)
 
-    def _counters(self, caller: Principal, window: int) -> list[tuple[str, str, int]]:
-        """(scope, Redis key, allowed) for every limit that applies to the caller."""
+    def _counters(self, caller: Principal, window: int) -> list[Counter]:
+        """Every limit that applies to the caller."""
         tag = caller.office_id if caller.terminal_id else f"key:{caller.key_id}"
-        counters = [("key", f"pishkhan:{{{tag}}}:rate:{window}:key:{caller.key_id}", self.per_key)]
+        counters = [Counter("key", f"pishkhan:{{{tag}}}:rate:{window}:key:{caller.key_id}", self.per_key)]
         if caller.terminal_id:
             counters.append(
-                ("terminal", f"pishkhan:{{{tag}}}:rate:{window}:terminal:{caller.terminal_id}", self.per_terminal)
+                Counter(
+                    "terminal", f"pishkhan:{{{tag}}}:rate:{window}:terminal:{caller.terminal_id}", self.per_terminal
+                )
             )
-        return [counter for counter in counters if counter[2] > 0]
+        return [counter for counter in counters if counter.allowed > 0]
 
     async def check(self, caller: Principal) -> None:
         """Counts one request; raises 429 with Retry-After once a limit is spent for the current window."""
+        await self.pending(caller).spend()
+
+    def pending(self, caller: Principal) -> PendingCount:
+        """The caller's count for this request, to be spent by whoever reaches Redis first (see rate_counts)."""
         now = self.clock()
-        window = int(now // WINDOW_S)
-        await self._spend(self._counters(caller, window), now, window)
+        return PendingCount(self._counters(caller, int(now // WINDOW_S)), now, self._spend)
 
     async def check_address(self, address: str) -> None:
         """Counts one request without a key from this client address (the public routes)."""
         if self.per_address <= 0:
             return
         now = self.clock()
-        window = int(now // WINDOW_S)
-        key = f"pishkhan:{{public:{address}}}:rate:{window}"
-        await self._spend([("address", key, self.per_address)], now, window)
+        key = f"pishkhan:{{public:{address}}}:rate:{int(now // WINDOW_S)}"
+        await self._spend([Counter("address", key, self.per_address)], now)
 
-    async def _spend(self, counters: list[tuple[str, str, int]], now: float, window: int) -> None:
+    async def _spend(self, counters: list[Counter], now: float) -> None:
         if not counters:
             return
         try:
-            counts = await self._count(keys=[key for _, key, _ in counters], args=[WINDOW_S * 1000])
+            counts = await self._count(keys=[counter.key for counter in counters], args=[WINDOW_S * 1000])
         except RedisError as error:
             log.warning("rate limit not checked, Redis unavailable: %s", type(error).__name__)
             return
-        for (scope, _, allowed), count in zip(counters, counts, strict=True):
-            if count > allowed:
-                retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
-                raise RateLimited(
-                    f"Too many requests for this {scope}: at most {allowed} a minute. Retry after {retry_after} s.",
-                    details={"scope": scope, "limit": allowed, "retry_after": retry_after},
-                    retry_after=retry_after,
-                )
+        check_counts(counters, counts, now)

@@ -56,6 +56,7 @@ def test_a_smoke_run_measures_every_phase(tmp_path, var_dir):
     results = orjson.loads(json_report.read_bytes())
 
     assert results["baseline"]["rps"] > 0 and not results["baseline"]["failures"]
+    assert results["baseline"]["cpu_ms_per_request"] > 0
     assert results["peak"]["ok"] > 0 and not results["peak"]["failures"]
     assert results["peak"]["p50_ms"] <= results["peak"]["p99_ms"]
     assert 0 < results["peak"]["sustained_rps"] <= results["peak"]["rps"] * 1.5
@@ -93,7 +94,9 @@ def test_a_smoke_run_measures_every_phase(tmp_path, var_dir):
     assert "split_charging" not in results["oversight_findings"], results["oversight_findings"]
     assert results["conservation"]["available"] and results["conservation"]["clean"], results["conservation"]
     assert {t["target"] for t in results["targets"]} >= {
-        "pipeline throughput / hello-world baseline",
+        "gateway CPU per charge / hello-world CPU per request",
+        "PostgreSQL transactions per charge",
+        "PostgreSQL CPU per charge",
         "p99 at half of peak",
         "p99 at half of peak, identity inquiry required",
         "two gateway hosts, one killed under load",

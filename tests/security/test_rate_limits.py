@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 
 import aiohttp
 import pytest
@@ -18,6 +19,7 @@ from gateway.web.app import create_app
 from gateway.web.context import SERVICES
 from gateway.web.rate_limit import RateLimiter
 from simulators.devstack.embedded import free_port
+from tests.stack import charge_body
 
 QUOTE = "/v1/tariffs/quote?service_code=1101"
 MOMENT = 1_800_000_000 + 15.5  # 15.5 s into a minute
@@ -104,3 +106,32 @@ async def test_the_limit_lets_requests_through_when_redis_is_down(caplog):
             await limiter.check(caller)
     assert "Redis unavailable" in caplog.text
     await unreachable.aclose()
+
+
+async def test_a_charge_counts_once_and_a_charge_over_the_limit_writes_nothing_and_leaves_the_terminal_free(
+    limited, db
+):
+    session, limiter = limited
+    key = await _terminal_key(db, "10000001")
+    first = await _charge(session, key)
+    assert first[0] == 201, first
+    assert (await _get(session, key))[0] == 200
+    assert (await _charge(session, key, body={"terminal_id": "10000001"}))[0] == 400  # refused at the edge: counted
+
+    idempotency_key = f"over-{key[3:11]}"
+    status, body = await _charge(session, key, idempotency_key=idempotency_key)
+
+    assert status == 429 and body["error"]["details"]["scope"] == "key"
+    assert not await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", idempotency_key)
+    assert (await _charge(session, key, body={"terminal_id": "10000001"}))[0] == 429
+    limiter.clock = lambda: MOMENT + 45
+    try:  # the next minute: the refused charge left the terminal free
+        assert (await _charge(session, key))[0] == 201
+    finally:
+        limiter.clock = lambda: MOMENT
+
+
+async def _charge(session, key: str, *, body: dict | None = None, idempotency_key: str | None = None):
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+    async with session.post("/v1/charges", json=charge_body() if body is None else body, headers=headers) as answer:
+        return answer.status, await answer.json()

@@ -9,13 +9,15 @@ import uuid
 import orjson
 from aiohttp import web
 
+from gateway.access.api_keys import Principal
+from gateway.access.rate_counts import PendingCount
 from gateway.charging.store import get_charge
 from gateway.core.charge_rules import ChargeIntent
-from gateway.core.errors import IdempotencyKeyMissing
+from gateway.core.errors import GatewayError, IdempotencyKeyMissing
 from gateway.messaging.outbox.store import messages_of_charge
 from gateway.web.auth import require_office, require_role
 from gateway.web.charge_view import charge_answer, charge_view
-from gateway.web.context import principal, services
+from gateway.web.context import Services, charge_principal, principal, services
 from gateway.web.errors import json_response, not_found
 from gateway.web.schemas import ChargeRequest, parse_body
 
@@ -47,7 +49,17 @@ def request_fingerprint(body: ChargeRequest) -> bytes:
 
 @routes.post("/v1/charges")
 async def create_charge(request: web.Request) -> web.Response:
-    caller = await principal(request)
+    caller = await charge_principal(request)
+    svc = services(request)
+    rate = svc.auth.limiter.pending(caller)
+    try:
+        return await _charge(request, svc, caller, rate)
+    except GatewayError:
+        await rate.spend()  # a request refused before the terminal lock spent it counts too (429 if over)
+        raise
+
+
+async def _charge(request: web.Request, svc: Services, caller: Principal, rate: PendingCount) -> web.Response:
     require_role(caller, "terminal")
     assert caller.terminal_id is not None, "a terminal key names its terminal"
     key = request.headers.get("Idempotency-Key", "").strip()
@@ -57,8 +69,7 @@ async def create_charge(request: web.Request) -> web.Response:
         )
     body = parse_body(ChargeRequest, await request.read())
     intent, request_hash = charge_intent(body), request_fingerprint(body)
-    svc = services(request)
-    charge = await svc.charges.create(key, intent, request_hash, caller.terminal_id)
+    charge = await svc.charges.create(key, intent, request_hash, caller.terminal_id, key_id=caller.key_id, rate=rate)
     status, answer = charge_answer(charge)
     if charge.receipt is not None:
         # Signed by the key that signed the receipt. The money is taken by now: a process without that key (a

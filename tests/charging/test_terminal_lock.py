@@ -1,0 +1,63 @@
+"""The terminal lock spends the charge request's rate-limit count in its own script: one Redis round trip."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.access.rate_counts import Counter, PendingCount
+from gateway.charging.terminal_lock import TerminalLocks, lock_token
+from gateway.core.errors import RateLimited
+
+NOW = 1_800_000_020.0  # 20 s into a minute
+
+
+@pytest.fixture
+async def locks(redis_url):
+    redis = aioredis.Redis.from_url(redis_url)
+    yield TerminalLocks(redis, hold_seconds=5, pending_hold_seconds=60)
+    await redis.aclose()
+
+
+async def _no_round_trip_of_its_own(counters: list[Counter], now: float) -> None:
+    raise AssertionError("the count was spent in a round trip of its own")
+
+
+def _count(office: str, key_id: str, allowed: int) -> PendingCount:
+    counter = Counter("key", f"pishkhan:{{{office}}}:rate:{int(NOW // 60)}:key:{key_id}", allowed)
+    return PendingCount([counter], NOW, _no_round_trip_of_its_own)
+
+
+async def test_the_count_is_spent_in_the_lock_script_and_a_request_over_its_limit_takes_no_terminal(locks):
+    office, key_id = "11110001", uuid.uuid4().hex
+    terminals = [f"t-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    counts = [_count(office, key_id, allowed=2) for _ in terminals]
+
+    first = await locks.acquire(office, terminals[0], lock_token(uuid.uuid4(), "a"), counts[0])
+    second = await locks.acquire(office, terminals[1], lock_token(uuid.uuid4(), "b"), counts[1])
+    with pytest.raises(RateLimited) as over:
+        await locks.acquire(office, terminals[2], lock_token(uuid.uuid4(), "c"), counts[2])
+
+    assert first.taken and second.taken and all(count.spent for count in counts)
+    assert over.value.details == {"scope": "key", "limit": 2, "retry_after": 40}
+    assert await locks.holder(office, terminals[2]) is None
+    for terminal, lock in zip(terminals, (first, second), strict=False):
+        await locks.release(office, terminal, lock.token)
+
+
+async def test_a_count_on_another_slot_is_spent_on_its_own_first(locks):
+    spent_alone: list[list[Counter]] = []
+
+    async def alone(counters: list[Counter], now: float) -> None:
+        spent_alone.append(counters)
+
+    counter = Counter("key", f"pishkhan:{{99990009}}:rate:{int(NOW // 60)}:key:k", 5)
+    count = PendingCount([counter], NOW, alone)
+    terminal = f"t-{uuid.uuid4().hex[:8]}"
+
+    lock = await locks.acquire("11110001", terminal, lock_token(uuid.uuid4(), "a"), count)
+
+    assert lock.taken and count.spent and spent_alone == [[counter]]
+    await locks.release("11110001", terminal, lock.token)
