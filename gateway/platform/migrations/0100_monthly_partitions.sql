@@ -4,8 +4,10 @@
 -- charges are partitioned by RANGE (id): a charge id is a UUIDv7, whose leading 48 bits are the Unix millisecond it
 -- was made and PostgreSQL orders uuid by its bytes, so a month is the range from the lowest UUIDv7 of its first
 -- millisecond to the lowest of the next month's. The primary key stays (id), and every foreign key to it stays.
--- receipts are partitioned by RANGE (charge_id): a receipt lives in its charge's month, so a charge, its receipt and
--- its cancellation receipt are retired together, and every look-up through the charge prunes to one month.
+-- receipts are partitioned by RANGE (issued_at): an office's receipts of one month are then one unbroken stretch of
+-- its chain (sequence and time rise together), so a retired month exports as one file per office that
+-- `pishkhan receipts verify` accepts. A charge's receipt is issued at the charge's completed_at, which is how a
+-- look-up through the charge prunes to one month.
 -- Months are UTC months. A DEFAULT partition takes any row of a month not created yet (and ids that are not
 -- UUIDv7), so an insert never fails for want of a partition; `pishkhan partitions ensure` creates months ahead.
 
@@ -162,4 +164,4 @@ BEGIN
 END $$;
 
 SELECT pishkhan_partition_by_month('charges', 'id', 3);
-SELECT pishkhan_partition_by_month('receipts', 'charge_id', 3);
+SELECT pishkhan_partition_by_month('receipts', 'issued_at', 3);
