@@ -70,3 +70,14 @@ async def plan_of(db, sql: str, args, *, generic: bool) -> dict:
 def month_partition(table: str, moment) -> str:
     """The name of the month partition `moment` falls in (migration 0100)."""
     return f"{table}_{moment:%Y_%m}"
+
+
+async def index_of_table(db) -> dict[str, str]:
+    """Each index by its name, mapped to the name of the partitioned table's index it is the partition's copy of
+    (itself for an index of a plain table), so a plan test can name the index as the migration does."""
+    rows = await db.fetch(
+        """SELECT c.relname AS name, coalesce(p.relname, c.relname) AS parent
+           FROM pg_class c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent
+           WHERE c.relkind IN ('i', 'I') AND c.relnamespace = 'public'::regnamespace"""
+    )
+    return {row["name"]: row["parent"] for row in rows}

@@ -69,6 +69,8 @@ DECLARE
     rebuild text[] := '{}';      -- statements that put back keys, indexes and triggers
     foreign_keys text[] := '{}';  -- and then the foreign keys
     first_month date;
+    this_month date;
+    copied bigint;
     last_month date;
     month date;
 BEGIN
@@ -147,8 +149,9 @@ BEGIN
     ELSE
         EXECUTE format('SELECT (min(%I) AT TIME ZONE ''UTC'')::date FROM %I', key, old_name) INTO first_month;
     END IF;
-    last_month := date_trunc('month', now() AT TIME ZONE 'UTC') + months_ahead * interval '1 month';
-    month := date_trunc('month', least(coalesce(first_month, last_month), last_month));
+    this_month := date_trunc('month', now() AT TIME ZONE 'UTC');
+    last_month := this_month + months_ahead * interval '1 month';
+    month := date_trunc('month', least(coalesce(first_month, this_month), this_month));
     WHILE month <= last_month LOOP
         PERFORM pishkhan_ensure_month_partition(tbl::regclass, month);
         month := month + interval '1 month';
@@ -156,11 +159,15 @@ BEGIN
     EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT', tbl || '_default', tbl);
 
     EXECUTE format('INSERT INTO %I SELECT * FROM %I', tbl, old_name);
+    GET DIAGNOSTICS copied = ROW_COUNT;
     EXECUTE format('DROP TABLE %I', old_name);
     FOREACH columns IN ARRAY rebuild || foreign_keys LOOP
         EXECUTE columns;
     END LOOP;
-    EXECUTE format('ANALYZE %I', tbl);
+    IF copied > 0 THEN
+        -- Statistics for the rows copied (an empty table is left unanalysed, as autovacuum would leave it).
+        EXECUTE format('ANALYZE %I', tbl);
+    END IF;
 END $$;
 
 SELECT pishkhan_partition_by_month('charges', 'id', 3);
