@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
-from gateway.oversight.store import Query
+from gateway.oversight.store import Query, charges_made_between
 from receipts.audit import AuditReport, verify_chain
 from receipts.signing import Keyring, VerifyingKeyring
 
@@ -18,15 +18,6 @@ CHARGE_COLUMNS = (
 REFUSAL_COLUMNS = (
     "id, created_at, terminal_id, operator_id, service_code, reason, requested, cap, excess, payment_method, "
     "tariff_reference, details"
-)
-
-
-# Charges are partitioned by their UUIDv7 id (docs/scaling.md): a time range prunes to its months through the ids
-# made in it. An id is made with its charge, so its time is within moments of created_at; a day either side keeps any
-# clock step safe and still reads only the months asked about.
-_CHARGE_ID_RANGE = (
-    "id >= pishkhan_uuid7_floor($2 - interval '1 day')",
-    "id < pishkhan_uuid7_floor($3 + interval '1 day')",
 )
 
 
@@ -47,7 +38,7 @@ def _paged(
 
 def charges_query(office_id: str, since: datetime, until: datetime, after: tuple | None, limit: int | None) -> Query:
     """The office's charges created in [since, until), every state; no recipient's personal data."""
-    return _paged("charges", CHARGE_COLUMNS, office_id, since, until, after, limit, *_CHARGE_ID_RANGE)
+    return _paged("charges", CHARGE_COLUMNS, office_id, since, until, after, limit, charges_made_between("$2", "$3"))
 
 
 def refusals_query(office_id: str, since: datetime, until: datetime, after: tuple | None, limit: int | None) -> Query:
