@@ -27,9 +27,12 @@ log = logging.getLogger(__name__)
 MONTHLY_TABLES: dict[str, str] = {
     "charges": "id",
     "receipts": "office_id, seq",
+    "refusals": "id",
+    "regulator_access_log": "seq",
 }
-# A month's partitions are retired in this order, so nothing is left pointing at a row already gone.
-_RETIRE_ORDER = ("receipts", "charges")
+# The tables whose months past the retention are exported and detached, in this order, so nothing is left pointing
+# at a row already gone. The regulator access log stays whole: its hash chain is audited from its first entry.
+RETIRED_TABLES = ("receipts", "refusals", "charges")
 # Partition maintenance waits this long for a lock, then gives up until its next pass rather than queue the charge
 # path behind it.
 _LOCK_TIMEOUT = "5s"
@@ -88,7 +91,7 @@ async def months_before(db, cutoff: date) -> dict[date, list[Partition]]:
            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
            WHERE p.relname = ANY($1::text[]) AND p.relnamespace = 'public'::regnamespace
              AND c.relname ~ '_[0-9]{4}_[0-9]{2}$'""",
-        list(MONTHLY_TABLES),
+        list(RETIRED_TABLES),
     )
     by_month: dict[date, list[Partition]] = {}
     for row in rows:
@@ -194,7 +197,7 @@ async def export_and_detach(
     detaches the month's partitions and drops them (`keep_detached` leaves them as plain tables). Nothing is
     detached unless every file was written: a failure leaves the month in place, and running again rewrites it."""
     folder = out / month.strftime("%Y-%m")
-    ordered = sorted(partitions, key=lambda p: _RETIRE_ORDER.index(p.table))
+    ordered = sorted(partitions, key=lambda p: RETIRED_TABLES.index(p.table))
     files: dict[str, int] = {}
     deleted: dict[str, int] = {}
     async with conn.transaction():

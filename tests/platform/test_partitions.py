@@ -15,7 +15,7 @@ from uuid_utils.compat import uuid7
 from gateway.core.clock import system_clock
 from gateway.platform.db import connect
 from gateway.platform.migrate import apply_migrations, migration_files
-from gateway.platform.partitions import add_months, ensure_partitions, month_start
+from gateway.platform.partitions import MONTHLY_TABLES, add_months, ensure_partitions, month_start
 from tests.query_plans import month_partition
 from tests.security.cli import pishkhan
 from tests.stack import charge_body
@@ -120,7 +120,7 @@ async def test_ensure_creates_the_months_ahead_once(empty_database):
     code, out, err = await pishkhan(empty_database, "partitions", "ensure", "--months-ahead", "5")
     assert code == 0, err
     first = month_start(system_clock())
-    expected = {month_partition(table, add_months(first, n)) for table in ("charges", "receipts") for n in (4, 5)}
+    expected = {month_partition(table, add_months(first, n)) for table in MONTHLY_TABLES for n in (4, 5)}
     assert set(out.split()) - {"created"} == expected
     code, out, err = await pishkhan(empty_database, "partitions", "ensure", "--months-ahead", "5")
     assert (code, out.strip()) == (0, "every partition already exists")
