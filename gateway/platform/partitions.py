@@ -157,18 +157,18 @@ class _LinesFile:
 async def _export_receipts(conn, partition: Partition, folder: Path) -> dict[str, int]:
     """One file per office, its receipts of the month in chain order."""
     written: dict[str, int] = {}
-    office, file = None, None
+    current: tuple[str, _LinesFile] | None = None
     sql = f"SELECT office_id, signed FROM {partition.name} ORDER BY office_id, seq"
     async for row in conn.cursor(sql, prefetch=2000):
-        if row["office_id"] != office:
-            if file is not None:
-                written[f"receipts/{office}.jsonl"] = file.close()
-            office = row["office_id"]
-            file = _LinesFile(folder / "receipts" / f"{office}.jsonl")
+        name = f"receipts/{row['office_id']}.jsonl"
+        if current is None or current[0] != name:
+            if current is not None:
+                written[current[0]] = current[1].close()
+            current = (name, _LinesFile(folder / name))
         for line in export_lines([row["signed"]]):
-            file.write(line.encode())
-    if file is not None:
-        written[f"receipts/{office}.jsonl"] = file.close()
+            current[1].write(line.encode())
+    if current is not None:
+        written[current[0]] = current[1].close()
     return written
 
 
