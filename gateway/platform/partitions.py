@@ -31,8 +31,16 @@ MONTHLY_TABLES: dict[str, str] = {
     "regulator_access_log": "seq",
 }
 # The tables whose months past the retention are exported and detached, in this order, so nothing is left pointing
-# at a row already gone. The regulator access log stays whole: its hash chain is audited from its first entry.
-RETIRED_TABLES = ("receipts", "refusals", "charges")
+# at a row already gone.
+RETIRED_TABLES = ("receipts", "refusals", "charges", "regulator_access_log")
+# What a retired month leaves for the rows that stay: the access log's chain goes on from the month's last entry.
+_AFTER_RETIRING = {
+    "regulator_access_log": """
+        INSERT INTO regulator_access_log_anchor AS a (seq, hash, retired_at)
+        SELECT seq, hash, now() FROM {partition} ORDER BY seq DESC LIMIT 1
+        ON CONFLICT (only_row) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, retired_at = EXCLUDED.retired_at
+            WHERE a.seq < EXCLUDED.seq""",
+}
 # Partition maintenance waits this long for a lock, then gives up until its next pass rather than queue the charge
 # path behind it.
 _LOCK_TIMEOUT = "5s"
@@ -225,6 +233,8 @@ async def export_and_detach(
         manifest.close()
         await conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
         for partition in ordered:
+            if partition.table in _AFTER_RETIRING:
+                await conn.execute(_AFTER_RETIRING[partition.table].format(partition=partition.name))
             await conn.execute(f"ALTER TABLE {partition.table} DETACH PARTITION {partition.name}")
             if not keep_detached:
                 await conn.execute(f"DROP TABLE {partition.name}")

@@ -12,10 +12,13 @@ import asyncpg
 import pytest
 from uuid_utils.compat import uuid7
 
+from gateway.core.access_chain import BreakKind
 from gateway.core.clock import system_clock
+from gateway.oversight.access_log import log_access, verify_access_log
 from gateway.platform.db import connect
 from gateway.platform.migrate import apply_migrations, migration_files
 from gateway.platform.partitions import MONTHLY_TABLES, add_months, ensure_partitions, month_start
+from receipts.keys_files import load_keyring
 from tests.query_plans import month_partition
 from tests.security.cli import pishkhan
 from tests.stack import charge_body
@@ -220,3 +223,53 @@ async def test_a_retired_month_is_exported_verifiable_and_detached(gateway, keys
         assert report["voided"][charged[0]["tracking_code"]] == void["cancellation_tracking_code"]
     finally:
         await target.close()
+
+
+async def test_the_access_log_keeps_verifying_after_its_first_months_are_retired(empty_database, key_dir, tmp_path):
+    await apply_migrations(empty_database)
+    old = system_clock() - timedelta(days=120)
+    conn = await connect(empty_database)
+    try:
+        await ensure_partitions(conn, old - timedelta(days=2), 1)
+        # Four entries in an old month, chained as the append function chains them, then two appended today.
+        await conn.execute(
+            """WITH RECURSIVE chain (seq, at, hash) AS (
+                   SELECT 1::bigint, $1::timestamptz,
+                          pishkhan_access_entry_hash(repeat('0', 64), 1, $1, 'reg', 'GET', '/v1/regulator/x', '', 200)
+                   UNION ALL
+                   SELECT seq + 1, at + interval '1 second',
+                          pishkhan_access_entry_hash(hash, seq + 1, at + interval '1 second', 'reg', 'GET',
+                                                     '/v1/regulator/x', '', 200)
+                   FROM chain WHERE seq < 4
+               ), rows AS (
+                   INSERT INTO regulator_access_log (seq, key_id, method, path, query, status, at, prev_hash, hash)
+                   SELECT seq, 'reg', 'GET', '/v1/regulator/x', '', 200, at,
+                          coalesce(lag(hash) OVER (ORDER BY seq), repeat('0', 64)), hash
+                   FROM chain
+                   RETURNING seq, hash
+               )
+               UPDATE regulator_access_log_head SET seq = last.seq, hash = last.hash
+               FROM (SELECT seq, hash FROM rows ORDER BY seq DESC LIMIT 1) last""",
+            old,
+        )
+        for _ in range(2):
+            await log_access(conn, key_id="reg", method="GET", path="/v1/regulator/y", query="", status=200)
+        keys = load_keyring(key_dir).verifying
+        assert (await verify_access_log(conn, keys)).entries_checked == 6
+
+        code, _, err = await pishkhan(
+            empty_database, "partitions", "export-and-detach", "--older-than", "2", "--output", str(tmp_path)
+        )
+        assert code == 0, err
+        exported = [
+            json.loads(line)
+            for line in (tmp_path / f"{month_start(old):%Y-%m}" / "regulator_access_log.jsonl").read_text().splitlines()
+        ]
+        assert [entry["seq"] for entry in exported] == [1, 2, 3, 4]
+        report = await verify_access_log(conn, keys)
+        assert report.ok and report.entries_checked == 2 and report.last_seq == 6, report.breaks
+
+        await conn.execute("UPDATE regulator_access_log SET prev_hash = repeat('1', 64) WHERE seq = 5")
+        assert (await verify_access_log(conn, keys)).first_break.kind == BreakKind.BROKEN_LINK
+    finally:
+        await conn.close()
