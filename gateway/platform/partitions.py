@@ -1,8 +1,9 @@
-"""The monthly partitions of the growing tables (migration 0100, docs/scaling.md "Time-partitioned tables"): months
-created ahead of time, and months past the retention exported to files and detached.
+"""The monthly partitions of the growing tables (migrations 0100-0102, docs/scaling.md "Time-partitioned tables"):
+months created ahead of time, and months past the retention exported to files and detached.
 
 A month is a UTC calendar month. Each table is partitioned by RANGE on its key: a UUIDv7 (charges by id, whose
-first 48 bits are the millisecond it was made) or a timestamptz (receipts by issued_at)."""
+first 48 bits are the millisecond it was made) or a timestamptz (receipts by issued_at, refusals by created_at, the
+regulator access log by at)."""
 
 from __future__ import annotations
 
