@@ -1,4 +1,4 @@
-"""Each statement of the charge path reads only the month partitions of the charge it is about (charges by their
+"""Each statement of the charge path (and of a void's receipt) reads only the month partitions of the charge it is about (charges by their
 UUIDv7 id, the receipt by its issue time), in the custom plan and in the generic plan a prepared statement settles
 on. Older and later months exist, so a statement that did not prune would read them."""
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.charging import store
+from gateway.charging import store, void_store
 from gateway.charging.service import uuid7_time
 from gateway.core.clock import system_clock
 from gateway.platform.partitions import add_months, ensure_partitions, month_start
@@ -53,7 +53,8 @@ async def test_the_charge_path_reads_only_its_charge_s_month(gateway, keys, db, 
             next_settle_at=None,
         ),
     )
-    assert len(recorded.statements) == 5
+    await void_store.original_receipt(recorded, stored.office_id, charge_id, stored.completed_at)
+    assert len(recorded.statements) == 6
 
     made_at = datetime.fromtimestamp(uuid7_time(charge_id) or 0, UTC)
     own_month = {month_partition("charges", made_at), month_partition("receipts", stored.completed_at)}
