@@ -492,13 +492,16 @@ async def _wait_until_idle(stack: BenchStack, timeout: float = 180, busy: float 
 
 
 async def _table_sizes(database_url: str) -> dict:
-    """Each charge table's bytes on disk (rows, TOAST and indexes: pg_total_relation_size) and the charges stored,
-    from which the report gives the bytes one stored charge costs."""
+    """Each charge table's bytes on disk (rows, TOAST and indexes: pg_total_relation_size, summed over a partitioned
+    table's partitions) and the charges stored, from which the report gives the bytes one stored charge costs."""
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch(
-            "SELECT relname, pg_total_relation_size(oid) AS size FROM pg_class "
-            "WHERE relname IN ('charges', 'receipts', 'outbox', 'idempotency_keys') ORDER BY relname"
+            """SELECT t.relname, (SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
+                                  WHERE c.oid = t.relname::regclass
+                                     OR c.oid IN (SELECT relid FROM pg_partition_tree(t.relname::regclass))) AS size
+               FROM unnest(ARRAY['charges', 'idempotency_keys', 'outbox', 'receipts']) AS t(relname)
+               ORDER BY t.relname"""
         )
         return {
             "charges_stored": await conn.fetchval("SELECT count(*) FROM charges"),

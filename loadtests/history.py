@@ -21,9 +21,11 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 import asyncpg
 
+from gateway.platform.partitions import ensure_partitions
 from receipts.chain import genesis_hash
 
 TABLES = ("charges", "idempotency_keys", "receipts", "outbox")
@@ -129,8 +131,10 @@ ON CONFLICT (office_id) DO UPDATE SET last_seq = EXCLUDED.last_seq, last_hash = 
 # The tables' indexes, with the primary key or unique constraint each one backs. An index a foreign key relies
 # on, or one behind another kind of constraint, stays in place.
 _INDEXES = """
-SELECT t.relname AS table_name, x.relname AS index_name, pg_get_indexdef(i.indexrelid) AS definition,
-       c.conname AS constraint_name, c.contype::text AS constraint_type
+SELECT t.relname AS table_name, x.relname AS index_name,
+       replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ') AS definition,
+       c.conname AS constraint_name, c.contype::text AS constraint_type,
+       pg_get_constraintdef(c.oid) AS constraint_definition, t.relkind = 'p' AS partitioned
 FROM pg_index i
 JOIN pg_class x ON x.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
@@ -179,6 +183,8 @@ async def add_history(
         if offices == 0:
             raise RuntimeError("none of the offices has a terminal and an operator")
 
+        # The month partitions of the whole history (migration 0100), before the rows arrive.
+        await ensure_partitions(conn, ends_at - timedelta(days=365), months_ahead=13)
         definitions = await conn.fetch(_DEFINITIONS, list(TABLES))
         indexes = await conn.fetch(_INDEXES, list(TABLES))
         async with conn.transaction():
@@ -208,11 +214,25 @@ async def add_history(
         # A year of history would long since have been vacuumed: do it now rather than have autovacuum do it
         # during the measurement. Table by table, so that a table's pages are still in memory for its index builds,
         # which run side by side and share their reads.
+        # A partitioned table's key is built by adding the constraint (an index of every partition): PostgreSQL
+        # cannot attach a key to an index built beforehand there.
         for table in TABLES:
             await conn.execute(f"VACUUM (ANALYZE) {table}")
-            await _in_parallel(workers, [index["definition"] for index in indexes if index["table_name"] == table])
+            await _in_parallel(
+                workers,
+                [
+                    index["definition"]
+                    for index in indexes
+                    if index["table_name"] == table and not (index["partitioned"] and index["constraint_name"])
+                ],
+            )
         for index in indexes:
-            if index["constraint_name"]:
+            if index["constraint_name"] and index["partitioned"]:
+                await conn.execute(
+                    f'ALTER TABLE "{index["table_name"]}" ADD CONSTRAINT "{index["constraint_name"]}"'
+                    f" {index['constraint_definition']}"
+                )
+            elif index["constraint_name"]:
                 kind = "PRIMARY KEY" if index["constraint_type"] == "p" else "UNIQUE"
                 await conn.execute(
                     f'ALTER TABLE "{index["table_name"]}" ADD CONSTRAINT "{index["constraint_name"]}"'

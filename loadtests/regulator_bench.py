@@ -40,6 +40,7 @@ from gateway.oversight.scorecard import office_scorecard
 from gateway.platform.config import Settings
 from gateway.platform.db import connect
 from gateway.platform.migrate import apply_migrations
+from gateway.platform.partitions import ensure_partitions
 from gateway.registry.tariff_files import load_tariff_documents
 
 OFFICES = 1_000
@@ -66,7 +67,7 @@ _CHARGES = f"""
 INSERT INTO charges (id, office_id, terminal_id, merchant_id, psp_id, operator_id, service_code, quantity, extras,
                      recipient_name, recipient_national_code, recipient_mobile, amount, breakdown, tariff_reference,
                      settlement_rows, status, verify_deadline, created_at, completed_at, finalized_at)
-SELECT gen_random_uuid(), {_OFFICE_OF.format(i="j")}, '10000001', '000000110000001', 'psp-mellat',
+SELECT uuidv7(t - now()), {_OFFICE_OF.format(i="j")}, '10000001', '000000110000001', 'psp-mellat',
        'op-' || (j % 3), '1101', 1, '[]', 'بنچ', lpad(((j::bigint * 7919) % 10000000000)::text, 10, '0'),
        '09120000000', CASE WHEN i = j THEN 700000 ELSE 400000 END, '{{}}', 'CRA-COM-1402-07', '[]', 'completed', t,
        t, t + interval '20 s', t + interval '20 s'
@@ -95,6 +96,8 @@ TYPES = ["excess_fee", "cash_payment", "unlicensed_psp", "inactive_licence", "sp
 
 async def _fill(conn: asyncpg.Connection, end: datetime, charges: int, days: int) -> None:
     await conn.execute("SET synchronous_commit = off")
+    # The month partitions of the whole history (charge ids are UUIDv7 of their time, as the gateway makes them).
+    await ensure_partitions(conn, end - timedelta(days=days), months_ahead=days // 28 + 1)
     await conn.execute(_OFFICES, OFFICES, PROVINCES)
     await conn.execute(_CHARGES, end, charges, days)
     await conn.execute(_REFUSALS, end, charges // 10, days)

@@ -360,9 +360,12 @@ async def chain_head(db, office_id: str) -> tuple[int, str] | None:
     return (row["last_seq"], row["last_hash"]) if row else None
 
 
+# The receipt is read by the charge's completed_at, its issue time: the one month partition of receipts holding it.
 _CHARGE_WITH_RECEIPT = """
-SELECT c.*, r.signed AS receipt
-FROM charges c LEFT JOIN receipts r ON r.office_id = c.office_id AND r.charge_id = c.id AND r.kind = 'charge'
+SELECT c.*, (SELECT r.signed FROM receipts r
+             WHERE r.office_id = c.office_id AND r.charge_id = c.id AND r.kind = 'charge'
+               AND r.issued_at = c.completed_at) AS receipt
+FROM charges c
 WHERE c.id = $1
 """
 

@@ -106,11 +106,14 @@ class OriginalReceipt:
     hash: str
 
 
-async def original_receipt(db, office_id: str, charge_id: uuid.UUID) -> OriginalReceipt:
+async def original_receipt(db, office_id: str, charge_id: uuid.UUID, completed_at: datetime | None) -> OriginalReceipt:
+    """The charge's receipt, issued at its completion: read from that month's partition alone."""
     row = await db.fetchrow(
-        "SELECT signed, hash FROM receipts WHERE office_id = $1 AND charge_id = $2 AND kind = 'charge'",
+        "SELECT signed, hash FROM receipts WHERE office_id = $1 AND charge_id = $2 AND kind = 'charge' "
+        "AND issued_at = $3",
         office_id,
         charge_id,
+        completed_at,
     )
     assert row is not None, f"charge {charge_id} is completed, so it has its receipt"
     return OriginalReceipt(row["signed"], row["hash"])

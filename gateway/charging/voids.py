@@ -132,7 +132,7 @@ class VoidService:
     async def complete(self, void: Void, charge: Charge) -> Void:
         """Issues the cancellation receipt of a void the PSP holds reversed, unless someone else finished it."""
         now = self.clock()
-        original = await void_store.original_receipt(self.pool, charge.office_id, charge.id)
+        original = await void_store.original_receipt(self.pool, charge.office_id, charge.id, charge.completed_at)
         reason_label = REASON_LABELS[void.reason]
 
         def sign(seq: int, prev_hash: str, tracking_code: str) -> IssuedReceipt:

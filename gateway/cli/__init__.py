@@ -11,6 +11,7 @@ from gateway.cli import (
     keys,
     outbox,
     oversight,
+    partitions,
     receipts,
     reconcile,
     registry,
@@ -22,7 +23,20 @@ from gateway.cli.common import use_running_dev_stack
 from gateway.platform.config import load_settings
 from gateway.platform.log_redaction import install_log_redaction
 
-COMMAND_GROUPS = (serve, registry, tariffs, keys, outbox, oversight, dev, receipts, reconcile, conservation, users)
+COMMAND_GROUPS = (
+    serve,
+    registry,
+    tariffs,
+    keys,
+    outbox,
+    oversight,
+    dev,
+    receipts,
+    reconcile,
+    conservation,
+    users,
+    partitions,
+)
 # These start servers and simulators of their own (or take them from the environment as given).
 _STACK_STARTERS = ("dev", "sim")
 

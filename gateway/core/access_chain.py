@@ -115,14 +115,22 @@ class ChainAudit:
     """Fed the entries in stored order (by seq), checks every link, every hash and every point; entries are not kept,
     so a log of any length is checked in constant memory.
 
-    `earlier`: breaks found before the walk (heads whose signature failed)."""
+    `earlier`: breaks found before the walk (heads whose signature failed). `anchor`: the last entry no longer stored
+    (its months were retired, exported with their entries): the chain goes on from its seq and hash, and a point at
+    or before it can no longer be walked to (a point at its seq must carry its hash)."""
 
-    def __init__(self, points: Sequence[ChainPoint], earlier: Sequence[ChainBreak] = ()) -> None:
-        self._points = sorted(points, key=lambda point: point.seq)
-        self._pinned = {point.seq for point in points}
-        self._reached: dict[int, str] = {}
+    def __init__(
+        self, points: Sequence[ChainPoint], earlier: Sequence[ChainBreak] = (), anchor: ChainPoint | None = None
+    ) -> None:
+        start = anchor.seq if anchor else 0
         self._breaks: list[ChainBreak] = list(earlier)
-        self._expected_seq, self._previous, self._count = 1, GENESIS_HASH, 0
+        for point in points:
+            if anchor and point.seq == anchor.seq and point.hash != anchor.hash:
+                self._break(BreakKind.HEAD_MISMATCH, point.seq, f"{point.source} disagrees with {anchor.source}")
+        self._points = sorted((point for point in points if point.seq > start), key=lambda point: point.seq)
+        self._pinned = {point.seq for point in self._points}
+        self._reached: dict[int, str] = {}
+        self._expected_seq, self._previous, self._count = start + 1, anchor.hash if anchor else GENESIS_HASH, 0
 
     def add(self, entry: AccessEntry) -> None:
         self._count += 1
@@ -170,9 +178,12 @@ class ChainAudit:
 
 
 def audit_chain(
-    entries: Iterable[AccessEntry], points: Sequence[ChainPoint], earlier: Sequence[ChainBreak] = ()
+    entries: Iterable[AccessEntry],
+    points: Sequence[ChainPoint],
+    earlier: Sequence[ChainBreak] = (),
+    anchor: ChainPoint | None = None,
 ) -> ChainReport:
-    audit = ChainAudit(points, earlier)
+    audit = ChainAudit(points, earlier, anchor)
     for entry in entries:
         audit.add(entry)
     return audit.report()

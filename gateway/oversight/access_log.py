@@ -136,7 +136,12 @@ async def verify_access_log(
     current = await db.fetchrow("SELECT seq, hash FROM regulator_access_log_head")
     if current is not None and current["seq"] > 0:
         points.append(ChainPoint(current["seq"], current["hash"], "the log's head row"))
-    audit = ChainAudit(points, bad)
+    retired = await db.fetchrow("SELECT seq, hash, retired_at FROM regulator_access_log_anchor")
+    anchor = None
+    if retired is not None:
+        source = f"the last retired entry {retired['seq']} ({format_utc(retired['retired_at'])})"
+        anchor = ChainPoint(retired["seq"], retired["hash"], source)
+    audit = ChainAudit(points, bad, anchor)
     async for entry in _entries(db):
         audit.add(entry)
     return audit.report()

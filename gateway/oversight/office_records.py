@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
-from gateway.oversight.store import Query
+from gateway.oversight.store import Query, charges_made_between
 from receipts.audit import AuditReport, verify_chain
 from receipts.signing import Keyring, VerifyingKeyring
 
@@ -21,9 +21,11 @@ REFUSAL_COLUMNS = (
 )
 
 
-def _paged(table: str, columns: str, office_id: str, since, until, after: tuple | None, limit: int | None) -> Query:
+def _paged(
+    table: str, columns: str, office_id: str, since, until, after: tuple | None, limit: int | None, *bounds: str
+) -> Query:
     args: list = [office_id, since, until]
-    clauses = ["office_id = $1", "created_at >= $2", "created_at < $3"]
+    clauses = ["office_id = $1", "created_at >= $2", "created_at < $3", *bounds]
     if after is not None:
         args.extend(after)
         clauses.append("(created_at, id) > ($4, $5)")
@@ -36,7 +38,7 @@ def _paged(table: str, columns: str, office_id: str, since, until, after: tuple 
 
 def charges_query(office_id: str, since: datetime, until: datetime, after: tuple | None, limit: int | None) -> Query:
     """The office's charges created in [since, until), every state; no recipient's personal data."""
-    return _paged("charges", CHARGE_COLUMNS, office_id, since, until, after, limit)
+    return _paged("charges", CHARGE_COLUMNS, office_id, since, until, after, limit, charges_made_between("$2", "$3"))
 
 
 def refusals_query(office_id: str, since: datetime, until: datetime, after: tuple | None, limit: int | None) -> Query:

@@ -403,11 +403,22 @@ async def office_breached_periods(
     return [(row["period"], row["type"]) for row in rows]
 
 
+def charges_made_between(since: str, until: str) -> str:
+    """The condition that prunes charges to the months of a created_at range [since, until) (two SQL parameters).
+    Charges are partitioned by their UUIDv7 id (docs/scaling.md), made with the charge, so its time is within
+    moments of created_at; a day either side keeps any clock step safe and still reads only the months asked about."""
+    return (
+        f"id >= pishkhan_uuid7_floor({since} - interval '1 day') "
+        f"AND id < pishkhan_uuid7_floor({until} + interval '1 day')"
+    )
+
+
 async def office_activity(db, office_id: str, since: datetime, until: datetime) -> asyncpg.Record:
     """Completed charges of the office created in [since, until): how much business the findings compare with."""
     return await db.fetchrow(
-        """SELECT count(*) AS charges_completed, coalesce(sum(amount), 0)::bigint AS amount_collected
-           FROM charges WHERE office_id = $1 AND created_at >= $2 AND created_at < $3 AND status = 'completed'""",
+        f"""SELECT count(*) AS charges_completed, coalesce(sum(amount), 0)::bigint AS amount_collected
+           FROM charges WHERE office_id = $1 AND created_at >= $2 AND created_at < $3 AND status = 'completed'
+             AND {charges_made_between("$2", "$3")}""",
         office_id,
         since,
         until,

@@ -131,6 +131,12 @@ class Settings:
     signin_max_failures: int = field(default_factory=lambda: int(_env("PISHKHAN_SIGNIN_MAX_FAILURES", "5")))
     signin_lockout_s: int = field(default_factory=lambda: int(_env("PISHKHAN_SIGNIN_LOCKOUT_S", "900")))
 
+    # Monthly partitions (docs/scaling.md): how many months ahead the background pass keeps created, how often it
+    # looks, and how many whole months `pishkhan partitions export-and-detach` keeps in the database.
+    partition_months_ahead: int = field(default_factory=lambda: int(_env("PISHKHAN_PARTITION_MONTHS_AHEAD", "3")))
+    partition_interval_s: float = field(default_factory=lambda: float(_env("PISHKHAN_PARTITION_INTERVAL_S", "3600")))
+    retention_months: int = field(default_factory=lambda: int(_env("PISHKHAN_RETENTION_MONTHS", "60")))
+
     def sms_credentials(self) -> dict[str, str]:
         """The credentials the chosen SMS provider's adapter takes."""
         if self.sms_provider == "payam_iran":

@@ -32,6 +32,7 @@ from gateway.platform.config import Settings
 from gateway.platform.db import create_pool
 from gateway.platform.gc_pauses import freeze_start_up
 from gateway.platform.kept_secrets import kept_secret
+from gateway.platform.partitions import keep_partitions_ahead
 from gateway.platform.redis_client import open_redis
 from gateway.platform.replica import LaggingReads
 from gateway.receipt_book.links import ReceiptLinks
@@ -236,6 +237,13 @@ def _lifecycle(settings: Settings, clock: Clock):
             tasks.append(asyncio.create_task(refund_recovery.run()))
             tasks.append(asyncio.create_task(settlement.run()))
             tasks.append(asyncio.create_task(outbox.run()))
+            tasks.append(
+                asyncio.create_task(
+                    keep_partitions_ahead(
+                        pool, settings.partition_months_ahead, interval=settings.partition_interval_s, clock=clock
+                    )
+                )
+            )
             tasks.append(
                 asyncio.create_task(
                     sign_heads_daily(

@@ -113,3 +113,16 @@ def test_a_consistent_rewrite_is_caught_by_a_head_signed_before_it():
     assert (report.first_break.kind, report.first_break.seq) == (BreakKind.HEAD_MISMATCH, 5)
     truncated = audit_chain(entries[:4], [kept_head])
     assert (truncated.first_break.kind, truncated.first_break.seq) == (BreakKind.HEAD_BEYOND_CHAIN, 5)
+
+
+def test_a_chain_whose_first_months_were_retired_goes_on_from_its_anchor():
+    entries = _chain(6)
+    anchor = ChainPoint(3, entries[2].hash, "the retired entries' last")
+    heads = [ChainPoint(2, entries[1].hash, "head"), ChainPoint(6, entries[5].hash, "head")]
+    report = audit_chain(entries[3:], heads, anchor=anchor)
+    assert report.ok and report.entries_checked == 3 and report.last_seq == 6, report.breaks
+    assert not audit_chain(entries[3:], heads).ok  # without the anchor the first three are missing
+    forged = audit_chain(entries[3:], heads, anchor=ChainPoint(3, "1" * 64, "a forged anchor"))
+    assert [found.kind for found in forged.breaks] == [BreakKind.BROKEN_LINK]
+    disagreeing = audit_chain(entries[3:], [ChainPoint(3, "2" * 64, "head")], anchor=anchor)
+    assert [found.kind for found in disagreeing.breaks] == [BreakKind.HEAD_MISMATCH]

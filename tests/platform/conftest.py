@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
 from tests.platform.streaming_replica import StreamingReplica
@@ -48,3 +51,16 @@ async def valkey_cluster(tmp_path_factory):
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+async def empty_database(database_url):
+    """A database of its own on the test server, with no migration applied, dropped afterwards."""
+    name = f"pishkhan_partitions_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
