@@ -135,7 +135,7 @@ class RefundService:
     async def _instructed(self, refund: Refund, charge: Charge, rrn: str) -> Refund:
         """Issues the cancellation receipt of a refund the PSP accepted, unless someone else finished it."""
         now = self.clock()
-        original = await void_store.original_receipt(self.pool, charge.office_id, charge.id)
+        original = await void_store.original_receipt(self.pool, charge.office_id, charge.id, charge.completed_at)
 
         def sign(seq: int, prev_hash: str, tracking_code: str) -> IssuedReceipt:
             return issue_cancellation(
