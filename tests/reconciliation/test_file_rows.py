@@ -59,8 +59,10 @@ async def test_a_quoted_field_is_passed_on_as_plain_csv():
 
 
 async def test_a_refund_line_takes_its_row_back_with_a_negative_amount():
-    (refund,) = await _read(_file(FileKind.SETTLEMENT, SETTLEMENT.replace(",500000,", ",-500000,")))
-    assert refund[4] == -500_000
+    negative = SETTLEMENT.replace(",500000,", ",-500000,")
+    assert await _read(_file(FileKind.SETTLEMENT, negative)) == [f"{FILE_ID},2,{negative}"]
+    zero = await _rejection(_file(FileKind.SETTLEMENT, SETTLEMENT.replace(",500000,", ",-0,")))
+    assert zero.line == 2 and "must not be zero" in str(zero)
 
 
 async def test_chunk_boundaries_change_nothing():
