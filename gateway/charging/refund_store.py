@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.charging.store import ChainMoved
+from gateway.charging.store import chain_moved_on_conflict
 from gateway.core.psp import SettlementRow
 from gateway.core.refunds import REFUND_PENDING, Refund, RefundStatus
 from gateway.core.voids import VoidReason
@@ -207,7 +207,7 @@ async def instruct_refund(db, c: RefundInstructed) -> bool:
     """Marks the refund instructed with the PSP's RRN, its cancellation receipt, chain head and outbox rows, all or
     nothing. False if the refund is no longer pending or was claimed since `epoch`; raises ChainMoved if another
     receipt took this sequence number."""
-    try:
+    with chain_moved_on_conflict():
         row = await db.fetchrow(
             _INSTRUCT_REFUND,
             c.refund_id,
@@ -223,10 +223,4 @@ async def instruct_refund(db, c: RefundInstructed) -> bool:
             c.epoch,
             c.rrn,
         )
-    except asyncpg.RaiseError as exc:
-        if exc.sqlstate == "PK001":
-            raise ChainMoved() from exc
-        raise
-    except asyncpg.UniqueViolationError as exc:
-        raise ChainMoved() from exc
     return row["instructed"] == 1

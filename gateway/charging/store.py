@@ -7,7 +7,8 @@ taken since the writer read the charge (see 0006_money_safety.sql)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,21 @@ PENDING_STATUSES = [s.value for s in PENDING]
 
 class ChainMoved(Exception):
     """The office's receipt chain head moved under us: re-read it and sign again."""
+
+
+@contextmanager
+def chain_moved_on_conflict() -> Iterator[None]:
+    """Turns a receipt-issuing statement's lost race for its office's chain into ChainMoved: the head no longer
+    where the statement read it (the statement's pishkhan_abort, SQLSTATE PK001, which asyncpg knows no class for
+    and raises as UnknownPostgresError) or the sequence number already taken."""
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        raise ChainMoved() from exc
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == "PK001":
+            raise ChainMoved() from exc
+        raise
 
 
 class KeyRevoked(Exception):
@@ -327,7 +343,7 @@ async def complete_charge(db, c: Completion) -> bool:
     """Completes a pending charge with its receipt, chain head and outbox rows, all or nothing.
     False if the charge was already final or claimed since `epoch`; raises ChainMoved if another completion took
     this sequence number."""
-    try:
+    with chain_moved_on_conflict():
         row = await db.fetchrow(
             _COMPLETE,
             c.charge_id,
@@ -346,12 +362,6 @@ async def complete_charge(db, c: Completion) -> bool:
             c.epoch,
             c.next_settle_at,
         )
-    except asyncpg.RaiseError as exc:
-        if exc.sqlstate == "PK001":
-            raise ChainMoved() from exc
-        raise
-    except asyncpg.UniqueViolationError as exc:
-        raise ChainMoved() from exc
     return row["completed"] == 1
 
 

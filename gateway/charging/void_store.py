@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.charging.store import ChainMoved
+from gateway.charging.store import chain_moved_on_conflict
 from gateway.core.voids import VOID_PENDING, Void, VoidReason, VoidStatus
 
 PENDING_VOID_STATUSES = [s.value for s in VOID_PENDING]
@@ -221,7 +221,7 @@ async def complete_void(db, c: VoidCompletion) -> bool:
     """Marks the void reversed with its cancellation receipt, chain head and outbox rows, and cancels a settle
     still due, all or nothing. False if the void is no longer pending or was claimed since `epoch`; raises
     ChainMoved if another receipt took this sequence number."""
-    try:
+    with chain_moved_on_conflict():
         row = await db.fetchrow(
             _COMPLETE_VOID,
             c.void_id,
@@ -236,10 +236,4 @@ async def complete_void(db, c: VoidCompletion) -> bool:
             PENDING_VOID_STATUSES,
             c.epoch,
         )
-    except asyncpg.RaiseError as exc:
-        if exc.sqlstate == "PK001":
-            raise ChainMoved() from exc
-        raise
-    except asyncpg.UniqueViolationError as exc:
-        raise ChainMoved() from exc
     return row["completed"] == 1
