@@ -137,7 +137,7 @@ def test_an_unreadable_rules_file_names_itself(tmp_path: Path):
 
 
 def test_every_line_of_the_arithmetic_is_also_written_in_persian():
-    rules = load_penalty_rules()
+    rules = PenaltyRules.from_document(RULES)
     stages = penalty_stages([HalfYear(1403, 1), HalfYear(1403, 2), HalfYear(1404, 1)], rules)
     for stage in stages:
         assert len(stage.arithmetic_fa) == len(stage.arithmetic)

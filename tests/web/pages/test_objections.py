@@ -105,6 +105,12 @@ async def test_an_office_objects_and_the_regulator_upholds(gateway, keys, db, br
     assert await axe_violations(page) == []
     await regulator_context.close()
 
+    office_context = await browser.new_context(viewport={"width": 360, "height": 740}, locale="fa-IR", bypass_csp=True)
+    page = await office_context.new_page()
+    await sign_in(page, gateway.url, *await person("office", office_id=RASHT), path="/office")  # a fresh TOTP code
+    assert "کنارگذاشته با پذیرش اعتراض" in await page.locator(f"#finding-{finding_id} .set-aside").text_content()
+    await office_context.close()
+
     assert await _negative_indicators(gateway, keys) == before - 1
     events = await db.fetch(
         "SELECT event, actor FROM objection_history WHERE violation_id = $1 ORDER BY id", finding_id
