@@ -208,40 +208,23 @@ class Simulators:
         return [p for service in self.processes for p in service.tree()]
 
 
-def start_messaging_simulators(root: Path, env: dict, services: list[ServiceProcess]) -> None:
-    """The SMS centre and the Iran Poosheh inbox on free ports, added to `services` as they start; `env` gets the
-    gateway settings that reach them, so the outbox dispatcher delivers instead of retrying against nothing."""
-    for kind, setting in (("sms", "PISHKHAN_SMS_URL"), ("poosheh", "PISHKHAN_POOSHEH_URL")):
-        port = free_port()
-        services.append(
-            start_module(
-                kind, "gateway.cli", "sim", kind, "--port", str(port), env=env, log_path=root / "messaging.log"
-            )
-        )
-        env[setting] = f"http://127.0.0.1:{port}"
-        _wait_for_listener(port, services[-1])
-
-
+MESSAGING_SIMULATORS = (("sms", "PISHKHAN_SMS_URL"), ("poosheh", "PISHKHAN_POOSHEH_URL"))
 # The identity inquiry's services, each answering at once for any recipient (`--population`): a service whose policy
 # requires the inquiry costs its full round trips on every charge of the load's fresh recipients.
 IDENTITY_SIMULATORS = (("civil-registry", "PISHKHAN_CIVIL_REGISTRY_URL"), ("shahkar", "PISHKHAN_SHAHKAR_URL"))
 
 
-def start_identity_simulators(root: Path, env: dict, services: list[ServiceProcess]) -> None:
-    """The civil registry and Shahkar simulators on free ports, added to `services`; `env` gets their URLs."""
-    for kind, setting in IDENTITY_SIMULATORS:
+def start_http_simulators(
+    kinds: tuple[tuple[str, str], ...], root: Path, env: dict, services: list[ServiceProcess], *args: str
+) -> None:
+    """`pishkhan sim KIND --port P ARGS` for each (kind, setting) on a free port, added to `services` as it starts;
+    `env[setting]` gets its URL, so the gateway reaches it (the outbox dispatcher delivers instead of retrying
+    against nothing; the identity inquiry asks instead of refusing)."""
+    for kind, setting in kinds:
         port = free_port()
         services.append(
             start_module(
-                kind,
-                "gateway.cli",
-                "sim",
-                kind,
-                "--port",
-                str(port),
-                "--population",
-                env=env,
-                log_path=root / "identity.log",
+                kind, "gateway.cli", "sim", kind, "--port", str(port), *args, env=env, log_path=root / f"{kind}.log"
             )
         )
         env[setting] = f"http://127.0.0.1:{port}"
@@ -379,8 +362,8 @@ def start_bench_stack(root: Path, offices: int, terminals_per_office: int) -> Be
         psps = demo_registry()["psps"]
         licensed = licensed_psps(demo_registry(), today)
         deadlines = {psp_id: psps[psp_id]["capabilities"]["verify_deadline_minutes"] * 60 for psp_id in licensed}
-        start_messaging_simulators(root, env, messaging)
-        start_identity_simulators(root, env, identity)
+        start_http_simulators(MESSAGING_SIMULATORS, root, env, messaging)
+        start_http_simulators(IDENTITY_SIMULATORS, root, env, identity, "--population")
         simulators = Simulators(root, deadlines, {psp_id: psps[psp_id]["protocol"] for psp_id in licensed}, env)
         simulators.start(pin_delay_ms=0)
     except BaseException:
