@@ -334,21 +334,24 @@ class FileReader:
 
 async def _blocks(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes]]:
     """Whole data lines, about a megabyte at a time, each ending in `\\n`, with the number of the first of them."""
-    pending = b""
-    line = 1
-    header = True
+    chunks: list[bytes] = []
+    size = 0
+    line = 1  # of the first line in `chunks`; the header's until it is complete
     async for chunk in body:
-        pending += chunk
-        if header:
-            end = pending.find(b"\n")
-            if end < 0:
-                continue
-            pending, header, line = pending[end + 1 :], False, 2
-        if len(pending) >= _BLOCK_BYTES:
-            end = pending.rfind(b"\n")
-            if end >= 0:
-                block, pending = pending[: end + 1], pending[end + 1 :]
+        chunks.append(chunk)
+        size += len(chunk)
+        if line == 1 and b"\n" in chunk:
+            pending = b"".join(chunks)
+            chunks, line = [pending[pending.index(b"\n") + 1 :]], 2
+            size = len(chunks[0])
+        if line > 1 and size >= _BLOCK_BYTES:
+            pending = b"".join(chunks)
+            end = pending.rfind(b"\n") + 1
+            if end:
+                block = pending[:end]
                 yield line, block
                 line += block.count(b"\n")
-    if pending and not header:
-        yield line, pending if pending.endswith(b"\n") else pending + b"\n"
+                chunks, size = [pending[end:]], len(pending) - end
+    rest = b"".join(chunks)
+    if rest and line > 1:
+        yield line, rest if rest.endswith(b"\n") else rest + b"\n"
