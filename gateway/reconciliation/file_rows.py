@@ -55,7 +55,6 @@ class _Field:
     pattern: str  # what a valid value looks like
     rule: str  # the same, for people
     check: Callable[[str], object] = str  # raises _Invalid when the value names nothing real
-    all_pass: Callable[[pa.ChunkedArray], bool] = _any_text  # `check` on a column: whether every value passes
     optional: bool = False
     unquoted: str | None = None  # the pattern without `,` and `"` when `pattern` allows them
     digits: tuple[int, int] | None = None  # (fewest, most) when the pattern is nothing but that many digits
@@ -67,6 +66,10 @@ class _Field:
         fewest, most = self.digits
         lengths = pc.min_max(pc.binary_length(column)).as_py()
         return fewest <= lengths["min"] and lengths["max"] <= most and _true(pc.all(pc.ascii_is_decimal(column)))
+
+    def all_pass(self, column: pa.ChunkedArray) -> bool:
+        """`check` on every value of a column that looks like `pattern`."""
+        return _COLUMN_CHECKS[self.check](column)
 
     @property
     def fast(self) -> str:
@@ -139,6 +142,16 @@ def _all_amounts(column: pa.ChunkedArray) -> bool:
     return not _true(pc.any(pc.equal(pc.cast(column, pa.int64()), _ZERO)))
 
 
+# Each check of one value, and the same check on a whole column.
+_COLUMN_CHECKS: dict[Callable[[str], object], Callable[[pa.ChunkedArray], bool]] = {
+    str: _any_text,
+    _date: _all_dates,
+    _time: _all_times,
+    _iban: _all_ibans,
+    _amount: _all_amounts,
+}
+
+
 def _digits(low: int, high: int | None = None) -> _Field:
     high = high or low
     return _Field(
@@ -149,20 +162,17 @@ def _digits(low: int, high: int | None = None) -> _Field:
 
 
 _PSP = _Field(r'[^,"]+', "must name a PSP")
-_DATE = _Field("[0-9]{4}-[0-9]{2}-[0-9]{2}", "must be a date written YYYY-MM-DD", _date, _all_dates)
+_DATE = _Field("[0-9]{4}-[0-9]{2}-[0-9]{2}", "must be a date written YYYY-MM-DD", _date)
 # Hours, minutes, seconds and offsets in their ranges (offsets up to ±15:59, as far as PostgreSQL reads them).
 _TIME = _Field(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
     r"(?:Z|[+-](?:0[0-9]|1[0-5]):[0-5][0-9])",
     "must be an RFC 3339 time with an offset, e.g. 2025-03-04T08:15:00Z",
     _time,
-    _all_times,
 )
-_AMOUNT = _Field("[0-9]{1,18}", "must be a positive whole number of rials", _amount, _all_amounts)
+_AMOUNT = _Field("[0-9]{1,18}", "must be a positive whole number of rials", _amount)
 # A settlement line is negative when a refund takes its row back.
-_SETTLED_AMOUNT = _Field(
-    "-?[0-9]{1,18}", "must be a whole number of rials (negative for a refund)", _amount, _all_amounts
-)
+_SETTLED_AMOUNT = _Field("-?[0-9]{1,18}", "must be a whole number of rials (negative for a refund)", _amount)
 _REFERENCE = _Field(
     "[ -~]{0,255}",
     "must be at most 255 printable ASCII characters",
@@ -173,7 +183,7 @@ _FIELDS: dict[FileKind, tuple[_Field, ...]] = {
     FileKind.SETTLEMENT: (
         _PSP,
         _DATE,
-        _Field("IR[0-9]{24}", "must be an Iranian IBAN (IR and 24 digits)", _iban, _all_ibans),
+        _Field("IR[0-9]{24}", "must be an Iranian IBAN (IR and 24 digits)", _iban),
         _SETTLED_AMOUNT,
         _digits(1, 30),
         _digits(12),
@@ -326,21 +336,24 @@ class FileReader:
 
 async def _blocks(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes]]:
     """Whole data lines, about a megabyte at a time, each ending in `\\n`, with the number of the first of them."""
-    pending = b""
-    line = 1
-    header = True
+    chunks: list[bytes] = []
+    size = 0
+    line = 1  # of the first line in `chunks`; the header's until it is complete
     async for chunk in body:
-        pending += chunk
-        if header:
-            end = pending.find(b"\n")
-            if end < 0:
-                continue
-            pending, header, line = pending[end + 1 :], False, 2
-        if len(pending) >= _BLOCK_BYTES:
-            end = pending.rfind(b"\n")
-            if end >= 0:
-                block, pending = pending[: end + 1], pending[end + 1 :]
+        chunks.append(chunk)
+        size += len(chunk)
+        if line == 1 and b"\n" in chunk:
+            pending = b"".join(chunks)
+            chunks, line = [pending[pending.index(b"\n") + 1 :]], 2
+            size = len(chunks[0])
+        if line > 1 and size >= _BLOCK_BYTES:
+            pending = b"".join(chunks)
+            end = pending.rfind(b"\n") + 1
+            if end:
+                block = pending[:end]
                 yield line, block
                 line += block.count(b"\n")
-    if pending and not header:
-        yield line, pending if pending.endswith(b"\n") else pending + b"\n"
+                chunks, size = [pending[end:]], len(pending) - end
+    rest = b"".join(chunks)
+    if rest and line > 1:
+        yield line, rest if rest.endswith(b"\n") else rest + b"\n"

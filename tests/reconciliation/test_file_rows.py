@@ -72,6 +72,14 @@ async def test_chunk_boundaries_change_nothing():
     assert (await _rejection(bad)).line == 7
 
 
+async def test_a_file_of_many_blocks_keeps_its_line_numbers():
+    many = [SETTLEMENT] * 15_000  # over two megabytes: several blocks
+    lines = await _read(_file(FileKind.SETTLEMENT, *many), chunk=50_000)
+    assert len(lines) == 15_000 and lines[-1] == f"{FILE_ID},15001,{SETTLEMENT}"
+    bad = _file(FileKind.SETTLEMENT, *many, SETTLEMENT.replace("IR56", "IR57"), SETTLEMENT)
+    assert (await _rejection(bad)).line == 15_002
+
+
 async def test_a_feed_line_keeps_its_state_and_masked_card():
     declined = FEED.replace("500063000002", "").replace(",00,verified,", ",51,declined,")
     lines = await _read(_file(FileKind.TERMINAL_FEED, FEED, declined), FileKind.TERMINAL_FEED)
