@@ -1,6 +1,7 @@
-"""Each statement of the charge path (and of a void's receipt) reads only the month partitions of the charge it is about (charges by their
-UUIDv7 id, the receipt by its issue time), in the custom plan and in the generic plan a prepared statement settles
-on. Older and later months exist, so a statement that did not prune would read them."""
+"""Each statement of the charge path (and a void's read of the charge's receipt) reads only the month partitions
+of the charge it is about (charges by their UUIDv7 id, the receipt by its issue time), in the custom plan and in
+the generic plan a prepared statement settles on. Older and later months exist, so a statement that did not prune
+would read them."""
 
 from __future__ import annotations
 
