@@ -101,7 +101,8 @@ async def test_the_migration_keeps_every_row_index_and_foreign_key_of_tables_tha
                 "WHERE contype = 'f' AND conparentid = 0 AND confrelid = 'charges'::regclass"
             )
         )
-        assert pointing == {"voids": "charges", "refund_claims": "charges"}
+        # Those that pointed at charges before the conversion still do (later migrations may add more).
+        assert pointing.items() >= {"voids": "charges", "refund_claims": "charges"}.items()
         with pytest.raises(asyncpg.ForeignKeyViolationError):
             await conn.execute("DELETE FROM charges WHERE id = $1", ids["now"])
         with pytest.raises(asyncpg.ForeignKeyViolationError):
