@@ -15,7 +15,6 @@ import asyncpg
 
 from gateway.core.jalali import format_utc
 from gateway.reconciliation import store
-from gateway.reconciliation.file_rows import FileReader
 from psp_adapters.daily_files import FileKind, FileRejected, kind_of_header
 
 _MAX_HEADER_BYTES = 4096
@@ -123,6 +122,9 @@ async def import_psp_file(
         psp_id = opening.first_psp_id
     if not await store.psp_exists(conn, psp_id):
         raise FileRejected(None, f"no PSP {psp_id!r} in the registry")
+    # (pyarrow is loaded by the processes that import files, not by every process of the gateway.)
+    from gateway.reconciliation.file_rows import FileReader
+
     digest = _Digest()
     try:
         async with conn.transaction():

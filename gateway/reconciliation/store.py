@@ -9,12 +9,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 
-from gateway.reconciliation.file_rows import FileReader
 from gateway.reconciliation.report import MatchScope
 from psp_adapters.daily_files import COLUMNS, MONEY_TAKEN, FileKind
+
+if TYPE_CHECKING:
+    from gateway.reconciliation.file_rows import FileReader
 
 # --- imports ---------------------------------------------------------------------------------------------------
 
