@@ -236,10 +236,11 @@ async def complete_void(db, c: VoidCompletion) -> bool:
             PENDING_VOID_STATUSES,
             c.epoch,
         )
-    except asyncpg.RaiseError as exc:
+    except asyncpg.UniqueViolationError as exc:
+        raise ChainMoved() from exc
+    except asyncpg.PostgresError as exc:
+        # pishkhan_abort's own SQLSTATE: asyncpg knows no class for it, so it arrives as an unknown PostgreSQL error.
         if exc.sqlstate == "PK001":
             raise ChainMoved() from exc
         raise
-    except asyncpg.UniqueViolationError as exc:
-        raise ChainMoved() from exc
     return row["completed"] == 1
