@@ -191,6 +191,7 @@ class RefundService:
             amount=charge.amount,
             tracking_code=tracking_code,
             verify_base_url=self.verify_base_url,
+            by_refund=True,
         )
         return recipient_messages(charge, self.state.registry, text, tracking_code, kind="refund-")
 

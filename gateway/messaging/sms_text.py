@@ -132,14 +132,19 @@ def _shrinking_forms(
     yield compose("", "", endings[-1])
 
 
-def render_cancellation(*, cancelled_tracking_code: str, amount: int, tracking_code: str, verify_base_url: str) -> str:
-    """The SMS that a paid fee was returned: which receipt was voided, the amount returned to the card and the
-    cancellation's own tracking code, with its verify link when it fits in `MAX_PARTS` parts."""
+def render_cancellation(
+    *, cancelled_tracking_code: str, amount: int, tracking_code: str, verify_base_url: str, by_refund: bool = False
+) -> str:
+    """The SMS that a paid fee was returned: which receipt was voided, the amount returned to the card (by a
+    reversal at once; by a refund, with the PSP's next settlement) and the cancellation's own tracking code, with its
+    verify link when it fits in `MAX_PARTS` parts."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValueError(f"amount must be a whole number of rials > 0, got {amount!r}")
     lines = [
         f"رسید {normalize_persian(cancelled_tracking_code)} ابطال شد.",
-        f"مبلغ مسترد شده به کارت: {format_rials(amount)} ریال",
+        f"مبلغ {format_rials(amount)} ریال با تسویه بعدی به کارت مسترد می‌شود."
+        if by_refund
+        else f"مبلغ مسترد شده به کارت: {format_rials(amount)} ریال",
         f"شماره رهگیری ابطال: {normalize_persian(tracking_code)}",
     ]
     with_link = "\n".join([*lines, verify_link(verify_base_url, tracking_code)])

@@ -228,3 +228,19 @@ def test_the_cancellation_sms_names_both_receipts_and_the_amount_returned_within
     assert short_link.endswith("h:/r/102030400000000029")
     with pytest.raises(ValueError):
         render_cancellation(cancelled_tracking_code="1", amount=0, tracking_code="2", verify_base_url="h:")
+
+
+def test_a_refund_s_sms_says_the_money_comes_back_with_the_next_settlement():
+    reversal, refund = (
+        render_cancellation(
+            cancelled_tracking_code="102030400000000012",
+            amount=1_250_000,
+            tracking_code="102030400000000029",
+            verify_base_url="https://pishkhan.example.ir",
+            by_refund=by_refund,
+        )
+        for by_refund in (False, True)
+    )
+    assert "مسترد شده" in reversal and "تسویه" not in reversal
+    assert "۱٬۲۵۰٬۰۰۰ ریال با تسویه بعدی به کارت مسترد می‌شود" in refund and "مسترد شده" not in refund
+    assert count_parts(refund) <= MAX_PARTS
