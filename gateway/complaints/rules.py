@@ -36,7 +36,7 @@ _NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: read out o
 
 
 def new_complaint_number() -> str:
-    """Unguessable (about 59 bits), so the status page needs nothing else: `C-XXXX-XXXX-XXXX`."""
+    """Unguessable (about 59 bits), so the status page needs nothing else: for example `C-7K3M-Q9PX-2D4F`."""
     chars = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(12))
     return f"C-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
 

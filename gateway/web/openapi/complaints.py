@@ -7,7 +7,7 @@ from gateway.complaints.rules import CATEGORIES, MAX_NOTE, MAX_TEXT, STATUSES
 from gateway.web.listing import MAX_PAGE
 from gateway.web.openapi.shapes import FORMAT, errors, json_body, json_or_csv, list_of, operation, param, query
 
-_NUMBER = param("number", "path", {"type": "string"}, description="the complaint number, C-XXXX-XXXX-XXXX")
+_NUMBER = param("number", "path", {"type": "string"}, description="the complaint number, for example C-7K3M-Q9PX-2D4F")
 _TRACKING = {"type": "string", "description": "the receipt's 18-digit tracking code"}
 _MOBILE = {"type": "string", "description": "the mobile the receipt was sent to, e.g. 09121234567"}
 _PUBLIC_PROPERTIES: dict[str, dict] = {
