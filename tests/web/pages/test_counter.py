@@ -297,11 +297,13 @@ async def test_the_whole_flow_by_keyboard_alone_timed_from_sign_in_to_printed_re
     await page.add_init_script(RECORD_PRINTS)
     started = time.perf_counter()
     await page.goto(gateway.url + "/counter")
-    await keyboard.type(username)  # the username field has the focus
+    # The username field takes the focus itself (autofocus); typing before it has it would lose keys.
+    await page.wait_for_function("document.activeElement && document.activeElement.id === 'username'")
+    await keyboard.type(username)
     await keyboard.press("Tab")
     await keyboard.type(password)
     await keyboard.press("Enter")
-    await page.wait_for_selector("#code")
+    await page.wait_for_selector("#code:focus")
     await keyboard.type(pyotp.TOTP(secret).now())
     await keyboard.press("Enter")
     await page.wait_for_selector("#terminal-10000001:focus")
