@@ -9,7 +9,7 @@
 -- or refund) out of a pending status, so the key is unique across months too.
 --
 -- The unique index on message_id goes: no statement reads by it, and every message id is already unique through
--- (charge_id, channel, purpose): a charge's messages are named from those three (sms-<purpose><charge id>), a
+-- (charge_id, channel, purpose): a charge's messages are named from those three (sms-void-<charge id>), a
 -- complaint's SMS has the charge_id made from its message id. Only a notice to an office (no charge) is outside
 -- that index, and its id names the first finding of the batch it is the only notice of. Each outbox row then costs
 -- three index insertions in the completion statement, not four.
