@@ -1,4 +1,4 @@
-"""`pishkhan partitions ensure | export-and-detach`: the monthly partitions of charges and receipts
+"""`pishkhan partitions ensure | export-and-detach`: the monthly partitions of the growing tables
 (docs/scaling.md, "Time-partitioned tables")."""
 
 from __future__ import annotations
@@ -36,8 +36,15 @@ async def _retire(older_than: int, output: Path, keep_detached: bool, dry_run: b
                 print(f"{month:%Y-%m}: would export and detach {names}")
                 continue
             retired = await export_and_detach(conn, month, partitions, output, keep_detached=keep_detached)
-            rows = sum(retired.files.values())
-            print(f"{month:%Y-%m}: {rows} rows in {len(retired.files)} files under {retired.folder}; detached {names}")
+            detached = ", ".join(p.name for p in partitions if p.name not in retired.kept)
+            if detached:
+                rows = sum(retired.files.values())
+                print(
+                    f"{month:%Y-%m}: {rows} rows in {len(retired.files)} files under {retired.folder}; "
+                    f"detached {detached}"
+                )
+            for name, live in retired.kept.items():
+                print(f"{month:%Y-%m}: kept {name}: {live} messages not yet delivered or given up")
 
 
 def cmd_export_and_detach(args: argparse.Namespace) -> int:

@@ -76,7 +76,7 @@ async def notify_new_findings(conn, now: datetime) -> int:
             await conn.execute(
                 """INSERT INTO outbox (office_id, charge_id, channel, message_id, recipient, payload, created_at,
                                        updated_at, next_attempt_at)
-                   VALUES ($1, NULL, 'sms', $2, $3, $4, $5, $5, $5) ON CONFLICT (message_id) DO NOTHING""",
+                   VALUES ($1, NULL, 'sms', $2, $3, $4, $5, $5, $5)""",
                 manager["office_id"],
                 f"notice-{min(ids)}-{manager['username']}",
                 manager["mobile"],

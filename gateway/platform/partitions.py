@@ -1,9 +1,10 @@
-"""The monthly partitions of the growing tables (migrations 0100-0102, docs/scaling.md "Time-partitioned tables"):
+"""The monthly partitions of the growing tables (migrations 0100-0102 and 0150, docs/scaling.md "Time-partitioned
+tables"):
 months created ahead of time, and months past the retention exported to files and detached.
 
 A month is a UTC calendar month. Each table is partitioned by RANGE on its key: a UUIDv7 (charges by id, whose
 first 48 bits are the millisecond it was made) or a timestamptz (receipts by issued_at, refusals by created_at, the
-regulator access log by at)."""
+regulator access log by at, the outbox by created_at)."""
 
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ MONTHLY_TABLES: dict[str, str] = {
     "receipts": "office_id, seq",
     "refusals": "id",
     "regulator_access_log": "seq",
+    "outbox": "id",
 }
 # The tables whose months past the retention are exported and detached, in this order, so nothing is left pointing
 # at a row already gone.
-RETIRED_TABLES = ("receipts", "refusals", "charges", "regulator_access_log")
+RETIRED_TABLES = ("receipts", "refusals", "charges", "regulator_access_log", "outbox")
 # What a retired month leaves for the rows that stay: the access log's chain goes on from the month's last entry.
 _AFTER_RETIRING = {
     "regulator_access_log": """
@@ -41,6 +43,11 @@ _AFTER_RETIRING = {
         SELECT seq, hash, now() FROM {partition} ORDER BY seq DESC LIMIT 1
         ON CONFLICT (only_row) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, retired_at = EXCLUDED.retired_at
             WHERE a.seq < EXCLUDED.seq""",
+}
+# Rows that may still change: a month holding any of them stays attached (see export_and_detach).
+_STILL_LIVE = {
+    # Not yet accepted nor given up, or accepted and still polled for a delivery report.
+    "outbox": "status = 'pending' OR next_poll_at IS NOT NULL",
 }
 # Partition maintenance waits this long for a lock, then gives up until its next pass rather than queue the charge
 # path behind it.
@@ -195,6 +202,7 @@ class Retired:
     folder: Path
     files: dict[str, int]  # file (relative to folder) -> rows
     deleted: dict[str, int]  # another table -> rows deleted with the month
+    kept: dict[str, int]  # a partition left attached -> its rows that may still change
 
 
 async def export_and_detach(
@@ -204,15 +212,28 @@ async def export_and_detach(
     table as JSON lines of its rows, and the rows of other tables that point at them), with a manifest of every
     file's rows and SHA-256, each file synced to disk; then, in the same transaction, deletes those pointing rows,
     detaches the month's partitions and drops them (`keep_detached` leaves them as plain tables). Nothing is
-    detached unless every file was written: a failure leaves the month in place, and running again rewrites it."""
+    detached unless every file was written: a failure leaves the month in place, and running again rewrites it.
+    A partition holding rows that may still change (an outbox message not yet delivered or given up) is neither
+    exported nor detached: it is named in `kept`, and a later run retires it once those rows are final."""
     folder = out / month.strftime("%Y-%m")
     ordered = sorted(partitions, key=lambda p: RETIRED_TABLES.index(p.table))
     files: dict[str, int] = {}
     deleted: dict[str, int] = {}
+    kept: dict[str, int] = {}
     async with conn.transaction():
         for partition in ordered:
             # Nothing writes to the month meanwhile: what is exported is what is detached.
             await conn.execute(f"LOCK TABLE {partition.name} IN SHARE MODE")
+        for partition in ordered:
+            if partition.table in _STILL_LIVE:
+                live = await conn.fetchval(
+                    f"SELECT count(*) FROM {partition.name} WHERE {_STILL_LIVE[partition.table]}"
+                )
+                if live:
+                    kept[partition.name] = live
+        ordered = [partition for partition in ordered if partition.name not in kept]
+        if not ordered:
+            return Retired(month, folder, files, deleted, kept)
         for partition in ordered:
             if partition.table == "receipts":
                 files.update(await _export_receipts(conn, partition, folder))
@@ -229,8 +250,9 @@ async def export_and_detach(
                 )
                 result = await conn.execute(f"DELETE FROM {other.table} r WHERE {other.where}")
                 deleted[other.table] = deleted.get(other.table, 0) + int(result.split()[-1])
+        listed = _manifest(month, folder, files)
         manifest = _LinesFile(folder / "manifest.json")
-        manifest.write(orjson.dumps(_manifest(month, folder, files), option=orjson.OPT_INDENT_2) + b"\n")
+        manifest.write(orjson.dumps(listed, option=orjson.OPT_INDENT_2) + b"\n")
         manifest.close()
         await conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
         for partition in ordered:
@@ -239,14 +261,14 @@ async def export_and_detach(
             await conn.execute(f"ALTER TABLE {partition.table} DETACH PARTITION {partition.name}")
             if not keep_detached:
                 await conn.execute(f"DROP TABLE {partition.name}")
-    return Retired(month, folder, files, deleted)
+    return Retired(month, folder, files, deleted, kept)
 
 
 def _manifest(month: date, folder: Path, files: dict[str, int]) -> dict:
-    return {
-        "month": month.strftime("%Y-%m"),
-        "files": {
-            name: {"rows": rows, "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
-            for name, rows in sorted(files.items())
-        },
-    }
+    """The files written now, beside those an earlier run wrote for the month and this one did not rewrite (a month
+    whose outbox was kept back is retired in two runs)."""
+    earlier = folder / "manifest.json"
+    listed = orjson.loads(earlier.read_bytes())["files"] if earlier.exists() else {}
+    for name, rows in files.items():
+        listed[name] = {"rows": rows, "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
+    return {"month": month.strftime("%Y-%m"), "files": dict(sorted(listed.items()))}

@@ -274,3 +274,70 @@ async def test_the_access_log_keeps_verifying_after_its_first_months_are_retired
         assert (await verify_access_log(conn, keys)).first_break.kind == BreakKind.BROKEN_LINK
     finally:
         await conn.close()
+
+
+_MESSAGE = """
+INSERT INTO outbox (office_id, charge_id, channel, message_id, recipient, payload, status, next_poll_at, created_at,
+                    updated_at)
+VALUES ('11110001', gen_random_uuid(), 'sms', $1, '09121234567', '{"text": "x"}', $2, $3, $4, $4)
+"""
+
+
+async def test_an_outbox_month_is_retired_only_once_none_of_its_messages_can_change(empty_database, tmp_path):
+    await apply_migrations(empty_database)
+    old = system_clock() - timedelta(days=120)
+    folder = tmp_path / f"{month_start(old):%Y-%m}"
+    conn = await connect(empty_database)
+
+    async def retire() -> str:
+        code, out, err = await pishkhan(
+            empty_database, "partitions", "export-and-detach", "--older-than", "2", "--output", str(tmp_path)
+        )
+        assert code == 0, err
+        return out
+
+    try:
+        await ensure_partitions(conn, old - timedelta(days=2), 1)
+        for message_id, status, next_poll_at in [
+            ("delivered", "delivered", None),
+            ("given-up", "dead", None),
+            ("polled-no-more", "sent", None),  # accepted; its reports stopped coming in the providers' window
+            ("pending", "pending", None),
+            ("awaiting-report", "sent", old + timedelta(minutes=1)),
+        ]:
+            await conn.execute(_MESSAGE, message_id, status, next_poll_at, old)
+        partition = month_partition("outbox", old)
+
+        out = await retire()
+        assert f"kept {partition}: 2 messages" in out, out
+        assert await conn.fetchval("SELECT to_regclass($1)", month_partition("charges", old)) is None
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 5
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert "outbox.jsonl" not in manifest["files"] and "charges.jsonl" in manifest["files"]
+
+        await conn.execute("UPDATE outbox SET status = 'delivered' WHERE message_id = 'pending'")
+        out = await retire()
+        assert f"kept {partition}: 1 messages" in out, out
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 5
+
+        await conn.execute(
+            "UPDATE outbox SET status = 'delivered', next_poll_at = NULL WHERE message_id = $1", "awaiting-report"
+        )
+        out = await retire()
+        assert f"detached {partition}" in out, out
+        assert await conn.fetchval("SELECT to_regclass($1)", partition) is None
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+        exported = [json.loads(line) for line in (folder / "outbox.jsonl").read_text().splitlines()]
+        assert [row["message_id"] for row in exported] == [
+            "delivered",
+            "given-up",
+            "polled-no-more",
+            "pending",
+            "awaiting-report",
+        ]
+        assert exported[0]["payload"] == {"text": "x"}
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["files"]["outbox.jsonl"]["rows"] == 5
+        assert "charges.jsonl" in manifest["files"]  # what the first run retired stays listed
+    finally:
+        await conn.close()

@@ -27,10 +27,11 @@ FINAL = {DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED, DeliveryStatus.FA
 def report_update(claimed: ClaimedReport, status: DeliveryStatus, now: datetime, poll_every: timedelta) -> ReportUpdate:
     """What to store for one report, and when to ask again."""
     if status in FINAL:
-        return ReportUpdate(claimed.id, status.value, status.value, None)
+        return ReportUpdate(claimed.id, claimed.created_at, status.value, status.value, None)
     next_poll = now + poll_every
     return ReportUpdate(
         claimed.id,
+        claimed.created_at,
         None if status is DeliveryStatus.UNKNOWN else status.value,
         None,
         next_poll if next_poll <= claimed.sent_at + REPORT_WINDOW else None,

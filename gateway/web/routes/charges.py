@@ -91,4 +91,5 @@ async def read_charge(request: web.Request) -> web.Response:
     if charge is None:
         raise not_found("charge")
     require_office(caller, charge.office_id)
-    return json_response(charge_view(charge, await messages_of_charge(services(request).pool, charge_id)))
+    messages = await messages_of_charge(services(request).pool, charge_id, charge.completed_at)
+    return json_response(charge_view(charge, messages))

@@ -48,7 +48,7 @@ def test_jitter_spreads_dispatchers_that_failed_together():
 
 SENT_AT = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 EVERY = timedelta(seconds=30)
-CLAIMED = ClaimedReport(id=7, channel="sms", message_id="sms-1", sent_at=SENT_AT)
+CLAIMED = ClaimedReport(id=7, channel="sms", message_id="sms-1", sent_at=SENT_AT, created_at=SENT_AT)
 
 
 @pytest.mark.parametrize("status", [DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED, DeliveryStatus.FAILED])
