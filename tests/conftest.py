@@ -36,6 +36,7 @@ from simulators.devstack.sample_approvals import sign_sample_approvals
 from simulators.psp.psp_host import simulator_options
 from tests.identity.support import InquiryControl
 from tests.messaging.support import start_process, stop_process
+from tests.redis_round_trips import RoundTrips
 from tests.simulators.psp_support import SimulatorControl, start_simulator
 from tests.stack import DEMO_REGISTRY, served
 
@@ -225,3 +226,11 @@ def reversal_windows_closed(gateway, monkeypatch):
     monkeypatch.setattr(
         gateway.services.refunds, "state", SimpleNamespace(registry=dataclasses.replace(registry, psps=closed))
     )
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch) -> RoundTrips:
+    """Counts this process's Redis round trips between `start()` and `stop()`."""
+    trips = RoundTrips()
+    trips.patch(monkeypatch)
+    return trips

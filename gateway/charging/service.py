@@ -118,7 +118,7 @@ class ChargeService:
         if decision.service.identity is not IdentityPolicy.OFF:
             await _spend(rate)
             await self._ensure_key_active(key_id)  # an inquiry is asked of the civil registry only for a live key
-        identity = await self._inquire(decision.service, intent)
+        identity = await self._inquire(decision.service, intent, office_id)
         if identity is not None and identity.refuses:
             refusal = Refusal(_identity_error(identity))
             return await self._refuse(
@@ -199,7 +199,7 @@ class ChargeService:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    async def _inquire(self, service: Service, intent: ChargeIntent) -> IdentityCheck | None:
+    async def _inquire(self, service: Service, intent: ChargeIntent, office_id: str) -> IdentityCheck | None:
         """The identity inquiry the service's policy asks for, before the card is pushed; None when it asks none."""
         if service.identity is IdentityPolicy.OFF:
             return None
@@ -213,7 +213,7 @@ class ChargeService:
             intent.recipient_name, intent.recipient_id, intent.recipient_mobile, intent.recipient_birth_date
         )
         with metrics.IDENTITY_LATENCY.time():
-            return await self.identity.check(service.identity, subject)
+            return await self.identity.check(service.identity, subject, office_id)
 
     def _new_charge(
         self, plan: ChargePlan, intent: ChargeIntent, now: datetime, identity: IdentityCheck | None

@@ -1,5 +1,6 @@
 """Asking the services together: only the services that apply, a timeout on each, a circuit breaker per service,
-and answers cached in Redis for a bounded time under digests that hold neither the birth date nor any identifier."""
+and answers cached in Redis for a bounded time under digests that hold neither the birth date nor any identifier,
+read in one round trip and written in one."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from gateway.core.identity import IdentityPolicy, InquiryService, Verdict
 from gateway.core.recipients import RecipientId, RecipientKind
 from gateway.identity import IdentityInquiry
 from tests.identity.support import BIRTH_DATE, fresh_subject, known_to_both
+
+OFFICE = "11110001"
 
 
 @pytest.fixture
@@ -35,7 +38,7 @@ def inquiry_for(civil_registry_adapter, shahkar_adapter, redis):
 async def test_both_services_are_asked_and_both_verdicts_kept(inquiry_for, registry, shahkar):
     subject = fresh_subject()
     await known_to_both(registry, shahkar, subject)
-    check = await inquiry_for().check(IdentityPolicy.REQUIRED, subject)
+    check = await inquiry_for().check(IdentityPolicy.REQUIRED, subject, OFFICE)
     assert check.verdict is Verdict.MATCHED and not check.refuses
     assert [r.service for r in check.results] == [InquiryService.CIVIL_REGISTRY, InquiryService.SHAHKAR]
     assert check.receipt_value() == "تأیید با استعلام ثبت احوال و شاهکار"
@@ -46,7 +49,7 @@ async def test_a_legal_person_is_asked_of_shahkar_alone(inquiry_for, registry, s
         fresh_subject(birth_date=None), recipient=RecipientId(RecipientKind.LEGAL_PERSON, "10380284790")
     )
     await shahkar.add_line("10380284790", subject.mobile)
-    check = await inquiry_for().check(IdentityPolicy.REQUIRED, subject)
+    check = await inquiry_for().check(IdentityPolicy.REQUIRED, subject, OFFICE)
     assert [r.service for r in check.results] == [InquiryService.SHAHKAR]
     assert check.verdict is Verdict.MATCHED and check.receipt_value() == "تأیید با استعلام شاهکار"
     assert await registry.calls() == 0
@@ -56,13 +59,13 @@ async def test_answers_are_cached_for_a_bounded_time_without_personal_data(inqui
     subject = fresh_subject()
     await known_to_both(registry, shahkar, subject)
     inquiry = inquiry_for(cache_ttl_s=60)
-    earlier = {key async for key in redis.scan_iter(match="pishkhan:identity:*")}
-    first = await inquiry.check(IdentityPolicy.REQUIRED, subject)
-    again = await inquiry.check(IdentityPolicy.REQUIRED, subject)
+    earlier = {key async for key in redis.scan_iter(match=f"pishkhan:{{{OFFICE}}}:identity:*")}
+    first = await inquiry.check(IdentityPolicy.REQUIRED, subject, OFFICE)
+    again = await inquiry.check(IdentityPolicy.REQUIRED, subject, OFFICE)
     assert (await registry.calls(), await shahkar.calls()) == (1, 1)
     assert again.results == first.results
 
-    keys = {key async for key in redis.scan_iter(match="pishkhan:identity:*")} - earlier
+    keys = {key async for key in redis.scan_iter(match=f"pishkhan:{{{OFFICE}}}:identity:*")} - earlier
     assert len(keys) == 2  # one answer of each service
     for key in map(bytes.decode, keys):
         stored = (await redis.get(key)).decode()
@@ -71,8 +74,64 @@ async def test_answers_are_cached_for_a_bounded_time_without_personal_data(inqui
         assert 0 < await redis.ttl(key) <= 60
 
     # Another birth date, name or mobile is another question, asked again.
-    await inquiry.check(IdentityPolicy.REQUIRED, dataclasses.replace(subject, birth_date="1371/01/15"))
+    await inquiry.check(IdentityPolicy.REQUIRED, dataclasses.replace(subject, birth_date="1371/01/15"), OFFICE)
     assert await registry.calls() == 2
+
+
+async def test_the_cache_is_read_in_one_round_trip_and_written_in_one(
+    inquiry_for, registry, shahkar, redis_round_trips
+):
+    subject = fresh_subject()
+    await known_to_both(registry, shahkar, subject)
+    inquiry = inquiry_for()
+
+    redis_round_trips.start()
+    await inquiry.check(IdentityPolicy.REQUIRED, subject, OFFICE)
+    asked = redis_round_trips.stop()
+    redis_round_trips.start()
+    await inquiry.check(IdentityPolicy.REQUIRED, subject, OFFICE)
+    answered_from_cache = redis_round_trips.stop()
+
+    assert asked == [("MGET",), ("SET", "SET")]
+    assert answered_from_cache == [("MGET",)]
+
+
+async def test_only_the_service_whose_answer_is_not_cached_is_asked_and_cached(inquiry_for, registry, shahkar, redis):
+    subject = fresh_subject()
+    await known_to_both(registry, shahkar, subject)
+    inquiry = inquiry_for()
+    first = await inquiry.check(IdentityPolicy.REQUIRED, subject, OFFICE)
+    shahkar_keys = [key async for key in redis.scan_iter(match=f"pishkhan:{{{OFFICE}}}:identity:shahkar:*")]
+    await redis.delete(*shahkar_keys)
+
+    again = await inquiry.check(IdentityPolicy.REQUIRED, subject, OFFICE)
+    third = await inquiry.check(IdentityPolicy.REQUIRED, subject, OFFICE)
+
+    assert again.results[0] == first.results[0]  # the civil registry's answer, from the cache
+    assert again.results[1].verdict is Verdict.MATCHED and again.results[1].track_id != first.results[1].track_id
+    assert third.results == again.results
+    assert (await registry.calls(), await shahkar.calls()) == (1, 2)
+
+
+async def test_another_office_asks_again(inquiry_for, registry, shahkar):
+    subject = fresh_subject()
+    await known_to_both(registry, shahkar, subject)
+    inquiry = inquiry_for()
+    await inquiry.check(IdentityPolicy.REQUIRED, subject, OFFICE)
+    await inquiry.check(IdentityPolicy.REQUIRED, subject, "11110002")
+    assert (await registry.calls(), await shahkar.calls()) == (2, 2)
+
+
+async def test_the_two_services_are_asked_at_the_same_time(inquiry_for, registry, shahkar):
+    subject = fresh_subject()
+    await known_to_both(registry, shahkar, subject)
+    await registry.arm(kind="slow_answer", hold_s=0.3, national_code=subject.recipient.identifier)
+    await shahkar.arm(kind="slow_answer", hold_s=0.3, mobile=subject.mobile)
+    started = asyncio.get_running_loop().time()
+    check = await inquiry_for(timeout=2.0).check(IdentityPolicy.REQUIRED, subject, OFFICE)
+    took = asyncio.get_running_loop().time() - started
+    assert check.verdict is Verdict.MATCHED
+    assert 0.3 <= took < 0.58  # one after the other would take 0.6 s or more
 
 
 async def test_no_answer_is_never_cached(inquiry_for, registry, shahkar):
@@ -80,9 +139,9 @@ async def test_no_answer_is_never_cached(inquiry_for, registry, shahkar):
     await known_to_both(registry, shahkar, subject)
     await registry.arm(kind="http_5xx", national_code=subject.recipient.identifier)
     inquiry = inquiry_for()
-    missing = await inquiry.check(IdentityPolicy.REQUIRED, subject)
+    missing = await inquiry.check(IdentityPolicy.REQUIRED, subject, OFFICE)
     assert missing.verdict is Verdict.UNAVAILABLE and missing.refuses
-    assert (await inquiry.check(IdentityPolicy.REQUIRED, subject)).verdict is Verdict.MATCHED
+    assert (await inquiry.check(IdentityPolicy.REQUIRED, subject, OFFICE)).verdict is Verdict.MATCHED
 
 
 def test_the_cache_time_is_bounded(civil_registry_adapter, redis):
@@ -95,10 +154,10 @@ async def test_the_breaker_stops_asking_a_failing_service_and_only_that_one(inqu
     inquiry = inquiry_for(breaker_threshold=3, cache_ttl_s=0)
     await registry.arm(kind="http_5xx", count=3)
     for _ in range(3):
-        await inquiry.check(IdentityPolicy.ADVISORY, fresh_subject())
+        await inquiry.check(IdentityPolicy.ADVISORY, fresh_subject(), OFFICE)
     subject = fresh_subject()
     await known_to_both(registry, shahkar, subject)
-    check = await inquiry.check(IdentityPolicy.ADVISORY, subject)
+    check = await inquiry.check(IdentityPolicy.ADVISORY, subject, OFFICE)
     civil, mobile = check.results
     assert (civil.verdict, civil.reason) == (Verdict.UNAVAILABLE, "circuit open")
     assert mobile.verdict is Verdict.MATCHED
@@ -108,18 +167,18 @@ async def test_the_breaker_stops_asking_a_failing_service_and_only_that_one(inqu
 async def test_the_breaker_closes_after_its_open_time(inquiry_for, registry, shahkar):
     inquiry = inquiry_for(breaker_threshold=1, breaker_open_s=0.2, cache_ttl_s=0)
     await registry.arm(kind="malformed")
-    await inquiry.check(IdentityPolicy.ADVISORY, fresh_subject())
+    await inquiry.check(IdentityPolicy.ADVISORY, fresh_subject(), OFFICE)
     subject = fresh_subject()
     await known_to_both(registry, shahkar, subject)
-    assert (await inquiry.check(IdentityPolicy.ADVISORY, subject)).results[0].reason == "circuit open"
+    assert (await inquiry.check(IdentityPolicy.ADVISORY, subject, OFFICE)).results[0].reason == "circuit open"
     await asyncio.sleep(0.3)
-    assert (await inquiry.check(IdentityPolicy.ADVISORY, subject)).verdict is Verdict.MATCHED
+    assert (await inquiry.check(IdentityPolicy.ADVISORY, subject, OFFICE)).verdict is Verdict.MATCHED
 
 
 async def test_a_timeout_is_unavailable_within_the_inquiry_timeout(inquiry_for, registry, shahkar):
     subject = fresh_subject()
     await known_to_both(registry, shahkar, subject)
     await shahkar.arm(kind="timeout", hold_s=2, mobile=subject.mobile)
-    check = await inquiry_for(timeout=0.2).check(IdentityPolicy.REQUIRED, subject)
+    check = await inquiry_for(timeout=0.2).check(IdentityPolicy.REQUIRED, subject, OFFICE)
     assert check.verdict is Verdict.UNAVAILABLE and check.refuses
     assert check.receipt_value() == "استعلام ثبت احوال: تطابق، شاهکار: بی‌پاسخ؛ تطابق برای این خدمت الزامی نیست"

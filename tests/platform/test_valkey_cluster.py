@@ -1,5 +1,6 @@
-"""The gateway against a three-node Valkey cluster (`PISHKHAN_REDIS_CLUSTER=1`): terminal locks, rate limits and
-request nonces work, and the keys each of them touches in one command or script share one slot."""
+"""The gateway against a three-node Valkey cluster (`PISHKHAN_REDIS_CLUSTER=1`): terminal locks, rate limits,
+request nonces and the identity inquiry's cache work, and the keys each of them touches in one command or script
+share one slot."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from gateway.charging.terminal_lock import TerminalLocks, lock_token
+from gateway.core.identity import IdentityPolicy, Verdict
+from gateway.identity import CivilRegistryInquiry, IdentityInquiry, ShahkarInquiry
 from gateway.platform.redis_client import open_redis
 from gateway.web.request_signing import signed_headers
+from tests.identity.support import fresh_subject, known_to_both
 from tests.security.cli import create_key
 from tests.stack import charge_body, served
 
@@ -65,6 +69,27 @@ async def test_a_terminal_lock_is_taken_once_and_names_its_holder(cluster_settin
         assert await locks.holder(office, terminal) is None
     finally:
         await redis.aclose()
+
+
+async def test_both_identity_answers_are_read_and_written_in_one_slot(cluster_settings, civil_registry_url,
+                                                                      shahkar_url, registry, shahkar):  # fmt: skip
+    redis = open_redis(cluster_settings)
+    adapters = [CivilRegistryInquiry(civil_registry_url, "pishkhan", "pishkhan", 2.0),
+                ShahkarInquiry(shahkar_url, "pishkhan", "pishkhan", 2.0)]  # fmt: skip
+    inquiry = IdentityInquiry(adapters, redis, timeout=2.0, cache_ttl_s=60, cache_key=b"cluster test",
+                              breaker_threshold=100, breaker_open_s=1.0)  # fmt: skip
+    office, subject = "72345678", fresh_subject()
+    await known_to_both(registry, shahkar, subject)
+    try:
+        first = await inquiry.check(IdentityPolicy.REQUIRED, subject, office)
+        again = await inquiry.check(IdentityPolicy.REQUIRED, subject, office)
+        cached = [key async for key in redis.scan_iter(match=f"pishkhan:{{{office}}}:identity:*")]
+    finally:
+        await inquiry.close()
+        await redis.aclose()
+    assert first.verdict is Verdict.MATCHED and again.results == first.results
+    assert (await registry.calls(), await shahkar.calls()) == (1, 1)  # the second answer came from the cache
+    assert len(cached) == 2 and len({key_slot(key) for key in cached}) == 1
 
 
 async def test_charges_rate_limits_and_nonces_through_a_gateway_on_the_cluster(cluster_gateway, keys, database_url):
