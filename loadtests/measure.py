@@ -6,9 +6,10 @@ import asyncio
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import orjson
 import psutil
@@ -16,7 +17,7 @@ import redis.asyncio as aioredis
 
 from gateway.platform.config import PROJECT_ROOT
 from loadtests.loadgen import result_path
-from loadtests.stack import BenchStack
+from loadtests.stack import MESSAGING_SIMULATORS, BenchStack
 
 
 def percentile(ordered: list[float], q: float) -> float | None:
@@ -128,6 +129,7 @@ class Snapshot:
     redis_commands: dict[str, int]
     cpu_s: dict[str, float]
     gateway_background_cpu_s: float  # of cpu_s["gateway"]: the background process's share
+    message_calls: dict[str, int] = field(default_factory=dict)  # HTTP calls each message simulator answered
 
 
 async def snapshot(stack: BenchStack) -> Snapshot:
@@ -156,7 +158,22 @@ async def snapshot(stack: BenchStack) -> Snapshot:
         commands,
         {name: cpu_seconds(tree) for name, tree in trees.items()},
         cpu_seconds(background_processes(trees["gateway"])),
+        await message_calls(stack),
     )
+
+
+async def message_calls(stack: BenchStack) -> dict[str, int]:
+    """HTTP calls the SMS centre and the Iran Poosheh inbox have answered so far (their `/control/calls`), by
+    simulator and route."""
+    calls: dict[str, int] = {}
+    async with aiohttp.ClientSession() as session:
+        for kind, setting in MESSAGING_SIMULATORS:
+            if setting not in stack.env:
+                continue
+            async with session.get(f"{stack.env[setting]}/control/calls") as response:
+                for route, count in (await response.json())["calls"].items():
+                    calls[f"{kind} {route}"] = count
+    return calls
 
 
 MIN_IDLE_S = 1.0  # a shorter idle period measures nothing reliable: no correction then
@@ -186,6 +203,11 @@ def per_charge(idle_start: Snapshot, start: Snapshot, end: Snapshot, charges: in
         for name, calls in end.redis_commands.items()
         if calls != start.redis_commands.get(name, 0)
     }
+    messages = {
+        route: round(cost(start.message_calls.get(route, 0), calls, idle_start.message_calls.get(route, 0)), 3)
+        for route, calls in end.message_calls.items()
+        if calls != start.message_calls.get(route, 0)
+    }
     background = cost(start.gateway_background_cpu_s, end.gateway_background_cpu_s, idle_start.gateway_background_cpu_s)
     return {
         "pg_transactions": round(cost(start.pg_transactions, end.pg_transactions, idle_start.pg_transactions), 2),
@@ -193,6 +215,8 @@ def per_charge(idle_start: Snapshot, start: Snapshot, end: Snapshot, charges: in
         "wal_bytes": round(cost(start.wal_bytes, end.wal_bytes, idle_start.wal_bytes)),
         "redis_commands": round(sum(redis.values()), 2),
         "redis_by_command": redis,
+        "message_calls": round(sum(messages.values()), 3),
+        "message_calls_by_route": messages,
         "cpu_ms": cpu,
         "cpu_ms_total": round(sum(cpu.values()), 3),
     }

@@ -229,6 +229,9 @@ def markdown(results: dict) -> str:
             f"Redis commands, those run inside Lua scripts included: {cost['redis_commands']} ("
             + ", ".join(f"{name} {calls}" for name, calls in cost["redis_by_command"].items())
             + ").",
+            f"HTTP calls to the message providers (SMS, Iran Poosheh inbox): {cost.get('message_calls', 'n/a')} ("
+            + ", ".join(f"{route} {calls}" for route, calls in cost.get("message_calls_by_route", {}).items())
+            + ").",
             "",
             "| part | CPU ms per charge |",
             "|---|---|",

@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import socket
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -96,6 +97,19 @@ async def reply_with_fault(fault: Fault | None, answer: Callable[[], web.Respons
 
 
 def add_control_routes(app: web.Application, faults: FaultBook, reset: Callable[[], None]) -> None:
+    """The fault and reset routes, and `GET /control/calls`: how many calls each API route has answered."""
+    calls: Counter[str] = Counter()
+
+    @web.middleware
+    async def count_calls(request: web.Request, handler) -> web.StreamResponse:
+        route = request.match_info.route.resource
+        if route is not None and not route.canonical.startswith("/control/"):
+            calls[f"{request.method} {route.canonical}"] += 1
+        return await handler(request)
+
+    async def call_counts(request: web.Request) -> web.Response:
+        return web.json_response({"calls": dict(calls)})
+
     async def arm_fault(request: web.Request) -> web.Response:
         try:
             fault = faults.arm(await request.json())
@@ -108,11 +122,14 @@ def add_control_routes(app: web.Application, faults: FaultBook, reset: Callable[
 
     async def reset_all(request: web.Request) -> web.Response:
         faults.clear()
+        calls.clear()
         reset()
         return web.json_response({"reset": True})
 
     app.router.add_post("/control/faults", arm_fault)
     app.router.add_post("/control/reset", reset_all)
+    app.router.add_get("/control/calls", call_counts)
+    app.middlewares.append(count_calls)
 
 
 def serve(app: web.Application, host: str, port: int) -> None:

@@ -3,10 +3,14 @@ providers' (Magfa's HTTP v2, Kavenegar's REST), with fault injection.
 
 Run `python -m simulators.sms_centre --port 0`: it prints `{"port": N}` once listening.
 
-Every accepted message reaches the handset (or fails to) `--delivery-delay` seconds later. Sends are
-deduplicated by the caller's id (Magfa `uids`, Kavenegar `localid`) per account: a repeat returns the
-first answer and delivers nothing more. Payam Iran sends only from a 4040 line or a text mask (it does not
-know which agency holds which; the gateway's registry does). Control API (the test oracle):
+Payam Iran also takes up to 100 messages in one call (`POST /payam-iran/api/v1/messages/batch`, see
+gateway.messaging.payam_iran), and Magfa's send takes parallel arrays; a request fault armed for any recipient of
+such a call hits the whole call. Every accepted message reaches the handset (or fails to) `--delivery-delay`
+seconds later. Sends are deduplicated by the caller's id (Payam Iran `clientMessageId`, Magfa `uids`, Kavenegar
+`localid`) per account: a repeat returns the first answer and delivers nothing more. Payam Iran sends only
+from a 4040 line or a text mask (it does not know which agency holds which; the gateway's registry does).
+
+Control API (the test oracle):
 - `GET /control/messages?recipient=`: every message delivered to a handset so far.
 - `POST /control/faults` `{"kind", "recipient"?, "count"?, ...}` arms a fault for the next `count`
   sends (to `recipient`, or to anyone); kinds:
@@ -15,7 +19,8 @@ know which agency holds which; the gateway's registry does). Control API (the te
   `slow_answer` (accepts and delivers, then answers `hold_s` seconds later),
   `reject` (refuses the recipient as invalid), `delayed_delivery` (`delay_s` more before delivery),
   `undelivered` (the operator never reaches the handset).
-- `POST /control/reset`: forgets messages, deduplication and faults.
+- `GET /control/calls`: how many calls each API route has answered (`"POST /payam-iran/api/v1/messages/batch"`).
+- `POST /control/reset`: forgets messages, deduplication, faults and call counts.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from simulators.http_faults import Fault, FaultBook, add_control_routes, serve, 
 
 MAGFA_API = "/api/http/sms/v2"
 PAYAM_IRAN_API = "/payam-iran/api/v1"
+PAYAM_IRAN_MAX_BATCH = 100
 _PAYAM_IRAN_SENDER = re.compile(r"4040\d{1,10}|[A-Za-z][A-Za-z0-9]{1,10}")
 _PAYAM_IRAN_STATUS = {"sent": "SENT", "delivered": "DELIVERED", "undelivered": "UNDELIVERED"}
 FAULT_KINDS = (
@@ -258,33 +264,74 @@ def payam_iran_routes(centre: SmsCentre) -> web.RouteTableDef:
     def refused(code: str, status: int = 400) -> web.Response:
         return web.json_response({"error": {"code": code}}, status=status)
 
+    def send_one(token: str, uid: int, sender: str, recipient: str, text: str) -> tuple[Sms | None, str]:
+        """The message sent (or the one first sent under `uid`) and "ACCEPTED" or "DUPLICATE", or None and the
+        error code that refuses it."""
+        key = ("payam_iran", token, uid)
+        if key in centre.by_caller_id:
+            return centre.by_caller_id[key][0], "DUPLICATE"
+        if not _PAYAM_IRAN_SENDER.fullmatch(sender):
+            return None, "SENDER_NOT_ASSIGNED"
+        if not text:
+            return None, "EMPTY_BODY"
+        if centre.refuses(recipient):
+            return None, "INVALID_RECIPIENT"
+        sms = centre.accept("payam_iran", uid, sender, recipient, text)
+        centre.by_caller_id[key] = [sms]
+        return sms, "ACCEPTED"
+
     @routes.post(f"{PAYAM_IRAN_API}/messages")
     async def send(request: web.Request) -> web.StreamResponse:
         token = agency(request)
         if token is None:
             return refused("UNAUTHORIZED", 401)
-        body = await request.json()
-        uid, sender = body.get("clientMessageId"), body.get("sender")
-        recipient, text = str(body.get("recipient")), body.get("body")
-        if type(uid) is not int or not isinstance(sender, str) or not isinstance(text, str):
+        message = _payam_iran_message(await request.json())
+        if message is None:
             return refused("BAD_REQUEST")
+        uid, sender, recipient, text = message
         fault = centre.request_fault([recipient])
         if fault and fault.kind not in _AFTER_ACCEPTING:
             return await transport_fault_reply(fault)
-        key = ("payam_iran", token, uid)
-        if key in centre.by_caller_id:
-            sms, status = centre.by_caller_id[key][0], 200
-        elif not _PAYAM_IRAN_SENDER.fullmatch(sender):
-            return refused("SENDER_NOT_ASSIGNED")
-        elif not text:
-            return refused("EMPTY_BODY")
-        elif centre.refuses(recipient):
-            return refused("INVALID_RECIPIENT")
-        else:
-            sms, status = centre.accept("payam_iran", uid, sender, recipient, text), 201
-            centre.by_caller_id[key] = [sms]
-        answer = web.json_response({"messageId": sms.mid, "clientMessageId": uid, "status": "ACCEPTED"}, status=status)
+        sms, outcome = send_one(token, uid, sender, recipient, text)
+        if sms is None:
+            return refused(outcome)
+        answer = web.json_response(
+            {"messageId": sms.mid, "clientMessageId": uid, "status": "ACCEPTED"},
+            status=200 if outcome == "DUPLICATE" else 201,
+        )
         return await _after_request_fault(fault, answer, request)
+
+    @routes.post(f"{PAYAM_IRAN_API}/messages/batch")
+    async def send_batch(request: web.Request) -> web.StreamResponse:
+        token = agency(request)
+        if token is None:
+            return refused("UNAUTHORIZED", 401)
+        body = await request.json()
+        items = body.get("messages") if isinstance(body, dict) else None
+        messages = [_payam_iran_message(item) for item in items] if isinstance(items, list) else [None]
+        if not messages or any(message is None for message in messages):
+            return refused("BAD_REQUEST")
+        if len(messages) > PAYAM_IRAN_MAX_BATCH:
+            return refused("TOO_MANY_MESSAGES")
+        fault = centre.request_fault([message[2] for message in messages if message is not None])
+        if fault and fault.kind not in _AFTER_ACCEPTING:
+            return await transport_fault_reply(fault)
+        results = []
+        for message in messages:
+            assert message is not None
+            sms, outcome = send_one(token, *message)
+            if sms is None:
+                results.append({"clientMessageId": message[0], "status": "REFUSED", "error": {"code": outcome}})
+            else:
+                results.append(
+                    {
+                        "clientMessageId": message[0],
+                        "status": "ACCEPTED",
+                        "messageId": sms.mid,
+                        "duplicate": outcome == "DUPLICATE",
+                    }
+                )
+        return await _after_request_fault(fault, web.json_response({"results": results}), request)
 
     @routes.post(f"{PAYAM_IRAN_API}/messages/status")
     async def statuses(request: web.Request) -> web.Response:
@@ -299,6 +346,16 @@ def payam_iran_routes(centre: SmsCentre) -> web.RouteTableDef:
         return web.json_response({"statuses": reports})
 
     return routes
+
+
+def _payam_iran_message(body: object) -> tuple[int, str, str, str] | None:
+    """`clientMessageId`, sender, recipient and body of one Payam Iran message, or None when it is malformed."""
+    if not isinstance(body, dict):
+        return None
+    uid, sender, text = body.get("clientMessageId"), body.get("sender"), body.get("body")
+    if type(uid) is not int or not isinstance(sender, str) or not isinstance(text, str):
+        return None
+    return uid, sender, str(body.get("recipient")), text
 
 
 def kavenegar_routes(centre: SmsCentre) -> web.RouteTableDef:

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from gateway.messaging.kavenegar import KavenegarProvider
 from gateway.messaging.magfa import MagfaProvider
 from gateway.messaging.payam_iran import PayamIranProvider
-from gateway.messaging.poosheh import Authenticity, AuthenticityVerdict, PooshehInbox
+from gateway.messaging.poosheh import Authenticity, AuthenticityVerdict, InboxDelivery, PooshehInbox
 from gateway.messaging.sms_providers import (
     DeliveryStatus,
+    OutgoingSms,
     SendOutcome,
     SendResult,
     SmsProvider,
@@ -40,8 +41,10 @@ __all__ = [
     "Authenticity",
     "AuthenticityVerdict",
     "DeliveryStatus",
+    "InboxDelivery",
     "KavenegarProvider",
     "MagfaProvider",
+    "OutgoingSms",
     "PayamIranProvider",
     "PooshehInbox",
     "SendOutcome",

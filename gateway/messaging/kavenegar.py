@@ -4,6 +4,9 @@
   deduplicates by); the answer is `{"return": {"status", "message"}, "entries": [{"messageid", ...}]}`
   and `return.status` is 200 for success, else an error code that is also the HTTP status.
 - `sms/statuslocalmessageid.json` with `localid` (comma-separated) reports each message's status.
+
+The adapter sends one message per call. Kavenegar's multi-message send, `sms/sendarray.json` (parallel arrays
+`receptor`, `sender`, `message`, `localmessageids`), is not used yet.
 """
 
 from __future__ import annotations
@@ -11,7 +14,14 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from gateway.messaging.http_transport import HttpAnswer, JsonHttpClient, json_objects
-from gateway.messaging.sms_providers import DeliveryStatus, SendOutcome, SendResult, SmsProvider, unavailable
+from gateway.messaging.sms_providers import (
+    DeliveryStatus,
+    SendOutcome,
+    SendResult,
+    SmsProvider,
+    Submission,
+    unavailable,
+)
 
 MAX_IDS_PER_CALL = 500
 
@@ -44,9 +54,15 @@ class KavenegarProvider(SmsProvider):
         api_base = f"{base_url.rstrip('/')}/v1/{quote(credentials['api_key'], safe='')}"
         super().__init__(JsonHttpClient(api_base, timeout))
 
-    async def _submit(self, uid: int, sender: str, mobile: str, text: str) -> SendResult:
+    async def _submit(self, batch: list[Submission]) -> list[SendResult]:
+        [item] = batch  # max_batch is 1
+        return [await self._submit_one(item)]
+
+    async def _submit_one(self, item: Submission) -> SendResult:
         answer = await self._http.request(
-            "POST", "/sms/send.json", data={"receptor": mobile, "sender": sender, "message": text, "localid": str(uid)}
+            "POST",
+            "/sms/send.json",
+            data={"receptor": item.mobile, "sender": item.sender, "message": item.text, "localid": str(item.uid)},
         )
         if failure := unavailable(answer):
             return failure

@@ -1,7 +1,9 @@
 """Magfa's HTTP v2 API (REST/JSON, basic auth as `username/domain:password`).
 
-- `POST /api/http/sms/v2/send` with parallel arrays `senders`, `recipients`, `messages`, `uids`;
-  the answer's `status` is 0 for success, else an error code, and so is each entry of `messages`.
+- `POST /api/http/sms/v2/send` with parallel arrays `senders`, `recipients`, `messages`, `uids` (the adapter
+  sends up to 100 messages per call, each from its own sender); the answer's `status` is 0 for success, else an
+  error code for the whole call, and so is each entry of `messages`, one per message in the order sent. A `uid`
+  seen before answers the first message's id and sends nothing.
 - `GET /api/http/sms/v2/mid/{uid}` finds Magfa's message id for our uid.
 - `GET /api/http/sms/v2/statuses/{mid,mid,...}` lists delivery reports (`dlrs`), 100 ids at most.
 """
@@ -9,14 +11,23 @@
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 import aiohttp
 
 from gateway.messaging.http_transport import HttpAnswer, JsonHttpClient, json_objects
-from gateway.messaging.sms_providers import DeliveryStatus, SendOutcome, SendResult, SmsProvider, unavailable
+from gateway.messaging.sms_providers import (
+    DeliveryStatus,
+    SendOutcome,
+    SendResult,
+    SmsProvider,
+    Submission,
+    unavailable,
+)
 
 API = "/api/http/sms/v2"
 MAX_IDS_PER_CALL = 100
+MAX_MESSAGES_PER_CALL = 100
 
 # Error codes that refuse this message itself (recipient or content); any other code is about the
 # provider or the account (busy, credit, credentials) and is worth retrying.
@@ -41,25 +52,31 @@ _DELIVERY = {
 
 class MagfaProvider(SmsProvider):
     kind = "magfa"
+    max_batch: ClassVar[int] = MAX_MESSAGES_PER_CALL
 
     def __init__(self, base_url: str, credentials: dict, timeout: float) -> None:
         login = f"{credentials['username']}/{credentials['domain']}"
         authorization = aiohttp.encode_basic_auth(login, credentials["password"])
         super().__init__(JsonHttpClient(base_url, timeout, headers={"Authorization": authorization}))
 
-    async def _submit(self, uid: int, sender: str, mobile: str, text: str) -> SendResult:
+    async def _submit(self, batch: list[Submission]) -> list[SendResult]:
         answer = await self._http.request(
-            "POST", f"{API}/send", json={"senders": [sender], "recipients": [mobile], "messages": [text], "uids": [uid]}
+            "POST",
+            f"{API}/send",
+            json={
+                "senders": [item.sender for item in batch],
+                "recipients": [item.mobile for item in batch],
+                "messages": [item.text for item in batch],
+                "uids": [item.uid for item in batch],
+            },
         )
         if failure := unavailable(answer):
-            return failure
+            return [failure] * len(batch)
         error = _error_code(answer.body)
-        if error is None:
-            entry = (json_objects(answer.body.get("messages")) or [{}])[0]
-            error = entry.get("status")
-            if error == 0 and entry.get("id"):
-                return SendResult(SendOutcome.ACCEPTED, provider_message_id=str(entry["id"]))
-        return _refusal(error, answer)
+        entries = json_objects(answer.body.get("messages")) if error is None else []
+        if len(entries) != len(batch):
+            return [_refusal(error, answer)] * len(batch)
+        return [_entry_result(entry, answer) for entry in entries]
 
     async def _fetch_statuses(self, uids: list[int]) -> dict[int, DeliveryStatus]:
         mids = await asyncio.gather(*(self._mid_of(uid) for uid in uids))
@@ -95,6 +112,12 @@ def _error_code(body: object) -> int | None:
     if not isinstance(body, dict) or not isinstance(body.get("status"), int):
         return -1
     return body["status"] or None
+
+
+def _entry_result(entry: dict, answer: HttpAnswer) -> SendResult:
+    if entry.get("status") == 0 and entry.get("id"):
+        return SendResult(SendOutcome.ACCEPTED, provider_message_id=str(entry["id"]))
+    return _refusal(entry.get("status"), answer)
 
 
 def _refusal(code: int | None, answer: HttpAnswer) -> SendResult:

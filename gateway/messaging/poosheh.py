@@ -9,24 +9,30 @@ The API spoken here (REST/JSON, `Authorization: Bearer <token>`):
 - `POST /api/v1/inboxes/{address}/documents` with `message_id`, `tracking_code`, `qr_payload`,
   `document` → 201 `{"document_id", "stored_at", "duplicate": false}`; 200 with the first answer
   and `"duplicate": true` when the message id was seen before.
+- `POST /api/v1/documents/batch` with `{"deliveries": [...]}`, up to 100 deliveries shaped as above plus each
+  one's inbox `address` → 200 `{"results": [...]}`, one per delivery in the order sent: `{"message_id", "status",
+  ...}` where `status` is what the single delivery would have answered (201 stored, 200 duplicate with the first
+  answer, even earlier in the same call; 404 no such inbox, 400 malformed) and the rest is its body. 400 refuses
+  the whole call (malformed or too many). The adapter delivers through this call, even a single document.
 - `GET /api/v1/authenticity?tracking_code=&qr_payload=` → `{"verdict": "authentic" | "mismatch" |
   "not_found", "document": {...} | null}`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from gateway.core.recipients import masked_identifier, parse_inbox_address
-from gateway.messaging.http_transport import JsonHttpClient, TransportFault
+from gateway.messaging.http_transport import JsonHttpClient, TransportFault, json_objects
 from gateway.messaging.sms_providers import SendOutcome, SendResult, unavailable
 
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
+MAX_DELIVERIES_PER_CALL = 100
 
 
 class AuthenticityVerdict(enum.StrEnum):
@@ -37,6 +43,15 @@ class AuthenticityVerdict(enum.StrEnum):
 
 
 _INBOX_VERDICTS = {AuthenticityVerdict.AUTHENTIC, AuthenticityVerdict.MISMATCH, AuthenticityVerdict.NOT_FOUND}
+
+
+@dataclass(frozen=True)
+class InboxDelivery:
+    message_id: str  # our id, which the inbox deduplicates by
+    address: str
+    document: dict  # the signed receipt
+    tracking_code: str
+    qr_payload: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,34 +71,65 @@ class PooshehInbox:
         self, message_id: str, address: str, document: dict, *, tracking_code: str, qr_payload: str | None = None
     ) -> SendResult:
         """Store the signed receipt `document` in the inbox at `address`, keyed by `message_id`."""
-        try:
-            address = parse_inbox_address(address)
-        except ValueError as error:
-            return SendResult.permanent(f"no inbox address: {error}")
-        try:
-            answer = await self._http.request(
-                "POST",
-                f"{API}/inboxes/{quote(address)}/documents",
-                json={
-                    "message_id": message_id,
-                    "tracking_code": tracking_code,
-                    "qr_payload": qr_payload,
-                    "document": document,
-                },
-            )
-        except TransportFault as fault:
-            result = SendResult.retryable(str(fault))
-        else:
-            result = unavailable(answer) or _stored_or_refused(answer.status, answer.body)
-        if not result.accepted:
-            log.warning(
-                "poosheh delivery %s to %s not accepted: %s (%s)",
-                message_id,
-                masked_identifier(address),
-                result.outcome,
-                result.detail,
-            )
+        [result] = await self.deliver_many([InboxDelivery(message_id, address, document, tracking_code, qr_payload)])
         return result
+
+    async def deliver_many(self, deliveries: list[InboxDelivery]) -> list[SendResult]:
+        """Store signed receipts in their inboxes, up to 100 per call; one result per delivery, in order. A call
+        without a usable answer (timeout, 5xx, 429) makes every delivery of it retryable."""
+        results: dict[int, SendResult] = {}
+        ready: list[tuple[int, dict]] = []
+        for index, delivery in enumerate(deliveries):
+            try:
+                address = parse_inbox_address(delivery.address)
+            except ValueError as error:
+                results[index] = SendResult.permanent(f"no inbox address: {error}")
+                continue
+            ready.append(
+                (
+                    index,
+                    {
+                        "address": address,
+                        "message_id": delivery.message_id,
+                        "tracking_code": delivery.tracking_code,
+                        "qr_payload": delivery.qr_payload,
+                        "document": delivery.document,
+                    },
+                )
+            )
+        calls = [
+            ready[start : start + MAX_DELIVERIES_PER_CALL] for start in range(0, len(ready), MAX_DELIVERIES_PER_CALL)
+        ]
+        answers = await asyncio.gather(*(self._deliver_call([item for _, item in call]) for call in calls))
+        for call, answer in zip(calls, answers, strict=True):
+            for (index, _), result in zip(call, answer, strict=True):
+                results[index] = result
+        ordered = [results[index] for index in range(len(deliveries))]
+        for delivery, result in zip(deliveries, ordered, strict=True):
+            if not result.accepted:
+                log.warning(
+                    "poosheh delivery %s to %s not accepted: %s (%s)",
+                    delivery.message_id,
+                    masked_identifier(delivery.address),
+                    result.outcome,
+                    result.detail,
+                )
+        return ordered
+
+    async def _deliver_call(self, batch: list[dict]) -> list[SendResult]:
+        try:
+            answer = await self._http.request("POST", f"{API}/documents/batch", json={"deliveries": batch})
+        except TransportFault as fault:
+            return [SendResult.retryable(str(fault))] * len(batch)
+        if failure := unavailable(answer):
+            return [failure] * len(batch)
+        body = answer.body if answer.status == 200 and isinstance(answer.body, dict) else {}
+        items = json_objects(body.get("results"))
+        if len(items) != len(batch):
+            # Our credentials refused, or the call itself refused: nothing was stored, and no single delivery was
+            # judged, so none is given up on.
+            return [SendResult.retryable(f"HTTP {answer.status}: the inbox did not take the call")] * len(batch)
+        return [_item_result(sent["message_id"], item) for sent, item in zip(batch, items, strict=True)]
 
     async def check_authenticity(self, tracking_code: str, qr_payload: str | None = None) -> Authenticity:
         """Whether a printed receipt is one the inbox holds; UNKNOWN when the inbox cannot tell."""
@@ -103,6 +149,13 @@ class PooshehInbox:
 
     async def close(self) -> None:
         await self._http.close()
+
+
+def _item_result(message_id: str, item: dict) -> SendResult:
+    status = item.get("status")
+    if item.get("message_id") != message_id or not isinstance(status, int):
+        return SendResult.retryable(f"the inbox answered for {item.get('message_id')!r} in the place of {message_id}")
+    return _stored_or_refused(status, item)
 
 
 def _stored_or_refused(status: int, body: object) -> SendResult:

@@ -1,14 +1,17 @@
 """The one interface every SMS provider adapter implements.
 
-The outbox dispatcher calls `send` with its own message id, and later `status` with the same ids.
-Providers deduplicate by that id (Magfa `uids`, Kavenegar `localid`), so resending after a timeout
-or a lost answer never reaches the handset twice. An adapter never raises for a provider fault:
-every answer, or the lack of one, becomes a `SendResult` or a `DeliveryStatus`.
+The outbox dispatcher calls `send_many` with a batch of messages keyed by its own message ids, and later `status`
+with the same ids. Providers deduplicate by that id (Payam Iran `clientMessageId`, Magfa `uids`, Kavenegar
+`localid`), so resending after a timeout or a lost answer never reaches the handset twice. Where the provider's API
+takes many messages in one call, a batch goes out in calls of up to `max_batch` messages, each answered on its
+own; a call that gets no usable answer (timeout, 5xx, 429) makes every message of it retryable. An adapter never
+raises for a provider fault: every answer, or the lack of one, becomes a `SendResult` or a `DeliveryStatus`.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
 import hashlib
 import logging
@@ -61,6 +64,24 @@ class SendResult:
         return cls(SendOutcome.PERMANENT, detail=detail)
 
 
+@dataclass(frozen=True)
+class OutgoingSms:
+    message_id: str  # our id, which the provider deduplicates by
+    sender: str
+    recipient: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One message as it goes to the provider: our id as the provider's numeric id, the recipient normalised."""
+
+    uid: int
+    sender: str
+    mobile: str
+    text: str
+
+
 def unavailable(answer: HttpAnswer) -> SendResult | None:
     """The retryable result for a throttled (429) or failing (5xx) answer; None for any other answer."""
     if answer.status == 429:
@@ -93,6 +114,7 @@ class SmsProvider(abc.ABC):
     """One provider's HTTP API. Instances are long-lived, safe for concurrent use, and share one session."""
 
     kind: ClassVar[str]
+    max_batch: ClassVar[int] = 1  # messages per send call; 1 where the API has no multi-message send
     accepts_masks: ClassVar[bool] = False  # whether the provider carries an agency's text mask as the sender
 
     def __init__(self, http: JsonHttpClient) -> None:
@@ -109,17 +131,48 @@ class SmsProvider(abc.ABC):
     async def send(self, message_id: str, sender: str, recipient: str, text: str) -> SendResult:
         """Hand one message to the provider. Raises ValueError only for a sender it may not send from."""
         self.check_sender(sender)
-        try:
-            mobile = parse_mobile(recipient)
-        except ValueError as error:
-            return SendResult.permanent(f"invalid recipient: {error}")
-        try:
-            result = await self._submit(provider_uid(message_id), sender, mobile, text)
-        except TransportFault as fault:
-            result = SendResult.retryable(str(fault))
-        if not result.accepted:
-            log.warning("sms %s via %s not accepted: %s (%s)", message_id, self.kind, result.outcome, result.detail)
+        [result] = await self.send_many([OutgoingSms(message_id, sender, recipient, text)])
         return result
+
+    async def send_many(self, messages: list[OutgoingSms]) -> list[SendResult]:
+        """Hand messages to the provider, in as few calls as its API allows; one result per message, in order.
+        A sender the provider may not send from, or a recipient that is no mobile number, is a permanent refusal
+        of that message alone."""
+        results: dict[int, SendResult] = {}
+        ready: list[tuple[int, Submission]] = []
+        for index, message in enumerate(messages):
+            try:
+                self.check_sender(message.sender)
+            except ValueError as error:
+                results[index] = SendResult.permanent(str(error))
+                continue
+            try:
+                mobile = parse_mobile(message.recipient)
+            except ValueError as error:
+                results[index] = SendResult.permanent(f"invalid recipient: {error}")
+                continue
+            ready.append((index, Submission(provider_uid(message.message_id), message.sender, mobile, message.text)))
+        calls = [ready[start : start + self.max_batch] for start in range(0, len(ready), self.max_batch)]
+        answers = await asyncio.gather(*(self._submit_call([item for _, item in call]) for call in calls))
+        for call, answer in zip(calls, answers, strict=True):
+            for (index, _), result in zip(call, answer, strict=True):
+                results[index] = result
+        ordered = [results[index] for index in range(len(messages))]
+        for message, result in zip(messages, ordered, strict=True):
+            if not result.accepted:
+                log.warning(
+                    "sms %s via %s not accepted: %s (%s)", message.message_id, self.kind, result.outcome, result.detail
+                )
+        return ordered
+
+    async def _submit_call(self, batch: list[Submission]) -> list[SendResult]:
+        try:
+            results = await self._submit(batch)
+        except TransportFault as fault:
+            return [SendResult.retryable(str(fault))] * len(batch)
+        if len(results) != len(batch):  # an adapter bug; never let it pair a result with the wrong message
+            raise RuntimeError(f"{self.kind}: {len(results)} results for {len(batch)} messages")
+        return results
 
     async def status(self, message_ids: list[str]) -> dict[str, DeliveryStatus]:
         """The delivery status of each message id; UNKNOWN for any the provider could not tell about."""
@@ -141,8 +194,9 @@ class SmsProvider(abc.ABC):
         await self._http.close()
 
     @abc.abstractmethod
-    async def _submit(self, uid: int, sender: str, mobile: str, text: str) -> SendResult:
-        """Send one message keyed by `uid`; may raise TransportFault."""
+    async def _submit(self, batch: list[Submission]) -> list[SendResult]:
+        """Send up to `max_batch` messages in one call, each keyed by its `uid`; one result per message, in order.
+        May raise TransportFault."""
 
     @abc.abstractmethod
     async def _fetch_statuses(self, uids: list[int]) -> dict[int, DeliveryStatus]:

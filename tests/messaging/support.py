@@ -52,3 +52,7 @@ class SimulatorControl:
 
     async def inbox(self, address: str) -> list[dict]:
         return (await self._call("GET", f"/control/inbox/{address}"))["documents"]
+
+    async def calls(self) -> dict[str, int]:
+        """How many calls each API route has answered since the last reset."""
+        return (await self._call("GET", "/control/calls"))["calls"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
 
 from gateway.core.identifiers import InvalidIdentifier, make_tracking_code, parse_national_code
 from gateway.core.recipients import parse_inbox_address
-from gateway.messaging import AuthenticityVerdict, PooshehInbox, SendOutcome
+from gateway.messaging import AuthenticityVerdict, InboxDelivery, PooshehInbox, SendOutcome
 
 _serial = itertools.count(100_000_000)
 
@@ -136,3 +137,72 @@ async def test_authenticity_is_unknown_when_the_inbox_fails(poosheh, inbox):
     await inbox.arm(kind="http_5xx")
     assert (await poosheh.check_authenticity(tracking, qr)).verdict is AuthenticityVerdict.UNKNOWN
     assert (await poosheh.check_authenticity(tracking)).verdict is AuthenticityVerdict.AUTHENTIC
+
+
+# --- many deliveries at once ----------------------------------------------------------------
+
+BATCH_ROUTE = "POST /api/v1/documents/batch"
+
+
+def fresh_delivery() -> InboxDelivery:
+    tracking, document, qr = fresh_receipt()
+    return InboxDelivery(f"msg-{next(_serial)}", f"iran{fresh_national_code()}", document, tracking, qr)
+
+
+async def test_a_batch_is_answered_delivery_by_delivery_in_one_call(poosheh, inbox):
+    refused = fresh_delivery()
+    await inbox.arm(kind="reject", address=refused.address)
+    malformed = dataclasses.replace(fresh_delivery(), address="iran0012345678")
+    batch = [fresh_delivery(), refused, malformed, fresh_delivery()]
+    results = await poosheh.deliver_many(batch)
+    assert [r.outcome for r in results] == [
+        SendOutcome.ACCEPTED,
+        SendOutcome.PERMANENT,
+        SendOutcome.PERMANENT,
+        SendOutcome.ACCEPTED,
+    ]
+    assert "404" in results[1].detail
+    assert (await inbox.calls())[BATCH_ROUTE] == 1
+    for delivery, result in zip(batch, results, strict=True):
+        stored = await inbox.inbox(delivery.address)
+        assert [d["document_id"] for d in stored] == ([result.provider_message_id] if result.accepted else [])
+
+
+async def test_a_message_id_repeated_within_a_call_and_across_calls_is_stored_once(poosheh, inbox):
+    once, other = fresh_delivery(), fresh_delivery()
+    first = await poosheh.deliver_many([once, once, other])
+    again = await poosheh.deliver_many([fresh_delivery(), once])
+    assert all(r.accepted for r in [*first, *again])
+    assert first[0].provider_message_id == first[1].provider_message_id == again[1].provider_message_id
+    assert len(await inbox.inbox(once.address)) == len(await inbox.inbox(other.address)) == 1
+
+
+async def test_a_failed_call_makes_every_delivery_of_it_retryable(poosheh, inbox):
+    batch = [fresh_delivery() for _ in range(3)]
+    await inbox.arm(kind="http_5xx", address=batch[2].address, status=503)
+    failed = await poosheh.deliver_many(batch)
+    assert [r.outcome for r in failed] == [SendOutcome.RETRYABLE] * 3 and "503" in failed[0].detail
+    assert [await inbox.inbox(d.address) for d in batch] == [[], [], []]
+    assert all(r.accepted for r in await poosheh.deliver_many(batch))
+    assert [len(await inbox.inbox(d.address)) for d in batch] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("fault", ["timeout", "slow_answer"])
+async def test_a_call_that_times_out_is_retried_and_each_document_is_stored_once(fault, inbox):
+    impatient = PooshehInbox(inbox.base_url, token="t", timeout=0.2)
+    batch = [fresh_delivery() for _ in range(3)]
+    await inbox.arm(kind=fault, hold_s=1.0)
+    try:
+        timed_out = await impatient.deliver_many(batch)
+        retried = await impatient.deliver_many(batch)
+    finally:
+        await impatient.close()
+    assert [r.outcome for r in timed_out] == [SendOutcome.RETRYABLE] * 3
+    assert all(r.accepted for r in retried)
+    assert [len(await inbox.inbox(d.address)) for d in batch] == [1, 1, 1]
+
+
+async def test_a_large_batch_goes_in_calls_of_a_hundred(poosheh, inbox):
+    results = await poosheh.deliver_many([fresh_delivery() for _ in range(150)])
+    assert all(r.accepted for r in results)
+    assert (await inbox.calls())[BATCH_ROUTE] == 2

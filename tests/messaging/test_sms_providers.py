@@ -11,6 +11,7 @@ import pytest
 
 from gateway.messaging import (
     DeliveryStatus,
+    OutgoingSms,
     SendOutcome,
     SmsProvider,
     create_sms_provider,
@@ -245,3 +246,111 @@ async def test_payam_iran_sends_from_the_agencys_mask_and_other_providers_from_i
     await asyncio.sleep(DELIVERY_DELAY * 3)
     [delivered] = await sms_centre.handset(mobile)
     assert (delivered["api"], delivered["sender"]) == ("payam_iran", mask)
+
+
+# --- many messages at once ------------------------------------------------------------------
+
+# The route each provider's sends go to, and how many messages one call carries.
+SEND_ROUTE = {
+    "payam_iran": ("POST /payam-iran/api/v1/messages/batch", 100),
+    "magfa": ("POST /api/http/sms/v2/send", 100),
+    "kavenegar": ("POST /v1/{api_key}/sms/send.json", 1),
+}
+
+
+def outgoing(text: str = "x", sender: str = SENDER) -> OutgoingSms:
+    return OutgoingSms(fresh_id(), sender, fresh_mobile(), text)
+
+
+async def send_calls(sms_centre, kind: str) -> int:
+    route, _ = SEND_ROUTE[kind]
+    return (await sms_centre.calls()).get(route, 0)
+
+
+async def test_a_batch_is_answered_message_by_message(provider, sms_centre):
+    rejected = outgoing()
+    await sms_centre.arm(kind="reject", recipient=rejected.recipient)
+    batch = [
+        outgoing("first"),
+        rejected,
+        outgoing(""),
+        outgoing(sender="3000123"),
+        OutgoingSms(fresh_id(), SENDER, "02112345678", "x"),
+        outgoing("last"),
+    ]
+    results = await provider.send_many(batch)
+    assert [result.outcome for result in results] == [
+        SendOutcome.ACCEPTED,
+        SendOutcome.PERMANENT,
+        SendOutcome.PERMANENT,
+        SendOutcome.PERMANENT,
+        SendOutcome.PERMANENT,
+        SendOutcome.ACCEPTED,
+    ]
+    assert "invalid recipient" in results[1].detail and "empty" in results[2].detail
+    assert "4040" in results[3].detail
+    _, per_call = SEND_ROUTE[provider.kind]
+    # The sender and the mobile number are checked before any call; the rest go out together where the API can.
+    assert await send_calls(sms_centre, provider.kind) == (1 if per_call > 1 else 4)
+    await asyncio.sleep(DELIVERY_DELAY * 3)
+    for message, result in zip(batch, results, strict=True):
+        handset = await sms_centre.handset(message.recipient) if message.recipient.startswith("09") else []
+        assert [m["mid"] for m in handset] == ([int(result.provider_message_id)] if result.accepted else [])
+
+
+async def test_an_id_repeated_within_a_call_and_across_calls_reaches_the_handset_once(provider, sms_centre):
+    once, other = outgoing("once"), outgoing("other")
+    first = await provider.send_many([once, once, other])
+    again = await provider.send_many([outgoing("new"), once])
+    assert all(result.accepted for result in [*first, *again])
+    assert first[0].provider_message_id == first[1].provider_message_id == again[1].provider_message_id
+    assert first[0].provider_message_id != first[2].provider_message_id
+    await asyncio.sleep(DELIVERY_DELAY * 3)
+    assert [m["text"] for m in await sms_centre.handset(once.recipient)] == ["once"]
+    assert [m["text"] for m in await sms_centre.handset(other.recipient)] == ["other"]
+
+
+async def test_a_failed_call_makes_every_message_of_it_retryable(provider, sms_centre):
+    batch = [outgoing() for _ in range(3)]
+    await sms_centre.arm(kind="throttle", recipient=batch[1].recipient, retry_after=4)
+    results = await provider.send_many(batch)
+    _, per_call = SEND_ROUTE[provider.kind]
+    if per_call > 1:
+        assert [(r.outcome, r.retry_after) for r in results] == [(SendOutcome.RETRYABLE, 4)] * 3
+    else:  # one call per message: only the throttled one is refused
+        assert [r.outcome for r in results] == [SendOutcome.ACCEPTED, SendOutcome.RETRYABLE, SendOutcome.ACCEPTED]
+    await asyncio.sleep(DELIVERY_DELAY * 3)
+    assert [len(await sms_centre.handset(m.recipient)) for m in batch] == [r.accepted for r in results]
+    assert all(r.accepted for r in await provider.send_many(batch))
+    await asyncio.sleep(DELIVERY_DELAY * 3)
+    assert [len(await sms_centre.handset(m.recipient)) for m in batch] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("kind", ["payam_iran", "magfa", "kavenegar"])
+@pytest.mark.parametrize("fault", ["timeout", "slow_answer"])
+async def test_a_call_that_times_out_is_retried_and_nothing_reaches_a_handset_twice(kind, fault, sms_centre):
+    impatient = create_sms_provider(kind, sms_centre.base_url, CREDENTIALS[kind], timeout=0.2)
+    batch = [outgoing(f"m{n}") for n in range(3)]
+    await sms_centre.arm(kind=fault, hold_s=1.0)  # the next call: held without acting, or acted on and answered late
+    try:
+        timed_out = await impatient.send_many(batch)
+        retried = await impatient.send_many(batch)
+    finally:
+        await impatient.close()
+    assert any(r.outcome is SendOutcome.RETRYABLE and "no answer" in r.detail for r in timed_out)
+    assert all(r.accepted for r in retried)
+    await asyncio.sleep(DELIVERY_DELAY * 3)
+    for message in batch:
+        assert [m["text"] for m in await sms_centre.handset(message.recipient)] == [message.text]
+
+
+async def test_a_large_batch_goes_in_calls_of_the_providers_size(sms_centre):
+    payam_iran = create_sms_provider("payam_iran", sms_centre.base_url, CREDENTIALS["payam_iran"], timeout=2.0)
+    batch = [outgoing(f"m{n}") for n in range(250)]
+    try:
+        results = await payam_iran.send_many(batch)
+    finally:
+        await payam_iran.close()
+    assert all(result.accepted for result in results)
+    assert len({result.provider_message_id for result in results}) == 250
+    assert await send_calls(sms_centre, "payam_iran") == 3

@@ -1,15 +1,16 @@
 """How each outbox channel sends a batch of claimed messages: the SMS from the 4040 line, and the signed receipt
-to the citizen's Iran Poosheh inbox. A channel answers one `SendResult` per message, in order; a fault, the
-provider's or ours (the database, a bug), is a retryable result for the messages it touched, never an exception."""
+to the citizen's Iran Poosheh inbox. Each hands the whole batch to its adapter, which sends it in as few calls as the
+provider's API allows (each message carries its own sender, so one call may mix agencies' lines and masks). A
+channel answers one `SendResult` per message, in order; a fault, the provider's or ours (the database, a bug), is a
+retryable result for the messages it touched, never an exception."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import ClassVar, Protocol
 
-from gateway.messaging import PooshehInbox, SendResult, SmsProvider
+from gateway.messaging import InboxDelivery, OutgoingSms, PooshehInbox, SendResult, SmsProvider
 from gateway.messaging.outbox.store import ClaimedMessage
 from gateway.receipt_book.store import signed_receipts
 from receipts.qr import make_qr_payload
@@ -30,19 +31,14 @@ def _fault(error: Exception) -> SendResult:
     return SendResult.retryable(f"{type(error).__name__}: {error}")
 
 
-async def _send_each(
-    messages: list[ClaimedMessage], send: Callable[[ClaimedMessage], Awaitable[SendResult]]
+async def _guarded(
+    messages: list[ClaimedMessage], send: Callable[[list[ClaimedMessage]], Awaitable[list[SendResult]]]
 ) -> list[SendResult]:
-    """Sends the messages concurrently, each on its own."""
-
-    async def guarded(message: ClaimedMessage) -> SendResult:
-        try:
-            return await send(message)
-        except Exception as error:
-            log.exception("outbox message %s: sending raised", message.message_id)
-            return _fault(error)
-
-    return list(await asyncio.gather(*(guarded(message) for message in messages)))
+    try:
+        return await send(messages)
+    except Exception as error:
+        log.exception("outbox: sending %d messages raised", len(messages))
+        return [_fault(error)] * len(messages)
 
 
 class SmsChannel:
@@ -56,18 +52,20 @@ class SmsChannel:
         self.provider = provider
 
     async def send_all(self, messages: list[ClaimedMessage]) -> list[SendResult]:
-        return await _send_each(messages, self._send)
+        return await _guarded(messages, self._send)
 
-    async def _send(self, message: ClaimedMessage) -> SendResult:
-        try:
-            return await self.provider.send(
-                message.message_id,
-                sender=self.provider.sender_for(message.payload["sender"], message.payload.get("mask")),
-                recipient=message.recipient,
-                text=message.payload["text"],
-            )
-        except ValueError as error:  # the sender line is not under 4040: no retry can change the stored row
-            return SendResult.permanent(str(error))
+    async def _send(self, messages: list[ClaimedMessage]) -> list[SendResult]:
+        return await self.provider.send_many(
+            [
+                OutgoingSms(
+                    message.message_id,
+                    sender=self.provider.sender_for(message.payload["sender"], message.payload.get("mask")),
+                    recipient=message.recipient,
+                    text=message.payload["text"],
+                )
+                for message in messages
+            ]
+        )
 
 
 class PooshehChannel:
@@ -89,20 +87,28 @@ class PooshehChannel:
         except Exception as error:
             log.exception("outbox: reading %d receipts for the inbox failed", len(messages))
             return [_fault(error)] * len(messages)
-        return await _send_each(messages, lambda message: self._send(message, signed_by_code))
+        return await _guarded(messages, lambda batch: self._send(batch, signed_by_code))
 
-    async def _send(self, message: ClaimedMessage, signed_by_code: dict[str, dict]) -> SendResult:
-        tracking_code = message.payload["tracking_code"]
-        signed = signed_by_code.get(tracking_code)
-        if signed is None:
-            return SendResult.permanent(f"no receipt with tracking code {tracking_code}")
-        return await self.inbox.deliver(
-            message.message_id,
-            message.recipient,
-            signed,
-            tracking_code=tracking_code,
-            qr_payload=self._qr_payload(signed),
-        )
+    async def _send(self, messages: list[ClaimedMessage], signed_by_code: dict[str, dict]) -> list[SendResult]:
+        results: dict[int, SendResult] = {}
+        deliveries: list[tuple[int, InboxDelivery]] = []
+        for index, message in enumerate(messages):
+            tracking_code = message.payload["tracking_code"]
+            signed = signed_by_code.get(tracking_code)
+            if signed is None:
+                results[index] = SendResult.permanent(f"no receipt with tracking code {tracking_code}")
+                continue
+            deliveries.append(
+                (
+                    index,
+                    InboxDelivery(
+                        message.message_id, message.recipient, signed, tracking_code, self._qr_payload(signed)
+                    ),
+                )
+            )
+        delivered = await self.inbox.deliver_many([delivery for _, delivery in deliveries])
+        results.update(zip((index for index, _ in deliveries), delivered, strict=True))
+        return [results[index] for index in range(len(messages))]
 
     def _qr_payload(self, signed: dict) -> str | None:
         try:

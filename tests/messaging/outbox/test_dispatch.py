@@ -81,33 +81,52 @@ async def test_provider_faults_neither_lose_nor_duplicate(
         row = first[charge["id"]]
         assert (row["status"], row["attempts"]) == ("pending", 1), row
         assert row["last_error"]
-    wait = {
-        charge["id"]: first[charge["id"]]["next_attempt_at"] - first[charge["id"]]["updated_at"] for charge in charges
-    }
-    # Exponential backoff from 0.05 s with jitter, except that the throttled one waits as long as it was told.
-    assert [timedelta(seconds=0.025) <= wait[c["id"]] <= timedelta(seconds=0.05) for c in charges] == [
-        True,
-        True,
-        False,
-        True,
-    ]
-    assert wait[charges[2]["id"]] >= timedelta(seconds=1)
 
     await workers.dispatcher.run_until_idle()
     final = await outbox_rows(db, charges, "sms")
+    # One call per message meets only its own fault. Where calls carry many messages, a call meets the first fault
+    # armed for any of its recipients and every message of it tries again; backoff jitter may part them later.
+    one_by_one = workers.dispatcher.channels["sms"].provider.max_batch == 1
     for charge, recipient in made:
         assert len(await sms_centre.handset(recipient.mobile)) == 1
-        assert (final[charge["id"]]["status"], final[charge["id"]]["attempts"]) == ("sent", 2)
-        assert final[charge["id"]]["last_error"] is None
+        row = final[charge["id"]]
+        assert (row["status"], row["last_error"]) == ("sent", None)
+        assert row["attempts"] == 2 if one_by_one else 2 <= row["attempts"] <= 1 + len(faults)
+
+
+@pytest.mark.parametrize("provider_kind", ["payam_iran", "magfa", "kavenegar"])
+async def test_a_throttled_message_waits_as_long_as_it_was_told_and_others_back_off(
+    provider_kind, db, sms_centre, completed_charges, outbox_settings, workers_for
+):
+    (failing, failing_to), (throttled, throttled_to) = await completed_charges(2)
+    await sms_centre.arm(kind="http_5xx", status=502, recipient=failing_to.mobile)
+    await sms_centre.arm(kind="throttle", retry_after=1, recipient=throttled_to.mobile)
+    workers = workers_for(dataclasses.replace(outbox_settings, sms_provider=provider_kind))
+
+    await workers.dispatcher.run_once()
+
+    rows = await outbox_rows(db, [failing, throttled], "sms")
+    wait = {charge_id: row["next_attempt_at"] - row["updated_at"] for charge_id, row in rows.items()}
+    if workers.dispatcher.channels["sms"].provider.max_batch == 1:
+        # Exponential backoff from 0.05 s with jitter for the failed call; the throttled one waits as told.
+        assert timedelta(seconds=0.025) <= wait[failing["id"]] <= timedelta(seconds=0.05)
+        assert wait[throttled["id"]] >= timedelta(seconds=1)
+    else:  # both went in one call, which met the first armed fault: both back off alike
+        assert all(timedelta(seconds=0.025) <= w <= timedelta(seconds=0.05) for w in wait.values()), wait
+        await asyncio.sleep(0.06)
+        await workers.dispatcher.run_once()  # the next call meets the throttle: both wait as told
+        rows = await outbox_rows(db, [failing, throttled], "sms")
+        assert all(row["next_attempt_at"] - row["updated_at"] >= timedelta(seconds=1) for row in rows.values())
 
 
 async def test_out_of_attempts_is_a_dead_letter_in_metrics_and_in_the_charge(
     gateway, keys, db, sms_centre, completed_charges, outbox_settings, workers_for
 ):
+    workers = workers_for(dataclasses.replace(outbox_settings, outbox_max_attempts=3))
+    await workers.dispatcher.run_until_idle()  # what earlier tests left pending would share the failing calls
     [(charge, recipient)] = await completed_charges(1)
     await sms_centre.arm(kind="http_5xx", status=503, recipient=recipient.mobile, count=3)
     dead_before, retried_before = counter("sms", "dead"), counter("sms", "retried")
-    workers = workers_for(dataclasses.replace(outbox_settings, outbox_max_attempts=3))
 
     await workers.dispatcher.run_until_idle()
 
@@ -226,3 +245,39 @@ async def test_recording_acceptances_goes_by_primary_key_when_the_statistics_say
         if node.get("Relation Name", "").startswith("outbox") and node["Node Type"].endswith("Scan")
     ]
     assert [index_of.get(node.get("Index Name")) for node in scans] == ["outbox_pkey"], scans
+
+
+async def test_a_batch_goes_in_one_call_per_channel_and_each_message_keeps_its_own_outcome(
+    db, sms_centre, inbox, completed_charges, outbox_settings, workers_for
+):
+    workers = workers_for(dataclasses.replace(outbox_settings, sms_provider="payam_iran", outbox_batch=200))
+    await workers.dispatcher.run_until_idle()  # what earlier tests left pending, so the next claim is ours alone
+    made = await completed_charges(6)
+    charges = [charge for charge, _ in made]
+    (_, refused_mobile), (_, closed_inbox) = made[1], made[2]
+    await sms_centre.reset()
+    await inbox.reset()
+    await sms_centre.arm(kind="reject", recipient=refused_mobile.mobile)
+    await inbox.arm(kind="reject", address=closed_inbox.inbox)
+
+    assert await workers.dispatcher.run_once() == 2 * len(made)
+
+    # Two calls for six completed charges, where one message was one call before.
+    assert await sms_centre.calls() == {"POST /payam-iran/api/v1/messages/batch": 1}
+    assert await inbox.calls() == {"POST /api/v1/documents/batch": 1}
+    sms, receipts = await outbox_rows(db, charges, "sms"), await outbox_rows(db, charges, "poosheh")
+    assert [sms[c["id"]]["status"] for c in charges] == ["sent", "failed", "sent", "sent", "sent", "sent"]
+    assert [receipts[c["id"]]["status"] for c in charges] == [
+        "delivered",
+        "delivered",
+        "failed",
+        "delivered",
+        "delivered",
+        "delivered",
+    ]
+    assert "INVALID_RECIPIENT" in sms[charges[1]["id"]]["last_error"]
+    assert "404" in receipts[charges[2]["id"]]["last_error"]
+    await asyncio.sleep(0.2)  # the SMS centre's delivery delay
+    for index, (_, recipient) in enumerate(made):
+        assert len(await sms_centre.handset(recipient.mobile)) == (index != 1)
+        assert len(await inbox.inbox(recipient.inbox)) == (index != 2)
