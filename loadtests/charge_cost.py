@@ -43,7 +43,8 @@ WHERE relname ~ '^(charges|receipt_chain_heads)'
 """
 
 
-def _charge(office: int, now: datetime) -> Charge:
+def new_charge(office: int, now: datetime, next_recovery_at: datetime) -> Charge:
+    """A charge as the charge path persists it before the PSP is called."""
     return Charge(
         id=uuid.UUID(str(uuid7())),
         office_id=f"office-{office:05d}",
@@ -64,7 +65,7 @@ def _charge(office: int, now: datetime) -> Charge:
         ),
         verify_deadline=now + timedelta(minutes=5),
         created_at=now,
-        next_recovery_at=now + timedelta(seconds=60),
+        next_recovery_at=next_recovery_at,
     )
 
 
@@ -181,7 +182,7 @@ async def measure(database_url: str, charges: int, offices: int) -> dict:
         async with pool.acquire() as db:
             for _ in range(count):
                 now = datetime.now(UTC)
-                charge = _charge(office, now)
+                charge = new_charge(office, now, now + timedelta(seconds=60))
                 stan = await store.insert_charge(db, charge, f"key-{charge.id.hex}", secrets.token_bytes(32))
                 assert stan is not None
                 seq, prev_hash = heads[office]
