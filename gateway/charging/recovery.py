@@ -22,7 +22,6 @@ from gateway.core.clock import Clock, system_clock
 from gateway.core.psp import Outcome, PspReply, TxnState
 from gateway.core.recovery_rules import Action, backoff, decide
 from gateway.platform import metrics
-from gateway.platform.passes import repeat_passes
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ class RecoveryWorker:
         psps: PspPool,
         charges: ChargeService,
         *,
-        interval: float,
         batch: int = 50,
         concurrency: int = 20,
         clock: Clock = system_clock,
@@ -52,13 +50,9 @@ class RecoveryWorker:
         self.pool = pool
         self.psps = psps
         self.charges = charges
-        self.interval = interval
         self.batch = batch
         self.clock = clock
         self._limit = asyncio.Semaphore(concurrency)
-
-    async def run(self) -> None:
-        await repeat_passes(self.run_once, batch=self.batch, interval=self.interval, what="recovery", log=log)
 
     async def run_once(self) -> int:
         """Claims the charges due now and resolves them; returns how many it claimed."""

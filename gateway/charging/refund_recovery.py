@@ -17,7 +17,6 @@ from gateway.charging.refunds import RefundService
 from gateway.core.clock import Clock, system_clock
 from gateway.core.recovery_rules import backoff
 from gateway.core.refunds import Refund, RefundStatus
-from gateway.platform.passes import repeat_passes
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +29,15 @@ class RefundRecoveryWorker:
         pool,
         refunds: RefundService,
         *,
-        interval: float,
         batch: int = 50,
         concurrency: int = 10,
         clock: Clock = system_clock,
     ) -> None:
         self.pool = pool
         self.refunds = refunds
-        self.interval = interval
         self.batch = batch
         self.clock = clock
         self._limit = asyncio.Semaphore(concurrency)
-
-    async def run(self) -> None:
-        await repeat_passes(self.run_once, batch=self.batch, interval=self.interval, what="refund recovery", log=log)
 
     async def run_once(self) -> int:
         now = self.clock()

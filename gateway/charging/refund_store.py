@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.charging.store import chain_moved_on_conflict
+from gateway.charging.store import RECOVERY_DUE, chain_moved_on_conflict
 from gateway.core.psp import SettlementRow
 from gateway.core.refunds import REFUND_PENDING, Refund, RefundStatus
 from gateway.core.voids import VoidReason
@@ -145,9 +145,9 @@ async def save_refund_move(
 async def claim_due_refunds(db, now: datetime, lease_until: datetime, limit: int) -> list[Refund]:
     """Takes pending refunds whose recovery time has come, under a lease and a new claim epoch (as for voids)."""
     rows = await db.fetch(
-        """UPDATE refunds f SET next_recovery_at = $2, claim_epoch = f.claim_epoch + 1
+        f"""UPDATE refunds f SET next_recovery_at = $2, claim_epoch = f.claim_epoch + 1
            FROM (SELECT id FROM refunds
-                 WHERE status = ANY($4::text[]) AND next_recovery_at <= $1
+                 WHERE {RECOVERY_DUE.format(pending="$4", now="$1")}
                  ORDER BY next_recovery_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE f.id = due.id
            RETURNING f.*""",

@@ -19,7 +19,6 @@ from gateway.core.clock import Clock, system_clock
 from gateway.core.psp import Outcome
 from gateway.core.recovery_rules import backoff
 from gateway.platform import metrics
-from gateway.platform.passes import repeat_passes
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -31,7 +30,6 @@ class SettlementWorker:
         pool,
         psps: PspPool,
         *,
-        interval: float,
         batch: int = 100,
         concurrency: int = 20,
         clock: Clock = system_clock,
@@ -39,12 +37,8 @@ class SettlementWorker:
         self.pool = pool
         self.clock = clock
         self.psps = psps
-        self.interval = interval
         self.batch = batch
         self._limit = asyncio.Semaphore(concurrency)
-
-    async def run(self) -> None:
-        await repeat_passes(self.run_once, batch=self.batch, interval=self.interval, what="settlement", log=log)
 
     async def run_once(self) -> int:
         """Claims the settle calls due now and makes them; returns how many it claimed."""

@@ -385,13 +385,20 @@ async def get_charge(db, charge_id: uuid.UUID) -> Charge | None:
     return None if row is None else charge_from_row(row)
 
 
+# What makes a pending charge (or void, or refund: their tables share the columns) due for recovery, and a completed
+# charge due for its separate settle call: shared by the claims and the probe that tells the workers whether to
+# claim at all (gateway/charging/due_passes.py).
+RECOVERY_DUE = "status = ANY({pending}::text[]) AND next_recovery_at <= {now}"
+SETTLE_DUE = "next_settle_at <= {now} AND status = 'completed'"
+
+
 async def claim_due_charges(db, now: datetime, lease_until: datetime, limit: int) -> list[Charge]:
     """Takes pending charges whose recovery time has come. The lease keeps other workers off them meanwhile, and
     the new claim epoch fences out whoever held them before."""
     rows = await db.fetch(
-        """UPDATE charges c SET next_recovery_at = $2, claim_epoch = c.claim_epoch + 1
+        f"""UPDATE charges c SET next_recovery_at = $2, claim_epoch = c.claim_epoch + 1
            FROM (SELECT id FROM charges
-                 WHERE status = ANY($4::text[]) AND next_recovery_at <= $1
+                 WHERE {RECOVERY_DUE.format(pending="$4", now="$1")}
                  ORDER BY next_recovery_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE c.id = due.id
            RETURNING c.*""",
@@ -413,9 +420,9 @@ async def claim_due_settlements(db, now: datetime, lease_until: datetime, limit:
     """Takes completed charges whose separate settle call is due, under a lease like recovery claims; a charge
     with a void under way is left alone (its void either cancels the settle or, refused, lets it go ahead)."""
     rows = await db.fetch(
-        """UPDATE charges c SET next_settle_at = $2
+        f"""UPDATE charges c SET next_settle_at = $2
            FROM (SELECT id FROM charges
-                 WHERE next_settle_at <= $1 AND status = 'completed'
+                 WHERE {SETTLE_DUE.format(now="$1")}
                    AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.charge_id = charges.id AND v.status <> 'refused')
                  ORDER BY next_settle_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE c.id = due.id

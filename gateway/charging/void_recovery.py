@@ -20,7 +20,6 @@ from gateway.core.psp import TxnState
 from gateway.core.recovery_rules import backoff
 from gateway.core.voids import Void, VoidAction, decide_void
 from gateway.platform import metrics
-from gateway.platform.passes import repeat_passes
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,6 @@ class VoidRecoveryWorker:
         psps: PspPool,
         voids: VoidService,
         *,
-        interval: float,
         batch: int = 50,
         concurrency: int = 10,
         clock: Clock = system_clock,
@@ -42,13 +40,9 @@ class VoidRecoveryWorker:
         self.pool = pool
         self.psps = psps
         self.voids = voids
-        self.interval = interval
         self.batch = batch
         self.clock = clock
         self._limit = asyncio.Semaphore(concurrency)
-
-    async def run(self) -> None:
-        await repeat_passes(self.run_once, batch=self.batch, interval=self.interval, what="void recovery", log=log)
 
     async def run_once(self) -> int:
         now = self.clock()

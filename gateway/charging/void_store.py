@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.charging.store import chain_moved_on_conflict
+from gateway.charging.store import RECOVERY_DUE, chain_moved_on_conflict
 from gateway.core.voids import VOID_PENDING, Void, VoidReason, VoidStatus
 
 PENDING_VOID_STATUSES = [s.value for s in VOID_PENDING]
@@ -158,9 +158,9 @@ async def postpone_void(db, void_id: uuid.UUID, *, epoch: int, next_at: datetime
 async def claim_due_voids(db, now: datetime, lease_until: datetime, limit: int) -> list[Void]:
     """Takes pending voids whose recovery time has come, under a lease and a new claim epoch (as for charges)."""
     rows = await db.fetch(
-        """UPDATE voids v SET next_recovery_at = $2, claim_epoch = v.claim_epoch + 1
+        f"""UPDATE voids v SET next_recovery_at = $2, claim_epoch = v.claim_epoch + 1
            FROM (SELECT id FROM voids
-                 WHERE status = ANY($4::text[]) AND next_recovery_at <= $1
+                 WHERE {RECOVERY_DUE.format(pending="$4", now="$1")}
                  ORDER BY next_recovery_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE v.id = due.id
            RETURNING v.*""",

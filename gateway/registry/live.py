@@ -9,9 +9,9 @@ from pathlib import Path
 
 from gateway.core.registry import Registry
 from gateway.core.tariffs import TariffBook
-from gateway.registry.store import read_registry, registry_version
+from gateway.registry.store import loaded_versions, read_registry
 from gateway.registry.tariff_approvals import NO_APPROVER_KEYS, ApprovalRefused, read_approver_keys
-from gateway.registry.tariff_store import read_verified_book, tariff_version
+from gateway.registry.tariff_store import read_verified_book
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class RuntimeState:
     async def refresh(self, pool) -> bool:
         """Reloads when the registry or tariffs changed; returns True if anything was reloaded."""
         async with pool.acquire() as conn:
-            versions = (await registry_version(conn), await tariff_version(conn))
+            versions = await loaded_versions(conn)
             if versions == self._versions:
                 return False
             registry = await read_registry(conn)

@@ -9,6 +9,7 @@ import orjson
 
 from gateway.core.identity import IdentityPolicy
 from gateway.core.registry import Agency, Office, Operator, Psp, Registry, Service, Terminal, capabilities_from_doc
+from gateway.registry.tariff_store import TARIFF_VERSION
 
 
 def registry_digest(registry: Registry) -> str:
@@ -107,8 +108,13 @@ async def save_registry(conn: asyncpg.Connection, registry: Registry, source: st
         )
 
 
-async def registry_version(conn: asyncpg.Connection) -> int:
-    return await conn.fetchval("SELECT coalesce(max(version), 0) FROM registry_loads")
+async def loaded_versions(conn: asyncpg.Connection) -> tuple[int, int]:
+    """The registry's version and the tariff approvals' (TARIFF_VERSION), in one statement: every process asks
+    every few seconds, so an unchanged registry costs one cheap transaction."""
+    row = await conn.fetchrow(
+        f"SELECT (SELECT coalesce(max(version), 0) FROM registry_loads) AS registry, ({TARIFF_VERSION}) AS tariffs"
+    )
+    return row["registry"], row["tariffs"]
 
 
 async def read_registry(conn: asyncpg.Connection) -> Registry:

@@ -41,10 +41,10 @@ async def save_tariff_documents(
         return verified_book(await read_tariff_documents(conn), approvers)
 
 
-async def tariff_version(conn: asyncpg.Connection) -> int:
-    return await conn.fetchval(
-        "SELECT coalesce(floor(extract(epoch FROM max(loaded_at)) * 1000)::bigint, 0) + count(*) FROM tariff_approvals"
-    )
+# The stored approvals' version: it changes whenever an approval is added or loaded again.
+TARIFF_VERSION = (
+    "SELECT coalesce(floor(extract(epoch FROM max(loaded_at)) * 1000)::bigint, 0) + count(*) FROM tariff_approvals"
+)
 
 
 async def read_tariff_documents(conn: asyncpg.Connection) -> list[dict]:

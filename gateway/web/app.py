@@ -11,6 +11,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from gateway.charging.completion import ReceiptIssuer
+from gateway.charging.due_passes import ClaimPass, run_due_passes
 from gateway.charging.psp_pool import PspPool
 from gateway.charging.recovery import RecoveryWorker
 from gateway.charging.refund_recovery import RefundRecoveryWorker
@@ -170,7 +171,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             recovery_grace=timedelta(seconds=settings.recovery_grace_s),
             clock=clock,
         )
-        recovery = RecoveryWorker(pool, psps, charges, interval=settings.recovery_interval_s, clock=clock)
+        recovery = RecoveryWorker(pool, psps, charges, clock=clock)
         void_service = VoidService(
             pool,
             state,
@@ -180,7 +181,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             verify_base_url=settings.public_base_url,
             clock=clock,
         )
-        void_recovery = VoidRecoveryWorker(pool, psps, void_service, interval=settings.recovery_interval_s, clock=clock)
+        void_recovery = VoidRecoveryWorker(pool, psps, void_service, clock=clock)
         refund_service = RefundService(
             pool,
             state,
@@ -190,7 +191,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             verify_base_url=settings.public_base_url,
             clock=clock,
         )
-        refund_recovery = RefundRecoveryWorker(pool, refund_service, interval=settings.recovery_interval_s, clock=clock)
+        refund_recovery = RefundRecoveryWorker(pool, refund_service, clock=clock)
         auth = Authenticator(
             pool,
             SignatureVerifier(redis),
@@ -201,7 +202,7 @@ def _lifecycle(settings: Settings, clock: Clock):
                 per_address=settings.public_rate_limit_per_minute,
             ),
         )
-        settlement = SettlementWorker(pool, psps, interval=settings.recovery_interval_s, clock=clock)
+        settlement = SettlementWorker(pool, psps, clock=clock)
         oversight = oversight_from_settings(settings)
         lagging_reads = await LaggingReads.open(pool, settings.database_replica_url, settings.db_pool_size)
         services = Services(
@@ -232,10 +233,17 @@ def _lifecycle(settings: Settings, clock: Clock):
             asyncio.create_task(_keep_keys_fresh(services, issuer, settings.registry_refresh_s)),
         ]
         if settings.run_workers:
-            tasks.append(asyncio.create_task(recovery.run()))
-            tasks.append(asyncio.create_task(void_recovery.run()))
-            tasks.append(asyncio.create_task(refund_recovery.run()))
-            tasks.append(asyncio.create_task(settlement.run()))
+            claim_passes: dict[str, ClaimPass] = {
+                "charges": recovery,
+                "voids": void_recovery,
+                "refunds": refund_recovery,
+                "settlements": settlement,
+            }
+            tasks.append(
+                asyncio.create_task(
+                    run_due_passes(pool, claim_passes, interval=settings.recovery_interval_s, clock=clock)
+                )
+            )
             tasks.append(asyncio.create_task(outbox.run()))
             tasks.append(
                 asyncio.create_task(

@@ -66,7 +66,7 @@ def test_recovery_refuses_a_grace_shorter_than_a_purchase_and_its_verify():
 
     def worker(grace_s: float) -> RecoveryWorker:
         charges = ChargeService(None, None, psps, None, None, None, recovery_grace=timedelta(seconds=grace_s))
-        return RecoveryWorker(None, psps, charges, interval=1.0)
+        return RecoveryWorker(None, psps, charges)
 
     with pytest.raises(ValueError, match="must cover a purchase and its verify"):
         worker(4.9)

@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 
 from gateway.access.store import create_api_key
+from gateway.charging.due_passes import run_due_passes
 from gateway.core.registry import parse_registry
 from gateway.platform.config import PROJECT_ROOT
 from gateway.platform.db import connect
@@ -129,7 +130,11 @@ async def test_postgres_restart_and_valkey_kill_under_a_charge_stream(
     own = dataclasses.replace(settings, database_url=stack.database_url, redis_url=stack.redis_url, redis_timeout_s=0.5)
     async with served(own, http_session) as gateway:
         counter = Counter(gateway, keys)
-        recovery = asyncio.create_task(gateway.services.recovery.run())
+        recovery = asyncio.create_task(
+            run_due_passes(
+                gateway.services.pool, {"charges": gateway.services.recovery}, interval=own.recovery_interval_s
+            )
+        )
         clients = [asyncio.create_task(counter.run(t)) for t in TERMINALS]
         try:
             await counter.until_each_terminal_charges(0, timeout=20)

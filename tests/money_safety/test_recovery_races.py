@@ -58,7 +58,7 @@ def psp_calls(operation: str) -> float:
 
 def one_at_a_time(services) -> RecoveryWorker:
     """A recovery worker of this gateway instance that claims one charge per pass, so that two of them interleave."""
-    return RecoveryWorker(services.pool, services.psps, services.charges, interval=0.1, batch=1)
+    return RecoveryWorker(services.pool, services.psps, services.charges, batch=1)
 
 
 async def _pending_and_approved(gateway, keys, sims, db, demo_registry) -> list:

@@ -1,0 +1,244 @@
+"""What the money path's two statements cost PostgreSQL per completed charge, measured alone: a fresh database on an
+embedded server with pg_stat_statements, a few thousand charges persisted and completed through the charge path's
+own SQL (gateway/charging/store.py) with receipts of a real size, then per charge: each statement's time, buffers and
+WAL bytes, the whole server's WAL, and how many of the charges' row updates were HOT (no index touched).
+
+    python -m loadtests.charge_cost --charges 3000
+
+No gateway, PSP or Redis: the figures are the database's alone, so they are steady on a shared machine where the
+full benchmark's are not (docs/performance.md, "PostgreSQL cost per charge")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from uuid_utils.compat import uuid7
+
+from gateway.charging import store
+from gateway.core.charge import Charge, Recipient
+from gateway.core.psp import SettlementRow
+from gateway.platform.config import PROJECT_ROOT
+from gateway.platform.db import create_pool
+from gateway.platform.migrate import apply_migrations
+from loadtests.database_statistics import SERVER_SETTINGS
+from simulators.devstack.embedded import EmbeddedStack, free_port
+
+_STATEMENTS = """
+SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query, calls, total_exec_time, wal_bytes, wal_records,
+       shared_blks_hit, shared_blks_dirtied
+FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND query NOT ILIKE '%pg_stat%'
+"""
+_UPDATES = """
+SELECT relname, n_tup_upd AS updated, n_tup_hot_upd AS hot FROM pg_stat_user_tables
+WHERE relname ~ '^(charges|receipt_chain_heads)'
+"""
+
+
+def new_charge(office: int, now: datetime, next_recovery_at: datetime) -> Charge:
+    """A charge as the charge path persists it before the PSP is called."""
+    return Charge(
+        id=uuid.UUID(str(uuid7())),
+        office_id=f"office-{office:05d}",
+        terminal_id=f"t:{office:08d}",
+        merchant_id=f"m:{office:08d}",
+        psp_id="sep",
+        operator_id=f"op-{office:05d}",
+        service_code="passport-renewal",
+        quantity=1,
+        extras=(),
+        recipient=Recipient("مریم احمدی", "0012345678", "09121234567"),
+        amount=650_000,
+        breakdown={"fee": 450_000, "office_fee": 150_000, "vat": 50_000},
+        tariff_reference="tariff-1405-01",
+        settlement_rows=(
+            SettlementRow("IR820540102680020817909002", 500_000, "1234567890"),
+            SettlementRow("IR062960000000100324200001", 150_000, "0987654321"),
+        ),
+        verify_deadline=now + timedelta(minutes=5),
+        created_at=now,
+        next_recovery_at=next_recovery_at,
+    )
+
+
+def _signed_receipt(charge: Charge, seq: int, tracking_code: str, prev_hash: str) -> dict:
+    """A signed receipt of the size the gateway issues (about 1.5 kB of JSON)."""
+    return {
+        "receipt": {
+            "office_code": charge.office_id,
+            "seq": seq,
+            "tracking_code": tracking_code,
+            "service_name": "تمدید گذرنامه",
+            "recipient_name": charge.recipient.name,
+            "amount": charge.amount,
+            "licence_holder": "دفتر پیشخوان دولت شماره ۱۲۳",
+            "office_address": "تهران، خیابان انقلاب، پلاک ۱۰",
+            "breakdown": dict(charge.breakdown),
+            "charge_id": str(charge.id),
+            "prev_hash": prev_hash,
+            "key_id": "key-2026",
+            "rrn": "123456789012",
+            "masked_pan": "603799******1234",
+        },
+        "signature": secrets.token_hex(64),
+    }
+
+
+async def _complete(db, charge: Charge, seq: int, prev_hash: str, now: datetime) -> str:
+    tracking_code = f"{charge.office_id[-5:]}{seq:09d}"
+    receipt_hash = secrets.token_hex(32)
+    completed = await store.complete_charge(
+        db,
+        store.Completion(
+            charge_id=charge.id,
+            rrn="123456789012",
+            auth_code="654321",
+            masked_pan="603799******1234",
+            completed_at=now,
+            tracking_code=tracking_code,
+            seq=seq,
+            receipt_hash=receipt_hash,
+            prev_hash=prev_hash,
+            key_id="key-2026",
+            signed_receipt=_signed_receipt(charge, seq, tracking_code, prev_hash),
+            messages=[
+                {
+                    "channel": "sms",
+                    "message_id": f"sms-{charge.id.hex}",
+                    "recipient": charge.recipient.mobile,
+                    "payload": {"sender": "3000123", "mask": None, "text": f"پرداخت {tracking_code} انجام شد"},
+                },
+                {
+                    "channel": "poosheh",
+                    "message_id": f"poosheh-{charge.id.hex}",
+                    "recipient": "0012345678",
+                    "payload": {"tracking_code": tracking_code},
+                },
+            ],
+            epoch=0,
+            next_settle_at=None,
+        ),
+    )
+    assert completed, charge.id
+    return receipt_hash
+
+
+async def _counters(conn) -> dict:
+    await conn.execute("SELECT pg_stat_force_next_flush()")
+    return {
+        "statements": {row["query"]: dict(row) for row in await conn.fetch(_STATEMENTS)},
+        "lsn": await conn.fetchval("SELECT pg_current_wal_lsn()"),
+        "commits": await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"),
+        "updates": {row["relname"]: (row["updated"], row["hot"]) for row in await conn.fetch(_UPDATES)},
+    }
+
+
+def _per_charge(before: dict, after: dict, charges: int, wal_bytes: int) -> dict:
+    statements = []
+    for query, end in after["statements"].items():
+        start = before["statements"].get(query, {})
+        calls = end["calls"] - start.get("calls", 0)
+        if calls <= 0:
+            continue
+        statements.append(
+            {
+                "query": query,
+                "calls": round(calls / charges, 3),
+                "ms": round((end["total_exec_time"] - start.get("total_exec_time", 0.0)) / charges, 4),
+                "wal_bytes": round(float(end["wal_bytes"] - start.get("wal_bytes", 0)) / charges),
+                "wal_records": round((end["wal_records"] - start.get("wal_records", 0)) / charges, 1),
+                "blocks_hit": round((end["shared_blks_hit"] - start.get("shared_blks_hit", 0)) / charges, 1),
+            }
+        )
+    statements.sort(key=lambda row: row["ms"], reverse=True)
+    hot_updates = {}
+    for table, (updated, hot) in after["updates"].items():
+        start_updated, start_hot = before["updates"].get(table, (0, 0))
+        if updated > start_updated:
+            hot_updates[table] = f"{hot - start_hot}/{updated - start_updated}"
+    return {
+        "charges": charges,
+        "statement_ms": round(sum(row["ms"] for row in statements), 4),
+        "wal_bytes": round(wal_bytes / charges),
+        "transactions": round((after["commits"] - before["commits"]) / charges, 3),
+        "hot_updates": hot_updates,
+        "statements": [row for row in statements if row["calls"] >= 0.01],
+    }
+
+
+async def measure(database_url: str, charges: int, offices: int) -> dict:
+    pool = await create_pool(database_url, offices, min_size=offices)
+    heads = dict.fromkeys(range(offices), (0, "0" * 64))
+
+    async def one_office(office: int, count: int) -> None:
+        async with pool.acquire() as db:
+            for _ in range(count):
+                now = datetime.now(UTC)
+                charge = new_charge(office, now, now + timedelta(seconds=60))
+                stan = await store.insert_charge(db, charge, f"key-{charge.id.hex}", secrets.token_bytes(32))
+                assert stan is not None
+                seq, prev_hash = heads[office]
+                heads[office] = (seq + 1, await _complete(db, charge, seq + 1, prev_hash, datetime.now(UTC)))
+
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await conn.execute("CHECKPOINT")
+        await conn.execute("SELECT pg_stat_statements_reset()")
+        before = await _counters(conn)
+        before["commits"] += 1  # this transaction's own
+    started = time.perf_counter()
+    per_office, extra = divmod(charges, offices)
+    await asyncio.gather(*(one_office(o, per_office + (o < extra)) for o in range(offices)))
+    seconds = time.perf_counter() - started
+    await pool.close()  # a backend flushes its statistics when it ends
+    conn = await asyncpg.connect(database_url)
+    try:
+        after = await _counters(conn)
+        wal_bytes = await conn.fetchval("SELECT $1::pg_lsn - $2::pg_lsn", after["lsn"], before["lsn"])
+    finally:
+        await conn.close()
+    return {"seconds": round(seconds, 1), **_per_charge(before, after, charges, int(wal_bytes))}
+
+
+async def run(args: argparse.Namespace) -> dict:
+    stack = None
+    server_url = args.database_url
+    if server_url is None:
+        stack = EmbeddedStack(args.var_dir, free_port(), free_port(), persistent=False, server_settings=SERVER_SETTINGS)
+        stack.start()
+        server_url = stack.database_url
+    try:
+        name = f"pishkhan_cost_{uuid.uuid4().hex[:10]}"
+        admin = await asyncpg.connect(server_url)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = server_url.rsplit("/", 1)[0] + f"/{name}"
+        try:
+            await apply_migrations(url)
+            return await measure(url, args.charges, args.offices)
+        finally:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            await admin.close()
+    finally:
+        if stack is not None:
+            stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--charges", type=int, default=3000)
+    parser.add_argument("--offices", type=int, default=8, help="offices charging at once, one connection each")
+    parser.add_argument("--database-url", help="a server started with pg_stat_statements (default: an embedded one)")
+    parser.add_argument("--var-dir", type=Path, default=PROJECT_ROOT / "var" / "charge-cost")
+    print(json.dumps(asyncio.run(run(parser.parse_args())), ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
