@@ -273,7 +273,7 @@ class ChargeService:
         if not await store.record_refusals(self.pool, records, idempotency_key, request_hash, refusal.error.body()):
             return await self.replay(office_id, idempotency_key, request_hash)
         for broken in (refusal, *refusal.others):
-            metrics.CHARGE_OUTCOMES.labels(outcome=f"refused_{broken.reason}").inc()
+            metrics.charge_outcome(f"refused_{broken.reason}").inc()
         raise refusal.error
 
     async def _drive(self, charge: Charge) -> Charge:
@@ -293,7 +293,7 @@ class ChargeService:
             settlement_rows=charge.settlement_rows,
             print_lines=(charge.service_code, f"{charge.amount} IRR"),
         )
-        with metrics.PSP_LATENCY.labels(psp=charge.psp_id, operation="purchase").time():
+        with metrics.psp_latency(charge.psp_id, "purchase").time():
             reply = await self.psps.adapter(charge.psp_id).purchase(request)
         if reply.outcome is Outcome.DECLINED:
             return await self._moved(
@@ -314,13 +314,13 @@ class ChargeService:
         """Verifies an approved purchase and completes the charge; an unclear answer leaves it pending for
         recovery after `retry_delay`."""
         adapter = self.psps.adapter(charge.psp_id)
-        with metrics.PSP_LATENCY.labels(psp=charge.psp_id, operation="verify").time():
+        with metrics.psp_latency(charge.psp_id, "verify").time():
             verify = await adapter.verify(charge.txn_ref())
         if verify.outcome is Outcome.APPROVED:
             return await self.complete(charge, purchase)
         if verify.outcome is Outcome.DECLINED:
             # The PSP refuses to confirm an approval: undo it so the cardholder is not charged.
-            with metrics.PSP_LATENCY.labels(psp=charge.psp_id, operation="reverse").time():
+            with metrics.psp_latency(charge.psp_id, "reverse").time():
                 reversal = await adapter.reverse(charge.txn_ref())
             if reversal.outcome is Outcome.APPROVED:
                 return await self._moved(charge, Status.REVERSED, note=f"verify refused {verify.response_code}")
@@ -337,7 +337,7 @@ class ChargeService:
         receipt = await self.issuer.complete(self.pool, charge, reply, self.state.registry, now)
         if receipt is None:
             return await self.current(charge.id)
-        metrics.CHARGE_OUTCOMES.labels(outcome=Status.COMPLETED.value).inc()
+        metrics.charge_outcome(Status.COMPLETED.value).inc()
         return charge.moved_to(
             Status.COMPLETED,
             completed_at=now,
@@ -362,7 +362,7 @@ class ChargeService:
         moved = charge.moved_to(status, **psp_fields)
         if not await store.save_move(self.pool, moved, at=self.clock(), note=note, next_recovery_at=next_recovery_at):
             return await self.current(charge.id)
-        metrics.CHARGE_OUTCOMES.labels(outcome=moved.status.value).inc()
+        metrics.charge_outcome(moved.status.value).inc()
         return moved
 
     async def current(self, charge_id: uuid.UUID) -> Charge:

@@ -16,6 +16,8 @@ ALLOWED_FORMAT_CHARACTERS = frozenset({ZWNJ})
 
 def refused_character(text: str) -> str | None:
     """The first character `text` may not hold, named as U+XXXX, or None when every one is allowed."""
+    if text.isprintable():
+        return None  # no character of categories C* (nor Z* but the space), checked in C
     for character in text:
         if unicodedata.category(character).startswith("C") and character not in ALLOWED_FORMAT_CHARACTERS:
             return f"U+{ord(character):04X}"

@@ -35,7 +35,6 @@ _PERSIAN_LETTERS_TABLE = str.maketrans(_LETTER_CHANGES)
 
 _ZWNJ_RUN = re.compile(ZWNJ + "{2,}")
 _ZWNJ_AT_WORD_EDGE = re.compile(rf"(?:\A|(?<=\s)){ZWNJ}|{ZWNJ}(?=\s|\Z)")
-_WHITESPACE_RUN = re.compile(r"\s+")
 
 
 def to_ascii_digits(s: str) -> str:
@@ -54,6 +53,8 @@ def normalize_persian(s: str) -> str:
     Arabic ي/ى/ك become Persian ی/ک, digits become ASCII, invisible format characters go,
     ZWNJ stays only inside a word (one at a time), whitespace collapses to single spaces, NFC.
     """
+    if s.isascii():
+        return " ".join(s.split())  # none of the changes below touches an ASCII character but whitespace
     # NFC first so that a letter and its combining hamza compose before the letter table runs
     # (ي + ٔ is ئ, not ی + ٔ); NFC again last because deleting an invisible character can bring a
     # base letter and a combining mark together.
@@ -61,7 +62,7 @@ def normalize_persian(s: str) -> str:
     text = to_ascii_digits(text).translate(_PERSIAN_LETTERS_TABLE)
     text = _ZWNJ_RUN.sub(ZWNJ, text)
     text = _ZWNJ_AT_WORD_EDGE.sub("", text)
-    text = _WHITESPACE_RUN.sub(" ", text).strip(" ")
+    text = " ".join(text.split())  # whitespace runs (str.isspace, as regex \s) become one space, none at the ends
     return unicodedata.normalize("NFC", text)
 
 

@@ -1,5 +1,7 @@
 """Prometheus metrics, served at /metrics."""
 
+import functools
+
 from prometheus_client import Counter, Histogram
 
 REQUESTS = Counter("pishkhan_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -40,3 +42,15 @@ IDENTITY_LATENCY = Histogram(
     "Identity inquiry latency before a card is pushed (every service that applies, asked at once)",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+def _resolved_once(metric):
+    """`metric.labels` for the request path: each label set's child is looked up once per process (`labels` checks
+    its arguments and takes a lock on every call). Bounded, since a client picks the method label."""
+    return functools.lru_cache(maxsize=4096)(metric.labels)
+
+
+request_count = _resolved_once(REQUESTS)
+request_latency = _resolved_once(REQUEST_LATENCY)
+charge_outcome = _resolved_once(CHARGE_OUTCOMES)
+psp_latency = _resolved_once(PSP_LATENCY)

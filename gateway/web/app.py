@@ -82,8 +82,8 @@ async def metrics_middleware(request: web.Request, handler):
         status = CLIENT_GONE  # the client went away; the handler was stopped, not failed
         raise
     finally:
-        metrics.REQUESTS.labels(request.method, route, str(status)).inc()
-        metrics.REQUEST_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        metrics.request_count(request.method, route, str(status)).inc()
+        metrics.request_latency(request.method, route).observe(time.perf_counter() - started)
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:

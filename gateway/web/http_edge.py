@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 from aiohttp import hdrs, web, web_protocol
 from aiohttp.http_exceptions import LineTooLong
@@ -63,17 +64,17 @@ async def name_the_server(request: web.Request, response: web.StreamResponse) ->
     response.headers[hdrs.SERVER] = SERVER_NAME
 
 
-def _unreadable(text: str) -> bool:
-    """Bytes that were not UTF-8 (kept by aiohttp as lone surrogates), or control characters (a tab is whitespace
-    HTTP allows inside a header value)."""
-    return any(0xD800 <= ord(c) <= 0xDFFF or (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in text)
+# Bytes that were not UTF-8 (kept by aiohttp as lone surrogates), or control characters (a tab is whitespace HTTP
+# allows inside a header value).
+_UNREADABLE = re.compile("[\ud800-\udfff\x00-\x08\x0a-\x1f\x7f]")
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")
 
 
 @web.middleware
 async def readable_request(request: web.Request, handler):
     """Refuses a URL or a header that is not clean UTF-8 text: 401 for Authorization, 400 naming it otherwise."""
     for name, value in request.headers.items():
-        if _unreadable(value) or _unreadable(name):
+        if _UNREADABLE.search(value) or _UNREADABLE.search(name):
             if name.lower() == "authorization":
                 return error_response(errors.InvalidApiKey("The Authorization header is not UTF-8 text."))
             return error_response(errors.BadRequest(f"The {name} header is not UTF-8 text.", param=name))
@@ -81,17 +82,13 @@ async def readable_request(request: web.Request, handler):
         path, query = request.path, request.query_string
     except UnicodeDecodeError:
         return error_response(errors.BadRequest("The URL is not UTF-8 text."))
-    if _not_utf8(path) or _not_utf8(query):
+    if _NOT_UTF8.search(path) or _NOT_UTF8.search(query):
         return error_response(errors.BadRequest("The URL is not UTF-8 text."))
     if "\x00" in path:
         return error_response(errors.ResourceMissing())  # no resource is named with a NUL
     if "\x00" in query:
         return error_response(errors.BadRequest("The query string holds a NUL."))
     return await handler(request)
-
-
-def _not_utf8(text: str) -> bool:
-    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
 async def refuse_oversized_expect(request: web.Request) -> web.StreamResponse | None:

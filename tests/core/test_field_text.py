@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,3 +34,9 @@ def test_what_is_allowed_holds_no_control_or_format_character_but_zwnj(text):
     if refused_character(normalised) is None:
         assert "\x00" not in normalised
         assert all(c == "\u200c" or not (c < " " or "\x7f" <= c <= "\x9f") for c in normalised)
+
+
+@given(st.text(st.characters(codec="utf-8")))
+def test_the_refused_character_is_the_first_control_format_private_use_or_unassigned_one(text):
+    refused = [c for c in text if unicodedata.category(c).startswith("C") and c != "\u200c"]
+    assert refused_character(text) == (f"U+{ord(refused[0]):04X}" if refused else None)

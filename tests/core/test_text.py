@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -98,6 +100,11 @@ def test_normalized_text_has_no_arabic_letters_invisibles_or_loose_spacing(text)
     assert ZWNJ * 2 not in result
     assert result == result.strip() and not result.startswith(ZWNJ) and not result.endswith(ZWNJ)
     assert "  " not in result and all(not c.isspace() or c == " " for c in result)
+
+
+@given(st.text(st.characters(max_codepoint=0x7F)))
+def test_ascii_text_only_has_its_whitespace_collapsed(text):
+    assert normalize_persian(text) == re.sub(r"\s+", " ", text).strip(" ")
 
 
 @pytest.mark.parametrize(
