@@ -14,6 +14,9 @@ from psp_adapters.registry import create_adapter
 from simulators.psp.ledger import Ledger, LedgerEntry
 from tests.simulators.psp_support import CAPABILITIES, SimulatorControl, new_purchase, start_simulator, txn_ref
 
+# Long enough that a stop and a start of the simulator on a busy machine stay well inside it.
+VERIFY_DEADLINE_S = 10
+
 
 def _start(files, *options: str):
     ledger, state = files
@@ -107,7 +110,7 @@ async def test_scripted_answers_and_faults_outlive_a_restart(tmp_path, http_sess
 
 async def test_an_approval_left_unverified_is_still_reversed_at_its_deadline_after_a_restart(tmp_path, http_session):
     files = (tmp_path / "psp.ledger.jsonl", tmp_path / "psp.state.json")
-    host = _start(files, "--verify-deadline-s", "3")
+    host = _start(files, "--verify-deadline-s", str(VERIFY_DEADLINE_S))
     adapter = _adapter(host)
     try:
         approved = new_purchase()
@@ -116,11 +119,12 @@ async def test_an_approval_left_unverified_is_still_reversed_at_its_deadline_aft
         await adapter.close()
         host.stop()
 
-    host = _start(files, "--verify-deadline-s", "3")
+    host = _start(files, "--verify-deadline-s", str(VERIFY_DEADLINE_S))
     control = SimulatorControl(host, http_session)
     try:
+        # Still approved across the restart: the deadline, not the restart, reverses it.
         assert (await control.entry(approved.reference))["state"] == "approved"
-        for _ in range(50):
+        for _ in range(VERIFY_DEADLINE_S * 20):
             if (await control.entry(approved.reference))["state"] == "reversed":
                 break
             await asyncio.sleep(0.1)
