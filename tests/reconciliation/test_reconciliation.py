@@ -186,6 +186,13 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
         void_paid["rrn"],
         refund_unpaid["rrn"],
     }
+    (listed_second_payment,) = [
+        row
+        for row in report["discrepancies"]["data"]
+        if row["kind"] == "missing_at_gateway" and row["rrn"] == twice["rrn"]
+    ]
+    assert (listed_second_payment["charge_id"], listed_second_payment["charge_status"]) == (twice["id"], "completed")
+    assert listed_second_payment["tracking_code"] == second_payment["tracking_code"] == twice["tracking_code"]
 
     kept = await db.fetch("SELECT * FROM offbook_transactions WHERE source_file_id = $1", feed_imported["id"])
     assert [(r["rrn"], r["office_id"], r["terminal_id"], r["amount"]) for r in kept] == [
