@@ -7,22 +7,24 @@ The lock's value is `<charge id>:<Idempotency-Key>`: the charge the terminal is 
 told which one), and the request holding it (so a duplicate of that request can tell "my own first attempt is on
 this terminal" from "another card is").
 
-Taking the terminal can also spend the charge request's rate-limit count (gateway/access/rate_counts.py) in the
-same script: one Redis round trip for both. A request over its limit does not take the terminal."""
+Taking the terminal can also spend the charge request's rate-limit count and, when it is signed, its nonce
+(gateway/access/rate_counts.py) in the same script: one Redis round trip for all three. A request over its limit,
+or whose nonce was spent before, does not take the terminal."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from gateway.access.rate_counts import COUNT_LUA, WINDOW_S, PendingCount
+from gateway.access.rate_counts import SPEND_LUA, WINDOW_S, PendingCount
 
-# KEYS[1] the terminal, KEYS[2..] the rate counters; ARGV: token, hold ms, window ms, then each counter's allowance.
+# KEYS[1] the terminal, then the nonce (if ARGV[4] is not 0) and the rate counters; ARGV: token, hold ms, window ms,
+# nonce lifetime ms, then each counter's allowance.
 _ACQUIRE = (
-    COUNT_LUA % {"first": 2, "window_arg": 3}
+    SPEND_LUA % {"first": 2, "window_arg": 3, "nonce_arg": 4}
     + """
 for i, count in ipairs(counts) do
-  if count > tonumber(ARGV[3 + i]) then return {0, '', counts} end
+  if count > tonumber(ARGV[4 + i]) then return {0, '', counts} end
 end
 local held = redis.call('get', KEYS[1])
 if held then return {0, held, counts} end
@@ -101,20 +103,21 @@ class TerminalLocks:
         self, office_id: str, terminal_id: str, token: str, count: PendingCount | None = None
     ) -> LockAttempt:
         """Takes the terminal with `token`; when it is taken already, the attempt is not taken and carries the
-        holder's token. Spends `count` first, in the same round trip when its counters are on the terminal's
-        Redis Cluster slot; raises 429 (the terminal untaken) when a limit is spent."""
-        counters = []
-        if count is not None and not count.spent:
-            if count.hash_tag == office_id:
-                counters = count.counters
-            else:
-                await count.spend()
-        taken, held, counts = await self._acquire(
-            keys=[self._key(office_id, terminal_id), *(counter.key for counter in counters)],
-            args=[token, self.hold_ms, WINDOW_S * 1000, *(counter.allowed for counter in counters)],
-        )
-        if count is not None and counters:
-            count.spent_in_script(counts)
+        holder's token. Spends `count` first, in the same round trip when its keys are on the terminal's Redis
+        Cluster slot; raises 401 for a nonce spent before, 429 when a limit is spent (the terminal untaken)."""
+        folded = count if count is not None and not count.spent and count.hash_tag == office_id else None
+        if count is not None and folded is None:
+            await count.spend()
+        keys, args = [self._key(office_id, terminal_id)], [token, self.hold_ms, WINDOW_S * 1000]
+        if folded is not None:
+            keys += folded.keys
+            args += [folded.nonce_lifetime_ms, *(counter.allowed for counter in folded.counters)]
+        else:
+            args.append(0)
+        answer = await self._acquire(keys=keys, args=args)
+        if folded is not None:
+            folded.spent_in_script(None if answer is None else answer[2])
+        taken, held, _ = answer
         return LockAttempt(bool(taken), held.decode() if isinstance(held, bytes) else held)
 
     async def take_over(self, office_id: str, terminal_id: str, stale: LockAttempt, token: str) -> LockAttempt:

@@ -10,7 +10,9 @@ A signed request names its key without sending the secret:
 The HMAC key is SHA-256 of the key's secret: the client computes it from its secret, and the gateway holds it as the
 key's stored hash, so no secret is kept in clear (docs/security.md weighs this choice). A timestamp more than
 `MAX_SKEW_SECONDS` away from the gateway's clock is stale. A nonce is accepted once: Redis remembers it for twice
-the allowed skew, which outlasts every moment at which its timestamp could still be accepted.
+the allowed skew, which outlasts every moment at which its timestamp could still be accepted. Its key carries the
+caller's hash tag (`pishkhan:{<office>}:nonce:<key id>:<nonce>` for a terminal's key), so a charge request's nonce
+is spent in the terminal lock's script (gateway/access/rate_counts.py); every other request spends it here.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from aiohttp import web
 
 from gateway.access.api_keys import hash_secret, split_token
+from gateway.access.rate_counts import Nonce
 from gateway.core.errors import NonceReplayed, SignatureInvalid, SignatureMissing, TimestampStale
 
 SCHEME = "PK-HMAC-SHA256"
@@ -81,7 +84,15 @@ class SignatureVerifier:
         self.max_skew = max_skew
         self.clock = clock
 
-    async def verify(self, request: web.Request, key_id: str, hmac_key: bytes) -> None:
+    async def verify(self, request: web.Request, key_id: str, hmac_key: bytes, tag: str) -> None:
+        """Checks the request and spends its nonce."""
+        nonce = await self.verify_unspent(request, key_id, hmac_key, tag)
+        if not await self.redis.set(nonce.key, b"1", nx=True, px=nonce.lifetime_ms):
+            raise NonceReplayed()
+
+    async def verify_unspent(self, request: web.Request, key_id: str, hmac_key: bytes, tag: str) -> Nonce:
+        """Checks the request, its nonce left for the caller to spend (only a correctly signed request spends its
+        nonce, so nobody else can burn a client's nonces); `tag` is the caller's Redis hash tag."""
         timestamp = request.headers.get(TIMESTAMP_HEADER, "")
         nonce = request.headers.get(NONCE_HEADER, "")
         signature = request.headers.get(SIGNATURE_HEADER, "")
@@ -97,6 +108,4 @@ class SignatureVerifier:
         )
         if not hmac.compare_digest(expected, signature):
             raise SignatureInvalid()
-        # Only a correctly signed request spends its nonce, so nobody else can burn a client's nonces.
-        if not await self.redis.set(f"pishkhan:nonce:{{{key_id}}}:{nonce}", b"1", nx=True, ex=2 * self.max_skew):
-            raise NonceReplayed()
+        return Nonce(f"pishkhan:{{{tag}}}:nonce:{key_id}:{nonce}", 2 * self.max_skew * 1000)

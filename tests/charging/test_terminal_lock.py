@@ -7,9 +7,9 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.access.rate_counts import Counter, PendingCount
+from gateway.access.rate_counts import Counter, Nonce, PendingCount
 from gateway.charging.terminal_lock import TerminalLocks, lock_token
-from gateway.core.errors import RateLimited
+from gateway.core.errors import NonceReplayed, RateLimited
 
 NOW = 1_800_000_020.0  # 20 s into a minute
 
@@ -21,7 +21,7 @@ async def locks(redis_url):
     await redis.aclose()
 
 
-async def _no_round_trip_of_its_own(counters: list[Counter], now: float) -> None:
+async def _no_round_trip_of_its_own(counters: list[Counter], now: float, nonce: Nonce | None) -> None:
     raise AssertionError("the count was spent in a round trip of its own")
 
 
@@ -50,7 +50,7 @@ async def test_the_count_is_spent_in_the_lock_script_and_a_request_over_its_limi
 async def test_a_count_on_another_slot_is_spent_on_its_own_first(locks):
     spent_alone: list[list[Counter]] = []
 
-    async def alone(counters: list[Counter], now: float) -> None:
+    async def alone(counters: list[Counter], now: float, nonce: Nonce | None) -> None:
         spent_alone.append(counters)
 
     counter = Counter("key", f"pishkhan:{{99990009}}:rate:{int(NOW // 60)}:key:k", 5)
@@ -61,3 +61,24 @@ async def test_a_count_on_another_slot_is_spent_on_its_own_first(locks):
 
     assert lock.taken and count.spent and spent_alone == [[counter]]
     await locks.release("11110001", terminal, lock.token)
+
+
+async def test_a_nonce_is_spent_in_the_lock_script_once_and_a_replay_takes_nothing(locks):
+    office, key_id = "11110001", uuid.uuid4().hex
+    nonce = Nonce(f"pishkhan:{{{office}}}:nonce:{key_id}:{uuid.uuid4().hex}", 60_000)
+    counter_key = f"pishkhan:{{{office}}}:rate:{int(NOW // 60)}:key:{key_id}"
+    terminals = [f"t-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+
+    def signed_count() -> PendingCount:
+        return PendingCount([Counter("key", counter_key, 10)], NOW, _no_round_trip_of_its_own, nonce)
+
+    first = await locks.acquire(office, terminals[0], lock_token(uuid.uuid4(), "a"), signed_count())
+    replay = signed_count()
+    with pytest.raises(NonceReplayed):
+        await locks.acquire(office, terminals[1], lock_token(uuid.uuid4(), "b"), replay)
+
+    assert first.taken and replay.spent
+    assert await locks.holder(office, terminals[1]) is None
+    assert int(await locks.redis.get(counter_key)) == 1  # the replay spent no count
+    assert 0 < await locks.redis.pttl(nonce.key) <= 60_000
+    await locks.release(office, terminals[0], first.token)

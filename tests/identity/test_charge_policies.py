@@ -186,3 +186,22 @@ def _holds_only_verdicts_track_ids_and_time(stored: dict, subject) -> None:
     text = orjson.dumps(stored).decode()
     for personal in (BIRTH_DATE, FIRST_NAME, subject.recipient.identifier, subject.mobile):
         assert personal not in text
+
+
+async def test_redis_round_trips_of_a_charge_that_asks_both_services(
+    gateway, keys, caps, registry, shahkar, redis_round_trips
+):
+    key = await keys(f"t:{TERMINAL}")
+    for _ in range(2):  # the first charges of a process load its scripts and open its connections
+        subject = await _matched(registry, shahkar, fresh_subject())
+        assert (await gateway.charge(key, body_for(subject, "2103", caps["2103"])))[0] == 201
+    subject = await _matched(registry, shahkar, fresh_subject())
+
+    redis_round_trips.start()
+    status, reply = await gateway.charge(key, body_for(subject, "2103", caps["2103"]))
+    trips = redis_round_trips.stop()
+
+    assert status == 201 and reply["status"] == "completed", reply
+    # The rate limits' counts (spent before anyone is asked), both cached answers, both fresh answers, the
+    # terminal taken, the terminal let go.
+    assert trips == [("EVALSHA",), ("MGET",), ("SET", "SET"), ("EVALSHA",), ("EVALSHA",)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+import orjson
 import pytest
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
@@ -110,4 +111,15 @@ async def test_charges_rate_limits_and_nonces_through_a_gateway_on_the_cluster(c
     replay = await gateway.request("GET", QUOTE, headers=headers)
     assert first[0] == 200 and replay[0] == 401, replay
     assert replay[1]["error"]["code"] == "nonce_replayed"
+
+    # A signed charge's nonce is spent in the terminal lock's script: its keys meet in the office's slot.
+    body = orjson.dumps(charge_body(terminal_id="10000004", operator_id="op-31"))
+    headers = signed_headers(signing_key, "POST", "/v1/charges", body) | {
+        "Content-Type": "application/json",
+        "Idempotency-Key": uuid.uuid4().hex,
+    }
+    status, charge = await gateway.request("POST", "/v1/charges", data=body, headers=headers)
+    assert status == 201 and charge["status"] == "completed", charge
+    replay = await gateway.request("POST", "/v1/charges", data=body, headers=headers)
+    assert replay[0] == 401 and replay[1]["error"]["code"] == "nonce_replayed", replay
     assert len(await _slots(gateway.services.redis)) >= 2  # offices and keys spread over the slots

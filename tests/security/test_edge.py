@@ -121,7 +121,8 @@ async def _until(measure, target: int, timeout: float = 5.0) -> None:
 async def test_a_silent_redis_costs_a_request_its_timeout_not_forever(settings, db, keys):
     """A Redis that accepts connections and never answers: the gateway's client gives up after
     PISHKHAN_REDIS_TIMEOUT_S; the rate limit then lets the request through, and a signed request, whose nonce
-    cannot be checked, is refused with 503."""
+    cannot be checked, is refused with 503: a charge request too, whose nonce the terminal lock's script spends,
+    and nothing is stored."""
     key = await keys("t:10000001")
     with socket.create_server(("127.0.0.1", 0)) as silent:
         app = create_app(
@@ -140,5 +141,15 @@ async def test_a_silent_redis_costs_a_request_its_timeout_not_forever(settings, 
                 async with session.get(QUOTE, headers=signed_headers(key, "GET", QUOTE)) as response:
                     assert response.status == 503 and response.headers["Retry-After"] == "1"
                     assert (await response.json())["error"]["code"] == "service_unavailable"
+                charges = await db.fetchval("SELECT count(*) FROM charges")
+                body = orjson.dumps(charge_body())
+                headers = signed_headers(key, "POST", "/v1/charges", body) | {
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": f"silent-{time.time_ns()}",
+                }
+                async with session.post("/v1/charges", data=body, headers=headers) as response:
+                    assert response.status == 503 and response.headers["Retry-After"] == "1"
+                    assert (await response.json())["error"]["code"] == "service_unavailable"
+                assert await db.fetchval("SELECT count(*) FROM charges") == charges
         finally:
             await server.close()

@@ -114,3 +114,45 @@ async def test_a_nonce_spent_by_a_forged_request_stays_usable(gateway, signing_k
     forged = headers | {SIGNATURE_HEADER: "0" * 64}
     assert _code(await gateway.request("GET", QUOTE, headers=forged)) == (401, "signature_invalid")
     assert _code(await gateway.request("GET", QUOTE, headers=headers)) == (200, "ok")
+
+
+def _signed_charge(key: str, body: dict, idempotency_key: str | None = None) -> tuple[bytes, dict]:
+    data = orjson.dumps(body)
+    headers = signed_headers(key, "POST", "/v1/charges", data) | {
+        "Content-Type": "application/json",
+        "Idempotency-Key": idempotency_key or f"signed-{time.time_ns()}",
+    }
+    return data, headers
+
+
+async def test_a_replayed_signed_charge_is_refused_and_changes_nothing(gateway, signing_key, db):
+    data, headers = _signed_charge(signing_key, charge_body(amount=630_000))
+    status, charge = await gateway.request("POST", "/v1/charges", data=data, headers=headers)
+    assert status == 201 and charge["status"] == "completed", charge
+    charges = await db.fetchval("SELECT count(*) FROM charges")
+
+    replay = await gateway.request("POST", "/v1/charges", data=data, headers=headers)
+    with_another_idempotency_key = headers | {"Idempotency-Key": f"other-{time.time_ns()}"}  # not signed
+    replay_keyed_anew = await gateway.request("POST", "/v1/charges", data=data, headers=with_another_idempotency_key)
+
+    assert _code(replay) == _code(replay_keyed_anew) == (401, "nonce_replayed")
+    assert await db.fetchval("SELECT count(*) FROM charges") == charges
+
+
+async def test_a_replayed_signed_charge_that_breaks_a_rule_is_refused_as_a_replay_and_not_recorded(
+    gateway, signing_key, db
+):
+    data, headers = _signed_charge(signing_key, charge_body(service_code="9999"))
+    before = await db.fetchval("SELECT count(*) FROM refusals")
+    first = await gateway.request("POST", "/v1/charges", data=data, headers=headers)
+    assert _code(first) == (403, "service_not_assigned")
+    refusals = await db.fetchval("SELECT count(*) FROM refusals")
+    assert refusals == before + 1  # the regulator sees the first
+
+    replay = await gateway.request("POST", "/v1/charges", data=data, headers=headers)
+    without_idempotency_key = await gateway.request(
+        "POST", "/v1/charges", data=data, headers={k: v for k, v in headers.items() if k != "Idempotency-Key"}
+    )
+
+    assert _code(replay) == _code(without_idempotency_key) == (401, "nonce_replayed")
+    assert await db.fetchval("SELECT count(*) FROM refusals") == refusals

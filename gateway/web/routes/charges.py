@@ -8,9 +8,10 @@ import uuid
 
 import orjson
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from gateway.access.api_keys import Principal
-from gateway.access.rate_counts import PendingCount
+from gateway.access.rate_counts import PendingCount, nonce_unavailable
 from gateway.charging.store import get_charge
 from gateway.core.charge_rules import ChargeIntent
 from gateway.core.errors import GatewayError, IdempotencyKeyMissing
@@ -51,11 +52,17 @@ def request_fingerprint(body: ChargeRequest) -> bytes:
 async def create_charge(request: web.Request) -> web.Response:
     caller = await charge_principal(request)
     svc = services(request)
-    rate = svc.auth.limiter.pending(caller)
+    rate = svc.auth.pending(request, caller)
     try:
         return await _charge(request, svc, caller, rate)
     except GatewayError:
-        await rate.spend()  # a request refused before the terminal lock spent it counts too (429 if over)
+        # A request refused before the terminal lock spent its count and nonce spends them now: it counts too
+        # (429 if over), and a replay is told it is one (401), whatever else it broke.
+        await rate.spend()
+        raise
+    except RedisError:
+        if rate.nonce is not None and not rate.spent:
+            raise nonce_unavailable() from None
         raise
 
 
