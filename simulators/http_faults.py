@@ -97,19 +97,6 @@ async def reply_with_fault(fault: Fault | None, answer: Callable[[], web.Respons
 
 
 def add_control_routes(app: web.Application, faults: FaultBook, reset: Callable[[], None]) -> None:
-    """The fault and reset routes, and `GET /control/calls`: how many calls each API route has answered."""
-    calls: Counter[str] = Counter()
-
-    @web.middleware
-    async def count_calls(request: web.Request, handler) -> web.StreamResponse:
-        route = request.match_info.route.resource
-        if route is not None and not route.canonical.startswith("/control/"):
-            calls[f"{request.method} {route.canonical}"] += 1
-        return await handler(request)
-
-    async def call_counts(request: web.Request) -> web.Response:
-        return web.json_response({"calls": dict(calls)})
-
     async def arm_fault(request: web.Request) -> web.Response:
         try:
             fault = faults.arm(await request.json())
@@ -122,14 +109,31 @@ def add_control_routes(app: web.Application, faults: FaultBook, reset: Callable[
 
     async def reset_all(request: web.Request) -> web.Response:
         faults.clear()
-        calls.clear()
         reset()
         return web.json_response({"reset": True})
 
     app.router.add_post("/control/faults", arm_fault)
     app.router.add_post("/control/reset", reset_all)
+
+
+def add_call_counts(app: web.Application) -> Counter[str]:
+    """Counts the calls each API route answers (`"POST /api/v1/documents/batch"`), served at `GET /control/calls`;
+    the control routes are not counted. The caller clears the counter on reset."""
+    calls: Counter[str] = Counter()
+
+    @web.middleware
+    async def count_calls(request: web.Request, handler) -> web.StreamResponse:
+        route = request.match_info.route.resource
+        if route is not None and not route.canonical.startswith("/control/"):
+            calls[f"{request.method} {route.canonical}"] += 1
+        return await handler(request)
+
+    async def call_counts(request: web.Request) -> web.Response:
+        return web.json_response({"calls": dict(calls)})
+
     app.router.add_get("/control/calls", call_counts)
     app.middlewares.append(count_calls)
+    return calls
 
 
 def serve(app: web.Application, host: str, port: int) -> None:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from simulators.http_faults import FaultBook, add_control_routes, serve, transport_fault_reply
+from simulators.http_faults import FaultBook, add_call_counts, add_control_routes, serve, transport_fault_reply
 
 API = "/api/v1"
 _TRANSPORT_FAULTS = ("http_5xx", "throttle", "timeout")
@@ -166,7 +166,13 @@ def create_app() -> web.Application:
 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app.add_routes(routes)
-    add_control_routes(app, inbox.faults, inbox.reset)
+    calls = add_call_counts(app)
+
+    def reset() -> None:
+        inbox.reset()
+        calls.clear()
+
+    add_control_routes(app, inbox.faults, reset)
     return app
 
 

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from gateway.messaging.sms_text import count_parts
-from simulators.http_faults import Fault, FaultBook, add_control_routes, serve, transport_fault_reply
+from simulators.http_faults import Fault, FaultBook, add_call_counts, add_control_routes, serve, transport_fault_reply
 
 MAGFA_API = "/api/http/sms/v2"
 PAYAM_IRAN_API = "/payam-iran/api/v1"
@@ -436,7 +436,13 @@ def create_app(delivery_delay: float) -> web.Application:
     app.add_routes(payam_iran_routes(centre))
     app.add_routes(magfa_routes(centre))
     app.add_routes(kavenegar_routes(centre))
-    add_control_routes(app, centre.faults, centre.reset)
+    calls = add_call_counts(app)
+
+    def reset() -> None:
+        centre.reset()
+        calls.clear()
+
+    add_control_routes(app, centre.faults, reset)
 
     async def handset_messages(request: web.Request) -> web.Response:
         return web.json_response({"messages": centre.handset_log(request.query.get("recipient"))})

@@ -6,16 +6,20 @@ and hands back every HTTP answer, whatever its status, for the adapter to interp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
 
 from gateway.core.clock import system_clock
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class TransportFault(Exception):
@@ -75,6 +79,13 @@ class JsonHttpClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def in_calls(items: list[T], per_call: int, call: Callable[[list[T]], Awaitable[list[R]]]) -> list[R]:
+    """`call` on consecutive runs of at most `per_call` items, concurrently; its results, one per item, in order."""
+    runs = [items[start : start + per_call] for start in range(0, len(items), per_call)]
+    answers = await asyncio.gather(*(call(run) for run in runs))
+    return [result for answer in answers for result in answer]
 
 
 def json_objects(value: Any) -> list[dict]:

@@ -20,13 +20,12 @@ The API spoken here (REST/JSON, `Authorization: Bearer <token>`):
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 from dataclasses import dataclass
 
 from gateway.core.recipients import masked_identifier, parse_inbox_address
-from gateway.messaging.http_transport import JsonHttpClient, TransportFault, json_objects
+from gateway.messaging.http_transport import JsonHttpClient, TransportFault, in_calls, json_objects
 from gateway.messaging.sms_providers import SendOutcome, SendResult, unavailable
 
 log = logging.getLogger(__name__)
@@ -97,13 +96,8 @@ class PooshehInbox:
                     },
                 )
             )
-        calls = [
-            ready[start : start + MAX_DELIVERIES_PER_CALL] for start in range(0, len(ready), MAX_DELIVERIES_PER_CALL)
-        ]
-        answers = await asyncio.gather(*(self._deliver_call([item for _, item in call]) for call in calls))
-        for call, answer in zip(calls, answers, strict=True):
-            for (index, _), result in zip(call, answer, strict=True):
-                results[index] = result
+        delivered = await in_calls([item for _, item in ready], MAX_DELIVERIES_PER_CALL, self._deliver_call)
+        results.update(zip((index for index, _ in ready), delivered, strict=True))
         ordered = [results[index] for index in range(len(deliveries))]
         for delivery, result in zip(deliveries, ordered, strict=True):
             if not result.accepted:

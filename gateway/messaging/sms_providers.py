@@ -11,7 +11,6 @@ raises for a provider fault: every answer, or the lack of one, becomes a `SendRe
 from __future__ import annotations
 
 import abc
-import asyncio
 import enum
 import hashlib
 import logging
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from gateway.core.identifiers import parse_mobile
-from gateway.messaging.http_transport import HttpAnswer, JsonHttpClient, TransportFault
+from gateway.messaging.http_transport import HttpAnswer, JsonHttpClient, TransportFault, in_calls
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +151,8 @@ class SmsProvider(abc.ABC):
                 results[index] = SendResult.permanent(f"invalid recipient: {error}")
                 continue
             ready.append((index, Submission(provider_uid(message.message_id), message.sender, mobile, message.text)))
-        calls = [ready[start : start + self.max_batch] for start in range(0, len(ready), self.max_batch)]
-        answers = await asyncio.gather(*(self._submit_call([item for _, item in call]) for call in calls))
-        for call, answer in zip(calls, answers, strict=True):
-            for (index, _), result in zip(call, answer, strict=True):
-                results[index] = result
+        sent = await in_calls([item for _, item in ready], self.max_batch, self._submit_call)
+        results.update(zip((index for index, _ in ready), sent, strict=True))
         ordered = [results[index] for index in range(len(messages))]
         for message, result in zip(messages, ordered, strict=True):
             if not result.accepted:

@@ -1,7 +1,9 @@
 """The outbox dispatcher: delivers the messages a completed charge queued, each exactly once.
 
-It claims due rows in batches (see gateway/messaging/outbox/store.py: SKIP LOCKED, a lease, fenced writes), sends
-them concurrently, keyed by our own message id, and records the accepted ones of a batch in one statement. The
+It claims due rows in batches (see gateway/messaging/outbox/store.py: SKIP LOCKED, a lease, fenced writes), hands
+each channel its share, which goes to the provider in bulk calls (gateway/messaging/outbox/channels.py), every
+message keyed by our own message id and answered on its own, and records the accepted ones of a batch in one
+statement. The
 provider deduplicates by that id, so a retry after a timeout, a lost answer or a dispatcher killed mid-send never
 reaches the recipient twice.
 
