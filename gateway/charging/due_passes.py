@@ -1,7 +1,8 @@
 """One loop for the charging feature's four claim passes (charge recovery, void recovery, refund recovery, separate
 settle calls), which run every few seconds and almost always find nothing. Each round asks PostgreSQL once whether
 any of them has work (four index probes in one statement), and only the passes with work make their claims, each
-again at once while its claims come back full. An idle gateway thus costs one cheap transaction per round, not four.
+on its own and again at once while its claims come back full. An idle gateway thus costs one cheap transaction
+per round, not four.
 
 A due row found by the probe but taken by another process first makes one empty claim; a row that falls due just
 after the probe waits for the next round, as it would have waited for the next pass."""
@@ -53,20 +54,29 @@ class ClaimPass(Protocol):
 
 
 async def run_due_passes(pool, passes: dict[str, ClaimPass], *, interval: float, clock: Clock = system_clock) -> None:
-    """Forever: probe, run the passes (of those given) with work side by side, pause. A failed probe or pass is
-    logged and the round comes again after the pause."""
-    while True:
-        try:
-            due = sorted(set(passes) & await due_work(pool, clock()))
-            outcomes = await asyncio.gather(*(_drain(passes[name]) for name in due), return_exceptions=True)
-            for name, outcome in zip(due, outcomes, strict=True):
-                if isinstance(outcome, Exception):
-                    log.error("%s pass failed; retrying", name, exc_info=outcome)
-        except Exception:
-            log.exception("probe for due charges, voids, refunds and settlements failed; retrying")
-        await asyncio.sleep(interval)
+    """Forever: probe, start each pass (of those given) that has work and is not still running, pause. A pass runs on
+    its own, so one slowed by a PSP that does not answer holds none of the others back. A failed probe or pass is
+    logged and tried again in a later round."""
+    running: dict[str, asyncio.Task] = {}
+    try:
+        while True:
+            try:
+                due = set(passes) & await due_work(pool, clock())
+                for name in sorted(due):
+                    if name not in running or running[name].done():
+                        running[name] = asyncio.create_task(_drain(name, passes[name]))
+            except Exception:
+                log.exception("probe for due charges, voids, refunds and settlements failed; retrying")
+            await asyncio.sleep(interval)
+    finally:
+        for task in running.values():
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
 
 
-async def _drain(claim_pass: ClaimPass) -> None:
-    while await claim_pass.run_once() == claim_pass.batch:
-        pass
+async def _drain(name: str, claim_pass: ClaimPass) -> None:
+    try:
+        while await claim_pass.run_once() == claim_pass.batch:
+            pass
+    except Exception:
+        log.exception("%s pass failed; retrying", name)

@@ -117,3 +117,33 @@ async def test_the_loop_leaves_alone_what_it_was_not_given(rolled_back):
         loop.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await loop
+
+
+class StuckPass(CountingPass):
+    """A pass whose claims hang, as behind a PSP that does not answer."""
+
+    async def run_once(self) -> int:
+        self.runs += 1
+        await asyncio.Event().wait()
+        return 0
+
+
+async def test_a_stuck_pass_holds_no_other_back_and_is_not_started_twice(rolled_back):
+    await _pending_charge_due_at(rolled_back, LONG_AGO)
+    other = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC))
+    await store.insert_charge(rolled_back, other, f"due-{other.id.hex}", b"hash")
+    await rolled_back.execute(
+        "UPDATE charges SET status = 'completed', next_settle_at = $2 WHERE id = $1", other.id, LONG_AGO
+    )
+    charges, settlements = StuckPass(0), CountingPass(0)
+    passes = {"charges": charges, "settlements": settlements}
+    loop = asyncio.create_task(run_due_passes(rolled_back, passes, interval=0.01, clock=lambda: LONG_AGO))
+    try:
+        async with asyncio.timeout(10):
+            while settlements.runs < 3:
+                await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    assert charges.runs == 1
