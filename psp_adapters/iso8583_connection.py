@@ -41,7 +41,6 @@ class Iso8583Connection:
         self._connecting: asyncio.Task[asyncio.StreamWriter] | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._in_flight: dict[MessageKey, asyncio.Future[dict[str, str]]] = {}
-        self._outgoing: list[bytes] = []  # frames queued for the current connection's next write
 
     @property
     def in_flight(self) -> int:
@@ -59,7 +58,7 @@ class Iso8583Connection:
         try:
             async with asyncio.timeout(timeout):
                 writer = await self._connected()
-                self._send(payload)
+                writer.write(payload)
                 await writer.drain()
                 answer = await reply
         except TimeoutError:
@@ -69,18 +68,6 @@ class Iso8583Connection:
         finally:
             del self._in_flight[key]
         return answer
-
-    def _send(self, payload: bytes) -> None:
-        """Queues a frame: the frames of every request made in one turn of the event loop go out together, in one
-        write (one system call) instead of one each."""
-        if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._outgoing.append(payload)
-
-    def _flush(self) -> None:
-        frames, self._outgoing = self._outgoing, []
-        if frames and self._writer is not None:
-            self._writer.write(b"".join(frames))
 
     async def close(self) -> None:
         if self._connecting is not None:
@@ -134,7 +121,6 @@ class Iso8583Connection:
         if self._writer is not writer:
             return
         self._writer = None
-        self._outgoing.clear()  # their requests fail below: none may go out on the next connection
         writer.close()
         for waiter in self._in_flight.values():
             if not waiter.done():

@@ -115,6 +115,8 @@ async def body_deadline(request: web.Request, handler):
         # aiohttp parses a multipart form straight from the stream, so its handler reads it within the deadline;
         # any other body is read here and kept by aiohttp for the handler's own read.
         multipart = request.content_type.startswith("multipart/")
+        if not multipart and request.content.is_eof():
+            return await handler(request)  # the whole body came with the headers: nothing to wait for
         try:
             async with asyncio.timeout(services(request).settings.body_timeout_s):
                 if multipart:

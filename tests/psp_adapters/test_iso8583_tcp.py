@@ -89,13 +89,3 @@ async def test_a_reset_on_one_pooled_connection_spares_the_others(psp_host, simu
     # On one shared connection every waiting purchase would have been lost with it.
     assert Outcome.APPROVED in {reply.outcome for reply in replies}
     assert {reply.outcome for reply in replies} <= {Outcome.APPROVED, Outcome.UNKNOWN}
-
-
-async def test_requests_made_in_one_turn_go_out_together_and_each_gets_its_own_reply(connection):
-    terminals = [new_terminal_id() for _ in range(20)]
-
-    replies = await asyncio.gather(*(connection.exchange(inquiry(terminal), timeout=2.0) for terminal in terminals))
-
-    assert [reply["41"] for reply in replies] == terminals
-    assert {reply["39"] for reply in replies} == {shetab.NOT_FOUND}
-    assert connection.in_flight == 0
