@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.core.charge import Charge, Recipient, Status
 from gateway.core.jalali import format_jalali_datetime, format_utc, tehran_date, tehran_day
 from gateway.web.charge_view import charge_view
+from tests.core.support import charge as completed_charge
 
 
 @pytest.fixture
@@ -55,24 +55,10 @@ def test_the_tehran_date_of_an_instant_near_midnight():
 
 def test_instants_are_answered_in_utc_whatever_the_hosts_zone(host_in_tehran):
     created = datetime(2026, 12, 6, 9, 0, 0, 123000, tzinfo=ZoneInfo("Asia/Tehran"))
-    charge = Charge(
-        id=uuid.uuid4(),
-        office_id="11110001",
-        terminal_id="10000001",
-        merchant_id="000000000000001",
-        psp_id="psp-mellat",
-        operator_id="op-11",
-        service_code="1101",
-        quantity=1,
-        extras=(),
-        recipient=Recipient("علی رضایی", "0012345679", "09121234567"),
-        amount=700_000,
-        breakdown={},
-        tariff_reference="T-1",
-        settlement_rows=(),
+    charge = dataclasses.replace(
+        completed_charge(),
         verify_deadline=created + timedelta(minutes=20),
         created_at=created,
-        status=Status.COMPLETED,
         completed_at=created.astimezone(),
     )
     view = charge_view(charge)
