@@ -273,3 +273,32 @@ async def test_the_split_lookup_reads_only_the_recipients_own_charges(db):
     assert lateral and {indexes.get(node.get("Index Name"), "") for node in lateral} == {"charges_split_lookup"}, (
         lateral
     )
+
+
+async def test_the_detection_loop_keeps_one_database_session_from_turn_to_turn(gateway, db):
+    """A new backend every turn would start with cold catalog caches (every partition a pass reads), a burst of the
+    database's CPU every turn that the charges being served would wait behind."""
+    services = gateway.services
+    worker = asyncio.create_task(
+        detect_forever(
+            services.settings.database_url, services.state, services.oversight, interval=0.05, clock=services.clock
+        )
+    )
+    started = await db.fetchval("SELECT count(*) FROM oversight_detection_runs")
+    sessions = set()
+    try:
+        for _ in range(200):
+            sessions |= {
+                row["pid"]
+                for row in await db.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND query LIKE 'SELECT pg_advisory_unlock%'"
+                )
+            }
+            if await db.fetchval("SELECT count(*) FROM oversight_detection_runs") >= started + 5:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        worker.cancel()
+    assert await db.fetchval("SELECT count(*) FROM oversight_detection_runs") >= started + 5
+    assert len(sessions) == 1, sessions
