@@ -24,6 +24,7 @@ class Oversight:
     rules: PenaltyRules
     split_window: timedelta
     rescan: timedelta
+    commit_margin: timedelta
 
 
 def oversight_from_settings(settings: Settings) -> Oversight:
@@ -31,6 +32,7 @@ def oversight_from_settings(settings: Settings) -> Oversight:
         load_penalty_rules(settings.penalty_rules_path),
         timedelta(seconds=settings.split_window_s),
         timedelta(seconds=settings.oversight_rescan_s),
+        timedelta(seconds=settings.oversight_commit_margin_s),
     )
 
 
@@ -40,7 +42,8 @@ async def detect_forever(
     # Its own connection, not the pool's: the turn is held by a session advisory lock, and pool connections carry
     # no session state (see gateway/platform/db.py). Kept from turn to turn: a new backend every turn would start
     # cold (its catalog caches filled again for every partition a pass reads), a spike of the database's CPU that
-    # the charges being served at that moment would wait behind.
+    # the charges being served at that moment would wait behind. Each turn reads up to the commit margin ago, so
+    # every charge and refusal is read once rather than again on each turn within the margin.
     conn = None
     try:
         while True:
@@ -48,7 +51,13 @@ async def detect_forever(
                 if conn is None or conn.is_closed():
                     conn = await connect(database_url)
                 report = await run_detection(
-                    conn, state.tariffs, window=oversight.split_window, rescan=oversight.rescan, clock=clock
+                    conn,
+                    state.tariffs,
+                    window=oversight.split_window,
+                    rescan=oversight.rescan,
+                    clock=clock,
+                    settled=True,
+                    margin=oversight.commit_margin,
                 )
                 if report is not None and report.found:
                     log.info("oversight detection through %s: new findings %s", report.scanned_to, report.found)
