@@ -31,7 +31,6 @@ class RefundService(WayBackService[Refund]):
     psp_operation = "refund"
     outcomes = metrics.REFUND_OUTCOMES
     store = refund_store.REFUNDS
-    requested = RefundStatus.REQUESTED
     unanswered = RefundStatus.SENT
     refused = RefundStatus.FAILED
 

@@ -29,7 +29,6 @@ class VoidService(WayBackService[Void]):
     psp_operation = "reverse"
     outcomes = metrics.VOID_OUTCOMES
     store = void_store.VOIDS
-    requested = VoidStatus.REQUESTED
     unanswered = VoidStatus.SENT
     refused = VoidStatus.REFUSED
 

@@ -12,14 +12,15 @@ import asyncio
 import dataclasses
 import uuid
 from abc import ABC, abstractmethod
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Generic
+from typing import Any, ClassVar, Generic
 
 from prometheus_client import Counter
 
 from gateway.charging import store
-from gateway.charging.completion import ReceiptIssuer, recipient_messages
+from gateway.charging.completion import ChainedReceipt, ReceiptIssuer, recipient_messages
 from gateway.charging.psp_pool import PspPool
 from gateway.charging.way_back_store import CancellationReceipt, W, WayBackStore, original_receipt
 from gateway.core.charge import Charge
@@ -35,36 +36,29 @@ from receipts.cancellation import CancellationInput, issue_cancellation
 from receipts.chain import IssuedReceipt
 
 
+@dataclass(eq=False)
 class WayBackService(ABC, Generic[W]):
-    kind: str  # "void" or "refund": names its idempotency key's column and keeps its messages' ids apart
-    returned_by: str  # "reversal" or "refund": as its cancellation receipt signs it and its PSP notes say it
-    psp_operation: str  # the PSP call, as its latency is labelled
-    outcomes: Counter  # its requests and moves, by status
-    store: WayBackStore[W]
-    requested: StrEnum  # stored, not yet sent
-    unanswered: StrEnum  # sent without a usable answer: pending for recovery
-    refused: StrEnum  # the PSP's explicit refusal: final
+    kind: ClassVar[str]  # "void" or "refund": names its idempotency key's column and keeps its messages' ids apart
+    returned_by: ClassVar[str]  # "reversal" or "refund": as its cancellation receipt signs it and its PSP notes say it
+    psp_operation: ClassVar[str]  # the PSP call, as its latency is labelled
+    outcomes: ClassVar[Counter]  # its requests and moves, by status
+    unanswered: ClassVar[StrEnum]  # sent without a usable answer: pending for recovery
+    refused: ClassVar[StrEnum]  # the PSP's explicit refusal: final
 
-    def __init__(
-        self,
-        pool,
-        state: RuntimeState,
-        psps: PspPool,
-        issuer: ReceiptIssuer,
-        *,
-        recovery_grace: timedelta,
-        verify_base_url: str,
-        replay_wait: float = 30.0,
-        clock: Clock = system_clock,
-    ) -> None:
-        self.pool = pool
-        self.state = state
-        self.psps = psps
-        self.issuer = issuer
-        self.recovery_grace = recovery_grace
-        self.verify_base_url = verify_base_url
-        self.replay_wait = replay_wait
-        self.clock = clock
+    pool: Any
+    state: RuntimeState
+    psps: PspPool
+    issuer: ReceiptIssuer
+    _: KW_ONLY
+    recovery_grace: timedelta
+    verify_base_url: str
+    replay_wait: float = 30.0
+    clock: Clock = system_clock
+
+    @property
+    @abstractmethod
+    def store(self) -> WayBackStore[W]:
+        """Its statements."""
 
     @abstractmethod
     async def _new(
@@ -115,9 +109,10 @@ class WayBackService(ABC, Generic[W]):
     async def _drive(self, way_back: W, charge: Charge) -> W:
         assert way_back.next_recovery_at is not None
         if self.clock() + timedelta(seconds=self.psps.timeout) >= way_back.next_recovery_at:
-            # Too late to send within the lease: recovery may already be at it, and sends it itself.
+            # Too late to send within the lease: recovery may already be at it. It stays requested, due at once, and
+            # recovery sends it.
             note = "not sent: the request ran out of its lease"
-            return await self._moved(way_back, self.requested, note=note, next_recovery_at=self.clock())
+            return await self._moved(way_back, way_back.status, note=note, next_recovery_at=self.clock())
         return await self.send(way_back, charge, retry_delay=timedelta(0))
 
     async def send(self, way_back: W, charge: Charge, *, retry_delay: timedelta) -> W:
@@ -158,18 +153,9 @@ class WayBackService(ABC, Generic[W]):
                 self.issuer.keyring,
             )
 
-        async def write(seq: int, prev_hash: str, tracking_code: str, issued: IssuedReceipt) -> bool:
-            receipt = CancellationReceipt(
-                issued_at=at,
-                tracking_code=tracking_code,
-                seq=seq,
-                hash=issued.hash,
-                prev_hash=prev_hash,
-                key_id=issued.signed["receipt"]["key_id"],
-                signed=issued.signed,
-                messages=self._messages(charge, original.signed["receipt"]["tracking_code"], tracking_code),
-            )
-            return await self.store.finish(self.pool, finished, receipt)
+        async def write(chained: ChainedReceipt) -> bool:
+            messages = self._messages(charge, original.signed["receipt"]["tracking_code"], chained.tracking_code)
+            return await self.store.finish(self.pool, finished, CancellationReceipt(at, chained, messages))
 
         signed = await self.issuer.issue(self.pool, charge.office_id, sign, write)
         if signed is None:
@@ -190,7 +176,7 @@ class WayBackService(ABC, Generic[W]):
     async def _moved(
         self,
         way_back: W,
-        status: StrEnum,
+        status: Any,  # a status of W's own
         *,
         note: str,
         next_recovery_at: datetime | None = None,

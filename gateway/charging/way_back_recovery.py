@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
+from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import timedelta
-from typing import Generic
+from typing import Any, Generic
 
 from gateway.charging import store
 from gateway.charging.way_back import WayBackService
@@ -24,20 +25,16 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 
 
+@dataclass(eq=False)
 class WayBackRecoveryWorker(ABC, Generic[W]):
-    def __init__(
-        self,
-        pool,
-        service: WayBackService[W],
-        *,
-        batch: int = 50,
-        concurrency: int = 10,
-        clock: Clock = system_clock,
-    ) -> None:
-        self.pool = pool
-        self.service = service
-        self.batch = batch
-        self.clock = clock
+    pool: Any
+    service: WayBackService[W]
+    _: KW_ONLY
+    batch: int = 50
+    concurrency: InitVar[int] = 10
+    clock: Clock = system_clock
+
+    def __post_init__(self, concurrency: int) -> None:
         self._limit = asyncio.Semaphore(concurrency)
 
     @abstractmethod

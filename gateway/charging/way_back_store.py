@@ -10,43 +10,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
+from gateway.charging.completion import ChainedReceipt
 from gateway.charging.store import RECOVERY_DUE, chain_moved_on_conflict
-from gateway.core.voids import VoidReason
+from gateway.core.refunds import Refund
+from gateway.core.voids import Void
 
-
-class WayBack(Protocol):
-    """A void or a refund: what the shared statements and the shared request path read of either."""
-
-    __dataclass_fields__: ClassVar[dict[str, Any]]
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def charge_id(self) -> uuid.UUID: ...
-    @property
-    def status(self) -> StrEnum: ...
-    @property
-    def pending(self) -> bool: ...
-    @property
-    def reason(self) -> VoidReason: ...
-    @property
-    def reason_text(self) -> str: ...
-    @property
-    def response_code(self) -> str | None: ...
-    @property
-    def claim_epoch(self) -> int: ...
-    @property
-    def recovery_attempts(self) -> int: ...
-    @property
-    def next_recovery_at(self) -> datetime | None: ...
-
-    def moved_to(self, target: Any, **changes: object) -> Any: ...
-
-
-W = TypeVar("W", bound=WayBack)
+W = TypeVar("W", Void, Refund)  # a void or a refund: their tables keep a pending row alike
 
 
 @dataclass(frozen=True)
@@ -54,12 +25,7 @@ class CancellationReceipt:
     """A signed cancellation receipt at its place in the office's chain, and the outbox rows that tell of it."""
 
     issued_at: datetime
-    tracking_code: str
-    seq: int
-    hash: str
-    prev_hash: str
-    key_id: str
-    signed: dict
+    chained: ChainedReceipt
     messages: list[dict]
 
 
@@ -167,7 +133,7 @@ SELECT (SELECT count(*) FROM finished) AS finished,
 
 
 async def finish_with_receipt(
-    db, statement: str, finished: WayBack, pending: list[str], receipt: CancellationReceipt, *more: object
+    db, statement: str, finished: Void | Refund, pending: list[str], receipt: CancellationReceipt, *more: object
 ) -> bool:
     """Runs a `finishing_statement` for the row `finished` was read as; `more` are its $12 on. False if the row is no
     longer pending or was claimed since; raises ChainMoved if another receipt took this sequence number."""
@@ -175,13 +141,13 @@ async def finish_with_receipt(
         row = await db.fetchrow(
             statement,
             finished.id,
-            receipt.tracking_code,
+            receipt.chained.tracking_code,
             receipt.issued_at,
-            receipt.seq,
-            receipt.hash,
-            receipt.prev_hash,
-            receipt.key_id,
-            receipt.signed,
+            receipt.chained.seq,
+            receipt.chained.hash,
+            receipt.chained.prev_hash,
+            receipt.chained.key_id,
+            receipt.chained.signed,
             receipt.messages,
             pending,
             finished.claim_epoch,
