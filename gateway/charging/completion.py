@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.charging.store import ChainMoved, Completion, chain_head, complete_charge
@@ -30,6 +31,18 @@ from receipts.model import ReceiptInput
 from receipts.signing import Keyring
 
 _MAX_CHAIN_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class ChainedReceipt:
+    """A signed receipt at its place in its office's chain: what the statement that stores it writes."""
+
+    seq: int
+    tracking_code: str
+    prev_hash: str
+    hash: str
+    key_id: str
+    signed: dict
 
 
 class ReceiptIssuer:
@@ -56,20 +69,20 @@ class ReceiptIssuer:
                 self._receipt_input(charge, reply, registry, seq, prev_hash, tracking_code, now), self.keyring
             )
 
-        async def write(seq: int, prev_hash: str, tracking_code: str, issued: IssuedReceipt) -> bool:
+        async def write(receipt: ChainedReceipt) -> bool:
             completion = Completion(
                 charge_id=charge.id,
                 rrn=reply.rrn,
                 auth_code=reply.auth_code,
                 masked_pan=reply.masked_pan,
                 completed_at=now,
-                tracking_code=tracking_code,
-                seq=seq,
-                receipt_hash=issued.hash,
-                prev_hash=prev_hash,
-                key_id=issued.signed["receipt"]["key_id"],
-                signed_receipt=issued.signed,
-                messages=self._messages(charge, registry, tracking_code),
+                tracking_code=receipt.tracking_code,
+                seq=receipt.seq,
+                receipt_hash=receipt.hash,
+                prev_hash=receipt.prev_hash,
+                key_id=receipt.key_id,
+                signed_receipt=receipt.signed,
+                messages=self._messages(charge, registry, receipt.tracking_code),
                 epoch=charge.claim_epoch,
                 next_settle_at=settle_at,
             )
@@ -82,7 +95,7 @@ class ReceiptIssuer:
         db,
         office_id: str,
         sign: Callable[[int, str, str], IssuedReceipt],
-        write: Callable[[int, str, str, IssuedReceipt], Awaitable[bool]],
+        write: Callable[[ChainedReceipt], Awaitable[bool]],
     ) -> dict | None:
         """Signs the office's next receipt (`sign(seq, prev_hash, tracking_code)`) and stores it with whatever
         it records (`write`, one statement that raises ChainMoved if the head moved, False if the write is no
@@ -94,7 +107,16 @@ class ReceiptIssuer:
                 tracking_code = make_tracking_code(office_id, seq)
                 issued = sign(seq, prev_hash, tracking_code)
                 try:
-                    written = await write(seq, prev_hash, tracking_code, issued)
+                    written = await write(
+                        ChainedReceipt(
+                            seq,
+                            tracking_code,
+                            prev_hash,
+                            issued.hash,
+                            issued.signed["receipt"]["key_id"],
+                            issued.signed,
+                        )
+                    )
                 except ChainMoved:
                     metrics.RECEIPT_CHAIN_RETRIES.inc()
                     self._heads.pop(office_id, None)

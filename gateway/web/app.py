@@ -181,7 +181,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             verify_base_url=settings.public_base_url,
             clock=clock,
         )
-        void_recovery = VoidRecoveryWorker(pool, psps, void_service, clock=clock)
+        void_recovery = VoidRecoveryWorker(pool, void_service, clock=clock)
         refund_service = RefundService(
             pool,
             state,

@@ -1,7 +1,7 @@
-"""Each statement of the charge path (and a void's read of the charge's receipt) reads only the month partitions
-of the charge it is about (charges by their UUIDv7 id, the receipt by its issue time), in the custom plan and in
-the generic plan a prepared statement settles on. Older and later months exist, so a statement that did not prune
-would read them."""
+"""Each statement of the charge path (and a void's or refund's read of the charge's receipt) reads only the month
+partitions of the charge it is about (charges by their UUIDv7 id, the receipt by its issue time), in the custom plan
+and in the generic plan a prepared statement settles on. Older and later months exist, so a statement that did not
+prune would read them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.charging import store, void_store
+from gateway.charging import store, way_back_store
 from gateway.charging.service import uuid7_time
 from gateway.core.clock import system_clock
 from gateway.platform.partitions import add_months, ensure_partitions, month_start
@@ -54,7 +54,7 @@ async def test_the_charge_path_reads_only_its_charge_s_month(gateway, keys, db, 
             next_settle_at=None,
         ),
     )
-    await void_store.original_receipt(recorded, stored.office_id, charge_id, stored.completed_at)
+    await way_back_store.original_receipt(recorded, stored.office_id, charge_id, stored.completed_at)
     assert len(recorded.statements) == 6
 
     made_at = datetime.fromtimestamp(uuid7_time(charge_id) or 0, UTC)

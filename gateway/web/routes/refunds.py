@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.charging.refund_store import refund_of_charge
+from gateway.charging.refund_store import REFUNDS
 from gateway.web.context import services
 from gateway.web.refund_view import refund_answer, refund_view
 from gateway.web.routes import undo
@@ -19,4 +19,4 @@ async def refund_charge(request: web.Request) -> web.Response:
 
 @routes.get("/v1/charges/{charge_id}/refund")
 async def read_refund(request: web.Request) -> web.Response:
-    return await undo.read(request, "refund", refund_of_charge, refund_view)
+    return await undo.read(request, "refund", REFUNDS.of_charge, refund_view)

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -125,11 +127,14 @@ def _types(request: web.Request) -> list[str] | None:
     return types
 
 
-def _filter(request: web.Request, caller: Principal) -> store.FindingFilter:
+Codes = Callable[[web.Request], list[str] | None]  # the `type` filter, or the refusals' `reason`
+
+
+def _filter(request: web.Request, caller: Principal, codes: Codes = _types) -> store.FindingFilter:
     since, until = _instant(request, "from"), _instant(request, "to")
     if since is not None and until is not None and since >= until:
         raise invalid_request("`from` must be before `to`.", param="from")
-    return store.FindingFilter(since=since, until=until, office_ids=_office_ids(request, caller), types=_types(request))
+    return store.FindingFilter(since=since, until=until, office_ids=_office_ids(request, caller), types=codes(request))
 
 
 async def _regulator(request: web.Request) -> Principal:
@@ -208,6 +213,37 @@ def _about(where: store.FindingFilter) -> dict:
     }
 
 
+Order = tuple[tuple[str, type], ...]  # the columns a list is ordered and paged by, each with its cursor's type
+_BY_OFFICE_AND_TIME = (("office_id", str), ("occurred_at", datetime), ("id", int))
+_BY_OFFICE_AND_TIME_UUID = (("office_id", str), ("occurred_at", datetime), ("id", str))
+
+
+@dataclass(frozen=True)
+class _FindingList:
+    """A list under the finding filters (`from`, `to`, `office_id`, `province`, and `type` or, for refusals,
+    `reason`): `kind` names its cursors and CSV file, `query` reads it, `view(request)` answers each row."""
+
+    kind: str
+    query: Callable[[store.FindingFilter, tuple | None, int | None], store.Query]
+    order: Order
+    view: Callable[[web.Request], Callable[[Any], dict]]
+    csv_columns: Sequence[str]
+    codes: Codes = _types
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        where = _filter(request, await _regulator(request), self.codes)
+        return await _list(
+            request,
+            kind=self.kind,
+            cursor_types=tuple(cursor_type for _, cursor_type in self.order),
+            query=lambda after, limit: self.query(where, after, limit),
+            key=lambda row: tuple(row[column] for column, _ in self.order),
+            view=self.view(request),
+            csv_columns=self.csv_columns,
+            about=_about(where),
+        )
+
+
 # ------------------------------------------------------------------ excess fees: findings per office, operator, service
 
 SUMMARY_COLUMNS = (
@@ -251,19 +287,15 @@ def _summary_view(request: web.Request):
     return view
 
 
+_BY_OFFICE_OPERATOR_SERVICE = (("office_id", str), ("operator_id", str), ("service_code", str))
+EXCESS_FEES_LIST = _FindingList(
+    "excess-fees", store.excess_fee_summary_query, _BY_OFFICE_OPERATOR_SERVICE, _summary_view, SUMMARY_COLUMNS
+)
+
+
 @routes.get("/v1/regulator/excess-fees")
 async def excess_fees(request: web.Request) -> web.StreamResponse:
-    where = _filter(request, await _regulator(request))
-    return await _list(
-        request,
-        kind="excess-fees",
-        cursor_types=(str, str, str),
-        query=lambda after, limit: store.excess_fee_summary_query(where, after, limit),
-        key=lambda row: (row["office_id"], row["operator_id"], row["service_code"]),
-        view=_summary_view(request),
-        csv_columns=SUMMARY_COLUMNS,
-        about=_about(where),
-    )
+    return await EXCESS_FEES_LIST.answer(request)
 
 
 # ------------------------------------------------------------------ refusals: every refused charge request
@@ -299,25 +331,15 @@ def _refusal_view(row) -> dict:
     return {name: format_utc(row[name]) if name == "created_at" else row[name] for name in REFUSAL_COLUMNS}
 
 
+_BY_OFFICE_AND_CREATION = (("office_id", str), ("created_at", datetime), ("id", int))
+REFUSALS_LIST = _FindingList(
+    "refusals", store.refusals_query, _BY_OFFICE_AND_CREATION, lambda _: _refusal_view, REFUSAL_COLUMNS, _reasons
+)
+
+
 @routes.get("/v1/regulator/refusals")
 async def refusals(request: web.Request) -> web.StreamResponse:
-    caller = await _regulator(request)
-    since, until = _instant(request, "from"), _instant(request, "to")
-    if since is not None and until is not None and since >= until:
-        raise invalid_request("`from` must be before `to`.", param="from")
-    where = store.FindingFilter(
-        since=since, until=until, office_ids=_office_ids(request, caller), types=_reasons(request)
-    )
-    return await _list(
-        request,
-        kind="refusals",
-        cursor_types=(str, datetime, int),
-        query=lambda after, limit: store.refusals_query(where, after, limit),
-        key=lambda row: (row["office_id"], row["created_at"], row["id"]),
-        view=_refusal_view,
-        csv_columns=REFUSAL_COLUMNS,
-        about=_about(where),
-    )
+    return await REFUSALS_LIST.answer(request)
 
 
 # ------------------------------------------------------------------ violations
@@ -379,19 +401,14 @@ def violation_view(request: web.Request):
     return view
 
 
+VIOLATIONS_LIST = _FindingList(
+    "violations", store.violations_query, _BY_OFFICE_AND_TIME, violation_view, VIOLATION_COLUMNS
+)
+
+
 @routes.get("/v1/regulator/violations")
 async def violations(request: web.Request) -> web.StreamResponse:
-    where = _filter(request, await _regulator(request))
-    return await _list(
-        request,
-        kind="violations",
-        cursor_types=(str, datetime, int),
-        query=lambda after, limit: store.violations_query(where, after, limit),
-        key=lambda row: (row["office_id"], row["occurred_at"], row["id"]),
-        view=violation_view(request),
-        csv_columns=VIOLATION_COLUMNS,
-        about=_about(where),
-    )
+    return await VIOLATIONS_LIST.answer(request)
 
 
 # ------------------------------------------------------------------ voids
@@ -452,19 +469,12 @@ def _void_view(request: web.Request):
     return view
 
 
+VOIDS_LIST = _FindingList("voids", store.voids_query, _BY_OFFICE_AND_TIME_UUID, _void_view, VOID_COLUMNS)
+
+
 @routes.get("/v1/regulator/voids")
 async def voids(request: web.Request) -> web.StreamResponse:
-    where = _filter(request, await _regulator(request))
-    return await _list(
-        request,
-        kind="voids",
-        cursor_types=(str, datetime, str),
-        query=lambda after, limit: store.voids_query(where, after, limit),
-        key=lambda row: (row["office_id"], row["occurred_at"], row["id"]),
-        view=_void_view(request),
-        csv_columns=VOID_COLUMNS,
-        about=_about(where),
-    )
+    return await VOIDS_LIST.answer(request)
 
 
 # ------------------------------------------------------------------ refunds
@@ -488,19 +498,12 @@ def _refund_view(request: web.Request):
     return view
 
 
+REFUNDS_LIST = _FindingList("refunds", store.refunds_query, _BY_OFFICE_AND_TIME_UUID, _refund_view, REFUND_COLUMNS)
+
+
 @routes.get("/v1/regulator/refunds")
 async def refunds(request: web.Request) -> web.StreamResponse:
-    where = _filter(request, await _regulator(request))
-    return await _list(
-        request,
-        kind="refunds",
-        cursor_types=(str, datetime, str),
-        query=lambda after, limit: store.refunds_query(where, after, limit),
-        key=lambda row: (row["office_id"], row["occurred_at"], row["id"]),
-        view=_refund_view(request),
-        csv_columns=REFUND_COLUMNS,
-        about=_about(where),
-    )
+    return await REFUNDS_LIST.answer(request)
 
 
 # ------------------------------------------------------------------ scorecard

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.charging.void_store import void_of_charge
+from gateway.charging.void_store import VOIDS
 from gateway.web.context import services
 from gateway.web.routes import undo
 from gateway.web.void_view import void_answer, void_view
@@ -19,4 +19,4 @@ async def void_charge(request: web.Request) -> web.Response:
 
 @routes.get("/v1/charges/{charge_id}/void")
 async def read_void(request: web.Request) -> web.Response:
-    return await undo.read(request, "void", void_of_charge, void_view)
+    return await undo.read(request, "void", VOIDS.of_charge, void_view)
