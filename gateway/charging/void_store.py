@@ -178,7 +178,7 @@ WITH v AS (
     WHERE id = $1 AND status = ANY($10::text[]) AND claim_epoch = $11
     RETURNING office_id, charge_id
 ), unsettled AS (
-    UPDATE charges c SET next_settle_at = NULL FROM v WHERE c.id = v.charge_id AND c.next_settle_at IS NOT NULL
+    DELETE FROM settle_calls s USING v WHERE s.charge_id = v.charge_id
     RETURNING 1
 ), head AS (
     INSERT INTO receipt_chain_heads AS h (office_id, last_seq, last_hash)
