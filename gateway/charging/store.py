@@ -423,7 +423,8 @@ class DueSettlement:
 async def claim_due_settlements(db, now: datetime, lease_until: datetime, limit: int) -> list[DueSettlement]:
     """Takes settle calls that are due, with their charges, under a lease like recovery claims; a charge with a void
     under way is left alone (its void either cancels the settle or, refused, lets it go ahead). The charges are read
-    by the claimed ids (`= ANY` of the claim's result), which prunes charges to the months holding them."""
+    by the claimed ids, between the lowest and the highest of them: bounds that prune charges (partitioned by id) to
+    the months holding them when the statement runs, which a list of ids alone does not."""
     rows = await db.fetch(
         f"""WITH claimed AS (
                UPDATE settle_calls s SET next_at = $2
@@ -437,7 +438,9 @@ async def claim_due_settlements(db, now: datetime, lease_until: datetime, limit:
            )
            SELECT c.*, claimed.attempts AS settle_attempts
            FROM charges c JOIN claimed ON claimed.charge_id = c.id
-           WHERE c.id = ANY(ARRAY(SELECT charge_id FROM claimed))""",
+           WHERE c.id = ANY(ARRAY(SELECT charge_id FROM claimed))
+             AND c.id BETWEEN (SELECT charge_id FROM claimed ORDER BY charge_id LIMIT 1)
+                          AND (SELECT charge_id FROM claimed ORDER BY charge_id DESC LIMIT 1)""",
         now,
         lease_until,
         limit,
@@ -449,13 +452,15 @@ async def record_settlements(
     db, settled: list[uuid.UUID], at: datetime, postponed: list[tuple[uuid.UUID, datetime, str]]
 ) -> None:
     """In one statement: ends the settle calls the PSP approved, marking their charges settled, and reschedules those
-    that got no approval. A settle call that is gone meanwhile (a void reversed the charge) changes nothing."""
+    that got no approval. A settle call that is gone meanwhile (a void reversed the charge) changes nothing. The
+    lowest and highest settled ids bound the months of charges read, as in the claim."""
     await db.execute(
         """WITH done AS (
                DELETE FROM settle_calls WHERE charge_id = ANY($1::uuid[])
                RETURNING charge_id
            ), settled AS (
-               UPDATE charges SET settled_at = $2 WHERE id = ANY(ARRAY(SELECT charge_id FROM done))
+               UPDATE charges SET settled_at = $2
+               WHERE id = ANY(ARRAY(SELECT charge_id FROM done)) AND id BETWEEN $6 AND $7
            )
            UPDATE settle_calls s SET next_at = p.next_at, attempts = s.attempts + 1, last_note = p.note
            FROM unnest($3::uuid[], $4::timestamptz[], $5::text[]) AS p(charge_id, next_at, note)
@@ -465,6 +470,8 @@ async def record_settlements(
         [p[0] for p in postponed],
         [p[1] for p in postponed],
         [p[2] for p in postponed],
+        min(settled, default=None),
+        max(settled, default=None),
     )
 
 

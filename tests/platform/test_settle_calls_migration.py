@@ -43,7 +43,7 @@ async def test_settle_calls_still_to_make_survive_the_upgrade(empty_database):
         for n, (name, values) in enumerate(before.items(), start=1):
             await conn.execute(_CHARGE, ids[name], now, f"code-{n}", *values)
 
-        assert await apply_migrations(empty_database) == ["0185_settle_calls.sql"]
+        assert "0185_settle_calls.sql" in await apply_migrations(empty_database)
 
         calls = {row["charge_id"]: tuple(row.values())[1:] for row in await conn.fetch("SELECT * FROM settle_calls")}
         assert calls == {
@@ -58,10 +58,18 @@ async def test_settle_calls_still_to_make_survive_the_upgrade(empty_database):
         )
         assert {row["attname"] for row in columns}.isdisjoint({"next_settle_at", "settle_attempts"})
 
-        # The worker takes each call when it falls due: the due one now, the leased one when the old lease ends.
-        claimed = await store.claim_due_settlements(conn, now, now + LEASE, 100)
-        assert [(item.charge.id, item.attempts) for item in claimed] == [(ids["due"], 0)]
-        claimed = await store.claim_due_settlements(conn, now + LEASE, now + 2 * LEASE, 100)
-        assert {item.charge.id for item in claimed} == {ids["leased"], ids["retried"]}
+        # The worker takes each call when it falls due: the due one now, the leased one when the old lease ends, the
+        # retried one at its time, with its attempts so far.
+        for at, expected in [
+            (now, [(ids["due"], 0)]),
+            (before["leased"][0], [(ids["leased"], 0)]),
+        ]:
+            claimed = await store.claim_due_settlements(conn, at, at + LEASE, 100)
+            assert [(item.charge.id, item.attempts) for item in claimed] == expected, at
+        # By then the two claimed above are due again too: their leases ended without a result, as after a kill.
+        claimed = await store.claim_due_settlements(conn, before["retried"][0], before["retried"][0] + LEASE, 100)
+        assert sorted((item.charge.id, item.attempts) for item in claimed) == sorted(
+            [(ids["due"], 0), (ids["leased"], 0), (ids["retried"], 2)]
+        )
     finally:
         await conn.close()
