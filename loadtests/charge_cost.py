@@ -4,6 +4,7 @@ own SQL (gateway/charging/store.py) with receipts of a real size, then per charg
 WAL bytes, the whole server's WAL, and how many of the charges' row updates were HOT (no index touched).
 
     python -m loadtests.charge_cost --charges 3000
+    python -m loadtests.charge_cost --charges 3000 --separate-settle   # a PSP whose settle is a call of its own
 
 No gateway, PSP or Redis: the figures are the database's alone, so they are steady on a shared machine where the
 full benchmark's are not (docs/performance.md, "PostgreSQL cost per charge")."""
@@ -23,6 +24,7 @@ import asyncpg
 from uuid_utils.compat import uuid7
 
 from gateway.charging import store
+from gateway.charging.settle_worker import LEASE
 from gateway.core.charge import Charge, Recipient
 from gateway.core.psp import SettlementRow
 from gateway.platform.config import PROJECT_ROOT
@@ -39,7 +41,7 @@ FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname 
 """
 _UPDATES = """
 SELECT relname, n_tup_upd AS updated, n_tup_hot_upd AS hot FROM pg_stat_user_tables
-WHERE relname ~ '^(charges|receipt_chain_heads)'
+WHERE relname ~ '^(charges|receipt_chain_heads|settle_calls)'
 """
 
 
@@ -92,7 +94,7 @@ def _signed_receipt(charge: Charge, seq: int, tracking_code: str, prev_hash: str
     }
 
 
-async def _complete(db, charge: Charge, seq: int, prev_hash: str, now: datetime) -> str:
+async def _complete(db, charge: Charge, seq: int, prev_hash: str, now: datetime, *, settle: bool) -> str:
     tracking_code = f"{charge.office_id[-5:]}{seq:09d}"
     receipt_hash = secrets.token_hex(32)
     completed = await store.complete_charge(
@@ -124,7 +126,7 @@ async def _complete(db, charge: Charge, seq: int, prev_hash: str, now: datetime)
                 },
             ],
             epoch=0,
-            next_settle_at=None,
+            next_settle_at=now if settle else None,
         ),
     )
     assert completed, charge.id
@@ -174,8 +176,21 @@ def _per_charge(before: dict, after: dict, charges: int, wal_bytes: int) -> dict
     }
 
 
-async def measure(database_url: str, charges: int, offices: int) -> dict:
-    pool = await create_pool(database_url, offices, min_size=offices)
+async def _settle_calls(pool, completing: asyncio.Future) -> None:
+    """The settle worker's statements as it runs them while charges complete: a claim of up to 100 due settle calls
+    and one statement recording their results (every call approved: no PSP here), every 0.1 s until the charges are
+    done and nothing is due."""
+    while True:
+        last_round = completing.done()
+        while due := await store.claim_due_settlements(pool, datetime.now(UTC), datetime.now(UTC) + LEASE, 100):
+            await store.record_settlements(pool, [item.charge.id for item in due], datetime.now(UTC), [])
+        if last_round:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def measure(database_url: str, charges: int, offices: int, *, separate_settle: bool = False) -> dict:
+    pool = await create_pool(database_url, offices + 1, min_size=offices + 1)
     heads = dict.fromkeys(range(offices), (0, "0" * 64))
 
     async def one_office(office: int, count: int) -> None:
@@ -186,7 +201,9 @@ async def measure(database_url: str, charges: int, offices: int) -> dict:
                 stored = await store.insert_charge(db, charge, f"key-{charge.id.hex}", secrets.token_bytes(32))
                 assert stored is not None
                 seq, prev_hash = heads[office]
-                heads[office] = (seq + 1, await _complete(db, charge, seq + 1, prev_hash, datetime.now(UTC)))
+                completed_at = datetime.now(UTC)
+                receipt_hash = await _complete(db, charge, seq + 1, prev_hash, completed_at, settle=separate_settle)
+                heads[office] = (seq + 1, receipt_hash)
 
     async with pool.acquire() as conn:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -196,7 +213,10 @@ async def measure(database_url: str, charges: int, offices: int) -> dict:
         before["commits"] += 1  # this transaction's own
     started = time.perf_counter()
     per_office, extra = divmod(charges, offices)
-    await asyncio.gather(*(one_office(o, per_office + (o < extra)) for o in range(offices)))
+    completing = asyncio.gather(*(one_office(o, per_office + (o < extra)) for o in range(offices)))
+    if separate_settle:
+        await _settle_calls(pool, completing)
+    await completing
     seconds = time.perf_counter() - started
     await pool.close()  # a backend flushes its statistics when it ends
     conn = await asyncpg.connect(database_url)
@@ -222,7 +242,7 @@ async def run(args: argparse.Namespace) -> dict:
         url = server_url.rsplit("/", 1)[0] + f"/{name}"
         try:
             await apply_migrations(url)
-            return await measure(url, args.charges, args.offices)
+            return await measure(url, args.charges, args.offices, separate_settle=args.separate_settle)
         finally:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             await admin.close()
@@ -235,6 +255,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--charges", type=int, default=3000)
     parser.add_argument("--offices", type=int, default=8, help="offices charging at once, one connection each")
+    parser.add_argument(
+        "--separate-settle",
+        action="store_true",
+        help="charges of a PSP whose settle is a separate call: completions schedule it, the settle statements run",
+    )
     parser.add_argument("--database-url", help="a server started with pg_stat_statements (default: an embedded one)")
     parser.add_argument("--var-dir", type=Path, default=PROJECT_ROOT / "var" / "charge-cost")
     print(json.dumps(asyncio.run(run(parser.parse_args())), ensure_ascii=False, indent=1))

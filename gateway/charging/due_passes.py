@@ -35,7 +35,7 @@ SELECT EXISTS (SELECT 1 FROM charges WHERE {RECOVERY_DUE.format(pending=_statuse
            AS voids,
        EXISTS (SELECT 1 FROM refunds
                WHERE {RECOVERY_DUE.format(pending=_statuses(PENDING_REFUND_STATUSES), now="$1")}) AS refunds,
-       EXISTS (SELECT 1 FROM charges WHERE {SETTLE_DUE.format(now="$1")}) AS settlements
+       EXISTS (SELECT 1 FROM settle_calls WHERE {SETTLE_DUE.format(now="$1")}) AS settlements
 """
 
 

@@ -1,8 +1,9 @@
 """The settlement worker: the separate settle call, for PSPs whose capabilities say settle is not part of verify.
 
-Off the hot path and batched: each pass claims due completed charges with FOR UPDATE SKIP LOCKED and a lease, as
-recovery does, settles them concurrently, and records every result in one statement. The completing statement is
-what schedules a charge here, so only a charge with a receipt is ever settled. A settle call is idempotent at the
+Off the hot path and batched: each pass claims due settle calls (rows of settle_calls, with their charges) with FOR
+UPDATE SKIP LOCKED and a lease, as recovery does, settles them concurrently, and records every result in one
+statement. The completing statement is what writes a charge's settle call, so only a charge with a receipt is ever
+settled. A settle call is idempotent at the
 PSP (settling a settled purchase answers approved), so a lease overrun costs a repeated call, never money.
 """
 

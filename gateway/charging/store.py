@@ -308,7 +308,7 @@ _COMPLETE = """
 WITH ch AS (
     UPDATE charges SET status = 'completed', rrn = $2, auth_code = $3, masked_pan = $4,
         authorized_at = coalesce(authorized_at, $5), verified_at = coalesce(verified_at, $5),
-        completed_at = $5, finalized_at = $5, tracking_code = $6, next_recovery_at = NULL, next_settle_at = $15
+        completed_at = $5, finalized_at = $5, tracking_code = $6, next_recovery_at = NULL
     WHERE id = $1 AND status = ANY($13::text[]) AND claim_epoch = $14
     RETURNING office_id
 ), head AS (
@@ -326,6 +326,10 @@ WITH ch AS (
                         next_attempt_at)
     SELECT head.office_id, $1, m.channel, m.message_id, m.recipient, m.payload, $5, $5, $5
     FROM head, jsonb_to_recordset($12::jsonb) AS m(channel text, message_id text, recipient text, payload jsonb)
+    RETURNING 1
+), settle_call AS (
+    INSERT INTO settle_calls (charge_id, next_at)
+    SELECT $1, $15::timestamptz FROM head WHERE $15::timestamptz IS NOT NULL
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ch) AS completed,
@@ -398,11 +402,11 @@ async def get_charge(db, charge_id: uuid.UUID) -> Charge | None:
     return None if row is None else charge_from_row(row)
 
 
-# What makes a pending charge (or void, or refund: their tables share the columns) due for recovery, and a completed
-# charge due for its separate settle call: shared by the claims and the probe that tells the workers whether to
-# claim at all (gateway/charging/due_passes.py).
+# What makes a pending charge (or void, or refund: their tables share the columns) due for recovery, and a settle
+# call (a row of settle_calls) due: shared by the claims and the probe that tells the workers whether to claim at all
+# (gateway/charging/due_passes.py).
 RECOVERY_DUE = "status = ANY({pending}::text[]) AND next_recovery_at <= {now}"
-SETTLE_DUE = "next_settle_at <= {now} AND status = 'completed'"
+SETTLE_DUE = "next_at <= {now}"
 
 
 async def claim_due_charges(db, now: datetime, lease_until: datetime, limit: int) -> list[Charge]:
@@ -430,16 +434,26 @@ class DueSettlement:
 
 
 async def claim_due_settlements(db, now: datetime, lease_until: datetime, limit: int) -> list[DueSettlement]:
-    """Takes completed charges whose separate settle call is due, under a lease like recovery claims; a charge
-    with a void under way is left alone (its void either cancels the settle or, refused, lets it go ahead)."""
+    """Takes settle calls that are due, with their charges, under a lease like recovery claims; a charge with a void
+    under way is left alone (its void either cancels the settle or, refused, lets it go ahead). The charges are read
+    by the claimed ids, between the lowest and the highest of them: bounds that prune charges (partitioned by id) to
+    the months holding them when the statement runs, which a list of ids alone does not."""
     rows = await db.fetch(
-        f"""UPDATE charges c SET next_settle_at = $2
-           FROM (SELECT id FROM charges
-                 WHERE {SETTLE_DUE.format(now="$1")}
-                   AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.charge_id = charges.id AND v.status <> 'refused')
-                 ORDER BY next_settle_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
-           WHERE c.id = due.id
-           RETURNING c.*""",
+        f"""WITH claimed AS (
+               UPDATE settle_calls s SET next_at = $2
+               FROM (SELECT charge_id FROM settle_calls
+                     WHERE {SETTLE_DUE.format(now="$1")}
+                       AND NOT EXISTS (SELECT 1 FROM voids v
+                                       WHERE v.charge_id = settle_calls.charge_id AND v.status <> 'refused')
+                     ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+               WHERE s.charge_id = due.charge_id
+               RETURNING s.charge_id, s.attempts
+           )
+           SELECT c.*, claimed.attempts AS settle_attempts
+           FROM charges c JOIN claimed ON claimed.charge_id = c.id
+           WHERE c.id = ANY(ARRAY(SELECT charge_id FROM claimed))
+             AND c.id BETWEEN (SELECT charge_id FROM claimed ORDER BY charge_id LIMIT 1)
+                          AND (SELECT charge_id FROM claimed ORDER BY charge_id DESC LIMIT 1)""",
         now,
         lease_until,
         limit,
@@ -450,21 +464,27 @@ async def claim_due_settlements(db, now: datetime, lease_until: datetime, limit:
 async def record_settlements(
     db, settled: list[uuid.UUID], at: datetime, postponed: list[tuple[uuid.UUID, datetime, str]]
 ) -> None:
-    """Marks settled charges, and reschedules those whose settle call got no approval, in one statement."""
+    """In one statement: ends the settle calls the PSP approved, marking their charges settled, and reschedules those
+    that got no approval. A settle call that is gone meanwhile (a void reversed the charge) changes nothing. The
+    lowest and highest settled ids bound the months of charges read, as in the claim."""
     await db.execute(
         """WITH done AS (
-               UPDATE charges SET settled_at = $2, next_settle_at = NULL
-               WHERE id = ANY($1::uuid[]) AND next_settle_at IS NOT NULL
+               DELETE FROM settle_calls WHERE charge_id = ANY($1::uuid[])
+               RETURNING charge_id
+           ), settled AS (
+               UPDATE charges SET settled_at = $2
+               WHERE id = ANY(ARRAY(SELECT charge_id FROM done)) AND id BETWEEN $6 AND $7
            )
-           UPDATE charges c SET next_settle_at = p.next_at, settle_attempts = c.settle_attempts + 1,
-                                last_psp_note = p.note
-           FROM unnest($3::uuid[], $4::timestamptz[], $5::text[]) AS p(id, next_at, note)
-           WHERE c.id = p.id AND c.next_settle_at IS NOT NULL""",
+           UPDATE settle_calls s SET next_at = p.next_at, attempts = s.attempts + 1, last_note = p.note
+           FROM unnest($3::uuid[], $4::timestamptz[], $5::text[]) AS p(charge_id, next_at, note)
+           WHERE s.charge_id = p.charge_id""",
         settled,
         at,
         [p[0] for p in postponed],
         [p[1] for p in postponed],
         [p[2] for p in postponed],
+        min(settled, default=None),
+        max(settled, default=None),
     )
 
 

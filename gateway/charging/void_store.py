@@ -94,8 +94,7 @@ _REVERSE_VOID = finishing_statement(
     WHERE id = $1 AND status = ANY($10::text[]) AND claim_epoch = $11
     RETURNING office_id, charge_id
 ), unsettled AS (
-    UPDATE charges c SET next_settle_at = NULL FROM finished
-    WHERE c.id = finished.charge_id AND c.next_settle_at IS NOT NULL
+    DELETE FROM settle_calls s USING finished WHERE s.charge_id = finished.charge_id
     RETURNING 1
 )"""
 )

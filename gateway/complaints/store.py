@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.receipt_book.store import receipt_key
+
 
 @dataclass(frozen=True)
 class ComplaintFilter:
@@ -22,12 +24,17 @@ _COLUMNS = "number, office_id, tracking_code, category, body, status, note, crea
 
 
 async def receipt_of(db, tracking_code: str) -> asyncpg.Record | None:
-    """The receipt's office, charge, amount, service and issue time, and the mobile it was sent to."""
+    """The receipt's office, charge, amount, service and issue time, and the mobile it was sent to; read by the
+    office and sequence number the tracking code names (receipts_pkey). None for a code that is not well formed."""
+    key = receipt_key(tracking_code)
+    if key is None:
+        return None
     return await db.fetchrow(
         """SELECT r.office_id, r.charge_id, r.issued_at, c.recipient_mobile AS mobile, c.amount, c.service_code,
                   c.terminal_id, c.operator_id
            FROM receipts r JOIN charges c ON c.id = r.charge_id
-           WHERE r.tracking_code = $1""",
+           WHERE r.office_id = $1 AND r.seq = $2 AND r.tracking_code = $3""",
+        *key,
         tracking_code,
     )
 

@@ -2,39 +2,64 @@
 
 from __future__ import annotations
 
-# Receipts are partitioned by the month they were issued in (docs/scaling.md), and a tracking code does not say which.
-# Nearly every look-up is of a recent receipt (printed at the counter, sent to the inbox, verified from its SMS), so
-# the look-up reads this month's and last month's partitions first, and the older ones only when the code is not
-# among those: one statement, the older branch gated by a one-time condition that skips it entirely otherwise. The
-# recent months end a day ahead of the database's clock, for a gateway host whose clock runs ahead of it.
+from gateway.core.identifiers import InvalidIdentifier, parse_tracking_code
+
+# A tracking code is its receipt's office code and sequence number with a check digit, so a receipt is looked up by
+# (office_id, seq) through the primary key (receipts_pkey), the tracking code compared on the row found; a code that
+# is not well formed names no receipt. Receipts are partitioned by the month they were issued in (docs/scaling.md),
+# and a tracking code does not say which. Nearly every look-up is of a recent receipt (printed at the counter, sent
+# to the inbox, verified from its SMS), so the look-up reads this month's and last month's partitions first, and the
+# older ones only when the code is not among those: one statement, the older branch gated by a one-time condition
+# that skips it entirely otherwise. The recent months end a day ahead of the database's clock, for a gateway host
+# whose clock runs ahead of it.
 _RECENT = "issued_at >= date_trunc('month', now() - interval '1 month') AND issued_at < now() + interval '1 day'"
 _RECEIPT_COLUMNS = "office_id, seq, tracking_code, charge_id, issued_at, key_id, hash, prev_hash, signed, kind"
+_BY_CODE = "office_id = $1 AND seq = $2 AND tracking_code = $3"
 
 _GET_RECEIPT = f"""
-WITH recent AS (SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE tracking_code = $1 AND {_RECENT})
+WITH recent AS (SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE {_BY_CODE} AND {_RECENT})
 SELECT * FROM recent
 UNION ALL
 SELECT {_RECEIPT_COLUMNS} FROM receipts
-WHERE NOT EXISTS (SELECT 1 FROM recent) AND tracking_code = $1 AND NOT ({_RECENT})
+WHERE NOT EXISTS (SELECT 1 FROM recent) AND {_BY_CODE} AND NOT ({_RECENT})
 """
 
 _SIGNED_RECEIPTS = f"""
-WITH recent AS (SELECT tracking_code, signed FROM receipts WHERE tracking_code = ANY($1::text[]) AND {_RECENT})
+WITH wanted AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS w(office_id, seq, tracking_code)),
+recent AS (SELECT r.tracking_code, r.signed FROM wanted w
+           JOIN receipts r ON r.office_id = w.office_id AND r.seq = w.seq AND r.tracking_code = w.tracking_code
+           WHERE {_RECENT})
 SELECT * FROM recent
 UNION ALL
-SELECT tracking_code, signed FROM receipts
-WHERE (SELECT count(*) FROM recent) < cardinality($1::text[]) AND tracking_code = ANY($1::text[])
-  AND NOT ({_RECENT})
+SELECT r.tracking_code, r.signed FROM wanted w
+JOIN receipts r ON r.office_id = w.office_id AND r.seq = w.seq AND r.tracking_code = w.tracking_code
+WHERE (SELECT count(*) FROM recent) < cardinality($1::text[]) AND NOT ({_RECENT})
 """
 
 
+def receipt_key(tracking_code: str) -> tuple[str, int] | None:
+    """The (office_id, seq) a tracking code names, or None for a code that is not well formed."""
+    try:
+        return parse_tracking_code(tracking_code)
+    except InvalidIdentifier:
+        return None
+
+
 async def get_receipt(db, tracking_code: str):
-    return await db.fetchrow(_GET_RECEIPT, tracking_code)
+    """The receipt of this tracking code, or None (also for a code that is not well formed)."""
+    key = receipt_key(tracking_code)
+    return None if key is None else await db.fetchrow(_GET_RECEIPT, *key, tracking_code)
 
 
 async def signed_receipts(db, tracking_codes: list[str]) -> dict[str, dict]:
     """The signed receipts of these tracking codes (those that exist), in one statement."""
-    rows = await db.fetch(_SIGNED_RECEIPTS, tracking_codes)
+    keys = {code: key for code in tracking_codes if (key := receipt_key(code)) is not None}
+    rows = await db.fetch(
+        _SIGNED_RECEIPTS,
+        [office for office, _ in keys.values()],
+        [seq for _, seq in keys.values()],
+        list(keys),
+    )
     return {row["tracking_code"]: row["signed"] for row in rows}
 
 

@@ -42,12 +42,16 @@ async def test_a_pending_charge_is_due_once_its_recovery_time_has_come(rolled_ba
     assert await due_work(rolled_back, LONG_AGO) == {"charges"}
 
 
+async def _settle_call_due_at(db, due_at: datetime) -> None:
+    """A completed charge whose separate settle call falls due at `due_at`."""
+    charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC))
+    await store.insert_charge(db, charge, f"due-{charge.id.hex}", b"hash")
+    await db.execute("UPDATE charges SET status = 'completed', next_recovery_at = NULL WHERE id = $1", charge.id)
+    await db.execute("INSERT INTO settle_calls (charge_id, next_at) VALUES ($1, $2)", charge.id, due_at)
+
+
 async def test_a_completed_charge_is_due_for_its_settle_call_once_its_time_has_come(rolled_back):
-    charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC) + timedelta(hours=1))
-    await store.insert_charge(rolled_back, charge, f"due-{charge.id.hex}", b"hash")
-    await rolled_back.execute(
-        "UPDATE charges SET status = 'completed', next_settle_at = $2 WHERE id = $1", charge.id, LONG_AGO
-    )
+    await _settle_call_due_at(rolled_back, LONG_AGO)
     assert await due_work(rolled_back, LONG_AGO - SECOND) == set()
     assert await due_work(rolled_back, LONG_AGO) == {"settlements"}
 
@@ -95,18 +99,16 @@ async def test_the_probe_reads_each_table_s_index_of_due_rows_in_the_generic_pla
     scans = [(node["Node Type"], indexes.get(node.get("Index Name", ""))) for node in plan_nodes(plan["Plan"])]
     scans = [(kind, index) for kind, index in scans if kind.endswith("Scan")]
     assert scans and all(index is not None for _, index in scans), scans
-    assert {"charges_pending", "voids_recovery_due", "refunds_recovery_due"} <= {index for _, index in scans}, scans
+    assert {"charges_pending", "voids_recovery_due", "refunds_recovery_due", "settle_calls_due"} <= {
+        index for _, index in scans
+    }, scans
 
 
 async def test_the_loop_leaves_alone_what_it_was_not_given(rolled_back):
     """A loop given the charges' pass alone (a process that runs only recovery) is not stopped by a due settle call."""
     charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=LONG_AGO)
     await store.insert_charge(rolled_back, charge, f"due-{charge.id.hex}", b"hash")
-    other = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC))
-    await store.insert_charge(rolled_back, other, f"due-{other.id.hex}", b"hash")
-    await rolled_back.execute(
-        "UPDATE charges SET status = 'completed', next_settle_at = $2 WHERE id = $1", other.id, LONG_AGO
-    )
+    await _settle_call_due_at(rolled_back, LONG_AGO)
     charges = CountingPass(0)
     loop = asyncio.create_task(run_due_passes(rolled_back, {"charges": charges}, interval=0.01, clock=lambda: LONG_AGO))
     try:
@@ -130,11 +132,7 @@ class StuckPass(CountingPass):
 
 async def test_a_stuck_pass_holds_no_other_back_and_is_not_started_twice(rolled_back):
     await _pending_charge_due_at(rolled_back, LONG_AGO)
-    other = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC))
-    await store.insert_charge(rolled_back, other, f"due-{other.id.hex}", b"hash")
-    await rolled_back.execute(
-        "UPDATE charges SET status = 'completed', next_settle_at = $2 WHERE id = $1", other.id, LONG_AGO
-    )
+    await _settle_call_due_at(rolled_back, LONG_AGO)
     charges, settlements = StuckPass(0), CountingPass(0)
     passes = {"charges": charges, "settlements": settlements}
     loop = asyncio.create_task(run_due_passes(rolled_back, passes, interval=0.01, clock=lambda: LONG_AGO))

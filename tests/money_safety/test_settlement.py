@@ -59,39 +59,43 @@ async def test_the_separate_settle_call_follows_completion_only(gateway, keys, s
     # Only this test's charges may be due below. Settle what earlier tests left, including calls that a gateway
     # they stopped had claimed (due only when the claim's lease ends); any whose settle call keeps failing waits
     # until after this test.
-    await db.execute("UPDATE charges SET next_settle_at = now() WHERE next_settle_at IS NOT NULL")
+    await db.execute("UPDATE settle_calls SET next_at = now()")
     while await gateway.services.settlement.run_once():
         pass
-    await db.execute("UPDATE charges SET next_settle_at = now() + interval '1 hour' WHERE next_settle_at IS NOT NULL")
+    await db.execute("UPDATE settle_calls SET next_at = now() + interval '1 hour'")
     sent = await stream(gateway, keys, per_terminal=3, terminals=("10000003", "10000001"))
     ids = [uuid.UUID(charge_of(s.status, s.answer)["id"]) for s in sent]
     scheduled = {
         r["id"]: r
         for r in await db.fetch(
-            "SELECT id, psp_id, status, next_settle_at FROM charges WHERE id = ANY($1::uuid[])", ids
+            "SELECT c.id, c.psp_id, c.status, s.charge_id IS NOT NULL AS has_settle_call "
+            "FROM charges c LEFT JOIN settle_calls s ON s.charge_id = c.id WHERE c.id = ANY($1::uuid[])",
+            ids,
         )
     }
     # Only the completed charges of the PSP that settles separately wait for a settle call.
-    assert {(r["psp_id"], r["status"], r["next_settle_at"] is not None) for r in scheduled.values()} == {
+    assert {(r["psp_id"], r["status"], r["has_settle_call"]) for r in scheduled.values()} == {
         ("psp-sadad", "completed", True),
         ("psp-sadad", "declined", False),
         ("psp-mellat", "completed", False),
     }
+    ours = "SELECT charge_id FROM settle_calls WHERE charge_id = ANY($1::uuid[])"
 
     # A settle call that gets no answer is tried again later.
     await sims["psp-sadad"].fault("drop_reply", "10000003", operation="settle")
     assert await gateway.services.settlement.run_once() == 2
     retried = await db.fetch(
-        "SELECT settled_at, settle_attempts, next_settle_at > now() AS later FROM charges "
-        "WHERE psp_id = 'psp-sadad' AND next_settle_at IS NOT NULL AND created_at >= $1",
-        since,
+        "SELECT c.settled_at, s.attempts, s.next_at > now() AS later, s.last_note "
+        "FROM settle_calls s JOIN charges c ON c.id = s.charge_id WHERE s.charge_id = ANY($1::uuid[])",
+        ids,
     )
-    assert [(r["settled_at"], r["settle_attempts"], r["later"]) for r in retried] == [(None, 1, True)]
-    await db.execute(
-        "UPDATE charges SET next_settle_at = now() WHERE next_settle_at IS NOT NULL AND created_at >= $1", since
-    )
+    assert [(r["settled_at"], r["attempts"], r["later"]) for r in retried] == [(None, 1, True)]
+    assert retried[0]["last_note"].startswith("settle: ")
+    await db.execute("UPDATE settle_calls SET next_at = now() WHERE charge_id = ANY($1::uuid[])", ids)
     assert await gateway.services.settlement.run_once() == 1
     assert await gateway.services.settlement.run_once() == 0
+    # Settle calls made are gone: the table holds only those still to make.
+    assert await db.fetch(ours, ids) == []
 
     states = {str(i): (await sims[r["psp_id"]].entry(str(i)))["state"] for i, r in scheduled.items()}
     settled = {

@@ -98,6 +98,8 @@ async def assert_voided_once(db, sims, psp_id: str, charge_id: str) -> None:
     assert cancellation["cancels"]["tracking_code"] == original["tracking_code"]
     assert cancellation["seq"] > original["seq"]
     assert (await db.fetchval("SELECT status FROM voids WHERE charge_id = $1", uuid.UUID(charge_id))) == "reversed"
+    # A reversed purchase is never settled: the void took away its separate settle call, if its PSP has one.
+    assert await db.fetchval("SELECT count(*) FROM settle_calls WHERE charge_id = $1", uuid.UUID(charge_id)) == 0
 
 
 @pytest.mark.parametrize("psp_id", sorted(PSP_TERMINALS))
