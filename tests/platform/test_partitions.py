@@ -16,9 +16,10 @@ from gateway.core.access_chain import BreakKind
 from gateway.core.clock import system_clock
 from gateway.oversight.access_log import log_access, verify_access_log
 from gateway.platform.db import connect
-from gateway.platform.migrate import apply_migrations, migration_files
+from gateway.platform.migrate import apply_migrations
 from gateway.platform.partitions import MONTHLY_TABLES, add_months, ensure_partitions, month_start
 from receipts.keys_files import load_keyring
+from tests.platform.migrations import migrate_until
 from tests.query_plans import month_partition
 from tests.security.cli import pishkhan
 from tests.stack import charge_body
@@ -28,22 +29,6 @@ TERMINAL, OPERATOR, OFFICE = "10000001", "op-11", "11110001"
 
 def _uuid7_at(moment) -> uuid.UUID:
     return uuid.UUID(str(uuid7(nanoseconds=int(moment.timestamp() * 1e9))))
-
-
-async def _migrate_until(url: str, first_not_applied: str) -> None:
-    """The schema as it was before `first_not_applied`: the earlier migrations applied and recorded."""
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(
-            "CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz DEFAULT now())"
-        )
-        for path in migration_files():
-            if path.name >= first_not_applied:
-                break
-            await conn.execute(path.read_text(encoding="utf-8"))
-            await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
-    finally:
-        await conn.close()
 
 
 _CHARGE = """
@@ -60,7 +45,7 @@ VALUES ('11110001', $1, $2, $3, $4, 'k', 'h', 'p', '{}')
 
 
 async def test_the_migration_keeps_every_row_index_and_foreign_key_of_tables_that_hold_rows(empty_database):
-    await _migrate_until(empty_database, "0100")
+    await migrate_until(empty_database, "0100")
     now = system_clock()
     earlier = now - timedelta(days=75)
     ids = {"earlier": _uuid7_at(earlier), "now": _uuid7_at(now), "not_v7": uuid.uuid4()}
