@@ -361,9 +361,13 @@ async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | N
     tells which), and keeps the rows that did not match (neither matched nor returned by a void) in the temporary
     table `reconciliation_groups`, dropped at commit, for `matched_discrepancies`. Needs a transaction."""
     await _sort_in_memory(conn)
+    # The planner expects a tenth of the paired rows out of the full join (its filter on the day) and would sort them
+    # on the count's keys; hashing them took a fifth less time for the whole statement (docs/reconciliation.md).
+    await conn.execute("SET LOCAL enable_sort = off")
     await conn.execute(
         f"CREATE TEMP TABLE reconciliation_groups ON COMMIT DROP AS {_GROUPED}", *_match_args(scope, psp_id)
     )
+    await conn.execute("SET LOCAL enable_sort = on")
     return await conn.fetch(
         """SELECT CASE WHEN grouping(psp_id) = 0 THEN 'psp' WHEN grouping(agency_id) = 0 THEN 'agency'
                        ELSE 'total' END AS scope,
