@@ -198,8 +198,8 @@ async def measure(database_url: str, charges: int, offices: int, *, separate_set
             for _ in range(count):
                 now = datetime.now(UTC)
                 charge = new_charge(office, now, now + timedelta(seconds=60))
-                stan = await store.insert_charge(db, charge, f"key-{charge.id.hex}", secrets.token_bytes(32))
-                assert stan is not None
+                stored = await store.insert_charge(db, charge, f"key-{charge.id.hex}", secrets.token_bytes(32))
+                assert stored is not None
                 seq, prev_hash = heads[office]
                 completed_at = datetime.now(UTC)
                 receipt_hash = await _complete(db, charge, seq + 1, prev_hash, completed_at, settle=separate_settle)

@@ -124,6 +124,9 @@ class HelloTarget:
         return None if response.status == 200 else str(response.status)
 
 
+SLOW_MS = 50  # the tail target at half of peak: answers slower than this are counted per second
+
+
 @dataclass
 class Tally:
     """Completions inside the measuring window: latencies of the successes, counts of the failures by kind."""
@@ -132,6 +135,7 @@ class Tally:
     window_end: float
     latencies_ms: list[float] = field(default_factory=list)
     failures: Counter = field(default_factory=Counter)
+    slow_by_second: Counter = field(default_factory=Counter)  # answers over SLOW_MS by second of the window
     ok_all: int = 0  # successes in and out of the window, for per-request costs over the whole run
 
     def record(self, started: float, finished: float, failure: str | None) -> None:
@@ -139,7 +143,10 @@ class Tally:
         if not self.window_start <= finished <= self.window_end:
             return
         if failure is None:
-            self.latencies_ms.append(round((finished - started) * 1000, 3))
+            latency_ms = round((finished - started) * 1000, 3)
+            self.latencies_ms.append(latency_ms)
+            if latency_ms > SLOW_MS:
+                self.slow_by_second[str(int(started - self.window_start))] += 1
         else:
             self.failures[failure] += 1
 
@@ -150,6 +157,8 @@ class Tally:
             "ok_all": self.ok_all,
             "failures": dict(self.failures),
             "latencies_ms": self.latencies_ms,
+            "slow_by_second": dict(self.slow_by_second),
+            "window_start_unix": round(time.time() - (time.monotonic() - self.window_start), 3),
             **extra,
         }
 

@@ -31,13 +31,17 @@ def summarise(result: dict) -> dict:
     """Throughput and latency percentiles of a (merged) generator result; raw latencies are dropped."""
     latencies = sorted(result["latencies_ms"])
     window = result["window_s"]
-    summary = {key: value for key, value in result.items() if key != "latencies_ms"}
+    summary = {key: value for key, value in result.items() if key not in ("latencies_ms", "slow_by_second")}
+    slow = result.get("slow_by_second", {})
     summary.update(
         rps=round(result["ok"] / window, 1) if window else None,
         p50_ms=percentile(latencies, 50),
         p90_ms=percentile(latencies, 90),
         p99_ms=percentile(latencies, 99),
         max_ms=latencies[-1] if latencies else None,
+        # When the slow answers came: spread out (queueing) or in a few seconds (a stall of something shared).
+        slowest_seconds=sorted(slow.items(), key=lambda item: -item[1])[:10],
+        slow_answers=sum(slow.values()),
     )
     return summary
 
@@ -54,6 +58,7 @@ def merge(results: list[dict]) -> dict:
         "ok_all": sum(r["ok_all"] for r in results),
         "failures": failures,
         "latencies_ms": [x for r in results for x in r["latencies_ms"]],
+        "slow_by_second": _add_counts(r.get("slow_by_second", {}) for r in results),
         "generators": len(results),
         "generator_cpu_s": round(sum(r["cpu_s"] for r in results), 2),
     }
@@ -63,6 +68,14 @@ def merge(results: list[dict]) -> dict:
     if "rate" in results[0]:
         merged["rate"] = round(sum(r["rate"] for r in results), 1)
     return merged
+
+
+def _add_counts(counts) -> dict:
+    total: dict = {}
+    for count in counts:
+        for key, value in count.items():
+            total[int(key)] = total.get(int(key), 0) + value
+    return total
 
 
 async def run_generators(specs: list[dict], work_dir: Path) -> dict:

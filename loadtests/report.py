@@ -218,6 +218,14 @@ def markdown(results: dict) -> str:
             for run in results["peak"]["runs"]
         ),
     ]
+    half = results.get("half_peak")
+    if half and "slow_answers" in half:
+        lines += [
+            "",
+            f"Half of peak: {half['slow_answers']} answers over 50 ms of {half['ok']}; the seconds of the window with "
+            "the most (spread out: queueing; a few seconds: a stall of something shared): "
+            + (", ".join(f"{second} s: {count}" for second, count in half["slowest_seconds"]) or "none"),
+        ]
     cost = results["peak"].get("per_charge")
     if cost:
         lines += [

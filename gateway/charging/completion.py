@@ -5,7 +5,9 @@ for PSPs that need one, so nothing is ever settled without a receipt).
 The chain head of each office is cached in memory and completions within one office are serialised by an
 in-process lock, so the common case costs one round trip. Several gateway processes stay correct: the statement
 only advances the head from the exact (seq, hash) it signed against, and a moved head means read, sign, retry.
-Different offices never wait for each other.
+A charge's insert also returns the head it saw (`note_head`): an office's requests reach whichever process or host
+the balancer picks, and without it each process's cache would be behind by the receipts the others issued, so
+about half of all completions would sign twice and write twice. Different offices never wait for each other.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gateway.core.identifiers import make_tracking_code
 from gateway.core.psp import PspReply
 from gateway.core.registry import Registry
 from gateway.messaging.sms_text import render_confirmation
+from gateway.platform import metrics
 from gateway.receipt_book.links import ReceiptLinks
 from receipts.chain import IssuedReceipt, genesis_hash, issue_receipt
 from receipts.model import ReceiptInput
@@ -35,6 +38,13 @@ class ReceiptIssuer:
         self.links = links
         self._heads: dict[str, tuple[int, str]] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def note_head(self, office_id: str, head: tuple[int, str] | None) -> None:
+        """An office's chain head read elsewhere (None: no receipt yet); the cache only ever moves forward."""
+        seen = head or (0, genesis_hash(office_id))
+        cached = self._heads.get(office_id)
+        if cached is None or cached[0] < seen[0]:
+            self._heads[office_id] = seen
 
     async def complete(self, db, charge: Charge, reply: PspReply, registry: Registry, now: datetime) -> dict | None:
         """Returns the signed receipt, or None if the charge had already reached a final state elsewhere or was
@@ -86,6 +96,7 @@ class ReceiptIssuer:
                 try:
                     written = await write(seq, prev_hash, tracking_code, issued)
                 except ChainMoved:
+                    metrics.RECEIPT_CHAIN_RETRIES.inc()
                     self._heads.pop(office_id, None)
                     continue
                 if written:

@@ -136,11 +136,12 @@ class ChargeService:
         outcome: Charge | None = None
         stored = False
         try:
-            stan = await store.insert_charge(self.pool, charge, idempotency_key, request_hash, key_id=key_id)
-            if stan is None:
+            inserted = await store.insert_charge(self.pool, charge, idempotency_key, request_hash, key_id=key_id)
+            if inserted is None:
                 return await self.replay(office_id, idempotency_key, request_hash)
             stored = True
-            outcome = await self._drive(dataclasses.replace(charge, stan=stan))
+            self.issuer.note_head(office_id, inserted.chain_head)
+            outcome = await self._drive(dataclasses.replace(charge, stan=inserted.stan))
             return outcome
         finally:
             if not stored or (outcome is not None and outcome.status in FINAL):

@@ -65,15 +65,25 @@ WITH revoked AS (
     WHERE EXISTS (SELECT 1 FROM idem)
     RETURNING stan
 )
-SELECT (SELECT stan FROM charge) AS stan, EXISTS (SELECT 1 FROM revoked) AS key_revoked
+SELECT (SELECT stan FROM charge) AS stan, EXISTS (SELECT 1 FROM revoked) AS key_revoked,
+       head.last_seq, head.last_hash
+FROM (SELECT 1) AS one LEFT JOIN receipt_chain_heads head ON head.office_id = $2
 """
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCharge:
+    stan: str
+    # The office's receipt chain head (last seq, last hash) as the insert saw it, None before the office's first
+    # receipt: whichever gateway process completes the charge signs against it without reading it again.
+    chain_head: tuple[int, str] | None
 
 
 async def insert_charge(
     db, charge: Charge, idempotency_key: str, request_hash: bytes, *, key_id: str | None = None
-) -> str | None:
-    """Persists the new charge under its idempotency key; returns its STAN, or None if the key was already used.
-    Raises KeyRevoked, writing nothing, if `key_id` names a revoked API key."""
+) -> StoredCharge | None:
+    """Persists the new charge under its idempotency key; returns its STAN and the office's chain head, or None if
+    the key was already used. Raises KeyRevoked, writing nothing, if `key_id` names a revoked API key."""
     row = await db.fetchrow(
         _INSERT_CHARGE,
         charge.id,
@@ -103,7 +113,10 @@ async def insert_charge(
     )
     if row["key_revoked"]:
         raise KeyRevoked()
-    return row["stan"]
+    if row["stan"] is None:
+        return None
+    head = (row["last_seq"], row["last_hash"]) if row["last_seq"] is not None else None
+    return StoredCharge(row["stan"], head)
 
 
 async def key_revoked(db, key_id: str | None) -> bool:

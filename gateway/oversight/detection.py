@@ -29,8 +29,9 @@ from gateway.oversight.void_patterns import void_findings
 log = logging.getLogger(__name__)
 LOCK_ID = 0x4F56_5253  # "OVRS"
 SLICE = timedelta(days=1)  # a first pass over a long history goes a day at a time, recording its progress
-# Refusals and charge completions are stamped in the statement that writes them, so they commit within moments of
-# their time; a PSP feed's rows carry the start of their import, which can run for minutes (the `rescan` margin).
+# Refusals and charge completions are stamped just before the statement that writes them, so they commit within
+# moments of their time (the margin also covers clocks of gateway hosts a little apart); a PSP feed's rows carry the
+# start of their import, which can run for minutes (the `rescan` margin).
 COMMIT_MARGIN = timedelta(seconds=60)
 
 
@@ -155,24 +156,34 @@ async def detect_between(
 
 
 async def run_detection(
-    conn: asyncpg.Connection, tariffs: TariffBook, *, window: timedelta, rescan: timedelta, clock: Clock = system_clock
+    conn: asyncpg.Connection,
+    tariffs: TariffBook,
+    *,
+    window: timedelta,
+    rescan: timedelta,
+    clock: Clock = system_clock,
+    settled: bool = False,
+    margin: timedelta = COMMIT_MARGIN,
 ) -> DetectionReport | None:
-    """Carries detection on from its last reach to `now`, re-reading COMMIT_MARGIN of refusals and charges and
-    `rescan` of feed rows before it; None if another process holds the turn."""
+    """Carries detection on from where the last pass left off to `now` (`settled`: to `now - margin`, so that every
+    refusal and charge is read once, after it has surely committed); None if another process holds the turn.
+    A pass that scanned to within `margin` of its own start may not have seen rows that committed just after it
+    looked, so the next pass reads again from `margin` before that start; feed rows from `rescan` before."""
     if not await store.try_detection_lock(conn, LOCK_ID):
         return None
     now = clock()
+    until = now - margin if settled else now
     try:
-        reach = await store.detection_reach(conn)
-        if reach is None:
+        resume = await store.detection_resume_point(conn, margin)
+        if resume is None:
             first = await store.earliest_evidence(conn)
             report = await detect_between(
-                conn, tariffs, window, first if first is not None else now - rescan, now, clock=clock
+                conn, tariffs, window, first if first is not None else until - rescan, until, clock=clock
             )
+        elif resume < until:
+            report = await detect_between(conn, tariffs, window, resume, until, feed_since=resume - rescan, clock=clock)
         else:
-            report = await detect_between(
-                conn, tariffs, window, reach - COMMIT_MARGIN, now, feed_since=reach - rescan, clock=clock
-            )
+            report = DetectionReport(resume, resume)
         # The offices hear of their new findings at once: their seven days to object start now.
         while await notify_new_findings(conn, clock()) == NOTICE_BATCH:
             pass

@@ -168,6 +168,16 @@ async def detection_reach(db) -> datetime | None:
     return await db.fetchval("SELECT max(scanned_to) FROM oversight_detection_runs")
 
 
+async def detection_resume_point(db, margin: timedelta) -> datetime | None:
+    """Where the next pass must start reading refusals and charges: the newest pass's end, or `margin` before that
+    pass's start if it scanned closer to its start than that (rows committing as it looked may have been unseen)."""
+    return await db.fetchval(
+        "SELECT least(scanned_to, started_at - $1::interval) FROM oversight_detection_runs "
+        "ORDER BY scanned_to DESC LIMIT 1",
+        margin,
+    )
+
+
 async def earliest_evidence(conn) -> datetime | None:
     """The first moment any source of findings has a row, so a first detection pass knows where to start."""
     return await conn.fetchval(

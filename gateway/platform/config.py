@@ -55,6 +55,9 @@ class Settings:
     split_window_s: float = field(default_factory=lambda: float(_env("PISHKHAN_SPLIT_WINDOW_S", "1800")))
     oversight_interval_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OVERSIGHT_INTERVAL_S", "30")))
     oversight_rescan_s: float = field(default_factory=lambda: float(_env("PISHKHAN_OVERSIGHT_RESCAN_S", "600")))
+    oversight_commit_margin_s: float = field(
+        default_factory=lambda: float(_env("PISHKHAN_OVERSIGHT_COMMIT_MARGIN_S", "60"))
+    )
     penalty_rules_path: Path = field(
         default_factory=lambda: Path(
             _env("PISHKHAN_PENALTY_RULES", str(PROJECT_ROOT / "gateway" / "oversight" / "penalty_rules.toml"))

@@ -36,6 +36,11 @@ STORE_UNAVAILABLE = Counter(
     "Requests answered 503 because PostgreSQL or Redis could not be reached, by store",
     ["store"],
 )
+RECEIPT_CHAIN_RETRIES = Counter(
+    "pishkhan_receipt_chain_retries_total",
+    "Receipts signed again because the office's chain head had moved since it was read (another process or "
+    "terminal of the office issued one in between)",
+)
 
 IDENTITY_LATENCY = Histogram(
     "pishkhan_identity_inquiry_seconds",

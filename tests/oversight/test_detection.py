@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 from gateway.core.jalali import tehran_date
 from gateway.oversight.detection import COMMIT_MARGIN, LOCK_ID, detect_range, run_detection
@@ -245,20 +247,52 @@ async def test_the_gateway_worker_records_new_findings_on_its_own(gateway, keys,
     )
     assert status == 422
     (refusal_id,) = [r["id"] for r in await db.fetch("SELECT id FROM refusals WHERE created_at >= $1", now)]
+    refused_at = await db.fetchval("SELECT created_at FROM refusals WHERE id = $1", refusal_id)
     services = gateway.services
+    # The worker reads up to its commit margin ago; a short one keeps the test short.
+    oversight = dataclasses.replace(services.oversight, commit_margin=timedelta(milliseconds=200))
     worker = asyncio.create_task(
-        detect_forever(
-            services.settings.database_url, services.state, services.oversight, interval=0.05, clock=services.clock
-        )
+        detect_forever(services.settings.database_url, services.state, oversight, interval=0.05, clock=services.clock)
     )
     try:
-        for _ in range(100):  # until a pass that began after the refusal has been recorded
-            if await db.fetchval("SELECT max(started_at) FROM oversight_detection_runs") > now:
+        for _ in range(100):  # until a pass has read past the refusal
+            if await db.fetchval("SELECT max(scanned_to) FROM oversight_detection_runs") > refused_at:
                 break
             await asyncio.sleep(0.05)
     finally:
         worker.cancel()
     assert (await violations_of(db, f"refusal:{refusal_id}"))[f"refusal:{refusal_id}"]["type"] == "cash_payment"
+
+
+async def test_settled_passes_read_each_instant_once_and_a_pass_up_to_now_is_read_again_after_it(gateway, db):
+    tariffs = gateway.services.state.tariffs
+    margin = timedelta(seconds=30)
+    start = utcnow()
+    await record_run(db, start - WINDOW, start, {}, start + margin)  # a settled pass: it ran a margin later
+
+    async def runs_after(clock_at):
+        report = await run_detection(
+            db, tariffs, window=WINDOW, rescan=WINDOW, clock=lambda: clock_at, settled=True, margin=margin
+        )
+        return report.scanned_from, report.scanned_to
+
+    assert await runs_after(start + 2 * margin) == (start, start + margin)
+    assert await runs_after(start + 2 * margin + timedelta(seconds=1)) == (
+        start + margin,
+        start + margin + timedelta(seconds=1),
+    )
+    assert await runs_after(start + 2 * margin + timedelta(seconds=1)) == (
+        start + margin + timedelta(seconds=1),
+        start + margin + timedelta(seconds=1),
+    )  # nothing new settled: nothing read, nothing recorded
+
+    up_to_now = start + 3 * margin
+    report = await run_detection(db, tariffs, window=WINDOW, rescan=WINDOW, clock=lambda: up_to_now, margin=margin)
+    assert report.scanned_to == up_to_now
+    # That pass looked at instants that may not have committed yet: the next reads them again.
+    assert await runs_after(up_to_now + 2 * margin) == (up_to_now - margin, up_to_now + margin)
+    # The passes of this test ran in the future: the tests after it carry on from the present.
+    await db.execute("DELETE FROM oversight_detection_runs WHERE scanned_to > $1", start)
 
 
 async def test_the_split_lookup_reads_only_the_recipients_own_charges(db):
@@ -273,3 +307,31 @@ async def test_the_split_lookup_reads_only_the_recipients_own_charges(db):
     assert lateral and {indexes.get(node.get("Index Name"), "") for node in lateral} == {"charges_split_lookup"}, (
         lateral
     )
+
+
+async def test_the_detection_loop_keeps_one_database_session_from_turn_to_turn(gateway, db):
+    """A new backend every turn would start with cold catalog caches (every partition a pass reads), a burst of the
+    database's CPU every turn that the charges being served would wait behind."""
+    services = gateway.services
+    oversight = dataclasses.replace(services.oversight, commit_margin=timedelta(milliseconds=50))
+    worker = asyncio.create_task(
+        detect_forever(services.settings.database_url, services.state, oversight, interval=0.05, clock=services.clock)
+    )
+    started = await db.fetchval("SELECT count(*) FROM oversight_detection_runs")
+    sessions = set()
+    try:
+        for _ in range(200):
+            sessions |= {
+                row["pid"]
+                for row in await db.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND query LIKE 'SELECT pg_advisory_unlock%'"
+                )
+            }
+            if await db.fetchval("SELECT count(*) FROM oversight_detection_runs") >= started + 5:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        worker.cancel()
+    assert await db.fetchval("SELECT count(*) FROM oversight_detection_runs") >= started + 5
+    assert len(sessions) == 1, sessions
