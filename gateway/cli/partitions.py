@@ -10,7 +10,14 @@ from pathlib import Path
 from gateway.cli.common import connection
 from gateway.core.clock import system_clock
 from gateway.platform.config import load_settings
-from gateway.platform.partitions import add_months, ensure_partitions, export_and_detach, month_start, months_before
+from gateway.platform.partitions import (
+    STILL_LIVE,
+    add_months,
+    ensure_partitions,
+    export_and_detach,
+    month_start,
+    months_before,
+)
 
 
 async def _ensure(months_ahead: int) -> list[str]:
@@ -43,8 +50,10 @@ async def _retire(older_than: int, output: Path, keep_detached: bool, dry_run: b
                     f"{month:%Y-%m}: {rows} rows in {len(retired.files)} files under {retired.folder}; "
                     f"detached {detached}"
                 )
-            for name, live in retired.kept.items():
-                print(f"{month:%Y-%m}: kept {name}: {live} messages not yet delivered or given up")
+            for partition in partitions:
+                if partition.name in retired.kept:
+                    what = STILL_LIVE[partition.table][1]
+                    print(f"{month:%Y-%m}: kept {partition.name}: {retired.kept[partition.name]} {what}")
 
 
 def cmd_export_and_detach(args: argparse.Namespace) -> int:

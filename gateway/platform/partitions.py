@@ -45,9 +45,12 @@ _AFTER_RETIRING = {
             WHERE a.seq < EXCLUDED.seq""",
 }
 # Rows that may still change: a month holding any of them stays attached (see export_and_detach).
-_STILL_LIVE = {
+# A month partition is kept attached while any of these rows can still change: (which rows, what they are).
+STILL_LIVE = {
     # Not yet accepted nor given up, or accepted and still polled for a delivery report.
-    "outbox": "status = 'pending' OR next_poll_at IS NOT NULL",
+    "outbox": ("status = 'pending' OR next_poll_at IS NOT NULL", "messages not yet delivered or given up"),
+    # The schedule names the charge by id alone: retired, its settle call would be claimed for ever and run for none.
+    "charges": ("id IN (SELECT charge_id FROM settle_calls)", "charges whose separate settle call is still due"),
 }
 # Partition maintenance waits this long for a lock, then gives up until its next pass rather than queue the charge
 # path behind it.
@@ -213,8 +216,9 @@ async def export_and_detach(
     file's rows and SHA-256, each file synced to disk; then, in the same transaction, deletes those pointing rows,
     detaches the month's partitions and drops them (`keep_detached` leaves them as plain tables). Nothing is
     detached unless every file was written: a failure leaves the month in place, and running again rewrites it.
-    A partition holding rows that may still change (an outbox message not yet delivered or given up) is neither
-    exported nor detached: it is named in `kept`, and a later run retires it once those rows are final."""
+    A partition holding rows that may still change (STILL_LIVE: an outbox message not yet delivered or given up,
+    a charge whose settle call is due) is neither exported nor detached: it is named in `kept`, and a later run
+    retires it once those rows are final."""
     folder = out / month.strftime("%Y-%m")
     ordered = sorted(partitions, key=lambda p: RETIRED_TABLES.index(p.table))
     files: dict[str, int] = {}
@@ -225,10 +229,9 @@ async def export_and_detach(
             # Nothing writes to the month meanwhile: what is exported is what is detached.
             await conn.execute(f"LOCK TABLE {partition.name} IN SHARE MODE")
         for partition in ordered:
-            if partition.table in _STILL_LIVE:
-                live = await conn.fetchval(
-                    f"SELECT count(*) FROM {partition.name} WHERE {_STILL_LIVE[partition.table]}"
-                )
+            if partition.table in STILL_LIVE:
+                where, _ = STILL_LIVE[partition.table]
+                live = await conn.fetchval(f"SELECT count(*) FROM {partition.name} WHERE {where}")
                 if live:
                     kept[partition.name] = live
         ordered = [partition for partition in ordered if partition.name not in kept]

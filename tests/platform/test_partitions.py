@@ -326,3 +326,34 @@ async def test_an_outbox_month_is_retired_only_once_none_of_its_messages_can_cha
         assert "charges.jsonl" in manifest["files"]  # what the first run retired stays listed
     finally:
         await conn.close()
+
+
+async def test_a_charges_month_is_kept_while_a_charge_of_it_waits_for_its_settle_call(empty_database, tmp_path):
+    await apply_migrations(empty_database)
+    old = system_clock() - timedelta(days=120)
+    conn = await connect(empty_database)
+
+    async def retire() -> str:
+        code, out, err = await pishkhan(
+            empty_database, "partitions", "export-and-detach", "--older-than", "2", "--output", str(tmp_path)
+        )
+        assert code == 0, err
+        return out
+
+    try:
+        await ensure_partitions(conn, old - timedelta(days=2), 1)
+        charge_id = _uuid7_at(old)
+        await conn.execute(_CHARGE, charge_id, old, "code-1")
+        await conn.execute("INSERT INTO settle_calls (charge_id, next_at) VALUES ($1, $2)", charge_id, old)
+        partition = month_partition("charges", old)
+
+        out = await retire()
+        assert f"kept {partition}: 1 charges whose separate settle call is still due" in out, out
+        assert await conn.fetchval("SELECT count(*) FROM charges WHERE id = $1", charge_id) == 1
+
+        await conn.execute("DELETE FROM settle_calls WHERE charge_id = $1", charge_id)  # the call went through
+        out = await retire()
+        assert f"kept {partition}" not in out and f"detached {partition}" in out, out
+        assert await conn.fetchval("SELECT to_regclass($1)", partition) is None
+    finally:
+        await conn.close()
