@@ -1,7 +1,9 @@
 """What the money path's two statements cost PostgreSQL per completed charge, measured alone: a fresh database on an
 embedded server with pg_stat_statements, a few thousand charges persisted and completed through the charge path's
 own SQL (gateway/charging/store.py) with receipts of a real size, then per charge: each statement's time, buffers and
-WAL bytes, the whole server's WAL, and how many of the charges' row updates were HOT (no index touched).
+WAL bytes, the whole server's WAL, the transactions, and how many of the charges' row updates were HOT (no index
+touched). The offices charge at once, so their inserts are grouped as the gateway groups them
+(gateway/charging/insert_batch.py); `--one-by-one` gives each insert a statement of its own.
 
     python -m loadtests.charge_cost --charges 3000
 
@@ -23,6 +25,7 @@ import asyncpg
 from uuid_utils.compat import uuid7
 
 from gateway.charging import store
+from gateway.charging.insert_batch import ChargeInserts
 from gateway.core.charge import Charge, Recipient
 from gateway.core.psp import SettlementRow
 from gateway.platform.config import PROJECT_ROOT
@@ -174,16 +177,24 @@ def _per_charge(before: dict, after: dict, charges: int, wal_bytes: int) -> dict
     }
 
 
-async def measure(database_url: str, charges: int, offices: int) -> dict:
-    pool = await create_pool(database_url, offices, min_size=offices)
+async def measure(database_url: str, charges: int, offices: int, one_by_one: bool) -> dict:
+    pool = await create_pool(database_url, offices + 1, min_size=offices + 1)
+    inserts = ChargeInserts(pool)
     heads = dict.fromkeys(range(offices), (0, "0" * 64))
+
+    async def persist(db, insert: store.ChargeInsert) -> str | None:
+        if one_by_one:
+            [stan] = await store.insert_charges(db, [insert])
+            assert not isinstance(stan, store.KeyRevoked)
+            return stan
+        return await inserts.insert(insert)
 
     async def one_office(office: int, count: int) -> None:
         async with pool.acquire() as db:
             for _ in range(count):
                 now = datetime.now(UTC)
                 charge = new_charge(office, now, now + timedelta(seconds=60))
-                stan = await store.insert_charge(db, charge, f"key-{charge.id.hex}", secrets.token_bytes(32))
+                stan = await persist(db, store.ChargeInsert(charge, f"key-{charge.id.hex}", secrets.token_bytes(32)))
                 assert stan is not None
                 seq, prev_hash = heads[office]
                 heads[office] = (seq + 1, await _complete(db, charge, seq + 1, prev_hash, datetime.now(UTC)))
@@ -205,7 +216,11 @@ async def measure(database_url: str, charges: int, offices: int) -> dict:
         wal_bytes = await conn.fetchval("SELECT $1::pg_lsn - $2::pg_lsn", after["lsn"], before["lsn"])
     finally:
         await conn.close()
-    return {"seconds": round(seconds, 1), **_per_charge(before, after, charges, int(wal_bytes))}
+    return {
+        "seconds": round(seconds, 1),
+        "inserts": "one by one" if one_by_one else "grouped",
+        **_per_charge(before, after, charges, int(wal_bytes)),
+    }
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -222,7 +237,7 @@ async def run(args: argparse.Namespace) -> dict:
         url = server_url.rsplit("/", 1)[0] + f"/{name}"
         try:
             await apply_migrations(url)
-            return await measure(url, args.charges, args.offices)
+            return await measure(url, args.charges, args.offices, args.one_by_one)
         finally:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             await admin.close()
@@ -235,6 +250,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--charges", type=int, default=3000)
     parser.add_argument("--offices", type=int, default=8, help="offices charging at once, one connection each")
+    parser.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="each charge's insert in a statement of its own, not grouped with the other offices' (before/after)",
+    )
     parser.add_argument("--database-url", help="a server started with pg_stat_statements (default: an embedded one)")
     parser.add_argument("--var-dir", type=Path, default=PROJECT_ROOT / "var" / "charge-cost")
     print(json.dumps(asyncio.run(run(parser.parse_args())), ensure_ascii=False, indent=1))

@@ -27,9 +27,13 @@ async def rolled_back(db):
     await transaction.rollback()
 
 
+async def _store(db, charge) -> None:
+    [stan] = await store.insert_charges(db, [store.ChargeInsert(charge, f"due-{charge.id.hex}", b"hash")])
+    assert isinstance(stan, str)
+
+
 async def _pending_charge_due_at(db, due_at: datetime) -> None:
-    charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=due_at)
-    assert await store.insert_charge(db, charge, f"due-{charge.id.hex}", b"hash") is not None
+    await _store(db, new_charge(office=1, now=datetime.now(UTC), next_recovery_at=due_at))
 
 
 async def test_nothing_due_is_an_empty_answer(rolled_back):
@@ -44,7 +48,7 @@ async def test_a_pending_charge_is_due_once_its_recovery_time_has_come(rolled_ba
 
 async def test_a_completed_charge_is_due_for_its_settle_call_once_its_time_has_come(rolled_back):
     charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC) + timedelta(hours=1))
-    await store.insert_charge(rolled_back, charge, f"due-{charge.id.hex}", b"hash")
+    await _store(rolled_back, charge)
     await rolled_back.execute(
         "UPDATE charges SET status = 'completed', next_settle_at = $2 WHERE id = $1", charge.id, LONG_AGO
     )
@@ -101,9 +105,9 @@ async def test_the_probe_reads_each_table_s_index_of_due_rows_in_the_generic_pla
 async def test_the_loop_leaves_alone_what_it_was_not_given(rolled_back):
     """A loop given the charges' pass alone (a process that runs only recovery) is not stopped by a due settle call."""
     charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=LONG_AGO)
-    await store.insert_charge(rolled_back, charge, f"due-{charge.id.hex}", b"hash")
+    await _store(rolled_back, charge)
     other = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC))
-    await store.insert_charge(rolled_back, other, f"due-{other.id.hex}", b"hash")
+    await _store(rolled_back, other)
     await rolled_back.execute(
         "UPDATE charges SET status = 'completed', next_settle_at = $2 WHERE id = $1", other.id, LONG_AGO
     )
@@ -131,7 +135,7 @@ class StuckPass(CountingPass):
 async def test_a_stuck_pass_holds_no_other_back_and_is_not_started_twice(rolled_back):
     await _pending_charge_due_at(rolled_back, LONG_AGO)
     other = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC))
-    await store.insert_charge(rolled_back, other, f"due-{other.id.hex}", b"hash")
+    await _store(rolled_back, other)
     await rolled_back.execute(
         "UPDATE charges SET status = 'completed', next_settle_at = $2 WHERE id = $1", other.id, LONG_AGO
     )
