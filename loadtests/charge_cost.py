@@ -1,7 +1,9 @@
 """What the money path's two statements cost PostgreSQL per completed charge, measured alone: a fresh database on an
 embedded server with pg_stat_statements, a few thousand charges persisted and completed through the charge path's
 own SQL (gateway/charging/store.py) with receipts of a real size, then per charge: each statement's time, buffers and
-WAL bytes, the whole server's WAL, and how many of the charges' row updates were HOT (no index touched).
+WAL bytes, the whole server's WAL, the transactions, and how many of the charges' row updates were HOT (no index
+touched). The offices charge at once, so their inserts are grouped as the gateway groups them
+(gateway/charging/insert_batch.py); `--one-by-one` gives each insert a statement of its own.
 
     python -m loadtests.charge_cost --charges 3000
     python -m loadtests.charge_cost --charges 3000 --separate-settle   # a PSP whose settle is a call of its own
@@ -24,6 +26,7 @@ import asyncpg
 from uuid_utils.compat import uuid7
 
 from gateway.charging import store
+from gateway.charging.insert_batch import ChargeInserts
 from gateway.charging.settle_worker import LEASE
 from gateway.core.charge import Charge, Recipient
 from gateway.core.psp import SettlementRow
@@ -189,16 +192,26 @@ async def _settle_calls(pool, completing: asyncio.Future) -> None:
         await asyncio.sleep(0.1)
 
 
-async def measure(database_url: str, charges: int, offices: int, *, separate_settle: bool = False) -> dict:
+async def measure(
+    database_url: str, charges: int, offices: int, *, one_by_one: bool = False, separate_settle: bool = False
+) -> dict:
     pool = await create_pool(database_url, offices + 1, min_size=offices + 1)
+    inserts = ChargeInserts(pool)
     heads = dict.fromkeys(range(offices), (0, "0" * 64))
+
+    async def persist(db, insert: store.ChargeInsert) -> store.StoredCharge | None:
+        if one_by_one:
+            [stored] = await store.insert_charges(db, [insert])
+            assert not isinstance(stored, store.KeyRevoked)
+            return stored
+        return await inserts.insert(insert)
 
     async def one_office(office: int, count: int) -> None:
         async with pool.acquire() as db:
             for _ in range(count):
                 now = datetime.now(UTC)
                 charge = new_charge(office, now, now + timedelta(seconds=60))
-                stored = await store.insert_charge(db, charge, f"key-{charge.id.hex}", secrets.token_bytes(32))
+                stored = await persist(db, store.ChargeInsert(charge, f"key-{charge.id.hex}", secrets.token_bytes(32)))
                 assert stored is not None
                 seq, prev_hash = heads[office]
                 completed_at = datetime.now(UTC)
@@ -225,7 +238,11 @@ async def measure(database_url: str, charges: int, offices: int, *, separate_set
         wal_bytes = await conn.fetchval("SELECT $1::pg_lsn - $2::pg_lsn", after["lsn"], before["lsn"])
     finally:
         await conn.close()
-    return {"seconds": round(seconds, 1), **_per_charge(before, after, charges, int(wal_bytes))}
+    return {
+        "seconds": round(seconds, 1),
+        "inserts": "one by one" if one_by_one else "grouped",
+        **_per_charge(before, after, charges, int(wal_bytes)),
+    }
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -242,7 +259,9 @@ async def run(args: argparse.Namespace) -> dict:
         url = server_url.rsplit("/", 1)[0] + f"/{name}"
         try:
             await apply_migrations(url)
-            return await measure(url, args.charges, args.offices, separate_settle=args.separate_settle)
+            return await measure(
+                url, args.charges, args.offices, one_by_one=args.one_by_one, separate_settle=args.separate_settle
+            )
         finally:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             await admin.close()
@@ -259,6 +278,11 @@ def main() -> None:
         "--separate-settle",
         action="store_true",
         help="charges of a PSP whose settle is a separate call: completions schedule it, the settle statements run",
+    )
+    parser.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="each charge's insert in a statement of its own, not grouped with the other offices' (before/after)",
     )
     parser.add_argument("--database-url", help="a server started with pg_stat_statements (default: an embedded one)")
     parser.add_argument("--var-dir", type=Path, default=PROJECT_ROOT / "var" / "charge-cost")

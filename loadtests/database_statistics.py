@@ -10,7 +10,7 @@ SERVER_SETTINGS = ("shared_preload_libraries=pg_stat_statements", "pg_stat_state
 TOP = 12
 
 _STATEMENTS = """
-SELECT queryid, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query, calls, total_exec_time,
+SELECT queryid, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query, calls, rows, total_exec_time,
        shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written, shared_blk_read_time
 FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
@@ -48,6 +48,7 @@ def per_charge(before: dict, after: dict, charges: int) -> dict:
             {
                 "query": end["query"],
                 "calls": round(calls / charges, 3),
+                "rows": round((end["rows"] - start.get("rows", 0)) / charges, 3),
                 "ms": round((end["total_exec_time"] - start.get("total_exec_time", 0.0)) / charges, 4),
                 **{
                     name: round((end[f"shared_blks_{name}"] - start.get(f"shared_blks_{name}", 0)) / charges, 3)

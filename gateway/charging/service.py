@@ -20,6 +20,7 @@ from uuid_utils.compat import uuid7
 from gateway.access.rate_counts import PendingCount
 from gateway.charging import store
 from gateway.charging.completion import ReceiptIssuer
+from gateway.charging.insert_batch import ChargeInserts
 from gateway.charging.psp_pool import PspPool
 from gateway.charging.terminal_lock import LockAttempt, TerminalLocks, lock_token
 from gateway.core.charge import FINAL, Charge, ExtraItem, Recipient, Status, status_for_decline
@@ -67,6 +68,7 @@ class ChargeService:
         clock: Clock = system_clock,
     ) -> None:
         self.pool = pool
+        self.inserts = ChargeInserts(pool)
         self.state = state
         self.psps = psps
         self.issuer = issuer
@@ -136,7 +138,7 @@ class ChargeService:
         outcome: Charge | None = None
         stored = False
         try:
-            inserted = await store.insert_charge(self.pool, charge, idempotency_key, request_hash, key_id=key_id)
+            inserted = await self.inserts.insert(store.ChargeInsert(charge, idempotency_key, request_hash, key_id))
             if inserted is None:
                 return await self.replay(office_id, idempotency_key, request_hash)
             stored = True

@@ -1,5 +1,6 @@
 """The SQL of the charge path. The hot path costs two statements: one to persist the charge (with its
-idempotency key) before the PSP is called, one to complete it with its receipt, chain head and outbox rows.
+idempotency key) before the PSP is called, shared with the charges of the same process persisted at the same moment
+(gateway/charging/insert_batch.py), one to complete it with its receipt, chain head and outbox rows.
 
 Every write about a pending charge is fenced by its claim epoch: it applies only if no recovery claim has been
 taken since the writer read the charge (see 0006_money_safety.sql)."""
@@ -7,13 +8,14 @@ taken since the writer read the charge (see 0006_money_safety.sql)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from gateway.core.charge import PENDING, Charge, ExtraItem, Recipient, Status
 from gateway.core.identity import IdentityCheck
@@ -46,28 +48,59 @@ class KeyRevoked(Exception):
     """The caller's API key was revoked: nothing was written."""
 
 
-# $24: the caller's API key, whose row may have come from memory (gateway/web/auth.py), re-checked here in the same
-# transaction; NULL when the caller was not authenticated by a key (the counter page's signed-in operator).
-_INSERT_CHARGE = """
-WITH revoked AS (
-    SELECT 1 FROM api_keys WHERE id = $24 AND revoked_at IS NOT NULL
+@dataclass(frozen=True)
+class ChargeInsert:
+    """A new charge to persist under its idempotency key. `key_id` is the caller's API key, whose row may have come
+    from memory (gateway/web/auth.py), re-checked in the inserting statement; None when the caller was not
+    authenticated by a key (the counter page's signed-in operator)."""
+
+    charge: Charge
+    idempotency_key: str
+    request_hash: bytes
+    key_id: str | None = None
+
+
+# One statement for any number of charges (the arrays' length), so one prepared statement serves every batch size.
+# The JSON columns travel as text[] of JSON: asyncpg would take a JSON array inside a jsonb[] for another dimension.
+# Each row's key is inserted only if its API key is not revoked, and its charge only if its key was new: a key
+# repeated within the arguments is stored once, for one of its rows. The keys are inserted in (office, key) order so
+# that two batches waiting on each other's uncommitted keys always wait in the same direction, never in a cycle.
+_INSERT_CHARGES = """
+WITH new_charges AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::integer[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[],
+                         $14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[], $19::text[],
+                         $20::bytea[], $21::timestamptz[], $22::text[], $23::text[], $24::text[])
+        WITH ORDINALITY AS i(id, office_id, terminal_id, merchant_id, psp_id, operator_id, service_code, quantity,
+                             extras, recipient_name, recipient_national_code, recipient_mobile, amount, breakdown,
+                             tariff_reference, settlement_rows, verify_deadline, created_at, key, request_hash,
+                             next_recovery_at, recipient_kind, identity_check, key_id, n)
+), revoked AS (
+    SELECT id FROM api_keys WHERE id = ANY($24::text[]) AND revoked_at IS NOT NULL
 ), idem AS (
     INSERT INTO idempotency_keys (office_id, key, request_hash, charge_id, created_at)
-    SELECT $2, $19, $20, $1, $18 WHERE NOT EXISTS (SELECT 1 FROM revoked)
+    SELECT office_id, key, request_hash, id, created_at FROM new_charges
+    WHERE NOT EXISTS (SELECT 1 FROM revoked WHERE revoked.id = new_charges.key_id)
+    ORDER BY office_id, key
     ON CONFLICT (office_id, key) DO NOTHING
-    RETURNING 1
+    RETURNING charge_id
 ), charge AS (
     INSERT INTO charges (id, office_id, terminal_id, merchant_id, psp_id, operator_id, service_code, quantity,
                          extras, recipient_name, recipient_national_code, recipient_mobile, amount, breakdown,
                          tariff_reference, settlement_rows, status, verify_deadline, next_recovery_at, created_at,
                          recipient_kind, identity_check)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'created', $17, $21, $18, $22, $23
-    WHERE EXISTS (SELECT 1 FROM idem)
-    RETURNING stan
+    SELECT id, office_id, terminal_id, merchant_id, psp_id, operator_id, service_code, quantity, extras::jsonb,
+           recipient_name, recipient_national_code, recipient_mobile, amount, breakdown::jsonb, tariff_reference,
+           settlement_rows::jsonb, 'created', verify_deadline, next_recovery_at, created_at, recipient_kind,
+           identity_check::jsonb
+    FROM new_charges WHERE id IN (SELECT charge_id FROM idem)
+    RETURNING id, stan
 )
-SELECT (SELECT stan FROM charge) AS stan, EXISTS (SELECT 1 FROM revoked) AS key_revoked,
+SELECT charge.stan, EXISTS (SELECT 1 FROM revoked WHERE revoked.id = new_charges.key_id) AS key_revoked,
        head.last_seq, head.last_hash
-FROM (SELECT 1) AS one LEFT JOIN receipt_chain_heads head ON head.office_id = $2
+FROM new_charges LEFT JOIN charge ON charge.id = new_charges.id
+    LEFT JOIN receipt_chain_heads head ON head.office_id = new_charges.office_id
+ORDER BY new_charges.n
 """
 
 
@@ -79,48 +112,58 @@ class StoredCharge:
     chain_head: tuple[int, str] | None
 
 
-async def insert_charge(
-    db, charge: Charge, idempotency_key: str, request_hash: bytes, *, key_id: str | None = None
-) -> StoredCharge | None:
-    """Persists the new charge under its idempotency key; returns its STAN and the office's chain head, or None if
-    the key was already used. Raises KeyRevoked, writing nothing, if `key_id` names a revoked API key."""
-    row = await db.fetchrow(
-        _INSERT_CHARGE,
-        charge.id,
-        charge.office_id,
-        charge.terminal_id,
-        charge.merchant_id,
-        charge.psp_id,
-        charge.operator_id,
-        charge.service_code,
-        charge.quantity,
-        [{"code": extra.code, "quantity": extra.quantity} for extra in charge.extras],
-        charge.recipient.name,
-        charge.recipient.identifier,
-        charge.recipient.mobile,
-        charge.amount,
-        charge.breakdown,
-        charge.tariff_reference,
-        [{"iban": row.iban, "amount": row.amount, "payment_id": row.payment_id} for row in charge.settlement_rows],
-        charge.verify_deadline,
-        charge.created_at,
-        idempotency_key,
-        request_hash,
-        charge.next_recovery_at,
-        charge.recipient.kind.value,
-        charge.identity.to_document() if charge.identity is not None else None,
-        key_id,
+async def insert_charges(db, inserts: Sequence[ChargeInsert]) -> list[StoredCharge | KeyRevoked | None]:
+    """Persists new charges under their idempotency keys in one statement (one transaction). For each insert, in
+    order: its charge's STAN and its office's chain head; None if its key was already used (by an earlier request or
+    another row here), its charge not stored; or KeyRevoked if its API key was revoked, nothing of it written."""
+    charges = [insert.charge for insert in inserts]
+    rows = await db.fetch(
+        _INSERT_CHARGES,
+        [c.id for c in charges],
+        [c.office_id for c in charges],
+        [c.terminal_id for c in charges],
+        [c.merchant_id for c in charges],
+        [c.psp_id for c in charges],
+        [c.operator_id for c in charges],
+        [c.service_code for c in charges],
+        [c.quantity for c in charges],
+        [_json([{"code": extra.code, "quantity": extra.quantity} for extra in c.extras]) for c in charges],
+        [c.recipient.name for c in charges],
+        [c.recipient.identifier for c in charges],
+        [c.recipient.mobile for c in charges],
+        [c.amount for c in charges],
+        [_json(c.breakdown) for c in charges],
+        [c.tariff_reference for c in charges],
+        [
+            _json([{"iban": row.iban, "amount": row.amount, "payment_id": row.payment_id} for row in c.settlement_rows])
+            for c in charges
+        ],
+        [c.verify_deadline for c in charges],
+        [c.created_at for c in charges],
+        [insert.idempotency_key for insert in inserts],
+        [insert.request_hash for insert in inserts],
+        [c.next_recovery_at for c in charges],
+        [c.recipient.kind.value for c in charges],
+        [_json(c.identity.to_document()) if c.identity is not None else None for c in charges],
+        [insert.key_id for insert in inserts],
     )
+    return [_stored(row) for row in rows]
+
+
+def _stored(row: asyncpg.Record) -> StoredCharge | KeyRevoked | None:
     if row["key_revoked"]:
-        raise KeyRevoked()
+        return KeyRevoked()
     if row["stan"] is None:
         return None
-    head = (row["last_seq"], row["last_hash"]) if row["last_seq"] is not None else None
-    return StoredCharge(row["stan"], head)
+    return StoredCharge(row["stan"], (row["last_seq"], row["last_hash"]) if row["last_seq"] is not None else None)
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def key_revoked(db, key_id: str | None) -> bool:
-    """Whether `key_id` names a revoked API key (for the charge path's rarer turns; see _INSERT_CHARGE)."""
+    """Whether `key_id` names a revoked API key (for the charge path's rarer turns; see _INSERT_CHARGES)."""
     return key_id is not None and bool(
         await db.fetchval("SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = $1", key_id)
     )

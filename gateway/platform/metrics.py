@@ -48,6 +48,12 @@ IDENTITY_LATENCY = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
+CHARGE_INSERT_BATCH = Histogram(
+    "pishkhan_charge_insert_batch_size",
+    "Charges persisted together in one statement (gateway/charging/insert_batch.py)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+
 
 def _resolved_once(metric):
     """`metric.labels` for the request path: each label set's child is looked up once per process (`labels` checks

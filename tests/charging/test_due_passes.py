@@ -27,9 +27,13 @@ async def rolled_back(db):
     await transaction.rollback()
 
 
+async def _store(db, charge) -> None:
+    [stored] = await store.insert_charges(db, [store.ChargeInsert(charge, f"due-{charge.id.hex}", b"hash")])
+    assert isinstance(stored, store.StoredCharge)
+
+
 async def _pending_charge_due_at(db, due_at: datetime) -> None:
-    charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=due_at)
-    assert await store.insert_charge(db, charge, f"due-{charge.id.hex}", b"hash") is not None
+    await _store(db, new_charge(office=1, now=datetime.now(UTC), next_recovery_at=due_at))
 
 
 async def test_nothing_due_is_an_empty_answer(rolled_back):
@@ -45,7 +49,7 @@ async def test_a_pending_charge_is_due_once_its_recovery_time_has_come(rolled_ba
 async def _settle_call_due_at(db, due_at: datetime) -> None:
     """A completed charge whose separate settle call falls due at `due_at`."""
     charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC))
-    await store.insert_charge(db, charge, f"due-{charge.id.hex}", b"hash")
+    await _store(db, charge)
     await db.execute("UPDATE charges SET status = 'completed', next_recovery_at = NULL WHERE id = $1", charge.id)
     await db.execute("INSERT INTO settle_calls (charge_id, next_at) VALUES ($1, $2)", charge.id, due_at)
 
@@ -107,7 +111,7 @@ async def test_the_probe_reads_each_table_s_index_of_due_rows_in_the_generic_pla
 async def test_the_loop_leaves_alone_what_it_was_not_given(rolled_back):
     """A loop given the charges' pass alone (a process that runs only recovery) is not stopped by a due settle call."""
     charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=LONG_AGO)
-    await store.insert_charge(rolled_back, charge, f"due-{charge.id.hex}", b"hash")
+    await _store(rolled_back, charge)
     await _settle_call_due_at(rolled_back, LONG_AGO)
     charges = CountingPass(0)
     loop = asyncio.create_task(run_due_passes(rolled_back, {"charges": charges}, interval=0.01, clock=lambda: LONG_AGO))

@@ -32,7 +32,8 @@ async def rolled_back(db):
 
 async def _completed_with_settle_call(db, due_at: datetime) -> uuid.UUID:
     charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC))
-    await store.insert_charge(db, charge, f"settle-{charge.id.hex}", b"hash")
+    [stored] = await store.insert_charges(db, [store.ChargeInsert(charge, f"settle-{charge.id.hex}", b"hash")])
+    assert isinstance(stored, store.StoredCharge)
     await db.execute("UPDATE charges SET status = 'completed', next_recovery_at = NULL WHERE id = $1", charge.id)
     await db.execute("INSERT INTO settle_calls (charge_id, next_at) VALUES ($1, $2)", charge.id, due_at)
     return charge.id

@@ -1,0 +1,10 @@
+import pytest
+
+from gateway.platform.db import create_pool
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url):
+    pool = await create_pool(database_url, 4)
+    yield pool
+    await pool.close()
