@@ -5,9 +5,8 @@ against a raw COPY of the same file into a plain table, measured in the same run
 
 It works in a database of its own on DATABASE_URL's server (dropped at the end): the schema, the demo registry,
 N/2 completed charges of one Tehran day on psp-mellat's terminals (each with an agency and an office settlement
-row, also in charge_settlement_rows as their completion writes them), and the PSP's file of that day written from
-them with discrepancies injected (one agency row in 1,000 short by 1 rial, one charge in 5,000 left out). Charge
-generation is not timed. Timed, each alone:
+row), and the PSP's file of that day written from them with discrepancies injected (one agency row in 1,000
+short by 1 rial, one charge in 5,000 left out). Charge generation is not timed. Timed, each alone:
 
     raw COPY   COPY of the file into a table of the same typed columns, no checks
     import     the importer: lines checked as they stream in, COPYed into psp_settlement_rows, digest recorded
@@ -75,16 +74,6 @@ CROSS JOIN LATERAL (SELECT $3::timestamptz + (i - 1) * ($4::interval / $2::integ
 JOIN terminal t ON t.n = i % (SELECT count(*) FROM terminal)
 JOIN service s ON s.n = i % 3
 """
-# What each of those charges' completion wrote beside it (gateway/charging/store.py, _COMPLETE): its settlement rows.
-_COMPLETED_ROWS = """
-INSERT INTO charge_settlement_rows (completed_at, charge_id, psp_id, terminal_id, office_id, service_code, rrn, stan,
-                                    tracking_code, payment_id, iban, amount)
-SELECT c.completed_at, c.id, c.psp_id, c.terminal_id, c.office_id, c.service_code, c.rrn, c.stan, c.tracking_code,
-       r.payment_id, r.iban, r.amount
-FROM charges c
-CROSS JOIN LATERAL jsonb_to_recordset(c.settlement_rows) AS r(iban text, amount bigint, payment_id text)
-ORDER BY c.completed_at
-"""
 # The PSP's file of the day, as the format of docs/reconciliation.md has it.
 _PSP_FILE = f"""
 SELECT c.psp_id, ($1::date + 1)::text AS settlement_date, r.iban,
@@ -123,8 +112,7 @@ async def _prepare(url: str, rows: int, path: Path) -> None:
         day = tehran_day(DAY)
         started = time.perf_counter()
         await conn.execute(_CHARGES, PSP, rows // 2, day.start, day.end - day.start)
-        await conn.execute(_COMPLETED_ROWS)
-        await conn.execute("VACUUM ANALYZE charges, charge_settlement_rows")
+        await conn.execute("VACUUM ANALYZE charges")
         await conn.copy_from_query(_PSP_FILE, DAY, output=str(path), format="csv", header=True)
         print(
             f"prepared {rows // 2:,} charges and the PSP file ({path.stat().st_size / 1e6:,.0f} MB) "

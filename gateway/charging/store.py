@@ -353,14 +353,7 @@ WITH ch AS (
         authorized_at = coalesce(authorized_at, $5), verified_at = coalesce(verified_at, $5),
         completed_at = $5, finalized_at = $5, tracking_code = $6, next_recovery_at = NULL
     WHERE id = $1 AND status = ANY($13::text[]) AND claim_epoch = $14
-    RETURNING office_id, psp_id, terminal_id, service_code, stan, settlement_rows
-), settlement AS (
-    -- (Read by the reconciliation: docs/reconciliation.md, Matching.)
-    INSERT INTO charge_settlement_rows (completed_at, charge_id, psp_id, terminal_id, office_id, service_code, rrn,
-                                        stan, tracking_code, payment_id, iban, amount)
-    SELECT $5, $1, ch.psp_id, ch.terminal_id, ch.office_id, ch.service_code, $2, ch.stan, $6, r.payment_id, r.iban,
-           r.amount
-    FROM ch, jsonb_to_recordset(ch.settlement_rows) AS r(iban text, amount bigint, payment_id text)
+    RETURNING office_id
 ), head AS (
     INSERT INTO receipt_chain_heads AS h (office_id, last_seq, last_hash)
     SELECT office_id, $7, $8 FROM ch

@@ -14,7 +14,7 @@ from gateway.reconciliation.report import match_scope, row_view, summarise
 async def day_report(conn: asyncpg.Connection, day: TehranDay, psp_id: str | None, limit: int) -> dict:
     """The day's report, listing at most `limit` of the rows that did not match (the CSV has them all)."""
     scope = match_scope(day)
-    async with conn.transaction(isolation="repeatable_read"):  # the listed rows and the totals from one snapshot
+    async with conn.transaction():
         summary = summarise(await store.match_day(conn, scope, psp_id))
         listed = await store.matched_discrepancies(conn, limit + 1)
     return {

@@ -35,15 +35,15 @@ async def new_file_id(conn: asyncpg.Connection) -> int:
 
 
 async def copy_lines(conn: asyncpg.Connection, reader: FileReader, body: AsyncIterator[bytes]) -> int:
-    """COPYs the checked lines of the file into their table as they stream in (typed rows, in the binary format);
-    returns how many. Raises FileRejected (from the reader) for a line that breaks a rule."""
+    """COPYs the checked lines of the file into their table as they stream in; returns how many. Raises
+    FileRejected (from the reader) for a line that breaks a rule."""
     columns = COLUMNS[reader.kind]
     if reader.kind is FileKind.TERMINAL_FEED:
         await conn.execute(
             _FEED_STAGING.format(", ".join(f"{column} {_TYPES.get(column, 'text')}" for column in columns))
         )
     result = await conn.copy_to_table(
-        _COPY_INTO[reader.kind], source=reader.copy_data(body), columns=["file_id", "line", *columns], format="binary"
+        _COPY_INTO[reader.kind], source=reader.csv_blocks(body), columns=["file_id", "line", *columns], format="csv"
     )
     return int(result.split()[-1])
 
@@ -205,26 +205,27 @@ async def statement_rows(
 
 # --- reconciliation --------------------------------------------------------------------------------------------
 
-# Gateway side: the split settlement rows of completed charges, which each completion writes to
-# charge_settlement_rows. PSP side: the settlement files' rows. A row of each side pairs on the PSP's references (PSP,
-# terminal, RRN, STAN) and the payment identifier. A charge has at most one row per payment identifier
-# (gateway/core/settlement.py merges rows by destination, and an agency's identifier is never the ordinary 0); the
-# PSP's rows with the same references and identifier are numbered, and only the first pairs, so a row the PSP settled
-# twice shows as extra. A row of a voided charge (its void reversed) was returned to the card: it is expected in no
-# settlement file ('returned'), and one that is settled all the same went out twice ('settled_after_void'). A refund
-# adds rows of its own: each row of the charge taken back, which the PSP's file carries as a negative line under the
-# refund's RRN ('refunded'; none yet: 'refund_pending'). A pair belongs to the day of the gateway's completion (or,
-# with no charge, of the PSP's transaction time), which follows the PSP's transaction time by at most the pairing
-# margin: so charges are read from the day's start to a margin past its end, and PSP rows from a margin before its
-# start to its end, and pairs across midnight are found.
+# Gateway side: the split settlement rows of completed charges. PSP side: the settlement files' rows. A row of
+# each side pairs on the PSP's references (PSP, terminal, RRN, STAN) and the payment identifier. A charge has at
+# most one row per payment identifier (gateway/core/settlement.py merges rows by destination, and an agency's
+# identifier is never the ordinary 0); the PSP's rows with the same references and identifier are numbered, and
+# only the first pairs, so a row the PSP settled twice shows as extra. A row of a voided charge (its void reversed)
+# was returned to the card: it is expected in no settlement file ('returned'), and one that is settled all the same
+# went out twice ('settled_after_void'). A refund adds rows of its own: each row of the charge taken back, which the
+# PSP's file carries as a negative line under the refund's RRN ('refunded'; none yet: 'refund_pending').
+# A pair belongs to the day of the gateway's completion (or, with no charge, of the PSP's transaction time), which
+# follows the PSP's transaction time by at most the pairing margin: so charges are read from the day's start to a
+# margin past its end, and PSP rows from a margin before its start to its end, and pairs across midnight are found.
 _CLASSIFIED = """
 WITH gateway_rows AS (
-    SELECT c.charge_id, c.psp_id, c.terminal_id, c.office_id, c.rrn, c.stan, c.tracking_code, c.completed_at,
-           s.agency_id, c.iban, c.amount, c.payment_id, v.id IS NOT NULL AS voided, false AS refund
-    FROM charge_settlement_rows c
+    SELECT c.id AS charge_id, c.psp_id, c.terminal_id, c.office_id, c.rrn, c.stan, c.tracking_code, c.completed_at,
+           s.agency_id, r.iban, r.amount, r.payment_id, v.id IS NOT NULL AS voided, false AS refund
+    FROM charges c
     JOIN services s ON s.code = c.service_code
-    LEFT JOIN voids v ON v.charge_id = c.charge_id AND v.status = 'reversed'
-    WHERE c.completed_at >= $1 AND c.completed_at < $2 AND ($7::text IS NULL OR c.psp_id = $7)
+    LEFT JOIN voids v ON v.charge_id = c.id AND v.status = 'reversed'
+    CROSS JOIN LATERAL jsonb_to_recordset(c.settlement_rows) AS r(iban text, amount bigint, payment_id text)
+    WHERE c.status = 'completed' AND c.completed_at >= $1 AND c.completed_at < $2
+      AND ($7::text IS NULL OR c.psp_id = $7)
     UNION ALL
     -- A refund the PSP accepted takes each row back under its own RRN, on the day it was instructed.
     SELECT f.charge_id, f.psp_id, f.terminal_id, f.office_id, f.rrn, f.stan, f.tracking_code, f.instructed_at,
@@ -303,46 +304,9 @@ LEFT JOIN LATERAL (SELECT c.id, c.status, c.tracking_code FROM charges c
 """
 
 
+_DISCREPANCIES = "SELECT * FROM matched WHERE kind NOT IN ('matched', 'returned', 'refunded')"
 MATCH_WORK_MEM = "512MB"
 _ROW_ORDER = "ORDER BY psp_id, coalesce(completed_at, transaction_time), rrn, payment_id, file_id, line"
-_LISTED = "kind NOT IN ('matched', 'returned', 'refunded')"  # the discrepancies: every other kind
-# What a listed row says beyond its kind, PSP and agency (a row that is not listed has none of it).
-_DETAILS = (
-    "office_id",
-    "terminal_id",
-    "rrn",
-    "stan",
-    "payment_id",
-    "charge_id",
-    "charge_status",
-    "tracking_code",
-    "expected_iban",
-    "settled_iban",
-    "collected",
-    "settled",
-    "returned",
-    "completed_at",
-    "transaction_time",
-    "settlement_date",
-    "file_id",
-    "line",
-)
-# The day's classified rows counted by kind, PSP and agency in one pass, with every listed row a group of its own
-# (its details among the group's keys): the paired rows are neither kept nor read twice. A listed group holds one
-# row, or identical rows, each listed.
-_LISTED_DETAILS = ", ".join(f"CASE WHEN {_LISTED} THEN {column} END AS {column}" for column in _DETAILS)
-_GROUPED = f"""
-SELECT kind, psp_id, agency_id, {_LISTED_DETAILS},
-       count(*) AS rows, sum(collected)::bigint AS sum_collected, sum(settled)::bigint AS sum_settled,
-       sum(returned)::bigint AS sum_returned
-FROM ({_CLASSIFIED}) x
-GROUP BY kind, psp_id, agency_id, {", ".join(str(n) for n in range(4, 4 + len(_DETAILS)))}
-"""
-_DISCREPANCIES = f"""
-SELECT kind, psp_id, agency_id, {", ".join(_DETAILS)}
-FROM reconciliation_groups CROSS JOIN generate_series(1, rows::integer)
-WHERE {_LISTED}
-"""
 
 
 def _match_args(scope: MatchScope, psp_id: str | None) -> tuple:
@@ -350,37 +314,38 @@ def _match_args(scope: MatchScope, psp_id: str | None) -> tuple:
 
 
 async def _sort_in_memory(conn: asyncpg.Connection) -> None:
-    # A day of a PSP's rows is sorted and hashed at once, and the paired rows are counted in a hash table: for a
-    # million rows the sort takes about 150 MB and the hash 165 MB. With 128 MB the sort spilled to temporary files,
-    # and the report took a third longer.
+    # A day of a PSP's rows is sorted and hashed at once, and the paired rows are kept while they are both counted and
+    # listed: for a million rows the sort takes about 150 MB, the hash 165 MB and the kept rows 270 MB. With 128 MB
+    # the sort and the kept rows spilled to temporary files, and the report took a third longer.
     await conn.execute(f"SET LOCAL work_mem = '{MATCH_WORK_MEM}'")
 
 
 async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | None) -> list[asyncpg.Record]:
     """Pairs the day's rows once: returns their counts and sums by kind, overall, per PSP and per agency (`scope`
     tells which), and keeps the rows that did not match (neither matched nor returned by a void) in the temporary
-    table `reconciliation_groups`, dropped at commit, for `matched_discrepancies`. Needs a transaction."""
+    table `reconciliation_discrepancies`, dropped at commit. Needs a transaction."""
     await _sort_in_memory(conn)
-    # The planner expects a tenth of the paired rows out of the full join (its filter on the day) and would sort them
-    # on the count's keys; hashing them took a fifth less time for the whole statement (docs/reconciliation.md).
-    await conn.execute("SET LOCAL enable_sort = off")
+    args = _match_args(scope, psp_id)
     await conn.execute(
-        f"CREATE TEMP TABLE reconciliation_groups ON COMMIT DROP AS {_GROUPED}", *_match_args(scope, psp_id)
+        f"CREATE TEMP TABLE reconciliation_discrepancies ON COMMIT DROP AS {_described(_CLASSIFIED)} WITH NO DATA",
+        *args,
     )
-    await conn.execute("SET LOCAL enable_sort = on")
     return await conn.fetch(
-        """SELECT CASE WHEN grouping(psp_id) = 0 THEN 'psp' WHEN grouping(agency_id) = 0 THEN 'agency'
-                       ELSE 'total' END AS scope,
-                  psp_id, agency_id, kind, sum(rows)::bigint AS rows,
-                  sum(sum_collected)::bigint AS collected, sum(sum_settled)::bigint AS settled,
-                  sum(sum_returned)::bigint AS returned
-           FROM reconciliation_groups
-           GROUP BY GROUPING SETS ((kind), (psp_id, kind), (agency_id, kind))"""
+        f"""WITH matched AS MATERIALIZED ({_CLASSIFIED}),
+                 kept AS (INSERT INTO reconciliation_discrepancies {_described(_DISCREPANCIES)})
+            SELECT CASE WHEN grouping(psp_id) = 0 THEN 'psp' WHEN grouping(agency_id) = 0 THEN 'agency'
+                        ELSE 'total' END AS scope,
+                   psp_id, agency_id, kind, count(*) AS rows,
+                   sum(collected)::bigint AS collected, sum(settled)::bigint AS settled,
+                   sum(returned)::bigint AS returned
+            FROM matched
+            GROUP BY GROUPING SETS ((kind), (psp_id, kind), (agency_id, kind))""",
+        *args,
     )
 
 
 async def matched_discrepancies(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(f"SELECT * FROM ({_described(_DISCREPANCIES)}) x {_ROW_ORDER} LIMIT $1", limit)
+    return await conn.fetch(f"SELECT * FROM reconciliation_discrepancies {_ROW_ORDER} LIMIT $1", limit)
 
 
 async def reconciliation_rows(

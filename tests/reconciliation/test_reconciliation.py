@@ -260,16 +260,6 @@ async def test_a_pair_on_either_side_of_midnight_belongs_to_the_day_the_charge_c
         uuid.UUID(charge["id"]),
         copy,
     )
-    # What the completion writes beside the charge, and the report reads: its settlement rows.
-    await db.execute(
-        """INSERT INTO charge_settlement_rows
-           SELECT c.completed_at, c.id, c.psp_id, c.terminal_id, c.office_id, c.service_code, c.rrn, c.stan,
-                  c.tracking_code, r.payment_id, r.iban, r.amount
-           FROM charges c
-           CROSS JOIN LATERAL jsonb_to_recordset(c.settlement_rows) AS r(iban text, amount bigint, payment_id text)
-           WHERE c.id = $1""",
-        uuid.UUID(copy["id"]),
-    )
     lines = [header_line(FileKind.SETTLEMENT)] + [
         f"psp-mellat,2025-01-02,{row['iban']},{row['amount']},{row['payment_id']},{rrn},{charge['stan']},10000004,"
         "2025-01-01T20:29:59Z,"
