@@ -8,3 +8,11 @@ async def pool(database_url):
     pool = await create_pool(database_url, 4)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def rolled_back(db):
+    transaction = db.transaction()
+    await transaction.start()
+    yield db
+    await transaction.rollback()

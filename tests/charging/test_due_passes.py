@@ -8,32 +8,16 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from gateway.charging import store
 from gateway.charging.due_passes import _PROBE, due_work, run_due_passes
 from loadtests.charge_cost import new_charge
+from tests.charging.support import LONG_AGO, completed_with_settle_call, stored
 from tests.query_plans import index_of_table, plan_nodes
 
-LONG_AGO = datetime(1990, 1, 1, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 
 
-@pytest.fixture
-async def rolled_back(db):
-    transaction = db.transaction()
-    await transaction.start()
-    yield db
-    await transaction.rollback()
-
-
-async def _store(db, charge) -> None:
-    [stored] = await store.insert_charges(db, [store.ChargeInsert(charge, f"due-{charge.id.hex}", b"hash")])
-    assert isinstance(stored, store.StoredCharge)
-
-
 async def _pending_charge_due_at(db, due_at: datetime) -> None:
-    await _store(db, new_charge(office=1, now=datetime.now(UTC), next_recovery_at=due_at))
+    await stored(db, new_charge(office=1, now=datetime.now(UTC), next_recovery_at=due_at))
 
 
 async def test_nothing_due_is_an_empty_answer(rolled_back):
@@ -46,16 +30,8 @@ async def test_a_pending_charge_is_due_once_its_recovery_time_has_come(rolled_ba
     assert await due_work(rolled_back, LONG_AGO) == {"charges"}
 
 
-async def _settle_call_due_at(db, due_at: datetime) -> None:
-    """A completed charge whose separate settle call falls due at `due_at`."""
-    charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC))
-    await _store(db, charge)
-    await db.execute("UPDATE charges SET status = 'completed', next_recovery_at = NULL WHERE id = $1", charge.id)
-    await db.execute("INSERT INTO settle_calls (charge_id, next_at) VALUES ($1, $2)", charge.id, due_at)
-
-
 async def test_a_completed_charge_is_due_for_its_settle_call_once_its_time_has_come(rolled_back):
-    await _settle_call_due_at(rolled_back, LONG_AGO)
+    await completed_with_settle_call(rolled_back, LONG_AGO)
     assert await due_work(rolled_back, LONG_AGO - SECOND) == set()
     assert await due_work(rolled_back, LONG_AGO) == {"settlements"}
 
@@ -111,8 +87,8 @@ async def test_the_probe_reads_each_table_s_index_of_due_rows_in_the_generic_pla
 async def test_the_loop_leaves_alone_what_it_was_not_given(rolled_back):
     """A loop given the charges' pass alone (a process that runs only recovery) is not stopped by a due settle call."""
     charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=LONG_AGO)
-    await _store(rolled_back, charge)
-    await _settle_call_due_at(rolled_back, LONG_AGO)
+    await stored(rolled_back, charge)
+    await completed_with_settle_call(rolled_back, LONG_AGO)
     charges = CountingPass(0)
     loop = asyncio.create_task(run_due_passes(rolled_back, {"charges": charges}, interval=0.01, clock=lambda: LONG_AGO))
     try:
@@ -136,7 +112,7 @@ class StuckPass(CountingPass):
 
 async def test_a_stuck_pass_holds_no_other_back_and_is_not_started_twice(rolled_back):
     await _pending_charge_due_at(rolled_back, LONG_AGO)
-    await _settle_call_due_at(rolled_back, LONG_AGO)
+    await completed_with_settle_call(rolled_back, LONG_AGO)
     charges, settlements = StuckPass(0), CountingPass(0)
     passes = {"charges": charges, "settlements": settlements}
     loop = asyncio.create_task(run_due_passes(rolled_back, passes, interval=0.01, clock=lambda: LONG_AGO))

@@ -15,28 +15,10 @@ from gateway.charging.service import uuid7_time
 from gateway.charging.settle_worker import LEASE
 from gateway.core.clock import system_clock
 from gateway.platform.partitions import add_months, ensure_partitions, month_start
-from loadtests.charge_cost import new_charge
+from tests.charging.support import LONG_AGO, completed_with_settle_call
 from tests.query_plans import RecordingConnection, month_partition, plan_of, scanned_relations
 
-LONG_AGO = datetime(1990, 1, 1, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
-
-
-@pytest.fixture
-async def rolled_back(db):
-    transaction = db.transaction()
-    await transaction.start()
-    yield db
-    await transaction.rollback()
-
-
-async def _completed_with_settle_call(db, due_at: datetime) -> uuid.UUID:
-    charge = new_charge(office=1, now=datetime.now(UTC), next_recovery_at=datetime.now(UTC))
-    [stored] = await store.insert_charges(db, [store.ChargeInsert(charge, f"settle-{charge.id.hex}", b"hash")])
-    assert isinstance(stored, store.StoredCharge)
-    await db.execute("UPDATE charges SET status = 'completed', next_recovery_at = NULL WHERE id = $1", charge.id)
-    await db.execute("INSERT INTO settle_calls (charge_id, next_at) VALUES ($1, $2)", charge.id, due_at)
-    return charge.id
 
 
 async def _claim(db, at: datetime) -> list[store.DueSettlement]:
@@ -44,7 +26,7 @@ async def _claim(db, at: datetime) -> list[store.DueSettlement]:
 
 
 async def test_a_killed_worker_s_settle_call_is_due_again_when_its_lease_ends_and_settled_once(rolled_back):
-    charge_id = await _completed_with_settle_call(rolled_back, LONG_AGO)
+    charge_id = await completed_with_settle_call(rolled_back, LONG_AGO)
 
     first = await _claim(rolled_back, LONG_AGO)
     assert [(item.charge.id, item.attempts) for item in first] == [(charge_id, 0)]
@@ -64,7 +46,7 @@ async def test_a_killed_worker_s_settle_call_is_due_again_when_its_lease_ends_an
 
 
 async def test_an_unapproved_settle_call_is_retried_later_with_its_attempts_counted(rolled_back):
-    charge_id = await _completed_with_settle_call(rolled_back, LONG_AGO)
+    charge_id = await completed_with_settle_call(rolled_back, LONG_AGO)
     assert len(await _claim(rolled_back, LONG_AGO)) == 1
     retry_at = LONG_AGO + 3 * LEASE
     await store.record_settlements(rolled_back, [], LONG_AGO, [(charge_id, retry_at, "settle: no_answer")])
@@ -87,7 +69,7 @@ SELECT $1, id, office_id, psp_id, amount, 'r', 'r', 'k', $2, now(), now() FROM c
 
 @pytest.mark.parametrize(("void_status", "claimed"), [("sent", False), ("refused", True)])
 async def test_a_settle_call_waits_while_its_charge_s_void_is_under_way(rolled_back, void_status, claimed):
-    charge_id = await _completed_with_settle_call(rolled_back, LONG_AGO)
+    charge_id = await completed_with_settle_call(rolled_back, LONG_AGO)
     await rolled_back.execute(_VOID, uuid.uuid4(), void_status, charge_id)
     assert [item.charge.id for item in await _claim(rolled_back, LONG_AGO)] == ([charge_id] if claimed else [])
 
@@ -111,7 +93,7 @@ async def earlier_months(db):
 
 
 async def test_the_settle_statements_read_only_the_claimed_charges_month(earlier_months, rolled_back):
-    charge_id = await _completed_with_settle_call(rolled_back, LONG_AGO)
+    charge_id = await completed_with_settle_call(rolled_back, LONG_AGO)
     statements = [
         await _statement_of(rolled_back, lambda db: _claim(db, LONG_AGO)),
         await _statement_of(rolled_back, lambda db: store.record_settlements(db, [charge_id], LONG_AGO, [])),

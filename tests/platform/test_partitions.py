@@ -268,18 +268,20 @@ VALUES ('11110001', gen_random_uuid(), 'sms', $1, '09121234567', '{"text": "x"}'
 """
 
 
+async def _retire(database: str, out) -> str:
+    """`pishkhan partitions export-and-detach` of every month older than two, into `out`; its output."""
+    code, output, err = await pishkhan(
+        database, "partitions", "export-and-detach", "--older-than", "2", "--output", str(out)
+    )
+    assert code == 0, err
+    return output
+
+
 async def test_an_outbox_month_is_retired_only_once_none_of_its_messages_can_change(empty_database, tmp_path):
     await apply_migrations(empty_database)
     old = system_clock() - timedelta(days=120)
     folder = tmp_path / f"{month_start(old):%Y-%m}"
     conn = await connect(empty_database)
-
-    async def retire() -> str:
-        code, out, err = await pishkhan(
-            empty_database, "partitions", "export-and-detach", "--older-than", "2", "--output", str(tmp_path)
-        )
-        assert code == 0, err
-        return out
 
     try:
         await ensure_partitions(conn, old - timedelta(days=2), 1)
@@ -293,7 +295,7 @@ async def test_an_outbox_month_is_retired_only_once_none_of_its_messages_can_cha
             await conn.execute(_MESSAGE, message_id, status, next_poll_at, old)
         partition = month_partition("outbox", old)
 
-        out = await retire()
+        out = await _retire(empty_database, tmp_path)
         assert f"kept {partition}: 2 messages" in out, out
         assert await conn.fetchval("SELECT to_regclass($1)", month_partition("charges", old)) is None
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 5
@@ -301,14 +303,14 @@ async def test_an_outbox_month_is_retired_only_once_none_of_its_messages_can_cha
         assert "outbox.jsonl" not in manifest["files"] and "charges.jsonl" in manifest["files"]
 
         await conn.execute("UPDATE outbox SET status = 'delivered' WHERE message_id = 'pending'")
-        out = await retire()
+        out = await _retire(empty_database, tmp_path)
         assert f"kept {partition}: 1 messages" in out, out
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 5
 
         await conn.execute(
             "UPDATE outbox SET status = 'delivered', next_poll_at = NULL WHERE message_id = $1", "awaiting-report"
         )
-        out = await retire()
+        out = await _retire(empty_database, tmp_path)
         assert f"detached {partition}" in out, out
         assert await conn.fetchval("SELECT to_regclass($1)", partition) is None
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
@@ -333,13 +335,6 @@ async def test_a_charges_month_is_kept_while_a_charge_of_it_waits_for_its_settle
     old = system_clock() - timedelta(days=120)
     conn = await connect(empty_database)
 
-    async def retire() -> str:
-        code, out, err = await pishkhan(
-            empty_database, "partitions", "export-and-detach", "--older-than", "2", "--output", str(tmp_path)
-        )
-        assert code == 0, err
-        return out
-
     try:
         await ensure_partitions(conn, old - timedelta(days=2), 1)
         charge_id = _uuid7_at(old)
@@ -347,12 +342,12 @@ async def test_a_charges_month_is_kept_while_a_charge_of_it_waits_for_its_settle
         await conn.execute("INSERT INTO settle_calls (charge_id, next_at) VALUES ($1, $2)", charge_id, old)
         partition = month_partition("charges", old)
 
-        out = await retire()
+        out = await _retire(empty_database, tmp_path)
         assert f"kept {partition}: 1 charges whose separate settle call is still due" in out, out
         assert await conn.fetchval("SELECT count(*) FROM charges WHERE id = $1", charge_id) == 1
 
         await conn.execute("DELETE FROM settle_calls WHERE charge_id = $1", charge_id)  # the call went through
-        out = await retire()
+        out = await _retire(empty_database, tmp_path)
         assert f"kept {partition}" not in out and f"detached {partition}" in out, out
         assert await conn.fetchval("SELECT to_regclass($1)", partition) is None
     finally:
