@@ -452,22 +452,30 @@ RECOVERY_DUE = "status = ANY({pending}::text[]) AND next_recovery_at <= {now}"
 SETTLE_DUE = "next_at <= {now}"
 
 
-async def claim_due_charges(db, now: datetime, lease_until: datetime, limit: int) -> list[Charge]:
-    """Takes pending charges whose recovery time has come. The lease keeps other workers off them meanwhile, and
-    the new claim epoch fences out whoever held them before."""
-    rows = await db.fetch(
-        f"""UPDATE charges c SET next_recovery_at = $2, claim_epoch = c.claim_epoch + 1
-           FROM (SELECT id FROM charges
+async def claim_due_rows(
+    db, table: str, pending: list[str], now: datetime, lease_until: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Takes rows of `table` (charges, voids, refunds) in a `pending` status whose recovery time has come. The lease
+    keeps other workers off them meanwhile, and the new claim epoch fences out whoever held them before."""
+    return await db.fetch(
+        f"""UPDATE {table} t SET next_recovery_at = $2, claim_epoch = t.claim_epoch + 1
+           FROM (SELECT id FROM {table}
                  WHERE {RECOVERY_DUE.format(pending="$4", now="$1")}
                  ORDER BY next_recovery_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
-           WHERE c.id = due.id
-           RETURNING c.*""",
+           WHERE t.id = due.id
+           RETURNING t.*""",
         now,
         lease_until,
         limit,
-        PENDING_STATUSES,
+        pending,
     )
-    return [charge_from_row(row) for row in rows]
+
+
+async def claim_due_charges(db, now: datetime, lease_until: datetime, limit: int) -> list[Charge]:
+    """Takes pending charges whose recovery time has come (claim_due_rows)."""
+    return [
+        charge_from_row(row) for row in await claim_due_rows(db, "charges", PENDING_STATUSES, now, lease_until, limit)
+    ]
 
 
 @dataclass(frozen=True)

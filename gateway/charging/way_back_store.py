@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from gateway.charging.completion import ChainedReceipt
-from gateway.charging.store import RECOVERY_DUE, chain_moved_on_conflict
+from gateway.charging.store import chain_moved_on_conflict, claim_due_rows
 from gateway.core.refunds import Refund
 from gateway.core.voids import Void
 
@@ -84,18 +84,7 @@ class WayBackStore(Generic[W]):
 
     async def claim_due(self, db, now: datetime, lease_until: datetime, limit: int) -> list[W]:
         """Takes pending rows whose recovery time has come, under a lease and a new claim epoch (as for charges)."""
-        rows = await db.fetch(
-            f"""UPDATE {self.table} w SET next_recovery_at = $2, claim_epoch = w.claim_epoch + 1
-               FROM (SELECT id FROM {self.table}
-                     WHERE {RECOVERY_DUE.format(pending="$4", now="$1")}
-                     ORDER BY next_recovery_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
-               WHERE w.id = due.id
-               RETURNING w.*""",
-            now,
-            lease_until,
-            limit,
-            self.pending,
-        )
+        rows = await claim_due_rows(db, self.table, self.pending, now, lease_until, limit)
         return [self.from_row(row) for row in rows]
 
 
