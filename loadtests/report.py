@@ -222,8 +222,9 @@ def markdown(results: dict) -> str:
     if half and "slow_answers" in half:
         lines += [
             "",
-            f"Half of peak: {half['slow_answers']} answers over 50 ms of {half['ok']}; the seconds of the window with "
-            "the most (spread out: queueing; a few seconds: a stall of something shared): "
+            f"Half of peak (after a VACUUM of {half.get('vacuumed_before_s', '?')} s): {half['slow_answers']} answers "
+            f"over 50 ms of {half['ok']}; the seconds of the window with the most (spread out: queueing; a few "
+            "seconds: a stall of something shared): "
             + (", ".join(f"{second} s: {count}" for second, count in half["slowest_seconds"]) or "none"),
         ]
     cost = results["peak"].get("per_charge")
