@@ -115,6 +115,25 @@ async def test_ensure_creates_the_months_ahead_once(empty_database):
     assert (code, out.strip()) == (0, "every partition already exists")
 
 
+async def test_months_created_ahead_keep_the_parents_column_statistics_targets(empty_database):
+    """ANALYZE skips the columns no query reads in a condition (migration 0187), in the months created later too:
+    PostgreSQL's CREATE TABLE ... PARTITION OF leaves a new partition's targets at the default."""
+    await apply_migrations(empty_database)
+    code, out, err = await pishkhan(empty_database, "partitions", "ensure", "--months-ahead", "5")
+    assert code == 0, err
+    targets = """SELECT attname, attstattarget FROM pg_attribute
+                 WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attstattarget >= 0"""
+    conn = await asyncpg.connect(empty_database)
+    try:
+        for table in ("charges", "outbox"):
+            parent = set(await conn.fetch(targets, table))
+            assert ("payload" if table == "outbox" else "settlement_rows", 0) in parent
+            newest = month_partition(table, add_months(month_start(system_clock()), 5))
+            assert set(await conn.fetch(targets, newest)) == parent
+    finally:
+        await conn.close()
+
+
 async def _copy_office(db, target, office: str, shift: timedelta) -> dict[uuid.UUID, uuid.UUID]:
     """The office's charges, receipts and voids copied into `target` as if made `shift` earlier (new charge ids of
     that time, the receipts' signed documents unchanged); returns the new id of each charge."""
