@@ -322,7 +322,8 @@ async def _sort_in_memory(conn: asyncpg.Connection) -> None:
 
 async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | None) -> list[asyncpg.Record]:
     """Pairs the day's rows once: returns their counts and sums by kind, overall, per PSP and per agency (`scope`
-    tells which), and keeps the rows that did not match (neither matched nor returned by a void) in the temporary
+    tells which; the rows are counted once, by PSP, agency and kind, and those few groups are then added up three
+    ways), and keeps the rows that did not match (neither matched nor returned by a void) in the temporary
     table `reconciliation_discrepancies`, dropped at commit. Needs a transaction."""
     await _sort_in_memory(conn)
     args = _match_args(scope, psp_id)
@@ -335,10 +336,12 @@ async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | N
                  kept AS (INSERT INTO reconciliation_discrepancies {_described(_DISCREPANCIES)})
             SELECT CASE WHEN grouping(psp_id) = 0 THEN 'psp' WHEN grouping(agency_id) = 0 THEN 'agency'
                         ELSE 'total' END AS scope,
-                   psp_id, agency_id, kind, count(*) AS rows,
+                   psp_id, agency_id, kind, sum(rows)::bigint AS rows,
                    sum(collected)::bigint AS collected, sum(settled)::bigint AS settled,
                    sum(returned)::bigint AS returned
-            FROM matched
+            FROM (SELECT psp_id, agency_id, kind, count(*) AS rows, sum(collected) AS collected,
+                         sum(settled) AS settled, sum(returned) AS returned
+                  FROM matched GROUP BY psp_id, agency_id, kind) by_group
             GROUP BY GROUPING SETS ((kind), (psp_id, kind), (agency_id, kind))""",
         *args,
     )
