@@ -304,7 +304,8 @@ LEFT JOIN LATERAL (SELECT c.id, c.status, c.tracking_code FROM charges c
 """
 
 
-_DISCREPANCIES = "SELECT * FROM matched WHERE kind NOT IN ('matched', 'returned', 'refunded')"
+# The kinds that are no discrepancy: a row paired and right, or returned by a void or a refund as the PSP's file says.
+_AGREED = "('matched', 'returned', 'refunded')"
 MATCH_WORK_MEM = "512MB"
 _ROW_ORDER = "ORDER BY psp_id, coalesce(completed_at, transaction_time), rrn, payment_id, file_id, line"
 
@@ -314,34 +315,43 @@ def _match_args(scope: MatchScope, psp_id: str | None) -> tuple:
 
 
 async def _sort_in_memory(conn: asyncpg.Connection) -> None:
-    # A day of a PSP's rows is sorted and hashed at once, and the paired rows are kept while they are both counted and
-    # listed: for a million rows the sort takes about 150 MB, the hash 165 MB and the kept rows 270 MB. With 128 MB
-    # the sort and the kept rows spilled to temporary files, and the report took a third longer.
+    # A day of a PSP's rows is sorted and hashed at once: for a million rows the sort takes about 150 MB and the hash
+    # 165 MB. With 128 MB the sort spilled to temporary files, and the report took a third longer.
     await conn.execute(f"SET LOCAL work_mem = '{MATCH_WORK_MEM}'")
 
 
 async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | None) -> list[asyncpg.Record]:
     """Pairs the day's rows once: returns their counts and sums by kind, overall, per PSP and per agency (`scope`
-    tells which; the rows are counted once, by PSP, agency and kind, and those few groups are then added up three
-    ways), and keeps the rows that did not match (neither matched nor returned by a void) in the temporary
-    table `reconciliation_discrepancies`, dropped at commit. Needs a transaction."""
+    tells which), and keeps the rows that did not match (neither matched nor returned by a void or a refund) in the
+    temporary table `reconciliation_discrepancies`, dropped at commit. Needs a transaction.
+
+    The paired rows go through one grouping, by PSP, agency, kind and, for a row that did not match, the whole row
+    (a row that matched groups under none, so the day's million matched rows make a few groups): the groups give the
+    totals, added up three ways, and the rows to list, each as many times as it was counted. Nothing holds the
+    paired rows themselves, which the two uses would otherwise both read."""
     await _sort_in_memory(conn)
     args = _match_args(scope, psp_id)
     await conn.execute(
         f"CREATE TEMP TABLE reconciliation_discrepancies ON COMMIT DROP AS {_described(_CLASSIFIED)} WITH NO DATA",
         *args,
     )
+    listed = f"""SELECT (g.listed).* FROM by_group g CROSS JOIN generate_series(1, g.rows)
+                 WHERE g.kind NOT IN {_AGREED}"""
     return await conn.fetch(
-        f"""WITH matched AS MATERIALIZED ({_CLASSIFIED}),
-                 kept AS (INSERT INTO reconciliation_discrepancies {_described(_DISCREPANCIES)})
+        f"""WITH by_group AS MATERIALIZED (
+                SELECT x.psp_id, x.agency_id, x.kind,
+                       CASE WHEN x.kind NOT IN {_AGREED} THEN x::reconciliation_discrepancies END AS listed,
+                       count(*) AS rows, sum(x.collected) AS collected, sum(x.settled) AS settled,
+                       sum(x.returned) AS returned
+                FROM ({_CLASSIFIED}) x
+                GROUP BY x.psp_id, x.agency_id, x.kind, listed),
+            kept AS (INSERT INTO reconciliation_discrepancies {_described(listed)})
             SELECT CASE WHEN grouping(psp_id) = 0 THEN 'psp' WHEN grouping(agency_id) = 0 THEN 'agency'
                         ELSE 'total' END AS scope,
                    psp_id, agency_id, kind, sum(rows)::bigint AS rows,
                    sum(collected)::bigint AS collected, sum(settled)::bigint AS settled,
                    sum(returned)::bigint AS returned
-            FROM (SELECT psp_id, agency_id, kind, count(*) AS rows, sum(collected) AS collected,
-                         sum(settled) AS settled, sum(returned) AS returned
-                  FROM matched GROUP BY psp_id, agency_id, kind) by_group
+            FROM by_group
             GROUP BY GROUPING SETS ((kind), (psp_id, kind), (agency_id, kind))""",
         *args,
     )
