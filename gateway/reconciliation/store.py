@@ -289,7 +289,8 @@ FROM paired x
 def _described(classified: str) -> str:
     """The classified rows with the charge a PSP row with no charge side names all the same (a charge not completed,
     or completed outside the day): looked up only here, so that a day's totals, which need no charge, look up
-    nothing per row."""
+    nothing per row. The columns are the classified rows' own, in their order: `match_day` takes a classified row
+    for one of these."""
     return f"""
 SELECT x.kind, x.psp_id, x.agency_id, x.office_id, x.terminal_id, x.rrn, x.stan, x.payment_id,
        coalesce(x.charge_id, other.id) AS charge_id, coalesce(x.charge_status, other.status) AS charge_status,
