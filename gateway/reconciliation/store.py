@@ -305,7 +305,8 @@ LEFT JOIN LATERAL (SELECT c.id, c.status, c.tracking_code FROM charges c
 """
 
 
-# The kinds that are no discrepancy: a row paired and right, or returned by a void or a refund as the PSP's file says.
+# The kinds that are no discrepancy: paired and right, or gone back to the card (voided and in no file, or refunded
+# and taken back by a file).
 _AGREED = "('matched', 'returned', 'refunded')"
 MATCH_WORK_MEM = "512MB"
 _ROW_ORDER = "ORDER BY psp_id, coalesce(completed_at, transaction_time), rrn, payment_id, file_id, line"
@@ -327,9 +328,9 @@ async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | N
     temporary table `reconciliation_discrepancies`, dropped at commit. Needs a transaction.
 
     The paired rows go through one grouping, by PSP, agency, kind and, for a row that did not match, the whole row
-    (a row that matched groups under none, so the day's million matched rows make a few groups): the groups give the
-    totals, added up three ways, and the rows to list, each as many times as it was counted. Nothing holds the
-    paired rows themselves, which the two uses would otherwise both read."""
+    (null for the others, so that a day's million matched rows make a few groups): the groups give the totals, added
+    up three ways, and the rows to list, each as many times as it was counted. Nothing holds the paired rows
+    themselves, which the two uses would otherwise both read."""
     await _sort_in_memory(conn)
     args = _match_args(scope, psp_id)
     await conn.execute(
