@@ -289,7 +289,8 @@ FROM paired x
 def _described(classified: str) -> str:
     """The classified rows with the charge a PSP row with no charge side names all the same (a charge not completed,
     or completed outside the day): looked up only here, so that a day's totals, which need no charge, look up
-    nothing per row."""
+    nothing per row. The columns are the classified rows' own, in their order: `match_day` takes a classified row
+    for one of these."""
     return f"""
 SELECT x.kind, x.psp_id, x.agency_id, x.office_id, x.terminal_id, x.rrn, x.stan, x.payment_id,
        coalesce(x.charge_id, other.id) AS charge_id, coalesce(x.charge_status, other.status) AS charge_status,
@@ -304,7 +305,9 @@ LEFT JOIN LATERAL (SELECT c.id, c.status, c.tracking_code FROM charges c
 """
 
 
-_DISCREPANCIES = "SELECT * FROM matched WHERE kind NOT IN ('matched', 'returned', 'refunded')"
+# The kinds that are no discrepancy: paired and right, or gone back to the card (voided and in no file, or refunded
+# and taken back by a file).
+_AGREED = "('matched', 'returned', 'refunded')"
 MATCH_WORK_MEM = "512MB"
 _ROW_ORDER = "ORDER BY psp_id, coalesce(completed_at, transaction_time), rrn, payment_id, file_id, line"
 
@@ -314,31 +317,43 @@ def _match_args(scope: MatchScope, psp_id: str | None) -> tuple:
 
 
 async def _sort_in_memory(conn: asyncpg.Connection) -> None:
-    # A day of a PSP's rows is sorted and hashed at once, and the paired rows are kept while they are both counted and
-    # listed: for a million rows the sort takes about 150 MB, the hash 165 MB and the kept rows 270 MB. With 128 MB
-    # the sort and the kept rows spilled to temporary files, and the report took a third longer.
+    # A day of a PSP's rows is sorted and hashed at once: for a million rows the sort takes about 150 MB and the hash
+    # 165 MB. With 128 MB the sort spilled to temporary files, and the report took a third longer.
     await conn.execute(f"SET LOCAL work_mem = '{MATCH_WORK_MEM}'")
 
 
 async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | None) -> list[asyncpg.Record]:
     """Pairs the day's rows once: returns their counts and sums by kind, overall, per PSP and per agency (`scope`
-    tells which), and keeps the rows that did not match (neither matched nor returned by a void) in the temporary
-    table `reconciliation_discrepancies`, dropped at commit. Needs a transaction."""
+    tells which), and keeps the rows that did not match (neither matched nor returned by a void or a refund) in the
+    temporary table `reconciliation_discrepancies`, dropped at commit. Needs a transaction.
+
+    The paired rows go through one grouping, by PSP, agency, kind and, for a row that did not match, the whole row
+    (null for the others, so that a day's million matched rows make a few groups): the groups give the totals, added
+    up three ways, and the rows to list, each as many times as it was counted. Nothing holds the paired rows
+    themselves, which the two uses would otherwise both read."""
     await _sort_in_memory(conn)
     args = _match_args(scope, psp_id)
     await conn.execute(
         f"CREATE TEMP TABLE reconciliation_discrepancies ON COMMIT DROP AS {_described(_CLASSIFIED)} WITH NO DATA",
         *args,
     )
+    listed = f"""SELECT (g.listed).* FROM by_group g CROSS JOIN generate_series(1, g.rows)
+                 WHERE g.kind NOT IN {_AGREED}"""
     return await conn.fetch(
-        f"""WITH matched AS MATERIALIZED ({_CLASSIFIED}),
-                 kept AS (INSERT INTO reconciliation_discrepancies {_described(_DISCREPANCIES)})
+        f"""WITH by_group AS MATERIALIZED (
+                SELECT x.psp_id, x.agency_id, x.kind,
+                       CASE WHEN x.kind NOT IN {_AGREED} THEN x::reconciliation_discrepancies END AS listed,
+                       count(*) AS rows, sum(x.collected) AS collected, sum(x.settled) AS settled,
+                       sum(x.returned) AS returned
+                FROM ({_CLASSIFIED}) x
+                GROUP BY x.psp_id, x.agency_id, x.kind, listed),
+            kept AS (INSERT INTO reconciliation_discrepancies {_described(listed)})
             SELECT CASE WHEN grouping(psp_id) = 0 THEN 'psp' WHEN grouping(agency_id) = 0 THEN 'agency'
                         ELSE 'total' END AS scope,
-                   psp_id, agency_id, kind, count(*) AS rows,
+                   psp_id, agency_id, kind, sum(rows)::bigint AS rows,
                    sum(collected)::bigint AS collected, sum(settled)::bigint AS settled,
                    sum(returned)::bigint AS returned
-            FROM matched
+            FROM by_group
             GROUP BY GROUPING SETS ((kind), (psp_id, kind), (agency_id, kind))""",
         *args,
     )

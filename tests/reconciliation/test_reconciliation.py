@@ -193,6 +193,11 @@ async def test_every_discrepancy_kind_is_caught_and_classified(
     ]
     assert (listed_second_payment["charge_id"], listed_second_payment["charge_status"]) == (twice["id"], "completed")
     assert listed_second_payment["tracking_code"] == second_payment["tracking_code"] == twice["tracking_code"]
+    # The listed rows and the CSV come from different statements: each listed row is the CSV's, field for field.
+    assert all(
+        {key: "" if value is None else str(value) for key, value in listed.items()} in rows
+        for listed in report["discrepancies"]["data"]
+    )
 
     kept = await db.fetch("SELECT * FROM offbook_transactions WHERE source_file_id = $1", feed_imported["id"])
     assert [(r["rrn"], r["office_id"], r["terminal_id"], r["amount"]) for r in kept] == [
