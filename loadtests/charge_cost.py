@@ -7,6 +7,8 @@ touched). The offices charge at once, so their inserts are grouped as the gatewa
 
     python -m loadtests.charge_cost --charges 3000
     python -m loadtests.charge_cost --charges 3000 --separate-settle   # a PSP whose settle is a call of its own
+    python -m loadtests.charge_cost --charges 3000 --deliver   # and the outbox's sends and delivery reports
+    python -m loadtests.charge_cost --charges 20000 --vacuum   # then what a vacuum of the dead row versions costs
 
 No gateway, PSP or Redis: the figures are the database's alone, so they are steady on a shared machine where the
 full benchmark's are not (docs/performance.md, "PostgreSQL cost per charge")."""
@@ -30,6 +32,7 @@ from gateway.charging.insert_batch import ChargeInserts
 from gateway.charging.settle_worker import LEASE
 from gateway.core.charge import Charge, Recipient
 from gateway.core.psp import SettlementRow
+from gateway.messaging.outbox import store as outbox
 from gateway.platform.config import PROJECT_ROOT
 from gateway.platform.db import create_pool
 from gateway.platform.migrate import apply_migrations
@@ -42,9 +45,17 @@ SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query, calls, total_
 FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND query NOT ILIKE '%pg_stat%'
 """
+_DEAD = """
+SELECT relid::regclass::text AS name, n_dead_tup AS dead FROM pg_stat_user_tables
+WHERE n_dead_tup > 0 AND relname ~ '^(charges|outbox|receipt|idempotency_keys|settle_calls)' ORDER BY n_dead_tup DESC
+"""
+_INDEX_PAGES = """
+SELECT indexrelid::regclass::text AS name, pg_relation_size(indexrelid) / current_setting('block_size')::int AS pages
+FROM pg_index WHERE indrelid = $1::regclass ORDER BY 1
+"""
 _UPDATES = """
 SELECT relname, n_tup_upd AS updated, n_tup_hot_upd AS hot FROM pg_stat_user_tables
-WHERE relname ~ '^(charges|receipt_chain_heads|settle_calls)'
+WHERE relname ~ '^(charges|receipt_chain_heads|settle_calls|outbox)'
 """
 
 
@@ -104,7 +115,7 @@ async def _complete(db, charge: Charge, seq: int, prev_hash: str, now: datetime,
         db,
         store.Completion(
             charge_id=charge.id,
-            rrn="123456789012",
+            rrn=f"{secrets.randbelow(10**12):012d}",
             auth_code="654321",
             masked_pan="603799******1234",
             completed_at=now,
@@ -192,10 +203,55 @@ async def _settle_calls(pool, completing: asyncio.Future) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _deliveries(pool, completing: asyncio.Future) -> None:
+    """The outbox dispatcher's and the delivery-report poller's statements as they run them while charges complete,
+    every 0.1 s until the charges are done and nothing is due: claims of up to 100 messages and one statement
+    recording that the providers took them (the SMS then awaits a delivery report, due at once; the inbox's message
+    is delivered by being taken), then claims of up to 100 due reports and one statement recording each delivered."""
+    lease = timedelta(seconds=30)
+    while True:
+        last_round = completing.done()
+        now = datetime.now(UTC)
+        while due := await outbox.claim_due_messages(pool, now, now + lease, 100):
+            accepted = [
+                outbox.Acceptance(message, f"p-{message.id}", now if message.channel == "sms" else None)
+                for message in due
+            ]
+            await outbox.record_accepted(pool, accepted, now)
+        while polled := await outbox.claim_due_reports(pool, now, now + lease, 100):
+            reports = [outbox.ReportUpdate(row.id, row.created_at, "delivered", "delivered", None) for row in polled]
+            await outbox.record_reports(pool, reports, now + lease, now)
+        if last_round:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def vacuum(conn) -> dict:
+    """Each table the charges left dead row versions in, vacuumed as autovacuum would after them: the dead versions,
+    the time the vacuum took and the pages of each index it had to read whole."""
+    tables = {}
+    for row in await conn.fetch(_DEAD):
+        started = time.perf_counter()
+        await conn.execute(f"VACUUM (ANALYZE false) {row['name']}")
+        tables[row["name"]] = {
+            "dead_tuples": row["dead"],
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            "index_pages": {index["name"]: index["pages"] for index in await conn.fetch(_INDEX_PAGES, row["name"])},
+        }
+    return tables
+
+
 async def measure(
-    database_url: str, charges: int, offices: int, *, one_by_one: bool = False, separate_settle: bool = False
+    database_url: str,
+    charges: int,
+    offices: int,
+    *,
+    one_by_one: bool = False,
+    separate_settle: bool = False,
+    deliver: bool = False,
+    then_vacuum: bool = False,
 ) -> dict:
-    pool = await create_pool(database_url, offices + 1, min_size=offices + 1)
+    pool = await create_pool(database_url, offices + 2, min_size=offices + 2)
     inserts = ChargeInserts(pool)
     heads = dict.fromkeys(range(offices), (0, "0" * 64))
 
@@ -227,21 +283,25 @@ async def measure(
     started = time.perf_counter()
     per_office, extra = divmod(charges, offices)
     completing = asyncio.gather(*(one_office(o, per_office + (o < extra)) for o in range(offices)))
-    if separate_settle:
-        await _settle_calls(pool, completing)
-    await completing
+    await asyncio.gather(
+        completing,
+        *([_settle_calls(pool, completing)] if separate_settle else []),
+        *([_deliveries(pool, completing)] if deliver else []),
+    )
     seconds = time.perf_counter() - started
     await pool.close()  # a backend flushes its statistics when it ends
     conn = await asyncpg.connect(database_url)
     try:
         after = await _counters(conn)
         wal_bytes = await conn.fetchval("SELECT $1::pg_lsn - $2::pg_lsn", after["lsn"], before["lsn"])
+        vacuumed = {"vacuum": await vacuum(conn)} if then_vacuum else {}
     finally:
         await conn.close()
     return {
         "seconds": round(seconds, 1),
         "inserts": "one by one" if one_by_one else "grouped",
         **_per_charge(before, after, charges, int(wal_bytes)),
+        **vacuumed,
     }
 
 
@@ -260,7 +320,13 @@ async def run(args: argparse.Namespace) -> dict:
         try:
             await apply_migrations(url)
             return await measure(
-                url, args.charges, args.offices, one_by_one=args.one_by_one, separate_settle=args.separate_settle
+                url,
+                args.charges,
+                args.offices,
+                one_by_one=args.one_by_one,
+                separate_settle=args.separate_settle,
+                deliver=args.deliver,
+                then_vacuum=args.vacuum,
             )
         finally:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -283,6 +349,16 @@ def main() -> None:
         "--one-by-one",
         action="store_true",
         help="each charge's insert in a statement of its own, not grouped with the other offices' (before/after)",
+    )
+    parser.add_argument(
+        "--deliver",
+        action="store_true",
+        help="the outbox's statements run beside: messages claimed and taken, delivery reports claimed and recorded",
+    )
+    parser.add_argument(
+        "--vacuum",
+        action="store_true",
+        help="then vacuum each table with dead row versions and report its time and the pages of its indexes",
     )
     parser.add_argument("--database-url", help="a server started with pg_stat_statements (default: an embedded one)")
     parser.add_argument("--var-dir", type=Path, default=PROJECT_ROOT / "var" / "charge-cost")

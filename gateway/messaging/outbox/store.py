@@ -8,7 +8,8 @@ changes nothing.
 
 The outbox is partitioned by month of created_at (docs/scaling.md, "Time-partitioned tables"). A claim cannot name a
 month (a message due now may be of any month still kept), so it reads the small partial index of due messages of
-every month; everything after it carries each message's created_at, so the row is found in its own month alone.
+every month, then the claimed rows by primary key in the batch's months alone (`_claim`); everything after it
+carries each message's created_at, so the row is found in its own month alone.
 """
 
 from __future__ import annotations
@@ -51,20 +52,35 @@ class ReportUpdate:
     next_poll_at: datetime | None  # None: stop polling
 
 
+def _claim(due: str, changes: str, returned: str) -> str:
+    """A claim: locks up to $3 rows `due` (a condition, then the order they came due in) through their partial index,
+    then changes them, found again by `id = ANY (...)` (every month draws its ids from one sequence, so an id names
+    one row) in the months from the batch's first created_at to its last.
+
+    That is one look-up of each month's primary key for the whole batch, which the planner prefers to reading the
+    month whole even while the month is nearly empty and has never been analyzed, as every month starts. A join back
+    to the claimed rows was costed per claimed row in every month instead, so a plan made on a new month read that
+    month whole, and a prepared statement keeps its generic plan until the month is next analyzed: by then, every
+    claim read a month of thousands of rows (docs/performance.md)."""
+    return f"""
+WITH due AS (SELECT id, created_at FROM outbox WHERE {due} LIMIT $3 FOR UPDATE SKIP LOCKED)
+UPDATE outbox o SET {changes}
+WHERE o.id = ANY (ARRAY(SELECT id FROM due))
+  AND o.created_at BETWEEN (SELECT min(created_at) FROM due) AND (SELECT max(created_at) FROM due)
+RETURNING {returned}
+"""
+
+
+CLAIM_DUE_MESSAGES = _claim(
+    "status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at",
+    "attempts = o.attempts + 1, claimed_until = $2, next_attempt_at = $2, updated_at = $1",
+    "o.id, o.office_id, o.charge_id, o.channel, o.message_id, o.recipient, o.payload, o.attempts, o.created_at",
+)
+
+
 async def claim_due_messages(db, now: datetime, lease_until: datetime, limit: int) -> list[ClaimedMessage]:
     """Takes pending messages whose time has come, counting an attempt for each."""
-    rows = await db.fetch(
-        """UPDATE outbox o SET attempts = o.attempts + 1, claimed_until = $2, next_attempt_at = $2, updated_at = $1
-           FROM (SELECT id, created_at FROM outbox
-                 WHERE status = 'pending' AND next_attempt_at <= $1
-                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
-           WHERE o.id = due.id AND o.created_at = due.created_at
-           RETURNING o.id, o.office_id, o.charge_id, o.channel, o.message_id, o.recipient, o.payload, o.attempts,
-                     o.created_at""",
-        now,
-        lease_until,
-        limit,
-    )
+    rows = await db.fetch(CLAIM_DUE_MESSAGES, now, lease_until, limit)
     return [
         ClaimedMessage(
             row["id"],
@@ -162,19 +178,16 @@ async def count_pending(db) -> int:
     return await db.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'")
 
 
+CLAIM_DUE_REPORTS = _claim(
+    "next_poll_at <= $1 ORDER BY next_poll_at",
+    "next_poll_at = $2",
+    "o.id, o.channel, o.message_id, o.sent_at, o.created_at",
+)
+
+
 async def claim_due_reports(db, now: datetime, lease_until: datetime, limit: int) -> list[ClaimedReport]:
     """Takes accepted messages whose next delivery-report poll is due."""
-    rows = await db.fetch(
-        """UPDATE outbox o SET next_poll_at = $2
-           FROM (SELECT id, created_at FROM outbox
-                 WHERE next_poll_at <= $1
-                 ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
-           WHERE o.id = due.id AND o.created_at = due.created_at
-           RETURNING o.id, o.channel, o.message_id, o.sent_at, o.created_at""",
-        now,
-        lease_until,
-        limit,
-    )
+    rows = await db.fetch(CLAIM_DUE_REPORTS, now, lease_until, limit)
     return [
         ClaimedReport(row["id"], row["channel"], row["message_id"], row["sent_at"], row["created_at"]) for row in rows
     ]
