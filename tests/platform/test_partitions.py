@@ -119,7 +119,7 @@ async def test_months_created_ahead_keep_the_parents_column_statistics_targets(e
     """ANALYZE skips the columns no query reads in a condition (migration 0187), in the months created later too:
     PostgreSQL's CREATE TABLE ... PARTITION OF leaves a new partition's targets at the default."""
     await apply_migrations(empty_database)
-    code, out, err = await pishkhan(empty_database, "partitions", "ensure", "--months-ahead", "5")
+    code, _, err = await pishkhan(empty_database, "partitions", "ensure", "--months-ahead", "5")
     assert code == 0, err
     targets = """SELECT attname, attstattarget FROM pg_attribute
                  WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attstattarget >= 0"""
