@@ -89,3 +89,37 @@ async def test_a_reset_on_one_pooled_connection_spares_the_others(psp_host, simu
     # On one shared connection every waiting purchase would have been lost with it.
     assert Outcome.APPROVED in {reply.outcome for reply in replies}
     assert {reply.outcome for reply in replies} <= {Outcome.APPROVED, Outcome.UNKNOWN}
+
+
+async def test_requests_made_in_one_turn_go_out_in_one_write_and_each_gets_its_own_reply(connection, monkeypatch):
+    await connection.exchange(inquiry(new_terminal_id()), timeout=2.0)  # the connection is open
+    writes = []
+    write = asyncio.StreamWriter.write
+    monkeypatch.setattr(asyncio.StreamWriter, "write", lambda writer, data: writes.append(data) or write(writer, data))
+    terminals = [new_terminal_id() for _ in range(20)]
+
+    replies = await asyncio.gather(*(connection.exchange(inquiry(terminal), timeout=2.0) for terminal in terminals))
+
+    assert len(writes) == 1
+    assert [reply["41"] for reply in replies] == terminals
+    assert {reply["39"] for reply in replies} == {shetab.NOT_FOUND}
+    assert connection.in_flight == 0
+
+
+async def test_a_purchase_given_up_before_its_turn_ends_never_reaches_the_host(psp_host, simulator):
+    adapter = create_adapter("psp-test", "iso8583-tcp", {"host": "127.0.0.1", "port": psp_host.port}, CAPABILITIES, 2.0)
+    kept, given_up = new_purchase(), new_purchase()
+    try:
+        await adapter.purchase(new_purchase())  # the connection is open
+        sending = [asyncio.create_task(adapter.purchase(request)) for request in (kept, given_up)]
+        await asyncio.sleep(0)  # both purchases have queued their frames for the write at the end of this turn
+        sending[1].cancel()
+        reply = await sending[0]
+        with pytest.raises(asyncio.CancelledError):
+            await sending[1]
+    finally:
+        await adapter.close()
+
+    assert reply.outcome is Outcome.APPROVED
+    # The caller was told nothing was answered before the frame went out: it must never go out.
+    assert await simulator.ledger(given_up.reference) == []
