@@ -43,7 +43,7 @@ import redis.asyncio as aioredis
 
 from gateway.core.charge import PENDING as PENDING_STATUSES
 from gateway.platform.config import PROJECT_ROOT
-from loadtests import database_statistics, identity_cost, profiling, two_hosts
+from loadtests import database_statistics, identity_cost, maintenance, profiling, two_hosts
 from loadtests.fleet import FleetTerminal, spread_over_offices
 from loadtests.history import add_history
 from loadtests.measure import cpu_seconds, per_charge, rss_bytes, run_generators, snapshot, split, summarise
@@ -198,7 +198,12 @@ class Bench:
             )
             for part in parts
         ]
-        return {**summarise(await run_generators(specs, self.work)), "vacuumed_before_s": vacuumed_s}
+        maintenance_before = await maintenance.read(self.stack.database_url)
+        result = summarise(await run_generators(specs, self.work))
+        passes = maintenance.in_window(
+            maintenance_before, await maintenance.read(self.stack.database_url), result["window_start_unix"]
+        )
+        return {**result, "vacuumed_before_s": vacuumed_s, "autovacuum_in_window": passes}
 
     async def concurrency(self, peak_rps: float) -> dict:
         """Phase 4: one charge per terminal, all in flight at once behind a long PIN-entry delay."""

@@ -61,6 +61,7 @@ def merge(results: list[dict]) -> dict:
         "slow_by_second": _add_counts(r.get("slow_by_second", {}) for r in results),
         "generators": len(results),
         "generator_cpu_s": round(sum(r["cpu_s"] for r in results), 2),
+        "window_start_unix": min(r["window_start_unix"] for r in results),
     }
     for key in ("clients", "max_in_flight", "started_late"):
         if key in results[0]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from loadtests import identity_cost, two_hosts
+from loadtests import identity_cost, maintenance, two_hosts
 
 TARGET_IN_FLIGHT = 30_000
 TARGET_HISTORY = 10_000_000
@@ -218,15 +218,10 @@ def markdown(results: dict) -> str:
             for run in results["peak"]["runs"]
         ),
     ]
-    half = results.get("half_peak")
-    if half and "slow_answers" in half:
-        lines += [
-            "",
-            f"Half of peak (after a VACUUM of {half.get('vacuumed_before_s', '?')} s): {half['slow_answers']} answers "
-            f"over 50 ms of {half['ok']}; the seconds of the window with the most (spread out: queueing; a few "
-            "seconds: a stall of something shared): "
-            + (", ".join(f"{second} s: {count}" for second, count in half["slowest_seconds"]) or "none"),
-        ]
+    identity = results.get("identity") or {}
+    for label, half in (("Half of peak", results.get("half_peak")), ("With the inquiry", identity.get("half_peak"))):
+        if half and "slow_answers" in half:
+            lines += ["", _slow_answers(label, half)]
     cost = results["peak"].get("per_charge")
     if cost:
         lines += [
@@ -347,3 +342,14 @@ def write_reports(results: dict, directory: Path, stamp: str) -> tuple[Path, Pat
     md_path.write_text(markdown(results), encoding="utf-8")
     json_path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     return md_path, json_path
+
+
+def _slow_answers(label: str, half: dict) -> str:
+    """When a latency phase's answers over 50 ms came, and autovacuum's passes in the same window."""
+    return (
+        f"{label} (after a VACUUM of {half['vacuumed_before_s']} s): {half['slow_answers']} answers over 50 ms of "
+        f"{half['ok']}; the seconds of the window with the most (spread out: queueing; a few seconds: a stall of "
+        "something shared): "
+        + (", ".join(f"{second} s: {count}" for second, count in half["slowest_seconds"]) or "none")
+        + f". Autovacuum in the window: {maintenance.describe(half['autovacuum_in_window'])}."
+    )

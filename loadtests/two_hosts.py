@@ -10,7 +10,9 @@ other phases. Three closed-loop runs at the peak's client count, half the client
    later ones to host A, as a load balancer's health check would route them, and waits a moment after a failed
    request (its terminal may still be held by the charge the dead host had in flight, until host A's recovery
    resolves that charge);
-3. after: host A alone, once every charge the dead host left is final.
+3. after: host A alone, once every charge the dead host left is final and every terminal it took without storing
+   a charge yet may be taken over (`UNSTORED_HOLDER_GRACE_S` after the kill; before that, such a terminal answers
+   409 terminal_busy, as it should).
 
 Then, for every charge of the phase: the conservation check (`pishkhan check-conservation`: every approval a
 completed charge or a reversal, none held twice), no outbox message lost (every completed charge's SMS and Iran
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import asyncpg
 
+from gateway.charging.service import UNSTORED_HOLDER_GRACE_S
 from loadtests.fleet import spread_over_offices
 from loadtests.measure import run_generators, split, summarise
 from loadtests.stack import RESOLVED_WITHIN_S, start_gateway_host
@@ -79,10 +82,12 @@ async def measure(bench: Bench, clients: int, settle: Settle, conservation: Cons
         await _first_charge_since(stack.database_url, load_from)  # the generators take a moment to start
         await asyncio.sleep(kill_at)
         hosts[1].kill()
+        killed_at = time.monotonic()
         during = summarise(await during_load)
         started = time.monotonic()
         pending = await settle(stack.database_url, RESOLVED_WITHIN_S)
         resolved_s = time.monotonic() - started
+        await asyncio.sleep(max(0.0, killed_at + UNSTORED_HOLDER_GRACE_S - time.monotonic()))
         after = summarise(await _closed(bench, [terminals], urls[:1]))
         messages = await _messages(stack.database_url, stack.env["PISHKHAN_SMS_URL"], since)
     finally:

@@ -76,6 +76,7 @@ def test_results_of_side_by_side_generators_merge():
         "latencies_ms": [5.0, 1.0, 3.0],
         "clients": 2,
         "cpu_s": 1.5,
+        "window_start_unix": 1000.25,
     }
     two = {
         "window_s": 10.0,
@@ -85,12 +86,14 @@ def test_results_of_side_by_side_generators_merge():
         "latencies_ms": [9.0],
         "clients": 3,
         "cpu_s": 0.5,
+        "window_start_unix": 1000.5,
     }
     merged = summarise(merge([one, two]))
     assert merged["ok"] == 4 and merged["clients"] == 5 and merged["generators"] == 2
     assert merged["failures"] == {"timeout": 3, "500": 1}
     assert merged["rps"] == 0.4 and merged["p50_ms"] == 3.0 and merged["max_ms"] == 9.0
     assert merged["generator_cpu_s"] == 2.0
+    assert merged["window_start_unix"] == 1000.25  # the earliest generator's window: seconds count from it
     assert "latencies_ms" not in merged
 
 
