@@ -13,8 +13,9 @@ from prometheus_client import REGISTRY
 
 from gateway.core.clock import system_clock as utcnow
 from gateway.messaging.outbox import store as outbox_store
+from gateway.platform.partitions import month_start
 from tests.messaging.outbox.support import TERMINAL, body_for, new_recipient, outbox_rows
-from tests.query_plans import index_of_table, plan_nodes
+from tests.query_plans import index_of_table, month_partition, plan_nodes
 
 
 def counter(channel: str, event: str) -> float:
@@ -222,7 +223,9 @@ async def test_recording_acceptances_goes_by_primary_key_when_the_statistics_say
                SELECT '11110001', gen_random_uuid(), 'sms', 'plan-' || g, '09120000000', '{}', 'delivered'
                FROM generate_series(1, 20000) AS g"""
         )
-        await db.execute("ANALYZE outbox")
+        # Only the month written: ANALYZE's row counts outlive the rollback, and an empty month analyzed here would
+        # stay "known empty" for the tests that need a month never analyzed (test_claim_plans.py).
+        await db.execute(f"ANALYZE {month_partition('outbox', month_start(utcnow()))}")
         batch = list(range(1, 51))
         now = utcnow()
         (plan,) = await db.fetchval(
