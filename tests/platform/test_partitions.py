@@ -134,6 +134,32 @@ async def test_months_created_ahead_keep_the_parents_column_statistics_targets(e
         await conn.close()
 
 
+async def test_every_column_of_the_tables_each_charge_grows_states_a_small_statistics_target(empty_database):
+    """ANALYZE samples 300 rows per unit of the largest target among a table's columns (migration 0188): one column
+    left at the default of 100 would make every month's ANALYZE sample 30,000 rows again."""
+    await apply_migrations(empty_database)
+    code, _, err = await pishkhan(empty_database, "partitions", "ensure", "--months-ahead", "2")
+    assert code == 0, err
+    conn = await asyncpg.connect(empty_database)
+    try:
+        for table in ("charges", "receipts", "outbox", "idempotency_keys"):
+            relations = [table]
+            if table in MONTHLY_TABLES:
+                relations.append(month_partition(table, add_months(month_start(system_clock()), 2)))
+            for relation in relations:
+                targets = await conn.fetch(
+                    """SELECT attname, attstattarget FROM pg_attribute
+                       WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped""",
+                    relation,
+                )
+                assert targets, relation
+                assert {
+                    (row["attname"], row["attstattarget"]) for row in targets if row["attstattarget"] not in (0, 10)
+                } == set(), relation
+    finally:
+        await conn.close()
+
+
 async def _copy_office(db, target, office: str, shift: timedelta) -> dict[uuid.UUID, uuid.UUID]:
     """The office's charges, receipts and voids copied into `target` as if made `shift` earlier (new charge ids of
     that time, the receipts' signed documents unchanged); returns the new id of each charge."""
