@@ -9,6 +9,7 @@ touched). The offices charge at once, so their inserts are grouped as the gatewa
     python -m loadtests.charge_cost --charges 3000 --separate-settle   # a PSP whose settle is a call of its own
     python -m loadtests.charge_cost --charges 3000 --deliver   # and the outbox's sends and delivery reports
     python -m loadtests.charge_cost --charges 20000 --vacuum   # then what a vacuum of the dead row versions costs
+    python -m loadtests.charge_cost --charges 30000 --deliver --analyze   # then what autovacuum's ANALYZE costs
 
 No gateway, PSP or Redis: the figures are the database's alone, so they are steady on a shared machine where the
 full benchmark's are not (docs/performance.md, "PostgreSQL cost per charge")."""
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import secrets
 import time
 import uuid
@@ -52,6 +54,10 @@ WHERE n_dead_tup > 0 AND relname ~ '^(charges|outbox|receipt|idempotency_keys|se
 _INDEX_PAGES = """
 SELECT indexrelid::regclass::text AS name, pg_relation_size(indexrelid) / current_setting('block_size')::int AS pages
 FROM pg_index WHERE indrelid = $1::regclass ORDER BY 1
+"""
+_WRITTEN = """
+SELECT relid::regclass::text AS name FROM pg_stat_user_tables
+WHERE n_live_tup > 0 AND relname ~ '^(charges|outbox|receipts|idempotency_keys)' ORDER BY 1
 """
 _UPDATES = """
 SELECT relname, n_tup_upd AS updated, n_tup_hot_upd AS hot FROM pg_stat_user_tables
@@ -241,6 +247,34 @@ async def vacuum(conn) -> dict:
     return tables
 
 
+async def analyze(conn, repeats: int = 3) -> dict:
+    """Each table the charges filled, analysed as autovacuum would while its month is young: the median time of
+    `repeats` runs and the rows in ANALYZE's sample (300 per unit of the largest statistics target of its columns)."""
+    sampled: list[str] = []
+
+    def listen(_conn, message) -> None:
+        sampled.append(message.message)
+
+    conn.add_log_listener(listen)
+    tables = {}
+    try:
+        for row in await conn.fetch(_WRITTEN):
+            times = []
+            for _ in range(repeats):
+                sampled.clear()
+                started = time.perf_counter()
+                await conn.execute(f"ANALYZE VERBOSE {row['name']}")
+                times.append((time.perf_counter() - started) * 1000)
+            rows = re.search(r"(\d+) rows in sample", " ".join(sampled))
+            tables[row["name"]] = {
+                "ms": round(sorted(times)[repeats // 2], 1),
+                "rows_in_sample": int(rows.group(1)) if rows else None,
+            }
+    finally:
+        conn.remove_log_listener(listen)
+    return tables
+
+
 async def measure(
     database_url: str,
     charges: int,
@@ -250,6 +284,7 @@ async def measure(
     separate_settle: bool = False,
     deliver: bool = False,
     then_vacuum: bool = False,
+    then_analyze: bool = False,
 ) -> dict:
     pool = await create_pool(database_url, offices + 2, min_size=offices + 2)
     inserts = ChargeInserts(pool)
@@ -295,6 +330,7 @@ async def measure(
         after = await _counters(conn)
         wal_bytes = await conn.fetchval("SELECT $1::pg_lsn - $2::pg_lsn", after["lsn"], before["lsn"])
         vacuumed = {"vacuum": await vacuum(conn)} if then_vacuum else {}
+        analysed = {"analyze": await analyze(conn)} if then_analyze else {}
     finally:
         await conn.close()
     return {
@@ -302,6 +338,7 @@ async def measure(
         "inserts": "one by one" if one_by_one else "grouped",
         **_per_charge(before, after, charges, int(wal_bytes)),
         **vacuumed,
+        **analysed,
     }
 
 
@@ -327,6 +364,7 @@ async def run(args: argparse.Namespace) -> dict:
                 separate_settle=args.separate_settle,
                 deliver=args.deliver,
                 then_vacuum=args.vacuum,
+                then_analyze=args.analyze,
             )
         finally:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -359,6 +397,11 @@ def main() -> None:
         "--vacuum",
         action="store_true",
         help="then vacuum each table with dead row versions and report its time and the pages of its indexes",
+    )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="then ANALYZE each table the charges filled and report its median time and the rows in its sample",
     )
     parser.add_argument("--database-url", help="a server started with pg_stat_statements (default: an embedded one)")
     parser.add_argument("--var-dir", type=Path, default=PROJECT_ROOT / "var" / "charge-cost")

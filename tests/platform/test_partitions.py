@@ -18,6 +18,7 @@ from gateway.oversight.access_log import log_access, verify_access_log
 from gateway.platform.db import connect
 from gateway.platform.migrate import apply_migrations
 from gateway.platform.partitions import MONTHLY_TABLES, add_months, ensure_partitions, month_start
+from loadtests.charge_cost import analyze
 from receipts.keys_files import load_keyring
 from tests.platform.schema_history import migrate_until
 from tests.query_plans import month_partition
@@ -156,6 +157,21 @@ async def test_every_column_of_the_tables_each_charge_grows_states_a_small_stati
                 assert {
                     (row["attname"], row["attstattarget"]) for row in targets if row["attstattarget"] not in (0, 10)
                 } == set(), relation
+    finally:
+        await conn.close()
+
+
+async def test_analyze_of_a_filled_table_samples_3000_rows(empty_database):
+    """What the targets above are for, as `python -m loadtests.charge_cost --analyze` reports it."""
+    await apply_migrations(empty_database)
+    conn = await asyncpg.connect(empty_database)
+    try:
+        await conn.execute(
+            """INSERT INTO idempotency_keys (office_id, key, request_hash, response_body)
+               SELECT '11110001', 'key-' || n, sha256(n::text::bytea), '{}' FROM generate_series(1, 5000) AS n"""
+        )
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        assert (await analyze(conn, repeats=1))["idempotency_keys"]["rows_in_sample"] == 3000
     finally:
         await conn.close()
 
