@@ -21,6 +21,7 @@ import asyncio
 import json
 import re
 import secrets
+import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -267,7 +268,7 @@ async def analyze(conn, repeats: int = 3) -> dict:
                 times.append((time.perf_counter() - started) * 1000)
             rows = re.search(r"(\d+) rows in sample", " ".join(sampled))
             tables[row["name"]] = {
-                "ms": round(sorted(times)[repeats // 2], 1),
+                "ms": round(statistics.median(times), 1),
                 "rows_in_sample": int(rows.group(1)) if rows else None,
             }
     finally:
