@@ -128,6 +128,8 @@ async def import_psp_file(
     digest = _Digest()
     try:
         async with conn.transaction():
+            if opening.kind is FileKind.SETTLEMENT:
+                await store.take_settlement_turn(conn, psp_id)
             file_id = await store.new_file_id(conn)
             rows = await store.copy_lines(
                 conn, FileReader(opening.kind, psp_id, file_id), digest.passing(opening.buffered, stream)
@@ -146,6 +148,7 @@ async def import_psp_file(
             if not recorded:
                 raise _AlreadyImported()
             if opening.kind is FileKind.SETTLEMENT:
+                await store.keep_repeats(conn, file_id, psp_id)
                 await store.settle_refunds(conn, file_id)
             offbook = (
                 await store.keep_offbook_transactions(conn, file_id) if opening.kind is FileKind.TERMINAL_FEED else 0

@@ -8,15 +8,15 @@ import asyncpg
 
 from gateway.core.jalali import TehranDay, format_utc
 from gateway.reconciliation import store
-from gateway.reconciliation.report import match_scope, row_view, summarise
+from gateway.reconciliation.report import discrepancies, match_scope, row_view, summarise
 
 
 async def day_report(conn: asyncpg.Connection, day: TehranDay, psp_id: str | None, limit: int) -> dict:
     """The day's report, listing at most `limit` of the rows that did not match (the CSV has them all)."""
-    scope = match_scope(day)
     async with conn.transaction():
-        summary = summarise(await store.match_day(conn, scope, psp_id))
-        listed = await store.matched_discrepancies(conn, limit + 1)
+        matched = await store.match_day(conn, match_scope(day), psp_id, listed=limit + 1)
+    summary = summarise(row for row in matched if row["listed"] is None)
+    listed = discrepancies(row for row in matched if row["listed"] is not None)[: limit + 1]
     return {
         "object": "reconciliation",
         "date": day.day.isoformat(),

@@ -23,6 +23,10 @@ SETTLEMENT_DUE_DAYS = 1
 # How long after the PSP's transaction time the gateway may complete the charge for the two still to pair. The
 # gateway completes a charge within its PSP's verify deadline, which the registry caps at 24 hours.
 PAIRING_MARGIN = timedelta(days=1)
+# The longest stretch of PSP transaction times one report reads: the margin and the day (25 hours long when summer
+# time ended, until 2022). Two rows with the same references closer than this may meet in a report, where only the
+# first pairs: the later is kept as a repeat when its file is imported (store.keep_repeats; migration 0189).
+REPEAT_SPAN = PAIRING_MARGIN + timedelta(hours=25)
 
 
 class Kind(StrEnum):
@@ -71,22 +75,21 @@ def _group() -> dict:
     return {**_bucket(), "by_kind": {kind.value: _bucket() for kind in Kind}}
 
 
-def summarise(summary_rows: Iterable[Mapping]) -> dict:
-    """The totals, per PSP and per agency, from `match_day`'s summary rows (scope, psp_id, agency_id, kind, rows,
-    collected, settled, returned). Per agency, a row counts for the agency it pays; the offices' own rows (payment
-    identifier 0) are under agency_id null."""
+def summarise(sums: Iterable[Mapping]) -> dict:
+    """The totals, per PSP and per agency, from `match_day`'s sums (psp_id, agency_id, kind, rows, collected,
+    settled, returned). Per agency, a row counts for the agency it pays; the offices' own rows (payment identifier 0)
+    are under agency_id null."""
     totals = _group()
     by_psp: dict[str, dict] = {}
     by_agency: dict[str | None, dict] = {}
-    for row in summary_rows:
-        if row["scope"] == "total":
-            group = totals
-        elif row["scope"] == "psp":
-            group = by_psp.setdefault(row["psp_id"], _group())
-        else:
-            group = by_agency.setdefault(row["agency_id"], _group())
-        _add(group, row)
-        _add(group["by_kind"][row["kind"]], row)
+    for row in sums:
+        for group in (
+            totals,
+            by_psp.setdefault(row["psp_id"], _group()),
+            by_agency.setdefault(row["agency_id"], _group()),
+        ):
+            _add(group, row)
+            _add(group["by_kind"][row["kind"]], row)
     return {
         "totals": totals,
         "by_psp": [{"psp_id": psp_id, **group} for psp_id, group in sorted(by_psp.items())],
@@ -95,6 +98,22 @@ def summarise(summary_rows: Iterable[Mapping]) -> dict:
             for agency_id, group in sorted(by_agency.items(), key=lambda item: (item[0] is None, item[0]))
         ],
     }
+
+
+def discrepancies(listed: Iterable[Mapping]) -> list[dict]:
+    """The rows that did not match, from `match_day`'s discrepancies (in the report's order): each row as many times
+    as it was counted, with the charge that a PSP row with no charge side names all the same."""
+    rows = []
+    for group in listed:
+        row = dict(group["listed"].items())
+        if row["charge_id"] is None:
+            row.update(
+                charge_id=group["named_charge_id"],
+                charge_status=group["named_charge_status"],
+                tracking_code=group["named_tracking_code"],
+            )
+        rows += [row] * group["rows"]
+    return rows
 
 
 ROW_COLUMNS = (

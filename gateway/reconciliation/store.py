@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from gateway.reconciliation.report import MatchScope
+from gateway.reconciliation.report import REPEAT_SPAN, MatchScope
 from psp_adapters.daily_files import COLUMNS, MONEY_TAKEN, FileKind
 
 if TYPE_CHECKING:
@@ -28,6 +28,12 @@ _TYPES = {"settlement_date": "date", "business_date": "date", "amount": "bigint"
 _FEED_STAGING = (
     "CREATE TEMP TABLE terminal_feed_staging (file_id bigint NOT NULL, line integer NOT NULL, {}) ON COMMIT DROP"
 )
+
+
+async def take_settlement_turn(conn: asyncpg.Connection, psp_id: str) -> None:
+    """Waits until no other import of this PSP's settlement files is under way, and holds the turn until the
+    transaction ends: a file's repeats are found among the rows of the PSP's files kept before it."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('psp settlement files ' || $1, 0))", psp_id)
 
 
 async def new_file_id(conn: asyncpg.Connection) -> int:
@@ -74,6 +80,40 @@ async def record_file(
         imported_by,
     )
     return recorded is not None
+
+
+async def keep_repeats(conn: asyncpg.Connection, file_id: int, psp_id: str) -> int:
+    """Keeps the file's rows that repeat the references (terminal, RRN, STAN, payment identifier) of an earlier line
+    of the file, or of a row of the PSP's files kept before, whose transaction time is less than REPEAT_SPAN apart:
+    of the rows with the same references that one report could read, only the first pairs with the gateway's row.
+    Returns how many."""
+    await _hash_in_memory(conn)
+    # The file's rows are new to the planner, which would otherwise take them for a handful.
+    await conn.execute("ANALYZE psp_settlement_rows")
+    earliest, latest = await conn.fetchrow(
+        "SELECT min(transaction_time), max(transaction_time) FROM psp_settlement_rows WHERE file_id = $1", file_id
+    )
+    # (Read, then written: a statement that writes runs in one process, and this one reads two days of rows.)
+    repeats = await conn.fetch(
+        """SELECT n.file_id, n.line FROM psp_settlement_rows n
+           WHERE n.file_id = $1
+             AND EXISTS (SELECT 1 FROM psp_settlement_rows o
+                         WHERE o.psp_id = $2 AND o.terminal_id = n.terminal_id AND o.rrn = n.rrn
+                           AND o.stan = n.stan AND o.payment_id = n.payment_id
+                           AND o.file_id <= $1 AND (o.file_id, o.line) < (n.file_id, n.line)
+                           AND o.transaction_time > $3::timestamptz - $5::interval
+                           AND o.transaction_time < $4::timestamptz + $5::interval
+                           AND o.transaction_time > n.transaction_time - $5::interval
+                           AND o.transaction_time < n.transaction_time + $5::interval)""",
+        file_id,
+        psp_id,
+        earliest,
+        latest,
+        REPEAT_SPAN,
+    )
+    if repeats:
+        await conn.copy_records_to_table("psp_settlement_repeats", records=repeats, columns=["file_id", "line"])
+    return len(repeats)
 
 
 async def find_file(db, psp_id: str, digest: str) -> asyncpg.Record | None:
@@ -208,11 +248,12 @@ async def statement_rows(
 # Gateway side: the split settlement rows of completed charges. PSP side: the settlement files' rows. A row of
 # each side pairs on the PSP's references (PSP, terminal, RRN, STAN) and the payment identifier. A charge has at
 # most one row per payment identifier (gateway/core/settlement.py merges rows by destination, and an agency's
-# identifier is never the ordinary 0); the PSP's rows with the same references and identifier are numbered, and
-# only the first pairs, so a row the PSP settled twice shows as extra. A row of a voided charge (its void reversed)
-# was returned to the card: it is expected in no settlement file ('returned'), and one that is settled all the same
-# went out twice ('settled_after_void'). A refund adds rows of its own: each row of the charge taken back, which the
-# PSP's file carries as a negative line under the refund's RRN ('refunded'; none yet: 'refund_pending').
+# identifier is never the ordinary 0); of the PSP's rows with the same references and identifier only the first
+# pairs (its repeats were found when their files were imported: psp_settlement_repeats), so a row the PSP settled
+# twice shows as extra. A row of a voided charge (its void reversed) was returned to the card: it is expected in no
+# settlement file ('returned'), and one that is settled all the same went out twice ('settled_after_void'). A
+# refund adds rows of its own: each row of the charge taken back, which the PSP's file carries as a negative line
+# under the refund's RRN ('refunded'; none yet: 'refund_pending').
 # A pair belongs to the day of the gateway's completion (or, with no charge, of the PSP's transaction time), which
 # follows the PSP's transaction time by at most the pairing margin: so charges are read from the day's start to a
 # margin past its end, and PSP rows from a margin before its start to its end, and pairs across midnight are found.
@@ -237,14 +278,14 @@ WITH gateway_rows AS (
     WHERE f.status IN ('instructed', 'settled') AND f.instructed_at >= $1 AND f.instructed_at < $2
       AND ($7::text IS NULL OR f.psp_id = $7)
 ), psp_rows AS (
-    -- (The RRN first: it tells rows apart soonest, which makes this sort several times faster.)
-    -- (Only the columns the pairing reads: the narrower the rows, the quicker the sort.)
-    SELECT p.file_id, p.line, p.psp_id, p.terminal_id, p.rrn, p.stan, p.payment_id, p.iban, p.amount,
-           p.settlement_date, p.transaction_time,
-           row_number() OVER (PARTITION BY p.rrn, p.stan, p.payment_id, p.terminal_id, p.psp_id
-                              ORDER BY p.iban, p.file_id, p.line) AS nth
+    SELECT p.file_id, p.line, p.psp_id, p.terminal_id, t.office_id, p.rrn, p.stan, p.payment_id, p.iban, p.amount,
+           p.settlement_date, p.transaction_time, r.file_id IS NULL AS pairs
     FROM psp_settlement_rows p
+    LEFT JOIN psp_settlement_repeats r ON r.file_id = p.file_id AND r.line = p.line
+    LEFT JOIN terminals t ON t.terminal_id = p.terminal_id
     WHERE p.transaction_time >= $3 AND p.transaction_time < $4 AND ($7::text IS NULL OR p.psp_id = $7)
+), paying_agency AS (
+    SELECT DISTINCT ON (a.payment_id) a.payment_id, a.id FROM agencies a ORDER BY a.payment_id, a.id
 ), paired AS (
     SELECT g.charge_id, g.completed_at, g.tracking_code, g.agency_id AS charge_agency_id,
            g.iban AS expected_iban, CASE WHEN g.refund THEN 0 ELSE g.amount END AS collected,
@@ -252,12 +293,11 @@ WITH gateway_rows AS (
            p.file_id, p.line, p.iban AS settled_iban,
            p.amount AS settled, p.settlement_date, p.transaction_time,
            coalesce(g.psp_id, p.psp_id) AS psp_id, coalesce(g.terminal_id, p.terminal_id) AS terminal_id,
-           coalesce(g.office_id, (SELECT t.office_id FROM terminals t WHERE t.terminal_id = p.terminal_id))
-               AS office_id, coalesce(g.rrn, p.rrn) AS rrn,
+           coalesce(g.office_id, p.office_id) AS office_id, coalesce(g.rrn, p.rrn) AS rrn,
            coalesce(g.stan, p.stan) AS stan, coalesce(g.payment_id, p.payment_id) AS payment_id
     FROM gateway_rows g
     FULL JOIN psp_rows p ON p.psp_id = g.psp_id AND p.terminal_id = g.terminal_id AND p.rrn = g.rrn
-                        AND p.stan = g.stan AND p.payment_id = g.payment_id AND p.nth = 1
+                        AND p.stan = g.stan AND p.payment_id = g.payment_id AND p.pairs
     WHERE coalesce(g.completed_at, p.transaction_time) >= $5 AND coalesce(g.completed_at, p.transaction_time) < $6
 )
 SELECT CASE WHEN x.refund THEN CASE WHEN x.file_id IS NULL THEN 'refund_pending'
@@ -274,7 +314,7 @@ SELECT CASE WHEN x.refund THEN CASE WHEN x.file_id IS NULL THEN 'refund_pending'
             ELSE 'matched' END AS kind,
        x.psp_id,
        CASE WHEN x.charge_id IS NOT NULL THEN CASE WHEN x.payment_id <> '0' THEN x.charge_agency_id END
-            ELSE (SELECT a.id FROM agencies a WHERE a.payment_id = x.payment_id ORDER BY a.id LIMIT 1)
+            ELSE paying_agency.id
        END AS agency_id,
        x.office_id, x.terminal_id, x.rrn, x.stan, x.payment_id, x.charge_id,
        CASE WHEN x.refund THEN 'refunded' WHEN x.returned IS NOT NULL THEN 'voided'
@@ -283,92 +323,96 @@ SELECT CASE WHEN x.refund THEN CASE WHEN x.file_id IS NULL THEN 'refund_pending'
        coalesce(x.settled, 0) AS settled, coalesce(x.returned, 0) AS returned,
        x.completed_at, x.transaction_time, x.settlement_date, x.file_id, x.line
 FROM paired x
+LEFT JOIN paying_agency ON paying_agency.payment_id = x.payment_id
 """
 
 
-def _described(classified: str) -> str:
-    """The classified rows with the charge a PSP row with no charge side names all the same (a charge not completed,
-    or completed outside the day): looked up only here, so that a day's totals, which need no charge, look up
-    nothing per row. The columns are the classified rows' own, in their order: `match_day` takes a classified row
-    for one of these."""
-    return f"""
-SELECT x.kind, x.psp_id, x.agency_id, x.office_id, x.terminal_id, x.rrn, x.stan, x.payment_id,
-       coalesce(x.charge_id, other.id) AS charge_id, coalesce(x.charge_status, other.status) AS charge_status,
-       coalesce(x.tracking_code, other.tracking_code) AS tracking_code,
-       x.expected_iban, x.settled_iban, x.collected, x.settled, x.returned,
-       x.completed_at, x.transaction_time, x.settlement_date, x.file_id, x.line
-FROM ({classified}) x
-LEFT JOIN LATERAL (SELECT c.id, c.status, c.tracking_code FROM charges c
-                   WHERE x.charge_id IS NULL AND c.psp_id = x.psp_id AND c.rrn = x.rrn
-                     AND c.terminal_id = x.terminal_id AND c.stan = x.stan
-                   LIMIT 1) other ON true
-"""
+def _named_charge(row: str) -> str:
+    """The charge that a classified row (`row`) with no charge side names all the same by the PSP's references (a
+    charge not completed, or completed outside the day), as `named`: looked up only for the rows that are listed,
+    so that a day's totals, which need no charge, look up nothing per row."""
+    return f"""LEFT JOIN LATERAL (SELECT c.id, c.status, c.tracking_code FROM charges c
+                                   WHERE {row}.charge_id IS NULL AND c.psp_id = {row}.psp_id AND c.rrn = {row}.rrn
+                                     AND c.terminal_id = {row}.terminal_id AND c.stan = {row}.stan
+                                   LIMIT 1) named ON true"""
+
+
+def _row_order(row: str) -> str:
+    """The order of the report's rows, of the classified row `row`."""
+    return (
+        f"ORDER BY {row}.psp_id, coalesce({row}.completed_at, {row}.transaction_time), {row}.rrn, {row}.payment_id, "
+        f"{row}.file_id, {row}.line"
+    )
 
 
 # The kinds that are no discrepancy: paired and right, or gone back to the card (voided and in no file, or refunded
 # and taken back by a file).
 _AGREED = "('matched', 'returned', 'refunded')"
 MATCH_WORK_MEM = "512MB"
-_ROW_ORDER = "ORDER BY psp_id, coalesce(completed_at, transaction_time), rrn, payment_id, file_id, line"
 
 
 def _match_args(scope: MatchScope, psp_id: str | None) -> tuple:
     return (*scope.charges, *scope.psp_rows, *scope.day, psp_id, scope.last_on_time)
 
 
-async def _sort_in_memory(conn: asyncpg.Connection) -> None:
-    # A day of a PSP's rows is sorted and hashed at once: for a million rows the sort takes about 150 MB and the hash
-    # 165 MB. With 128 MB the sort spilled to temporary files, and the report took a third longer.
+async def _hash_in_memory(conn: asyncpg.Connection) -> None:
+    # The report, and the search for a file's repeats, hash the PSP's rows of two days or more at once: two million
+    # rows took about 200 MB. With the default 4 MB the search's hash went to temporary files in 16 batches.
     await conn.execute(f"SET LOCAL work_mem = '{MATCH_WORK_MEM}'")
 
 
-async def match_day(conn: asyncpg.Connection, scope: MatchScope, psp_id: str | None) -> list[asyncpg.Record]:
-    """Pairs the day's rows once: returns their counts and sums by kind, overall, per PSP and per agency (`scope`
-    tells which), and keeps the rows that did not match (neither matched nor returned by a void or a refund) in the
-    temporary table `reconciliation_discrepancies`, dropped at commit. Needs a transaction.
+async def match_day(
+    conn: asyncpg.Connection, scope: MatchScope, psp_id: str | None, listed: int
+) -> list[asyncpg.Record]:
+    """Pairs the day's rows once, and returns two kinds of rows. Sums (`listed` null): the rows, collected, settled
+    and returned of each PSP, agency and kind. Discrepancies: the first `listed` distinct rows that did not match
+    (neither matched nor returned by a void or a refund), in the report's order, each a reconciliation_row (`listed`)
+    with how many times it was counted (`rows`) and the charge that a PSP row with no charge side names all the same
+    (`named_*`). A read and nothing else, so that it runs on a replica; needs a transaction.
 
     The paired rows go through one grouping, by PSP, agency, kind and, for a row that did not match, the whole row
-    (null for the others, so that a day's million matched rows make a few groups): the groups give the totals, added
-    up three ways, and the rows to list, each as many times as it was counted. Nothing holds the paired rows
-    themselves, which the two uses would otherwise both read."""
-    await _sort_in_memory(conn)
-    args = _match_args(scope, psp_id)
-    await conn.execute(
-        f"CREATE TEMP TABLE reconciliation_discrepancies ON COMMIT DROP AS {_described(_CLASSIFIED)} WITH NO DATA",
-        *args,
-    )
-    listed = f"""SELECT (g.listed).* FROM by_group g CROSS JOIN generate_series(1, g.rows)
-                 WHERE g.kind NOT IN {_AGREED}"""
+    (null for the others, so that a day's million matched rows make a few groups): the groups give the sums and the
+    rows to list. Nothing holds the paired rows themselves, which the two uses would otherwise both read."""
+    await _hash_in_memory(conn)
     return await conn.fetch(
         f"""WITH by_group AS MATERIALIZED (
                 SELECT x.psp_id, x.agency_id, x.kind,
-                       CASE WHEN x.kind NOT IN {_AGREED} THEN x::reconciliation_discrepancies END AS listed,
-                       count(*) AS rows, sum(x.collected) AS collected, sum(x.settled) AS settled,
-                       sum(x.returned) AS returned
+                       CASE WHEN x.kind NOT IN {_AGREED} THEN x::reconciliation_row END AS listed,
+                       count(*) AS rows, sum(x.collected)::bigint AS collected,
+                       sum(x.settled)::bigint AS settled, sum(x.returned)::bigint AS returned
                 FROM ({_CLASSIFIED}) x
                 GROUP BY x.psp_id, x.agency_id, x.kind, listed),
-            kept AS (INSERT INTO reconciliation_discrepancies {_described(listed)})
-            SELECT CASE WHEN grouping(psp_id) = 0 THEN 'psp' WHEN grouping(agency_id) = 0 THEN 'agency'
-                        ELSE 'total' END AS scope,
-                   psp_id, agency_id, kind, sum(rows)::bigint AS rows,
-                   sum(collected)::bigint AS collected, sum(settled)::bigint AS settled,
-                   sum(returned)::bigint AS returned
-            FROM by_group
-            GROUP BY GROUPING SETS ((kind), (psp_id, kind), (agency_id, kind))""",
-        *args,
+            first_listed AS (SELECT * FROM by_group g WHERE g.kind NOT IN {_AGREED} {_row_order("(g.listed)")} LIMIT $9)
+            SELECT psp_id, agency_id, kind, sum(rows)::bigint AS rows, sum(collected)::bigint AS collected,
+                   sum(settled)::bigint AS settled, sum(returned)::bigint AS returned,
+                   NULL::reconciliation_row AS listed, NULL::uuid AS named_charge_id,
+                   NULL::text AS named_charge_status, NULL::text AS named_tracking_code
+            FROM by_group GROUP BY psp_id, agency_id, kind
+            UNION ALL
+            (SELECT g.psp_id, g.agency_id, g.kind, g.rows, g.collected, g.settled, g.returned, g.listed,
+                    named.id, named.status, named.tracking_code
+             FROM first_listed g {_named_charge("(g.listed)")}
+             {_row_order("(g.listed)")})""",
+        *_match_args(scope, psp_id),
+        listed,
     )
-
-
-async def matched_discrepancies(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(f"SELECT * FROM reconciliation_discrepancies {_ROW_ORDER} LIMIT $1", limit)
 
 
 async def reconciliation_rows(
     conn: asyncpg.Connection, scope: MatchScope, psp_id: str | None
 ) -> AsyncIterator[asyncpg.Record]:
     """Every paired row of the day, matched or not, through a server-side cursor; needs a transaction."""
-    await _sort_in_memory(conn)
+    await _hash_in_memory(conn)
     async for row in conn.cursor(
-        f"SELECT * FROM ({_described(_CLASSIFIED)}) x {_ROW_ORDER}", *_match_args(scope, psp_id), prefetch=1000
+        f"""SELECT x.kind, x.psp_id, x.agency_id, x.office_id, x.terminal_id, x.rrn, x.stan, x.payment_id,
+                   coalesce(x.charge_id, named.id) AS charge_id,
+                   coalesce(x.charge_status, named.status) AS charge_status,
+                   coalesce(x.tracking_code, named.tracking_code) AS tracking_code,
+                   x.expected_iban, x.settled_iban, x.collected, x.settled, x.returned,
+                   x.completed_at, x.transaction_time, x.settlement_date, x.file_id, x.line
+            FROM ({_CLASSIFIED}) x {_named_charge("x")}
+            {_row_order("x")}""",
+        *_match_args(scope, psp_id),
+        prefetch=1000,
     ):
         yield row

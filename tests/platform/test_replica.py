@@ -129,3 +129,16 @@ async def test_the_regulator_s_lists_and_the_console_read_the_replica_and_fall_b
 
     replica_up.stop()
     assert await _seen(gateway, keys, session, requested) == (True, True)  # from the primary meanwhile
+
+
+async def test_the_reconciliation_report_reads_the_replica(gateway_with_replica, replica_up, keys, db):
+    gateway = gateway_with_replica
+    charge = await charge_cap(gateway, await keys(f"t:{TERMINAL}"), TERMINAL, OPERATOR, POLICE_SERVICE)
+    day = charge_day(charge)
+    await replica_up.caught_up(db)
+    regulator = await keys("regulator")
+    status, report = await gateway.request("GET", f"/v1/reconciliation?date={day}", key=regulator)
+    assert status == 200, report
+    assert report["totals"]["by_kind"]["missing_at_psp"]["rows"] >= len(charge["settlement_rows"])
+    status, rows = await gateway.request("GET", f"/v1/reconciliation?date={day}&format=csv", key=regulator)
+    assert status == 200 and charge["rrn"].encode() in rows

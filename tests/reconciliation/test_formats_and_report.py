@@ -169,30 +169,9 @@ def test_totals_balance_and_group_per_psp_and_per_agency():
         ("psp-b", None, Kind.MISSING_AT_PSP, 2, 70, 0, 0),
         ("psp-b", "police", Kind.RETURNED, 2, 300, 0, 300),
     ]
-    names = ("rows", "collected", "settled", "returned")
-    summary_rows = []
-    for scope, key in (("psp", 0), ("agency", 1)):
-        grouped: dict = {}
-        for row in raw:
-            bucket = grouped.setdefault((row[key], row[2]), [0, 0, 0, 0])
-            for i in range(4):
-                bucket[i] += row[3 + i]
-        summary_rows += [
-            {
-                "scope": scope,
-                "psp_id": k[0] if scope == "psp" else None,
-                "agency_id": k[0] if scope == "agency" else None,
-                "kind": k[1],
-                **dict(zip(names, v, strict=True)),
-            }
-            for k, v in grouped.items()
-        ]
-    summary_rows += [
-        {"scope": "total", "psp_id": None, "agency_id": None, "kind": row[2], **dict(zip(names, row[3:], strict=True))}
-        for row in raw
-    ]
+    names = ("psp_id", "agency_id", "kind", "rows", "collected", "settled", "returned")
 
-    report = summarise(summary_rows)
+    report = summarise(dict(zip(names, row, strict=True)) for row in raw)
     totals = report["totals"]
     assert (totals["rows"], totals["collected"], totals["settled"], totals["returned"]) == (9, 1770, 1450, 300)
     assert totals["collected"] == totals["settled"] + totals["returned"] + sum(
