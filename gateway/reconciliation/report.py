@@ -101,10 +101,10 @@ def summarise(sums: Iterable[Mapping]) -> dict:
 
 
 def discrepancies(listed: Iterable[Mapping]) -> list[dict]:
-    """The rows that did not match, from `match_day`'s discrepancies (in the report's order): each row as many times
+    """The rows that did not match, from `match_day`'s discrepancies, in the report's order: each row as many times
     as it was counted, with the charge that a PSP row with no charge side names all the same."""
     rows = []
-    for group in listed:
+    for group in sorted(listed, key=lambda group: group["place"]):
         row = dict(group["listed"].items())
         if row["charge_id"] is None:
             row.update(

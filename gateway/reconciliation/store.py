@@ -366,9 +366,9 @@ async def match_day(
 ) -> list[asyncpg.Record]:
     """Pairs the day's rows once, and returns two kinds of rows. Sums (`listed` null): the rows, collected, settled
     and returned of each PSP, agency and kind. Discrepancies: the first `listed` distinct rows that did not match
-    (neither matched nor returned by a void or a refund), in the report's order, each a reconciliation_row (`listed`)
-    with how many times it was counted (`rows`) and the charge that a PSP row with no charge side names all the same
-    (`named_*`). A read and nothing else, so that it runs on a replica; needs a transaction.
+    (neither matched nor returned by a void or a refund), each a reconciliation_row (`listed`) with its place in the
+    report's order (`place`), how many times it was counted (`rows`) and the charge that a PSP row with no charge side
+    names all the same (`named_*`). A read and nothing else, so that it runs on a replica; needs a transaction.
 
     The paired rows go through one grouping, by PSP, agency, kind and, for a row that did not match, the whole row
     (null for the others, so that a day's million matched rows make a few groups): the groups give the sums and the
@@ -386,13 +386,12 @@ async def match_day(
             SELECT psp_id, agency_id, kind, sum(rows)::bigint AS rows, sum(collected)::bigint AS collected,
                    sum(settled)::bigint AS settled, sum(returned)::bigint AS returned,
                    NULL::reconciliation_row AS listed, NULL::uuid AS named_charge_id,
-                   NULL::text AS named_charge_status, NULL::text AS named_tracking_code
+                   NULL::text AS named_charge_status, NULL::text AS named_tracking_code, NULL::bigint AS place
             FROM by_group GROUP BY psp_id, agency_id, kind
             UNION ALL
-            (SELECT g.psp_id, g.agency_id, g.kind, g.rows, g.collected, g.settled, g.returned, g.listed,
-                    named.id, named.status, named.tracking_code
-             FROM first_listed g {_named_charge("(g.listed)")}
-             {_row_order("(g.listed)")})""",
+            SELECT g.psp_id, g.agency_id, g.kind, g.rows, g.collected, g.settled, g.returned, g.listed,
+                   named.id, named.status, named.tracking_code, row_number() OVER ({_row_order("(g.listed)")})
+            FROM first_listed g {_named_charge("(g.listed)")}""",
         *_match_args(scope, psp_id),
         listed,
     )
