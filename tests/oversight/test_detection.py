@@ -261,6 +261,13 @@ async def test_the_gateway_worker_records_new_findings_on_its_own(gateway, keys,
             await asyncio.sleep(0.05)
     finally:
         worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        # Its connection is gone, and with it the turn; the tests after this one take the turn themselves.
+        for _ in range(500):
+            if await db.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_ID):
+                break
+            await asyncio.sleep(0.01)
+        assert await db.fetchval("SELECT pg_advisory_unlock($1)", LOCK_ID)
     assert (await violations_of(db, f"refusal:{refusal_id}"))[f"refusal:{refusal_id}"]["type"] == "cash_payment"
 
 
