@@ -10,6 +10,8 @@
                 gateway memory (all processes) and errors;
 5. growth     peak again with M generated charges in the database, against the empty-database peak;
 6. rendering  receipt PDF renders and verifications per second (in process);
+7. reconciliation  a PSP settlement file imported and its day reconciled, against a raw COPY of the same file
+                (loadtests/reconcile_bench.py, in a database of its own on the same server);
 then runs the conservation check, and writes loadtests/reports/bench-<time>.{md,json} with the ratios against
 the targets of the issue. Every figure is a ratio against the same machine in the same run.
 
@@ -43,7 +45,7 @@ import redis.asyncio as aioredis
 
 from gateway.core.charge import PENDING as PENDING_STATUSES
 from gateway.platform.config import PROJECT_ROOT
-from loadtests import database_statistics, identity_cost, maintenance, profiling, two_hosts
+from loadtests import database_statistics, identity_cost, maintenance, profiling, reconcile_bench, two_hosts
 from loadtests.fleet import FleetTerminal, spread_over_offices
 from loadtests.history import add_history
 from loadtests.measure import cpu_seconds, per_charge, rss_bytes, run_generators, snapshot, split, summarise
@@ -680,6 +682,10 @@ async def run(args: argparse.Namespace) -> dict:
             log(f"growth: ratio {results['growth']['ratio']}")
         if "rendering" in args.phases:
             results["rendering"] = await bench.rendering()
+        if "reconciliation" in args.phases:
+            log(f"reconciliation: a PSP file of {args.reconcile_rows:,} rows against a raw COPY of it")
+            results["reconciliation"] = await reconcile_bench.measure(stack.database_url, args.reconcile_rows)
+            log(f"reconciliation: import + match {results['reconciliation']['ratio']} x raw COPY")
         if args.locust:
             log(f"locust: {args.locust_users} terminals for {args.locust:.0f} s")
             results["locust"] = await bench.locust()
@@ -699,7 +705,7 @@ async def run(args: argparse.Namespace) -> dict:
     return results
 
 
-PHASES = ("baseline", "half_peak", "identity", "two_hosts", "concurrency", "growth", "rendering")
+PHASES = ("baseline", "half_peak", "identity", "two_hosts", "concurrency", "growth", "rendering", "reconciliation")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -739,6 +745,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--terminals-per-office", type=int, default=2)
     parser.add_argument("--render-seconds", type=float, default=5.0)
     parser.add_argument(
+        "--reconcile-rows", type=int, default=1_000_000, help="settlement rows in the reconciliation phase's file"
+    )
+    parser.add_argument(
         "--stats-settle",
         type=float,
         default=11.0,
@@ -775,7 +784,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.smoke:
         args.concurrency, args.duration, args.latency_duration, args.warmup = [8], 1.0, 1.0, 0.3
         args.in_flight, args.hold, args.min_pin_delay = 16, 0.5, 1.0
-        args.history, args.render_seconds, args.stats_settle = 1_000, 0.05, 0.0
+        args.history, args.render_seconds, args.stats_settle, args.reconcile_rows = 1_000, 0.05, 0.0, 2_000
     args.phases = [phase for phase in PHASES if phase not in args.skip]
     args.stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return args

@@ -142,7 +142,7 @@ async def _prepare(url: str, rows: int, directory: Path) -> Path:
         await conn.close()
 
 
-async def _measure(url: str, path: Path) -> None:
+async def _measure(url: str, path: Path) -> dict:
     conn = await connect(url)
     try:
         await conn.execute(_RAW_TABLE)
@@ -152,7 +152,6 @@ async def _measure(url: str, path: Path) -> None:
             started = time.perf_counter()
             copied = await conn.copy_to_table("raw_settlement", source=str(path), format="csv", header=True)
             raw_runs.append(time.perf_counter() - started)
-        raw_seconds = statistics.median(raw_runs)
         rows = int(copied.split()[-1])
 
         started = time.perf_counter()
@@ -167,16 +166,45 @@ async def _measure(url: str, path: Path) -> None:
         match_seconds = time.perf_counter() - started
     finally:
         await conn.close()
+    raw_seconds = statistics.median(raw_runs)
+    ratio = raw_seconds / (import_seconds + match_seconds)
+    return {
+        "file_rows": rows,
+        "report_rows": report["totals"]["rows"],
+        "report_rows_by_kind": {kind: b["rows"] for kind, b in report["totals"]["by_kind"].items() if b["rows"]},
+        "raw_copy_s": round(raw_seconds, 3),
+        "raw_copy_runs_s": [round(seconds, 3) for seconds in raw_runs],
+        "import_s": round(import_seconds, 3),
+        "match_s": round(match_seconds, 3),
+        "ratio": round(ratio, 3),
+        "met": ratio >= TARGET_RATIO,
+    }
 
-    kinds = {kind: bucket["rows"] for kind, bucket in report["totals"]["by_kind"].items() if bucket["rows"]}
-    print(f"file rows: {rows:,}; report rows by kind: {kinds}")
-    print(f"raw COPY          {_rate(rows, raw_seconds)}  (median of {', '.join(f'{s:.2f}' for s in raw_runs)} s)")
-    print(f"import            {_rate(rows, import_seconds)}")
-    print(f"match (report)    {_rate(report['totals']['rows'], match_seconds)}")
-    both = import_seconds + match_seconds
-    ratio = raw_seconds / both
-    print(f"import + match    {_rate(rows, both)}  = {ratio:.2f} x raw COPY's rate")
-    verdict = "met" if ratio >= TARGET_RATIO else "not met"
+
+async def measure(server_url: str, rows: int) -> dict:
+    """The figures of one run, in a database of its own on `server_url`'s server (dropped at the end)."""
+    name = f"pishkhan_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            return await _measure(url, await _prepare(url, rows, Path(directory)))
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _print(figures: dict) -> None:
+    rows = figures["file_rows"]
+    runs = ", ".join(f"{seconds:.2f}" for seconds in figures["raw_copy_runs_s"])
+    print(f"file rows: {rows:,}; report rows by kind: {figures['report_rows_by_kind']}")
+    print(f"raw COPY          {_rate(rows, figures['raw_copy_s'])}  (median of {runs} s)")
+    print(f"import            {_rate(rows, figures['import_s'])}")
+    print(f"match (report)    {_rate(figures['report_rows'], figures['match_s'])}")
+    both = figures["import_s"] + figures["match_s"]
+    print(f"import + match    {_rate(rows, both)}  = {figures['ratio']:.2f} x raw COPY's rate")
+    verdict = "met" if figures["met"] else "not met"
     print(f"target: import + match >= {TARGET_RATIO} x raw COPY's rate, measured in the same run: {verdict}")
 
 
@@ -184,16 +212,7 @@ async def main(rows: int) -> None:
     server_url = os.environ.get("DATABASE_URL")
     if not server_url:
         sys.exit("DATABASE_URL is not set: run under `pishkhan dev exec --`")
-    name = f"pishkhan_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    try:
-        with tempfile.TemporaryDirectory() as directory:
-            await _measure(url, await _prepare(url, rows, Path(directory)))
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+    _print(await measure(server_url, rows))
 
 
 if __name__ == "__main__":

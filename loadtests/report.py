@@ -6,10 +6,12 @@ from pathlib import Path
 
 import orjson
 
-from loadtests import identity_cost, maintenance, two_hosts
+from loadtests import identity_cost, maintenance, reconcile_bench, two_hosts
 
 TARGET_IN_FLIGHT = 30_000
 TARGET_HISTORY = 10_000_000
+# A day's PSP file of 500,000 charges' rows, one charge in 5,000 left out (loadtests/reconcile_bench.py).
+RECONCILIATION_FILE_ROWS = 999_800
 MEMORY_LIMIT_MIB = 2048
 MAX_CPU_RATIO = 8  # gateway CPU per completed charge against the hello-world server's per request
 MAX_PG_TRANSACTIONS = 2
@@ -106,6 +108,23 @@ def targets(results: dict) -> list[dict]:
                 f"by stack CPU per charge {growth.get('cpu_ratio')} "
                 f"({cpu.get('empty')} / {cpu.get('loaded')} ms)",
                 growth["ratio"] >= 0.8 if not note else None,
+                note,
+            )
+        )
+    reconciliation = results.get("reconciliation")
+    if reconciliation:
+        note = (
+            ""
+            if reconciliation["file_rows"] >= RECONCILIATION_FILE_ROWS
+            else f"run with {reconciliation['file_rows']:,} rows, not {RECONCILIATION_FILE_ROWS:,}"
+        )
+        rows.append(
+            _target(
+                "reconciliation import + match / raw COPY of the same file",
+                f"≥ {reconcile_bench.TARGET_RATIO}",
+                f"{reconciliation['ratio']} (raw COPY {reconciliation['raw_copy_s']} s, import "
+                f"{reconciliation['import_s']} s, match {reconciliation['match_s']} s)",
+                reconciliation["met"] if not note else None,
                 note,
             )
         )

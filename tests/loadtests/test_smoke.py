@@ -97,6 +97,9 @@ def test_a_smoke_run_measures_every_phase(tmp_path, var_dir):
     assert 0 < sum(row["calls"] for row in inserts) <= 1.01, database["statements"]
     assert database["indexes_read"] and growth["empty"]["database"]["statement_ms"] > 0
     assert all(rate["per_second"] > 0 for rate in results["rendering"].values())
+    reconciliation = results["reconciliation"]  # a 2,000-row PSP file imported and its day reconciled
+    assert reconciliation["report_rows_by_kind"] == {"matched": 1999, "amount_mismatch": 1}
+    assert reconciliation["raw_copy_s"] > 0 and reconciliation["ratio"] > 0
     assert results["pending_after_run"] == 0
     assert "split_charging" not in results["oversight_findings"], results["oversight_findings"]
     assert results["conservation"]["available"] and results["conservation"]["clean"], results["conservation"]
@@ -107,5 +110,6 @@ def test_a_smoke_run_measures_every_phase(tmp_path, var_dir):
         "p99 at half of peak",
         "p99 at half of peak, identity inquiry required",
         "two gateway hosts, one killed under load",
+        "reconciliation import + match / raw COPY of the same file",
     }
     assert "## Targets" in markdown_report.read_text(encoding="utf-8")
