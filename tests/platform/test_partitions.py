@@ -135,15 +135,16 @@ async def test_months_created_ahead_keep_the_parents_column_statistics_targets(e
         await conn.close()
 
 
-async def test_every_column_of_the_tables_each_charge_grows_states_a_small_statistics_target(empty_database):
-    """ANALYZE samples 300 rows per unit of the largest target among a table's columns (migration 0188): one column
-    left at the default of 100 would make every month's ANALYZE sample 30,000 rows again."""
+async def test_every_column_of_the_tables_analysed_often_states_a_small_statistics_target(empty_database):
+    """ANALYZE samples 300 rows per unit of the largest target among a table's columns: one column left at the
+    default of 100 would make every month's ANALYZE of the tables each charge grows (migration 0188), and every
+    settlement file's import (migration 0189), sample 30,000 rows again."""
     await apply_migrations(empty_database)
     code, _, err = await pishkhan(empty_database, "partitions", "ensure", "--months-ahead", "2")
     assert code == 0, err
     conn = await asyncpg.connect(empty_database)
     try:
-        for table in ("charges", "receipts", "outbox", "idempotency_keys"):
+        for table in ("charges", "receipts", "outbox", "idempotency_keys", "psp_settlement_rows"):
             relations = [table]
             if table in MONTHLY_TABLES:
                 relations.append(month_partition(table, add_months(month_start(system_clock()), 2)))
