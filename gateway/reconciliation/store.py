@@ -82,11 +82,10 @@ async def record_file(
     return recorded is not None
 
 
-async def keep_repeats(conn: asyncpg.Connection, file_id: int, psp_id: str) -> int:
+async def keep_repeats(conn: asyncpg.Connection, file_id: int, psp_id: str) -> None:
     """Keeps the file's rows that repeat the references (terminal, RRN, STAN, payment identifier) of an earlier line
     of the file, or of a row of the PSP's files kept before, whose transaction time is less than REPEAT_SPAN apart:
-    of the rows with the same references that one report could read, only the first pairs with the gateway's row.
-    Returns how many."""
+    of the rows with the same references that one report could read, only the first pairs with the gateway's row."""
     await _hash_in_memory(conn)
     # The file's rows are new to the planner, which would otherwise take them for a handful.
     await conn.execute("ANALYZE psp_settlement_rows")
@@ -113,7 +112,6 @@ async def keep_repeats(conn: asyncpg.Connection, file_id: int, psp_id: str) -> i
     )
     if repeats:
         await conn.copy_records_to_table("psp_settlement_repeats", records=repeats, columns=["file_id", "line"])
-    return len(repeats)
 
 
 async def find_file(db, psp_id: str, digest: str) -> asyncpg.Record | None:
