@@ -44,17 +44,17 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class MatchScope:
-    charges: tuple[datetime, datetime]  # completed charges are read from this interval
+    day: tuple[datetime, datetime]  # the charges completed (and refunds instructed) here pair; so do their pairs
     psp_rows: tuple[datetime, datetime]  # PSP rows are read by their transaction time from this interval
-    day: tuple[datetime, datetime]  # pairs whose time falls here belong to the report
+    later: tuple[datetime, datetime]  # a PSP row of the day that a charge completed here pairs with is not the day's
     last_on_time: date  # the latest settlement date that is not late
 
 
 def match_scope(day: TehranDay) -> MatchScope:
     return MatchScope(
-        charges=(day.start, day.end + PAIRING_MARGIN),
-        psp_rows=(day.start - PAIRING_MARGIN, day.end),
         day=(day.start, day.end),
+        psp_rows=(day.start - PAIRING_MARGIN, day.end),
+        later=(day.end, day.end + PAIRING_MARGIN),
         last_on_time=day.day + timedelta(days=SETTLEMENT_DUE_DAYS),
     )
 

@@ -253,9 +253,24 @@ async def statement_rows(
 # refund adds rows of its own: each row of the charge taken back, which the PSP's file carries as a negative line
 # under the refund's RRN ('refunded'; none yet: 'refund_pending').
 # A pair belongs to the day of the gateway's completion (or, with no charge, of the PSP's transaction time), which
-# follows the PSP's transaction time by at most the pairing margin: so charges are read from the day's start to a
-# margin past its end, and PSP rows from a margin before its start to its end, and pairs across midnight are found.
-_CLASSIFIED = """
+# follows the PSP's transaction time by at most the pairing margin: so the day's charges pair with PSP rows from a
+# margin before the day's start to its end, and a PSP row of the day that no charge of the day pairs with is the
+# day's only if no charge completed (or refund instructed) within the margin after the day pairs with it either
+# (`_PAIRS_LATER`): such a row is classified with no kind, and the readers leave it out. That look-up is made by
+# references (`charges_psp_rrn`, `refunds_psp_references`) for the day's unpaired PSP rows alone, so that the charges
+# of the day after, which a report made once that day is over would otherwise read and hash in full, cost nothing but
+# the rows that crossed midnight. (It is made in the classification, not in the join's condition, where it would keep
+# the statement from running in parallel.)
+_PAIRS_LATER = """(
+    EXISTS (SELECT 1 FROM charges c
+            WHERE c.psp_id = x.psp_id AND c.rrn = x.rrn AND c.terminal_id = x.terminal_id AND c.stan = x.stan
+              AND c.status = 'completed' AND c.completed_at >= $5 AND c.completed_at < $6 AND c.created_at < $6
+              AND c.settlement_rows @> jsonb_build_array(jsonb_build_object('payment_id', x.payment_id)))
+    OR EXISTS (SELECT 1 FROM refunds f
+               WHERE f.psp_id = x.psp_id AND f.terminal_id = x.terminal_id AND f.rrn = x.rrn AND f.stan = x.stan
+                 AND f.status IN ('instructed', 'settled') AND f.instructed_at >= $5 AND f.instructed_at < $6
+                 AND f.rows @> jsonb_build_array(jsonb_build_object('payment_id', x.payment_id))))"""
+_CLASSIFIED = f"""
 WITH gateway_rows AS (
     SELECT c.id AS charge_id, c.psp_id, c.terminal_id, c.office_id, c.rrn, c.stan, c.tracking_code, c.completed_at,
            s.agency_id, r.iban, r.amount, r.payment_id, v.id IS NOT NULL AS voided, false AS refund
@@ -288,7 +303,7 @@ WITH gateway_rows AS (
     SELECT g.charge_id, g.completed_at, g.tracking_code, g.agency_id AS charge_agency_id,
            g.iban AS expected_iban, CASE WHEN g.refund THEN 0 ELSE g.amount END AS collected,
            CASE WHEN g.voided THEN g.amount WHEN g.refund THEN -g.amount END AS returned, g.refund,
-           p.file_id, p.line, p.iban AS settled_iban,
+           p.file_id, p.line, p.pairs, p.iban AS settled_iban,
            p.amount AS settled, p.settlement_date, p.transaction_time,
            coalesce(g.psp_id, p.psp_id) AS psp_id, coalesce(g.terminal_id, p.terminal_id) AS terminal_id,
            coalesce(g.office_id, p.office_id) AS office_id, coalesce(g.rrn, p.rrn) AS rrn,
@@ -296,9 +311,10 @@ WITH gateway_rows AS (
     FROM gateway_rows g
     FULL JOIN psp_rows p ON p.psp_id = g.psp_id AND p.terminal_id = g.terminal_id AND p.rrn = g.rrn
                         AND p.stan = g.stan AND p.payment_id = g.payment_id AND p.pairs
-    WHERE coalesce(g.completed_at, p.transaction_time) >= $5 AND coalesce(g.completed_at, p.transaction_time) < $6
+    WHERE g.charge_id IS NOT NULL OR p.transaction_time >= $1
 )
-SELECT CASE WHEN x.refund THEN CASE WHEN x.file_id IS NULL THEN 'refund_pending'
+SELECT CASE WHEN x.charge_id IS NULL AND x.pairs AND {_PAIRS_LATER} THEN NULL
+            WHEN x.refund THEN CASE WHEN x.file_id IS NULL THEN 'refund_pending'
                                     WHEN x.settled_iban <> x.expected_iban THEN 'wrong_iban'
                                     WHEN x.settled <> -x.returned THEN 'amount_mismatch'
                                     ELSE 'refunded' END
@@ -350,7 +366,7 @@ MATCH_WORK_MEM = "512MB"
 
 
 def _match_args(scope: MatchScope, psp_id: str | None) -> tuple:
-    return (*scope.charges, *scope.psp_rows, *scope.day, psp_id, scope.last_on_time)
+    return (*scope.day, *scope.psp_rows, *scope.later, psp_id, scope.last_on_time)
 
 
 async def _hash_in_memory(conn: asyncpg.Connection) -> None:
@@ -385,7 +401,7 @@ async def match_day(
                    sum(settled)::bigint AS settled, sum(returned)::bigint AS returned,
                    NULL::reconciliation_row AS listed, NULL::uuid AS named_charge_id,
                    NULL::text AS named_charge_status, NULL::text AS named_tracking_code, NULL::bigint AS place
-            FROM by_group GROUP BY psp_id, agency_id, kind
+            FROM by_group WHERE kind IS NOT NULL GROUP BY psp_id, agency_id, kind
             UNION ALL
             SELECT g.psp_id, g.agency_id, g.kind, g.rows, g.collected, g.settled, g.returned, g.listed,
                    named.id, named.status, named.tracking_code, row_number() OVER ({_row_order("(g.listed)")})
@@ -408,6 +424,7 @@ async def reconciliation_rows(
                    x.expected_iban, x.settled_iban, x.collected, x.settled, x.returned,
                    x.completed_at, x.transaction_time, x.settlement_date, x.file_id, x.line
             FROM ({_CLASSIFIED}) x {_named_charge("x")}
+            WHERE x.kind IS NOT NULL
             {_row_order("x")}""",
         *_match_args(scope, psp_id),
         prefetch=1000,

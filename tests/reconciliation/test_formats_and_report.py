@@ -153,7 +153,7 @@ def test_a_day_is_tehran_midnight_to_midnight_in_utc():
     )
     assert day.jalali == "1403/12/14"
     scope = match_scope(day)
-    assert scope.charges == (day.start, day.end + timedelta(days=1)) and scope.day == (day.start, day.end)
+    assert scope.day == (day.start, day.end) and scope.later == (day.end, day.end + timedelta(days=1))
     assert scope.psp_rows == (day.start - timedelta(days=1), day.end) and scope.last_on_time == date(2025, 3, 5)
     for text in ("2025-02-30", "2025/03/04", "04-03-2025", "2025-3-4", "0010-01-01", "9999-12-31"):
         with pytest.raises(ValueError):

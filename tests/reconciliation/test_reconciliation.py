@@ -283,3 +283,30 @@ async def test_a_pair_on_either_side_of_midnight_belongs_to_the_day_the_charge_c
     after_midnight = await _report_rows(gateway, regulator, "2025-01-02", "psp-mellat")
     assert _rows_of(before_midnight, rrn) == []
     assert [row["kind"] for row in _rows_of(after_midnight, rrn)] == ["matched"] * len(charge["settlement_rows"])
+
+
+async def test_a_refund_instructed_after_midnight_takes_its_rows_back_on_that_day(
+    gateway, keys, db, reversal_windows_closed
+):
+    # The PSP's clock puts the refund's lines a second before Tehran midnight starting 2025-01-02, the gateway's
+    # instruction two seconds after it: the refund's rows are that day's, not the day before's.
+    vanak = await keys("t:10000001")
+    refund = await refund_charge(gateway, vanak, await charge_cap(gateway, vanak, "10000001", "op-11", "1104"))
+    stan = await db.fetchval(
+        "UPDATE refunds SET instructed_at = '2025-01-01T20:30:01Z' WHERE charge_id = $1 RETURNING stan",
+        uuid.UUID(refund["charge_id"]),
+    )
+    lines = [header_line(FileKind.SETTLEMENT)] + [
+        f"psp-mellat,2025-01-02,{row['iban']},{-row['amount']},{row['payment_id']},{refund['rrn']},{stan},10000001,"
+        "2025-01-01T20:29:59Z,"
+        for row in refund["rows"]
+    ]
+    status, _ = await import_file(
+        gateway, await keys("admin"), "psp-mellat", "settlement", ("\n".join(lines) + "\n").encode()
+    )
+    assert status == 201
+    regulator = await keys("regulator")
+    before_midnight = await _report_rows(gateway, regulator, "2025-01-01", "psp-mellat")
+    after_midnight = await _report_rows(gateway, regulator, "2025-01-02", "psp-mellat")
+    assert _rows_of(before_midnight, refund["rrn"]) == []
+    assert [row["kind"] for row in _rows_of(after_midnight, refund["rrn"])] == ["refunded"] * len(refund["rows"])
