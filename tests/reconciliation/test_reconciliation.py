@@ -252,9 +252,28 @@ async def test_only_admins_import_and_agencies_cannot_read_the_report(gateway, k
     assert status == 400 and error["error"]["param"] == "date"
 
 
+async def _settled_a_second_before_midnight(
+    gateway, keys, rows: list[dict], *, rrn: str, stan: str, terminal_id: str
+) -> tuple[list[dict], list[dict]]:
+    """Imports psp-mellat's file settling `rows` under the references a second before Tehran midnight starting
+    2025-01-02 (2025-01-01T20:30Z); returns the rows of these references in the reports of 2025-01-01 and 2025-01-02."""
+    lines = [header_line(FileKind.SETTLEMENT)] + [
+        f"psp-mellat,2025-01-02,{row['iban']},{row['amount']},{row['payment_id']},{rrn},{stan},{terminal_id},"
+        "2025-01-01T20:29:59Z,"
+        for row in rows
+    ]
+    status, _ = await import_file(
+        gateway, await keys("admin"), "psp-mellat", "settlement", ("\n".join(lines) + "\n").encode()
+    )
+    assert status == 201
+    regulator = await keys("regulator")
+    before_midnight = await _report_rows(gateway, regulator, "2025-01-01", "psp-mellat")
+    after_midnight = await _report_rows(gateway, regulator, "2025-01-02", "psp-mellat")
+    return _rows_of(before_midnight, rrn), _rows_of(after_midnight, rrn)
+
+
 async def test_a_pair_on_either_side_of_midnight_belongs_to_the_day_the_charge_completed(gateway, keys, db):
-    # Tehran midnight starting 2025-01-02 is 2025-01-01T20:30Z: the PSP took the card a second before it,
-    # and the gateway completed the charge two seconds after.
+    # The PSP took the card a second before midnight, and the gateway completed the charge two seconds after.
     charge = await charge_cap(gateway, await keys("t:10000004"), "10000004", "op-31", "1104")
     rrn = "412345000001"
     copy = {
@@ -269,44 +288,27 @@ async def test_a_pair_on_either_side_of_midnight_belongs_to_the_day_the_charge_c
         uuid.UUID(charge["id"]),
         copy,
     )
-    lines = [header_line(FileKind.SETTLEMENT)] + [
-        f"psp-mellat,2025-01-02,{row['iban']},{row['amount']},{row['payment_id']},{rrn},{charge['stan']},10000004,"
-        "2025-01-01T20:29:59Z,"
-        for row in charge["settlement_rows"]
-    ]
-    status, _ = await import_file(
-        gateway, await keys("admin"), "psp-mellat", "settlement", ("\n".join(lines) + "\n").encode()
+    before_midnight, after_midnight = await _settled_a_second_before_midnight(
+        gateway, keys, charge["settlement_rows"], rrn=rrn, stan=charge["stan"], terminal_id="10000004"
     )
-    assert status == 201
-    regulator = await keys("regulator")
-    before_midnight = await _report_rows(gateway, regulator, "2025-01-01", "psp-mellat")
-    after_midnight = await _report_rows(gateway, regulator, "2025-01-02", "psp-mellat")
-    assert _rows_of(before_midnight, rrn) == []
-    assert [row["kind"] for row in _rows_of(after_midnight, rrn)] == ["matched"] * len(charge["settlement_rows"])
+    assert before_midnight == []
+    assert [row["kind"] for row in after_midnight] == ["matched"] * len(charge["settlement_rows"])
 
 
 async def test_a_refund_instructed_after_midnight_takes_its_rows_back_on_that_day(
     gateway, keys, db, reversal_windows_closed
 ):
-    # The PSP's clock puts the refund's lines a second before Tehran midnight starting 2025-01-02, the gateway's
-    # instruction two seconds after it: the refund's rows are that day's, not the day before's.
+    # The PSP's clock puts the refund's lines a second before midnight, the gateway's instruction two seconds after
+    # it: the refund's rows are the second day's, not the first's.
     vanak = await keys("t:10000001")
     refund = await refund_charge(gateway, vanak, await charge_cap(gateway, vanak, "10000001", "op-11", "1104"))
     stan = await db.fetchval(
         "UPDATE refunds SET instructed_at = '2025-01-01T20:30:01Z' WHERE charge_id = $1 RETURNING stan",
         uuid.UUID(refund["charge_id"]),
     )
-    lines = [header_line(FileKind.SETTLEMENT)] + [
-        f"psp-mellat,2025-01-02,{row['iban']},{-row['amount']},{row['payment_id']},{refund['rrn']},{stan},10000001,"
-        "2025-01-01T20:29:59Z,"
-        for row in refund["rows"]
-    ]
-    status, _ = await import_file(
-        gateway, await keys("admin"), "psp-mellat", "settlement", ("\n".join(lines) + "\n").encode()
+    taken_back = [{**row, "amount": -row["amount"]} for row in refund["rows"]]
+    before_midnight, after_midnight = await _settled_a_second_before_midnight(
+        gateway, keys, taken_back, rrn=refund["rrn"], stan=stan, terminal_id="10000001"
     )
-    assert status == 201
-    regulator = await keys("regulator")
-    before_midnight = await _report_rows(gateway, regulator, "2025-01-01", "psp-mellat")
-    after_midnight = await _report_rows(gateway, regulator, "2025-01-02", "psp-mellat")
-    assert _rows_of(before_midnight, refund["rrn"]) == []
-    assert [row["kind"] for row in _rows_of(after_midnight, refund["rrn"])] == ["refunded"] * len(refund["rows"])
+    assert before_midnight == []
+    assert [row["kind"] for row in after_midnight] == ["refunded"] * len(refund["rows"])
