@@ -745,7 +745,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--terminals-per-office", type=int, default=2)
     parser.add_argument("--render-seconds", type=float, default=5.0)
     parser.add_argument(
-        "--reconcile-rows", type=int, default=1_000_000, help="settlement rows in the reconciliation phase's file"
+        "--reconcile-rows",
+        type=int,
+        default=reconcile_bench.FULL_ROWS,
+        help="settlement rows in the reconciliation phase's file",
     )
     parser.add_argument(
         "--stats-settle",

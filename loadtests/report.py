@@ -10,8 +10,6 @@ from loadtests import identity_cost, maintenance, reconcile_bench, two_hosts
 
 TARGET_IN_FLIGHT = 30_000
 TARGET_HISTORY = 10_000_000
-# A day's PSP file of 500,000 charges' rows, one charge in 5,000 left out (loadtests/reconcile_bench.py).
-RECONCILIATION_FILE_ROWS = 999_800
 MEMORY_LIMIT_MIB = 2048
 MAX_CPU_RATIO = 8  # gateway CPU per completed charge against the hello-world server's per request
 MAX_PG_TRANSACTIONS = 2
@@ -115,8 +113,8 @@ def targets(results: dict) -> list[dict]:
     if reconciliation:
         note = (
             ""
-            if reconciliation["file_rows"] >= RECONCILIATION_FILE_ROWS
-            else f"run with {reconciliation['file_rows']:,} rows, not {RECONCILIATION_FILE_ROWS:,}"
+            if reconciliation["requested_rows"] >= reconcile_bench.FULL_ROWS
+            else f"run with {reconciliation['requested_rows']:,} rows, not {reconcile_bench.FULL_ROWS:,}"
         )
         rows.append(
             _target(

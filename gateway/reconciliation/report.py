@@ -44,7 +44,7 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class MatchScope:
-    day: tuple[datetime, datetime]  # the charges completed (and refunds instructed) here pair; so do their pairs
+    day: tuple[datetime, datetime]  # the charges completed (and refunds instructed) here are the day's
     psp_rows: tuple[datetime, datetime]  # PSP rows are read by their transaction time from this interval
     later: tuple[datetime, datetime]  # a PSP row of the day that a charge completed here pairs with is not the day's
     last_on_time: date  # the latest settlement date that is not late

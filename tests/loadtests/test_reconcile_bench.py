@@ -13,7 +13,7 @@ async def test_the_reconciliation_benchmark_runs_on_a_small_file(database_url, m
 
     printed = capsys.readouterr().out
     # The day's 1,000 charges (RRNs 2001 to 3000): every row settled, the agency's row of RRN 3000 one rial short;
-    # the day before's file, imported first, neither repeats nor pairs with any of them, and the day after's charges,
-    # which the report reads to its pairing margin, belong to no row of the day.
+    # the day before's file, imported first, neither repeats nor pairs with any of them, and the day after's charges
+    # belong to no row of the day.
     assert "file rows: 2,000; report rows by kind: {'matched': 1999, 'amount_mismatch': 1}" in printed
     assert "target: import + match >= 0.5 x raw COPY's rate, measured in the same run:" in printed
