@@ -35,6 +35,9 @@ _PERSIAN_LETTERS_TABLE = str.maketrans(_LETTER_CHANGES)
 
 _ZWNJ_RUN = re.compile(ZWNJ + "{2,}")
 _ZWNJ_AT_WORD_EDGE = re.compile(rf"(?:\A|(?<=\s)){ZWNJ}|{ZWNJ}(?=\s|\Z)")
+# What `_normalized` replaces or drops wherever it stands, and a ZWNJ it drops where it stands.
+_CHANGED_CHARACTERS = frozenset(PERSIAN_DIGITS + ARABIC_INDIC_DIGITS + _INVISIBLE + "\u064a\u0649\u0643")
+_MISPLACED_ZWNJ = re.compile(f"{_ZWNJ_RUN.pattern}|{_ZWNJ_AT_WORD_EDGE.pattern}")
 
 
 def to_ascii_digits(s: str) -> str:
@@ -55,6 +58,22 @@ def normalize_persian(s: str) -> str:
     """
     if s.isascii():
         return " ".join(s.split())  # none of the changes below touches an ASCII character but whitespace
+    # Most text the charge path handles is stored text already (the registry's names, text normalised at the edge),
+    # and telling so costs a fraction of normalising it.
+    return s if _in_stored_form(s) else _normalized(s)
+
+
+def _in_stored_form(s: str) -> bool:
+    """Whether `_normalized` would give `s` back unchanged."""
+    return (
+        _CHANGED_CHARACTERS.isdisjoint(s)
+        and (ZWNJ not in s or _MISPLACED_ZWNJ.search(s) is None)
+        and " ".join(s.split()) == s
+        and unicodedata.is_normalized("NFC", s)
+    )
+
+
+def _normalized(s: str) -> str:
     # NFC first so that a letter and its combining hamza compose before the letter table runs
     # (ي + ٔ is ئ, not ی + ٔ); NFC again last because deleting an invisible character can bring a
     # base letter and a combining mark together.

@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.core.text import format_rials, matching_form, normalize_persian, to_ascii_digits, to_persian_digits
+from gateway.core.text import (
+    _normalized,
+    format_rials,
+    matching_form,
+    normalize_persian,
+    to_ascii_digits,
+    to_persian_digits,
+)
 
 ZWNJ = "\u200c"
 INVISIBLE = [
@@ -90,6 +97,42 @@ def test_normalize_persian(raw, expected):
 def test_normalize_persian_is_idempotent(text):
     once = normalize_persian(text)
     assert normalize_persian(once) == once
+
+
+@given(tricky_text)
+def test_the_shortcut_for_stored_text_gives_what_normalising_gives(text):
+    # Raw text, and the same text once stored: the second takes the shortcut whenever it is not ASCII.
+    for candidate in (text, _normalized(text)):
+        assert normalize_persian(candidate) == _normalized(candidate)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["دفتر پیشخوان خدمات دولت ونک", "می\u200cخواهم کتاب\u200cها را", "تهران، خیابان ونک، پلاک 12", "آ"],
+)
+def test_stored_text_is_given_back_as_it_is(stored):
+    assert _normalized(stored) == stored
+    assert normalize_persian(stored) is stored
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "علي",
+        "پلاک ۱۲",
+        "محمد  رضا",
+        "محمد\tرضا",
+        " محمد",
+        "محمد ",
+        "کتاب\u200c ها",
+        "\u200cکتاب",
+        "می\u200c\u200cخواهم",
+        "ا\u0653",
+        "محمد\u200fرضا",
+    ],
+)
+def test_text_that_is_not_stored_text_is_normalised(raw):
+    assert normalize_persian(raw) == _normalized(raw) != raw
 
 
 @given(tricky_text)
