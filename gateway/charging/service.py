@@ -147,7 +147,7 @@ class ChargeService:
             return outcome
         finally:
             if not stored or (outcome is not None and outcome.status in FINAL):
-                await self.terminal_locks.release(office_id, intent.terminal_id, lock.token)
+                self.terminal_locks.release(office_id, intent.terminal_id, lock.token)
             else:
                 # The PSP may still hold the purchase: no second card until recovery makes the charge final.
                 await self.terminal_locks.hold_pending(office_id, intent.terminal_id, lock.token)

@@ -276,6 +276,7 @@ def _lifecycle(settings: Settings, clock: Clock):
         await psps.close()
         await identity.close()
         await outbox.close()
+        await terminal_locks.close()
         await redis.aclose()
         await lagging_reads.close()
         await pool.close()

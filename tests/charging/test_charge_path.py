@@ -204,7 +204,7 @@ async def test_a_duplicate_that_finds_its_own_first_attempt_on_the_terminal_wait
     duplicate = asyncio.create_task(gateway.charge(key, charge_body(terminal_id="10000002"), idem))
     await asyncio.sleep(0.3)
     assert not duplicate.done()
-    await locks.release("11110001", "10000002", first_attempt.token)
+    locks.release("11110001", "10000002", first_attempt.token)
     status, charge = await asyncio.wait_for(duplicate, 5)
     assert status == 201 and charge["status"] == "completed"
     assert await gateway.charge(key, charge_body(terminal_id="10000002"), idem) == (status, charge)

@@ -1,17 +1,29 @@
 """Redis round trips of a charge through the whole path: the terminal lock's script (which also spends the rate
-limits' counts and a signed request's nonce) and its release; nothing else."""
+limits' counts and a signed request's nonce), carrying the release of the charge before it; nothing else. A release
+with no script after it goes alone, after the answer."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import orjson
+import pytest
 
+from gateway.charging import terminal_lock
 from gateway.web.request_signing import signed_headers
 from tests.security.cli import create_key
 from tests.stack import charge_body
 
-LOCK_AND_RELEASE = [("EVALSHA",), ("EVALSHA",)]
+# One write: the charge before it let go of its terminal, then this charge takes one.
+RELEASE_AND_LOCK = [("EVAL", "EVALSHA")]
+
+
+@pytest.fixture
+def releases_wait_for_the_next_charge(monkeypatch):
+    """Releases that wait as long as a test may take: each goes with the next charge's lock script, whatever the
+    machine's speed."""
+    monkeypatch.setattr(terminal_lock, "RELEASE_DELAY_S", 60.0)
 
 
 async def _charged_twice(gateway, charge) -> None:
@@ -21,19 +33,22 @@ async def _charged_twice(gateway, charge) -> None:
         assert status == 201 and reply["status"] == "completed", reply
 
 
-async def test_a_plain_charge_makes_one_round_trip_to_take_the_terminal_and_one_to_let_it_go(
-    gateway, keys, redis_round_trips
+async def test_a_plain_charge_makes_one_round_trip_that_also_lets_the_charge_before_it_go(
+    gateway, keys, redis_round_trips, releases_wait_for_the_next_charge
 ):
     key = await keys("t:10000002")
     await _charged_twice(gateway, lambda: gateway.charge(key, charge_body(terminal_id="10000002")))
 
-    redis_round_trips.start()
-    status, _ = await gateway.charge(key, charge_body(terminal_id="10000002"))
-    assert status == 201
-    assert redis_round_trips.stop() == LOCK_AND_RELEASE
+    for _ in range(2):  # the same terminal each time: the release runs ahead of the lock script that follows it
+        redis_round_trips.start()
+        status, _ = await gateway.charge(key, charge_body(terminal_id="10000002"))
+        assert status == 201
+        assert redis_round_trips.stop() == RELEASE_AND_LOCK
 
 
-async def test_a_signed_charge_spends_its_nonce_in_the_same_round_trip(gateway, database_url, redis_round_trips):
+async def test_a_signed_charge_spends_its_nonce_in_the_same_round_trip(
+    gateway, database_url, redis_round_trips, releases_wait_for_the_next_charge
+):
     signing_key = await create_key(database_url, "--role", "terminal", "--terminal-id", "10000002")
 
     def signed_charge():
@@ -48,4 +63,18 @@ async def test_a_signed_charge_spends_its_nonce_in_the_same_round_trip(gateway, 
     redis_round_trips.start()
     status, _ = await signed_charge()
     assert status == 201
-    assert redis_round_trips.stop() == LOCK_AND_RELEASE
+    assert redis_round_trips.stop() == RELEASE_AND_LOCK
+
+
+async def test_with_no_charge_after_it_the_release_goes_alone_after_the_answer(gateway, keys, redis_round_trips):
+    key = await keys("t:10000002")
+    await _charged_twice(gateway, lambda: gateway.charge(key, charge_body(terminal_id="10000002")))
+    await asyncio.sleep(terminal_lock.RELEASE_DELAY_S * 10)  # the warm-up's last release has gone
+
+    redis_round_trips.start()
+    status, _ = await gateway.charge(key, charge_body(terminal_id="10000002"))
+    assert status == 201
+    assert redis_round_trips.sent == [("EVALSHA",)], "the answer came before the release"
+    await asyncio.sleep(terminal_lock.RELEASE_DELAY_S * 10)
+    assert redis_round_trips.stop() == [("EVALSHA",), ("EVAL",)]
+    assert await gateway.services.redis.get("pishkhan:{11110001}:terminal:10000002:busy") is None

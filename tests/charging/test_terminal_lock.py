@@ -1,14 +1,16 @@
-"""The terminal lock spends the charge request's rate-limit count in its own script: one Redis round trip."""
+"""The terminal lock spends the charge request's rate-limit count in its own script: one Redis round trip. A release
+goes with the next script, ahead of it, or alone after a short delay."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 import redis.asyncio as aioredis
 
 from gateway.access.rate_counts import Counter, Nonce, PendingCount
-from gateway.charging.terminal_lock import TerminalLocks, lock_token
+from gateway.charging.terminal_lock import RELEASE_DELAY_S, TerminalLocks, lock_token
 from gateway.core.errors import NonceReplayed, RateLimited
 
 NOW = 1_800_000_020.0  # 20 s into a minute
@@ -17,7 +19,9 @@ NOW = 1_800_000_020.0  # 20 s into a minute
 @pytest.fixture
 async def locks(redis_url):
     redis = aioredis.Redis.from_url(redis_url)
-    yield TerminalLocks(redis, hold_seconds=5, pending_hold_seconds=60)
+    locks = TerminalLocks(redis, hold_seconds=5, pending_hold_seconds=60)
+    yield locks
+    await locks.close()
     await redis.aclose()
 
 
@@ -44,7 +48,7 @@ async def test_the_count_is_spent_in_the_lock_script_and_a_request_over_its_limi
     assert over.value.details == {"scope": "key", "limit": 2, "retry_after": 40}
     assert await locks.holder(office, terminals[2]) is None
     for terminal, lock in zip(terminals, (first, second), strict=False):
-        await locks.release(office, terminal, lock.token)
+        locks.release(office, terminal, lock.token)
 
 
 async def test_a_count_on_another_slot_is_spent_on_its_own_first(locks):
@@ -60,7 +64,7 @@ async def test_a_count_on_another_slot_is_spent_on_its_own_first(locks):
     lock = await locks.acquire("11110001", terminal, lock_token(uuid.uuid4(), "a"), count)
 
     assert lock.taken and count.spent and spent_alone == [[counter]]
-    await locks.release("11110001", terminal, lock.token)
+    locks.release("11110001", terminal, lock.token)
 
 
 async def test_a_nonce_is_spent_in_the_lock_script_once_and_a_replay_takes_nothing(locks):
@@ -81,4 +85,68 @@ async def test_a_nonce_is_spent_in_the_lock_script_once_and_a_replay_takes_nothi
     assert await locks.holder(office, terminals[1]) is None
     assert int(await locks.redis.get(counter_key)) == 1  # the replay spent no count
     assert 0 < await locks.redis.pttl(nonce.key) <= 60_000
-    await locks.release(office, terminals[0], first.token)
+    locks.release(office, terminals[0], first.token)
+
+
+async def test_a_release_goes_ahead_of_the_next_script_in_the_same_write(locks, redis_round_trips):
+    office, terminal = "11110001", f"t-{uuid.uuid4().hex[:8]}"
+    first = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "a"))
+    redis_round_trips.start()
+
+    locks.release(office, terminal, first.token)
+    second = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "b"))
+
+    assert redis_round_trips.stop() == [("EVAL", "EVALSHA")]
+    assert first.taken and second.taken and await locks.holder(office, terminal) == "b"
+    locks.release(office, terminal, second.token)
+
+
+async def test_a_release_with_no_script_after_it_goes_alone_within_its_delay(locks, redis_round_trips):
+    office, terminal = "11110001", f"t-{uuid.uuid4().hex[:8]}"
+    lock = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "a"))
+    redis_round_trips.start()
+
+    locks.release(office, terminal, lock.token)
+    assert redis_round_trips.sent == []
+    await asyncio.sleep(RELEASE_DELAY_S * 10)
+
+    assert redis_round_trips.stop() == [("EVAL",)]
+    assert await locks.redis.get(locks._key(office, terminal)) is None
+
+
+async def test_closing_sends_the_releases_still_waiting(redis_url):
+    redis = aioredis.Redis.from_url(redis_url)
+    locks = TerminalLocks(redis, hold_seconds=5, pending_hold_seconds=60)
+    office, terminal = "11110001", f"t-{uuid.uuid4().hex[:8]}"
+    try:
+        lock = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "a"))
+        locks.release(office, terminal, lock.token)
+        await locks.close()
+        assert await redis.get(locks._key(office, terminal)) is None
+    finally:
+        await redis.aclose()
+
+
+async def test_a_server_that_lost_its_scripts_still_runs_a_release_ahead_of_the_script_after_it(locks):
+    office, terminal = "11110001", f"t-{uuid.uuid4().hex[:8]}"
+    first = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "a"))
+    locks.release(office, terminal, first.token)
+    await locks.redis.script_flush()  # what a restart does
+
+    second = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "b"))
+
+    assert second.taken and await locks.holder(office, terminal) == "b"
+    locks.release(office, terminal, second.token)
+
+
+async def test_a_stale_holder_that_let_the_terminal_go_meanwhile_leaves_it_to_the_take_over(locks):
+    office, terminal = "11110001", f"t-{uuid.uuid4().hex[:8]}"
+    stale = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "gone"))
+    found = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "next"))
+    assert not found.taken and found.holder == "gone"
+    await locks.redis.delete(locks._key(office, terminal))  # the stale holder's late release
+
+    taken = await locks.take_over(office, terminal, found, lock_token(uuid.uuid4(), "next"))
+
+    assert stale.taken and taken.taken and await locks.holder(office, terminal) == "next"
+    locks.release(office, terminal, taken.token)

@@ -66,10 +66,23 @@ async def test_a_terminal_lock_is_taken_once_and_names_its_holder(cluster_settin
         second = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "second-key"))
         assert first.taken and not second.taken and second.holder == "first-key"
         assert await locks.holder(office, terminal) == "first-key"
-        await locks.release(office, terminal, first.token)
+        locks.release(office, terminal, first.token)
         assert await locks.holder(office, terminal) is None
+        # A release waiting goes with the next script, whichever node that script's terminal is on.
+        taken = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "third-key"))
+        locks.release(office, terminal, taken.token)
+        elsewhere = next(o for o in (f"7{n:07d}" for n in range(100)) if not _same_node(redis, locks, o, office))
+        other = await locks.acquire(elsewhere, terminal, lock_token(uuid.uuid4(), "fourth-key"))
+        assert other.taken and await locks.holder(office, terminal) is None
+        locks.release(elsewhere, terminal, other.token)
+        await locks.close()
+        assert await locks.holder(elsewhere, terminal) is None
     finally:
         await redis.aclose()
+
+
+def _same_node(redis, locks: TerminalLocks, office: str, other: str) -> bool:
+    return redis.get_node_from_key(locks._key(office, "x")) == redis.get_node_from_key(locks._key(other, "x"))
 
 
 async def test_both_identity_answers_are_read_and_written_in_one_slot(cluster_settings, civil_registry_url,
