@@ -73,7 +73,7 @@ return 0
 
 log = logging.getLogger(__name__)
 
-# How long a release waits for the process's next attempt to take a terminal, to go in the same write. At the
+# How long a release waits for the process's next script on the terminal locks, to go in the same write. At the
 # benchmark's peak a serving process takes a terminal every 4 ms or so; a cashier's next card comes seconds later.
 RELEASE_DELAY_S = 0.01
 
