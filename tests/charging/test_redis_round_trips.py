@@ -4,7 +4,6 @@ with no script after it goes alone, after the answer."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import orjson
@@ -12,11 +11,13 @@ import pytest
 
 from gateway.charging import terminal_lock
 from gateway.web.request_signing import signed_headers
+from tests.charging.support import until_free
 from tests.security.cli import create_key
 from tests.stack import charge_body
 
 # One write: the charge before it let go of its terminal, then this charge takes one.
 RELEASE_AND_LOCK = [("EVAL", "EVALSHA")]
+BUSY = "pishkhan:{11110001}:terminal:10000002:busy"
 
 
 @pytest.fixture
@@ -72,19 +73,11 @@ async def test_with_no_charge_after_it_the_release_goes_alone_after_the_answer(
     monkeypatch.setattr(terminal_lock, "RELEASE_DELAY_S", 0.5)  # time enough to look before it goes, on any machine
     key = await keys("t:10000002")
     await _charged_twice(gateway, lambda: gateway.charge(key, charge_body(terminal_id="10000002")))
-    await _until_free(gateway)  # the warm-up's last release has gone
+    await until_free(gateway.services.redis, BUSY)  # the warm-up's last release has gone
 
     redis_round_trips.start()
     status, _ = await gateway.charge(key, charge_body(terminal_id="10000002"))
     assert status == 201
     assert redis_round_trips.sent == [("EVALSHA",)], "the answer came before the release"
-    await _until_free(gateway)
+    await until_free(gateway.services.redis, BUSY)  # looks with GET, left out below
     assert [trip for trip in redis_round_trips.stop() if trip != ("GET",)] == [("EVALSHA",), ("EVAL",)]
-
-
-async def _until_free(gateway, timeout: float = 10.0) -> None:
-    """Until the terminal is free, looking with GET (which the round trips' checks leave out)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await gateway.services.redis.get("pishkhan:{11110001}:terminal:10000002:busy") is not None:
-        assert asyncio.get_running_loop().time() < deadline, "the terminal was never let go"
-        await asyncio.sleep(0.02)

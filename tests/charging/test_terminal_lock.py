@@ -3,15 +3,15 @@ goes with the next script, ahead of it, or alone after a short delay."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
 import redis.asyncio as aioredis
 
 from gateway.access.rate_counts import Counter, Nonce, PendingCount
-from gateway.charging.terminal_lock import RELEASE_DELAY_S, TerminalLocks, lock_token
+from gateway.charging.terminal_lock import TerminalLocks, lock_token
 from gateway.core.errors import NonceReplayed, RateLimited
+from tests.charging.support import until_free
 
 NOW = 1_800_000_020.0  # 20 s into a minute
 
@@ -108,25 +108,19 @@ async def test_a_release_with_no_script_after_it_goes_alone_within_its_delay(loc
 
     locks.release(office, terminal, lock.token)
     assert redis_round_trips.sent == []
-    deadline = asyncio.get_running_loop().time() + 10
-    while await locks.redis.get(locks._key(office, terminal)) is not None:
-        assert asyncio.get_running_loop().time() < deadline, "the release never went"
-        await asyncio.sleep(RELEASE_DELAY_S)
+    await until_free(locks.redis, locks._key(office, terminal))
 
     assert [trip for trip in redis_round_trips.stop() if trip != ("GET",)] == [("EVAL",)]  # the GETs are the test's
 
 
-async def test_closing_sends_the_releases_still_waiting(redis_url):
-    redis = aioredis.Redis.from_url(redis_url)
-    locks = TerminalLocks(redis, hold_seconds=5, pending_hold_seconds=60)
+async def test_closing_sends_the_releases_still_waiting(locks):
     office, terminal = "11110001", f"t-{uuid.uuid4().hex[:8]}"
-    try:
-        lock = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "a"))
-        locks.release(office, terminal, lock.token)
-        await locks.close()
-        assert await redis.get(locks._key(office, terminal)) is None
-    finally:
-        await redis.aclose()
+    lock = await locks.acquire(office, terminal, lock_token(uuid.uuid4(), "a"))
+    locks.release(office, terminal, lock.token)
+
+    await locks.close()
+
+    assert await locks.redis.get(locks._key(office, terminal)) is None
 
 
 async def test_a_server_that_lost_its_scripts_still_runs_a_release_ahead_of_the_script_after_it(locks):
