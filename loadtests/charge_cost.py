@@ -3,7 +3,8 @@ embedded server with pg_stat_statements, a few thousand charges persisted and co
 own SQL (gateway/charging/store.py) with receipts of a real size, then per charge: each statement's time, buffers and
 WAL bytes, the whole server's WAL, the transactions, and how many of the charges' row updates were HOT (no index
 touched). The offices charge at once, so their inserts are grouped as the gateway groups them
-(gateway/charging/insert_batch.py); `--one-by-one` gives each insert a statement of its own.
+and their completions likewise (gateway/charging/group_commit.py); `--one-by-one` gives each insert and each
+completion a statement of its own.
 
     python -m loadtests.charge_cost --charges 3000
     python -m loadtests.charge_cost --charges 3000 --separate-settle   # a PSP whose settle is a call of its own
@@ -31,7 +32,7 @@ import asyncpg
 from uuid_utils.compat import uuid7
 
 from gateway.charging import store
-from gateway.charging.insert_batch import ChargeInserts
+from gateway.charging.group_commit import ChargeCompletions, ChargeInserts
 from gateway.charging.settle_worker import LEASE
 from gateway.core.charge import Charge, Recipient
 from gateway.core.psp import SettlementRow
@@ -115,43 +116,40 @@ def _signed_receipt(charge: Charge, seq: int, tracking_code: str, prev_hash: str
     }
 
 
-async def _complete(db, charge: Charge, seq: int, prev_hash: str, now: datetime, *, settle: bool) -> str:
+def new_completion(
+    charge: Charge, seq: int, prev_hash: str, now: datetime, *, settle: bool = False
+) -> store.Completion:
+    """The completion of an approved charge as the charge path writes it, at `seq` of its office's receipt chain."""
     tracking_code = f"{charge.office_id[-5:]}{seq:09d}"
-    receipt_hash = secrets.token_hex(32)
-    completed = await store.complete_charge(
-        db,
-        store.Completion(
-            charge_id=charge.id,
-            rrn=f"{secrets.randbelow(10**12):012d}",
-            auth_code="654321",
-            masked_pan="603799******1234",
-            completed_at=now,
-            tracking_code=tracking_code,
-            seq=seq,
-            receipt_hash=receipt_hash,
-            prev_hash=prev_hash,
-            key_id="key-2026",
-            signed_receipt=_signed_receipt(charge, seq, tracking_code, prev_hash),
-            messages=[
-                {
-                    "channel": "sms",
-                    "message_id": f"sms-{charge.id.hex}",
-                    "recipient": charge.recipient.mobile,
-                    "payload": {"sender": "3000123", "mask": None, "text": f"پرداخت {tracking_code} انجام شد"},
-                },
-                {
-                    "channel": "poosheh",
-                    "message_id": f"poosheh-{charge.id.hex}",
-                    "recipient": "0012345678",
-                    "payload": {"tracking_code": tracking_code},
-                },
-            ],
-            epoch=0,
-            next_settle_at=now if settle else None,
-        ),
+    return store.Completion(
+        charge_id=charge.id,
+        rrn=f"{secrets.randbelow(10**12):012d}",
+        auth_code="654321",
+        masked_pan="603799******1234",
+        completed_at=now,
+        tracking_code=tracking_code,
+        seq=seq,
+        receipt_hash=secrets.token_hex(32),
+        prev_hash=prev_hash,
+        key_id="key-2026",
+        signed_receipt=_signed_receipt(charge, seq, tracking_code, prev_hash),
+        messages=[
+            {
+                "channel": "sms",
+                "message_id": f"sms-{charge.id.hex}",
+                "recipient": charge.recipient.mobile,
+                "payload": {"sender": "3000123", "mask": None, "text": f"پرداخت {tracking_code} انجام شد"},
+            },
+            {
+                "channel": "poosheh",
+                "message_id": f"poosheh-{charge.id.hex}",
+                "recipient": "0012345678",
+                "payload": {"tracking_code": tracking_code},
+            },
+        ],
+        epoch=0,
+        next_settle_at=now if settle else None,
     )
-    assert completed, charge.id
-    return receipt_hash
 
 
 async def _counters(conn) -> dict:
@@ -289,6 +287,7 @@ async def measure(
 ) -> dict:
     pool = await create_pool(database_url, offices + 2, min_size=offices + 2)
     inserts = ChargeInserts(pool)
+    completions = ChargeCompletions(pool)
     heads = dict.fromkeys(range(offices), (0, "0" * 64))
 
     async def persist(db, insert: store.ChargeInsert) -> store.StoredCharge | None:
@@ -297,6 +296,12 @@ async def measure(
             assert not isinstance(stored, store.KeyRevoked)
             return stored
         return await inserts.insert(insert)
+
+    async def complete(db, completion: store.Completion) -> bool | store.ChainMoved:
+        if one_by_one:
+            [completed] = await store.complete_charges(db, [completion])
+            return completed
+        return await completions.complete(completion)
 
     async def one_office(office: int, count: int) -> None:
         async with pool.acquire() as db:
@@ -307,8 +312,9 @@ async def measure(
                 assert stored is not None
                 seq, prev_hash = heads[office]
                 completed_at = datetime.now(UTC)
-                receipt_hash = await _complete(db, charge, seq + 1, prev_hash, completed_at, settle=separate_settle)
-                heads[office] = (seq + 1, receipt_hash)
+                completion = new_completion(charge, seq + 1, prev_hash, completed_at, settle=separate_settle)
+                assert await complete(db, completion) is True, charge.id
+                heads[office] = (seq + 1, completion.receipt_hash)
 
     async with pool.acquire() as conn:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -336,7 +342,7 @@ async def measure(
         await conn.close()
     return {
         "seconds": round(seconds, 1),
-        "inserts": "one by one" if one_by_one else "grouped",
+        "inserts and completions": "one by one" if one_by_one else "grouped",
         **_per_charge(before, after, charges, int(wal_bytes)),
         **vacuumed,
         **analysed,
@@ -387,7 +393,7 @@ def main() -> None:
     parser.add_argument(
         "--one-by-one",
         action="store_true",
-        help="each charge's insert in a statement of its own, not grouped with the other offices' (before/after)",
+        help="each charge's insert and completion in statements of their own, not grouped with the other offices'",
     )
     parser.add_argument(
         "--deliver",

@@ -1,6 +1,7 @@
 """Completes an approved charge: signs its receipt at the office's next chain position and writes the charge,
 the receipt, the chain head and the outbox rows in one statement (which also schedules the separate settle call
-for PSPs that need one, so nothing is ever settled without a receipt).
+for PSPs that need one, so nothing is ever settled without a receipt), shared with the process's other completions
+of the moment (gateway/charging/group_commit.py).
 
 The chain head of each office is cached in memory and completions within one office are serialised by an
 in-process lock, so the common case costs one round trip. Several gateway processes stay correct: the statement
@@ -18,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.charging.store import ChainMoved, Completion, chain_head, complete_charge
+from gateway.charging.group_commit import ChargeCompletions
+from gateway.charging.store import ChainMoved, Completion, chain_head
 from gateway.core.charge import Charge
 from gateway.core.identifiers import make_tracking_code
 from gateway.core.psp import PspReply
@@ -59,9 +61,18 @@ class ReceiptIssuer:
         if cached is None or cached[0] < seen[0]:
             self._heads[office_id] = seen
 
-    async def complete(self, db, charge: Charge, reply: PspReply, registry: Registry, now: datetime) -> dict | None:
+    async def complete(
+        self,
+        db,
+        completions: ChargeCompletions,
+        charge: Charge,
+        reply: PspReply,
+        registry: Registry,
+        now: datetime,
+    ) -> dict | None:
         """Returns the signed receipt, or None if the charge had already reached a final state elsewhere or was
-        claimed by recovery since it was read (its `claim_epoch`)."""
+        claimed by recovery since it was read (its `claim_epoch`). The office's chain head, when not cached, is read
+        through `db`."""
         settle_at = now if registry.psps[charge.psp_id].capabilities.settle_is_separate else None
 
         def sign(seq: int, prev_hash: str, tracking_code: str) -> IssuedReceipt:
@@ -86,7 +97,7 @@ class ReceiptIssuer:
                 epoch=charge.claim_epoch,
                 next_settle_at=settle_at,
             )
-            return await complete_charge(db, completion)
+            return await completions.complete(completion)
 
         return await self.issue(db, charge.office_id, sign, write)
 

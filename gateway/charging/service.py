@@ -20,7 +20,7 @@ from uuid_utils.compat import uuid7
 from gateway.access.rate_counts import PendingCount
 from gateway.charging import store
 from gateway.charging.completion import ReceiptIssuer
-from gateway.charging.insert_batch import ChargeInserts
+from gateway.charging.group_commit import ChargeCompletions, ChargeInserts
 from gateway.charging.psp_pool import PspPool
 from gateway.charging.terminal_lock import LockAttempt, TerminalLocks, lock_token
 from gateway.core.charge import FINAL, Charge, ExtraItem, Recipient, Status, status_for_decline
@@ -69,6 +69,7 @@ class ChargeService:
     ) -> None:
         self.pool = pool
         self.inserts = ChargeInserts(pool)
+        self.completions = ChargeCompletions(pool)
         self.state = state
         self.psps = psps
         self.issuer = issuer
@@ -337,7 +338,7 @@ class ChargeService:
     async def complete(self, charge: Charge, reply: PspReply) -> Charge:
         """Issues the receipt of a charge the PSP holds verified, unless someone else finished it first."""
         now = self.clock()
-        receipt = await self.issuer.complete(self.pool, charge, reply, self.state.registry, now)
+        receipt = await self.issuer.complete(self.pool, self.completions, charge, reply, self.state.registry, now)
         if receipt is None:
             return await self.current(charge.id)
         metrics.charge_outcome(Status.COMPLETED.value).inc()

@@ -1,6 +1,7 @@
 """The SQL of the charge path. The hot path costs two statements: one to persist the charge (with its
 idempotency key) before the PSP is called, shared with the charges of the same process persisted at the same moment
-(gateway/charging/insert_batch.py), one to complete it with its receipt, chain head and outbox rows.
+(gateway/charging/group_commit.py), one to complete it with its receipt, chain head and outbox rows, shared
+likewise with the completions of the same moment.
 
 Every write about a pending charge is fenced by its claim epoch: it applies only if no recovery claim has been
 taken since the writer read the charge (see 0006_money_safety.sql)."""
@@ -347,37 +348,61 @@ async def postpone_recovery(db, charge_id: uuid.UUID, *, epoch: int, next_at: da
     return result.endswith(" 1")
 
 
-_COMPLETE = """
-WITH ch AS (
-    UPDATE charges SET status = 'completed', rrn = $2, auth_code = $3, masked_pan = $4,
-        authorized_at = coalesce(authorized_at, $5), verified_at = coalesce(verified_at, $5),
-        completed_at = $5, finalized_at = $5, tracking_code = $6, next_recovery_at = NULL
-    WHERE id = $1 AND status = ANY($13::text[]) AND claim_epoch = $14
-    RETURNING office_id
+# One statement for any number of completions (gateway/charging/group_commit.py), each all or nothing on its own:
+# its charge is locked if still pending under the claim epoch its completer read, its office's chain head advanced if
+# still at the (seq, hash) its receipt was signed against, and only a completion that got both writes its charge,
+# receipt, outbox rows and settle call. A lost race leaves its row out and the others go ahead. The heads are taken in
+# office order, so two batches waiting on each other's offices always wait in the same direction, never in a cycle;
+# one office twice in a batch (its completions are serialised per process, so never in the gateway) is refused
+# whole, and the batch is then retried row by row. The charges are read between the lowest and the highest id given:
+# bounds that prune charges (partitioned by id) to their months when the statement starts, in its generic plan too,
+# which a list of ids cannot.
+_COMPLETE_CHARGES = """
+WITH given AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[],
+                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[],
+                         $14::timestamptz[])
+        WITH ORDINALITY AS g(charge_id, rrn, auth_code, masked_pan, completed_at, tracking_code, seq, receipt_hash,
+                             prev_hash, key_id, signed, messages, epoch, next_settle_at, n)
+), open AS (
+    SELECT given.*, c.office_id FROM charges c JOIN given ON given.charge_id = c.id
+    WHERE c.id BETWEEN $16 AND $17 AND c.status = ANY($15::text[]) AND c.claim_epoch = given.epoch
+    ORDER BY c.id
+    FOR UPDATE OF c
 ), head AS (
     INSERT INTO receipt_chain_heads AS h (office_id, last_seq, last_hash)
-    SELECT office_id, $7, $8 FROM ch
+    SELECT office_id, seq, receipt_hash FROM open ORDER BY office_id
     ON CONFLICT (office_id) DO UPDATE SET last_seq = EXCLUDED.last_seq, last_hash = EXCLUDED.last_hash
-        WHERE h.last_seq = EXCLUDED.last_seq - 1 AND h.last_hash = $9
+        WHERE h.last_seq = EXCLUDED.last_seq - 1
+          AND h.last_hash = (SELECT open.prev_hash FROM open WHERE open.office_id = h.office_id)
     RETURNING office_id
+), won AS (
+    SELECT open.* FROM open JOIN head ON head.office_id = open.office_id
+), ch AS (
+    UPDATE charges c SET status = 'completed', rrn = won.rrn, auth_code = won.auth_code, masked_pan = won.masked_pan,
+        authorized_at = coalesce(c.authorized_at, won.completed_at),
+        verified_at = coalesce(c.verified_at, won.completed_at), completed_at = won.completed_at,
+        finalized_at = won.completed_at, tracking_code = won.tracking_code, next_recovery_at = NULL
+    FROM won
+    WHERE c.id = won.charge_id AND c.id BETWEEN $16 AND $17
+    RETURNING c.id
 ), receipt AS (
     INSERT INTO receipts (office_id, seq, tracking_code, charge_id, issued_at, key_id, hash, prev_hash, signed)
-    SELECT office_id, $7, $6, $1, $5, $10, $8, $9, $11 FROM head
-    RETURNING 1
+    SELECT office_id, seq, tracking_code, charge_id, completed_at, key_id, receipt_hash, prev_hash, signed::jsonb
+    FROM won
 ), outbox_rows AS (
     INSERT INTO outbox (office_id, charge_id, channel, message_id, recipient, payload, created_at, updated_at,
                         next_attempt_at)
-    SELECT head.office_id, $1, m.channel, m.message_id, m.recipient, m.payload, $5, $5, $5
-    FROM head, jsonb_to_recordset($12::jsonb) AS m(channel text, message_id text, recipient text, payload jsonb)
-    RETURNING 1
+    SELECT won.office_id, won.charge_id, m.channel, m.message_id, m.recipient, m.payload, won.completed_at,
+           won.completed_at, won.completed_at
+    FROM won, jsonb_to_recordset(won.messages::jsonb) AS m(channel text, message_id text, recipient text, payload jsonb)
 ), settle_call AS (
     INSERT INTO settle_calls (charge_id, next_at)
-    SELECT $1, $15::timestamptz FROM head WHERE $15::timestamptz IS NOT NULL
-    RETURNING 1
+    SELECT charge_id, next_settle_at FROM won WHERE next_settle_at IS NOT NULL
 )
-SELECT (SELECT count(*) FROM ch) AS completed,
-       CASE WHEN (SELECT count(*) FROM ch) = 1 AND (SELECT count(*) FROM head) = 0
-            THEN pishkhan_abort('receipt chain head moved') ELSE 0 END AS aborted
+SELECT EXISTS (SELECT 1 FROM ch WHERE ch.id = given.charge_id) AS completed,
+       EXISTS (SELECT 1 FROM open WHERE open.charge_id = given.charge_id) AS was_open
+FROM given ORDER BY given.n
 """
 
 
@@ -399,30 +424,37 @@ class Completion:
     next_settle_at: datetime | None  # when to settle, for a PSP whose settle is a separate call
 
 
-async def complete_charge(db, c: Completion) -> bool:
-    """Completes a pending charge with its receipt, chain head and outbox rows, all or nothing.
-    False if the charge was already final or claimed since `epoch`; raises ChainMoved if another completion took
-    this sequence number."""
-    with chain_moved_on_conflict():
-        row = await db.fetchrow(
-            _COMPLETE,
-            c.charge_id,
-            c.rrn,
-            c.auth_code,
-            c.masked_pan,
-            c.completed_at,
-            c.tracking_code,
-            c.seq,
-            c.receipt_hash,
-            c.prev_hash,
-            c.key_id,
-            c.signed_receipt,
-            c.messages,
+async def complete_charges(db, completions: Sequence[Completion]) -> list[bool | ChainMoved]:
+    """Completes pending charges, each with its receipt, chain head and outbox rows, all or nothing, in one
+    statement. For each, in order: True once written; False if the charge was already final or claimed since its
+    `epoch`; ChainMoved, nothing of it written, if another completion took its receipt's place in the office's chain.
+    A lone completion's receipt place found taken is ChainMoved too; in a batch it refuses the statement whole."""
+    try:
+        rows = await db.fetch(
+            _COMPLETE_CHARGES,
+            [c.charge_id for c in completions],
+            [c.rrn for c in completions],
+            [c.auth_code for c in completions],
+            [c.masked_pan for c in completions],
+            [c.completed_at for c in completions],
+            [c.tracking_code for c in completions],
+            [c.seq for c in completions],
+            [c.receipt_hash for c in completions],
+            [c.prev_hash for c in completions],
+            [c.key_id for c in completions],
+            [_json(c.signed_receipt) for c in completions],
+            [_json(c.messages) for c in completions],
+            [c.epoch for c in completions],
+            [c.next_settle_at for c in completions],
             PENDING_STATUSES,
-            c.epoch,
-            c.next_settle_at,
+            min(c.charge_id for c in completions),
+            max(c.charge_id for c in completions),
         )
-    return row["completed"] == 1
+    except asyncpg.UniqueViolationError as exc:
+        if len(completions) > 1:
+            raise
+        return [ChainMoved(str(exc))]
+    return [True if row["completed"] else ChainMoved() if row["was_open"] else False for row in rows]
 
 
 async def chain_head(db, office_id: str) -> tuple[int, str] | None:

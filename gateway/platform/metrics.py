@@ -50,7 +50,13 @@ IDENTITY_LATENCY = Histogram(
 
 CHARGE_INSERT_BATCH = Histogram(
     "pishkhan_charge_insert_batch_size",
-    "Charges persisted together in one statement (gateway/charging/insert_batch.py)",
+    "Charges persisted together in one statement (gateway/charging/group_commit.py)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+
+CHARGE_COMPLETION_BATCH = Histogram(
+    "pishkhan_charge_completion_batch_size",
+    "Charges completed together in one statement (gateway/charging/group_commit.py)",
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
 

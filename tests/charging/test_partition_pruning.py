@@ -35,25 +35,23 @@ async def test_the_charge_path_reads_only_its_charge_s_month(gateway, keys, db, 
     await store.get_charge(recorded, charge_id)
     await store.postpone_recovery(recorded, charge_id, epoch=stored.claim_epoch, next_at=system_clock(), note="-")
     await store.save_move(recorded, stored, at=system_clock())
-    await store.complete_charge(
-        recorded,
-        store.Completion(
-            charge_id=charge_id,
-            rrn=stored.rrn,
-            auth_code=stored.auth_code,
-            masked_pan=stored.masked_pan,
-            completed_at=system_clock(),
-            tracking_code=stored.tracking_code or "",
-            seq=1,
-            receipt_hash="0" * 64,
-            prev_hash="0" * 64,
-            key_id="k",
-            signed_receipt={},
-            messages=[],
-            epoch=stored.claim_epoch,
-            next_settle_at=None,
-        ),
+    completion = store.Completion(
+        charge_id=charge_id,
+        rrn=stored.rrn,
+        auth_code=stored.auth_code,
+        masked_pan=stored.masked_pan,
+        completed_at=system_clock(),
+        tracking_code=stored.tracking_code or "",
+        seq=1,
+        receipt_hash="0" * 64,
+        prev_hash="0" * 64,
+        key_id="k",
+        signed_receipt={},
+        messages=[],
+        epoch=stored.claim_epoch,
+        next_settle_at=None,
     )
+    await store.complete_charges(recorded, [completion])
     await way_back_store.original_receipt(recorded, stored.office_id, charge_id, stored.completed_at)
     assert len(recorded.statements) == 6
 
