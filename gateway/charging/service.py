@@ -63,13 +63,14 @@ class ChargeService:
         terminal_locks: TerminalLocks,
         identity: IdentityInquiry,
         *,
+        completion_pool,
         recovery_grace: timedelta,
         replay_wait: float = 30.0,
         clock: Clock = system_clock,
     ) -> None:
         self.pool = pool
         self.inserts = ChargeInserts(pool)
-        self.completions = ChargeCompletions(pool)
+        self.completions = ChargeCompletions(completion_pool)
         self.state = state
         self.psps = psps
         self.issuer = issuer

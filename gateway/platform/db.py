@@ -33,7 +33,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """Nothing to reset: see the module's docstring."""
 
 
-async def create_pool(database_url: str, size: int, min_size: int = 2) -> asyncpg.Pool:
+async def create_pool(database_url: str, size: int, min_size: int = 2, *, generic_plans: bool = False) -> asyncpg.Pool:
+    """With `generic_plans`, the connections plan every prepared statement once, whatever its arguments
+    (plan_cache_mode): for a pool whose statements PostgreSQL would otherwise plan again on every call."""
     return await asyncpg.create_pool(
         database_url,
         min_size=min(min_size, size),
@@ -41,6 +43,7 @@ async def create_pool(database_url: str, size: int, min_size: int = 2) -> asyncp
         init=_init_connection,
         reset=_keep_session,
         statement_cache_size=256,
+        server_settings={"plan_cache_mode": "force_generic_plan"} if generic_plans else None,
     )
 
 

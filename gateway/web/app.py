@@ -12,6 +12,7 @@ from aiohttp import web
 
 from gateway.charging.completion import ReceiptIssuer
 from gateway.charging.due_passes import ClaimPass, run_due_passes
+from gateway.charging.group_commit import MAX_IN_FLIGHT
 from gateway.charging.psp_pool import PspPool
 from gateway.charging.recovery import RecoveryWorker
 from gateway.charging.refund_recovery import RefundRecoveryWorker
@@ -143,6 +144,7 @@ async def _keep_keys_fresh(services: Services, issuer: ReceiptIssuer, interval: 
 def _lifecycle(settings: Settings, clock: Clock):
     async def lifecycle(app: web.Application):
         pool = await create_pool(settings.database_url, settings.db_pool_size)
+        completion_pool = await create_pool(settings.database_url, MAX_IN_FLIGHT, min_size=0, generic_plans=True)
         redis = open_redis(settings)
         state = RuntimeState(settings.approver_keys)
         psps = PspPool(
@@ -168,6 +170,7 @@ def _lifecycle(settings: Settings, clock: Clock):
             issuer,
             terminal_locks,
             identity,
+            completion_pool=completion_pool,
             recovery_grace=timedelta(seconds=settings.recovery_grace_s),
             clock=clock,
         )
@@ -279,6 +282,7 @@ def _lifecycle(settings: Settings, clock: Clock):
         await terminal_locks.close()
         await redis.aclose()
         await lagging_reads.close()
+        await completion_pool.close()
         await pool.close()
 
     return lifecycle

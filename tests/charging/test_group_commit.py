@@ -18,8 +18,9 @@ import pytest
 from gateway.access.api_keys import split_token
 from gateway.access.store import create_api_key, revoke_api_key
 from gateway.charging import store
-from gateway.charging.group_commit import ChargeCompletions, ChargeInserts
+from gateway.charging.group_commit import ChargeCompletions, ChargeInserts, GroupCommit
 from gateway.core.charge import Charge
+from gateway.platform import metrics
 from gateway.platform.db import create_pool
 from loadtests.charge_cost import new_charge, new_completion
 from receipts.chain import genesis_hash
@@ -87,6 +88,26 @@ async def test_an_insert_into_an_idle_batcher_is_sent_at_once(pool, db):
     assert min(batched) <= min(alone) + 0.002, (min(batched), min(alone))
     stored = await _stored(db, [charge.id for charge in charges])
     assert len({row["xact"] for row in stored.values()}) == len(charges)
+
+
+@pytest.mark.parametrize("max_in_flight", [1, 2])
+async def test_a_caller_answered_by_the_last_batch_in_flight_can_write_again_at_once(max_in_flight):
+    """The batcher alone (its statement an echo): a caller woken by the answer of the batch that emptied the queue
+    writes again before the finished sender's task is done; the slot must already be free, or that write would wait
+    for a sender that never comes."""
+
+    async def echo(batch):
+        return list(batch)
+
+    commit = GroupCommit(echo, metrics.CHARGE_INSERT_BATCH, max_in_flight=max_in_flight)
+
+    async def write_after_write() -> list[str]:
+        return [await commit.submit("first"), await commit.submit("second")]
+
+    assert (
+        await asyncio.wait_for(asyncio.gather(*(write_after_write() for _ in range(max_in_flight))), 2)
+        == [["first", "second"]] * max_in_flight
+    )
 
 
 async def test_a_key_repeated_within_one_batch_stores_one_charge_and_the_other_replays(pool, db):

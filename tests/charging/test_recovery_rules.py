@@ -65,7 +65,9 @@ def test_recovery_refuses_a_grace_shorter_than_a_purchase_and_its_verify():
     psps = PspPool(timeout=2.0, purchase_timeout=3.0, endpoint_overrides={})
 
     def worker(grace_s: float) -> RecoveryWorker:
-        charges = ChargeService(None, None, psps, None, None, None, recovery_grace=timedelta(seconds=grace_s))
+        charges = ChargeService(
+            None, None, psps, None, None, None, completion_pool=None, recovery_grace=timedelta(seconds=grace_s)
+        )
         return RecoveryWorker(None, psps, charges)
 
     with pytest.raises(ValueError, match="must cover a purchase and its verify"):

@@ -1,7 +1,10 @@
 """The connection pool: one round trip per statement (no reset query on release), a transaction left open still
-rolled back, and JSON values sent and read in binary form unchanged."""
+rolled back, JSON values sent and read in binary form unchanged, and a pool made for generic plans planning each
+statement once."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -55,3 +58,23 @@ async def test_json_values_survive_the_binary_codec(database_url, value):
             assert await conn.fetchval("SELECT ($1::jsonb)::text::jsonb = $1::jsonb", value)
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize(("generic_plans", "plans"), [(True, (3, 0)), (False, (0, 3))])
+async def test_a_pool_made_for_generic_plans_plans_each_statement_once(database_url, generic_plans, plans):
+    """A prepared statement gets a plan of its own for each call's arguments (custom plans, the first five calls at
+    least), unless its pool was made for generic plans."""
+    pool = await create_pool(database_url, 1, generic_plans=generic_plans)
+    try:
+        async with pool.acquire() as conn:
+            for _ in range(3):
+                await conn.fetchval(
+                    "SELECT count(*) FROM charges WHERE id BETWEEN $1 AND $2", uuid.uuid4(), uuid.uuid4()
+                )
+            made = await conn.fetchrow(
+                """SELECT generic_plans, custom_plans FROM pg_prepared_statements
+                   WHERE statement LIKE '%FROM charges%' AND statement NOT LIKE '%pg_prepared_statements%'"""
+            )
+    finally:
+        await pool.close()
+    assert (made["generic_plans"], made["custom_plans"]) == plans
