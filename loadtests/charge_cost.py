@@ -32,7 +32,7 @@ import asyncpg
 from uuid_utils.compat import uuid7
 
 from gateway.charging import store
-from gateway.charging.group_commit import MAX_IN_FLIGHT, ChargeCompletions, ChargeInserts
+from gateway.charging.group_commit import ChargeCompletions, ChargeInserts, open_completion_pool
 from gateway.charging.settle_worker import LEASE
 from gateway.core.charge import Charge, Recipient
 from gateway.core.psp import SettlementRow
@@ -287,7 +287,7 @@ async def measure(
 ) -> dict:
     pool = await create_pool(database_url, offices + 2, min_size=offices + 2)
     inserts = ChargeInserts(pool)
-    completion_pool = await create_pool(database_url, MAX_IN_FLIGHT, generic_plans=True)
+    completion_pool = await open_completion_pool(database_url)
     completions = ChargeCompletions(completion_pool)
     heads = dict.fromkeys(range(offices), (0, "0" * 64))
 

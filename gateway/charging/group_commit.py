@@ -26,6 +26,7 @@ from prometheus_client import Histogram
 
 from gateway.charging import store
 from gateway.platform import metrics
+from gateway.platform.db import create_pool
 from gateway.platform.dependencies import unavailable_store
 
 MAX_BATCH = 64
@@ -120,10 +121,16 @@ class ChargeInserts(GroupCommit[store.ChargeInsert, store.StoredCharge | None]):
         return await self.submit(insert)
 
 
+async def open_completion_pool(database_url: str) -> asyncpg.Pool:
+    """The pool ChargeCompletions sends through: a connection per statement in flight, each using the statement's
+    generic plan. PostgreSQL would otherwise plan the completion again on every call (about a millisecond of its
+    CPU), as the custom plan for a batch's id bounds always looks cheaper than the generic one, which prunes the same
+    partitions when it starts."""
+    return await create_pool(database_url, MAX_IN_FLIGHT, min_size=0, generic_plans=True)
+
+
 class ChargeCompletions(GroupCommit[store.Completion, bool]):
-    """Its statements want a pool of their own made with `create_pool(..., generic_plans=True)`: PostgreSQL would
-    otherwise plan the completion again on every call (about a millisecond of its CPU), as the custom plan for a
-    batch's id bounds always looks cheaper than the generic one, which prunes the same partitions when it starts."""
+    """Sends through a pool of its own (open_completion_pool)."""
 
     def __init__(self, pool, *, max_batch: int = MAX_BATCH) -> None:
         super().__init__(partial(store.complete_charges, pool), metrics.CHARGE_COMPLETION_BATCH, max_batch=max_batch)

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway.charging.completion import ReceiptIssuer
 from gateway.charging.due_passes import ClaimPass, run_due_passes
-from gateway.charging.group_commit import MAX_IN_FLIGHT
+from gateway.charging.group_commit import open_completion_pool
 from gateway.charging.psp_pool import PspPool
 from gateway.charging.recovery import RecoveryWorker
 from gateway.charging.refund_recovery import RefundRecoveryWorker
@@ -144,7 +144,7 @@ async def _keep_keys_fresh(services: Services, issuer: ReceiptIssuer, interval: 
 def _lifecycle(settings: Settings, clock: Clock):
     async def lifecycle(app: web.Application):
         pool = await create_pool(settings.database_url, settings.db_pool_size)
-        completion_pool = await create_pool(settings.database_url, MAX_IN_FLIGHT, min_size=0, generic_plans=True)
+        completion_pool = await open_completion_pool(settings.database_url)
         redis = open_redis(settings)
         state = RuntimeState(settings.approver_keys)
         psps = PspPool(

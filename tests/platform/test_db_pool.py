@@ -1,6 +1,6 @@
 """The connection pool: one round trip per statement (no reset query on release), a transaction left open still
-rolled back, JSON values sent and read in binary form unchanged, and a pool made for generic plans planning each
-statement once."""
+rolled back, JSON values sent and read in binary form unchanged, and the completions' pool planning each statement
+once."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from gateway.charging.group_commit import open_completion_pool
 from gateway.platform.db import connect, create_pool
 
 
@@ -60,11 +61,14 @@ async def test_json_values_survive_the_binary_codec(database_url, value):
         await conn.close()
 
 
-@pytest.mark.parametrize(("generic_plans", "plans"), [(True, (3, 0)), (False, (0, 3))])
-async def test_a_pool_made_for_generic_plans_plans_each_statement_once(database_url, generic_plans, plans):
+@pytest.mark.parametrize(("pool_for", "plans"), [("completions", (3, 0)), ("everything else", (0, 3))])
+async def test_the_completions_pool_plans_each_statement_once(database_url, pool_for, plans):
     """A prepared statement gets a plan of its own for each call's arguments (custom plans, the first five calls at
-    least), unless its pool was made for generic plans."""
-    pool = await create_pool(database_url, 1, generic_plans=generic_plans)
+    least), except on the completions' pool, made for generic plans."""
+    if pool_for == "completions":
+        pool = await open_completion_pool(database_url)
+    else:
+        pool = await create_pool(database_url, 1)
     try:
         async with pool.acquire() as conn:
             for _ in range(3):
