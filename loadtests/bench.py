@@ -6,8 +6,8 @@
    identity   peak and half of peak again for a service whose policy requires the identity inquiry
               (loadtests/identity_cost.py);
    two_hosts  two gateway hosts on one PostgreSQL and Valkey, one killed under load (loadtests/two_hosts.py);
-4. concurrency  N charges in flight at once while the simulator holds each card for a PIN-entry delay;
-                gateway memory (all processes) and errors;
+4. concurrency  N charges in flight at once: the simulator holds each card in PIN entry until all N are
+                pending, and `--hold` seconds more; gateway memory (all processes) and errors;
 5. growth     peak again with M generated charges in the database, against the empty-database peak;
 6. rendering  receipt PDF renders and verifications per second (in process);
 7. reconciliation  a PSP settlement file imported and its day reconciled, against a raw COPY of the same file
@@ -66,6 +66,8 @@ from simulators.devstack.embedded import free_port
 # Connections one generator process holds in the concurrency phase: under the open-file limit (20,000 here) and
 # the ephemeral ports of its own source address (28,000 on loopback).
 CONNECTIONS_PER_GENERATOR = 12_000
+# The concurrency phase's PIN delay in ramps: only a bound, since its cards are finished once all are pending.
+PIN_DELAY_RAMPS = 3
 FILES_KEPT_FREE = 4_000  # a gateway process's own files and connections (PostgreSQL, Redis, ISO 8583 links)
 SERVICE_CODE = "1101"
 SMALL_HISTORY = 100_000  # rows the growth phase loads with the gateway running
@@ -210,11 +212,12 @@ class Bench:
     async def concurrency(self, peak_rps: float) -> dict:
         """Phase 4: one charge per terminal, all in flight at once behind a long PIN-entry delay."""
         count = self.args.in_flight
-        # Arrivals at the measured peak pace (admitting a charge is cheaper than completing one), and each card
-        # held long enough that all of them are in flight together for `hold` seconds.
+        # Arrivals at the measured peak pace (admitting a charge is cheaper than completing one). Every card is
+        # held until all charges are pending in PostgreSQL, and `hold` seconds more; the PIN delay only bounds that
+        # should they never all be, and admission may fall behind the pace by more than the ramp itself.
         ramp = count / max(peak_rps, 1.0)
-        pin_delay = max(self.args.min_pin_delay, ramp + self.args.hold)
-        log(f"concurrency: {count} charges over {ramp:.0f} s, PIN-entry delay {pin_delay:.0f} s")
+        pin_delay = max(self.args.min_pin_delay, PIN_DELAY_RAMPS * ramp + self.args.hold)
+        log(f"concurrency: {count} charges over {ramp:.0f} s, cards held till all are pending (≤ {pin_delay:.0f} s)")
         # A charge the earlier phases left in flight keeps its terminal busy until it is resolved.
         await _wait_for_settled(self.stack.database_url, timeout=RESOLVED_WITHIN_S)
         terminals = spread_over_offices(self.stack.terminals, count)
@@ -245,20 +248,24 @@ class Bench:
             for index, part in enumerate(split(clients, parts))
         ]
         idle_rss = rss_bytes(self.stack.gateway.tree())
-        sampler = Sampler(self.stack)
+        sampler = Sampler(self.stack, pending_goal=count)
         sampling = asyncio.create_task(sampler.run())
         started = time.monotonic()
+        finishing = asyncio.create_task(self._finish_cards_when_all_pending(sampler, started))
         try:
             result = await run_generators(specs, self.work)
         finally:
-            sampling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sampling
+            for task in (sampling, finishing):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         summary = summarise(result)
         summary.update(
             charges=count,
             ramp_s=round(ramp, 1),
             pin_delay_s=round(pin_delay, 1),
+            hold_s=self.args.hold,
+            all_pending_after_s=sampler.all_pending_after_s(started),
             seconds=round(time.monotonic() - started, 1),
             gateway_processes=len(self.stack.gateway.tree()),
             gateway_rss_idle_mib=round(idle_rss / 2**20, 1),
@@ -268,6 +275,12 @@ class Bench:
         await self.stack.simulators.set_pin_delay(terminals, 0)
         await self.stack.start_gateway(self.args.workers, {})
         return summary
+
+    async def _finish_cards_when_all_pending(self, sampler: Sampler, started: float) -> None:
+        await sampler.all_pending.wait()
+        log(f"concurrency: all pending after {time.monotonic() - started:.0f} s; cards finish in {self.args.hold} s")
+        await asyncio.sleep(self.args.hold)
+        await self.stack.simulators.finish_pin_entry()
 
     def _workers_for(self, terminals: list[FleetTerminal]) -> int:
         """Serving processes enough for the phase's open connections under the open-file limit: one per charge
@@ -406,10 +419,13 @@ class Sampler:
     """Gateway memory (RSS of every process, and PSS to count shared pages once), pending charges in PostgreSQL
     and Redis clients, sampled while the concurrency burst runs."""
 
-    def __init__(self, stack: BenchStack) -> None:
+    def __init__(self, stack: BenchStack, pending_goal: int) -> None:
         self.stack = stack
         self.rss_max = self.pss_max = 0
         self.pending_max = self.redis_clients_max = self.pg_connections_max = 0
+        self.pending_goal = pending_goal
+        self.all_pending = asyncio.Event()  # set once `pending_goal` charges are pending at once
+        self._all_pending_at: float | None = None
 
     async def run(self) -> None:
         conn = await asyncpg.connect(self.stack.database_url)
@@ -425,6 +441,9 @@ class Sampler:
                     self.pending_max,
                     await conn.fetchval("SELECT count(*) FROM charges WHERE status = ANY($1::text[])", PENDING),
                 )
+                if self.pending_max >= self.pending_goal and not self.all_pending.is_set():
+                    self._all_pending_at = time.monotonic()
+                    self.all_pending.set()
                 self.pg_connections_max = max(
                     self.pg_connections_max,
                     await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"),
@@ -435,6 +454,9 @@ class Sampler:
         finally:
             await conn.close()
             await redis.aclose()
+
+    def all_pending_after_s(self, started: float) -> float | None:
+        return None if self._all_pending_at is None else round(self._all_pending_at - started, 1)
 
     def result(self) -> dict:
         return {
@@ -738,7 +760,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
     parser.add_argument("--in-flight", type=int, default=30_000, help="charges in flight at once (concurrency)")
     parser.add_argument(
-        "--hold", type=float, default=5.0, help="seconds all charges of the concurrency phase are in flight together"
+        "--hold",
+        type=float,
+        default=5.0,
+        help="seconds all charges of the concurrency phase are kept pending together before their cards finish",
     )
     parser.add_argument("--min-pin-delay", type=float, default=5.0, help="shortest PIN-entry delay, seconds")
     parser.add_argument("--history", type=int, default=10_000_000, help="generated charges for growth")
@@ -786,7 +811,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.smoke:
         args.concurrency, args.duration, args.latency_duration, args.warmup = [8], 1.0, 1.0, 0.3
-        args.in_flight, args.hold, args.min_pin_delay = 16, 0.5, 1.0
+        # A PIN delay far longer than the phase: its cards finish only because all charges were pending.
+        args.in_flight, args.hold, args.min_pin_delay = 16, 0.5, 60.0
         args.history, args.render_seconds, args.stats_settle, args.reconcile_rows = 1_000, 0.05, 0.0, 2_000
     args.phases = [phase for phase in PHASES if phase not in args.skip]
     args.stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -16,6 +16,11 @@ MAX_PG_TRANSACTIONS = 2
 PG_CPU_MS_BEFORE = 0.86  # PostgreSQL CPU per charge before the round trips were cut (docs/performance.md)
 
 
+def _all_pending(burst: dict) -> str:
+    after = burst.get("all_pending_after_s")
+    return "never all at once" if after is None else f"after {after} s"
+
+
 def _target(name: str, goal: str, measured: str, met: bool | None, note: str = "") -> dict:
     return {"target": name, "goal": goal, "measured": measured, "met": met, "note": note}
 
@@ -273,7 +278,8 @@ def markdown(results: dict) -> str:
             "## Concurrency",
             "",
             f"{burst['charges']:,} charges, one per terminal, started over {burst['ramp_s']} s; the simulator "
-            f"held each card {burst['pin_delay_s']} s. Completed {burst['ok']:,}, failures {burst['failures']}, "
+            f"held each card until all were pending ({_all_pending(burst)}) and {burst.get('hold_s')} s more, "
+            f"at most {burst['pin_delay_s']} s. Completed {burst['ok']:,}, failures {burst['failures']}, "
             f"most in flight at the client {burst['max_in_flight']:,}, most pending in PostgreSQL "
             f"{burst['pending_in_db_max']:,}.",
             f"Gateway memory ({burst['gateway_processes']} processes): idle {burst['gateway_rss_idle_mib']} MiB "

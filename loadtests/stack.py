@@ -199,6 +199,16 @@ class Simulators:
 
             await asyncio.gather(*(one(terminal) for terminal in terminals))
 
+    async def finish_pin_entry(self) -> None:
+        """Every cardholder still entering a PIN, at every simulator, finishes now."""
+        async with aiohttp.ClientSession() as session:
+
+            async def one(control_port: int) -> None:
+                async with session.post(f"http://127.0.0.1:{control_port}/cardholders/finish") as response:
+                    response.raise_for_status()
+
+            await asyncio.gather(*(one(control) for _, control in self.ports.values()))
+
     @property
     def endpoints(self) -> str:
         """PISHKHAN_PSP_ENDPOINTS for the gateway."""

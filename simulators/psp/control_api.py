@@ -4,6 +4,7 @@
     GET  /ledger[?reference=]                   {"entries": [...]}
     POST /terminals/{terminal_id}/script        {"outcomes": ["approve", "decline:51", "cancel", "no_answer", ...]}
     POST /terminals/{terminal_id}/pin-delay     {"ms": 3000}
+    POST /cardholders/finish                    every cardholder still entering a PIN finishes now → {"finished": n}
     GET  /faults                                {"faults": [...] still to be injected, "host_down": false}
     POST /faults                                {"terminal_id": null|"...", "kind": "...", "count": 1,
                                                  "operation": null|"purchase"|"verify"|"settle"|"reverse"|"inquiry",
@@ -79,6 +80,10 @@ async def pin_delay(request: web.Request) -> web.Response:
     return _json({"terminal_id": terminal_id, "ms": ms})
 
 
+async def finish_pin_entry(request: web.Request) -> web.Response:
+    return _json({"finished": request.app[_HOST].fleet.finish_pin_entry()})
+
+
 async def list_faults(request: web.Request) -> web.Response:
     return _json({"faults": request.app[_HOST].faults.pending(), "host_down": request.app[_OUTAGE].active})
 
@@ -123,6 +128,7 @@ def build_control_app(host: PspHost, front_end: FrontEnd, outage: Outage) -> web
     app.router.add_get("/ledger", ledger)
     app.router.add_post("/terminals/{terminal_id}/script", script)
     app.router.add_post("/terminals/{terminal_id}/pin-delay", pin_delay)
+    app.router.add_post("/cardholders/finish", finish_pin_entry)
     app.router.add_get("/faults", list_faults)
     app.router.add_post("/faults", add_fault)
     app.router.add_delete("/faults", clear_faults)

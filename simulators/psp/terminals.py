@@ -4,6 +4,7 @@ each serves one card at a time, and the cardholder takes the PIN-entry delay to 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ class TerminalFleet:
         self._deck = deck
         self._default_pin_delay_ms = default_pin_delay_ms
         self._terminals: dict[str, Terminal] = {}
+        self._pins_entered = asyncio.Event()  # set, and replaced, when every waiting cardholder finishes at once
+        self._entering = 0
         self.on_change: Callable[[], None] = lambda: None  # told of every change of a script or PIN delay
 
     def settings(self) -> dict[str, dict]:
@@ -60,6 +63,12 @@ class TerminalFleet:
         self._terminals.clear()
         self.on_change()
 
+    def finish_pin_entry(self) -> int:
+        """Every cardholder still entering a PIN finishes now; the number of them."""
+        waiting, self._pins_entered = self._pins_entered, asyncio.Event()
+        waiting.set()  # only the purchases already waiting on it: one arriving after this waits its whole delay
+        return self._entering
+
     async def serve_cardholder(self, terminal_id: str) -> DeckCard:
         """The card presented for one purchase, once its holder has finished; raises TerminalBusy."""
         terminal = self.terminal(terminal_id)
@@ -73,7 +82,19 @@ class TerminalFleet:
             else:
                 card = self._deck.deal()
             delay_ms = self._default_pin_delay_ms if terminal.pin_delay_ms is None else terminal.pin_delay_ms
-            await asyncio.sleep(delay_ms / 1000)
+            if delay_ms:
+                await self._enter_pin(delay_ms / 1000)
+            else:
+                await asyncio.sleep(0)
             return card
         finally:
             terminal.busy = False
+
+    async def _enter_pin(self, seconds: float) -> None:
+        finished = self._pins_entered
+        self._entering += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), seconds)
+        finally:
+            self._entering -= 1

@@ -82,7 +82,8 @@ def test_a_smoke_run_measures_every_phase(tmp_path, var_dir):
 
     burst = results["concurrency"]
     assert burst["ok"] == burst["charges"] and not burst["failures"]
-    assert burst["max_in_flight"] == burst["charges"]
+    assert burst["max_in_flight"] == burst["pending_in_db_max"] == burst["charges"]
+    assert burst["all_pending_after_s"] is not None and burst["seconds"] < burst["pin_delay_s"] / 2
     assert burst["gateway_rss_max_mib"] > 0
 
     growth = results["growth"]

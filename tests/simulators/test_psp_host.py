@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import orjson
 import pytest
 
+from gateway.core.psp import Outcome
 from psp_adapters.registry import create_adapter
 from tests.simulators.psp_support import CAPABILITIES, SimulatorControl, new_purchase, start_simulator, txn_ref
 
@@ -56,6 +60,35 @@ async def test_bad_control_requests_are_400(own_host, http_session, path, body):
     async with http_session.post(own_host.control_url + path, json=body) as response:
         assert response.status == 400
         assert "error" in await response.json()
+
+
+async def test_finishing_pin_entry_answers_the_waiting_purchases_at_once_and_no_later_one(own_host, http_session):
+    control = SimulatorControl(own_host, http_session)
+    adapter = create_adapter(
+        "psp-ledger", "iso8583-tcp", {"host": "127.0.0.1", "port": own_host.port}, CAPABILITIES, 60.0
+    )
+    waiting, later = [new_purchase() for _ in range(2)], new_purchase()
+    for request in waiting:
+        await control.pin_delay(request.terminal_id, 30_000)
+    await control.pin_delay(later.terminal_id, 600)
+    try:
+        started = time.monotonic()
+        in_flight = asyncio.gather(*(adapter.purchase(request) for request in waiting))
+        await asyncio.sleep(0.3)  # both cardholders are now entering their PINs
+        finished = await control.finish_pin_entry()
+        replies = await in_flight
+        answered_s = time.monotonic() - started
+
+        started = time.monotonic()
+        late = await adapter.purchase(later)
+        later_s = time.monotonic() - started
+    finally:
+        await adapter.close()
+
+    assert finished == 2
+    assert [reply.outcome for reply in replies] == [Outcome.APPROVED, Outcome.APPROVED]
+    assert answered_s < 10
+    assert late.outcome is Outcome.APPROVED and later_s >= 0.55
 
 
 async def test_reset_forgets_the_ledger_and_the_faults(own_host, http_session):
