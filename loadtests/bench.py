@@ -214,7 +214,7 @@ class Bench:
         count = self.args.in_flight
         # Arrivals at the measured peak pace (admitting a charge is cheaper than completing one). Every card is
         # held until all charges are pending in PostgreSQL, and `hold` seconds more; the PIN delay only bounds that
-        # should they never all be, and admission may fall behind the pace by more than the ramp itself.
+        # should they never all be, as admission may fall behind the pace by more than the ramp itself.
         ramp = count / max(peak_rps, 1.0)
         pin_delay = max(self.args.min_pin_delay, PIN_DELAY_RAMPS * ramp + self.args.hold)
         log(f"concurrency: {count} charges over {ramp:.0f} s, cards held till all are pending (≤ {pin_delay:.0f} s)")
@@ -277,10 +277,13 @@ class Bench:
         return summary
 
     async def _finish_cards_when_all_pending(self, sampler: Sampler, started: float) -> None:
+        """Once all are pending and held `hold` seconds, the cardholders finish in the order they began, over as
+        long as the charges took to arrive: the gateway completes them at the pace it admitted them."""
         await sampler.all_pending.wait()
-        log(f"concurrency: all pending after {time.monotonic() - started:.0f} s; cards finish in {self.args.hold} s")
+        arrival_s = time.monotonic() - started
+        log(f"concurrency: all pending after {arrival_s:.0f} s; cards finish in {self.args.hold} s, over as long")
         await asyncio.sleep(self.args.hold)
-        await self.stack.simulators.finish_pin_entry()
+        await self.stack.simulators.finish_pin_entry(over_s=arrival_s)
 
     def _workers_for(self, terminals: list[FleetTerminal]) -> int:
         """Serving processes enough for the phase's open connections under the open-file limit: one per charge

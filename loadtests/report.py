@@ -278,8 +278,9 @@ def markdown(results: dict) -> str:
             "## Concurrency",
             "",
             f"{burst['charges']:,} charges, one per terminal, started over {burst['ramp_s']} s; the simulator "
-            f"held each card until all were pending ({_all_pending(burst)}) and {burst.get('hold_s')} s more, "
-            f"at most {burst['pin_delay_s']} s. Completed {burst['ok']:,}, failures {burst['failures']}, "
+            f"held each card until all were pending ({_all_pending(burst)}) and {burst.get('hold_s')} s more, then "
+            f"finished them over as long as they took to arrive, at most {burst['pin_delay_s']} s. "
+            f"Completed {burst['ok']:,}, failures {burst['failures']}, "
             f"most in flight at the client {burst['max_in_flight']:,}, most pending in PostgreSQL "
             f"{burst['pending_in_db_max']:,}.",
             f"Gateway memory ({burst['gateway_processes']} processes): idle {burst['gateway_rss_idle_mib']} MiB "

@@ -199,12 +199,15 @@ class Simulators:
 
             await asyncio.gather(*(one(terminal) for terminal in terminals))
 
-    async def finish_pin_entry(self) -> None:
-        """Every cardholder still entering a PIN, at every simulator, finishes now."""
+    async def finish_pin_entry(self, over_s: float) -> None:
+        """Every cardholder still entering a PIN, at every simulator, finishes: in the order they began, spread
+        over `over_s` seconds."""
         async with aiohttp.ClientSession() as session:
 
             async def one(control_port: int) -> None:
-                async with session.post(f"http://127.0.0.1:{control_port}/cardholders/finish") as response:
+                async with session.post(
+                    f"http://127.0.0.1:{control_port}/cardholders/finish", json={"over_ms": round(over_s * 1000)}
+                ) as response:
                     response.raise_for_status()
 
             await asyncio.gather(*(one(control) for _, control in self.ports.values()))

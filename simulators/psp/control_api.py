@@ -4,7 +4,8 @@
     GET  /ledger[?reference=]                   {"entries": [...]}
     POST /terminals/{terminal_id}/script        {"outcomes": ["approve", "decline:51", "cancel", "no_answer", ...]}
     POST /terminals/{terminal_id}/pin-delay     {"ms": 3000}
-    POST /cardholders/finish                    every cardholder still entering a PIN finishes now → {"finished": n}
+    POST /cardholders/finish                    {"over_ms": 0}: every cardholder still entering a PIN finishes,
+                                                 in the order they began, spread over over_ms → {"finished": n}
     GET  /faults                                {"faults": [...] still to be injected, "host_down": false}
     POST /faults                                {"terminal_id": null|"...", "kind": "...", "count": 1,
                                                  "operation": null|"purchase"|"verify"|"settle"|"reverse"|"inquiry",
@@ -81,7 +82,10 @@ async def pin_delay(request: web.Request) -> web.Response:
 
 
 async def finish_pin_entry(request: web.Request) -> web.Response:
-    return _json({"finished": request.app[_HOST].fleet.finish_pin_entry()})
+    over_ms = (await _body(request)).get("over_ms", 0)
+    if not isinstance(over_ms, int) or over_ms < 0:
+        raise ValueError("over_ms must be a non-negative integer")
+    return _json({"finished": request.app[_HOST].fleet.finish_pin_entry(over_ms / 1000)})
 
 
 async def list_faults(request: web.Request) -> web.Response:

@@ -29,8 +29,7 @@ class TerminalFleet:
         self._deck = deck
         self._default_pin_delay_ms = default_pin_delay_ms
         self._terminals: dict[str, Terminal] = {}
-        self._pins_entered = asyncio.Event()  # set, and replaced, when every waiting cardholder finishes at once
-        self._entering = 0
+        self._entering_pins: dict[asyncio.Future[None], None] = {}  # in the order the cardholders began
         self.on_change: Callable[[], None] = lambda: None  # told of every change of a script or PIN delay
 
     def settings(self) -> dict[str, dict]:
@@ -63,11 +62,14 @@ class TerminalFleet:
         self._terminals.clear()
         self.on_change()
 
-    def finish_pin_entry(self) -> int:
-        """Every cardholder still entering a PIN finishes now; the number of them."""
-        waiting, self._pins_entered = self._pins_entered, asyncio.Event()
-        waiting.set()  # only the purchases already waiting on it: one arriving after this waits its whole delay
-        return self._entering
+    def finish_pin_entry(self, over_s: float = 0.0) -> int:
+        """Every cardholder still entering a PIN finishes, in the order they began, spread evenly over `over_s`
+        seconds; the number of them. A purchase arriving later waits its whole delay."""
+        entering = list(self._entering_pins)
+        loop = asyncio.get_running_loop()
+        for index, finished in enumerate(entering):
+            loop.call_later(over_s * index / len(entering), _finish, finished)
+        return len(entering)
 
     async def serve_cardholder(self, terminal_id: str) -> DeckCard:
         """The card presented for one purchase, once its holder has finished; raises TerminalBusy."""
@@ -91,10 +93,15 @@ class TerminalFleet:
             terminal.busy = False
 
     async def _enter_pin(self, seconds: float) -> None:
-        finished = self._pins_entered
-        self._entering += 1
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._entering_pins[finished] = None
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(finished.wait(), seconds)
+                await asyncio.wait_for(finished, seconds)
         finally:
-            self._entering -= 1
+            del self._entering_pins[finished]
+
+
+def _finish(entering: asyncio.Future[None]) -> None:
+    if not entering.done():
+        entering.set_result(None)

@@ -78,8 +78,8 @@ class SimulatorControl:
     async def pin_delay(self, terminal_id: str, ms: int) -> None:
         await self._post(f"/terminals/{terminal_id}/pin-delay", {"ms": ms})
 
-    async def finish_pin_entry(self) -> int:
-        return (await self._post("/cardholders/finish", {}))["finished"]
+    async def finish_pin_entry(self, over_ms: int = 0) -> int:
+        return (await self._post("/cardholders/finish", {"over_ms": over_ms}))["finished"]
 
     async def fault(self, kind: str, terminal_id: str | None = None, **options: object) -> None:
         await self._post("/faults", {"kind": kind, "terminal_id": terminal_id, **options})
