@@ -62,7 +62,7 @@ class TerminalFleet:
         self._terminals.clear()
         self.on_change()
 
-    def finish_pin_entry(self, over_s: float = 0.0) -> int:
+    def finish_pin_entry(self, over_s: float) -> int:
         """Every cardholder still entering a PIN finishes, in the order they began, spread evenly over `over_s`
         seconds; the number of them. A purchase arriving later waits its whole delay."""
         entering = list(self._entering_pins)
@@ -87,7 +87,7 @@ class TerminalFleet:
             if delay_ms:
                 await self._enter_pin(delay_ms / 1000)
             else:
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # still a turn of the loop, in which the terminal is busy
             return card
         finally:
             terminal.busy = False
